@@ -1,0 +1,43 @@
+//! The one typed error of the library.
+
+use std::path::PathBuf;
+
+/// Every failure the library reports. Messages name the file, tensor, op and shape involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a well-formed TFLite flatbuffer (verifier failure, wrong identifier, truncation).
+    #[error("not a valid .tflite file: {0}")]
+    Format(String),
+    /// The flatbuffer is well-formed but the model it describes is inconsistent
+    /// (an index out of range, a shape that disagrees with its data, a cycle, ...).
+    #[error("invalid model: {0}")]
+    InvalidModel(String),
+    /// The model cannot be written (e.g. too large for the format).
+    #[error("cannot write model: {0}")]
+    Write(String),
+    /// A GPU adapter, device or shader problem.
+    #[error("gpu: {0}")]
+    Gpu(String),
+}
+
+impl Error {
+    /// Attach a file path to an error that came from reading or parsing that file.
+    pub fn in_file(self, path: &std::path::Path) -> Error {
+        match self {
+            Error::Format(m) => Error::Format(format!("{}: {m}", path.display())),
+            Error::InvalidModel(m) => Error::InvalidModel(format!("{}: {m}", path.display())),
+            other => other,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
