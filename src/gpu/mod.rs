@@ -1,0 +1,1 @@
+//! wgpu context and GPU kernels.

@@ -1,0 +1,9 @@
+//! litequant: post-training quantization of TensorFlow Lite models, with int8 execution
+//! on any GPU through wgpu and a CPU reference engine bit-exact with TFLite's.
+
+pub mod error;
+pub mod gpu;
+pub mod model;
+pub mod tflite;
+
+pub use error::{Error, Result};

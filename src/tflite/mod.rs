@@ -1,0 +1,1 @@
+//! The TFLite file format: own schema, generated code, reading, writing, verification.
