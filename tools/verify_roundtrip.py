@@ -114,10 +114,27 @@ def unpack(path):
 
 
 def normalise(m):
-    for oc in m.operatorCodes or []:
-        code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
-        oc.builtinCode = code
-        oc.deprecatedBuiltinCode = min(code, schema.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+    """Replace what a writer may legitimately renumber by what it stands for: op code
+    indices by the effective (code, custom code, version), buffer indices by the bytes they
+    hold (an empty buffer and no buffer are the same), so that only meaning is compared."""
+    def code_of(oc):
+        return (max(oc.builtinCode, oc.deprecatedBuiltinCode), oc.customCode, oc.version)
+
+    def data_of(index):
+        d = m.buffers[index].data if index < len(m.buffers or []) else None
+        return None if d is None or len(d) == 0 else bytes(np.asarray(d, dtype=np.uint8))
+
+    codes = [code_of(oc) for oc in m.operatorCodes or []]
+    for sg in m.subgraphs or []:
+        for op in sg.operators or []:
+            op.opcodeIndex = codes[op.opcodeIndex]
+        for t in sg.tensors or []:
+            t.buffer = data_of(t.buffer)
+    for md in m.metadata or []:
+        md.buffer = data_of(md.buffer)
+    m.metadataBuffer = [data_of(b) for b in m.metadataBuffer or []]
+    m.operatorCodes = None
+    m.buffers = None
     return m
 
 

@@ -1,1 +1,210 @@
-//! The in-memory model: plain data.
+//! The in-memory model: an owned, plain-data graph. Read from and written to `.tflite` by
+//! [`crate::tflite`]; transformed by the quantizer's passes; run by the engines.
+
+mod dtype;
+mod op;
+mod quant;
+mod validate;
+
+use std::sync::Arc;
+
+pub use dtype::DType;
+pub use op::{
+    builtin_name, code, Activation, AddSubOptions, BatchMatMulOptions, Conv2DOptions,
+    DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpaqueOptions, OtherOp, Padding,
+    Pool2DOptions, ResizeOptions, StridedSliceOptions,
+};
+pub use quant::{DimensionMetadata, QuantDetails, QuantParams, SegmentArray, Sparsity};
+
+/// Constant tensor contents. Shared (cheaply cloned); tensors that shared one buffer in the
+/// file share one `Data` and are written back sharing it.
+pub type Data = Arc<[u8]>;
+
+/// The schema version litequant reads and writes.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// A whole model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Schema version (3).
+    pub version: u32,
+    pub description: Option<String>,
+    /// Subgraph 0 is the main graph.
+    pub subgraphs: Vec<Subgraph>,
+    /// Named metadata entries with their bytes (`min_runtime_version`, `CONVERSION_METADATA`, ...).
+    pub metadata: Vec<Metadata>,
+    pub signature_defs: Vec<SignatureDef>,
+    /// Contents of the buffers listed in the deprecated `metadata_buffer` field.
+    pub legacy_metadata_buffers: Vec<Data>,
+    /// Names of external weight files (`external_buffer_groups`).
+    pub external_buffer_groups: Vec<String>,
+    /// Tensor data stored outside the model file (`external_buffers`).
+    pub external_buffers: Vec<ExternalBuffer>,
+}
+
+/// A tensor's data in an external file group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalBuffer {
+    /// The id tensors refer to (`Tensor::external_buffer`; 0 = none).
+    pub id: u32,
+    /// Index into `external_buffer_groups`.
+    pub group: u32,
+    pub offset: u64,
+    pub length: u64,
+    pub packing: Option<String>,
+}
+
+/// One named metadata entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metadata {
+    pub name: String,
+    pub data: Data,
+}
+
+/// A signature: named inputs and outputs of one subgraph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignatureDef {
+    pub key: String,
+    pub subgraph: usize,
+    pub inputs: Vec<TensorMap>,
+    pub outputs: Vec<TensorMap>,
+}
+
+/// A signature name bound to a tensor index of the signature's subgraph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorMap {
+    pub name: String,
+    pub tensor: usize,
+}
+
+/// One subgraph: tensors, operators in execution order, inputs and outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subgraph {
+    pub name: Option<String>,
+    pub tensors: Vec<Tensor>,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<usize>,
+    pub operators: Vec<Operator>,
+    /// Index into the metadata of debug information (-1: none).
+    pub debug_metadata_index: i32,
+}
+
+/// A tensor: type, shape, quantization and (for constants) data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<i32>,
+    /// The shape with -1 for dynamic dimensions, when the file records one.
+    pub shape_signature: Option<Vec<i32>>,
+    pub quant: Option<QuantParams>,
+    /// Constant contents; `None` for activations and variables.
+    pub data: Option<Data>,
+    pub is_variable: bool,
+    pub sparsity: Option<Sparsity>,
+    /// Whether the rank is known (the format's `has_rank`).
+    pub has_rank: bool,
+    /// Subtypes of a VARIANT tensor (dtype, shape, has_rank).
+    pub variant_tensors: Vec<VariantSubType>,
+    /// Id of an [`ExternalBuffer`] holding this tensor's data (0 = none).
+    pub external_buffer: u32,
+}
+
+/// One subtype of a VARIANT tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantSubType {
+    pub dtype: DType,
+    pub shape: Vec<i32>,
+    pub has_rank: bool,
+}
+
+/// An operator: what it is and which tensors it reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operator {
+    pub op: Op,
+    /// Operator version (the op code table's `version`).
+    pub version: i32,
+    /// Tensor indices; [`OPTIONAL`] marks an omitted optional input.
+    pub inputs: Vec<i32>,
+    pub outputs: Vec<i32>,
+    pub intermediates: Vec<i32>,
+    pub mutating_variable_inputs: Vec<bool>,
+    pub debug_metadata_index: i32,
+    /// The file had no options table for this typed op (TFLite then reads the defaults).
+    /// The writer omits the table again as long as the options still are the defaults.
+    pub options_omitted: bool,
+}
+
+/// The index that marks an omitted optional operator input.
+pub const OPTIONAL: i32 = -1;
+
+impl Tensor {
+    /// A new activation tensor (no data, no quantization).
+    pub fn new(name: impl Into<String>, dtype: DType, shape: Vec<i32>) -> Tensor {
+        Tensor {
+            name: name.into(),
+            dtype,
+            shape,
+            shape_signature: None,
+            quant: None,
+            data: None,
+            is_variable: false,
+            sparsity: None,
+            has_rank: false,
+            variant_tensors: Vec::new(),
+            external_buffer: 0,
+        }
+    }
+
+    /// Number of elements, or `None` if a dimension is negative or the product overflows.
+    pub fn num_elements(&self) -> Option<u64> {
+        self.shape.iter().try_fold(1u64, |acc, &d| {
+            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+        })
+    }
+
+    /// Bytes this tensor occupies densely, if its type has a fixed size.
+    pub fn dense_bytes(&self) -> Option<u64> {
+        self.num_elements().and_then(|n| self.dtype.storage_bytes(n))
+    }
+
+    /// Whether this tensor holds constant data.
+    pub fn is_constant(&self) -> bool {
+        self.data.is_some()
+    }
+}
+
+impl Operator {
+    /// Present input tensor indices (omitted optional inputs skipped).
+    pub fn input_tensors(&self) -> impl Iterator<Item = usize> + '_ {
+        self.inputs.iter().filter_map(|&i| usize::try_from(i).ok())
+    }
+
+    /// Output tensor indices.
+    pub fn output_tensors(&self) -> impl Iterator<Item = usize> + '_ {
+        self.outputs.iter().filter_map(|&i| usize::try_from(i).ok())
+    }
+
+    /// The `i`th input's tensor index, `None` if absent or omitted.
+    pub fn input(&self, i: usize) -> Option<usize> {
+        self.inputs.get(i).and_then(|&t| usize::try_from(t).ok())
+    }
+}
+
+impl Model {
+    /// The main subgraph (subgraph 0). A validated model always has one.
+    pub fn main(&self) -> &Subgraph {
+        &self.subgraphs[0]
+    }
+
+    /// Check every cross reference and invariant of the model (indices, shapes against data,
+    /// graph order). Reading a file runs this; passes that build models may run it too.
+    pub fn validate(&self) -> crate::Result<()> {
+        validate::validate(self)
+    }
+
+    /// The metadata entry with this name.
+    pub fn metadata(&self, name: &str) -> Option<&Metadata> {
+        self.metadata.iter().find(|m| m.name == name)
+    }
+}

@@ -1,0 +1,293 @@
+//! Model invariants: every index in range, shapes consistent with data, operators in an order
+//! where each input exists before it is read, no subgraph calling itself.
+
+use super::{code, Model, Op, Subgraph, Tensor, SCHEMA_VERSION};
+use crate::tflite::fb;
+use crate::{Error, Result};
+
+fn invalid(msg: String) -> Error {
+    Error::InvalidModel(msg)
+}
+
+pub(super) fn validate(model: &Model) -> Result<()> {
+    if model.version != SCHEMA_VERSION {
+        return Err(invalid(format!(
+            "schema version {} is not supported (litequant reads version {SCHEMA_VERSION})",
+            model.version
+        )));
+    }
+    if model.subgraphs.is_empty() {
+        return Err(invalid("the model has no subgraphs".into()));
+    }
+    for (si, sg) in model.subgraphs.iter().enumerate() {
+        check_debug_index(model, sg.debug_metadata_index, &format!("subgraph {si}"))?;
+        for (ti, t) in sg.tensors.iter().enumerate() {
+            check_tensor(t).map_err(|m| {
+                invalid(format!("subgraph {si}, tensor {ti} ('{}'): {m}", t.name))
+            })?;
+        }
+        check_graph(model, si, sg)?;
+    }
+    for (i, sig) in model.signature_defs.iter().enumerate() {
+        let sg = model.subgraphs.get(sig.subgraph).ok_or_else(|| {
+            invalid(format!(
+                "signature {i} ('{}') names subgraph {}, but the model has {} subgraphs",
+                sig.key,
+                sig.subgraph,
+                model.subgraphs.len()
+            ))
+        })?;
+        for (kind, maps) in [("input", &sig.inputs), ("output", &sig.outputs)] {
+            for m in maps.iter() {
+                if m.tensor >= sg.tensors.len() {
+                    return Err(invalid(format!(
+                        "signature {i} ('{}') {kind} '{}' names tensor {}, but subgraph {} has {} tensors",
+                        sig.key,
+                        m.name,
+                        m.tensor,
+                        sig.subgraph,
+                        sg.tensors.len()
+                    )));
+                }
+            }
+        }
+    }
+    check_subgraph_calls(model)
+}
+
+fn check_debug_index(model: &Model, index: i32, what: &str) -> Result<()> {
+    if index < -1 || index >= 0 && index as usize >= model.metadata.len() {
+        return Err(invalid(format!(
+            "{what}: debug_metadata_index {index} is out of range (the model has {} metadata entries)",
+            model.metadata.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_tensor(t: &Tensor) -> std::result::Result<(), String> {
+    if let Some(&d) = t.shape.iter().find(|&&d| d < 0) {
+        return Err(format!("shape {:?} has a negative dimension {d}", t.shape));
+    }
+    if let Some(sig) = &t.shape_signature {
+        if sig.iter().any(|&d| d < -1) {
+            return Err(format!("shape_signature {sig:?} has a dimension below -1"));
+        }
+    }
+    let n = t.num_elements().ok_or_else(|| {
+        format!("shape {:?} has more elements than can be counted", t.shape)
+    })?;
+    if let (Some(data), None) = (&t.data, &t.sparsity) {
+        if let Some(want) = t.dtype.storage_bytes(n) {
+            if data.len() as u64 != want {
+                return Err(format!(
+                    "holds {} bytes of data, but shape {:?} of {} needs {want}",
+                    data.len(),
+                    t.shape,
+                    t.dtype
+                ));
+            }
+        }
+    }
+    if let Some(q) = &t.quant {
+        let ns = q.scale.len();
+        if !q.zero_point.is_empty() && q.zero_point.len() != ns {
+            return Err(format!(
+                "quantization has {ns} scales but {} zero points",
+                q.zero_point.len()
+            ));
+        }
+        if ns > 1 {
+            let axis = q.quantized_dimension;
+            let dim = usize::try_from(axis).ok().and_then(|a| t.shape.get(a));
+            match dim {
+                Some(&d) if d as usize == ns => {}
+                Some(&d) => {
+                    return Err(format!(
+                        "per-axis quantization has {ns} scales, but dimension {axis} of shape {:?} is {d}",
+                        t.shape
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "per-axis quantized_dimension {axis} is outside shape {:?}",
+                        t.shape
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
+    let nt = sg.tensors.len();
+    let range = |what: String, t: i64| -> Result<usize> {
+        usize::try_from(t).ok().filter(|&t| t < nt).ok_or_else(|| {
+            invalid(format!(
+                "subgraph {si}: {what} is tensor {t}, but the subgraph has {nt} tensors"
+            ))
+        })
+    };
+    for (k, &t) in sg.inputs.iter().enumerate() {
+        range(format!("input {k}"), t as i64)?;
+    }
+    for (k, &t) in sg.outputs.iter().enumerate() {
+        range(format!("output {k}"), t as i64)?;
+    }
+    // Tensors available before any operator runs.
+    const UNSET: usize = usize::MAX;
+    let mut producer = vec![UNSET; nt];
+    let mut is_input = vec![false; nt];
+    for &t in &sg.inputs {
+        is_input[t] = true;
+    }
+    // First pass: who writes what (for the cycle message).
+    for (oi, op) in sg.operators.iter().enumerate() {
+        let name = op.op.name();
+        let what = |k: usize, kind: &str| format!("operator {oi} ({name}) {kind} {k}");
+        if let Op::Other(o) = &op.op {
+            if o.code == code::CUSTOM && o.custom_code.is_none() {
+                return Err(invalid(format!(
+                    "subgraph {si}, operator {oi}: a CUSTOM op without a custom_code"
+                )));
+            }
+        }
+        check_debug_index(model, op.debug_metadata_index, &format!("subgraph {si}, operator {oi}"))?;
+        for (k, &t) in op.inputs.iter().enumerate() {
+            if t != super::OPTIONAL {
+                range(what(k, "input"), t as i64)?;
+            }
+        }
+        for (k, &t) in op.intermediates.iter().enumerate() {
+            range(what(k, "intermediate"), t as i64)?;
+        }
+        for (k, &t) in op.outputs.iter().enumerate() {
+            let t = range(what(k, "output"), t as i64)?;
+            let tensor = &sg.tensors[t];
+            if producer[t] != UNSET {
+                return Err(invalid(format!(
+                    "subgraph {si}: tensor {t} ('{}') is written by operator {} and again by operator {oi} ({name})",
+                    tensor.name, producer[t]
+                )));
+            }
+            if is_input[t] || tensor.is_constant() {
+                let kind = if is_input[t] { "a subgraph input" } else { "a constant" };
+                return Err(invalid(format!(
+                    "subgraph {si}: operator {oi} ({name}) writes tensor {t} ('{}'), which is {kind}",
+                    tensor.name
+                )));
+            }
+            producer[t] = oi;
+        }
+    }
+    let available_at_start =
+        |t: usize| is_input[t] || sg.tensors[t].is_constant() || sg.tensors[t].is_variable
+            || sg.tensors[t].num_elements() == Some(0);
+    for (oi, op) in sg.operators.iter().enumerate() {
+        for t in op.input_tensors() {
+            if available_at_start(t) {
+                continue;
+            }
+            match producer[t] {
+                p if p < oi => {}
+                UNSET => {
+                    return Err(invalid(format!(
+                        "subgraph {si}: operator {oi} ({}) reads tensor {t} ('{}'), which no operator writes and which is not an input, a constant or a variable",
+                        op.op.name(), sg.tensors[t].name
+                    )))
+                }
+                p => {
+                    return Err(invalid(format!(
+                        "subgraph {si}: operator {oi} ({}) reads tensor {t} ('{}') before operator {p} ({}) writes it (a cycle or operators out of order)",
+                        op.op.name(), sg.tensors[t].name, sg.operators[p].op.name()
+                    )))
+                }
+            }
+        }
+    }
+    for &t in &sg.outputs {
+        if producer[t] == UNSET && !available_at_start(t) {
+            return Err(invalid(format!(
+                "subgraph {si}: output tensor {t} ('{}') is never written",
+                sg.tensors[t].name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Subgraph indices an operator's options refer to (control flow, StableHLO regions).
+pub(crate) fn called_subgraphs(op: &Op) -> Vec<i32> {
+    let Op::Other(o) = op else { return Vec::new() };
+    use fb::BuiltinOptions2T as B2;
+    use fb::BuiltinOptionsT as B;
+    let mut v = match &o.options.builtin {
+        B::WhileOptions(w) => vec![w.cond_subgraph_index, w.body_subgraph_index],
+        B::IfOptions(w) => vec![w.then_subgraph_index, w.else_subgraph_index],
+        B::CallOnceOptions(w) => vec![w.init_subgraph_index],
+        B::CallOptions(w) => vec![w.subgraph as i32],
+        _ => Vec::new(),
+    };
+    match &o.options.builtin2 {
+        B2::StablehloWhileOptions(w) => {
+            v.extend([w.cond_subgraph_index, w.body_subgraph_index])
+        }
+        B2::StablehloReduceOptions(w) => v.push(w.body_subgraph_index),
+        B2::StablehloReduceWindowOptions(w) => v.push(w.body_subgraph_index),
+        B2::StablehloScatterOptions(w) => v.push(w.update_computation_subgraph_index),
+        B2::StablehloSortOptions(w) => v.push(w.comparator_subgraph_index),
+        B2::StableHLOCompositeOptions(w) => v.push(w.decomposition_subgraph_index),
+        B2::StablehloCaseOptions(w) => v.extend(w.branch_subgraph_indices.iter().flatten()),
+        _ => {}
+    }
+    v
+}
+
+fn check_subgraph_calls(model: &Model) -> Result<()> {
+    let n = model.subgraphs.len();
+    let mut edges = vec![Vec::new(); n];
+    for (si, sg) in model.subgraphs.iter().enumerate() {
+        for (oi, op) in sg.operators.iter().enumerate() {
+            for callee in called_subgraphs(&op.op) {
+                let c = usize::try_from(callee).ok().filter(|&c| c < n).ok_or_else(|| {
+                    invalid(format!(
+                        "subgraph {si}, operator {oi} ({}) refers to subgraph {callee}, but the model has {n} subgraphs",
+                        op.op.name()
+                    ))
+                })?;
+                edges[si].push((c, oi));
+            }
+        }
+    }
+    // Iterative DFS with colours: a back edge is a recursive call.
+    let mut colour = vec![0u8; n];
+    for start in 0..n {
+        if colour[start] != 0 {
+            continue;
+        }
+        let mut stack = vec![(start, 0usize)];
+        colour[start] = 1;
+        while let Some(&mut (s, ref mut next)) = stack.last_mut() {
+            if let Some(&(c, oi)) = edges[s].get(*next) {
+                *next += 1;
+                match colour[c] {
+                    0 => {
+                        colour[c] = 1;
+                        stack.push((c, 0));
+                    }
+                    1 => {
+                        return Err(invalid(format!(
+                            "subgraph {s}, operator {oi} calls subgraph {c}, which is already on the call path (recursive subgraphs)"
+                        )))
+                    }
+                    _ => {}
+                }
+            } else {
+                colour[s] = 2;
+                stack.pop();
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! Operator options: the generated object-API unions ⇄ the model's typed [`Op`].
+
+use super::fb;
+use crate::model::{
+    code, Activation, AddSubOptions, BatchMatMulOptions, Conv2DOptions, DType,
+    DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpaqueOptions, OtherOp, Padding,
+    Pool2DOptions, ResizeOptions, StridedSliceOptions,
+};
+use fb::BuiltinOptionsT as B;
+
+fn act(a: fb::ActivationFunctionType) -> Activation {
+    Activation::from_code(a.0)
+}
+fn pad(p: fb::Padding) -> Padding {
+    Padding::from_code(p.0)
+}
+fn fact(a: Activation) -> fb::ActivationFunctionType {
+    fb::ActivationFunctionType(a.code())
+}
+fn fpad(p: Padding) -> fb::Padding {
+    fb::Padding(p.code())
+}
+
+/// Everything an operator carries besides its tensors, as read from the file.
+pub(crate) struct RawOp {
+    pub code: i32,
+    pub custom_code: Option<String>,
+    pub builtin: fb::BuiltinOptionsT,
+    pub builtin2: fb::BuiltinOptions2T,
+    pub custom_options: Vec<u8>,
+    pub custom_options_format: i8,
+}
+
+/// The typed op for `raw`, or `Op::Other` when the op is not typed or carries anything the
+/// typed form would not keep (unexpected options table, options_2, custom options).
+pub(crate) fn op_from_raw(raw: RawOp) -> Op {
+    let plain = raw.builtin2 == fb::BuiltinOptions2T::NONE
+        && raw.custom_options.is_empty()
+        && raw.custom_options_format == 0
+        && raw.custom_code.is_none();
+    if plain {
+        if let Some(op) = typed(raw.code, &raw.builtin) {
+            return op;
+        }
+    }
+    Op::Other(OtherOp {
+        code: raw.code,
+        custom_code: raw.custom_code,
+        options: OpaqueOptions {
+            builtin: raw.builtin,
+            builtin2: raw.builtin2,
+        },
+        custom_options: raw.custom_options,
+        custom_options_format: raw.custom_options_format,
+    })
+}
+
+fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
+    // An op with no options table gets the table's defaults, as TFLite's parser does.
+    macro_rules! opts {
+        ($variant:ident, $ty:ident) => {
+            match o {
+                B::NONE => fb::$ty::default(),
+                B::$variant(x) => (**x).clone(),
+                _ => return None,
+            }
+        };
+    }
+    let none = matches!(o, B::NONE);
+    let op = match c {
+        code::CONV_2D => {
+            let x = opts!(Conv2DOptions, Conv2DOptionsT);
+            Op::Conv2D(Conv2DOptions {
+                padding: pad(x.padding),
+                stride_w: x.stride_w,
+                stride_h: x.stride_h,
+                activation: act(x.fused_activation_function),
+                dilation_w: x.dilation_w_factor,
+                dilation_h: x.dilation_h_factor,
+                quantized_bias_type: DType::from_code(x.quantized_bias_type.0),
+            })
+        }
+        code::DEPTHWISE_CONV_2D => {
+            let x = opts!(DepthwiseConv2DOptions, DepthwiseConv2DOptionsT);
+            Op::DepthwiseConv2D(DepthwiseConv2DOptions {
+                padding: pad(x.padding),
+                stride_w: x.stride_w,
+                stride_h: x.stride_h,
+                depth_multiplier: x.depth_multiplier,
+                activation: act(x.fused_activation_function),
+                dilation_w: x.dilation_w_factor,
+                dilation_h: x.dilation_h_factor,
+            })
+        }
+        code::FULLY_CONNECTED => {
+            let x = opts!(FullyConnectedOptions, FullyConnectedOptionsT);
+            Op::FullyConnected(FullyConnectedOptions {
+                activation: act(x.fused_activation_function),
+                weights_format: x.weights_format.0,
+                keep_num_dims: x.keep_num_dims,
+                asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
+                quantized_bias_type: DType::from_code(x.quantized_bias_type.0),
+            })
+        }
+        code::BATCH_MATMUL => {
+            let x = opts!(BatchMatMulOptions, BatchMatMulOptionsT);
+            Op::BatchMatMul(BatchMatMulOptions {
+                adj_x: x.adj_x,
+                adj_y: x.adj_y,
+                asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
+            })
+        }
+        code::ADD => {
+            let x = opts!(AddOptions, AddOptionsT);
+            Op::Add(AddSubOptions {
+                activation: act(x.fused_activation_function),
+                pot_scale_int16: x.pot_scale_int16,
+            })
+        }
+        code::SUB => {
+            let x = opts!(SubOptions, SubOptionsT);
+            Op::Sub(AddSubOptions {
+                activation: act(x.fused_activation_function),
+                pot_scale_int16: x.pot_scale_int16,
+            })
+        }
+        code::MUL => {
+            let x = opts!(MulOptions, MulOptionsT);
+            Op::Mul {
+                activation: act(x.fused_activation_function),
+            }
+        }
+        code::AVERAGE_POOL_2D | code::MAX_POOL_2D => {
+            let x = opts!(Pool2DOptions, Pool2DOptionsT);
+            let p = Pool2DOptions {
+                padding: pad(x.padding),
+                stride_w: x.stride_w,
+                stride_h: x.stride_h,
+                filter_w: x.filter_width,
+                filter_h: x.filter_height,
+                activation: act(x.fused_activation_function),
+            };
+            if c == code::MAX_POOL_2D {
+                Op::MaxPool2D(p)
+            } else {
+                Op::AveragePool2D(p)
+            }
+        }
+        code::MEAN => {
+            let x = opts!(ReducerOptions, ReducerOptionsT);
+            Op::Mean {
+                keep_dims: x.keep_dims,
+            }
+        }
+        code::RESHAPE => {
+            let x = opts!(ReshapeOptions, ReshapeOptionsT);
+            Op::Reshape {
+                new_shape: x.new_shape,
+            }
+        }
+        code::SQUEEZE => {
+            let x = opts!(SqueezeOptions, SqueezeOptionsT);
+            Op::Squeeze {
+                squeeze_dims: x.squeeze_dims.unwrap_or_default(),
+            }
+        }
+        code::CONCATENATION => {
+            let x = opts!(ConcatenationOptions, ConcatenationOptionsT);
+            Op::Concatenation {
+                axis: x.axis,
+                activation: act(x.fused_activation_function),
+            }
+        }
+        code::STRIDED_SLICE => {
+            let x = opts!(StridedSliceOptions, StridedSliceOptionsT);
+            Op::StridedSlice(StridedSliceOptions {
+                begin_mask: x.begin_mask,
+                end_mask: x.end_mask,
+                ellipsis_mask: x.ellipsis_mask,
+                new_axis_mask: x.new_axis_mask,
+                shrink_axis_mask: x.shrink_axis_mask,
+                offset: x.offset,
+            })
+        }
+        code::RESIZE_BILINEAR => {
+            let x = opts!(ResizeBilinearOptions, ResizeBilinearOptionsT);
+            Op::ResizeBilinear(ResizeOptions {
+                align_corners: x.align_corners,
+                half_pixel_centers: x.half_pixel_centers,
+            })
+        }
+        code::RESIZE_NEAREST_NEIGHBOR => {
+            let x = opts!(ResizeNearestNeighborOptions, ResizeNearestNeighborOptionsT);
+            Op::ResizeNearestNeighbor(ResizeOptions {
+                align_corners: x.align_corners,
+                half_pixel_centers: x.half_pixel_centers,
+            })
+        }
+        code::SOFTMAX => {
+            let x = opts!(SoftmaxOptions, SoftmaxOptionsT);
+            Op::Softmax { beta: x.beta }
+        }
+        code::LEAKY_RELU => {
+            let x = opts!(LeakyReluOptions, LeakyReluOptionsT);
+            Op::LeakyRelu { alpha: x.alpha }
+        }
+        // Ops whose options tables are empty: the table or none, as writers differ.
+        code::PAD if none || matches!(o, B::PadOptions(_)) => Op::Pad,
+        code::PADV2 if none || matches!(o, B::PadV2Options(_)) => Op::PadV2,
+        code::SLICE if none || matches!(o, B::SliceOptions(_)) => Op::Slice,
+        code::TRANSPOSE if none || matches!(o, B::TransposeOptions(_)) => Op::Transpose,
+        code::MAXIMUM if none || matches!(o, B::MaximumMinimumOptions(_)) => Op::Maximum,
+        code::MINIMUM if none || matches!(o, B::MaximumMinimumOptions(_)) => Op::Minimum,
+        code::QUANTIZE if none || matches!(o, B::QuantizeOptions(_)) => Op::Quantize,
+        code::DEQUANTIZE if none || matches!(o, B::DequantizeOptions(_)) => Op::Dequantize,
+        code::HARD_SWISH if none || matches!(o, B::HardSwishOptions(_)) => Op::HardSwish,
+        code::LOGISTIC if none => Op::Logistic,
+        code::TANH if none => Op::Tanh,
+        code::RELU if none => Op::Relu,
+        code::RELU6 if none => Op::Relu6,
+        code::PRELU if none => Op::Prelu,
+        _ => return None,
+    };
+    Some(op)
+}
+
+/// Whether a typed op's options all equal the defaults TFLite assumes when a file carries
+/// no options table, so the table may be left out.
+pub(crate) fn options_are_defaults(op: &Op) -> bool {
+    !matches!(op, Op::Other(_)) && typed(op.code(), &B::NONE).as_ref() == Some(op)
+}
+
+/// The options of `op` as the file's unions.
+pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T) {
+    let b = |x| (x, fb::BuiltinOptions2T::NONE);
+    match op {
+        Op::Conv2D(o) => b(B::Conv2DOptions(Box::new(fb::Conv2DOptionsT {
+            padding: fpad(o.padding),
+            stride_w: o.stride_w,
+            stride_h: o.stride_h,
+            fused_activation_function: fact(o.activation),
+            dilation_w_factor: o.dilation_w,
+            dilation_h_factor: o.dilation_h,
+            quantized_bias_type: fb::TensorType(o.quantized_bias_type.code()),
+        }))),
+        Op::DepthwiseConv2D(o) => b(B::DepthwiseConv2DOptions(Box::new(
+            fb::DepthwiseConv2DOptionsT {
+                padding: fpad(o.padding),
+                stride_w: o.stride_w,
+                stride_h: o.stride_h,
+                depth_multiplier: o.depth_multiplier,
+                fused_activation_function: fact(o.activation),
+                dilation_w_factor: o.dilation_w,
+                dilation_h_factor: o.dilation_h,
+            },
+        ))),
+        Op::FullyConnected(o) => b(B::FullyConnectedOptions(Box::new(
+            fb::FullyConnectedOptionsT {
+                fused_activation_function: fact(o.activation),
+                weights_format: fb::FullyConnectedOptionsWeightsFormat(o.weights_format),
+                keep_num_dims: o.keep_num_dims,
+                asymmetric_quantize_inputs: o.asymmetric_quantize_inputs,
+                quantized_bias_type: fb::TensorType(o.quantized_bias_type.code()),
+            },
+        ))),
+        Op::BatchMatMul(o) => b(B::BatchMatMulOptions(Box::new(fb::BatchMatMulOptionsT {
+            adj_x: o.adj_x,
+            adj_y: o.adj_y,
+            asymmetric_quantize_inputs: o.asymmetric_quantize_inputs,
+        }))),
+        Op::Add(o) => b(B::AddOptions(Box::new(fb::AddOptionsT {
+            fused_activation_function: fact(o.activation),
+            pot_scale_int16: o.pot_scale_int16,
+        }))),
+        Op::Sub(o) => b(B::SubOptions(Box::new(fb::SubOptionsT {
+            fused_activation_function: fact(o.activation),
+            pot_scale_int16: o.pot_scale_int16,
+        }))),
+        Op::Mul { activation } => b(B::MulOptions(Box::new(fb::MulOptionsT {
+            fused_activation_function: fact(*activation),
+        }))),
+        Op::AveragePool2D(o) | Op::MaxPool2D(o) => {
+            b(B::Pool2DOptions(Box::new(fb::Pool2DOptionsT {
+                padding: fpad(o.padding),
+                stride_w: o.stride_w,
+                stride_h: o.stride_h,
+                filter_width: o.filter_w,
+                filter_height: o.filter_h,
+                fused_activation_function: fact(o.activation),
+            })))
+        }
+        Op::Mean { keep_dims } => b(B::ReducerOptions(Box::new(fb::ReducerOptionsT {
+            keep_dims: *keep_dims,
+        }))),
+        Op::Reshape { new_shape } => b(B::ReshapeOptions(Box::new(fb::ReshapeOptionsT {
+            new_shape: new_shape.clone(),
+        }))),
+        Op::Squeeze { squeeze_dims } => b(B::SqueezeOptions(Box::new(fb::SqueezeOptionsT {
+            squeeze_dims: Some(squeeze_dims.clone()),
+        }))),
+        Op::Concatenation { axis, activation } => b(B::ConcatenationOptions(Box::new(
+            fb::ConcatenationOptionsT {
+                axis: *axis,
+                fused_activation_function: fact(*activation),
+            },
+        ))),
+        Op::StridedSlice(o) => b(B::StridedSliceOptions(Box::new(fb::StridedSliceOptionsT {
+            begin_mask: o.begin_mask,
+            end_mask: o.end_mask,
+            ellipsis_mask: o.ellipsis_mask,
+            new_axis_mask: o.new_axis_mask,
+            shrink_axis_mask: o.shrink_axis_mask,
+            offset: o.offset,
+        }))),
+        Op::ResizeBilinear(o) => b(B::ResizeBilinearOptions(Box::new(
+            fb::ResizeBilinearOptionsT {
+                align_corners: o.align_corners,
+                half_pixel_centers: o.half_pixel_centers,
+            },
+        ))),
+        Op::ResizeNearestNeighbor(o) => b(B::ResizeNearestNeighborOptions(Box::new(
+            fb::ResizeNearestNeighborOptionsT {
+                align_corners: o.align_corners,
+                half_pixel_centers: o.half_pixel_centers,
+            },
+        ))),
+        Op::Softmax { beta } => b(B::SoftmaxOptions(Box::new(fb::SoftmaxOptionsT {
+            beta: *beta,
+        }))),
+        Op::LeakyRelu { alpha } => b(B::LeakyReluOptions(Box::new(fb::LeakyReluOptionsT {
+            alpha: *alpha,
+        }))),
+        Op::Pad => b(B::PadOptions(Box::default())),
+        Op::PadV2 => b(B::PadV2Options(Box::default())),
+        Op::Slice => b(B::SliceOptions(Box::default())),
+        Op::Transpose => b(B::TransposeOptions(Box::default())),
+        Op::Maximum | Op::Minimum => b(B::MaximumMinimumOptions(Box::default())),
+        Op::Quantize => b(B::QuantizeOptions(Box::default())),
+        Op::Dequantize => b(B::DequantizeOptions(Box::default())),
+        Op::HardSwish => b(B::HardSwishOptions(Box::default())),
+        Op::Logistic | Op::Tanh | Op::Relu | Op::Relu6 | Op::Prelu => b(B::NONE),
+        Op::Other(o) => (o.options.builtin.clone(), o.options.builtin2.clone()),
+    }
+}
