@@ -6,6 +6,7 @@ extern crate alloc;
 pub mod error;
 mod fsutil;
 pub mod gpu;
+pub mod inspect;
 pub mod model;
 pub mod tflite;
 

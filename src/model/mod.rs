@@ -165,7 +165,8 @@ impl Tensor {
 
     /// Bytes this tensor occupies densely, if its type has a fixed size.
     pub fn dense_bytes(&self) -> Option<u64> {
-        self.num_elements().and_then(|n| self.dtype.storage_bytes(n))
+        self.num_elements()
+            .and_then(|n| self.dtype.storage_bytes(n))
     }
 
     /// Whether this tensor holds constant data.

@@ -149,6 +149,8 @@ pub struct FullyConnectedOptions {
     pub keep_num_dims: bool,
     pub asymmetric_quantize_inputs: bool,
     pub quantized_bias_type: DType,
+    /// Opaque quantization spec bytes (newest schema field; empty when absent).
+    pub quant_spec: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

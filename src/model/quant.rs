@@ -27,7 +27,10 @@ impl QuantDetails {
     }
     /// The union member's name (`CustomQuantization`, ...), if any.
     pub fn name(&self) -> Option<&'static str> {
-        self.0.quantization_details_type().variant_name().filter(|_| !self.is_none())
+        self.0
+            .quantization_details_type()
+            .variant_name()
+            .filter(|_| !self.is_none())
     }
 }
 

@@ -22,9 +22,8 @@ pub(super) fn validate(model: &Model) -> Result<()> {
     for (si, sg) in model.subgraphs.iter().enumerate() {
         check_debug_index(model, sg.debug_metadata_index, &format!("subgraph {si}"))?;
         for (ti, t) in sg.tensors.iter().enumerate() {
-            check_tensor(t).map_err(|m| {
-                invalid(format!("subgraph {si}, tensor {ti} ('{}'): {m}", t.name))
-            })?;
+            check_tensor(t)
+                .map_err(|m| invalid(format!("subgraph {si}, tensor {ti} ('{}'): {m}", t.name)))?;
         }
         check_graph(model, si, sg)?;
     }
@@ -74,9 +73,9 @@ fn check_tensor(t: &Tensor) -> std::result::Result<(), String> {
             return Err(format!("shape_signature {sig:?} has a dimension below -1"));
         }
     }
-    let n = t.num_elements().ok_or_else(|| {
-        format!("shape {:?} has more elements than can be counted", t.shape)
-    })?;
+    let n = t
+        .num_elements()
+        .ok_or_else(|| format!("shape {:?} has more elements than can be counted", t.shape))?;
     if let (Some(data), None) = (&t.data, &t.sparsity) {
         if let Some(want) = t.dtype.storage_bytes(n) {
             if data.len() as u64 != want {
@@ -153,7 +152,11 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
                 )));
             }
         }
-        check_debug_index(model, op.debug_metadata_index, &format!("subgraph {si}, operator {oi}"))?;
+        check_debug_index(
+            model,
+            op.debug_metadata_index,
+            &format!("subgraph {si}, operator {oi}"),
+        )?;
         for (k, &t) in op.inputs.iter().enumerate() {
             if t != super::OPTIONAL {
                 range(what(k, "input"), t as i64)?;
@@ -172,7 +175,11 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
                 )));
             }
             if is_input[t] || tensor.is_constant() {
-                let kind = if is_input[t] { "a subgraph input" } else { "a constant" };
+                let kind = if is_input[t] {
+                    "a subgraph input"
+                } else {
+                    "a constant"
+                };
                 return Err(invalid(format!(
                     "subgraph {si}: operator {oi} ({name}) writes tensor {t} ('{}'), which is {kind}",
                     tensor.name
@@ -181,9 +188,12 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
             producer[t] = oi;
         }
     }
-    let available_at_start =
-        |t: usize| is_input[t] || sg.tensors[t].is_constant() || sg.tensors[t].is_variable
-            || sg.tensors[t].num_elements() == Some(0);
+    let available_at_start = |t: usize| {
+        is_input[t]
+            || sg.tensors[t].is_constant()
+            || sg.tensors[t].is_variable
+            || sg.tensors[t].num_elements() == Some(0)
+    };
     for (oi, op) in sg.operators.iter().enumerate() {
         for t in op.input_tensors() {
             if available_at_start(t) {
@@ -230,9 +240,7 @@ pub(crate) fn called_subgraphs(op: &Op) -> Vec<i32> {
         _ => Vec::new(),
     };
     match &o.options.builtin2 {
-        B2::StablehloWhileOptions(w) => {
-            v.extend([w.cond_subgraph_index, w.body_subgraph_index])
-        }
+        B2::StablehloWhileOptions(w) => v.extend([w.cond_subgraph_index, w.body_subgraph_index]),
         B2::StablehloReduceOptions(w) => v.push(w.body_subgraph_index),
         B2::StablehloReduceWindowOptions(w) => v.push(w.body_subgraph_index),
         B2::StablehloScatterOptions(w) => v.push(w.update_computation_subgraph_index),

@@ -65,6 +65,3 @@ impl Model {
         crate::fsutil::write_atomic(path.as_ref(), &bytes)
     }
 }
-
-#[cfg(test)]
-pub(crate) use write::write_with_limit;

@@ -100,6 +100,7 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 keep_num_dims: x.keep_num_dims,
                 asymmetric_quantize_inputs: x.asymmetric_quantize_inputs,
                 quantized_bias_type: DType::from_code(x.quantized_bias_type.0),
+                quant_spec: x.quant_spec.unwrap_or_default(),
             })
         }
         code::BATCH_MATMUL => {
@@ -261,6 +262,7 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
                 keep_num_dims: o.keep_num_dims,
                 asymmetric_quantize_inputs: o.asymmetric_quantize_inputs,
                 quantized_bias_type: fb::TensorType(o.quantized_bias_type.code()),
+                quant_spec: (!o.quant_spec.is_empty()).then(|| o.quant_spec.clone()),
             },
         ))),
         Op::BatchMatMul(o) => b(B::BatchMatMulOptions(Box::new(fb::BatchMatMulOptionsT {

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use super::{fb, ops, IDENTIFIER};
 use crate::model::{
-    Data, DimensionMetadata, ExternalBuffer, Metadata, Model, Operator, QuantDetails,
-    QuantParams, SegmentArray, SignatureDef, Sparsity, Subgraph, Tensor, TensorMap,
-    VariantSubType, DType,
+    DType, Data, DimensionMetadata, ExternalBuffer, Metadata, Model, Operator, QuantDetails,
+    QuantParams, SegmentArray, SignatureDef, Sparsity, Subgraph, Tensor, TensorMap, VariantSubType,
 };
 use crate::{Error, Result};
 
@@ -104,7 +103,9 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
         let mut tensors = Vec::new();
         for (ti, t) in sg.tensors.unwrap_or_default().into_iter().enumerate() {
             let name = t.name.clone().unwrap_or_default();
-            let data = buffer(t.buffer, &|| format!("subgraph {si}, tensor {ti} ('{name}')"))?;
+            let data = buffer(t.buffer, &|| {
+                format!("subgraph {si}, tensor {ti} ('{name}')")
+            })?;
             tensors.push(tensor(t, name, data));
         }
         let mut operators = Vec::new();
@@ -157,9 +158,8 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
             v.unwrap_or_default()
                 .into_iter()
                 .map(|t| {
-                    usize::try_from(t).map_err(|_| {
-                        invalid(format!("subgraph {si}: {what} lists tensor {t}"))
-                    })
+                    usize::try_from(t)
+                        .map_err(|_| invalid(format!("subgraph {si}: {what} lists tensor {t}")))
                 })
                 .collect()
         };
@@ -186,7 +186,9 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
     let mut legacy_metadata_buffers = Vec::new();
     for (i, b) in m.metadata_buffer().iter().flatten().enumerate() {
         let b = u32::try_from(b).map_err(|_| {
-            invalid(format!("metadata_buffer entry {i} is the negative buffer index {b}"))
+            invalid(format!(
+                "metadata_buffer entry {i} is the negative buffer index {b}"
+            ))
         })?;
         let data = buffer(b, &|| format!("metadata_buffer entry {i}"))?;
         legacy_metadata_buffers.push(data.unwrap_or_else(|| empty.clone()));

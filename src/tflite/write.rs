@@ -285,7 +285,12 @@ fn build(model: &Model, buffers: &BufferTable, external: Option<&[u64]>) -> Vec<
         let v: Vec<_> = model
             .external_buffer_groups
             .iter()
-            .map(|g| fb::ExternalBufferGroupT { name: Some(g.clone()) }.pack(&mut fbb))
+            .map(|g| {
+                fb::ExternalBufferGroupT {
+                    name: Some(g.clone()),
+                }
+                .pack(&mut fbb)
+            })
             .collect();
         fbb.create_vector(&v)
     });
@@ -375,21 +380,21 @@ fn quant_t(q: &QuantParams) -> fb::QuantizationParametersT {
 fn sparsity_t(s: &Sparsity) -> fb::SparsityParametersT {
     let seg = |a: &Option<SegmentArray>| match a {
         None => fb::SparseIndexVectorT::NONE,
-        Some(SegmentArray::I32(v)) => fb::SparseIndexVectorT::Int32Vector(Box::new(
-            fb::Int32VectorT {
+        Some(SegmentArray::I32(v)) => {
+            fb::SparseIndexVectorT::Int32Vector(Box::new(fb::Int32VectorT {
                 values: Some(v.clone()),
-            },
-        )),
-        Some(SegmentArray::U16(v)) => fb::SparseIndexVectorT::Uint16Vector(Box::new(
-            fb::Uint16VectorT {
+            }))
+        }
+        Some(SegmentArray::U16(v)) => {
+            fb::SparseIndexVectorT::Uint16Vector(Box::new(fb::Uint16VectorT {
                 values: Some(v.clone()),
-            },
-        )),
-        Some(SegmentArray::U8(v)) => fb::SparseIndexVectorT::Uint8Vector(Box::new(
-            fb::Uint8VectorT {
+            }))
+        }
+        Some(SegmentArray::U8(v)) => {
+            fb::SparseIndexVectorT::Uint8Vector(Box::new(fb::Uint8VectorT {
                 values: Some(v.clone()),
-            },
-        )),
+            }))
+        }
     };
     fb::SparsityParametersT {
         traversal_order: non_empty(&s.traversal_order),
@@ -405,5 +410,95 @@ fn sparsity_t(s: &Sparsity) -> fb::SparsityParametersT {
                 })
                 .collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DType, Operator, Subgraph, Tensor, SCHEMA_VERSION};
+    use std::sync::Arc;
+
+    fn model_with_shared_constant() -> Model {
+        let data: Data = Arc::from(vec![7u8; 40]);
+        let mut a = Tensor::new("a", DType::F32, vec![10]);
+        a.data = Some(data.clone());
+        let mut b = Tensor::new("b", DType::F32, vec![10]);
+        b.data = Some(data);
+        let x = Tensor::new("x", DType::F32, vec![10]);
+        let y = Tensor::new("y", DType::F32, vec![10]);
+        Model {
+            version: SCHEMA_VERSION,
+            description: None,
+            subgraphs: vec![Subgraph {
+                name: None,
+                tensors: vec![a, b, x, y],
+                inputs: vec![2],
+                outputs: vec![3],
+                operators: vec![Operator {
+                    op: crate::model::Op::Add(crate::model::AddSubOptions {
+                        activation: crate::model::Activation::None,
+                        pot_scale_int16: true,
+                    }),
+                    version: 1,
+                    inputs: vec![2, 0],
+                    outputs: vec![3],
+                    intermediates: vec![],
+                    mutating_variable_inputs: vec![],
+                    debug_metadata_index: -1,
+                    options_omitted: false,
+                }],
+                debug_metadata_index: -1,
+            }],
+            metadata: vec![],
+            signature_defs: vec![],
+            legacy_metadata_buffers: vec![],
+            external_buffer_groups: vec![],
+            external_buffers: vec![],
+        }
+    }
+
+    #[test]
+    fn shared_data_is_written_once() {
+        let m = model_with_shared_constant();
+        let bytes = write(&m).unwrap();
+        let root = flatbuffers::root::<fb::Model>(&bytes).unwrap();
+        assert_eq!(
+            root.buffers().unwrap().len(),
+            2,
+            "sentinel + one shared buffer"
+        );
+        let back = crate::tflite::read(&bytes).unwrap();
+        assert_eq!(back, m);
+        let t = &back.subgraphs[0].tensors;
+        assert!(Arc::ptr_eq(
+            t[0].data.as_ref().unwrap(),
+            t[1].data.as_ref().unwrap()
+        ));
+    }
+
+    #[test]
+    fn data_after_the_flatbuffer_when_over_the_limit() {
+        let m = model_with_shared_constant();
+        let bytes = write_with_limit(&m, 8).unwrap();
+        let root = flatbuffers::root::<fb::Model>(&bytes).unwrap();
+        let b = root.buffers().unwrap().get(1);
+        assert!(b.data().is_none());
+        assert_eq!(b.offset() % 16, 0);
+        assert_eq!(b.size(), 40);
+        assert_eq!(&bytes[b.offset() as usize..][..40], &[7u8; 40][..]);
+        assert_eq!(crate::tflite::read(&bytes).unwrap(), m);
+        // A truncated data area is a clear error, not a panic.
+        let cut = &bytes[..bytes.len() - 1];
+        let e = crate::tflite::read(cut).unwrap_err().to_string();
+        assert!(e.contains("buffer 1") && e.contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn an_invalid_model_is_not_written() {
+        let mut m = model_with_shared_constant();
+        m.subgraphs[0].operators[0].inputs[1] = 9;
+        let e = write(&m).unwrap_err().to_string();
+        assert!(e.contains("operator 0 (ADD) input 1 is tensor 9"), "{e}");
     }
 }

@@ -1,0 +1,36 @@
+//! Shared helpers for integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The committed fixtures folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every `.tflite` fixture made by `tools/make_fixtures.py`, sorted by name.
+pub fn tflite_fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .expect("tests/fixtures exists")
+        .map(|e| e.expect("readable dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+        .collect();
+    v.sort();
+    assert!(
+        v.len() >= 12,
+        "expected the generator's 12 fixtures, found {}",
+        v.len()
+    );
+    v
+}
+
+/// The generator's manifest (`tests/fixtures/fixtures.json`).
+pub fn manifest() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixtures().join("fixtures.json")).expect("manifest");
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+/// The fixture's name (file stem).
+pub fn stem(p: &Path) -> String {
+    p.file_stem().unwrap().to_string_lossy().into_owned()
+}
