@@ -13,7 +13,8 @@ fn main() -> anyhow::Result<()> {
     model
         .write_file(output)
         .with_context(|| format!("writing {output}"))?;
-    let again = litequant::Model::from_file(output).with_context(|| format!("re-reading {output}"))?;
+    let again =
+        litequant::Model::from_file(output).with_context(|| format!("re-reading {output}"))?;
     if again != model {
         bail!("{output}: the written model reads back differently");
     }
