@@ -1,0 +1,217 @@
+//! Every WGSL shader of the crate, the `#import` step, and the compute pipeline cache.
+//!
+//! Shaders are `shaders/<name>.wgsl`, one file per kernel family, listed in [`SHADERS`];
+//! code shared between them is `shaders/common/<name>.wgsl`, listed in [`COMMON`] and pulled
+//! in by a line `#import <name>` (each common file at most once per shader, nested imports
+//! allowed, cycles rejected). A CPU-only test parses and validates every expanded shader
+//! with naga.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::{Error, Result};
+
+/// Every shader: (name, WGSL source before `#import` expansion).
+pub const SHADERS: &[(&str, &str)] = &[
+    // Smoke test of the GPU path: out[i] = a[i] * 2 + 1 (wrapping i32).
+    ("smoke", include_str!("../../shaders/smoke.wgsl")),
+];
+
+/// Shared WGSL: (name, source), imported with `#import <name>`.
+pub const COMMON: &[(&str, &str)] = &[];
+
+/// The raw source of shader `name`, before `#import` expansion.
+pub fn raw(name: &str) -> Option<&'static str> {
+    SHADERS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// The WGSL of shader `name`, with its `#import`s expanded from [`COMMON`].
+pub fn source(name: &str) -> Result<String> {
+    let src = raw(name).ok_or_else(|| {
+        let known: Vec<&str> = SHADERS.iter().map(|(n, _)| *n).collect();
+        Error::Gpu(format!("no shader named {name:?} (known: {known:?})"))
+    })?;
+    expand(name, src, COMMON)
+}
+
+/// Expand `#import <name>` lines of `src` (the shader `name`, for messages) from `common`.
+pub fn expand(name: &str, src: &str, common: &[(&str, &str)]) -> Result<String> {
+    let mut out = String::with_capacity(src.len());
+    let mut done = Vec::new();
+    let mut stack = vec![name.to_string()];
+    expand_into(&mut out, name, src, common, &mut done, &mut stack)?;
+    Ok(out)
+}
+
+fn expand_into(
+    out: &mut String,
+    name: &str,
+    src: &str,
+    common: &[(&str, &str)],
+    done: &mut Vec<String>,
+    stack: &mut Vec<String>,
+) -> Result<()> {
+    for (lineno, line) in src.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix("#import") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let what = rest.trim();
+        let what = what.strip_suffix(".wgsl").unwrap_or(what);
+        let at = format!("shader {name:?} line {}", lineno + 1);
+        if what.is_empty() || !rest.starts_with(char::is_whitespace) {
+            return Err(Error::Gpu(format!(
+                "{at}: malformed import {line:?}, expected `#import <name>`"
+            )));
+        }
+        if stack.iter().any(|s| s == what) {
+            return Err(Error::Gpu(format!(
+                "{at}: import cycle {} -> {what}",
+                stack.join(" -> ")
+            )));
+        }
+        if done.iter().any(|d| d == what) {
+            continue;
+        }
+        let Some((_, inc)) = common.iter().find(|(n, _)| *n == what) else {
+            let known: Vec<&str> = common.iter().map(|(n, _)| *n).collect();
+            return Err(Error::Gpu(format!(
+                "{at}: unknown import {what:?} (known: {known:?})"
+            )));
+        };
+        stack.push(what.to_string());
+        out.push_str(&format!("// ---- begin shaders/common/{what}.wgsl\n"));
+        expand_into(out, what, inc, common, done, stack)?;
+        out.push_str(&format!("// ---- end shaders/common/{what}.wgsl\n"));
+        stack.pop();
+        done.push(what.to_string());
+    }
+    Ok(())
+}
+
+/// What identifies a compute pipeline: shader, entry point and pipeline-overridable constants
+/// (WGSL `override`, e.g. tile sizes; tests use small odd ones so remainder paths run).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PipelineKey {
+    shader: &'static str,
+    entry: &'static str,
+    /// Sorted by name; values as `f64::to_bits` (what wgpu takes is f64).
+    constants: Vec<(&'static str, u64)>,
+}
+
+impl PipelineKey {
+    /// Shader `shader` (a name in [`SHADERS`]), entry point `entry`, no override constants.
+    pub fn new(shader: &'static str, entry: &'static str) -> Self {
+        Self {
+            shader,
+            entry,
+            constants: Vec::new(),
+        }
+    }
+
+    /// Set override constant `name` (replacing an earlier value).
+    #[must_use]
+    pub fn constant(mut self, name: &'static str, value: f64) -> Self {
+        // -0.0 and 0.0 are the same constant.
+        let bits = if value == 0.0 { 0 } else { value.to_bits() };
+        match self.constants.binary_search_by(|(n, _)| n.cmp(&name)) {
+            Ok(i) => self.constants[i].1 = bits,
+            Err(i) => self.constants.insert(i, (name, bits)),
+        }
+        self
+    }
+
+    /// The shader name.
+    pub fn shader(&self) -> &'static str {
+        self.shader
+    }
+
+    /// The entry point.
+    pub fn entry(&self) -> &'static str {
+        self.entry
+    }
+
+    /// The override constants, sorted by name.
+    pub fn constants(&self) -> Vec<(&'static str, f64)> {
+        self.constants
+            .iter()
+            .map(|&(n, b)| (n, f64::from_bits(b)))
+            .collect()
+    }
+
+    fn label(&self) -> String {
+        let mut s = format!("{}::{}", self.shader, self.entry);
+        for (n, v) in self.constants() {
+            s.push_str(&format!(" {n}={v}"));
+        }
+        s
+    }
+}
+
+/// Shader modules and compute pipelines of one device, built once and reused.
+#[derive(Debug, Default)]
+pub(crate) struct PipelineCache {
+    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+impl PipelineCache {
+    pub(crate) fn len(&self) -> usize {
+        self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    pub(crate) fn get_or_build(
+        &self,
+        device: &wgpu::Device,
+        key: &PipelineKey,
+    ) -> Result<wgpu::ComputePipeline> {
+        let poisoned = |_| Error::Gpu("pipeline cache lock poisoned".into());
+        // Held while building, so that a pipeline is never built twice.
+        let mut pipelines = self.pipelines.lock().map_err(poisoned)?;
+        if let Some(p) = pipelines.get(key) {
+            return Ok(p.clone());
+        }
+        let module = self.module(device, key.shader)?;
+        let constants = key.constants();
+        let label = key.label();
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: None,
+            module: &module,
+            entry_point: Some(key.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                zero_initialize_workgroup_memory: true,
+            },
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("cannot build pipeline {label}: {e}")));
+        }
+        pipelines.insert(key.clone(), pipeline.clone());
+        Ok(pipeline)
+    }
+
+    fn module(&self, device: &wgpu::Device, name: &'static str) -> Result<wgpu::ShaderModule> {
+        let mut modules = self
+            .modules
+            .lock()
+            .map_err(|_| Error::Gpu("shader module cache lock poisoned".into()))?;
+        if let Some(m) = modules.get(name) {
+            return Ok(m.clone());
+        }
+        let src = source(name)?;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(src.into()),
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("shader {name:?} does not compile: {e}")));
+        }
+        modules.insert(name, module.clone());
+        Ok(module)
+    }
+}
