@@ -23,6 +23,15 @@ pub enum Error {
     /// The model cannot be written (e.g. too large for the format).
     #[error("cannot write model: {0}")]
     Write(String),
+    /// A tensor value's shape or dtype does not fit where it is used (inputs to a run, ...).
+    #[error("{0}")]
+    Shape(String),
+    /// An operator or dtype an engine cannot run, reported when a model is prepared.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A problem with data files (.npy, .npz, images).
+    #[error("{0}")]
+    Data(String),
     /// A GPU adapter, device or shader problem.
     #[error("gpu: {0}")]
     Gpu(String),

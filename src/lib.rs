@@ -3,13 +3,21 @@
 
 extern crate alloc;
 
+pub mod data;
+pub mod engine;
 pub mod error;
 mod fsutil;
 pub mod gpu;
 pub mod inspect;
 pub mod model;
+pub mod quant;
+pub mod reference;
+mod tensor;
 pub mod tflite;
 
+pub use engine::{Engine, IoSpec, Observer, Session};
 pub use error::{Error, Result};
 pub use fsutil::write_atomic;
 pub use model::Model;
+pub use reference::ReferenceEngine;
+pub use tensor::{f16_to_f32, Buf, Tensor};

@@ -1,0 +1,66 @@
+//! The engine interface: the CPU reference engine implements it now, the GPU engine later.
+//! Calibration and evaluation see only this trait.
+
+use crate::model::{DType, Model};
+use crate::{Result, Tensor};
+
+/// One model input or output as a session exposes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IoSpec {
+    /// Tensor index in the main subgraph.
+    pub tensor: usize,
+    /// Tensor name.
+    pub name: String,
+    /// The name the model's signature gives it, if any.
+    pub signature_name: Option<String>,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Per-tensor `(scale, zero_point)` for quantized inputs and outputs.
+    pub quant: Option<(f32, i64)>,
+}
+
+impl IoSpec {
+    /// The name outputs are saved under: the signature name, else the tensor name.
+    pub fn key(&self) -> &str {
+        self.signature_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Sees every tensor an engine computes during a run (calibration statistics,
+/// `--dump-all`, per-layer comparison).
+pub trait Observer {
+    /// Called once per tensor value: the model inputs first, then each operator's outputs in
+    /// execution order. `tensor` indexes the main subgraph's tensors.
+    fn observe(&mut self, tensor: usize, name: &str, value: &Tensor) -> Result<()>;
+}
+
+/// A model prepared on an engine: kernels chosen, parameters precomputed, ready to run.
+pub trait Session {
+    fn inputs(&self) -> &[IoSpec];
+    fn outputs(&self) -> &[IoSpec];
+
+    /// Run on inputs in the order of [`Session::inputs`]; outputs in the order of
+    /// [`Session::outputs`].
+    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        self.run_observed(inputs, None)
+    }
+
+    /// [`Session::run`], showing every computed tensor to `observer`.
+    fn run_observed(
+        &mut self,
+        inputs: &[Tensor],
+        observer: Option<&mut dyn Observer>,
+    ) -> Result<Vec<Tensor>>;
+}
+
+/// Something that prepares models for running.
+pub trait Engine {
+    type Session: Session;
+
+    /// A short description (engine and device) for reports.
+    fn name(&self) -> String;
+
+    /// Choose kernels and precompute everything; an unsupported op or dtype is an error here,
+    /// naming the op, its index and dtypes, never in the middle of a run.
+    fn prepare(&self, model: &Model) -> Result<Self::Session>;
+}

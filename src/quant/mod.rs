@@ -1,0 +1,4 @@
+//! Quantization: parameter math, the fixed-point primitives (the only copy of the CPU
+//! integer arithmetic), calibration and the quantizer passes.
+
+pub mod fixedpoint;

@@ -1,0 +1,315 @@
+//! What every kernel family shares: the prepare context, quantization parameter access,
+//! fused activation ranges, padding and broadcasting — each as TFLite computes it.
+
+use crate::model::{self, Activation, DType, Operator, Padding, Subgraph};
+use crate::{Error, Result, Tensor};
+
+/// Everything a kernel's `prepare` may look at.
+pub(crate) struct OpCtx<'a> {
+    pub index: usize,
+    pub op: &'a Operator,
+    pub sg: &'a Subgraph,
+    /// Decoded constant values by tensor index.
+    pub consts: &'a [Option<Tensor>],
+}
+
+impl<'a> OpCtx<'a> {
+    /// `operator 3 (CONV_2D)`.
+    pub fn label(&self) -> String {
+        super::op_label(self.index, self.op)
+    }
+
+    fn dtypes(&self, list: &[i32]) -> String {
+        let v: Vec<String> = list
+            .iter()
+            .map(|&t| match usize::try_from(t) {
+                Ok(t) => self.sg.tensors[t].dtype.name(),
+                Err(_) => "-".into(),
+            })
+            .collect();
+        v.join(", ")
+    }
+
+    /// An "unsupported" error naming the op, its index and its dtypes.
+    pub fn unsupported(&self, why: impl std::fmt::Display) -> Error {
+        Error::Unsupported(format!(
+            "{} with inputs [{}] and outputs [{}]: {why}",
+            self.label(),
+            self.dtypes(&self.op.inputs),
+            self.dtypes(&self.op.outputs)
+        ))
+    }
+
+    /// An error about a malformed op (wrong input count, shape mismatch).
+    pub fn invalid(&self, why: impl std::fmt::Display) -> Error {
+        Error::InvalidModel(format!("{}: {why}", self.label()))
+    }
+
+    pub fn num_inputs(&self) -> usize {
+        self.op.inputs.len()
+    }
+
+    /// Input `i`, which must be present.
+    pub fn input(&self, i: usize) -> Result<&'a model::Tensor> {
+        self.op
+            .input(i)
+            .map(|t| &self.sg.tensors[t])
+            .ok_or_else(|| self.invalid(format!("input {i} is missing")))
+    }
+
+    /// Input `i`, or `None` if absent or omitted.
+    pub fn opt_input(&self, i: usize) -> Option<&'a model::Tensor> {
+        self.op.input(i).map(|t| &self.sg.tensors[t])
+    }
+
+    /// Output `i`, which must be present.
+    pub fn output(&self, i: usize) -> Result<&'a model::Tensor> {
+        self.op
+            .outputs
+            .get(i)
+            .and_then(|&t| usize::try_from(t).ok())
+            .map(|t| &self.sg.tensors[t])
+            .ok_or_else(|| self.invalid(format!("output {i} is missing")))
+    }
+
+    /// The constant value of input `i`, if it is a constant.
+    pub fn const_input(&self, i: usize) -> Option<&'a Tensor> {
+        self.op.input(i).and_then(|t| self.consts[t].as_ref())
+    }
+
+    /// The constant value of input `i`, required.
+    pub fn require_const(&self, i: usize, what: &str) -> Result<&'a Tensor> {
+        self.const_input(i)
+            .ok_or_else(|| self.unsupported(format!("{what} (input {i}) must be a constant")))
+    }
+
+    /// Per-tensor (scale, zero point) of a tensor, required.
+    pub fn per_tensor(&self, t: &model::Tensor) -> Result<(f32, i32)> {
+        match &t.quant {
+            Some(q) if q.scale.len() == 1 => Ok((
+                q.scale[0],
+                q.zero_point.first().copied().unwrap_or(0) as i32,
+            )),
+            _ => Err(self.unsupported(format!(
+                "tensor '{}' needs per-tensor quantization parameters",
+                t.name
+            ))),
+        }
+    }
+}
+
+/// The static shape of a tensor.
+pub(crate) fn shape_of(t: &model::Tensor) -> Vec<usize> {
+    super::dims(t)
+}
+
+/// `[qmin, qmax]` of an integer dtype.
+pub(crate) fn qrange(dtype: DType) -> Option<(i32, i32)> {
+    match dtype {
+        DType::I8 => Some((-128, 127)),
+        DType::U8 => Some((0, 255)),
+        DType::I16 => Some((-32768, 32767)),
+        _ => None,
+    }
+}
+
+/// `CalculateActivationRangeQuantized`: the fused activation's clamp in the output's
+/// quantized domain (`zp + round(f / scale)` with `f / scale` in float).
+pub(crate) fn quantized_activation_range(
+    act: Activation,
+    dtype: DType,
+    scale: f32,
+    zero_point: i32,
+) -> Option<(i32, i32)> {
+    let (qmin, qmax) = qrange(dtype)?;
+    let q = |f: f32| zero_point + (f / scale).round() as i32;
+    Some(match act {
+        Activation::None => (qmin, qmax),
+        Activation::Relu => (qmin.max(q(0.0)), qmax),
+        Activation::Relu6 => (qmin.max(q(0.0)), qmax.min(q(6.0))),
+        Activation::ReluN1To1 => (qmin.max(q(-1.0)), qmax.min(q(1.0))),
+        _ => return None,
+    })
+}
+
+/// `CalculateActivationRange` for float kernels.
+pub(crate) fn float_activation_range(act: Activation) -> Option<(f32, f32)> {
+    Some(match act {
+        Activation::None => (f32::MIN, f32::MAX),
+        Activation::Relu => (0.0, f32::MAX),
+        Activation::Relu6 => (0.0, 6.0),
+        Activation::ReluN1To1 => (-1.0, 1.0),
+        _ => return None,
+    })
+}
+
+/// `ActivationFunctionWithMinMax` for floats: `min(max(x, lo), hi)`.
+#[inline]
+pub(crate) fn clamp_f32(x: f32, lo: f32, hi: f32) -> f32 {
+    x.max(lo).min(hi)
+}
+
+/// Output size and padding of one spatial dimension (`ComputeOutSize`,
+/// `ComputePaddingWithOffset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PadDim {
+    pub out: usize,
+    /// Padding before (top/left).
+    pub before: i32,
+    /// The extra padding after when the total is odd.
+    pub offset: i32,
+}
+
+pub(crate) fn compute_padding(
+    padding: Padding,
+    in_size: usize,
+    filter: usize,
+    stride: usize,
+    dilation: usize,
+) -> Option<PadDim> {
+    if stride == 0 || dilation == 0 || filter == 0 {
+        return None;
+    }
+    let effective = (filter - 1) * dilation + 1;
+    let out = match padding {
+        Padding::Same => (in_size + stride - 1) / stride,
+        Padding::Valid => (in_size + stride).checked_sub(effective)? / stride,
+        Padding::Other(_) => return None,
+    };
+    let total = ((out as i64 - 1) * stride as i64 + effective as i64 - in_size as i64).max(0);
+    Some(PadDim {
+        out,
+        before: (total / 2) as i32,
+        offset: (total % 2) as i32,
+    })
+}
+
+/// For each element of `out_shape` (row-major), the flat index of the element of
+/// `in_shape` it reads under numpy broadcasting (`in_shape` right-aligned; size-1 dims
+/// repeat). `None` if the shapes do not broadcast.
+pub(crate) fn broadcast_map(in_shape: &[usize], out_shape: &[usize]) -> Option<Vec<usize>> {
+    let rank = out_shape.len();
+    if in_shape.len() > rank {
+        return None;
+    }
+    let pad = rank - in_shape.len();
+    let mut in_strides = vec![0usize; rank];
+    let mut stride = 1;
+    for d in (0..rank).rev() {
+        let dim = if d >= pad { in_shape[d - pad] } else { 1 };
+        if dim != 1 && dim != out_shape[d] {
+            return None;
+        }
+        in_strides[d] = if dim == 1 { 0 } else { stride };
+        stride *= dim;
+    }
+    let n: usize = out_shape.iter().product();
+    let mut map = Vec::with_capacity(n);
+    let mut idx = vec![0usize; rank];
+    for _ in 0..n {
+        map.push(idx.iter().zip(&in_strides).map(|(i, s)| i * s).sum());
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < out_shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Some(map)
+}
+
+/// The broadcast shape of two shapes (`None` if incompatible).
+pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    (0..rank)
+        .map(|i| {
+            let da = if i + a.len() >= rank {
+                a[i + a.len() - rank]
+            } else {
+                1
+            };
+            let db = if i + b.len() >= rank {
+                b[i + b.len() - rank]
+            } else {
+                1
+            };
+            match (da, db) {
+                (x, y) if x == y => Some(x),
+                (1, y) => Some(y),
+                (x, 1) => Some(x),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Saturating cast of an accumulator to an output dtype after clamping.
+#[inline]
+pub(crate) fn clamp_i32(x: i32, lo: i32, hi: i32) -> i32 {
+    x.max(lo).min(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_matches_tflite() {
+        // 7 wide, 3 filter, stride 2, SAME: out 4, total pad (3*2+3-7)=2 -> 1 before.
+        assert_eq!(
+            compute_padding(Padding::Same, 7, 3, 2, 1),
+            Some(PadDim {
+                out: 4,
+                before: 1,
+                offset: 0
+            })
+        );
+        // 8 wide, 3 filter, stride 2, SAME: out 4, total (3*2+3-8)=1 -> 0 before, offset 1.
+        assert_eq!(
+            compute_padding(Padding::Same, 8, 3, 2, 1),
+            Some(PadDim {
+                out: 4,
+                before: 0,
+                offset: 1
+            })
+        );
+        assert_eq!(
+            compute_padding(Padding::Valid, 7, 3, 2, 1).map(|p| p.out),
+            Some(3)
+        );
+        // Dilation 2: effective filter 5.
+        assert_eq!(
+            compute_padding(Padding::Valid, 7, 3, 1, 2).map(|p| p.out),
+            Some(3)
+        );
+        assert_eq!(compute_padding(Padding::Valid, 2, 3, 1, 1), None);
+    }
+
+    #[test]
+    fn broadcasting() {
+        assert_eq!(broadcast_shape(&[1, 4, 1], &[3, 1, 5]), Some(vec![3, 4, 5]));
+        assert_eq!(broadcast_shape(&[2], &[3]), None);
+        assert_eq!(broadcast_map(&[3], &[2, 3]), Some(vec![0, 1, 2, 0, 1, 2]));
+        assert_eq!(
+            broadcast_map(&[2, 1], &[2, 3]),
+            Some(vec![0, 0, 0, 1, 1, 1])
+        );
+    }
+
+    #[test]
+    fn activation_ranges() {
+        assert_eq!(
+            quantized_activation_range(Activation::Relu6, DType::I8, 6.0 / 255.0, -128),
+            Some((-128, 127))
+        );
+        assert_eq!(
+            quantized_activation_range(Activation::Relu, DType::I8, 0.1, 5),
+            Some((5, 127))
+        );
+        assert_eq!(
+            quantized_activation_range(Activation::None, DType::U8, 0.1, 5),
+            Some((0, 255))
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! The CPU reference engine: plain loop nests that follow TFLite's reference kernels
+//! (`kernels/internal/reference/...`, default build) bit for bit. Normative: the GPU engine
+//! and the quantizer's accuracy figures are checked against it.
+//!
+//! One file per op family, float and int8 side by side. Each family offers `prepare_*`
+//! functions that check dtypes and shapes, precompute every parameter (multipliers, shifts,
+//! lookup tables, index maps) and return a [`Kernel`]; running a kernel only computes.
+
+mod activations;
+mod binary;
+mod common;
+mod conv;
+mod fully_connected;
+mod pooling;
+mod quantize;
+mod reduce;
+mod resize;
+mod shape_ops;
+mod softmax;
+
+use crate::engine::{Engine, IoSpec, Observer, Session};
+use crate::model::{self, Model, Op, Operator, Subgraph};
+use crate::{Buf, Error, Result, Tensor};
+
+pub(crate) use common::OpCtx;
+
+/// A prepared operator: computes its outputs from its inputs.
+pub(crate) trait Kernel: Send {
+    /// `inputs[i]` is `None` for an omitted optional input. `outputs` arrive allocated with
+    /// the model's output shapes and dtypes (zeros).
+    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()>;
+}
+
+/// The CPU reference engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReferenceEngine;
+
+impl Engine for ReferenceEngine {
+    type Session = ReferenceSession;
+
+    fn name(&self) -> String {
+        "reference (CPU)".to_string()
+    }
+
+    fn prepare(&self, model: &Model) -> Result<ReferenceSession> {
+        ReferenceSession::new(model)
+    }
+}
+
+struct Step {
+    kernel: Box<dyn Kernel>,
+    inputs: Vec<Option<usize>>,
+    outputs: Vec<usize>,
+}
+
+/// A model prepared on the reference engine.
+pub struct ReferenceSession {
+    inputs: Vec<IoSpec>,
+    outputs: Vec<IoSpec>,
+    names: Vec<String>,
+    /// Output allocations: (dtype, shape) per tensor.
+    specs: Vec<(model::DType, Vec<usize>)>,
+    consts: Vec<Option<Tensor>>,
+    steps: Vec<Step>,
+}
+
+/// The static shape of a model tensor as `usize`s (validated models have no negative dims).
+pub(crate) fn dims(t: &model::Tensor) -> Vec<usize> {
+    t.shape.iter().map(|&d| d.max(0) as usize).collect()
+}
+
+/// Decode a constant tensor's data into a value.
+fn constant_value(si: usize, ti: usize, t: &model::Tensor) -> Result<Option<Tensor>> {
+    let Some(data) = &t.data else { return Ok(None) };
+    if t.sparsity.is_some() {
+        return Err(Error::Unsupported(format!(
+            "tensor {ti} ('{}') of subgraph {si} is stored sparse",
+            t.name
+        )));
+    }
+    let Some(buf) = Buf::from_le_bytes(t.dtype, data) else {
+        // Kept undecoded: only ops that read it would fail, at prepare.
+        return Ok(None);
+    };
+    Tensor::new(&dims(t), buf).map(Some)
+}
+
+fn io_specs(model: &Model, sg: &Subgraph, list: &[usize], inputs: bool) -> Vec<IoSpec> {
+    list.iter()
+        .map(|&t| {
+            let tensor = &sg.tensors[t];
+            let signature_name = model
+                .signature_defs
+                .iter()
+                .filter(|s| s.subgraph == 0)
+                .flat_map(|s| if inputs { &s.inputs } else { &s.outputs })
+                .find(|m| m.tensor == t)
+                .map(|m| m.name.clone());
+            IoSpec {
+                tensor: t,
+                name: tensor.name.clone(),
+                signature_name,
+                dtype: tensor.dtype,
+                shape: dims(tensor),
+                quant: tensor
+                    .quant
+                    .as_ref()
+                    .filter(|q| q.scale.len() == 1)
+                    .map(|q| (q.scale[0], q.zero_point.first().copied().unwrap_or(0))),
+            }
+        })
+        .collect()
+}
+
+fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
+    match &ctx.op.op {
+        Op::Conv2D(o) => conv::prepare_conv2d(ctx, o),
+        Op::DepthwiseConv2D(o) => conv::prepare_depthwise(ctx, o),
+        Op::FullyConnected(o) => fully_connected::prepare_fully_connected(ctx, o),
+        Op::BatchMatMul(o) => fully_connected::prepare_batch_matmul(ctx, o),
+        Op::Add(o) => binary::prepare_add(ctx, o),
+        Op::Sub(o) => binary::prepare_sub(ctx, o),
+        Op::Mul { activation } => binary::prepare_mul(ctx, *activation),
+        Op::Maximum => binary::prepare_maximum(ctx),
+        Op::Minimum => binary::prepare_minimum(ctx),
+        Op::AveragePool2D(o) => pooling::prepare_average_pool(ctx, o),
+        Op::MaxPool2D(o) => pooling::prepare_max_pool(ctx, o),
+        Op::Mean { keep_dims } => reduce::prepare_mean(ctx, *keep_dims),
+        Op::Reshape { .. } => shape_ops::prepare_reshape(ctx),
+        Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
+        Op::Concatenation { axis, activation } => {
+            shape_ops::prepare_concatenation(ctx, *axis, *activation)
+        }
+        Op::Pad => shape_ops::prepare_pad(ctx),
+        Op::PadV2 => shape_ops::prepare_pad(ctx),
+        Op::StridedSlice(o) => shape_ops::prepare_strided_slice(ctx, o),
+        Op::Slice => shape_ops::prepare_slice(ctx),
+        Op::Transpose => shape_ops::prepare_transpose(ctx),
+        Op::ResizeBilinear(o) => resize::prepare_bilinear(ctx, o),
+        Op::ResizeNearestNeighbor(o) => resize::prepare_nearest(ctx, o),
+        Op::Softmax { beta } => softmax::prepare_softmax(ctx, *beta),
+        Op::Logistic => activations::prepare_logistic(ctx),
+        Op::Tanh => activations::prepare_tanh(ctx),
+        Op::Relu => activations::prepare_relu(ctx),
+        Op::Relu6 => activations::prepare_relu6(ctx),
+        Op::LeakyRelu { alpha } => activations::prepare_leaky_relu(ctx, *alpha),
+        Op::Prelu => activations::prepare_prelu(ctx),
+        Op::HardSwish => activations::prepare_hard_swish(ctx),
+        Op::Quantize => quantize::prepare_quantize(ctx),
+        Op::Dequantize => quantize::prepare_dequantize(ctx),
+        _ => Err(ctx.unsupported("the reference engine has no kernel for this op")),
+    }
+}
+
+impl ReferenceSession {
+    fn new(model: &Model) -> Result<ReferenceSession> {
+        model.validate()?;
+        let sg = model.main();
+        let mut consts = Vec::with_capacity(sg.tensors.len());
+        for (ti, t) in sg.tensors.iter().enumerate() {
+            consts.push(constant_value(0, ti, t)?);
+        }
+        let mut steps = Vec::with_capacity(sg.operators.len());
+        for (index, op) in sg.operators.iter().enumerate() {
+            let ctx = OpCtx {
+                index,
+                op,
+                sg,
+                consts: &consts,
+            };
+            let kernel = prepare_op(&ctx)?;
+            steps.push(Step {
+                kernel,
+                inputs: op.inputs.iter().map(|&t| usize::try_from(t).ok()).collect(),
+                outputs: op.output_tensors().collect(),
+            });
+        }
+        let specs = sg.tensors.iter().map(|t| (t.dtype, dims(t))).collect();
+        Ok(ReferenceSession {
+            inputs: io_specs(model, sg, &sg.inputs, true),
+            outputs: io_specs(model, sg, &sg.outputs, false),
+            names: sg.tensors.iter().map(|t| t.name.clone()).collect(),
+            specs,
+            consts,
+            steps,
+        })
+    }
+}
+
+/// Check run inputs against the session's input specs.
+pub(crate) fn check_inputs(specs: &[IoSpec], inputs: &[Tensor]) -> Result<()> {
+    if inputs.len() != specs.len() {
+        return Err(Error::Shape(format!(
+            "the model takes {} inputs, {} given",
+            specs.len(),
+            inputs.len()
+        )));
+    }
+    for (k, (spec, t)) in specs.iter().zip(inputs).enumerate() {
+        if t.dtype() != spec.dtype || t.shape() != spec.shape.as_slice() {
+            return Err(Error::Shape(format!(
+                "input {k} ('{}') must be {} {:?}, got {} {:?}",
+                spec.key(),
+                spec.dtype,
+                spec.shape,
+                t.dtype(),
+                t.shape()
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Session for ReferenceSession {
+    fn inputs(&self) -> &[IoSpec] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[IoSpec] {
+        &self.outputs
+    }
+
+    fn run_observed(
+        &mut self,
+        inputs: &[Tensor],
+        mut observer: Option<&mut dyn Observer>,
+    ) -> Result<Vec<Tensor>> {
+        check_inputs(&self.inputs, inputs)?;
+        let mut values: Vec<Option<Tensor>> = vec![None; self.specs.len()];
+        for (spec, t) in self.inputs.iter().zip(inputs) {
+            values[spec.tensor] = Some(t.clone());
+            if let Some(o) = observer.as_deref_mut() {
+                o.observe(spec.tensor, &self.names[spec.tensor], t)?;
+            }
+        }
+        for step in &self.steps {
+            let mut outs = step
+                .outputs
+                .iter()
+                .map(|&t| {
+                    let (dtype, shape) = &self.specs[t];
+                    Tensor::zeros(*dtype, shape).ok_or_else(|| {
+                        Error::Unsupported(format!("tensor {t}: dtype {dtype} cannot be held"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            {
+                let ins: Vec<Option<&Tensor>> = step
+                    .inputs
+                    .iter()
+                    .map(|t| t.and_then(|t| values[t].as_ref().or(self.consts[t].as_ref())))
+                    .collect();
+                step.kernel.run(&ins, &mut outs)?;
+            }
+            for (&t, v) in step.outputs.iter().zip(outs) {
+                if let Some(o) = observer.as_deref_mut() {
+                    o.observe(t, &self.names[t], &v)?;
+                }
+                values[t] = Some(v);
+            }
+        }
+        self.outputs
+            .iter()
+            .map(|spec| {
+                values[spec.tensor]
+                    .clone()
+                    .or_else(|| self.consts[spec.tensor].clone())
+                    .ok_or_else(|| {
+                        Error::InvalidModel(format!(
+                            "output tensor {} was not computed",
+                            spec.tensor
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Used by kernels' `prepare` to refer to the op in errors.
+pub(crate) fn op_label(index: usize, op: &Operator) -> String {
+    format!("operator {index} ({})", op.op.name())
+}
