@@ -2,6 +2,7 @@
 //! fused activation ranges, padding and broadcasting — each as TFLite computes it.
 
 use crate::model::{self, Activation, DType, Operator, Padding, Subgraph};
+use crate::quant::fixedpoint::{multiply_by_quantized_multiplier, QuantizedMultiplier};
 use crate::{Error, Result, Tensor};
 
 /// Everything a kernel's `prepare` may look at.
@@ -248,6 +249,30 @@ pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 #[inline]
 pub(crate) fn clamp_i32(x: i32, lo: i32, hi: i32) -> i32 {
     x.max(lo).min(hi)
+}
+
+/// The integer epilogue of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, as data (one
+/// description for both engines): `acc + bias[c]` → `MultiplyByQuantizedMultiplier` with
+/// channel `c`'s multiplier → `+ output zero point` → clamp to the fused activation range.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Epilogue {
+    /// Per output channel (zeros when the op has no bias).
+    pub bias: Vec<i32>,
+    /// Per output channel (the same value repeated for per-tensor quantization).
+    pub multipliers: Vec<QuantizedMultiplier>,
+    pub output_zero_point: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+impl Epilogue {
+    #[inline]
+    pub fn apply(&self, acc: i32, channel: usize) -> i32 {
+        let acc = acc.wrapping_add(self.bias[channel]);
+        let acc = multiply_by_quantized_multiplier(acc, self.multipliers[channel]);
+        let acc = acc.wrapping_add(self.output_zero_point);
+        clamp_i32(acc, self.act_min, self.act_max)
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub fn manifest() -> serde_json::Value {
 }
 
 /// The fixture's name (file stem).
+// see golden.rs
+pub mod golden;
+
 pub fn stem(p: &Path) -> String {
     p.file_stem().unwrap().to_string_lossy().into_owned()
 }
