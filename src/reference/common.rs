@@ -308,7 +308,9 @@ mod tests {
             compute_padding(Padding::Valid, 7, 3, 1, 2).map(|p| p.out),
             Some(3)
         );
-        assert_eq!(compute_padding(Padding::Valid, 2, 3, 1, 1), None);
+        // A filter larger than the input: TFLite computes an empty output.
+        assert_eq!(compute_padding(Padding::Valid, 2, 3, 1, 1).map(|p| p.out), Some(0));
+        assert_eq!(compute_padding(Padding::Same, 7, 3, 0, 1), None);
     }
 
     #[test]
