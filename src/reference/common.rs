@@ -289,7 +289,7 @@ fn min_max(values: &[f32]) -> (f32, f32) {
         if v < lo {
             lo = v;
         }
-        if !(v < hi) {
+        if v >= hi {
             hi = v;
         }
     }

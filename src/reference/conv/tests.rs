@@ -325,7 +325,7 @@ impl Case {
                     Activation::ReluN1To1,
                 ][rng.below(4)],
             };
-            if c.same || (c.in_h >= (c.fh - 1) * c.dh + 1 && c.in_w >= (c.fw - 1) * c.dw + 1) {
+            if c.same || (c.in_h > (c.fh - 1) * c.dh && c.in_w > (c.fw - 1) * c.dw) {
                 return c;
             }
         }
