@@ -348,9 +348,6 @@ fn prepare_pool(ctx: &OpCtx, o: &Pool2DOptions, kind: PoolKind) -> Result<Box<dy
                     "input ({s_in}, {zp_in}) and output ({s_out}, {zp_out}) quantization must match"
                 )));
             }
-            if input.dtype == DType::I16 && zp_out != 0 {
-                return Err(ctx.unsupported("int16 needs zero point 0"));
-            }
             let (lo, hi) = quantized_activation_range(o.activation, output.dtype, s_out, zp_out)
                 .ok_or_else(|| ctx.unsupported(format!("fused activation {:?}", o.activation)))?;
             Clamp::Int(lo, hi)
