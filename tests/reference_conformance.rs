@@ -15,8 +15,6 @@ use common::golden::{check_model, Outcome};
 const PENDING_OPS: &[&str] = &[
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "BATCH_MATMUL",
     "ADD",
     "SUB",
     "MUL",
