@@ -13,8 +13,6 @@ use common::golden::{check_model, Outcome};
 /// prepare (reported, not failed); once it passes, the test asks for its removal, so the
 /// list cannot go stale.
 const PENDING_OPS: &[&str] = &[
-    "FULLY_CONNECTED",
-    "BATCH_MATMUL",
     "ADD",
     "SUB",
     "MUL",

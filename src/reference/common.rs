@@ -283,13 +283,16 @@ impl Epilogue {
 // ---------------------------------------------------------------------------------------
 
 /// `std::minmax_element` over non-empty `values`: the first smallest and the last largest.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn min_max(values: &[f32]) -> (f32, f32) {
+    // std::minmax_element with `<`: the first smallest and the last largest; a NaN lands
+    // where the C++ comparisons put it.
     let (mut lo, mut hi) = (values[0], values[0]);
     for &v in &values[1..] {
         if v < lo {
             lo = v;
         }
-        if v >= hi {
+        if !(v < hi) {
             hi = v;
         }
     }
