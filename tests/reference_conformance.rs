@@ -17,11 +17,6 @@ const PENDING_OPS: &[&str] = &[
     "DEPTHWISE_CONV_2D",
     "FULLY_CONNECTED",
     "BATCH_MATMUL",
-    "ADD",
-    "SUB",
-    "MUL",
-    "MAXIMUM",
-    "MINIMUM",
     "AVERAGE_POOL_2D",
     "MAX_POOL_2D",
     "MEAN",
@@ -43,8 +38,6 @@ const PENDING_OPS: &[&str] = &[
     "LEAKY_RELU",
     "PRELU",
     "HARD_SWISH",
-    "QUANTIZE",
-    "DEQUANTIZE",
 ];
 
 struct Case {
