@@ -4,6 +4,7 @@
 mod dtype;
 mod op;
 mod quant;
+mod shapes;
 mod validate;
 
 use std::sync::Arc;

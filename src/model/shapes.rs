@@ -1,0 +1,243 @@
+//! Shape propagation: a model with new input shapes (dynamic dimensions, `-1` in the
+//! signature, set to concrete sizes), every tensor downstream re-shaped by the op's rule —
+//! what TFLite does on `ResizeInputTensor` + `AllocateTensors`.
+
+use super::{Model, Op, Operator, Subgraph};
+use crate::{Error, Result};
+
+fn err(sg: &Subgraph, oi: usize, op: &Operator, why: impl std::fmt::Display) -> Error {
+    let _ = sg;
+    Error::Shape(format!(
+        "cannot propagate the new input shapes through operator {oi} ({}): {why}",
+        op.op.name()
+    ))
+}
+
+fn broadcast(a: &[i32], b: &[i32]) -> Option<Vec<i32>> {
+    let rank = a.len().max(b.len());
+    (0..rank)
+        .map(|i| {
+            let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+            let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+            match (da, db) {
+                (x, y) if x == y => Some(x),
+                (1, y) => Some(y),
+                (x, 1) => Some(x),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn conv_out(in_size: i32, filter: i32, stride: i32, dilation: i32, same: bool) -> Option<i32> {
+    if stride <= 0 || dilation <= 0 || filter <= 0 {
+        return None;
+    }
+    let effective = (filter - 1) * dilation + 1;
+    Some(if same {
+        (in_size + stride - 1) / stride
+    } else {
+        ((in_size + stride - effective) / stride).max(0)
+    })
+}
+
+/// Constant int32 values of input `i` of an operator.
+fn const_i32(sg: &Subgraph, op: &Operator, i: usize) -> Option<Vec<i32>> {
+    let t = &sg.tensors[op.input(i)?];
+    if t.dtype != super::DType::I32 {
+        return None;
+    }
+    let d = t.data.as_ref()?;
+    Some(d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+fn axis(a: i32, rank: usize) -> Option<usize> {
+    let a = if a < 0 { a + rank as i32 } else { a };
+    usize::try_from(a).ok().filter(|&a| a < rank)
+}
+
+/// The output shape of `op` given its (current) input shapes.
+fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
+    let shape = |i: usize| op.input(i).map(|t| sg.tensors[t].shape.clone());
+    let x = shape(0)?;
+    Some(match &op.op {
+        Op::Conv2D(o) => {
+            let f = shape(1)?;
+            let same = o.padding == super::Padding::Same;
+            vec![
+                x[0],
+                conv_out(x[1], f[1], o.stride_h, o.dilation_h, same)?,
+                conv_out(x[2], f[2], o.stride_w, o.dilation_w, same)?,
+                f[0],
+            ]
+        }
+        Op::DepthwiseConv2D(o) => {
+            let f = shape(1)?;
+            let same = o.padding == super::Padding::Same;
+            vec![
+                x[0],
+                conv_out(x[1], f[1], o.stride_h, o.dilation_h, same)?,
+                conv_out(x[2], f[2], o.stride_w, o.dilation_w, same)?,
+                f[3],
+            ]
+        }
+        Op::AveragePool2D(o) | Op::MaxPool2D(o) => {
+            let same = o.padding == super::Padding::Same;
+            vec![
+                x[0],
+                conv_out(x[1], o.filter_h, o.stride_h, 1, same)?,
+                conv_out(x[2], o.filter_w, o.stride_w, 1, same)?,
+                x[3],
+            ]
+        }
+        Op::FullyConnected(o) => {
+            let w = shape(1)?;
+            let (units, k) = (*w.first()?, *w.get(1)?);
+            if o.keep_num_dims {
+                let mut s = x.clone();
+                *s.last_mut()? = units;
+                s
+            } else {
+                let n: i32 = x.iter().product();
+                vec![if k > 0 { n / k } else { 0 }, units]
+            }
+        }
+        Op::BatchMatMul(o) => {
+            let y = shape(1)?;
+            if x.len() < 2 || y.len() < 2 {
+                return None;
+            }
+            let (m, _) = if o.adj_x { (x[x.len() - 1], x[x.len() - 2]) } else { (x[x.len() - 2], x[x.len() - 1]) };
+            let n = if o.adj_y { y[y.len() - 2] } else { y[y.len() - 1] };
+            let mut s = broadcast(&x[..x.len() - 2], &y[..y.len() - 2])?;
+            s.extend([m, n]);
+            s
+        }
+        Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Maximum | Op::Minimum | Op::Prelu => {
+            broadcast(&x, &shape(1)?)?
+        }
+        Op::Mean { keep_dims } => {
+            let axes: Vec<usize> = const_i32(sg, op, 1)?.iter().map(|&a| axis(a, x.len())).collect::<Option<_>>()?;
+            x.iter()
+                .enumerate()
+                .filter_map(|(d, &n)| match (axes.contains(&d), keep_dims) {
+                    (false, _) => Some(n),
+                    (true, true) => Some(1),
+                    (true, false) => None,
+                })
+                .collect()
+        }
+        Op::Reshape { new_shape } => {
+            let mut s = match const_i32(sg, op, 1) {
+                Some(s) => s,
+                None => new_shape.clone()?,
+            };
+            let total: i64 = x.iter().map(|&d| d as i64).product();
+            let known: i64 = s.iter().filter(|&&d| d != -1).map(|&d| d as i64).product();
+            if let Some(d) = s.iter_mut().find(|d| **d == -1) {
+                *d = if known > 0 { (total / known) as i32 } else { 0 };
+            }
+            s
+        }
+        Op::Squeeze { squeeze_dims } => {
+            let dims: Vec<usize> = squeeze_dims.iter().map(|&a| axis(a, x.len())).collect::<Option<_>>()?;
+            x.iter()
+                .enumerate()
+                .filter(|&(d, &n)| !(n == 1 && (dims.is_empty() || dims.contains(&d))))
+                .map(|(_, &n)| n)
+                .collect()
+        }
+        Op::Concatenation { axis: a, .. } => {
+            let a = axis(*a, x.len())?;
+            let mut s = x.clone();
+            s[a] = op.input_tensors().map(|t| sg.tensors[t].shape.get(a).copied().unwrap_or(0)).sum();
+            s
+        }
+        Op::Pad | Op::PadV2 => {
+            let p = const_i32(sg, op, 1)?;
+            x.iter().enumerate().map(|(d, &n)| Some(n + p.get(2 * d)? + p.get(2 * d + 1)?)).collect::<Option<_>>()?
+        }
+        Op::Slice => {
+            let b = const_i32(sg, op, 1)?;
+            let size = const_i32(sg, op, 2)?;
+            x.iter()
+                .enumerate()
+                .map(|(d, &n)| Some(if *size.get(d)? == -1 { n - b.get(d)? } else { size[d] }))
+                .collect::<Option<_>>()?
+        }
+        Op::Transpose => {
+            let perm = const_i32(sg, op, 1)?;
+            perm.iter().map(|&p| axis(p, x.len()).map(|p| x[p])).collect::<Option<_>>()?
+        }
+        Op::ResizeBilinear(_) | Op::ResizeNearestNeighbor(_) => {
+            let size = const_i32(sg, op, 1)?;
+            vec![x[0], *size.first()?, *size.get(1)?, *x.get(3)?]
+        }
+        Op::Softmax { .. }
+        | Op::Logistic
+        | Op::Tanh
+        | Op::Relu
+        | Op::Relu6
+        | Op::LeakyRelu { .. }
+        | Op::HardSwish
+        | Op::Quantize
+        | Op::Dequantize => x,
+        _ => return None,
+    })
+}
+
+impl Model {
+    /// A copy of the model whose main-subgraph inputs have `shapes` (in input order), with
+    /// every downstream tensor's shape recomputed. Dimensions may differ from the stored
+    /// shape only where the input's `shape_signature` has `-1` (or the file has no signature).
+    pub fn with_input_shapes(&self, shapes: &[Vec<usize>]) -> Result<Model> {
+        let mut m = self.clone();
+        let sg = &mut m.subgraphs[0];
+        if shapes.len() != sg.inputs.len() {
+            return Err(Error::Shape(format!(
+                "{} input shapes given for a model with {} inputs",
+                shapes.len(),
+                sg.inputs.len()
+            )));
+        }
+        let mut changed = vec![false; sg.tensors.len()];
+        for (k, (&t, shape)) in sg.inputs.iter().zip(shapes).enumerate() {
+            let tensor = &mut sg.tensors[t];
+            let new: Vec<i32> = shape
+                .iter()
+                .map(|&d| i32::try_from(d).map_err(|_| Error::Shape(format!("input {k}: dimension {d} is too large"))))
+                .collect::<Result<_>>()?;
+            if new == tensor.shape {
+                continue;
+            }
+            let sig = tensor.shape_signature.clone().unwrap_or_else(|| vec![-1; tensor.shape.len()]);
+            let fits = sig.len() == new.len() && sig.iter().zip(&new).all(|(&s, &n)| s == -1 || s == n);
+            if !fits {
+                return Err(Error::Shape(format!(
+                    "input {k} ('{}') has shape signature {sig:?}; {shape:?} does not fit it",
+                    tensor.name
+                )));
+            }
+            tensor.shape = new;
+            changed[t] = true;
+        }
+        for oi in 0..sg.operators.len() {
+            let op = &sg.operators[oi];
+            if !op.input_tensors().any(|t| changed[t]) {
+                continue;
+            }
+            let outs: Vec<usize> = op.output_tensors().collect();
+            if outs.len() != 1 {
+                return Err(err(sg, oi, op, "only single-output ops are re-shaped"));
+            }
+            let shape = output_shape(sg, op).ok_or_else(|| err(sg, oi, op, "no shape rule for these inputs"))?;
+            if shape.iter().any(|&d| d < 0) {
+                return Err(err(sg, oi, op, format!("the output shape {shape:?} is negative")));
+            }
+            sg.tensors[outs[0]].shape = shape;
+            changed[outs[0]] = true;
+        }
+        m.validate()?;
+        Ok(m)
+    }
+}
