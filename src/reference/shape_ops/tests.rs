@@ -9,7 +9,7 @@ use super::kernels::{ConcatKernel, GatherKernel, PadKernel, PadValue, Requant, W
 use super::strided_slice;
 use super::*;
 use crate::data::Npz;
-use crate::model::{Model, QuantParams};
+use crate::model::{Activation, Model, QuantParams};
 use crate::reference::{constant_value, prepare_op};
 use crate::{Error, Tensor};
 
