@@ -64,3 +64,58 @@ pub trait Engine {
     /// naming the op, its index and dtypes, never in the middle of a run.
     fn prepare(&self, model: &Model) -> Result<Self::Session>;
 }
+
+/// Order inputs given by name or position for a session: `named` entries with a name bind
+/// to the input whose signature name or tensor name matches; entries without a name fill
+/// the remaining inputs in order. Every input must be given exactly once.
+pub fn bind_inputs(specs: &[IoSpec], given: Vec<(Option<String>, Tensor)>) -> Result<Vec<Tensor>> {
+    use crate::Error;
+    let mut slots: Vec<Option<Tensor>> = vec![None; specs.len()];
+    let mut positional = Vec::new();
+    for (name, t) in given {
+        match name {
+            Some(n) => {
+                let k = specs
+                    .iter()
+                    .position(|s| s.signature_name.as_deref() == Some(n.as_str()) || s.name == n)
+                    .ok_or_else(|| {
+                        let known: Vec<String> =
+                            specs.iter().map(|s| format!("'{}'", s.key())).collect();
+                        Error::Shape(format!(
+                            "the model has no input named '{n}' (inputs: {})",
+                            known.join(", ")
+                        ))
+                    })?;
+                if slots[k].is_some() {
+                    return Err(Error::Shape(format!("input '{n}' is given twice")));
+                }
+                slots[k] = Some(t);
+            }
+            None => positional.push(t),
+        }
+    }
+    let mut positional = positional.into_iter();
+    for slot in slots.iter_mut().filter(|s| s.is_none()) {
+        *slot = positional.next();
+    }
+    if positional.next().is_some() {
+        return Err(Error::Shape(format!(
+            "more inputs given than the model's {}",
+            specs.len()
+        )));
+    }
+    slots
+        .into_iter()
+        .zip(specs)
+        .map(|(s, spec)| {
+            s.ok_or_else(|| {
+                Error::Shape(format!(
+                    "input '{}' ({} {:?}) is not given",
+                    spec.key(),
+                    spec.dtype,
+                    spec.shape
+                ))
+            })
+        })
+        .collect()
+}

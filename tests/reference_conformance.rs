@@ -13,29 +13,12 @@ use common::golden::{check_model, Outcome};
 /// prepare (reported, not failed); once it passes, the test asks for its removal, so the
 /// list cannot go stale.
 const PENDING_OPS: &[&str] = &[
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "BATCH_MATMUL",
     "ADD",
     "SUB",
     "MUL",
     "MAXIMUM",
     "MINIMUM",
-    "AVERAGE_POOL_2D",
-    "MAX_POOL_2D",
-    "MEAN",
     "SQUEEZE",
-    "RESIZE_BILINEAR",
-    "RESIZE_NEAREST_NEIGHBOR",
-    "SOFTMAX",
-    "LOGISTIC",
-    "TANH",
-    "RELU",
-    "RELU6",
-    "LEAKY_RELU",
-    "PRELU",
-    "HARD_SWISH",
     "QUANTIZE",
     "DEQUANTIZE",
 ];
@@ -58,7 +41,12 @@ fn cases() -> Vec<Case> {
             name: name.clone(),
             model: dir.join(m["file"].as_str().unwrap()),
             golden: dir.join(m["golden_file"].as_str().unwrap()),
-            ops: m["op_histogram"].as_object().unwrap().keys().cloned().collect(),
+            ops: m["op_histogram"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect(),
         });
     }
     let main = common::manifest();
@@ -68,7 +56,12 @@ fn cases() -> Vec<Case> {
                 name: name.clone(),
                 model: common::fixtures().join(m["file"].as_str().unwrap()),
                 golden: common::fixtures().join(m["golden_file"].as_str().unwrap()),
-                ops: m["op_histogram"].as_object().unwrap().keys().cloned().collect(),
+                ops: m["op_histogram"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect(),
             });
         }
     }
@@ -88,9 +81,15 @@ fn reference_engine_matches_litert_builtin_ref() {
                 compared += n;
                 passed += 1;
                 if is_pending {
-                    let ops: Vec<&String> =
-                        case.ops.iter().filter(|o| PENDING_OPS.contains(&o.as_str())).collect();
-                    println!("{}: passes; if every model with {ops:?} passes, take them off PENDING_OPS", case.name);
+                    let ops: Vec<&String> = case
+                        .ops
+                        .iter()
+                        .filter(|o| PENDING_OPS.contains(&o.as_str()))
+                        .collect();
+                    println!(
+                        "{}: passes; if every model with {ops:?} passes, take them off PENDING_OPS",
+                        case.name
+                    );
                 }
             }
             Outcome::Unsupported(e) if is_pending => pending.push(format!("{}: {e}", case.name)),
@@ -101,9 +100,18 @@ fn reference_engine_matches_litert_builtin_ref() {
             Outcome::Fail(f) => problems.push(format!("{}:\n    {}", case.name, f.join("\n    "))),
         }
     }
-    println!("conformance: {passed} models pass ({compared} tensors compared), {} pending, {} failing", pending.len(), problems.len());
+    println!(
+        "conformance: {passed} models pass ({compared} tensors compared), {} pending, {} failing",
+        pending.len(),
+        problems.len()
+    );
     for p in &pending {
         println!("  pending {p}");
     }
-    assert!(problems.is_empty(), "{} models differ from LiteRT:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} models differ from LiteRT:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

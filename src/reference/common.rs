@@ -275,6 +275,100 @@ impl Epilogue {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Hybrid (dynamic-range) input quantization — appended by the conv family; shared with the
+// hybrid FULLY_CONNECTED / BATCH_MATMUL kernels. TFLite's `tensor_utils::
+// {Symmetric,Asymmetric}QuantizeFloats` (x86 builds call the portable versions,
+// `kernels/internal/reference/portable_tensor_utils.cc`).
+// ---------------------------------------------------------------------------------------
+
+/// `std::minmax_element` over non-empty `values`: the first smallest and the last largest.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+fn min_max(values: &[f32]) -> (f32, f32) {
+    // std::minmax_element with `<`: the first smallest and the last largest; a NaN lands
+    // where the C++ comparisons put it.
+    let (mut lo, mut hi) = (values[0], values[0]);
+    for &v in &values[1..] {
+        if v < lo {
+            lo = v;
+        }
+        if !(v < hi) {
+            hi = v;
+        }
+    }
+    (lo, hi)
+}
+
+/// `PortableSymmetricQuantizeFloats`: `q = clamp(round(x * (127 / range)), ±127)` with
+/// `range = max(|min|, |max|)` (all in float); returns the scaling factor `range / 127`
+/// (1 when the range is 0, every `q` then 0).
+pub(crate) fn symmetric_quantize_floats(values: &[f32], quantized: &mut [i8]) -> f32 {
+    debug_assert_eq!(values.len(), quantized.len());
+    if values.is_empty() {
+        return 1.0;
+    }
+    let (min, max) = min_max(values);
+    let range = min.abs().max(max.abs());
+    if range == 0.0 {
+        quantized.fill(0);
+        return 1.0;
+    }
+    let scaling_factor = range / 127.0;
+    let inv = 127.0 / range;
+    for (q, &v) in quantized.iter_mut().zip(values) {
+        // TfLiteRound: half away from zero; the float-to-int cast saturates like the clamp.
+        let r = (v * inv).round() as i32;
+        *q = r.clamp(-127, 127) as i8;
+    }
+    scaling_factor
+}
+
+/// `PortableAsymmetricQuantizeFloats`: asymmetric int8 quantization of one batch row.
+/// The range `[min(0, min), max(0, max)]`, the scale `(rmax - rmin) / 255` and the zero point
+/// (from whichever end has the smaller error, nudged into [-128, 127] with `round`) are
+/// computed in double; then `q = clamp(round(zp + x * (1.0f / scale_f32)), -128, 127)` in
+/// float. Returns `(scaling_factor as f32, zero_point)`; `(1, 0)` with every `q` 0 when the
+/// range is empty.
+pub(crate) fn asymmetric_quantize_floats(values: &[f32], quantized: &mut [i8]) -> (f32, i32) {
+    debug_assert_eq!(values.len(), quantized.len());
+    if values.is_empty() {
+        return (1.0, 0);
+    }
+    const QMIN: f64 = -128.0;
+    const QMAX: f64 = 127.0;
+    let (min, max) = min_max(values);
+    let rmin = f64::from(0.0f32.min(min));
+    let rmax = f64::from(0.0f32.max(max));
+    if rmin == rmax {
+        quantized.fill(0);
+        return (1.0, 0);
+    }
+    let scale = (rmax - rmin) / (QMAX - QMIN);
+    let zero_point_from_min = QMIN - rmin / scale;
+    let zero_point_from_max = QMAX - rmax / scale;
+    let zero_point_from_min_error = QMIN.abs() + (rmin / scale).abs();
+    let zero_point_from_max_error = QMAX.abs() + (rmax / scale).abs();
+    let zero_point = if zero_point_from_min_error < zero_point_from_max_error {
+        zero_point_from_min
+    } else {
+        zero_point_from_max
+    };
+    let offset: i32 = if zero_point <= QMIN {
+        -128
+    } else if zero_point >= QMAX {
+        127
+    } else {
+        zero_point.round() as i32
+    };
+    let scaling_factor = scale as f32;
+    let inv = 1.0f32 / scaling_factor;
+    for (q, &v) in quantized.iter_mut().zip(values) {
+        let r = (offset as f32 + v * inv).round() as i32;
+        *q = r.clamp(-128, 127) as i8;
+    }
+    (scaling_factor, offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,7 +402,9 @@ mod tests {
             compute_padding(Padding::Valid, 7, 3, 1, 2).map(|p| p.out),
             Some(3)
         );
-        assert_eq!(compute_padding(Padding::Valid, 2, 3, 1, 1), None);
+        // A filter larger than the input: TFLite computes an empty output.
+        assert_eq!(compute_padding(Padding::Valid, 2, 3, 1, 1).map(|p| p.out), Some(0));
+        assert_eq!(compute_padding(Padding::Same, 7, 3, 0, 1), None);
     }
 
     #[test]
@@ -336,5 +432,46 @@ mod tests {
             quantized_activation_range(Activation::None, DType::U8, 0.1, 5),
             Some((0, 255))
         );
+    }
+
+    #[test]
+    fn symmetric_quantization_of_a_row() {
+        let x = [0.5f32, -1.27, 0.0, 1.0, 0.005, -0.005];
+        let mut q = [0i8; 6];
+        let s = symmetric_quantize_floats(&x, &mut q);
+        assert_eq!(s, 1.27f32 / 127.0);
+        // 127 / 1.27 = 100 (in float: 100.00001): 0.5 -> 50, 0.005 -> 0.5 -> 1 (half away).
+        assert_eq!(q, [50, -127, 0, 100, 1, -1]);
+        let mut z = [5i8; 3];
+        assert_eq!(symmetric_quantize_floats(&[0.0; 3], &mut z), 1.0);
+        assert_eq!(z, [0; 3]);
+    }
+
+    #[test]
+    fn asymmetric_quantization_of_a_row() {
+        // Range [-1, 3]: scale 4/255, zero point -128 + 255/4 = -64.25 (from min, error
+        // 128 + 63.75 = 191.75 < 127 + 191.25) -> -64.
+        let x = [-1.0f32, 3.0, 0.0, 1.0];
+        let mut q = [0i8; 4];
+        let (s, zp) = asymmetric_quantize_floats(&x, &mut q);
+        assert_eq!(s, (4.0f64 / 255.0) as f32);
+        assert_eq!(zp, -64);
+        let inv = 1.0f32 / s;
+        let want: Vec<i8> = x
+            .iter()
+            .map(|&v| ((-64.0 + v * inv).round() as i32).clamp(-128, 127) as i8)
+            .collect();
+        assert_eq!(q.to_vec(), want);
+        assert_eq!(q[2], -64);
+        assert_eq!(q[0], -128); // -64 - 63.75 = -127.75 -> -128
+        assert_eq!(q[1], 127); // clamped from 127.25
+                               // All positive: the range still includes 0, zero point -128.
+        let (s2, zp2) = asymmetric_quantize_floats(&[2.0, 1.0], &mut q[..2]);
+        assert_eq!((s2, zp2), ((2.0f64 / 255.0) as f32, -128));
+        assert_eq!(&q[..2], &[127, -1]);
+        // Empty range.
+        let mut z = [3i8; 2];
+        assert_eq!(asymmetric_quantize_floats(&[0.0, 0.0], &mut z), (1.0, 0));
+        assert_eq!(z, [0, 0]);
     }
 }

@@ -1,10 +1,495 @@
 //! MEAN.
+//!
+//! TFLite: `kernels/reduce.cc` (`PrepareMeanOrSum`, `EvalMean<kReference>`) and
+//! `kernels/internal/reference/reduce.h` (`Mean`, `QuantizedMeanOrSum`).
+//!
+//! - float32 (`reference_ops::Mean<float, float>`): per output element, `Σ x` in `f32` in
+//!   the input's row-major order, then `sum / (float)n` with `n` the number of reduced
+//!   elements.
+//! - int8 / uint8 / int16 (`reference_ops::QuantizedMeanOrSum<T, int32_t>`, every axis
+//!   combination, with or without `keep_dims`; current TFLite has no separate H,W path in
+//!   the reference kernel): `sum = Σ q` (raw values, wrapping `int32`); the multiplier
+//!   `QuantizeMultiplier((double)s_in / (double)s_out)` is folded with `1/n` as
+//!   `shift = min(floor(log2 n), 32, 31 + exponent)`,
+//!   `m' = (int32)(((int64)m << shift) / n)`, `exponent' = exponent - shift`; then
+//!   `MultiplyByQuantizedMultiplier((int32)(sum - zp_in·n), m', exponent') + zp_out`,
+//!   clamped to the type's range.
 
-use crate::Result;
+use crate::model::DType;
+use crate::quant::fixedpoint::{
+    multiply_by_quantized_multiplier, quantize_multiplier, QuantizedMultiplier,
+};
+use crate::{Buf, Error, Result, Tensor};
 
-use super::{Kernel, OpCtx};
+use super::{dims, Kernel, OpCtx};
+
+/// `ResolveAxis`: negative axes wrap, duplicates drop, order of first appearance kept.
+/// `None` for an axis out of range.
+fn resolve_axes(rank: usize, axes: &[i32]) -> Option<Vec<usize>> {
+    let mut out: Vec<usize> = Vec::new();
+    if rank == 0 {
+        return Some(out);
+    }
+    for &a in axes {
+        let a = if a < 0 {
+            a as i64 + rank as i64
+        } else {
+            a as i64
+        };
+        if a < 0 || a >= rank as i64 {
+            return None;
+        }
+        let a = a as usize;
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Some(out)
+}
+
+/// The output shape of a reduction (`GetOutputShape`).
+fn reduced_shape(in_shape: &[usize], axes: &[usize], keep_dims: bool) -> Vec<usize> {
+    in_shape
+        .iter()
+        .enumerate()
+        .filter_map(|(d, &n)| match (axes.contains(&d), keep_dims) {
+            (true, true) => Some(1),
+            (true, false) => None,
+            (false, _) => Some(n),
+        })
+        .collect()
+}
+
+/// For each input element (row-major), the flat index of the output element it adds to
+/// (`ReducedOutputOffset` with the reduced axes skipped).
+fn output_index_map(in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    let rank = in_shape.len();
+    // Strides of the output with reduced axes kept as size 1 (same flat order).
+    let mut strides = vec![0usize; rank];
+    let mut stride = 1;
+    for d in (0..rank).rev() {
+        if axes.contains(&d) {
+            strides[d] = 0;
+        } else {
+            strides[d] = stride;
+            stride *= in_shape[d];
+        }
+    }
+    let n: usize = in_shape.iter().product();
+    let mut map = Vec::with_capacity(n);
+    let mut idx = vec![0usize; rank];
+    for _ in 0..n {
+        map.push(idx.iter().zip(&strides).map(|(i, s)| i * s).sum());
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < in_shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    map
+}
+
+/// The requantization of `QuantizedMeanOrSum` with the `1/n` of the mean folded into the
+/// multiplier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MeanRequant {
+    input_zero_point: i32,
+    output_zero_point: i32,
+    /// The folded multiplier and shift.
+    multiplier: QuantizedMultiplier,
+    /// Reduced elements per output element.
+    count: i64,
+}
+
+impl MeanRequant {
+    /// Fold `1/count` into `m` (from `QuantizeMultiplier(s_in / s_out)`).
+    fn new(m: QuantizedMultiplier, count: i64, zp_in: i32, zp_out: i32) -> MeanRequant {
+        let mut multiplier = m;
+        if count > 0 {
+            // 63 - CountLeadingZeros(n) = floor(log2 n).
+            let mut shift = 63 - (count as u64).leading_zeros() as i32;
+            shift = shift.min(32);
+            shift = shift.min(31 + m.shift);
+            let folded = (((m.multiplier as i64) << shift) / count) as i32;
+            multiplier = QuantizedMultiplier {
+                multiplier: folded,
+                shift: m.shift - shift,
+            };
+        }
+        MeanRequant {
+            input_zero_point: zp_in,
+            output_zero_point: zp_out,
+            multiplier,
+            count,
+        }
+    }
+
+    /// One output value (before the clamp to the type's range) from a raw sum.
+    #[inline]
+    fn apply(&self, sum: i32) -> i32 {
+        let shifted = (sum as i64 - self.input_zero_point as i64 * self.count) as i32;
+        multiply_by_quantized_multiplier(shifted, self.multiplier)
+            .wrapping_add(self.output_zero_point)
+    }
+}
+
+struct Mean {
+    /// Output element of each input element.
+    map: Vec<usize>,
+    n_out: usize,
+    /// Reduced elements per output element.
+    count: usize,
+    /// `None` for float32.
+    requant: Option<MeanRequant>,
+}
+
+trait MeanInt: Copy {
+    const MIN: i32;
+    const MAX: i32;
+    fn get(self) -> i32;
+    fn put(v: i32) -> Self;
+}
+
+macro_rules! mean_int {
+    ($t:ty) => {
+        impl MeanInt for $t {
+            const MIN: i32 = <$t>::MIN as i32;
+            const MAX: i32 = <$t>::MAX as i32;
+            #[inline]
+            fn get(self) -> i32 {
+                self as i32
+            }
+            #[inline]
+            fn put(v: i32) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+mean_int!(i8);
+mean_int!(u8);
+mean_int!(i16);
+
+impl Mean {
+    fn run_f32(&self, input: &[f32], out: &mut [f32]) {
+        let mut sum = vec![0.0f32; self.n_out];
+        for (x, &o) in input.iter().zip(&self.map) {
+            sum[o] += *x;
+        }
+        if self.count > 0 {
+            let n = self.count as f32;
+            for (y, s) in out.iter_mut().zip(&sum) {
+                *y = s / n;
+            }
+        } else {
+            // Empty input: InitializeMeanOutput writes NaN.
+            out.fill(f32::NAN);
+        }
+    }
+
+    fn run_int<T: MeanInt>(&self, r: &MeanRequant, input: &[T], out: &mut [T]) {
+        let mut sum = vec![0i32; self.n_out];
+        for (x, &o) in input.iter().zip(&self.map) {
+            sum[o] = sum[o].wrapping_add(x.get());
+        }
+        if self.count == 0 {
+            // Empty input: the integer "quiet NaN" is 0.
+            out.fill(T::put(0));
+            return;
+        }
+        for (y, &s) in out.iter_mut().zip(&sum) {
+            *y = T::put(r.apply(s).clamp(T::MIN, T::MAX));
+        }
+    }
+}
+
+impl Kernel for Mean {
+    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
+        let input = inputs
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| Error::Shape("MEAN: input 0 is missing".into()))?;
+        let out = outputs
+            .first_mut()
+            .ok_or_else(|| Error::Shape("MEAN: output 0 is missing".into()))?;
+        if input.len() != self.map.len() || out.len() != self.n_out {
+            return Err(Error::Shape(format!(
+                "MEAN: input {:?} / output {:?} do not match the prepared shapes",
+                input.shape(),
+                out.shape()
+            )));
+        }
+        match (&self.requant, input.buf(), out.buf_mut()) {
+            (None, Buf::F32(i), Buf::F32(o)) => self.run_f32(i, o),
+            (Some(r), Buf::I8(i), Buf::I8(o)) => self.run_int(r, i, o),
+            (Some(r), Buf::U8(i), Buf::U8(o)) => self.run_int(r, i, o),
+            (Some(r), Buf::I16(i), Buf::I16(o)) => self.run_int(r, i, o),
+            (_, i, o) => {
+                return Err(Error::Shape(format!(
+                    "MEAN: prepared for other dtypes than {} -> {}",
+                    i.dtype(),
+                    o.dtype()
+                )))
+            }
+        }
+        Ok(())
+    }
+}
 
 pub(super) fn prepare_mean(ctx: &OpCtx, keep_dims: bool) -> Result<Box<dyn Kernel>> {
-    let _ = keep_dims;
-    Err(ctx.unsupported("not implemented yet"))
+    if ctx.num_inputs() != 2 || ctx.op.outputs.len() != 1 {
+        return Err(ctx.invalid("MEAN takes an input and an axis tensor, and one output"));
+    }
+    let input = ctx.input(0)?;
+    let axis_t = ctx.input(1)?;
+    let output = ctx.output(0)?;
+    if input.dtype != output.dtype {
+        return Err(ctx.unsupported("input and output dtypes differ"));
+    }
+    if axis_t.dtype != DType::I32 {
+        return Err(ctx.unsupported("the axis tensor must be INT32"));
+    }
+    let axis = ctx.require_const(1, "the axis")?;
+    let Some(axes) = axis.as_i32() else {
+        return Err(ctx.unsupported("the axis tensor could not be decoded as INT32"));
+    };
+    let in_shape = dims(input);
+    let out_shape = dims(output);
+    let Some(axes) = resolve_axes(in_shape.len(), axes) else {
+        return Err(ctx.invalid(format!(
+            "axis {axes:?} out of range for rank {}",
+            in_shape.len()
+        )));
+    };
+    let want = reduced_shape(&in_shape, &axes, keep_dims);
+    if out_shape != want {
+        return Err(ctx.invalid(format!(
+            "output shape {out_shape:?}, the reduction of {in_shape:?} over {axes:?} gives {want:?}"
+        )));
+    }
+    let count: usize = axes.iter().map(|&a| in_shape[a]).product();
+    let map = output_index_map(&in_shape, &axes);
+    let n_out: usize = out_shape.iter().product();
+    let requant = match input.dtype {
+        DType::F32 => None,
+        DType::I8 | DType::U8 | DType::I16 => {
+            let (s_in, zp_in) = ctx.per_tensor(input)?;
+            let (s_out, zp_out) = ctx.per_tensor(output)?;
+            if input.dtype == DType::I16 && (zp_in != 0 || zp_out != 0) {
+                return Err(ctx.unsupported("int16 MEAN needs zero points 0"));
+            }
+            if !(s_in > 0.0 && s_out > 0.0 && s_in.is_finite() && s_out.is_finite()) {
+                return Err(ctx.unsupported(format!("scales {s_in} -> {s_out}")));
+            }
+            // PrepareMeanOrSum: both scales widened to double, divided in double.
+            let m = quantize_multiplier(s_in as f64 / s_out as f64);
+            if m.shift > 30 {
+                return Err(ctx.unsupported(format!(
+                    "input/output scale ratio {} is too large",
+                    s_in as f64 / s_out as f64
+                )));
+            }
+            Some(MeanRequant::new(m, count as i64, zp_in, zp_out))
+        }
+        other => return Err(ctx.unsupported(format!("dtype {other}"))),
+    };
+    Ok(Box::new(Mean {
+        map,
+        n_out,
+        count,
+        requant,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_resolve_like_tflite() {
+        assert_eq!(resolve_axes(4, &[1, 2]), Some(vec![1, 2]));
+        assert_eq!(resolve_axes(4, &[-1]), Some(vec![3]));
+        assert_eq!(resolve_axes(4, &[2, -2, 1]), Some(vec![2, 1]));
+        assert_eq!(resolve_axes(3, &[3]), None);
+        assert_eq!(resolve_axes(3, &[-4]), None);
+        assert_eq!(resolve_axes(0, &[0]), Some(vec![]));
+    }
+
+    #[test]
+    fn shapes_and_maps() {
+        assert_eq!(
+            reduced_shape(&[1, 5, 7, 3], &[1, 2], true),
+            vec![1, 1, 1, 3]
+        );
+        assert_eq!(reduced_shape(&[1, 5, 7, 3], &[2, 1], false), vec![1, 3]);
+        assert_eq!(reduced_shape(&[1, 4, 6], &[2], true), vec![1, 4, 1]);
+        assert_eq!(output_index_map(&[2, 3], &[1]), vec![0, 0, 0, 1, 1, 1]);
+        assert_eq!(output_index_map(&[2, 3], &[0]), vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(
+            output_index_map(&[2, 2, 2], &[0, 2]),
+            vec![0, 0, 1, 1, 0, 0, 1, 1]
+        );
+    }
+
+    #[test]
+    fn folded_multiplier() {
+        // s_in / s_out = 1, n = 35: m = 2^30, shift 1 -> fold shift 5:
+        // m' = (2^30 << 5) / 35, shift' = 1 - 5.
+        let m = quantize_multiplier(1.0);
+        let r = MeanRequant::new(m, 35, 0, 0);
+        assert_eq!(r.multiplier.shift, -4);
+        assert_eq!(r.multiplier.multiplier, (((1i64 << 30) << 5) / 35) as i32);
+        // Mean of 35 copies of 100 with equal scales is 100.
+        assert_eq!(r.apply(3500), 100);
+        // Mean of 35 copies of -7: rounding keeps it exact.
+        assert_eq!(r.apply(-245), -7);
+        // n = 1 leaves the multiplier alone.
+        assert_eq!(MeanRequant::new(m, 1, 3, -2).multiplier, m);
+        // Zero points: sum of 4 values 10 with zp_in 10 -> 0 + zp_out.
+        let r = MeanRequant::new(m, 4, 10, -5);
+        assert_eq!(r.apply(40), -5);
+        // The shift clamp: a tiny multiplier (exponent -31) cannot fold more than 0 bits.
+        let tiny = QuantizedMultiplier {
+            multiplier: 1 << 30,
+            shift: -31,
+        };
+        let r = MeanRequant::new(tiny, 1 << 20, 0, 0);
+        assert_eq!(r.multiplier.shift, -31);
+        assert_eq!(r.multiplier.multiplier, (1 << 30) >> 20);
+        // Large counts fold at most 32 bits.
+        let r = MeanRequant::new(m, 1i64 << 40, 0, 0);
+        assert_eq!(r.multiplier.shift, 1 - 32);
+        assert_eq!(r.multiplier.multiplier, (((1i64 << 30) << 32) >> 40) as i32);
+    }
+
+    #[test]
+    fn integer_mean_clamps_and_wraps_like_the_reference() {
+        let m = quantize_multiplier(4.0);
+        let k = Mean {
+            map: vec![0, 0, 1, 1],
+            n_out: 2,
+            count: 2,
+            requant: Some(MeanRequant::new(m, 2, 0, 0)),
+        };
+        let mut out = [0i8; 2];
+        k.run_int(k.requant.as_ref().unwrap(), &[100i8, 100, -3, -4], &mut out);
+        // 4 * 100 saturates to 127; 4 * -3.5 = -14.
+        assert_eq!(out, [127, -14]);
+    }
+
+    fn axis_bytes(axes: &[i32]) -> Vec<u8> {
+        axes.iter().flat_map(|a| a.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn prepare_refuses_what_the_kernel_cannot_run() {
+        use super::super::pooling::golden::{prepare_single, tensor};
+        let op = || crate::model::Op::Mean { keep_dims: false };
+        let q = |s, z| Some((s, z));
+        // A run-time axis.
+        let e = prepare_single(
+            op(),
+            vec![
+                tensor(DType::F32, &[2, 3], None, None),
+                tensor(DType::I32, &[1], None, None),
+                tensor(DType::F32, &[2], None, None),
+            ],
+            2,
+        );
+        assert!(matches!(e, Err(Error::Unsupported(_))), "{:?}", e.err());
+        // An axis out of range; an output shape that does not match.
+        for (axes, out) in [(vec![2], vec![2]), (vec![1], vec![3])] {
+            let e = prepare_single(
+                op(),
+                vec![
+                    tensor(DType::F32, &[2, 3], None, None),
+                    tensor(DType::I32, &[1], None, Some(axis_bytes(&axes))),
+                    tensor(DType::F32, &out, None, None),
+                ],
+                2,
+            );
+            assert!(matches!(e, Err(Error::InvalidModel(_))), "{:?}", e.err());
+        }
+        // int16 with a zero point.
+        let e = prepare_single(
+            op(),
+            vec![
+                tensor(DType::I16, &[2, 3], q(0.1, 1), None),
+                tensor(DType::I32, &[1], None, Some(axis_bytes(&[-1]))),
+                tensor(DType::I16, &[2], q(0.1, 0), None),
+            ],
+            2,
+        );
+        assert!(matches!(e, Err(Error::Unsupported(_))));
+    }
+
+    /// Odd sizes and unequal scales through prepare: every output within one step of the
+    /// real mean requantized, and exactly the steps of the reference formula.
+    #[test]
+    fn int8_mean_over_odd_axes_tracks_the_real_mean() {
+        use super::super::pooling::golden::{prepare_single, tensor};
+        let (s_in, zp_in, s_out, zp_out) = (0.0173f32, -7i32, 0.0091f32, 5i32);
+        let shape = [3usize, 5, 7];
+        for (axes, keep) in [(vec![1], false), (vec![0, 2], true), (vec![-1, 0], false)] {
+            let resolved = resolve_axes(3, &axes).unwrap();
+            let out_shape = reduced_shape(&shape, &resolved, keep);
+            let out_i32: Vec<i32> = out_shape.iter().map(|&d| d as i32).collect();
+            let k = prepare_single(
+                crate::model::Op::Mean { keep_dims: keep },
+                vec![
+                    tensor(DType::I8, &[3, 5, 7], Some((s_in, zp_in as i64)), None),
+                    tensor(
+                        DType::I32,
+                        &[axes.len() as i32],
+                        None,
+                        Some(axis_bytes(&axes)),
+                    ),
+                    tensor(DType::I8, &out_i32, Some((s_out, zp_out as i64)), None),
+                ],
+                2,
+            )
+            .unwrap();
+            let data: Vec<i8> = (0..105)
+                .map(|i| ((i * 37 + 11) % 256 - 128) as i8)
+                .collect();
+            let x = Tensor::from_i8(&shape, &data).unwrap();
+            let mut out = vec![Tensor::zeros(DType::I8, &out_shape).unwrap()];
+            k.run(&[Some(&x), None], &mut out).unwrap();
+            let got = out[0].as_i8().unwrap();
+            let map = output_index_map(&shape, &resolved);
+            let n_out = got.len();
+            let count = (105 / n_out) as f64;
+            let mut real = vec![0f64; n_out];
+            for (v, &o) in data.iter().zip(&map) {
+                real[o] += (*v as i32 - zp_in) as f64 * s_in as f64 / count;
+            }
+            for (g, r) in got.iter().zip(&real) {
+                let want = (r / s_out as f64).round() + zp_out as f64;
+                let want = want.clamp(-128.0, 127.0);
+                assert!(
+                    (*g as f64 - want).abs() <= 1.0,
+                    "{axes:?}: got {g}, real {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fixtures_match_litert_in_isolation() {
+        for f in [
+            "mean_hw_keepdims_f32",
+            "mean_hw_keepdims_int8",
+            "mean_hw_f32",
+            "mean_hw_int8",
+            "mean_last_f32",
+            "mean_last_int8",
+            "mean_last_keepdims_f32",
+            "mean_last_keepdims_int8",
+        ] {
+            assert!(super::super::pooling::golden::check_op(f, "MEAN") > 0);
+        }
+    }
 }

@@ -44,7 +44,13 @@ pub fn compare(got: &Tensor, want: &Tensor) -> Option<String> {
         let bad: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
         (!bad.is_empty()).then(|| {
             let i = bad[0];
-            format!("{} of {} elements differ (first at {i}: got {:?}, want {:?})", bad.len(), a.len(), a[i], b[i])
+            format!(
+                "{} of {} elements differ (first at {i}: got {:?}, want {:?})",
+                bad.len(),
+                a.len(),
+                a[i],
+                b[i]
+            )
         })
     }
     match (got.buf(), want.buf()) {
@@ -88,7 +94,9 @@ impl Observer for Record {
 
 /// What happened to one model.
 pub enum Outcome {
-    Pass { compared: usize },
+    Pass {
+        compared: usize,
+    },
     /// Prepare failed (an unsupported op or dtype).
     Unsupported(String),
     Fail(Vec<String>),
@@ -107,7 +115,9 @@ pub fn check_model(model: &Path, golden: &Path) -> Outcome {
     let mut npz = Npz::open(golden).unwrap();
     let names = npz.names();
     let n_in = session.inputs().len();
-    let inputs: Vec<Tensor> = (0..n_in).map(|k| npz.read(&format!("input_{k}")).unwrap()).collect();
+    let inputs: Vec<Tensor> = (0..n_in)
+        .map(|k| npz.read(&format!("input_{k}")).unwrap())
+        .collect();
     let outputs: Vec<Tensor> = (0..session.outputs().len())
         .map(|k| npz.read(&format!("output_{k}")).unwrap())
         .collect();
@@ -140,7 +150,10 @@ pub fn check_model(model: &Path, golden: &Path) -> Outcome {
             match rec.0.get(i) {
                 Some(got) => {
                     if let Some(d) = compare(got, &sample(want, s)) {
-                        failures.push(format!("sample {s} tensor {i} ('{}'): {d}", m.main().tensors[*i].name));
+                        failures.push(format!(
+                            "sample {s} tensor {i} ('{}'): {d}",
+                            m.main().tensors[*i].name
+                        ));
                     }
                 }
                 None => failures.push(format!("sample {s} tensor {i}: not computed")),

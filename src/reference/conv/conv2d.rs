@@ -1,0 +1,284 @@
+//! CONV_2D: float32 (`reference_ops::Conv`), int8 (`reference_integer_ops::ConvPerChannel`)
+//! and hybrid (`reference_ops::HybridConvPerChannel` / `optimized_ops::HybridConv`).
+
+use crate::model::{Conv2DOptions, DType};
+use crate::Result;
+
+use super::super::common::{clamp_f32, Epilogue};
+use super::super::{Kernel, OpCtx};
+use super::{
+    check_arity, check_bias, f32_arg, f32_out, float_range, geometry, hybrid_weights, i8_arg,
+    i8_out, int8_params, opt_f32_arg, quantize_asymmetric, quantize_symmetric, shape4, Geom,
+    Window,
+};
+
+/// What every CONV_2D loop needs besides the data: the window and the grouping.
+#[derive(Debug, Clone, Copy)]
+struct ConvShape {
+    g: Geom,
+    /// The filter's input depth (`filter_shape.Dims(3)`).
+    filter_in_c: usize,
+    /// `output_depth / groups`, `groups = input_depth / filter_input_depth`.
+    filters_per_group: usize,
+}
+
+impl ConvShape {
+    fn filter_len(&self) -> usize {
+        self.g.out_c * self.g.filter_h * self.g.filter_w * self.filter_in_c
+    }
+
+    /// Flat offset of filter element `[oc, fy, fx, 0]`.
+    #[inline]
+    fn filter_offset(&self, oc: usize, fy: usize, fx: usize) -> usize {
+        ((oc * self.g.filter_h + fy) * self.g.filter_w + fx) * self.filter_in_c
+    }
+}
+
+pub(crate) fn prepare_conv2d(ctx: &OpCtx, o: &Conv2DOptions) -> Result<Box<dyn Kernel>> {
+    let input = ctx.input(0)?;
+    let filter = ctx.input(1)?;
+    check_arity(ctx, input.dtype)?;
+    let in_shape = shape4(ctx, input, "input")?;
+    let [out_c, filter_h, filter_w, filter_in_c] = shape4(ctx, filter, "filter")?;
+    let in_c = in_shape[3];
+    if in_c % filter_in_c != 0 {
+        return Err(ctx.invalid(format!(
+            "input depth {in_c} is not a multiple of the filter's input depth {filter_in_c}"
+        )));
+    }
+    let groups = in_c / filter_in_c;
+    if out_c % groups != 0 {
+        return Err(ctx.invalid(format!(
+            "{out_c} output channels do not split into {groups} groups"
+        )));
+    }
+    let g = geometry(
+        ctx,
+        in_shape,
+        (filter_h, filter_w),
+        out_c,
+        &Window {
+            padding: o.padding,
+            stride_h: o.stride_h,
+            stride_w: o.stride_w,
+            dilation_h: o.dilation_h,
+            dilation_w: o.dilation_w,
+        },
+    )?;
+    let shape = ConvShape {
+        g,
+        filter_in_c,
+        filters_per_group: out_c / groups,
+    };
+    let label = ctx.label();
+    match (input.dtype, filter.dtype) {
+        (DType::F32, DType::F32) => {
+            check_bias(ctx, DType::F32, out_c)?;
+            Ok(Box::new(ConvF32 {
+                label,
+                shape,
+                act: float_range(ctx, o.activation)?,
+            }))
+        }
+        (DType::I8, DType::I8) => {
+            let (input_offset, filter, epilogue) = int8_params(ctx, out_c, o.activation)?;
+            Ok(Box::new(ConvI8 {
+                label,
+                shape,
+                input_offset,
+                filter,
+                epilogue,
+            }))
+        }
+        (DType::F32, DType::I8) => {
+            check_bias(ctx, DType::F32, out_c)?;
+            let act = float_range(ctx, o.activation)?;
+            let scales = super::filter_scales(ctx, filter, out_c)?;
+            // `is_hybrid_per_channel`: more than one scale and not all equal.
+            let per_channel = scales.len() > 1 && scales.iter().any(|&s| s != scales[0]);
+            let scales = if per_channel {
+                HybridScales::PerChannel(scales.to_vec())
+            } else if groups != 1 {
+                // TFLite sends grouped hybrid convolutions to the per-channel loop, which
+                // then reads one scale per output channel from a single scale.
+                return Err(ctx.unsupported("a grouped hybrid convolution with one weight scale"));
+            } else {
+                HybridScales::PerTensor(scales[0])
+            };
+            Ok(Box::new(ConvHybrid {
+                label,
+                shape,
+                filter: hybrid_weights(ctx)?,
+                scales,
+                act,
+            }))
+        }
+        (i, f) => Err(ctx.unsupported(format!(
+            "CONV_2D with {i} input and {f} filter (supported: float32, int8 with int8 \
+             weights, float32 with int8 weights)"
+        ))),
+    }
+}
+
+/// `reference_ops::Conv` (float).
+struct ConvF32 {
+    label: String,
+    shape: ConvShape,
+    act: (f32, f32),
+}
+
+impl Kernel for ConvF32 {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let s = &self.shape;
+        let g = &s.g;
+        let input = f32_arg(inputs, 0, g.input_len(), &self.label, "the input")?;
+        let filter = f32_arg(inputs, 1, s.filter_len(), &self.label, "the filter")?;
+        let bias = opt_f32_arg(inputs, 2, g.out_c, &self.label)?;
+        let output = f32_out(outputs, g.output_len(), &self.label)?;
+        let (lo, hi) = self.act;
+        for b in 0..g.batches {
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    for oc in 0..g.out_c {
+                        let group = oc / s.filters_per_group;
+                        let mut total = 0.0f32;
+                        for fy in 0..g.filter_h {
+                            let Some(iy) = g.in_y(oy, fy) else { continue };
+                            for fx in 0..g.filter_w {
+                                let Some(ix) = g.in_x(ox, fx) else { continue };
+                                let x = g.in_offset(b, iy, ix) + group * s.filter_in_c;
+                                let w = s.filter_offset(oc, fy, fx);
+                                for ic in 0..s.filter_in_c {
+                                    total += input[x + ic] * filter[w + ic];
+                                }
+                            }
+                        }
+                        let bias_value = bias.map_or(0.0, |v| v[oc]);
+                        output[g.out_offset(b, oy, ox) + oc] =
+                            clamp_f32(total + bias_value, lo, hi);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `reference_integer_ops::ConvPerChannel` (int8 activations, int8 weights, int32 bias).
+struct ConvI8 {
+    label: String,
+    shape: ConvShape,
+    /// `-input_zero_point`.
+    input_offset: i32,
+    filter: Vec<i8>,
+    epilogue: Epilogue,
+}
+
+impl Kernel for ConvI8 {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let s = &self.shape;
+        let g = &s.g;
+        let input = i8_arg(inputs, 0, g.input_len(), &self.label, "the input")?;
+        let output = i8_out(outputs, g.output_len(), &self.label)?;
+        let filter = &self.filter;
+        for b in 0..g.batches {
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    for oc in 0..g.out_c {
+                        let group = oc / s.filters_per_group;
+                        let mut acc: i32 = 0;
+                        for fy in 0..g.filter_h {
+                            let Some(iy) = g.in_y(oy, fy) else { continue };
+                            for fx in 0..g.filter_w {
+                                let Some(ix) = g.in_x(ox, fx) else { continue };
+                                let x = g.in_offset(b, iy, ix) + group * s.filter_in_c;
+                                let w = s.filter_offset(oc, fy, fx);
+                                for ic in 0..s.filter_in_c {
+                                    let input_val = i32::from(input[x + ic]);
+                                    let filter_val = i32::from(filter[w + ic]);
+                                    acc = acc.wrapping_add(
+                                        filter_val.wrapping_mul(input_val + self.input_offset),
+                                    );
+                                }
+                            }
+                        }
+                        output[g.out_offset(b, oy, ox) + oc] = self.epilogue.apply(acc, oc) as i8;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The weight scales of a hybrid CONV_2D, which choose TFLite's loop.
+enum HybridScales {
+    /// `HybridConvPerChannel`: asymmetric input, `acc * scale[oc] * scaling[b]`.
+    PerChannel(Vec<f32>),
+    /// `HybridConv`: symmetric input, `acc * (scaling[b] * scale)`.
+    PerTensor(f32),
+}
+
+/// Hybrid CONV_2D: float input quantized per batch at run time, int8 weights, float bias
+/// and output.
+struct ConvHybrid {
+    label: String,
+    shape: ConvShape,
+    filter: Vec<i8>,
+    scales: HybridScales,
+    act: (f32, f32),
+}
+
+impl Kernel for ConvHybrid {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let s = &self.shape;
+        let g = &s.g;
+        let input = f32_arg(inputs, 0, g.input_len(), &self.label, "the input")?;
+        let bias = opt_f32_arg(inputs, 2, g.out_c, &self.label)?;
+        let output = f32_out(outputs, g.output_len(), &self.label)?;
+        let q = match &self.scales {
+            HybridScales::PerChannel(_) => quantize_asymmetric(input, g.batches),
+            HybridScales::PerTensor(scale) => quantize_symmetric(input, g.batches, *scale),
+        };
+        let filter = &self.filter;
+        let (lo, hi) = self.act;
+        for b in 0..g.batches {
+            let input_offset = q.offset[b];
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    for oc in 0..g.out_c {
+                        let group = oc / s.filters_per_group;
+                        let mut acc: i32 = 0;
+                        for fy in 0..g.filter_h {
+                            let Some(iy) = g.in_y(oy, fy) else { continue };
+                            for fx in 0..g.filter_w {
+                                let Some(ix) = g.in_x(ox, fx) else { continue };
+                                let x = g.in_offset(b, iy, ix) + group * s.filter_in_c;
+                                let w = s.filter_offset(oc, fy, fx);
+                                for ic in 0..s.filter_in_c {
+                                    let input_val = i32::from(q.data[x + ic]);
+                                    let filter_val = i32::from(filter[w + ic]);
+                                    acc = acc.wrapping_add(
+                                        filter_val.wrapping_mul(input_val - input_offset),
+                                    );
+                                }
+                            }
+                        }
+                        let mut acc_float = match &self.scales {
+                            HybridScales::PerChannel(scale) => {
+                                acc as f32 * scale[oc] * q.scaling[b]
+                            }
+                            // MatrixBatchVectorMultiplyAccumulate into a zeroed output.
+                            HybridScales::PerTensor(_) => 0.0 + acc as f32 * q.scaling[b],
+                        };
+                        if let Some(bias) = bias {
+                            acc_float += bias[oc];
+                        }
+                        output[g.out_offset(b, oy, ox) + oc] = clamp_f32(acc_float, lo, hi);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,608 @@
+//! AVERAGE_POOL_2D and MAX_POOL_2D.
+//!
+//! TFLite: `kernels/pooling.cc` (`GenericPrepare`, `AverageEval`, `MaxEval` with the
+//! `kReference` kernel type), `kernels/internal/reference/pooling.h` (float32 and uint8) and
+//! `kernels/internal/reference/integer_ops/pooling.h` (int8 and int16).
+//!
+//! Every output element looks at the window of in-bounds taps only (padding is never read):
+//! - float32 average: `Σ x` in tap order (rows, then columns) in `f32`, divided by the tap
+//!   count as `f32`, then the fused activation clamp.
+//! - integer average: `acc = Σ q` (raw values; the zero point cancels because input and
+//!   output share it), rounded to the nearest integer with ties away from zero:
+//!   `acc > 0 ? (acc + n/2) / n : (acc - n/2) / n` (C division truncates), then the
+//!   quantized activation clamp. uint8 uses `(acc + n/2) / n`, the same for `acc >= 0`.
+//! - max: the largest tap (starting from the type's lowest value; uint8 starts from 0),
+//!   then the activation clamp.
+
+use crate::model::{DType, Padding, Pool2DOptions};
+use crate::{Buf, Error, Result, Tensor};
+
+use super::common::{compute_padding, float_activation_range, quantized_activation_range};
+use super::{dims, Kernel, OpCtx};
+
+/// Geometry of a 2-D pool over an NHWC tensor, as TFLite's `PoolParams` holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PoolGeom {
+    batches: usize,
+    in_h: usize,
+    in_w: usize,
+    depth: usize,
+    out_h: usize,
+    out_w: usize,
+    stride_h: usize,
+    stride_w: usize,
+    filter_h: usize,
+    filter_w: usize,
+    /// Padding before (top, left): `padding_values.height/width`.
+    pad_h: usize,
+    pad_w: usize,
+}
+
+/// The in-bounds part of one output element's window: input rows `y0..y1`, columns
+/// `x0..x1` (the `filter_*_start/end` clamp of the reference kernels, in input coordinates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    y0: usize,
+    y1: usize,
+    x0: usize,
+    x1: usize,
+}
+
+impl PoolGeom {
+    fn window(&self, out_y: usize, out_x: usize) -> Window {
+        // in_origin = out * stride - pad; filter_start = max(0, -origin);
+        // filter_end = min(filter, in - origin); taps origin + [start, end).
+        let oy = (out_y * self.stride_h) as i64 - self.pad_h as i64;
+        let ox = (out_x * self.stride_w) as i64 - self.pad_w as i64;
+        let y0 = oy.max(0);
+        let y1 = (oy + self.filter_h as i64).min(self.in_h as i64);
+        let x0 = ox.max(0);
+        let x1 = (ox + self.filter_w as i64).min(self.in_w as i64);
+        Window {
+            y0: y0 as usize,
+            y1: y1.max(y0) as usize,
+            x0: x0 as usize,
+            x1: x1.max(x0) as usize,
+        }
+    }
+
+    #[inline]
+    fn in_offset(&self, b: usize, y: usize, x: usize, c: usize) -> usize {
+        ((b * self.in_h + y) * self.in_w + x) * self.depth + c
+    }
+
+    #[inline]
+    fn out_offset(&self, b: usize, y: usize, x: usize, c: usize) -> usize {
+        ((b * self.out_h + y) * self.out_w + x) * self.depth + c
+    }
+
+    /// Visit every output element with its window, in the reference kernels' loop order.
+    fn for_each(&self, mut f: impl FnMut(usize, Window, &dyn Fn(usize, usize) -> usize)) {
+        for b in 0..self.batches {
+            for out_y in 0..self.out_h {
+                for out_x in 0..self.out_w {
+                    let w = self.window(out_y, out_x);
+                    for c in 0..self.depth {
+                        let at = |y: usize, x: usize| self.in_offset(b, y, x, c);
+                        f(self.out_offset(b, out_y, out_x, c), w, &at);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether some output element would have an empty window (TFLite's average pool then
+    /// fails at run time; we refuse at prepare).
+    fn has_empty_window(&self) -> bool {
+        (0..self.out_h).any(|y| {
+            (0..self.out_w).any(|x| {
+                let w = self.window(y, x);
+                w.y0 >= w.y1 || w.x0 >= w.x1
+            })
+        })
+    }
+}
+
+/// The activation clamp a kernel applies, in the tensor's own domain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Clamp {
+    F32(f32, f32),
+    Int(i32, i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolKind {
+    Average,
+    Max,
+}
+
+struct Pool {
+    kind: PoolKind,
+    geom: PoolGeom,
+    clamp: Clamp,
+}
+
+/// `ActivationFunctionWithMinMax`: `std::min(std::max(x, lo), hi)` (a NaN passes through).
+#[inline]
+fn act_f32(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if hi < x {
+        hi
+    } else {
+        x
+    }
+}
+
+/// Raw integer values the integer pool kernels work on.
+trait PoolInt: Copy {
+    /// `std::numeric_limits<T>::lowest()`, or 0 for uint8 (reference uint8 `MaxPool`
+    /// starts from 0, the same thing).
+    const LOWEST: Self;
+    fn get(self) -> i32;
+    /// The final `static_cast<T>` of a value already clamped into range.
+    fn put(v: i32) -> Self;
+}
+
+macro_rules! pool_int {
+    ($t:ty) => {
+        impl PoolInt for $t {
+            const LOWEST: Self = <$t>::MIN;
+            #[inline]
+            fn get(self) -> i32 {
+                self as i32
+            }
+            #[inline]
+            fn put(v: i32) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+pool_int!(i8);
+pool_int!(u8);
+pool_int!(i16);
+
+/// `reference_ops::AveragePool` (float).
+fn average_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
+    g.for_each(|o, w, at| {
+        let mut total = 0.0f32;
+        let mut count = 0.0f32;
+        for y in w.y0..w.y1 {
+            for x in w.x0..w.x1 {
+                total += input[at(y, x)];
+                count += 1.0;
+            }
+        }
+        out[o] = act_f32(total / count, lo, hi);
+    });
+}
+
+/// `reference_ops::MaxPool` (float).
+fn max_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
+    g.for_each(|o, w, at| {
+        let mut max = f32::MIN;
+        for y in w.y0..w.y1 {
+            for x in w.x0..w.x1 {
+                // std::max(max, v): v replaces max only when max < v.
+                let v = input[at(y, x)];
+                if max < v {
+                    max = v;
+                }
+            }
+        }
+        out[o] = act_f32(max, lo, hi);
+    });
+}
+
+/// `reference_integer_ops::AveragePool` (int8, int16) and `reference_ops::AveragePool`
+/// (uint8): rounding division of the raw sum, half away from zero.
+fn average_int<T: PoolInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
+    g.for_each(|o, w, at| {
+        let mut acc: i64 = 0;
+        let mut count: i64 = 0;
+        for y in w.y0..w.y1 {
+            for x in w.x0..w.x1 {
+                acc += input[at(y, x)].get() as i64;
+                count += 1;
+            }
+        }
+        out[o] = T::put(round_div_away(acc, count).clamp(lo as i64, hi as i64) as i32);
+    });
+}
+
+/// `acc > 0 ? (acc + n/2) / n : (acc - n/2) / n` with C's truncating division.
+#[inline]
+fn round_div_away(acc: i64, n: i64) -> i64 {
+    if acc > 0 {
+        (acc + n / 2) / n
+    } else {
+        (acc - n / 2) / n
+    }
+}
+
+/// `reference_integer_ops::MaxPool` / `reference_ops::MaxPool` (uint8).
+fn max_int<T: PoolInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
+    g.for_each(|o, w, at| {
+        let mut max = T::LOWEST.get();
+        for y in w.y0..w.y1 {
+            for x in w.x0..w.x1 {
+                max = max.max(input[at(y, x)].get());
+            }
+        }
+        out[o] = T::put(max.max(lo).min(hi));
+    });
+}
+
+impl Kernel for Pool {
+    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
+        let input = inputs
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| Error::Shape("pool: input 0 is missing".into()))?;
+        let out = outputs
+            .first_mut()
+            .ok_or_else(|| Error::Shape("pool: output 0 is missing".into()))?;
+        let g = &self.geom;
+        let n_in = g.batches * g.in_h * g.in_w * g.depth;
+        let n_out = g.batches * g.out_h * g.out_w * g.depth;
+        if input.len() != n_in || out.len() != n_out {
+            return Err(Error::Shape(format!(
+                "pool: input {:?} / output {:?} do not match the prepared geometry",
+                input.shape(),
+                out.shape()
+            )));
+        }
+        use PoolKind::*;
+        match (self.kind, self.clamp, input.buf(), out.buf_mut()) {
+            (Average, Clamp::F32(lo, hi), Buf::F32(i), Buf::F32(o)) => average_f32(g, lo, hi, i, o),
+            (Max, Clamp::F32(lo, hi), Buf::F32(i), Buf::F32(o)) => max_f32(g, lo, hi, i, o),
+            (Average, Clamp::Int(lo, hi), Buf::I8(i), Buf::I8(o)) => average_int(g, lo, hi, i, o),
+            (Average, Clamp::Int(lo, hi), Buf::U8(i), Buf::U8(o)) => average_int(g, lo, hi, i, o),
+            (Average, Clamp::Int(lo, hi), Buf::I16(i), Buf::I16(o)) => average_int(g, lo, hi, i, o),
+            (Max, Clamp::Int(lo, hi), Buf::I8(i), Buf::I8(o)) => max_int(g, lo, hi, i, o),
+            (Max, Clamp::Int(lo, hi), Buf::U8(i), Buf::U8(o)) => max_int(g, lo, hi, i, o),
+            (Max, Clamp::Int(lo, hi), Buf::I16(i), Buf::I16(o)) => max_int(g, lo, hi, i, o),
+            (_, _, i, o) => {
+                return Err(Error::Shape(format!(
+                    "pool: prepared for other dtypes than {} -> {}",
+                    i.dtype(),
+                    o.dtype()
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+fn prepare_pool(ctx: &OpCtx, o: &Pool2DOptions, kind: PoolKind) -> Result<Box<dyn Kernel>> {
+    if ctx.num_inputs() != 1 || ctx.op.outputs.len() != 1 {
+        return Err(ctx.invalid("a pool takes one input and one output"));
+    }
+    let input = ctx.input(0)?;
+    let output = ctx.output(0)?;
+    if input.dtype != output.dtype {
+        return Err(ctx.unsupported("input and output dtypes differ"));
+    }
+    let in_shape = dims(input);
+    let out_shape = dims(output);
+    if in_shape.len() != 4 {
+        return Err(ctx.unsupported(format!("input must be 4-D NHWC, got {in_shape:?}")));
+    }
+    if o.stride_h <= 0 || o.stride_w <= 0 || o.filter_h <= 0 || o.filter_w <= 0 {
+        return Err(ctx.invalid(format!(
+            "strides ({}, {}) and filter ({}, {}) must be positive",
+            o.stride_h, o.stride_w, o.filter_h, o.filter_w
+        )));
+    }
+    if matches!(o.padding, Padding::Other(_)) {
+        return Err(ctx.unsupported(format!("padding {:?}", o.padding)));
+    }
+    let (stride_h, stride_w) = (o.stride_h as usize, o.stride_w as usize);
+    let (filter_h, filter_w) = (o.filter_h as usize, o.filter_w as usize);
+    let (batches, in_h, in_w, depth) = (in_shape[0], in_shape[1], in_shape[2], in_shape[3]);
+    let (Some(ph), Some(pw)) = (
+        compute_padding(o.padding, in_h, filter_h, stride_h, 1),
+        compute_padding(o.padding, in_w, filter_w, stride_w, 1),
+    ) else {
+        return Err(ctx.invalid(format!(
+            "a {filter_h}x{filter_w} filter does not fit the {in_h}x{in_w} input"
+        )));
+    };
+    let want = [batches, ph.out, pw.out, depth];
+    if out_shape != want {
+        return Err(ctx.invalid(format!(
+            "output shape {out_shape:?}, the pool computes {want:?}"
+        )));
+    }
+    let geom = PoolGeom {
+        batches,
+        in_h,
+        in_w,
+        depth,
+        out_h: ph.out,
+        out_w: pw.out,
+        stride_h,
+        stride_w,
+        filter_h,
+        filter_w,
+        pad_h: ph.before as usize,
+        pad_w: pw.before as usize,
+    };
+    if geom.has_empty_window() {
+        return Err(ctx.unsupported("some output window holds no input element"));
+    }
+    let clamp = match input.dtype {
+        DType::F32 => {
+            let (lo, hi) = float_activation_range(o.activation)
+                .ok_or_else(|| ctx.unsupported(format!("fused activation {:?}", o.activation)))?;
+            Clamp::F32(lo, hi)
+        }
+        DType::I8 | DType::U8 | DType::I16 => {
+            let (s_in, zp_in) = ctx.per_tensor(input)?;
+            let (s_out, zp_out) = ctx.per_tensor(output)?;
+            // GenericPrepare's (debug) checks: the kernels work on raw values and assume
+            // both tensors share scale and zero point.
+            if (s_in - s_out).abs() > 1e-6 || zp_in != zp_out {
+                return Err(ctx.unsupported(format!(
+                    "input ({s_in}, {zp_in}) and output ({s_out}, {zp_out}) quantization must match"
+                )));
+            }
+            let (lo, hi) = quantized_activation_range(o.activation, output.dtype, s_out, zp_out)
+                .ok_or_else(|| ctx.unsupported(format!("fused activation {:?}", o.activation)))?;
+            Clamp::Int(lo, hi)
+        }
+        other => return Err(ctx.unsupported(format!("dtype {other}"))),
+    };
+    Ok(Box::new(Pool { kind, geom, clamp }))
+}
+
+pub(super) fn prepare_average_pool(ctx: &OpCtx, o: &Pool2DOptions) -> Result<Box<dyn Kernel>> {
+    prepare_pool(ctx, o, PoolKind::Average)
+}
+
+pub(super) fn prepare_max_pool(ctx: &OpCtx, o: &Pool2DOptions) -> Result<Box<dyn Kernel>> {
+    prepare_pool(ctx, o, PoolKind::Max)
+}
+
+/// Test support shared by the family's files (golden checks of single operators).
+#[cfg(test)]
+pub(super) mod golden;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom(
+        in_hw: (usize, usize),
+        filter: (usize, usize),
+        stride: (usize, usize),
+        padding: Padding,
+        depth: usize,
+    ) -> PoolGeom {
+        let ph = compute_padding(padding, in_hw.0, filter.0, stride.0, 1).unwrap();
+        let pw = compute_padding(padding, in_hw.1, filter.1, stride.1, 1).unwrap();
+        PoolGeom {
+            batches: 1,
+            in_h: in_hw.0,
+            in_w: in_hw.1,
+            depth,
+            out_h: ph.out,
+            out_w: pw.out,
+            stride_h: stride.0,
+            stride_w: stride.1,
+            filter_h: filter.0,
+            filter_w: filter.1,
+            pad_h: ph.before as usize,
+            pad_w: pw.before as usize,
+        }
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(round_div_away(5, 2), 3);
+        assert_eq!(round_div_away(-5, 2), -3);
+        assert_eq!(round_div_away(4, 3), 1);
+        assert_eq!(round_div_away(-4, 3), -1);
+        assert_eq!(round_div_away(-5, 3), -2);
+        assert_eq!(round_div_away(0, 9), 0);
+        // 4 taps: x.5 goes away from zero, x.25 and x.75 to the nearest.
+        assert_eq!(round_div_away(-2, 4), -1);
+        assert_eq!(round_div_away(2, 4), 1);
+        assert_eq!(round_div_away(-1, 4), 0);
+        assert_eq!(round_div_away(-3, 4), -1);
+        // 9 taps of -128 and of 127.
+        assert_eq!(round_div_away(-128 * 9, 9), -128);
+        assert_eq!(round_div_away(127 * 9, 9), 127);
+    }
+
+    #[test]
+    fn same_padding_counts_only_in_bounds_taps() {
+        // 3x3 input, 3x3 filter, stride 1, SAME: the corner window has 4 taps.
+        let g = geom((3, 3), (3, 3), (1, 1), Padding::Same, 1);
+        assert_eq!((g.out_h, g.out_w, g.pad_h, g.pad_w), (3, 3, 1, 1));
+        let input: Vec<i8> = vec![-128, -127, 1, 2, 3, 4, 5, 6, 7];
+        let mut out = vec![0i8; 9];
+        average_int(&g, -128, 127, &input, &mut out);
+        // Corner (0,0): taps -128, -127, 2, 3 -> -250/4 = -62.5 -> -63.
+        assert_eq!(out[0], -63);
+        // Centre: all 9 taps: -227/9 = -25.2 -> -25.
+        assert_eq!(out[4], -25);
+        let mut m = vec![0i8; 9];
+        max_int(&g, -128, 127, &input, &mut m);
+        assert_eq!(m, vec![3, 4, 4, 6, 7, 7, 6, 7, 7]);
+    }
+
+    #[test]
+    fn odd_sizes_and_strides() {
+        // 7x5 input, 3x3 filter, stride 2, SAME: out 4x3, pad 1 both.
+        let g = geom((7, 5), (3, 3), (2, 2), Padding::Same, 2);
+        assert_eq!((g.out_h, g.out_w, g.pad_h, g.pad_w), (4, 3, 1, 1));
+        let w = g.window(3, 2);
+        assert_eq!(
+            w,
+            Window {
+                y0: 5,
+                y1: 7,
+                x0: 3,
+                x1: 5
+            }
+        );
+        assert!(!g.has_empty_window());
+        // 8 wide, 2 filter, stride 3, SAME: total pad (2*3+2-8)=0.
+        let g = geom((1, 8), (1, 2), (1, 3), Padding::Same, 1);
+        assert_eq!((g.out_w, g.pad_w), (3, 0));
+        assert_eq!(
+            g.window(0, 2),
+            Window {
+                y0: 0,
+                y1: 1,
+                x0: 6,
+                x1: 8
+            }
+        );
+        // VALID: every window is whole.
+        let g = geom((7, 9), (3, 3), (2, 2), Padding::Valid, 1);
+        assert_eq!((g.out_h, g.out_w), (3, 4));
+        assert_eq!(
+            g.window(2, 3),
+            Window {
+                y0: 4,
+                y1: 7,
+                x0: 6,
+                x1: 9
+            }
+        );
+    }
+
+    #[test]
+    fn activation_clamps_apply() {
+        let g = geom((2, 2), (2, 2), (2, 2), Padding::Valid, 1);
+        let mut out = [0.0f32];
+        average_f32(&g, 0.0, 6.0, &[-1.0, -2.0, -3.0, -4.0], &mut out);
+        assert_eq!(out[0], 0.0);
+        max_f32(&g, 0.0, 6.0, &[9.0, -2.0, -3.0, -4.0], &mut out);
+        assert_eq!(out[0], 6.0);
+        let mut q = [0i8];
+        max_int(&g, -10, 20, &[-100i8, -50, -30, -20], &mut q);
+        assert_eq!(q[0], -10);
+        let mut u = [0u8];
+        average_int(&g, 0, 255, &[255u8, 255, 254, 254], &mut u);
+        // 1018 / 4 = 254.5 -> 255.
+        assert_eq!(u[0], 255);
+    }
+
+    fn pool_opts(padding: Padding, filter: i32, stride: i32) -> Pool2DOptions {
+        Pool2DOptions {
+            padding,
+            stride_w: stride,
+            stride_h: stride,
+            filter_w: filter,
+            filter_h: filter,
+            activation: crate::model::Activation::None,
+        }
+    }
+
+    #[test]
+    fn prepare_refuses_what_the_kernels_cannot_run() {
+        use crate::model::Op;
+        use golden::{prepare_single, tensor};
+        let q = |s, z| Some((s, z));
+        // Input and output quantization differ.
+        let e = prepare_single(
+            Op::AveragePool2D(pool_opts(Padding::Valid, 2, 2)),
+            vec![
+                tensor(DType::I8, &[1, 4, 4, 1], q(0.1, 0), None),
+                tensor(DType::I8, &[1, 2, 2, 1], q(0.2, 0), None),
+            ],
+            1,
+        );
+        assert!(matches!(e, Err(Error::Unsupported(_))), "{:?}", e.err());
+        // No quantization on an int8 tensor.
+        let e = prepare_single(
+            Op::MaxPool2D(pool_opts(Padding::Valid, 2, 2)),
+            vec![
+                tensor(DType::I8, &[1, 4, 4, 1], None, None),
+                tensor(DType::I8, &[1, 2, 2, 1], None, None),
+            ],
+            1,
+        );
+        assert!(matches!(e, Err(Error::Unsupported(_))));
+        // A wrong output shape.
+        let e = prepare_single(
+            Op::MaxPool2D(pool_opts(Padding::Same, 3, 2)),
+            vec![
+                tensor(DType::F32, &[1, 5, 5, 1], None, None),
+                tensor(DType::F32, &[1, 2, 2, 1], None, None),
+            ],
+            1,
+        );
+        assert!(matches!(e, Err(Error::InvalidModel(_))));
+        // Not 4-D; zero stride.
+        let e = prepare_single(
+            Op::MaxPool2D(pool_opts(Padding::Same, 3, 2)),
+            vec![
+                tensor(DType::F32, &[5, 5, 1], None, None),
+                tensor(DType::F32, &[3, 3, 1], None, None),
+            ],
+            1,
+        );
+        assert!(matches!(e, Err(Error::Unsupported(_))));
+        let e = prepare_single(
+            Op::MaxPool2D(pool_opts(Padding::Same, 3, 0)),
+            vec![
+                tensor(DType::F32, &[1, 5, 5, 1], None, None),
+                tensor(DType::F32, &[1, 3, 3, 1], None, None),
+            ],
+            1,
+        );
+        assert!(matches!(e, Err(Error::InvalidModel(_))));
+        // A supported one runs; a mis-shaped run input is an error, not a panic.
+        let k = prepare_single(
+            Op::AveragePool2D(pool_opts(Padding::Same, 3, 2)),
+            vec![
+                tensor(DType::U8, &[1, 5, 5, 1], q(0.5, 128), None),
+                tensor(DType::U8, &[1, 3, 3, 1], q(0.5, 128), None),
+            ],
+            1,
+        )
+        .unwrap();
+        let x = Tensor::from_u8(&[1, 5, 5, 1], &[255; 25]).unwrap();
+        let mut out = vec![Tensor::zeros(DType::U8, &[1, 3, 3, 1]).unwrap()];
+        k.run(&[Some(&x)], &mut out).unwrap();
+        assert_eq!(out[0].as_u8().unwrap(), &[255; 9]);
+        let bad = Tensor::from_u8(&[1, 4, 5, 1], &[0; 20]).unwrap();
+        assert!(k.run(&[Some(&bad)], &mut out).is_err());
+        assert!(k.run(&[None], &mut out).is_err());
+    }
+
+    #[test]
+    fn fixtures_match_litert_in_isolation() {
+        for f in [
+            "avgpool_2x2_s2_valid_f32",
+            "avgpool_2x2_s2_valid_int8",
+            "avgpool_3x3_s1_same_f32",
+            "avgpool_3x3_s1_same_int8",
+            "avgpool_3x3_s2_same_f32",
+            "avgpool_3x3_s2_same_int8",
+            "avgpool_3x3_s2_same_int8io",
+            "avgpool_3x3_s2_valid_f32",
+            "avgpool_3x3_s2_valid_int8",
+        ] {
+            assert!(golden::check_op(f, "AVERAGE_POOL_2D") > 0);
+        }
+        for f in [
+            "maxpool_2x2_s2_valid_f32",
+            "maxpool_2x2_s2_valid_int8",
+            "maxpool_3x3_s1_same_f32",
+            "maxpool_3x3_s1_same_int8",
+            "maxpool_3x3_s2_same_f32",
+            "maxpool_3x3_s2_same_int8",
+            "maxpool_3x3_s2_same_int8io",
+            "maxpool_3x3_s2_valid_f32",
+            "maxpool_3x3_s2_valid_int8",
+        ] {
+            assert!(golden::check_op(f, "MAX_POOL_2D") > 0);
+        }
+    }
+}
