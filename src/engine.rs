@@ -63,6 +63,17 @@ pub trait Engine {
     /// Choose kernels and precompute everything; an unsupported op or dtype is an error here,
     /// naming the op, its index and dtypes, never in the middle of a run.
     fn prepare(&self, model: &Model) -> Result<Self::Session>;
+
+    /// [`Engine::prepare`] for inputs of other shapes than the stored ones (dynamic
+    /// dimensions, `-1` in the input's shape signature): shapes are propagated through the
+    /// graph first, as TFLite's `ResizeInputTensor` does.
+    fn prepare_with_input_shapes(
+        &self,
+        model: &Model,
+        shapes: &[Vec<usize>],
+    ) -> Result<Self::Session> {
+        self.prepare(&model.with_input_shapes(shapes)?)
+    }
 }
 
 /// Order inputs given by name or position for a session: `named` entries with a name bind

@@ -17,8 +17,16 @@ fn broadcast(a: &[i32], b: &[i32]) -> Option<Vec<i32>> {
     let rank = a.len().max(b.len());
     (0..rank)
         .map(|i| {
-            let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-            let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+            let da = if i + a.len() >= rank {
+                a[i + a.len() - rank]
+            } else {
+                1
+            };
+            let db = if i + b.len() >= rank {
+                b[i + b.len() - rank]
+            } else {
+                1
+            };
             match (da, db) {
                 (x, y) if x == y => Some(x),
                 (1, y) => Some(y),
@@ -48,7 +56,11 @@ fn const_i32(sg: &Subgraph, op: &Operator, i: usize) -> Option<Vec<i32>> {
         return None;
     }
     let d = t.data.as_ref()?;
-    Some(d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Some(
+        d.chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
 }
 
 fn axis(a: i32, rank: usize) -> Option<usize> {
@@ -107,8 +119,16 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             if x.len() < 2 || y.len() < 2 {
                 return None;
             }
-            let (m, _) = if o.adj_x { (x[x.len() - 1], x[x.len() - 2]) } else { (x[x.len() - 2], x[x.len() - 1]) };
-            let n = if o.adj_y { y[y.len() - 2] } else { y[y.len() - 1] };
+            let (m, _) = if o.adj_x {
+                (x[x.len() - 1], x[x.len() - 2])
+            } else {
+                (x[x.len() - 2], x[x.len() - 1])
+            };
+            let n = if o.adj_y {
+                y[y.len() - 2]
+            } else {
+                y[y.len() - 1]
+            };
             let mut s = broadcast(&x[..x.len() - 2], &y[..y.len() - 2])?;
             s.extend([m, n]);
             s
@@ -117,7 +137,10 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             broadcast(&x, &shape(1)?)?
         }
         Op::Mean { keep_dims } => {
-            let axes: Vec<usize> = const_i32(sg, op, 1)?.iter().map(|&a| axis(a, x.len())).collect::<Option<_>>()?;
+            let axes: Vec<usize> = const_i32(sg, op, 1)?
+                .iter()
+                .map(|&a| axis(a, x.len()))
+                .collect::<Option<_>>()?;
             x.iter()
                 .enumerate()
                 .filter_map(|(d, &n)| match (axes.contains(&d), keep_dims) {
@@ -140,7 +163,10 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             s
         }
         Op::Squeeze { squeeze_dims } => {
-            let dims: Vec<usize> = squeeze_dims.iter().map(|&a| axis(a, x.len())).collect::<Option<_>>()?;
+            let dims: Vec<usize> = squeeze_dims
+                .iter()
+                .map(|&a| axis(a, x.len()))
+                .collect::<Option<_>>()?;
             x.iter()
                 .enumerate()
                 .filter(|&(d, &n)| !(n == 1 && (dims.is_empty() || dims.contains(&d))))
@@ -150,24 +176,38 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         Op::Concatenation { axis: a, .. } => {
             let a = axis(*a, x.len())?;
             let mut s = x.clone();
-            s[a] = op.input_tensors().map(|t| sg.tensors[t].shape.get(a).copied().unwrap_or(0)).sum();
+            s[a] = op
+                .input_tensors()
+                .map(|t| sg.tensors[t].shape.get(a).copied().unwrap_or(0))
+                .sum();
             s
         }
         Op::Pad | Op::PadV2 => {
             let p = const_i32(sg, op, 1)?;
-            x.iter().enumerate().map(|(d, &n)| Some(n + p.get(2 * d)? + p.get(2 * d + 1)?)).collect::<Option<_>>()?
+            x.iter()
+                .enumerate()
+                .map(|(d, &n)| Some(n + p.get(2 * d)? + p.get(2 * d + 1)?))
+                .collect::<Option<_>>()?
         }
         Op::Slice => {
             let b = const_i32(sg, op, 1)?;
             let size = const_i32(sg, op, 2)?;
             x.iter()
                 .enumerate()
-                .map(|(d, &n)| Some(if *size.get(d)? == -1 { n - b.get(d)? } else { size[d] }))
+                .map(|(d, &n)| {
+                    Some(if *size.get(d)? == -1 {
+                        n - b.get(d)?
+                    } else {
+                        size[d]
+                    })
+                })
                 .collect::<Option<_>>()?
         }
         Op::Transpose => {
             let perm = const_i32(sg, op, 1)?;
-            perm.iter().map(|&p| axis(p, x.len()).map(|p| x[p])).collect::<Option<_>>()?
+            perm.iter()
+                .map(|&p| axis(p, x.len()).map(|p| x[p]))
+                .collect::<Option<_>>()?
         }
         Op::ResizeBilinear(_) | Op::ResizeNearestNeighbor(_) => {
             let size = const_i32(sg, op, 1)?;
@@ -205,13 +245,20 @@ impl Model {
             let tensor = &mut sg.tensors[t];
             let new: Vec<i32> = shape
                 .iter()
-                .map(|&d| i32::try_from(d).map_err(|_| Error::Shape(format!("input {k}: dimension {d} is too large"))))
+                .map(|&d| {
+                    i32::try_from(d)
+                        .map_err(|_| Error::Shape(format!("input {k}: dimension {d} is too large")))
+                })
                 .collect::<Result<_>>()?;
             if new == tensor.shape {
                 continue;
             }
-            let sig = tensor.shape_signature.clone().unwrap_or_else(|| vec![-1; tensor.shape.len()]);
-            let fits = sig.len() == new.len() && sig.iter().zip(&new).all(|(&s, &n)| s == -1 || s == n);
+            let sig = tensor
+                .shape_signature
+                .clone()
+                .unwrap_or_else(|| vec![-1; tensor.shape.len()]);
+            let fits =
+                sig.len() == new.len() && sig.iter().zip(&new).all(|(&s, &n)| s == -1 || s == n);
             if !fits {
                 return Err(Error::Shape(format!(
                     "input {k} ('{}') has shape signature {sig:?}; {shape:?} does not fit it",
@@ -230,9 +277,15 @@ impl Model {
             if outs.len() != 1 {
                 return Err(err(sg, oi, op, "only single-output ops are re-shaped"));
             }
-            let shape = output_shape(sg, op).ok_or_else(|| err(sg, oi, op, "no shape rule for these inputs"))?;
+            let shape = output_shape(sg, op)
+                .ok_or_else(|| err(sg, oi, op, "no shape rule for these inputs"))?;
             if shape.iter().any(|&d| d < 0) {
-                return Err(err(sg, oi, op, format!("the output shape {shape:?} is negative")));
+                return Err(err(
+                    sg,
+                    oi,
+                    op,
+                    format!("the output shape {shape:?} is negative"),
+                ));
             }
             sg.tensors[outs[0]].shape = shape;
             changed[outs[0]] = true;

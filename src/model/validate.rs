@@ -121,18 +121,21 @@ fn check_tensor(t: &Tensor) -> std::result::Result<(), String> {
 
 fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
     let nt = sg.tensors.len();
-    let range = |what: String, t: i64| -> Result<usize> {
+    // `what` names the reference only for the message: formatting it eagerly for every
+    // index would cost (indices x custom-code length), quadratic in the file.
+    let range = |what: &dyn Fn() -> String, t: i64| -> Result<usize> {
         usize::try_from(t).ok().filter(|&t| t < nt).ok_or_else(|| {
             invalid(format!(
-                "subgraph {si}: {what} is tensor {t}, but the subgraph has {nt} tensors"
+                "subgraph {si}: {} is tensor {t}, but the subgraph has {nt} tensors",
+                what()
             ))
         })
     };
     for (k, &t) in sg.inputs.iter().enumerate() {
-        range(format!("input {k}"), t as i64)?;
+        range(&|| format!("input {k}"), t as i64)?;
     }
     for (k, &t) in sg.outputs.iter().enumerate() {
-        range(format!("output {k}"), t as i64)?;
+        range(&|| format!("output {k}"), t as i64)?;
     }
     // Tensors available before any operator runs.
     const UNSET: usize = usize::MAX;
@@ -159,14 +162,14 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
         )?;
         for (k, &t) in op.inputs.iter().enumerate() {
             if t != super::OPTIONAL {
-                range(what(k, "input"), t as i64)?;
+                range(&|| what(k, "input"), t as i64)?;
             }
         }
         for (k, &t) in op.intermediates.iter().enumerate() {
-            range(what(k, "intermediate"), t as i64)?;
+            range(&|| what(k, "intermediate"), t as i64)?;
         }
         for (k, &t) in op.outputs.iter().enumerate() {
-            let t = range(what(k, "output"), t as i64)?;
+            let t = range(&|| what(k, "output"), t as i64)?;
             let tensor = &sg.tensors[t];
             if producer[t] != UNSET {
                 return Err(invalid(format!(

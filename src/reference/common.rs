@@ -403,7 +403,10 @@ mod tests {
             Some(3)
         );
         // A filter larger than the input: TFLite computes an empty output.
-        assert_eq!(compute_padding(Padding::Valid, 2, 3, 1, 1).map(|p| p.out), Some(0));
+        assert_eq!(
+            compute_padding(Padding::Valid, 2, 3, 1, 1).map(|p| p.out),
+            Some(0)
+        );
         assert_eq!(compute_padding(Padding::Same, 7, 3, 0, 1), None);
     }
 

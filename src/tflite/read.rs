@@ -1,6 +1,7 @@
 //! Reading: verify the flatbuffer with explicit limits, check every index, build the owned
 //! [`Model`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{fb, ops, IDENTIFIER};
@@ -80,13 +81,19 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
         })
         .collect::<Result<Vec<_>>>()?;
 
+    let mut by_offset = OffsetData::default();
     let buffers = m
         .buffers()
         .iter()
         .flatten()
         .enumerate()
-        .map(|(i, b)| buffer_data(i, &b, file))
+        .map(|(i, b)| buffer_data(i, &b, file, &mut by_offset))
         .collect::<Result<Vec<_>>>()?;
+    // Bytes copied out of the file for large custom options and for custom codes (each
+    // operator gets its own copy of its code's custom_code).
+    let mut large_options_bytes = 0u64;
+    let mut custom_code_bytes = 0u64;
+    let custom_code_limit = (file.len() as u64).saturating_mul(8) + (1 << 20);
     let buffer = |i: u32, what: &dyn Fn() -> String| -> Result<Option<Data>> {
         buffers.get(i as usize).cloned().ok_or_else(|| {
             invalid(format!(
@@ -120,6 +127,16 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
             let custom_options = match o.custom_options {
                 Some(v) => v,
                 None if o.large_custom_options_size > 0 => {
+                    // A real file stores each operator's options once; options that
+                    // overlap could make a small file copy itself once per operator.
+                    large_options_bytes =
+                        large_options_bytes.saturating_add(o.large_custom_options_size);
+                    if large_options_bytes > file.len() as u64 {
+                        return Err(invalid(format!(
+                            "subgraph {si}, operator {oi}: large custom options overlap (operators so far take {large_options_bytes} bytes of the {}-byte file)",
+                            file.len()
+                        )));
+                    }
                     file_range(file, o.large_custom_options_offset, o.large_custom_options_size)
                         .ok_or_else(|| {
                             invalid(format!(
@@ -133,6 +150,15 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
                 }
                 None => Vec::new(),
             };
+            if let Some(c) = &oc.custom_code {
+                custom_code_bytes = custom_code_bytes.saturating_add(c.len() as u64);
+                if custom_code_bytes > custom_code_limit {
+                    return Err(invalid(format!(
+                        "subgraph {si}, operator {oi}: the operators' custom codes take more than {custom_code_limit} bytes, implausibly many for a {}-byte file",
+                        file.len()
+                    )));
+                }
+            }
             let options_omitted = o.builtin_options == fb::BuiltinOptionsT::NONE;
             let op = ops::op_from_raw(ops::RawOp {
                 code: oc.code,
@@ -253,13 +279,29 @@ fn file_range(file: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
     file.get(start..end)
 }
 
-fn buffer_data(i: usize, b: &fb::Buffer, file: &[u8]) -> Result<Option<Data>> {
+/// Buffer data stored by offset, copied once per distinct range.
+#[derive(Default)]
+struct OffsetData {
+    ranges: HashMap<(u64, u64), Data>,
+    bytes: u64,
+}
+
+fn buffer_data(
+    i: usize,
+    b: &fb::Buffer,
+    file: &[u8],
+    by_offset: &mut OffsetData,
+) -> Result<Option<Data>> {
     if let Some(d) = b.data() {
         return Ok((!d.is_empty()).then(|| Arc::from(d.bytes())));
     }
     // Files over 2 GB keep data after the flatbuffer; offsets count from the file's start
     // (0 and 1 mean "no data").
     if b.offset() > 1 && b.size() > 0 {
+        let key = (b.offset(), b.size());
+        if let Some(d) = by_offset.ranges.get(&key) {
+            return Ok(Some(d.clone()));
+        }
         let d = file_range(file, b.offset(), b.size()).ok_or_else(|| {
             invalid(format!(
                 "buffer {i}: data at offset {} size {} lies outside the {}-byte file",
@@ -268,7 +310,21 @@ fn buffer_data(i: usize, b: &fb::Buffer, file: &[u8]) -> Result<Option<Data>> {
                 file.len()
             ))
         })?;
-        return Ok(Some(Arc::from(d)));
+        // Distinct ranges that together exceed the file overlap; copying each could make a
+        // small file copy itself once per buffer.
+        by_offset.bytes += b.size();
+        if by_offset.bytes > file.len() as u64 {
+            return Err(invalid(format!(
+                "buffer {i}: data at offset {} size {} overlaps other buffers' data (buffers so far take {} bytes of the {}-byte file)",
+                b.offset(),
+                b.size(),
+                by_offset.bytes,
+                file.len()
+            )));
+        }
+        let d: Data = Arc::from(d);
+        by_offset.ranges.insert(key, d.clone());
+        return Ok(Some(d));
     }
     Ok(None)
 }

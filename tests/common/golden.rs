@@ -108,16 +108,29 @@ pub fn check_model(model: &Path, golden: &Path) -> Outcome {
         Ok(m) => m,
         Err(e) => return Outcome::Fail(vec![format!("read: {e}")]),
     };
-    let mut session = match ReferenceEngine.prepare(&m) {
-        Ok(s) => s,
-        Err(e) => return Outcome::Unsupported(e.to_string()),
-    };
     let mut npz = Npz::open(golden).unwrap();
     let names = npz.names();
-    let n_in = session.inputs().len();
+    let n_in = m.main().inputs.len();
     let inputs: Vec<Tensor> = (0..n_in)
         .map(|k| npz.read(&format!("input_{k}")).unwrap())
         .collect();
+    // Dynamic-shape models were run by LiteRT after resizing their inputs.
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape()[1..].to_vec()).collect();
+    let prepared = if shapes.iter().zip(&m.main().inputs).all(|(s, &t)| {
+        m.main().tensors[t]
+            .shape
+            .iter()
+            .map(|&d| d as usize)
+            .eq(s.iter().copied())
+    }) {
+        ReferenceEngine.prepare(&m)
+    } else {
+        ReferenceEngine.prepare_with_input_shapes(&m, &shapes)
+    };
+    let mut session = match prepared {
+        Ok(s) => s,
+        Err(e) => return Outcome::Unsupported(e.to_string()),
+    };
     let outputs: Vec<Tensor> = (0..session.outputs().len())
         .map(|k| npz.read(&format!("output_{k}")).unwrap())
         .collect();
