@@ -112,8 +112,35 @@ fn run_model(
     let engine = ReferenceEngine;
     let t0 = Instant::now();
     let mut session = engine.prepare(&m)?;
-    let prepared = t0.elapsed();
     let ins = read_inputs(session.inputs(), inputs, inputs_npz)?;
+    // Inputs of other shapes (dynamic dimensions): propagate them and prepare again.
+    if ins
+        .iter()
+        .zip(session.inputs())
+        .any(|(t, spec)| t.shape() != spec.shape.as_slice())
+    {
+        let shapes: Vec<Vec<usize>> = ins.iter().map(|t| t.shape().to_vec()).collect();
+        let given: Vec<String> = ins
+            .iter()
+            .zip(session.inputs())
+            .map(|(t, spec)| {
+                format!(
+                    "'{}' {} {:?} (model: {:?})",
+                    spec.key(),
+                    t.dtype(),
+                    t.shape(),
+                    spec.shape
+                )
+            })
+            .collect();
+        session = engine.prepare_with_input_shapes(&m, &shapes).map_err(|e| {
+            litequant::Error::Shape(format!(
+                "inputs {} do not have the model's shapes, and resizing to them failed: {e}",
+                given.join(", ")
+            ))
+        })?;
+    }
+    let prepared = t0.elapsed();
     let t1 = Instant::now();
     let outs = match dump_all {
         Some(dir) => {
