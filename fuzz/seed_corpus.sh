@@ -1,0 +1,16 @@
+#!/bin/sh
+# Seed the read_model corpus with the test fixtures (run from anywhere).
+# fuzz/corpus is git-ignored; libFuzzer adds the inputs it finds there.
+set -e
+root="$(cd "$(dirname "$0")/.." && pwd)"
+mkdir -p "$root/fuzz/corpus/read_model"
+for f in "$root"/tests/fixtures/*.tflite "$root"/tests/fixtures/roundtrip/*.tflite; do
+    # Keep both copies of a fixture that exists in both folders.
+    cp "$f" "$root/fuzz/corpus/read_model/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+if [ -d "$root/tests/fixtures/malformed" ]; then
+    for f in "$root"/tests/fixtures/malformed/*; do
+        [ -f "$f" ] && cp "$f" "$root/fuzz/corpus/read_model/malformed-$(basename "$f")"
+    done
+fi
+echo "seeded $(ls "$root/fuzz/corpus/read_model" | wc -l) files into fuzz/corpus/read_model"
