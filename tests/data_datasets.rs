@@ -205,6 +205,7 @@ fn npy_dtypes_float64_int8_uint8_and_quantized_inputs() {
     u.quant = Some((0.5, 125));
     let s = collect(NpyDataset::open(&f).unwrap().with_input(&u).unwrap());
     assert_eq!(s[1][0].1, Tensor::from_u8(&[1, 2], &[124, 143]).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -273,6 +274,7 @@ fn npy_malformed_files_are_clear_errors() {
         "{e}"
     );
     assert!(ds.next_sample().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------- .npz
@@ -419,6 +421,7 @@ fn npz_stored_and_deflate_entries_stream_the_same() {
         let bound = litequant::bind_inputs(&inputs, s[36].clone()).unwrap();
         assert_eq!(bound[2], slice(&a, 36, &[1, 15]));
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -509,6 +512,7 @@ fn npz_malformed_archives_are_clear_errors() {
         errs[0].contains("corrupt.npz['x']: sample 3") && errs[0].contains("CRC"),
         "{errs:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ------------------------------------------------------------------------------- images
@@ -602,6 +606,7 @@ fn images_are_decoded_resized_and_normalised() {
         t.as_f32().unwrap(),
         norm(&[17, 34, 51].repeat(6)).as_slice()
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -655,6 +660,7 @@ fn images_grayscale_and_quantized_inputs() {
         })
         .collect();
     assert_eq!(t.as_u8().unwrap(), want.as_slice());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -708,6 +714,7 @@ fn images_errors() {
     assert!(bad(vec![0.0, 1.0], vec![1.0]).contains("mean has 2 values"));
     assert!(bad(vec![0.0], vec![1.0, 0.0, 1.0]).contains("zero"));
     assert!(bad(vec![f32::NAN], vec![1.0]).contains("not finite"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // -------------------------------------------------------------------- open, max_samples
@@ -749,4 +756,5 @@ fn open_chooses_by_path_and_max_samples_limits() {
     assert!(e.contains("2 inputs") && e.contains(".npz"), "{e}");
     let e = err_of(data::open(dir.join("one.png"), &[input], &o));
     assert!(e.contains("not a dataset"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
