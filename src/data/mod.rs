@@ -1,12 +1,23 @@
-//! Data files: NumPy `.npy`/`.npz` arrays for model inputs, outputs and calibration.
+//! Data files: NumPy `.npy`/`.npz` arrays for model inputs, outputs and calibration, and
+//! calibration/evaluation datasets streamed sample by sample ([`NpyDataset`],
+//! [`NpzDataset`], [`ImageDirDataset`], or [`open`] to choose by path).
 
+mod fit;
+mod images;
 mod npy;
 mod npz;
+mod npz_stream;
+mod samples;
 
+pub use images::{ImageDirDataset, ImageOptions};
 pub use npy::{npy_bytes, read_npy, read_npy_file, write_npy};
 pub use npz::{write_npz, Npz};
+pub use npz_stream::NpzDataset;
+pub use samples::NpyDataset;
 
-use crate::{Result, Tensor};
+use std::path::Path;
+
+use crate::{Error, IoSpec, Result, Tensor};
 
 /// One sample: a tensor per model input, named (signature or tensor name) or positional
 /// (`None`), in the form [`crate::bind_inputs`] takes.
@@ -20,4 +31,101 @@ pub trait Dataset {
 
     /// The next sample, `None` at the end. Errors name the file and the sample index.
     fn next_sample(&mut self) -> Option<Result<Sample>>;
+
+    /// At most `n` samples of this dataset (`--max-samples`).
+    fn max_samples(self, n: usize) -> MaxSamples<Self>
+    where
+        Self: Sized,
+    {
+        MaxSamples {
+            inner: self,
+            left: n,
+        }
+    }
+}
+
+impl<D: Dataset + ?Sized> Dataset for Box<D> {
+    fn len_hint(&self) -> Option<usize> {
+        (**self).len_hint()
+    }
+
+    fn next_sample(&mut self) -> Option<Result<Sample>> {
+        (**self).next_sample()
+    }
+}
+
+impl<D: Dataset + ?Sized> Dataset for &mut D {
+    fn len_hint(&self) -> Option<usize> {
+        (**self).len_hint()
+    }
+
+    fn next_sample(&mut self) -> Option<Result<Sample>> {
+        (**self).next_sample()
+    }
+}
+
+/// The first samples of a dataset: see [`Dataset::max_samples`].
+pub struct MaxSamples<D> {
+    inner: D,
+    left: usize,
+}
+
+impl<D: Dataset> Dataset for MaxSamples<D> {
+    fn len_hint(&self) -> Option<usize> {
+        self.inner.len_hint().map(|n| n.min(self.left))
+    }
+
+    fn next_sample(&mut self) -> Option<Result<Sample>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        self.inner.next_sample()
+    }
+}
+
+/// Open the dataset at `path` for a model's inputs, by what the path is: a directory of
+/// images ([`ImageDirDataset`] with `image_options`, single image input), a `.npz`
+/// ([`NpzDataset::for_inputs`]) or a `.npy` ([`NpyDataset::with_input`], single-input
+/// models). Samples are fitted to the inputs' shapes and dtypes.
+pub fn open(
+    path: impl AsRef<Path>,
+    inputs: &[IoSpec],
+    image_options: &ImageOptions,
+) -> Result<Box<dyn Dataset>> {
+    let path = path.as_ref();
+    let what = path.display().to_string();
+    let single = |kind: &str| -> Result<&IoSpec> {
+        match inputs {
+            [one] => Ok(one),
+            _ => Err(Error::Data(format!(
+                "{what}: {kind} feeds single-input models; this one has {} inputs ({}): use a \
+                 .npz with one array per input",
+                inputs.len(),
+                inputs
+                    .iter()
+                    .map(|s| format!("'{}'", s.key()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    };
+    if path.is_dir() {
+        let spec = single("a directory of images")?;
+        return Ok(Box::new(ImageDirDataset::open(path, spec, image_options)?));
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("npz") => Ok(Box::new(NpzDataset::for_inputs(path, inputs)?)),
+        Some("npy") => {
+            let spec = single("a .npy array")?;
+            Ok(Box::new(NpyDataset::open(path)?.with_input(spec)?))
+        }
+        _ => Err(Error::Data(format!(
+            "{what}: not a dataset: give a .npy, a .npz or a directory of PNG/JPEG images"
+        ))),
+    }
 }

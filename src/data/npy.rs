@@ -9,7 +9,7 @@ const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Header dictionaries longer than this are not NumPy's (it writes under 100 bytes).
 const MAX_HEADER: usize = 1 << 16;
 
-fn err(what: &str, msg: impl std::fmt::Display) -> Error {
+pub(crate) fn err(what: &str, msg: impl std::fmt::Display) -> Error {
     Error::Data(format!("{what}: {msg}"))
 }
 
@@ -47,25 +47,83 @@ fn parse_header(what: &str, h: &str) -> Result<(String, bool, Vec<usize>)> {
     Ok((descr, fortran, dims))
 }
 
-/// Read one `.npy` array from a reader. `what` names the file (and array) in errors.
-/// float64 is converted to float32 (NumPy's default float type is float64).
-pub fn read_npy(mut r: impl Read, what: &str) -> Result<Tensor> {
-    let io = |e: std::io::Error| err(what, format!("cannot read npy data: {e}"));
+/// The element type of an array as stored: `dtype` is `None` for float64, which is read as
+/// float32 (NumPy's default float type is float64).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Elem {
+    pub dtype: Option<DType>,
+    /// Bytes per element in the file.
+    pub size: usize,
+}
+
+impl Elem {
+    /// The dtype of the tensors read from it.
+    pub fn out_dtype(self) -> DType {
+        self.dtype.unwrap_or(DType::F32)
+    }
+
+    /// The dtype as stored, for messages.
+    pub fn stored_name(self) -> String {
+        match self.dtype {
+            Some(d) => d.to_string(),
+            None => "FLOAT64".to_string(),
+        }
+    }
+
+    /// Decode little-endian element bytes (a whole number of elements).
+    pub fn decode(self, bytes: &[u8], what: &str) -> Result<Buf> {
+        match self.dtype {
+            Some(dt) => Buf::from_le_bytes(dt, bytes).ok_or_else(|| err(what, "undecodable dtype")),
+            None => Ok(Buf::F32(
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// A parsed `.npy` header.
+#[derive(Debug, Clone)]
+pub(crate) struct Header {
+    pub elem: Elem,
+    pub shape: Vec<usize>,
+    /// Bytes before the data (magic, version, length and dictionary).
+    pub data_offset: u64,
+}
+
+impl Header {
+    /// Elements in the whole array (checked for overflow when the header was read).
+    pub fn elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Bytes of data in the whole array (checked for overflow when the header was read).
+    pub fn data_bytes(&self) -> usize {
+        self.elements() * self.elem.size
+    }
+}
+
+/// Read a `.npy` header, leaving `r` at the first data byte. `what` names the file (and
+/// array) in errors.
+pub(crate) fn read_header(r: &mut impl Read, what: &str) -> Result<Header> {
+    let io = |e: std::io::Error| err(what, format!("cannot read npy header: {e}"));
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic).map_err(io)?;
     if &magic[..6] != MAGIC {
         return Err(err(what, "not a .npy array (bad magic)"));
     }
-    let header_len = match magic[6] {
+    let (header_len, len_bytes) = match magic[6] {
         1 => {
             let mut b = [0u8; 2];
             r.read_exact(&mut b).map_err(io)?;
-            u16::from_le_bytes(b) as usize
+            (u16::from_le_bytes(b) as usize, 2)
         }
         2 | 3 => {
             let mut b = [0u8; 4];
             r.read_exact(&mut b).map_err(io)?;
-            u32::from_le_bytes(b) as usize
+            (u32::from_le_bytes(b) as usize, 4)
         }
         v => return Err(err(what, format!("unsupported .npy version {v}"))),
     };
@@ -85,10 +143,6 @@ pub fn read_npy(mut r: impl Read, what: &str) -> Result<Tensor> {
             "Fortran-ordered arrays are not supported (save with np.ascontiguousarray)",
         ));
     }
-    let n = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| err(what, format!("shape {shape:?} is too large")))?;
     let (order, code) = descr.split_at(1.min(descr.len()));
     if order == ">" {
         return Err(err(
@@ -108,14 +162,28 @@ pub fn read_npy(mut r: impl Read, what: &str) -> Result<Tensor> {
         "b1" => (Some(DType::Bool), 1),
         _ => return Err(err(what, format!("unsupported array dtype '{descr}'"))),
     };
-    let bytes_len = n
-        .checked_mul(size)
+    shape
+        .iter()
+        .try_fold(size, |a: usize, &d| a.checked_mul(d))
+        .filter(|&b| b <= isize::MAX as usize)
         .ok_or_else(|| err(what, format!("shape {shape:?} is too large")))?;
+    Ok(Header {
+        elem: Elem { dtype, size },
+        shape,
+        data_offset: (8 + len_bytes + header_len) as u64,
+    })
+}
+
+/// Read one `.npy` array from a reader. `what` names the file (and array) in errors.
+/// float64 is converted to float32 (NumPy's default float type is float64).
+pub fn read_npy(mut r: impl Read, what: &str) -> Result<Tensor> {
+    let header = read_header(&mut r, what)?;
+    let bytes_len = header.data_bytes();
     // Read in bounded steps so a lying header cannot make a huge allocation up front.
     let mut bytes = Vec::with_capacity(bytes_len.min(1 << 24));
     r.take(bytes_len as u64)
         .read_to_end(&mut bytes)
-        .map_err(io)?;
+        .map_err(|e| err(what, format!("cannot read npy data: {e}")))?;
     if bytes.len() != bytes_len {
         return Err(err(
             what,
@@ -125,16 +193,7 @@ pub fn read_npy(mut r: impl Read, what: &str) -> Result<Tensor> {
             ),
         ));
     }
-    let buf = match dtype {
-        Some(dt) => Buf::from_le_bytes(dt, &bytes).ok_or_else(|| err(what, "undecodable dtype"))?,
-        None => Buf::F32(
-            bytes
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                .collect(),
-        ),
-    };
-    Tensor::new(&shape, buf)
+    Tensor::new(&header.shape, header.elem.decode(&bytes, what)?)
 }
 
 /// Read a `.npy` file.
