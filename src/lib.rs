@@ -19,5 +19,6 @@ pub use engine::{bind_inputs, Engine, IoSpec, Observer, Session};
 pub use error::{Error, Result};
 pub use fsutil::write_atomic;
 pub use model::Model;
+pub use quant::calibrate::{calibrate, CalibrationOptions, Stats};
 pub use reference::ReferenceEngine;
 pub use tensor::{f16_to_f32, Buf, Tensor};

@@ -1,0 +1,149 @@
+//! Calibration: run the float model over representative samples and keep, for every float
+//! tensor, the global min/max over all elements of all samples — as TF's calibrator does
+//! (no moving average). NaN and ±Inf are counted and reported, never folded into a range.
+
+use std::collections::BTreeMap;
+
+use crate::data::Dataset;
+use crate::engine::{bind_inputs, Engine, Observer, Session};
+use crate::model::Model;
+use crate::{Buf, Error, Result, Tensor};
+
+/// What calibration saw of one tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TensorStats {
+    /// Smallest finite value (`+inf` if none was finite).
+    pub min: f32,
+    /// Largest finite value (`-inf` if none was finite).
+    pub max: f32,
+    /// Finite values seen.
+    pub count: u64,
+    pub nan: u64,
+    pub inf: u64,
+}
+
+impl Default for TensorStats {
+    fn default() -> Self {
+        TensorStats {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            count: 0,
+            nan: 0,
+            inf: 0,
+        }
+    }
+}
+
+impl TensorStats {
+    fn add(&mut self, values: &[f32]) {
+        for &v in values {
+            if v.is_nan() {
+                self.nan += 1;
+            } else if v.is_infinite() {
+                self.inf += 1;
+            } else {
+                self.count += 1;
+                if v < self.min {
+                    self.min = v;
+                }
+                if v > self.max {
+                    self.max = v;
+                }
+            }
+        }
+    }
+
+    /// Whether any finite value was seen.
+    pub fn has_range(&self) -> bool {
+        self.count > 0
+    }
+}
+
+/// Calibration statistics of a model's main subgraph, by tensor index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub tensors: BTreeMap<usize, TensorStats>,
+    /// Samples run.
+    pub samples: usize,
+}
+
+impl Stats {
+    /// Tensors in which NaN or ±Inf appeared: (index, nan count, inf count).
+    pub fn non_finite(&self) -> Vec<(usize, u64, u64)> {
+        self.tensors
+            .iter()
+            .filter(|(_, s)| s.nan > 0 || s.inf > 0)
+            .map(|(&t, s)| (t, s.nan, s.inf))
+            .collect()
+    }
+}
+
+/// Calibration settings.
+#[derive(Debug, Clone, Default)]
+pub struct CalibrationOptions {
+    /// Stop after this many samples.
+    pub max_samples: Option<usize>,
+    /// Called after each sample with (samples done, total if known).
+    pub progress: Option<fn(usize, Option<usize>)>,
+}
+
+struct Collect<'a>(&'a mut BTreeMap<usize, TensorStats>);
+
+impl Observer for Collect<'_> {
+    fn observe(&mut self, tensor: usize, _name: &str, value: &Tensor) -> Result<()> {
+        if let Buf::F32(v) = value.buf() {
+            self.0.entry(tensor).or_default().add(v);
+        }
+        Ok(())
+    }
+}
+
+/// Run `model` (float) on `engine` over `data` and collect every float tensor's statistics.
+/// Memory does not grow with the number of samples: samples are streamed and only the
+/// per-tensor statistics are kept.
+pub fn calibrate<E: Engine>(
+    model: &Model,
+    engine: &E,
+    data: &mut dyn Dataset,
+    opts: &CalibrationOptions,
+) -> Result<Stats> {
+    let mut session = engine.prepare(model)?;
+    let total = match (data.len_hint(), opts.max_samples) {
+        (Some(n), Some(m)) => Some(n.min(m)),
+        (n, m) => n.or(m),
+    };
+    let mut stats = Stats::default();
+    while opts.max_samples.is_none_or(|m| stats.samples < m) {
+        let Some(sample) = data.next_sample() else {
+            break;
+        };
+        let inputs = bind_inputs(session.inputs(), sample?)
+            .map_err(|e| Error::Data(format!("calibration sample {}: {e}", stats.samples)))?;
+        session
+            .run_observed(&inputs, Some(&mut Collect(&mut stats.tensors)))
+            .map_err(|e| Error::Data(format!("calibration sample {}: {e}", stats.samples)))?;
+        stats.samples += 1;
+        if let Some(p) = opts.progress {
+            p(stats.samples, total);
+        }
+    }
+    if stats.samples == 0 {
+        return Err(Error::Data("the calibration data holds no samples".into()));
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_values_are_counted_not_ranged() {
+        let mut s = TensorStats::default();
+        s.add(&[1.0, f32::NAN, -2.0, f32::INFINITY, f32::NEG_INFINITY, 0.5]);
+        assert_eq!((s.min, s.max, s.count, s.nan, s.inf), (-2.0, 1.0, 4, 1, 2));
+        let mut e = TensorStats::default();
+        e.add(&[f32::NAN]);
+        assert!(!e.has_range());
+    }
+}
