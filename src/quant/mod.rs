@@ -1,5 +1,25 @@
 //! Quantization: parameter math, the fixed-point primitives (the only copy of the CPU
 //! integer arithmetic), calibration and the quantizer passes.
+//!
+//! The calibration-free modes, as the TensorFlow Lite converter produces them from the same
+//! float model:
+//!
+//! ```no_run
+//! # fn main() -> litequant::Result<()> {
+//! let float = litequant::Model::from_file("model.tflite")?;
+//! let dynamic = litequant::quant::quantize_dynamic(&float, &Default::default())?;
+//! dynamic.write_file("model_dynamic.tflite")?;
+//! let half = litequant::quant::quantize_float16(&float)?;
+//! half.write_file("model_float16.tflite")?;
+//! # Ok(()) }
+//! ```
 
 pub mod calibrate;
 pub mod fixedpoint;
+pub mod options;
+pub mod passes;
+pub mod weights;
+
+pub use options::DynamicOptions;
+pub use passes::dynamic::quantize_dynamic;
+pub use passes::float16::quantize_float16;

@@ -1,0 +1,368 @@
+//! Quantizer passes that need no calibration: `dynamic` (int8 weights, hybrid kernels) and
+//! `float16` (FLOAT16 constants + DEQUANTIZE), producing the model the TensorFlow Lite
+//! converter (TF 2.21) produces from the same float model.
+//!
+//! Every pass follows the same frame: `prepare` turns each subgraph into the converter's
+//! function body (`layout`) and recovers the tensors' location names; the pass rewrites
+//! constants and operators; `finish` lays the body out as the converter's exporter does
+//! (tensor order, names), sets operator versions ([`versions`]), and writes the metadata
+//! entries the converter writes (`min_runtime_version`, `reduced_precision_support` for
+//! float16, `CONVERSION_METADATA` last, see [`metadata`]).
+//!
+//! What is exact: on every converter pair among the fixtures (`tests/quantize_*.rs`: the
+//! CNN and MLP, 8 single-op dynamic and 5 single-op float16 pairs) the result equals the
+//! converter's model field for field, metadata bytes included. It was also checked, while
+//! writing this, on conversions made for the purpose with TF 2.21 (weights crafted on
+//! rounding ties and near-zero channels, the 1023/1024-element threshold, a weight shared
+//! by two convolutions, a weight also read by an ADD, FULLY_CONNECTED without bias, unnamed
+//! constants, a constant that is also an output, a conv/depthwise/dense stack).
+//!
+//! Known differences:
+//! - Models with control flow (WHILE/IF bodies in further subgraphs): the converter
+//!   outlines loop bodies *after* quantizing, so its float16 model passes dequantized
+//!   constants of the main graph into the body as extra WHILE operands, and body constants
+//!   come out in another order. litequant converts each subgraph by the same rules; the
+//!   model is valid but laid out differently.
+//! - The hidden no-value constant's name (see `layout`) is inferred, not read: with one
+//!   FULLY_CONNECTED whose bias is omitted it is assumed to share that op's name.
+//! - Two float32 constants that become equal after rounding to float16 would be merged by
+//!   the converter's constant folder; litequant keeps both.
+
+pub mod dynamic;
+pub mod float16;
+pub(crate) mod layout;
+pub mod metadata;
+pub mod versions;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::model::{Metadata, Model, Operator, Subgraph, Tensor};
+use crate::{Error, Result};
+use layout::{Body, Item, Namer};
+
+/// The `min_runtime_version` metadata entry's name.
+pub const MIN_RUNTIME_VERSION: &str = "min_runtime_version";
+/// The entry the converter adds to float16 models, and its value (fp16 inference with
+/// fp32 accumulation).
+pub const REDUCED_PRECISION_SUPPORT: &str = "reduced_precision_support";
+pub const FP16_ACC_FP32: &[u8] = b"fp16accfp32";
+
+/// One subgraph being rewritten: tensors and operators (the originals first, new ones
+/// appended; a tensor or operator that leaves the body is dropped when the model is
+/// finished), each tensor's location name, and the body.
+pub(crate) struct Working {
+    pub tensors: Vec<Tensor>,
+    pub ops: Vec<Operator>,
+    pub bases: Vec<String>,
+    pub body: Body,
+    /// Subgraph outputs (working tensor indices).
+    pub outputs: Vec<usize>,
+}
+
+impl Working {
+    /// Append a tensor with its location name; returns its working index.
+    pub fn add_tensor(&mut self, t: Tensor, base: String) -> usize {
+        self.tensors.push(t);
+        self.bases.push(base);
+        self.tensors.len() - 1
+    }
+
+    /// The location name new values made from constant `c` carry, `None` when the
+    /// constant's location has no name: the exporter's op-name fallback, or a constant that
+    /// is also a subgraph output (its file name is the output's name, its location unknown;
+    /// the converter's own such constants come out unnamed).
+    pub fn location(&self, c: usize) -> Option<&str> {
+        let base = self.bases[c].as_str();
+        (!layout::is_op_name_fallback(base) && !self.outputs.contains(&c)).then_some(base)
+    }
+
+    /// Whether anything still reads tensor `t` (an operator input or a subgraph output).
+    pub fn is_used(&self, t: usize) -> bool {
+        self.outputs.contains(&t)
+            || self
+                .ops
+                .iter()
+                .any(|o| o.input_tensors().any(|i| i == t) || o.intermediates.contains(&(t as i32)))
+    }
+
+    /// Replace the body entry of constant `c` by `replacement` (entries in order).
+    pub fn replace_const(&mut self, c: usize, replacement: Vec<Item>) {
+        if let Some(p) = self
+            .body
+            .items
+            .iter()
+            .position(|i| matches!(i, Item::Const { tensor, .. } if *tensor == c))
+        {
+            self.body.items.splice(p..=p, replacement);
+        }
+    }
+
+    /// The float constants of the body, in body order.
+    pub fn body_constants(&self) -> Vec<usize> {
+        self.body
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Const {
+                    tensor,
+                    foldable: true,
+                } => Some(*tensor),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// How the finished model names its tensors.
+pub(crate) enum Naming {
+    /// Re-run the exporter's uniquifier over the new layout (the file's names are
+    /// consistent with it).
+    Converter,
+    /// Keep the file's names; name new tensors uniquely after their location names.
+    Keep,
+}
+
+/// Refuse a model that is not a float model: the passes reproduce the converter's
+/// conversion of a float model, and quantizing twice has no converter counterpart.
+fn check_float(model: &Model) -> Result<()> {
+    if let Some(cm) = model
+        .metadata(metadata::CONVERSION_METADATA)
+        .and_then(|m| metadata::ConversionMetadata::parse(&m.data))
+    {
+        let quantized = [
+            metadata::PTQ_FLOAT16,
+            metadata::PTQ_DYNAMIC_RANGE,
+            metadata::PTQ_FULL_INTEGER,
+            metadata::PTQ_INT16,
+            metadata::QUANTIZATION_AWARE_TRAINING,
+        ];
+        if let Some(m) = cm.modes.iter().flatten().find(|m| quantized.contains(m)) {
+            return Err(Error::Unsupported(format!(
+                "the model is already quantized (its CONVERSION_METADATA records optimization mode {m}); quantize the float model"
+            )));
+        }
+    }
+    for (s, sg) in model.subgraphs.iter().enumerate() {
+        for (i, t) in sg.tensors.iter().enumerate() {
+            let scaled = t.quant.as_ref().is_some_and(|q| !q.scale.is_empty());
+            if t.data.is_some() && (scaled || t.dtype == crate::model::DType::F16) {
+                return Err(Error::Unsupported(format!(
+                    "the model is already quantized (subgraph {s}, constant tensor {i} '{}' is {}{}); quantize the float model",
+                    t.name,
+                    t.dtype,
+                    if scaled { " with quantization scales" } else { "" }
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turn every subgraph into the converter's body, with recovered location names.
+pub(crate) fn prepare(model: &Model) -> Result<(Vec<Working>, Naming)> {
+    model.validate()?;
+    check_float(model)?;
+    let mut bodies = Vec::new();
+    let mut no_value_after = Vec::new();
+    for sg in &model.subgraphs {
+        let (b, nv) = layout::float_body(sg);
+        bodies.push(b);
+        no_value_after.push(nv);
+    }
+    let recovered = layout::recover_names(&model.subgraphs, &no_value_after);
+    let naming = if recovered.is_some() {
+        Naming::Converter
+    } else {
+        Naming::Keep
+    };
+    let mut works = Vec::new();
+    for (s, (sg, mut body)) in model.subgraphs.iter().zip(bodies).enumerate() {
+        let (bases, no_value) = match &recovered {
+            Some(r) => (r.bases[s].clone(), r.no_value[s].clone()),
+            None => (sg.tensors.iter().map(|t| t.name.clone()).collect(), None),
+        };
+        // Keep the hidden no-value constant only where the names confirmed it.
+        body.items.retain_mut(|i| match i {
+            Item::NoValue { base } => match &no_value {
+                Some((_, b)) => {
+                    *base = b.clone();
+                    true
+                }
+                None => false,
+            },
+            _ => true,
+        });
+        works.push(Working {
+            tensors: sg.tensors.clone(),
+            ops: sg.operators.clone(),
+            bases,
+            body,
+            outputs: sg.outputs.clone(),
+        });
+    }
+    Ok((works, naming))
+}
+
+/// Lay out the rewritten subgraphs, set versions and metadata: the finished model.
+pub(crate) fn finish(
+    model: &Model,
+    works: Vec<Working>,
+    naming: Naming,
+    mode: i32,
+    float16: bool,
+) -> Result<Model> {
+    let mut out = model.clone();
+    let n_original: Vec<usize> = model.subgraphs.iter().map(|s| s.tensors.len()).collect();
+    let mut laid_out = Vec::new();
+    for mut w in works {
+        w.body.items = layout::fold(std::mem::take(&mut w.body.items));
+        let emitted = layout::emit(&w.body, |k| w.ops[k].output_tensors().collect());
+        laid_out.push((w, emitted));
+    }
+    let mut namer = Namer::default();
+    if matches!(naming, Naming::Keep) {
+        // The file's names stay; new tensors get names no kept tensor has (a tensor that
+        // replaces a dropped constant can take over its name).
+        for (s, (w, emitted)) in laid_out.iter().enumerate() {
+            for &t in emitted.tensors.iter().filter(|&&t| t < n_original[s]) {
+                namer.unique(&w.tensors[t].name);
+            }
+        }
+    }
+    let mut maps = Vec::new();
+    for (s, (w, emitted)) in laid_out.into_iter().enumerate() {
+        let mut map: HashMap<usize, usize> = HashMap::new();
+        for (new, &old) in emitted.tensors.iter().enumerate() {
+            map.insert(old, new);
+        }
+        let mut tensors: Vec<Tensor> = emitted
+            .tensors
+            .iter()
+            .map(|&t| w.tensors[t].clone())
+            .collect();
+        for ev in &emitted.names {
+            match (ev, &naming) {
+                (Ok(t), Naming::Converter) => tensors[map[t]].name = namer.unique(&w.bases[*t]),
+                (Ok(t), Naming::Keep) if *t >= n_original[s] => {
+                    tensors[map[t]].name = namer.unique(&w.bases[*t])
+                }
+                (Ok(_), Naming::Keep) => {}
+                (Err(base), Naming::Converter) => {
+                    namer.unique(base);
+                }
+                (Err(_), Naming::Keep) => {}
+            }
+        }
+        let remap = |t: i32, what: &str| -> Result<i32> {
+            if t < 0 {
+                return Ok(t);
+            }
+            map.get(&(t as usize)).map(|&n| n as i32).ok_or_else(|| {
+                Error::InvalidModel(format!(
+                    "subgraph {s}: {what} refers to tensor {t}, which the quantized layout dropped"
+                ))
+            })
+        };
+        let mut operators = Vec::new();
+        for &k in &emitted.ops {
+            let mut op = w.ops[k].clone();
+            let name = op.op.name();
+            for v in [&mut op.inputs, &mut op.outputs, &mut op.intermediates] {
+                for t in v.iter_mut() {
+                    *t = remap(*t, &format!("operator {k} ({name})"))?;
+                }
+            }
+            operators.push(op);
+        }
+        let sg: &Subgraph = &model.subgraphs[s];
+        let remap_list = |v: &[usize], what: &str| -> Result<Vec<usize>> {
+            v.iter()
+                .map(|&t| remap(t as i32, what).map(|t| t as usize))
+                .collect()
+        };
+        let new_sg = Subgraph {
+            name: sg.name.clone(),
+            tensors,
+            inputs: remap_list(&sg.inputs, "an input")?,
+            outputs: remap_list(&w.outputs, "an output")?,
+            operators,
+            debug_metadata_index: sg.debug_metadata_index,
+        };
+        out.subgraphs[s] = new_sg;
+        maps.push(map);
+    }
+    for sig in &mut out.signature_defs {
+        let Some(map) = maps.get(sig.subgraph) else {
+            continue;
+        };
+        for tm in sig.inputs.iter_mut().chain(sig.outputs.iter_mut()) {
+            tm.tensor = *map.get(&tm.tensor).ok_or_else(|| {
+                Error::InvalidModel(format!(
+                    "signature '{}': tensor {} was dropped by the quantized layout",
+                    sig.key, tm.tensor
+                ))
+            })?;
+        }
+    }
+    versions::set_versions(&mut out);
+    write_metadata(model, &mut out, mode, float16);
+    out.validate()?;
+    Ok(out)
+}
+
+/// The converter's metadata entries: `min_runtime_version` (updated), for float16
+/// `reduced_precision_support`, and `CONVERSION_METADATA` last.
+fn write_metadata(input: &Model, out: &mut Model, mode: i32, float16: bool) {
+    let floor = input
+        .metadata(MIN_RUNTIME_VERSION)
+        .map(|m| versions::parse_runtime_version(&m.data))
+        .unwrap_or_default();
+    let rv = versions::runtime_version(out, &floor);
+    let previous = input
+        .metadata(metadata::CONVERSION_METADATA)
+        .and_then(|m| metadata::ConversionMetadata::parse(&m.data));
+    out.metadata.retain(|m| {
+        m.name != metadata::CONVERSION_METADATA && !(float16 && m.name == REDUCED_PRECISION_SUPPORT)
+    });
+    if let Some(bytes) = versions::runtime_version_bytes(&rv) {
+        let data: crate::model::Data = Arc::from(bytes);
+        match out
+            .metadata
+            .iter_mut()
+            .find(|m| m.name == MIN_RUNTIME_VERSION)
+        {
+            Some(m) => m.data = data,
+            None => out.metadata.insert(
+                0,
+                Metadata {
+                    name: MIN_RUNTIME_VERSION.into(),
+                    data,
+                },
+            ),
+        }
+    }
+    if float16 {
+        let at = out
+            .metadata
+            .iter()
+            .position(|m| m.name == MIN_RUNTIME_VERSION)
+            .map_or(0, |p| p + 1);
+        out.metadata.insert(
+            at,
+            Metadata {
+                name: REDUCED_PRECISION_SUPPORT.into(),
+                data: Arc::from(FP16_ACC_FP32),
+            },
+        );
+    }
+    let mut cm = previous.unwrap_or_default();
+    let mut modes = vec![mode];
+    modes.extend(metadata::sparsity_modes(out));
+    cm.modes = Some(modes);
+    cm.model_hash = metadata::model_hash(out);
+    out.metadata.push(Metadata {
+        name: metadata::CONVERSION_METADATA.into(),
+        data: Arc::from(cm.to_bytes()),
+    });
+}
