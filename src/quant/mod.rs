@@ -23,3 +23,6 @@ pub mod weights;
 pub use options::DynamicOptions;
 pub use passes::dynamic::quantize_dynamic;
 pub use passes::float16::quantize_float16;
+pub use passes::full_integer::{
+    quantize_int8, quantize_int8_with_report, Int8Options, Int8Report, IoType,
+};

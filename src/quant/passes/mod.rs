@@ -30,6 +30,7 @@
 
 pub mod dynamic;
 pub mod float16;
+pub mod full_integer;
 pub(crate) mod layout;
 pub mod metadata;
 pub mod versions;
@@ -58,6 +59,9 @@ pub(crate) struct Working {
     pub body: Body,
     /// Subgraph outputs (working tensor indices).
     pub outputs: Vec<usize>,
+    /// Tensors the exporter names before all others (function results whose value is not
+    /// the op result of the same location: the full-integer output DEQUANTIZE).
+    pub reserved_names: Vec<usize>,
 }
 
 impl Working {
@@ -199,6 +203,7 @@ pub(crate) fn prepare(model: &Model) -> Result<(Vec<Working>, Naming)> {
             bases,
             body,
             outputs: sg.outputs.clone(),
+            reserved_names: Vec::new(),
         });
     }
     Ok((works, naming))
@@ -241,7 +246,17 @@ pub(crate) fn finish(
             .iter()
             .map(|&t| w.tensors[t].clone())
             .collect();
+        if matches!(naming, Naming::Converter) {
+            for &t in &w.reserved_names {
+                if let Some(&i) = map.get(&t) {
+                    tensors[i].name = namer.unique(&w.bases[t]);
+                }
+            }
+        }
         for ev in &emitted.names {
+            if matches!((ev, &naming), (Ok(t), Naming::Converter) if w.reserved_names.contains(t)) {
+                continue;
+            }
             match (ev, &naming) {
                 (Ok(t), Naming::Converter) => tensors[map[t]].name = namer.unique(&w.bases[*t]),
                 (Ok(t), Naming::Keep) if *t >= n_original[s] => {
@@ -296,19 +311,37 @@ pub(crate) fn finish(
         let Some(map) = maps.get(sig.subgraph) else {
             continue;
         };
-        for tm in sig.inputs.iter_mut().chain(sig.outputs.iter_mut()) {
-            tm.tensor = *map.get(&tm.tensor).ok_or_else(|| {
-                Error::InvalidModel(format!(
-                    "signature '{}': tensor {} was dropped by the quantized layout",
-                    sig.key, tm.tensor
-                ))
-            })?;
+        let (old_sg, new_sg) = (&model.subgraphs[sig.subgraph], &out.subgraphs[sig.subgraph]);
+        for tm in sig.outputs.iter_mut() {
+            // An output the pass replaced (an int8 result now behind a DEQUANTIZE): the
+            // signature follows the subgraph output at the same position.
+            if let Some(&new) = old_sg
+                .outputs
+                .iter()
+                .position(|&o| o == tm.tensor)
+                .and_then(|p| new_sg.outputs.get(p))
+            {
+                tm.tensor = new;
+            } else {
+                tm.tensor = remap_sig(map, tm.tensor, &sig.key)?;
+            }
+        }
+        for tm in sig.inputs.iter_mut() {
+            tm.tensor = remap_sig(map, tm.tensor, &sig.key)?;
         }
     }
     versions::set_versions(&mut out);
     write_metadata(model, &mut out, mode, float16);
     out.validate()?;
     Ok(out)
+}
+
+fn remap_sig(map: &HashMap<usize, usize>, t: usize, key: &str) -> Result<usize> {
+    map.get(&t).copied().ok_or_else(|| {
+        Error::InvalidModel(format!(
+            "signature '{key}': tensor {t} was dropped by the quantized layout"
+        ))
+    })
 }
 
 /// The converter's metadata entries: `min_runtime_version` (updated), for float16

@@ -189,6 +189,32 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
                 1
             }
         }
+        // Full-integer versions of the ops the int8 pass quantizes (float ops keep the
+        // version they were read with).
+        Op::AveragePool2D(_)
+        | Op::MaxPool2D(_)
+        | Op::Softmax { .. }
+        | Op::Logistic
+        | Op::Tanh
+        | Op::Concatenation { .. }
+        | Op::Add(_)
+        | Op::Sub(_)
+        | Op::Mul { .. }
+        | Op::Pad
+        | Op::Slice
+        | Op::StridedSlice(_)
+        | Op::Transpose
+        | Op::ResizeBilinear(_)
+        | Op::ResizeNearestNeighbor(_)
+        | Op::Maximum
+        | Op::Minimum
+        | Op::Mean { .. }
+        | Op::Relu
+        | Op::Relu6
+            if in0 == Some(I8) =>
+        {
+            2
+        }
         _ => return None,
     };
     Some(v)
@@ -258,6 +284,26 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::DEQUANTIZE, 5, "2.7.0"),
     (code::DEQUANTIZE, 6, "2.18.0"),
     (code::QUANTIZE, 1, "1.14.0"),
+    (code::AVERAGE_POOL_2D, 2, "1.14.0"),
+    (code::MAX_POOL_2D, 2, "1.14.0"),
+    (code::SOFTMAX, 2, "1.14.0"),
+    (code::LOGISTIC, 2, "1.14.0"),
+    (code::TANH, 2, "1.14.0"),
+    (code::CONCATENATION, 2, "1.14.0"),
+    (code::ADD, 2, "1.14.0"),
+    (code::SUB, 2, "1.14.0"),
+    (code::MUL, 2, "1.14.0"),
+    (code::PAD, 2, "1.14.0"),
+    (code::SLICE, 2, "1.14.0"),
+    (code::STRIDED_SLICE, 2, "1.14.0"),
+    (code::TRANSPOSE, 2, "1.14.0"),
+    (code::RESIZE_BILINEAR, 2, "1.14.0"),
+    (code::RESIZE_NEAREST_NEIGHBOR, 2, "1.14.0"),
+    (code::MAXIMUM, 2, "1.14.0"),
+    (code::MINIMUM, 2, "1.14.0"),
+    (code::MEAN, 2, "1.14.0"),
+    (code::RELU, 2, "2.1.0"),
+    (code::RELU6, 2, "2.1.0"),
     (code::QUANTIZE, 2, "1.15.0"),
     (code::QUANTIZE, 3, "2.7.0"),
     (code::QUANTIZE, 4, "2.21.0"),
