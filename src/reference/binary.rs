@@ -526,38 +526,10 @@ pub(super) fn prepare_minimum(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 mod tests {
     use super::*;
     use crate::model::Model;
-    use crate::reference::{constant_value, prepare_op};
+    use crate::reference::test_support::{
+        op_fixture_model as fixture, prepare_first, run_alone_everywhere, Compare,
+    };
     use crate::Error;
-
-    fn fixture(name: &str) -> Model {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/ops")
-            .join(format!("{name}.tflite"));
-        Model::from_file(p).expect("fixture reads")
-    }
-
-    /// Prepares the first operator named `op` of a (possibly edited) model.
-    fn prepare_first(model: &Model, op: &str) -> Result<Box<dyn Kernel>> {
-        let sg = model.main();
-        let consts: Vec<Option<Tensor>> = sg
-            .tensors
-            .iter()
-            .enumerate()
-            .map(|(ti, t)| constant_value(0, ti, t).expect("constant decodes"))
-            .collect();
-        let (index, op) = sg
-            .operators
-            .iter()
-            .enumerate()
-            .find(|(_, o)| o.op.name() == op)
-            .expect("op present");
-        prepare_op(&OpCtx {
-            index,
-            op,
-            sg,
-            consts: &consts,
-        })
-    }
 
     fn set_scale(model: &mut Model, op: &str, which: &str, scale: f32) {
         let sg = &mut model.subgraphs[0];
@@ -764,12 +736,13 @@ mod tests {
         ));
     }
 
+    /// Every ADD, SUB, MUL, MAXIMUM and MINIMUM of the fixtures, alone on LiteRT's recorded
+    /// inputs: outputs must equal LiteRT's (floats too).
     #[test]
     fn binary_ops_match_litert_in_every_fixture() {
-        let (checked, failures) =
-            super::super::quantize::golden_ops::check(&["ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"]);
-        println!("binary ops: {checked} outputs checked");
-        assert!(checked >= 39, "only {checked} outputs checked");
-        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        let r = run_alone_everywhere(&["ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"], Compare::Equal);
+        println!("binary ops: {} outputs checked", r.outputs);
+        assert!(r.outputs >= 39, "only {} outputs checked", r.outputs);
+        assert!(r.failures.is_empty(), "{}", r.failures.join("\n"));
     }
 }

@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn prepare_refuses_what_the_kernel_cannot_run() {
-        use super::super::pooling::golden::{prepare_single, tensor};
+        use crate::reference::test_support::{prepare_single, tensor};
         let op = || crate::model::Op::Mean { keep_dims: false };
         let q = |s, z| Some((s, z));
         // A run-time axis.
@@ -430,7 +430,7 @@ mod tests {
     /// real mean requantized, and exactly the steps of the reference formula.
     #[test]
     fn int8_mean_over_odd_axes_tracks_the_real_mean() {
-        use super::super::pooling::golden::{prepare_single, tensor};
+        use crate::reference::test_support::{prepare_single, tensor};
         let (s_in, zp_in, s_out, zp_out) = (0.0173f32, -7i32, 0.0091f32, 5i32);
         let shape = [3usize, 5, 7];
         for (axes, keep) in [(vec![1], false), (vec![0, 2], true), (vec![-1, 0], false)] {
@@ -489,7 +489,7 @@ mod tests {
             "mean_last_keepdims_f32",
             "mean_last_keepdims_int8",
         ] {
-            assert!(super::super::pooling::golden::check_op(f, "MEAN") > 0);
+            assert!(crate::reference::test_support::check_op(f, "MEAN") > 0);
         }
     }
 }

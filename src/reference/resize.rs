@@ -572,8 +572,8 @@ mod tests {
 
     #[test]
     fn prepare_refuses_what_the_kernels_cannot_run() {
-        use super::super::pooling::golden::{prepare_single, tensor};
         use crate::model::Op;
+        use crate::reference::test_support::{prepare_single, tensor};
         let size = |h: i32, w: i32| Some([h.to_le_bytes(), w.to_le_bytes()].concat());
         let build = |op: Op, size_data: Option<Vec<u8>>, out: &[i32]| {
             prepare_single(
@@ -659,7 +659,7 @@ mod tests {
 
     #[test]
     fn fixtures_match_litert_in_isolation() {
-        use super::super::pooling::golden::check_op;
+        use crate::reference::test_support::check_op;
         for f in [
             "resize_bilinear_f32",
             "resize_bilinear_int8",

@@ -719,6 +719,7 @@ pub(super) fn prepare_tanh(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::test_support::{run_alone_everywhere, Compare};
 
     #[test]
     fn relu_x_requantizes_and_clamps() {
@@ -839,8 +840,31 @@ mod tests {
         assert_eq!(t[(3 + 128) as usize], 2); // round(1.5) = 2
         assert_eq!(t[(-3 + 128) as usize], -2); // round(-1.5) = -2
     }
-}
 
-/// Runs this family's ops (and SOFTMAX) on their golden inputs from the fixtures.
-#[cfg(test)]
-pub(super) mod fixture_check;
+    /// Every activation of the fixtures, alone on LiteRT's recorded inputs.
+    #[test]
+    fn activation_ops_match_their_goldens() {
+        let r = run_alone_everywhere(
+            &[
+                "RELU",
+                "RELU6",
+                "LEAKY_RELU",
+                "PRELU",
+                "HARD_SWISH",
+                "LOGISTIC",
+                "TANH",
+            ],
+            Compare::Tolerance,
+        );
+        assert!(r.failures.is_empty(), "{}", r.failures.join("\n"));
+        println!(
+            "checked {} activation op instances against their goldens",
+            r.ops
+        );
+        assert!(
+            r.ops >= 16,
+            "only {} activation ops found in the fixtures",
+            r.ops
+        );
+    }
+}

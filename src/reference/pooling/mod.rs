@@ -365,13 +365,10 @@ pub(super) fn prepare_max_pool(ctx: &OpCtx, o: &Pool2DOptions) -> Result<Box<dyn
     prepare_pool(ctx, o, PoolKind::Max)
 }
 
-/// Test support shared by the family's files (golden checks of single operators).
-#[cfg(test)]
-pub(super) mod golden;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::test_support::{check_op, prepare_single, tensor};
 
     fn geom(
         in_hw: (usize, usize),
@@ -506,7 +503,6 @@ mod tests {
     #[test]
     fn prepare_refuses_what_the_kernels_cannot_run() {
         use crate::model::Op;
-        use golden::{prepare_single, tensor};
         let q = |s, z| Some((s, z));
         // Input and output quantization differ.
         let e = prepare_single(
@@ -589,7 +585,7 @@ mod tests {
             "avgpool_3x3_s2_valid_f32",
             "avgpool_3x3_s2_valid_int8",
         ] {
-            assert!(golden::check_op(f, "AVERAGE_POOL_2D") > 0);
+            assert!(check_op(f, "AVERAGE_POOL_2D") > 0);
         }
         for f in [
             "maxpool_2x2_s2_valid_f32",
@@ -602,7 +598,7 @@ mod tests {
             "maxpool_3x3_s2_valid_f32",
             "maxpool_3x3_s2_valid_int8",
         ] {
-            assert!(golden::check_op(f, "MAX_POOL_2D") > 0);
+            assert!(check_op(f, "MAX_POOL_2D") > 0);
         }
     }
 }

@@ -437,6 +437,7 @@ pub(super) fn prepare_dequantize(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::test_support::{run_alone_everywhere, Compare};
 
     #[test]
     fn affine_quantize_rounds_half_away_and_clamps() {
@@ -562,7 +563,14 @@ mod tests {
         per_channel_dequantize_all(&[2i8, 3, 4, 5], &mut out, &pc);
         assert_eq!(out, [1.0, 0.5, 2.0, 1.0]);
     }
-}
 
-#[cfg(test)]
-pub(super) mod golden_ops;
+    /// Every QUANTIZE and DEQUANTIZE of the fixtures, alone on LiteRT's recorded inputs:
+    /// outputs must equal LiteRT's (floats too).
+    #[test]
+    fn quantize_and_dequantize_match_litert_in_every_fixture() {
+        let r = run_alone_everywhere(&["QUANTIZE", "DEQUANTIZE"], Compare::Equal);
+        println!("QUANTIZE/DEQUANTIZE: {} outputs checked", r.outputs);
+        assert!(r.outputs > 100, "only {} outputs checked", r.outputs);
+        assert!(r.failures.is_empty(), "{}", r.failures.join("\n"));
+    }
+}
