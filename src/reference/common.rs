@@ -150,6 +150,18 @@ pub(crate) fn clamp_f32(x: f32, lo: f32, hi: f32) -> f32 {
     x.max(lo).min(hi)
 }
 
+/// `ActivationFunctionWithMinMax` as C++ computes it: `std::min(std::max(x, lo), hi)`
+/// (a NaN passes through, unlike [`clamp_f32`]).
+#[inline]
+pub(crate) fn clamp_like_cpp(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if hi < x {
+        hi
+    } else {
+        x
+    }
+}
+
 /// Output size and padding of one spatial dimension (`ComputeOutSize`,
 /// `ComputePaddingWithOffset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use crate::model::{DType, FullyConnectedOptions};
 use crate::{Result, Tensor};
 
-use super::super::common::{clamp_i32, quantized_activation_range, shape_of};
+use super::super::common::{clamp_i32, clamp_like_cpp, quantized_activation_range, shape_of};
 use super::super::{Kernel, OpCtx};
 use super::{
     arg, batch_quantize, check_len, f32s, f32s_mut, i32s, i8s, out0, qs, qs_mut, row_sums,
@@ -112,17 +112,6 @@ pub(super) fn prepare(ctx: &OpCtx, o: &FullyConnectedOptions) -> Result<Box<dyn 
     }
 }
 
-/// `ActivationFunctionWithMinMax`: `std::min(std::max(x, lo), hi)`.
-#[inline]
-fn act_minmax(x: f32, lo: f32, hi: f32) -> f32 {
-    let a = if x < lo { lo } else { x };
-    if hi < a {
-        hi
-    } else {
-        a
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // float32: `reference_ops::FullyConnected`.
 
@@ -167,7 +156,7 @@ impl Kernel for FloatFc {
                     total += x[b * depth + d] * w[o * depth + d];
                 }
                 let bias_value = bias.map_or(0.0, |v| v[o]);
-                out[o + units * b] = act_minmax(total + bias_value, self.lo, self.hi);
+                out[o + units * b] = clamp_like_cpp(total + bias_value, self.lo, self.hi);
             }
         }
         Ok(())

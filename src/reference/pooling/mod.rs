@@ -17,7 +17,9 @@
 use crate::model::{DType, Padding, Pool2DOptions};
 use crate::{Buf, Error, Result, Tensor};
 
-use super::common::{compute_padding, float_activation_range, quantized_activation_range};
+use super::common::{
+    clamp_like_cpp, compute_padding, float_activation_range, quantized_activation_range,
+};
 use super::{dims, Kernel, OpCtx};
 
 /// Geometry of a 2-D pool over an NHWC tensor, as TFLite's `PoolParams` holds it.
@@ -122,17 +124,6 @@ struct Pool {
     clamp: Clamp,
 }
 
-/// `ActivationFunctionWithMinMax`: `std::min(std::max(x, lo), hi)` (a NaN passes through).
-#[inline]
-fn act_f32(x: f32, lo: f32, hi: f32) -> f32 {
-    let x = if x < lo { lo } else { x };
-    if hi < x {
-        hi
-    } else {
-        x
-    }
-}
-
 /// Raw integer values the integer pool kernels work on.
 trait PoolInt: Copy {
     /// `std::numeric_limits<T>::lowest()`, or 0 for uint8 (reference uint8 `MaxPool`
@@ -173,7 +164,7 @@ fn average_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
                 count += 1.0;
             }
         }
-        out[o] = act_f32(total / count, lo, hi);
+        out[o] = clamp_like_cpp(total / count, lo, hi);
     });
 }
 
@@ -190,7 +181,7 @@ fn max_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
                 }
             }
         }
-        out[o] = act_f32(max, lo, hi);
+        out[o] = clamp_like_cpp(max, lo, hi);
     });
 }
 
