@@ -95,6 +95,9 @@ fn wrong(label: &str, what: &str, t: &Tensor, want: &str) -> Error {
     ))
 }
 
+/// How a run-time tensor is read as a typed slice ([`f32s`], [`i8s`], [`qs`]).
+pub(super) type Slice<'t, T> = fn(&str, &str, &'t Tensor) -> Result<&'t [T]>;
+
 pub(super) fn f32s<'t>(label: &str, what: &str, t: &'t Tensor) -> Result<&'t [f32]> {
     t.as_f32().ok_or_else(|| wrong(label, what, t, "float32"))
 }
