@@ -114,6 +114,38 @@ pub(crate) fn qrange(dtype: DType) -> Option<(i32, i32)> {
     }
 }
 
+/// The integer element types the quantized kernels read and write, widened to `i32` as
+/// TFLite's kernels do.
+pub(crate) trait QInt: Copy {
+    const MIN: i32;
+    const MAX: i32;
+    fn to_i32(self) -> i32;
+    /// Truncating conversion (C++'s `static_cast` to the narrower type); kernels clamp to
+    /// `[MIN, MAX]` first wherever TFLite does.
+    fn from_i32(v: i32) -> Self;
+}
+
+macro_rules! qint {
+    ($t:ty) => {
+        impl QInt for $t {
+            const MIN: i32 = <$t>::MIN as i32;
+            const MAX: i32 = <$t>::MAX as i32;
+            #[inline]
+            fn to_i32(self) -> i32 {
+                self as i32
+            }
+            #[inline]
+            fn from_i32(v: i32) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+qint!(i8);
+qint!(u8);
+qint!(i16);
+qint!(i32);
+
 /// `CalculateActivationRangeQuantized`: the fused activation's clamp in the output's
 /// quantized domain (`zp + round(f / scale)` with `f / scale` in float).
 pub(crate) fn quantized_activation_range(

@@ -21,6 +21,7 @@ use crate::quant::fixedpoint::{
 };
 use crate::{Buf, Error, Result, Tensor};
 
+use super::common::QInt;
 use super::{dims, Kernel, OpCtx};
 
 /// `ResolveAxis`: negative axes wrap, duplicates drop, order of first appearance kept.
@@ -145,33 +146,6 @@ struct Mean {
     requant: Option<MeanRequant>,
 }
 
-trait MeanInt: Copy {
-    const MIN: i32;
-    const MAX: i32;
-    fn get(self) -> i32;
-    fn put(v: i32) -> Self;
-}
-
-macro_rules! mean_int {
-    ($t:ty) => {
-        impl MeanInt for $t {
-            const MIN: i32 = <$t>::MIN as i32;
-            const MAX: i32 = <$t>::MAX as i32;
-            #[inline]
-            fn get(self) -> i32 {
-                self as i32
-            }
-            #[inline]
-            fn put(v: i32) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-mean_int!(i8);
-mean_int!(u8);
-mean_int!(i16);
-
 impl Mean {
     fn run_f32(&self, input: &[f32], out: &mut [f32]) {
         let mut sum = vec![0.0f32; self.n_out];
@@ -189,18 +163,18 @@ impl Mean {
         }
     }
 
-    fn run_int<T: MeanInt>(&self, r: &MeanRequant, input: &[T], out: &mut [T]) {
+    fn run_int<T: QInt>(&self, r: &MeanRequant, input: &[T], out: &mut [T]) {
         let mut sum = vec![0i32; self.n_out];
         for (x, &o) in input.iter().zip(&self.map) {
-            sum[o] = sum[o].wrapping_add(x.get());
+            sum[o] = sum[o].wrapping_add(x.to_i32());
         }
         if self.count == 0 {
             // Empty input: the integer "quiet NaN" is 0.
-            out.fill(T::put(0));
+            out.fill(T::from_i32(0));
             return;
         }
         for (y, &s) in out.iter_mut().zip(&sum) {
-            *y = T::put(r.apply(s).clamp(T::MIN, T::MAX));
+            *y = T::from_i32(r.apply(s).clamp(T::MIN, T::MAX));
         }
     }
 }

@@ -40,8 +40,7 @@ use crate::model::{self, DType};
 use crate::quant::fixedpoint::{quantize_multiplier, QuantizedMultiplier};
 use crate::{Buf, Error, Result, Tensor};
 
-use super::common::{qrange, shape_of};
-use super::quantize::QInt;
+use super::common::{qrange, shape_of, QInt};
 use super::{Kernel, OpCtx};
 
 // ───────────────────────────── shared prepare/run helpers ─────────────────────────────

@@ -6,7 +6,7 @@ use crate::quant::fixedpoint::{
 };
 use crate::Result;
 
-use super::super::quantize::QInt;
+use super::super::common::QInt;
 use super::super::OpCtx;
 use super::Operands;
 

@@ -4,7 +4,7 @@ use crate::quant::fixedpoint::{
     multiply_by_quantized_multiplier, quantize_multiplier, QuantizedMultiplier,
 };
 
-use super::super::quantize::QInt;
+use super::super::common::QInt;
 use super::Operands;
 
 /// The precomputed parameters of the int8/uint8 MUL.

@@ -39,6 +39,22 @@ impl Dims {
         Ok((x, w))
     }
 
+    /// A float kernel's output, checked; `None` once zeroed for an empty depth (Eval
+    /// memsets the output).
+    fn float_output<'o>(
+        &self,
+        l: &str,
+        outputs: &'o mut [Tensor],
+    ) -> Result<Option<&'o mut [f32]>> {
+        let out = f32s_mut(l, out0(l, outputs)?)?;
+        check_len(l, "the output", out.len(), self.batches * self.units)?;
+        if self.depth == 0 {
+            out.iter_mut().for_each(|v| *v = 0.0);
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
     /// A run's float bias, checked (`None` when the op has none).
     fn float_bias<'t>(
         &self,
@@ -165,13 +181,9 @@ impl Kernel for FloatFc {
         } = self.dims;
         let (x, w) = self.dims.operands(l, inputs, f32s, f32s)?;
         let bias = self.dims.float_bias(l, inputs, self.has_bias)?;
-        let out = f32s_mut(l, out0(l, outputs)?)?;
-        check_len(l, "the output", out.len(), batches * units)?;
-        if depth == 0 {
-            // Eval: an empty filter depth memsets the output.
-            out.iter_mut().for_each(|v| *v = 0.0);
+        let Some(out) = self.dims.float_output(l, outputs)? else {
             return Ok(());
-        }
+        };
         for b in 0..batches {
             for o in 0..units {
                 let mut total = 0.0f32;
@@ -437,12 +449,9 @@ impl Kernel for HybridFc {
         } = self.dims;
         let (x, w) = self.dims.operands(l, inputs, f32s, i8s)?;
         let bias = self.dims.float_bias(l, inputs, self.has_bias)?;
-        let out = f32s_mut(l, out0(l, outputs)?)?;
-        check_len(l, "the output", out.len(), batches * units)?;
-        if depth == 0 {
-            out.iter_mut().for_each(|v| *v = 0.0);
+        let Some(out) = self.dims.float_output(l, outputs)? else {
             return Ok(());
-        }
+        };
         // Output = bias (or 0) per row.
         for row in out.chunks_exact_mut(units.max(1)) {
             for (o, v) in row.iter_mut().enumerate() {

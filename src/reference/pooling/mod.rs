@@ -18,7 +18,7 @@ use crate::model::{DType, Padding, Pool2DOptions};
 use crate::{Buf, Error, Result, Tensor};
 
 use super::common::{
-    clamp_like_cpp, compute_padding, float_activation_range, quantized_activation_range,
+    clamp_like_cpp, compute_padding, float_activation_range, quantized_activation_range, QInt,
 };
 use super::{dims, Kernel, OpCtx};
 
@@ -127,35 +127,6 @@ struct Pool {
     clamp: Clamp,
 }
 
-/// Raw integer values the integer pool kernels work on.
-trait PoolInt: Copy {
-    /// `std::numeric_limits<T>::lowest()`, or 0 for uint8 (reference uint8 `MaxPool`
-    /// starts from 0, the same thing).
-    const LOWEST: Self;
-    fn get(self) -> i32;
-    /// The final `static_cast<T>` of a value already clamped into range.
-    fn put(v: i32) -> Self;
-}
-
-macro_rules! pool_int {
-    ($t:ty) => {
-        impl PoolInt for $t {
-            const LOWEST: Self = <$t>::MIN;
-            #[inline]
-            fn get(self) -> i32 {
-                self as i32
-            }
-            #[inline]
-            fn put(v: i32) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-pool_int!(i8);
-pool_int!(u8);
-pool_int!(i16);
-
 /// `reference_ops::AveragePool` (float).
 fn average_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
     g.for_each(|o, w, at| {
@@ -190,17 +161,17 @@ fn max_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
 
 /// `reference_integer_ops::AveragePool` (int8, int16) and `reference_ops::AveragePool`
 /// (uint8): rounding division of the raw sum, half away from zero.
-fn average_int<T: PoolInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
+fn average_int<T: QInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
     g.for_each(|o, w, at| {
         let mut acc: i64 = 0;
         let mut count: i64 = 0;
         for y in w.y0..w.y1 {
             for x in w.x0..w.x1 {
-                acc += input[at(y, x)].get() as i64;
+                acc += input[at(y, x)].to_i32() as i64;
                 count += 1;
             }
         }
-        out[o] = T::put(round_div_away(acc, count).clamp(lo as i64, hi as i64) as i32);
+        out[o] = T::from_i32(round_div_away(acc, count).clamp(lo as i64, hi as i64) as i32);
     });
 }
 
@@ -215,15 +186,17 @@ fn round_div_away(acc: i64, n: i64) -> i64 {
 }
 
 /// `reference_integer_ops::MaxPool` / `reference_ops::MaxPool` (uint8).
-fn max_int<T: PoolInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
+fn max_int<T: QInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
     g.for_each(|o, w, at| {
-        let mut max = T::LOWEST.get();
+        // `std::numeric_limits<T>::lowest()` (reference uint8 `MaxPool` starts from 0, the
+        // same thing).
+        let mut max = T::MIN;
         for y in w.y0..w.y1 {
             for x in w.x0..w.x1 {
-                max = max.max(input[at(y, x)].get());
+                max = max.max(input[at(y, x)].to_i32());
             }
         }
-        out[o] = T::put(max.max(lo).min(hi));
+        out[o] = T::from_i32(max.max(lo).min(hi));
     });
 }
 

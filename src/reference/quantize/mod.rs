@@ -20,40 +20,8 @@ use crate::quant::fixedpoint::QuantizedMultiplier;
 use crate::quant::fixedpoint::{multiply_by_quantized_multiplier, quantize_multiplier};
 use crate::{f16_to_f32, Buf, Error, Result, Tensor};
 
-use super::common::shape_of;
+use super::common::{shape_of, QInt};
 use super::{Kernel, OpCtx};
-
-/// The integer element types the quantized kernels read and write, widened to `i32` as
-/// TFLite's kernels do.
-pub(super) trait QInt: Copy {
-    const MIN: i32;
-    const MAX: i32;
-    fn to_i32(self) -> i32;
-    /// Truncating conversion (C++'s `static_cast` to the narrower type); kernels clamp to
-    /// `[MIN, MAX]` first wherever TFLite does.
-    fn from_i32(v: i32) -> Self;
-}
-
-macro_rules! qint {
-    ($t:ty) => {
-        impl QInt for $t {
-            const MIN: i32 = <$t>::MIN as i32;
-            const MAX: i32 = <$t>::MAX as i32;
-            #[inline]
-            fn to_i32(self) -> i32 {
-                self as i32
-            }
-            #[inline]
-            fn from_i32(v: i32) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-qint!(i8);
-qint!(u8);
-qint!(i16);
-qint!(i32);
 
 /// An error for a buffer of the wrong dtype reaching a prepared kernel.
 pub(super) fn dtype_error(what: &str, got: &Buf) -> Error {

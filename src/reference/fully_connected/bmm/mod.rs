@@ -102,37 +102,19 @@ pub(super) fn prepare(ctx: &OpCtx, o: &BatchMatMulOptions) -> Result<Box<dyn Ker
                 return Err(ctx.unsupported(format!("requantization multiplier {real}")));
             }
             let (act_min, act_max) = qrange(DType::I8).unwrap_or((-128, 127));
-            let rhs_t = operands.const_weights(ctx, i8s)?;
-            Ok(Box::new(Int8Bmm::<i8> {
-                label,
-                plan,
-                operands,
-                rhs_t,
-                input_offset: l_zp.wrapping_neg(),
-                filter_offset: r_zp.wrapping_neg(),
-                requant: Some(Epilogue {
-                    bias: vec![0],
-                    multipliers: vec![quantize_multiplier(real)],
-                    output_zero_point: o_zp,
-                    act_min,
-                    act_max,
-                }),
-                _out: std::marker::PhantomData,
-            }))
+            let requant = Epilogue {
+                bias: vec![0],
+                multipliers: vec![quantize_multiplier(real)],
+                output_zero_point: o_zp,
+                act_min,
+                act_max,
+            };
+            let offsets = (l_zp.wrapping_neg(), r_zp.wrapping_neg());
+            Int8Bmm::<i8>::prepare(ctx, plan, operands, offsets, Some(requant))
         }
+        // EvalInt8Int32: raw products, zero points not applied.
         (DType::I8, DType::I8, DType::I32) => {
-            let rhs_t = operands.const_weights(ctx, i8s)?;
-            // EvalInt8Int32: raw products, zero points not applied.
-            Ok(Box::new(Int8Bmm::<i32> {
-                label,
-                plan,
-                operands,
-                rhs_t,
-                input_offset: 0,
-                filter_offset: 0,
-                requant: None,
-                _out: std::marker::PhantomData,
-            }))
+            Int8Bmm::<i32>::prepare(ctx, plan, operands, (0, 0), None)
         }
         (DType::F32, DType::I8, DType::F32) => prepare_hybrid(ctx, o, plan, operands),
         _ => Err(ctx.unsupported(
@@ -309,6 +291,30 @@ struct Int8Bmm<O: BmmOut> {
     /// The int8 output's requantization (one channel, no bias); `None` for int32 output.
     requant: Option<Epilogue>,
     _out: std::marker::PhantomData<O>,
+}
+
+impl<O: BmmOut> Int8Bmm<O> {
+    /// The kernel, with a constant RHS laid out at prepare. `offsets`: (`-lhs zero point`,
+    /// `-rhs zero point`).
+    fn prepare(
+        ctx: &OpCtx,
+        plan: Plan,
+        operands: Operands,
+        (input_offset, filter_offset): (i32, i32),
+        requant: Option<Epilogue>,
+    ) -> Result<Box<dyn Kernel>> {
+        let rhs_t = operands.const_weights(ctx, i8s)?;
+        Ok(Box::new(Int8Bmm::<O> {
+            label: ctx.label(),
+            plan,
+            operands,
+            rhs_t,
+            input_offset,
+            filter_offset,
+            requant,
+            _out: std::marker::PhantomData,
+        }))
+    }
 }
 
 impl<O: BmmOut> Kernel for Int8Bmm<O> {
