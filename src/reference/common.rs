@@ -264,29 +264,10 @@ pub(crate) fn broadcast_map(in_shape: &[usize], out_shape: &[usize]) -> Option<V
     Some(map)
 }
 
-/// The broadcast shape of two shapes (`None` if incompatible).
+/// The broadcast shape of two shapes (`None` if incompatible): the rule shape propagation
+/// uses ([`model::Tensor::broadcast_shape`]).
 pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let rank = a.len().max(b.len());
-    (0..rank)
-        .map(|i| {
-            let da = if i + a.len() >= rank {
-                a[i + a.len() - rank]
-            } else {
-                1
-            };
-            let db = if i + b.len() >= rank {
-                b[i + b.len() - rank]
-            } else {
-                1
-            };
-            match (da, db) {
-                (x, y) if x == y => Some(x),
-                (1, y) => Some(y),
-                (x, 1) => Some(x),
-                _ => None,
-            }
-        })
-        .collect()
+    model::Tensor::broadcast_shape(a, b)
 }
 
 /// Saturating cast of an accumulator to an output dtype after clamping.
