@@ -86,20 +86,28 @@ fn quant_params(ctx: &OpCtx, t: &model::Tensor) -> Result<(f32, i32)> {
     Ok((scale, zp))
 }
 
-/// The (scale, zero point) of the input and of the output of a requantizing unary op
-/// (int16 needs zero points 0), and the dtype's range.
-fn requant_params(
-    ctx: &OpCtx,
-    input: &model::Tensor,
-    output: &model::Tensor,
-) -> Result<((f32, i32), (f32, i32), (i32, i32))> {
+/// The quantization of a requantizing unary op.
+struct Requant {
+    /// (scale, zero point) of the input and of the output.
+    input: (f32, i32),
+    output: (f32, i32),
+    /// The dtype's `[qmin, qmax]`.
+    range: (i32, i32),
+}
+
+/// The input's and output's (scale, zero point) of a requantizing unary op (int16 needs
+/// zero points 0), and the dtype's range.
+fn requant_params(ctx: &OpCtx, input: &model::Tensor, output: &model::Tensor) -> Result<Requant> {
     let (s_in, zp_in) = quant_params(ctx, input)?;
     let (s_out, zp_out) = quant_params(ctx, output)?;
     if input.dtype == DType::I16 && (zp_in != 0 || zp_out != 0) {
         return Err(ctx.unsupported("int16 needs zero points 0"));
     }
-    let range = qrange(input.dtype).unwrap_or((i32::MIN, i32::MAX));
-    Ok(((s_in, zp_in), (s_out, zp_out), range))
+    Ok(Requant {
+        input: (s_in, zp_in),
+        output: (s_out, zp_out),
+        range: qrange(input.dtype).unwrap_or((i32::MIN, i32::MAX)),
+    })
 }
 
 /// `QuantizeMultiplier` of a real multiplier, refusing shifts `MultiplyByQuantizedMultiplier`

@@ -5,7 +5,7 @@ use crate::quant::fixedpoint::{multiply_by_quantized_multiplier, QuantizedMultip
 use crate::Result;
 
 use super::super::{Kernel, OpCtx};
-use super::{float_kernel, multiplier, quant_kernel, requant_params, unary_io, QuantOp};
+use super::{float_kernel, multiplier, quant_kernel, requant_params, unary_io, QuantOp, Requant};
 
 // ---- RELU, RELU6 ---------------------------------------------------------------------
 
@@ -61,8 +61,11 @@ fn prepare_relu_x(ctx: &OpCtx, act_min: f32, act_max: f32) -> Result<Box<dyn Ker
             })
         }),
         DType::I8 | DType::U8 | DType::I16 => {
-            let ((s_in, zp_in), (s_out, zp_out), (qmin, qmax)) =
-                requant_params(ctx, input, output)?;
+            let Requant {
+                input: (s_in, zp_in),
+                output: (s_out, zp_out),
+                range: (qmin, qmax),
+            } = requant_params(ctx, input, output)?;
             // Float division, then widened (ReluPrepare).
             let m = multiplier(ctx, (s_in / s_out) as f64, "input/output")?;
             let act_min = qmin.max(zp_out.wrapping_add((act_min / s_out).round() as i32));
@@ -140,8 +143,11 @@ pub(crate) fn prepare_leaky_relu(ctx: &OpCtx, alpha: f32) -> Result<Box<dyn Kern
             move |x: f32| if x > 0.0 { x } else { x * alpha },
         )),
         DType::I8 | DType::U8 | DType::I16 => {
-            let ((s_in, zp_in), (s_out, zp_out), (qmin, qmax)) =
-                requant_params(ctx, input, output)?;
+            let Requant {
+                input: (s_in, zp_in),
+                output: (s_out, zp_out),
+                range: (qmin, qmax),
+            } = requant_params(ctx, input, output)?;
             // Products and quotients in float, then widened (LeakyReluPrepare).
             let alpha_m = multiplier(ctx, (s_in * alpha / s_out) as f64, "alpha")?;
             let identity = multiplier(ctx, (s_in / s_out) as f64, "identity")?;

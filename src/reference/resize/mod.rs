@@ -25,7 +25,7 @@
 //! : floor((y + off) * scale), in - 1)` with `off = 0.5` for `half_pixel_centers` (then also
 //! `max(in_y, 0)`); whole depth vectors are copied, for any dtype.
 
-use crate::model::{DType, ResizeOptions};
+use crate::model::DType;
 use crate::{Buf, Error, Result, Tensor};
 
 mod bilinear;
@@ -150,7 +150,7 @@ pub(super) fn dtype_error(op: &str, i: &Buf, o: &Buf) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DType, Op};
+    use crate::model::{DType, Op, ResizeOptions};
     use crate::reference::test_support::{check_op, prepare_single, tensor};
     use crate::Tensor;
 

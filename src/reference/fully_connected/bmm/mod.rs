@@ -182,12 +182,12 @@ impl Operands {
         inputs: &[Option<&'a Tensor>],
         prepared: &'a Option<Vec<T>>,
         slice: Slice<'a, T>,
-    ) -> Result<(Cow<'a, [T]>, Cow<'a, [T]>)> {
+    ) -> Result<[Cow<'a, [T]>; 2]> {
         let x = self.run_lhs(label, inputs, slice)?;
         let w = weights_of(label, prepared, self, || {
             slice(label, "the RHS", arg(label, inputs, 1)?)
         })?;
-        Ok((x, w))
+        Ok([x, w])
     }
 
     fn lhs_len(&self) -> usize {
@@ -229,7 +229,7 @@ struct FloatBmm {
 impl Kernel for FloatBmm {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
         let l = self.label.as_str();
-        let (x, w) = self.operands.run_operands(l, inputs, &self.rhs_t, f32s)?;
+        let [x, w] = self.operands.run_operands(l, inputs, &self.rhs_t, f32s)?;
         let out = f32s_mut(l, out0(l, outputs)?)?;
         check_len(l, "the output", out.len(), self.plan.output_len())?;
         let Plan { n, m, k, .. } = self.plan;
@@ -320,7 +320,7 @@ impl<O: BmmOut> Int8Bmm<O> {
 impl<O: BmmOut> Kernel for Int8Bmm<O> {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
         let l = self.label.as_str();
-        let (x, w) = self.operands.run_operands(l, inputs, &self.rhs_t, i8s)?;
+        let [x, w] = self.operands.run_operands(l, inputs, &self.rhs_t, i8s)?;
         let out = out0(l, outputs)?;
         let (dtype, shape) = (out.dtype(), out.shape().to_vec());
         let out = O::slice_mut(out).ok_or_else(|| {
