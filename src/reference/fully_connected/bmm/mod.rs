@@ -19,7 +19,7 @@ mod plan;
 #[cfg(test)]
 pub(super) use plan::tests_support;
 
-use super::super::common::{qrange, shape_of, Epilogue};
+use super::super::common::{qrange, shape_of, Epilogue, QInt};
 use super::super::{Kernel, OpCtx};
 use super::{arg, check_len, f32s, f32s_mut, i8s, out0, QElem, Slice};
 use hybrid::prepare_hybrid;
@@ -253,17 +253,14 @@ impl Kernel for FloatBmm {
 // int8 × int8 → int8 (`BatchMatMul<int8_t, int32_t>` with FullyConnectedParams) or → int32
 // (`BatchMatMul<int8, int8, int32>`: raw products).
 
-trait BmmOut: Copy + Send + Sync + 'static {
+/// The output types of the int8 kernel.
+trait BmmOut: QInt + Send + Sync + 'static {
     fn slice_mut(t: &mut Tensor) -> Option<&mut [Self]>;
-    fn from_i32(x: i32) -> Self;
 }
 
 impl BmmOut for i8 {
     fn slice_mut(t: &mut Tensor) -> Option<&mut [i8]> {
         <i8 as QElem>::slice_mut(t)
-    }
-    fn from_i32(x: i32) -> i8 {
-        x as i8
     }
 }
 
@@ -273,9 +270,6 @@ impl BmmOut for i32 {
             crate::Buf::I32(v) => Some(v),
             _ => None,
         }
-    }
-    fn from_i32(x: i32) -> i32 {
-        x
     }
 }
 
