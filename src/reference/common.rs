@@ -217,7 +217,7 @@ pub(crate) fn compute_padding(
     }
     let effective = (filter - 1) * dilation + 1;
     let out = match padding {
-        Padding::Same => (in_size + stride - 1) / stride,
+        Padding::Same => in_size.div_ceil(stride),
         Padding::Valid => (in_size + stride).checked_sub(effective)? / stride,
         Padding::Other(_) => return None,
     };
