@@ -429,6 +429,72 @@ fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     Ok(())
 }
 
+struct EvalArgs {
+    float_model: PathBuf,
+    quant_model: PathBuf,
+    data: PathBuf,
+    labels: Option<PathBuf>,
+    per_layer: bool,
+    max_samples: Option<usize>,
+    image: ImageOptions,
+    json: Option<PathBuf>,
+}
+
+fn eval_models(a: EvalArgs) -> litequant::Result<()> {
+    if let Some(p) = &a.json {
+        if p.is_dir() {
+            return Err(Error::Data(format!("{}: is a directory", p.display())));
+        }
+    }
+    let float = litequant::Model::from_file(&a.float_model)?;
+    let quant = litequant::Model::from_file(&a.quant_model)?;
+    let engine = ReferenceEngine;
+    let inputs = engine
+        .prepare(&float)
+        .map_err(|e| Error::Data(format!("{}: {e}", a.float_model.display())))?
+        .inputs()
+        .to_vec();
+    let mut data = litequant::data::open(&a.data, &inputs, &a.image)?;
+    let is_npz = a
+        .data
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let labels = match &a.labels {
+        Some(p) => Some(litequant::eval::read_labels(p)?),
+        None if is_npz => {
+            let y = litequant::eval::labels_from_npz(&a.data, "y")?;
+            if y.is_some() {
+                eprintln!("labels: the 'y' array of {}", a.data.display());
+            }
+            y
+        }
+        None => None,
+    };
+    let opts = litequant::eval::EvalOptions {
+        per_layer: a.per_layer,
+        max_samples: a.max_samples,
+        progress: progress_if_tty(),
+    };
+    let report = litequant::eval::evaluate(
+        &float,
+        &quant,
+        &engine,
+        &mut data,
+        labels.as_deref(),
+        &opts,
+    );
+    end_progress(opts.progress.is_some());
+    let report = report.map_err(|e| match e {
+        Error::Data(m) => Error::Data(format!("{}: {m}", a.data.display())),
+        e => e,
+    })?;
+    print!("{report}");
+    if let Some(p) = &a.json {
+        litequant::write_atomic(p, report.to_json().as_bytes())?;
+    }
+    Ok(())
+}
+
 fn io_type(t: IoTypeArg) -> IoType {
     match t {
         IoTypeArg::Float32 => IoType::Float32,
@@ -491,9 +557,25 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image: image.options(),
             report,
         })?,
-        Command::Eval { .. } => {
-            return Err(Error::Unsupported("eval: not yet".into()));
-        }
+        Command::Eval {
+            float_model,
+            quant_model,
+            data,
+            labels,
+            per_layer,
+            max_samples,
+            image,
+            json,
+        } => eval_models(EvalArgs {
+            float_model,
+            quant_model,
+            data,
+            labels,
+            per_layer,
+            max_samples,
+            image: image.options(),
+            json,
+        })?,
     }
     Ok(())
 }
