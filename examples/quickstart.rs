@@ -58,7 +58,10 @@ fn main() -> anyhow::Result<()> {
     let out = out.unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("target/quickstart")
-            .join(format!("cnn_{}.tflite", report.mode.name().replace('-', "_")))
+            .join(format!(
+                "cnn_{}.tflite",
+                report.mode.name().replace('-', "_")
+            ))
     });
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -87,7 +90,11 @@ fn main() -> anyhow::Result<()> {
     )?;
     let o = &eval.outputs[0];
     let pct = |v: Option<f64>| v.map_or("-".into(), |x| format!("{:.2}%", 100.0 * x));
-    println!("held-out:    {} samples from {}", eval.samples, holdout.display());
+    println!(
+        "held-out:    {} samples from {}",
+        eval.samples,
+        holdout.display()
+    );
     println!(
         "accuracy:    float {}, quantized {} (top-1 agreement {})",
         pct(o.accuracy_float),

@@ -414,7 +414,15 @@ fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             Some(stats)
         }
     };
-    let (q, report) = litequant::quant::quantize(&model, stats.as_ref(), &opts)?;
+    let (q, report) =
+        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| {
+            match (e, &a.calib) {
+                (Error::Data(m), Some(calib)) if stats.is_some() => {
+                    Error::Data(format!("{}: {m}", calib.display()))
+                }
+                (e, _) => e,
+            }
+        })?;
     let bytes = q.to_bytes()?;
     litequant::write_atomic(&a.output, &bytes)?;
     if let Some(path) = &a.report {
@@ -475,14 +483,8 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
         max_samples: a.max_samples,
         progress: progress_if_tty(),
     };
-    let report = litequant::eval::evaluate(
-        &float,
-        &quant,
-        &engine,
-        &mut data,
-        labels.as_deref(),
-        &opts,
-    );
+    let report =
+        litequant::eval::evaluate(&float, &quant, &engine, &mut data, labels.as_deref(), &opts);
     end_progress(opts.progress.is_some());
     let report = report.map_err(|e| match e {
         Error::Data(m) => Error::Data(format!("{}: {m}", a.data.display())),

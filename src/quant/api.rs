@@ -150,10 +150,7 @@ impl QuantizeOptions {
     pub fn validate(&self) -> Result<()> {
         let mode = self.mode;
         if !mode.needs_calibration() {
-            for (what, t) in [
-                ("input", self.input_type),
-                ("output", self.output_type),
-            ] {
+            for (what, t) in [("input", self.input_type), ("output", self.output_type)] {
                 if t != IoType::Float32 {
                     return Err(Error::Unsupported(format!(
                         "{what} type {} needs a full-integer mode (int8 or int8-only); mode \
