@@ -293,6 +293,10 @@ fn progress(done: usize, total: Option<usize>) {
     let mut err = std::io::stderr().lock();
     match total {
         Some(n) if n > 0 => {
+            // Redraw only when the percentage moves.
+            if done > 1 && done < n && done * 100 / n == (done - 1) * 100 / n {
+                return;
+            }
             let width = 30;
             let filled = (done.min(n) * width) / n;
             let _ = write!(
@@ -303,6 +307,9 @@ fn progress(done: usize, total: Option<usize>) {
             );
         }
         _ => {
+            if done % 10 != 0 {
+                return;
+            }
             let _ = write!(err, "\r  {done} samples");
         }
     }
