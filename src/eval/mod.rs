@@ -297,6 +297,15 @@ impl Observer for CompareQuant<'_> {
     }
 }
 
+/// A tensor both models compute (per-layer comparison).
+struct Slot {
+    name: String,
+    float_tensor: usize,
+    quant_tensor: usize,
+    dtype: String,
+    quant: Option<(f32, i64)>,
+}
+
 /// Run `float` and `quant` on `engine` over `data` (samples fitted to the float model's
 /// inputs, e.g. by [`crate::data::open`]) and compare: per output, and with
 /// [`EvalOptions::per_layer`] per shared tensor. `labels`: integer classes, one per row of
@@ -330,7 +339,7 @@ pub fn evaluate<E: Engine>(
 
     // Per-layer plan: shared computed tensors, one slot each.
     let (mut fslots, mut qslots) = (HashMap::new(), HashMap::new());
-    let mut slot_info: Vec<(String, usize, usize, String, Option<(f32, i64)>)> = Vec::new();
+    let mut slot_info: Vec<Slot> = Vec::new();
     if opts.per_layer {
         let fnames = computed_names(float);
         let mut qnames: Vec<(&str, usize)> = computed_names(quant).into_iter().collect();
@@ -351,10 +360,16 @@ pub fn evaluate<E: Engine>(
             let slot = slot_info.len();
             fslots.insert(fi, slot);
             qslots.insert(qi, slot);
-            slot_info.push((name.to_string(), fi, qi, qt.dtype.to_string(), qp));
+            slot_info.push(Slot {
+                name: name.to_string(),
+                float_tensor: fi,
+                quant_tensor: qi,
+                dtype: qt.dtype.to_string(),
+                quant: qp,
+            });
         }
     }
-    let quant_params: Vec<Option<(f32, i64)>> = slot_info.iter().map(|s| s.4).collect();
+    let quant_params: Vec<Option<(f32, i64)>> = slot_info.iter().map(|s| s.quant).collect();
     let mut layer_acc = vec![LayerAccumulator::default(); slot_info.len()];
     let mut seen = Vec::new();
 
@@ -437,8 +452,8 @@ pub fn evaluate<E: Engine>(
     let layers = seen
         .iter()
         .map(|&s| {
-            let (name, fi, qi, dtype, qp) = &slot_info[s];
-            layer_acc[s].finish(name, (*fi, *qi), dtype, *qp)
+            let t = &slot_info[s];
+            layer_acc[s].finish(&t.name, (t.float_tensor, t.quant_tensor), &t.dtype, t.quant)
         })
         .collect();
     Ok(EvalReport {
