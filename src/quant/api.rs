@@ -200,16 +200,16 @@ pub fn quantize(
     opts: &QuantizeOptions,
 ) -> Result<(Model, Report)> {
     opts.validate()?;
-    let quantized = match opts.mode {
+    let (quantized, float_ops) = match opts.mode {
         Mode::Dynamic => {
             let dynamic = DynamicOptions {
                 per_channel: !opts.per_tensor,
                 per_channel_dense: !opts.per_tensor,
                 ..Default::default()
             };
-            crate::quant::quantize_dynamic(model, &dynamic)?
+            (crate::quant::quantize_dynamic(model, &dynamic)?, Vec::new())
         }
-        Mode::Float16 => crate::quant::quantize_float16(model)?,
+        Mode::Float16 => (crate::quant::quantize_float16(model)?, Vec::new()),
         Mode::Int8 | Mode::Int8Only => {
             let stats = stats.ok_or_else(|| {
                 Error::Data(format!(
@@ -222,15 +222,21 @@ pub fn quantize(
             dispatch_int8(model, stats, opts)?
         }
     };
-    let report = Report::new(model, &quantized, stats, opts)?;
+    let mut report = Report::new(model, &quantized, stats, opts)?;
+    report.float_ops = float_ops;
     Ok((quantized, report))
 }
 
-/// Where the full-integer pass plugs in: `quantize_int8(model, stats, opts)` for
+/// Where the full-integer pass plugs in: `quantize_int8(model, stats, ...)` for
 /// [`Mode::Int8`] / [`Mode::Int8Only`] with `opts.per_tensor`, `opts.keep_float`,
-/// `opts.input_type`, `opts.output_type`. It should fill [`Report::float_ops`] through
-/// [`Report::new`]'s caller (ops left float in `int8` mode).
-fn dispatch_int8(_model: &Model, _stats: &Stats, opts: &QuantizeOptions) -> Result<Model> {
+/// `opts.input_type`, `opts.output_type`, returning the model and the ops it left float
+/// (`int8` mode; they go to [`Report::float_ops`]). Statistics reach it finite
+/// (`check_finite`).
+fn dispatch_int8(
+    _model: &Model,
+    _stats: &Stats,
+    opts: &QuantizeOptions,
+) -> Result<(Model, Vec<FloatOp>)> {
     Err(Error::Unsupported(format!(
         "mode {}: int8 modes land with the full-integer pass; use --mode dynamic or float16 \
          for now",
