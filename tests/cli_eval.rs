@@ -313,3 +313,35 @@ fn bad_eval_inputs_are_named() {
     assert!(!res.status.success());
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn image_directories_with_normalisation() {
+    let dir = TempDir::new("images");
+    let images = dir.join("imgs");
+    std::fs::create_dir_all(&images).unwrap();
+    for k in 0..3u8 {
+        let img =
+            image::GrayImage::from_fn(8, 8, |x, y| image::Luma([(x as u8 + y as u8) * 8 + k]));
+        img.save(images.join(format!("{k}.png"))).unwrap();
+    }
+    let out = dir.join("eval.json");
+    let (res, stderr) = eval(&[
+        s(&fixture("cnn_float32.tflite")),
+        s(&fixture("cnn_dynamic.tflite")),
+        "--data",
+        s(&images),
+        "--scale",
+        "0.0625",
+        "--mean",
+        "0.5",
+        "--std",
+        "2",
+        "--json",
+        s(&out),
+    ]);
+    assert!(res.status.success(), "{stderr}");
+    let j = json(&out);
+    assert_eq!(j["samples"], 3);
+    assert_eq!(j["labelled"], false);
+    assert!(j["outputs"][0]["accuracy_float"].is_null());
+}
