@@ -6,6 +6,7 @@ extern crate alloc;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod eval;
 mod fsutil;
 pub mod gpu;
 pub mod inspect;

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use litequant::data::{read_npy_file, write_npz, Npz};
-use litequant::{Engine, Observer, ReferenceEngine, Session, Tensor};
+use litequant::data::{read_npy_file, write_npz, ImageOptions, Npz};
+use litequant::quant::{IoType, Mode, QuantizeOptions};
+use litequant::{Engine, Error, Observer, ReferenceEngine, Session, Tensor};
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +59,109 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dump_all: Option<PathBuf>,
     },
+    /// Quantize a float model (post-training quantization, as the TFLite converter does).
+    Quantize {
+        /// The float .tflite file (never modified).
+        model: PathBuf,
+        /// Where to write the quantized model (atomically; nothing is written on failure).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The mode; default int8 when --calib is given, dynamic otherwise (as the converter).
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        /// Calibration data: a .npy (leading axis = samples, single-input models), a .npz
+        /// (one array per input) or a directory of PNG/JPEG images.
+        #[arg(long, value_name = "DATA")]
+        calib: Option<PathBuf>,
+        /// Model input type (int8 modes).
+        #[arg(long, value_enum, default_value = "float32")]
+        input_type: IoTypeArg,
+        /// Model output type (int8 modes).
+        #[arg(long, value_enum, default_value = "float32")]
+        output_type: IoTypeArg,
+        /// Per-tensor weight scales instead of per channel.
+        #[arg(long)]
+        per_tensor: bool,
+        /// Keep this op (by output tensor name) or tensor float (int8 modes). Repeatable.
+        #[arg(long = "keep-float", value_name = "NAME")]
+        keep_float: Vec<String>,
+        /// Calibrate on at most N samples.
+        #[arg(long, value_name = "N")]
+        max_samples: Option<usize>,
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Also write the quantization report as JSON.
+        #[arg(long, value_name = "FILE.json")]
+        report: Option<PathBuf>,
+    },
+    /// Compare a quantized model with its float original on data: per output max |err|,
+    /// RMSE, SQNR, top-1 agreement (and accuracy with labels); --per-layer compares every
+    /// tensor the two models share by name.
+    Eval {
+        /// The float .tflite file.
+        float_model: PathBuf,
+        /// The quantized .tflite file.
+        quant_model: PathBuf,
+        /// Evaluation data (.npy, .npz or a directory of images), as for --calib.
+        #[arg(long, value_name = "DATA")]
+        data: PathBuf,
+        /// Integer class labels, one per sample (.npy). Default: the `y` array of a .npz
+        /// --data, if it has one.
+        #[arg(long, value_name = "Y.npy")]
+        labels: Option<PathBuf>,
+        /// Compare every tensor the two models share by name (RMSE/scale as TFLite's
+        /// quantization debugger).
+        #[arg(long)]
+        per_layer: bool,
+        /// Evaluate on at most N samples.
+        #[arg(long, value_name = "N")]
+        max_samples: Option<usize>,
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Also write the results as JSON.
+        #[arg(long, value_name = "FILE.json")]
+        json: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Dynamic,
+    Int8,
+    #[value(name = "int8-only")]
+    Int8Only,
+    Float16,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum IoTypeArg {
+    Float32,
+    Int8,
+    Uint8,
+}
+
+/// Normalisation of image directories (`x = (p * scale - mean) / std`).
+#[derive(clap::Args)]
+struct ImageArgs {
+    /// Images: multiply pixel values (0..255) by S first.
+    #[arg(long, value_name = "S", default_value_t = 1.0 / 255.0)]
+    scale: f32,
+    /// Images: subtract M (one value, or comma-separated per channel) after scaling.
+    #[arg(long, value_name = "M", value_delimiter = ',', default_value = "0")]
+    mean: Vec<f32>,
+    /// Images: divide by S (one value, or comma-separated per channel) after the mean.
+    #[arg(long, value_name = "S", value_delimiter = ',', default_value = "1")]
+    std: Vec<f32>,
+}
+
+impl ImageArgs {
+    fn options(&self) -> ImageOptions {
+        ImageOptions {
+            scale: self.scale,
+            mean: self.mean.clone(),
+            std: self.std.clone(),
+        }
+    }
 }
 
 fn read_inputs(
@@ -183,6 +287,231 @@ fn run_model(
     Ok(())
 }
 
+/// Progress of calibration/evaluation on a terminal: one line redrawn in place.
+fn progress(done: usize, total: Option<usize>) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    match total {
+        Some(n) if n > 0 => {
+            // Redraw only when the percentage moves.
+            if done > 1 && done < n && done * 100 / n == (done - 1) * 100 / n {
+                return;
+            }
+            let width = 30;
+            let filled = (done.min(n) * width) / n;
+            let _ = write!(
+                err,
+                "\r  [{}{}] {done}/{n} samples",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+        }
+        _ => {
+            if done % 10 != 0 {
+                return;
+            }
+            let _ = write!(err, "\r  {done} samples");
+        }
+    }
+    let _ = err.flush();
+}
+
+/// The progress callback: only when stderr is a terminal.
+fn progress_if_tty() -> Option<fn(usize, Option<usize>)> {
+    use std::io::IsTerminal;
+    std::io::stderr()
+        .is_terminal()
+        .then_some(progress as fn(usize, Option<usize>))
+}
+
+fn end_progress(shown: bool) {
+    if shown {
+        eprintln!();
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+struct QuantizeArgs {
+    model: PathBuf,
+    output: PathBuf,
+    mode: Option<ModeArg>,
+    calib: Option<PathBuf>,
+    opts: QuantizeOptions,
+    image: ImageOptions,
+    report: Option<PathBuf>,
+}
+
+fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
+    let mut opts = a.opts;
+    opts.mode = match a.mode {
+        Some(ModeArg::Dynamic) => Mode::Dynamic,
+        Some(ModeArg::Int8) => Mode::Int8,
+        Some(ModeArg::Int8Only) => Mode::Int8Only,
+        Some(ModeArg::Float16) => Mode::Float16,
+        None if a.calib.is_some() => Mode::Int8,
+        None => Mode::Dynamic,
+    };
+    opts.validate()?;
+    if same_file(&a.model, &a.output) {
+        return Err(Error::Data(format!(
+            "{}: the output would overwrite the input model; choose another -o",
+            a.output.display()
+        )));
+    }
+    for p in [Some(&a.output), a.report.as_ref()].into_iter().flatten() {
+        if p.is_dir() {
+            return Err(Error::Data(format!("{}: is a directory", p.display())));
+        }
+    }
+    let model = litequant::Model::from_file(&a.model)?;
+    let engine = ReferenceEngine;
+    let stats = match (&a.calib, opts.mode.needs_calibration()) {
+        (None, true) => {
+            return Err(Error::Data(format!(
+                "mode {} needs calibration data: give --calib DATA (.npy, .npz or a \
+                 directory of images)",
+                opts.mode
+            )))
+        }
+        (Some(calib), false) => {
+            eprintln!(
+                "note: mode {} needs no calibration; --calib {} is not used",
+                opts.mode,
+                calib.display()
+            );
+            None
+        }
+        (None, false) => None,
+        (Some(calib), true) => {
+            let inputs = engine.prepare(&model)?.inputs().to_vec();
+            let mut data = litequant::data::open(calib, &inputs, &a.image)?;
+            let mut copts = opts.calibration_options();
+            copts.progress = progress_if_tty();
+            eprintln!(
+                "calibrating {} on {} ({})",
+                a.model.display(),
+                calib.display(),
+                engine.name()
+            );
+            let stats = litequant::calibrate(&model, &engine, &mut data, &copts);
+            end_progress(copts.progress.is_some());
+            let stats = stats.map_err(|e| match e {
+                Error::Data(m) => Error::Data(format!("{}: {m}", calib.display())),
+                e => e,
+            })?;
+            let nf = stats.non_finite();
+            eprintln!(
+                "calibrated on {} samples; NaN/Inf seen in {} tensors",
+                stats.samples,
+                nf.len()
+            );
+            for (t, nan, inf) in &nf {
+                let name = model.main().tensors.get(*t).map(|x| x.name.as_str());
+                eprintln!(
+                    "  tensor {t} '{}': {nan} NaN, {inf} Inf",
+                    name.unwrap_or("?")
+                );
+            }
+            Some(stats)
+        }
+    };
+    let (q, report) =
+        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| {
+            match (e, &a.calib) {
+                (Error::Data(m), Some(calib)) if stats.is_some() => {
+                    Error::Data(format!("{}: {m}", calib.display()))
+                }
+                (e, _) => e,
+            }
+        })?;
+    let bytes = q.to_bytes()?;
+    litequant::write_atomic(&a.output, &bytes)?;
+    if let Some(path) = &a.report {
+        if let Err(e) = litequant::write_atomic(path, report.to_json().as_bytes()) {
+            // A failed run leaves no output behind.
+            let _ = std::fs::remove_file(&a.output);
+            return Err(e);
+        }
+    }
+    print!("{report}");
+    eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
+    Ok(())
+}
+
+struct EvalArgs {
+    float_model: PathBuf,
+    quant_model: PathBuf,
+    data: PathBuf,
+    labels: Option<PathBuf>,
+    per_layer: bool,
+    max_samples: Option<usize>,
+    image: ImageOptions,
+    json: Option<PathBuf>,
+}
+
+fn eval_models(a: EvalArgs) -> litequant::Result<()> {
+    if let Some(p) = &a.json {
+        if p.is_dir() {
+            return Err(Error::Data(format!("{}: is a directory", p.display())));
+        }
+    }
+    let float = litequant::Model::from_file(&a.float_model)?;
+    let quant = litequant::Model::from_file(&a.quant_model)?;
+    let engine = ReferenceEngine;
+    let inputs = engine
+        .prepare(&float)
+        .map_err(|e| Error::Data(format!("{}: {e}", a.float_model.display())))?
+        .inputs()
+        .to_vec();
+    let mut data = litequant::data::open(&a.data, &inputs, &a.image)?;
+    let is_npz = a
+        .data
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let labels = match &a.labels {
+        Some(p) => Some(litequant::eval::read_labels(p)?),
+        None if is_npz => {
+            let y = litequant::eval::labels_from_npz(&a.data, "y")?;
+            if y.is_some() {
+                eprintln!("labels: the 'y' array of {}", a.data.display());
+            }
+            y
+        }
+        None => None,
+    };
+    let opts = litequant::eval::EvalOptions {
+        per_layer: a.per_layer,
+        max_samples: a.max_samples,
+        progress: progress_if_tty(),
+    };
+    let report =
+        litequant::eval::evaluate(&float, &quant, &engine, &mut data, labels.as_deref(), &opts);
+    end_progress(opts.progress.is_some());
+    let report = report.map_err(|e| match e {
+        Error::Data(m) => Error::Data(format!("{}: {m}", a.data.display())),
+        e => e,
+    })?;
+    print!("{report}");
+    if let Some(p) = &a.json {
+        litequant::write_atomic(p, report.to_json().as_bytes())?;
+    }
+    Ok(())
+}
+
+fn io_type(t: IoTypeArg) -> IoType {
+    match t {
+        IoTypeArg::Float32 => IoType::Float32,
+        IoTypeArg::Int8 => IoType::Int8,
+        IoTypeArg::Uint8 => IoType::Uint8,
+    }
+}
+
 fn run(cli: Cli) -> litequant::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => {
@@ -209,6 +538,53 @@ fn run(cli: Cli) -> litequant::Result<()> {
             &output,
             dump_all.as_deref(),
         )?,
+        Command::Quantize {
+            model,
+            output,
+            mode,
+            calib,
+            input_type,
+            output_type,
+            per_tensor,
+            keep_float,
+            max_samples,
+            image,
+            report,
+        } => quantize_model(QuantizeArgs {
+            model,
+            output,
+            mode,
+            calib,
+            opts: QuantizeOptions {
+                per_tensor,
+                keep_float,
+                input_type: io_type(input_type),
+                output_type: io_type(output_type),
+                max_samples,
+                ..QuantizeOptions::default()
+            },
+            image: image.options(),
+            report,
+        })?,
+        Command::Eval {
+            float_model,
+            quant_model,
+            data,
+            labels,
+            per_layer,
+            max_samples,
+            image,
+            json,
+        } => eval_models(EvalArgs {
+            float_model,
+            quant_model,
+            data,
+            labels,
+            per_layer,
+            max_samples,
+            image: image.options(),
+            json,
+        })?,
     }
     Ok(())
 }

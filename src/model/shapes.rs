@@ -2,7 +2,7 @@
 //! signature, set to concrete sizes), every tensor downstream re-shaped by the op's rule —
 //! what TFLite does on `ResizeInputTensor` + `AllocateTensors`.
 
-use super::{Model, Op, Operator, Subgraph};
+use super::{Model, Op, Operator, Subgraph, Tensor};
 use crate::{Error, Result};
 
 fn err(sg: &Subgraph, oi: usize, op: &Operator, why: impl std::fmt::Display) -> Error {
@@ -13,28 +13,40 @@ fn err(sg: &Subgraph, oi: usize, op: &Operator, why: impl std::fmt::Display) -> 
     ))
 }
 
-fn broadcast(a: &[i32], b: &[i32]) -> Option<Vec<i32>> {
-    let rank = a.len().max(b.len());
-    (0..rank)
-        .map(|i| {
-            let da = if i + a.len() >= rank {
-                a[i + a.len() - rank]
-            } else {
-                1
-            };
-            let db = if i + b.len() >= rank {
-                b[i + b.len() - rank]
-            } else {
-                1
-            };
-            match (da, db) {
-                (x, y) if x == y => Some(x),
-                (1, y) => Some(y),
-                (x, 1) => Some(x),
-                _ => None,
-            }
-        })
-        .collect()
+impl Tensor {
+    /// The numpy broadcast of two shapes (right-aligned; a size-1 dimension stretches), or
+    /// `None` if they do not broadcast. One rule for shape propagation (`i32` model
+    /// dimensions) and the reference engine's prepare (`usize` dimensions).
+    pub(crate) fn broadcast_shape<D: Copy + PartialEq + From<u8>>(
+        a: &[D],
+        b: &[D],
+    ) -> Option<Vec<D>> {
+        let one = D::from(1);
+        let rank = a.len().max(b.len());
+        (0..rank)
+            .map(|i| {
+                let da = if i + a.len() >= rank {
+                    a[i + a.len() - rank]
+                } else {
+                    one
+                };
+                let db = if i + b.len() >= rank {
+                    b[i + b.len() - rank]
+                } else {
+                    one
+                };
+                if da == db {
+                    Some(da)
+                } else if da == one {
+                    Some(db)
+                } else if db == one {
+                    Some(da)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
 }
 
 fn conv_out(in_size: i32, filter: i32, stride: i32, dilation: i32, same: bool) -> Option<i32> {
@@ -47,6 +59,53 @@ fn conv_out(in_size: i32, filter: i32, stride: i32, dilation: i32, same: bool) -
     } else {
         ((in_size + stride - effective) / stride).max(0)
     })
+}
+
+/// The window of a 2-D convolution or pool over an NHWC input: (height, width) pairs.
+struct Window2D {
+    filter: (i32, i32),
+    stride: (i32, i32),
+    dilation: (i32, i32),
+    same: bool,
+}
+
+impl Window2D {
+    fn new(
+        filter: (i32, i32),
+        stride: (i32, i32),
+        dilation: (i32, i32),
+        padding: super::Padding,
+    ) -> Window2D {
+        Window2D {
+            filter,
+            stride,
+            dilation,
+            same: padding == super::Padding::Same,
+        }
+    }
+
+    /// `[batches, out_h, out_w, channels]` for input shape `x`, the channels being element
+    /// `index` of `shape`.
+    fn output_shape(&self, x: &[i32], (shape, index): (&[i32], usize)) -> Option<Vec<i32>> {
+        Some(vec![
+            x[0],
+            conv_out(
+                x[1],
+                self.filter.0,
+                self.stride.0,
+                self.dilation.0,
+                self.same,
+            )?,
+            conv_out(
+                x[2],
+                self.filter.1,
+                self.stride.1,
+                self.dilation.1,
+                self.same,
+            )?,
+            shape[index],
+        ])
+    }
 }
 
 /// Constant int32 values of input `i` of an operator.
@@ -75,32 +134,30 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
     Some(match &op.op {
         Op::Conv2D(o) => {
             let f = shape(1)?;
-            let same = o.padding == super::Padding::Same;
-            vec![
-                x[0],
-                conv_out(x[1], f[1], o.stride_h, o.dilation_h, same)?,
-                conv_out(x[2], f[2], o.stride_w, o.dilation_w, same)?,
-                f[0],
-            ]
+            let stride = (o.stride_h, o.stride_w);
+            Window2D::new(
+                (f[1], f[2]),
+                stride,
+                (o.dilation_h, o.dilation_w),
+                o.padding,
+            )
+            .output_shape(&x, (&f, 0))?
         }
         Op::DepthwiseConv2D(o) => {
             let f = shape(1)?;
-            let same = o.padding == super::Padding::Same;
-            vec![
-                x[0],
-                conv_out(x[1], f[1], o.stride_h, o.dilation_h, same)?,
-                conv_out(x[2], f[2], o.stride_w, o.dilation_w, same)?,
-                f[3],
-            ]
+            let stride = (o.stride_h, o.stride_w);
+            Window2D::new(
+                (f[1], f[2]),
+                stride,
+                (o.dilation_h, o.dilation_w),
+                o.padding,
+            )
+            .output_shape(&x, (&f, 3))?
         }
         Op::AveragePool2D(o) | Op::MaxPool2D(o) => {
-            let same = o.padding == super::Padding::Same;
-            vec![
-                x[0],
-                conv_out(x[1], o.filter_h, o.stride_h, 1, same)?,
-                conv_out(x[2], o.filter_w, o.stride_w, 1, same)?,
-                x[3],
-            ]
+            let stride = (o.stride_h, o.stride_w);
+            Window2D::new((o.filter_h, o.filter_w), stride, (1, 1), o.padding)
+                .output_shape(&x, (&x, 3))?
         }
         Op::FullyConnected(o) => {
             let w = shape(1)?;
@@ -129,12 +186,12 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             } else {
                 y[y.len() - 1]
             };
-            let mut s = broadcast(&x[..x.len() - 2], &y[..y.len() - 2])?;
+            let mut s = Tensor::broadcast_shape(&x[..x.len() - 2], &y[..y.len() - 2])?;
             s.extend([m, n]);
             s
         }
         Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Maximum | Op::Minimum | Op::Prelu => {
-            broadcast(&x, &shape(1)?)?
+            Tensor::broadcast_shape(&x, &shape(1)?)?
         }
         Op::Mean { keep_dims } => {
             let axes: Vec<usize> = const_i32(sg, op, 1)?

@@ -14,12 +14,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 pub mod calibrate;
 pub mod fixedpoint;
 pub mod options;
 pub mod passes;
 pub mod weights;
 
+pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};
 pub use options::DynamicOptions;
 pub use passes::dynamic::quantize_dynamic;
 pub use passes::float16::quantize_float16;

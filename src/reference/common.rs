@@ -114,6 +114,38 @@ pub(crate) fn qrange(dtype: DType) -> Option<(i32, i32)> {
     }
 }
 
+/// The integer element types the quantized kernels read and write, widened to `i32` as
+/// TFLite's kernels do.
+pub(crate) trait QInt: Copy {
+    const MIN: i32;
+    const MAX: i32;
+    fn to_i32(self) -> i32;
+    /// Truncating conversion (C++'s `static_cast` to the narrower type); kernels clamp to
+    /// `[MIN, MAX]` first wherever TFLite does.
+    fn from_i32(v: i32) -> Self;
+}
+
+macro_rules! qint {
+    ($t:ty) => {
+        impl QInt for $t {
+            const MIN: i32 = <$t>::MIN as i32;
+            const MAX: i32 = <$t>::MAX as i32;
+            #[inline]
+            fn to_i32(self) -> i32 {
+                self as i32
+            }
+            #[inline]
+            fn from_i32(v: i32) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+qint!(i8);
+qint!(u8);
+qint!(i16);
+qint!(i32);
+
 /// `CalculateActivationRangeQuantized`: the fused activation's clamp in the output's
 /// quantized domain (`zp + round(f / scale)` with `f / scale` in float).
 pub(crate) fn quantized_activation_range(
@@ -150,6 +182,18 @@ pub(crate) fn clamp_f32(x: f32, lo: f32, hi: f32) -> f32 {
     x.max(lo).min(hi)
 }
 
+/// `ActivationFunctionWithMinMax` as C++ computes it: `std::min(std::max(x, lo), hi)`
+/// (a NaN passes through, unlike [`clamp_f32`]).
+#[inline]
+pub(crate) fn clamp_like_cpp(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if hi < x {
+        hi
+    } else {
+        x
+    }
+}
+
 /// Output size and padding of one spatial dimension (`ComputeOutSize`,
 /// `ComputePaddingWithOffset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +217,7 @@ pub(crate) fn compute_padding(
     }
     let effective = (filter - 1) * dilation + 1;
     let out = match padding {
-        Padding::Same => (in_size + stride - 1) / stride,
+        Padding::Same => in_size.div_ceil(stride),
         Padding::Valid => (in_size + stride).checked_sub(effective)? / stride,
         Padding::Other(_) => return None,
     };
@@ -220,29 +264,10 @@ pub(crate) fn broadcast_map(in_shape: &[usize], out_shape: &[usize]) -> Option<V
     Some(map)
 }
 
-/// The broadcast shape of two shapes (`None` if incompatible).
+/// The broadcast shape of two shapes (`None` if incompatible): the rule shape propagation
+/// uses ([`model::Tensor::broadcast_shape`]).
 pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let rank = a.len().max(b.len());
-    (0..rank)
-        .map(|i| {
-            let da = if i + a.len() >= rank {
-                a[i + a.len() - rank]
-            } else {
-                1
-            };
-            let db = if i + b.len() >= rank {
-                b[i + b.len() - rank]
-            } else {
-                1
-            };
-            match (da, db) {
-                (x, y) if x == y => Some(x),
-                (1, y) => Some(y),
-                (x, 1) => Some(x),
-                _ => None,
-            }
-        })
-        .collect()
+    model::Tensor::broadcast_shape(a, b)
 }
 
 /// Saturating cast of an accumulator to an output dtype after clamping.

@@ -17,6 +17,8 @@ mod reduce;
 mod resize;
 mod shape_ops;
 mod softmax;
+#[cfg(test)]
+mod test_support;
 
 use crate::engine::{Engine, IoSpec, Observer, Session};
 use crate::model::{self, Model, Op, Operator, Subgraph};

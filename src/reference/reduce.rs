@@ -21,6 +21,7 @@ use crate::quant::fixedpoint::{
 };
 use crate::{Buf, Error, Result, Tensor};
 
+use super::common::QInt;
 use super::{dims, Kernel, OpCtx};
 
 /// `ResolveAxis`: negative axes wrap, duplicates drop, order of first appearance kept.
@@ -145,33 +146,6 @@ struct Mean {
     requant: Option<MeanRequant>,
 }
 
-trait MeanInt: Copy {
-    const MIN: i32;
-    const MAX: i32;
-    fn get(self) -> i32;
-    fn put(v: i32) -> Self;
-}
-
-macro_rules! mean_int {
-    ($t:ty) => {
-        impl MeanInt for $t {
-            const MIN: i32 = <$t>::MIN as i32;
-            const MAX: i32 = <$t>::MAX as i32;
-            #[inline]
-            fn get(self) -> i32 {
-                self as i32
-            }
-            #[inline]
-            fn put(v: i32) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-mean_int!(i8);
-mean_int!(u8);
-mean_int!(i16);
-
 impl Mean {
     fn run_f32(&self, input: &[f32], out: &mut [f32]) {
         let mut sum = vec![0.0f32; self.n_out];
@@ -189,18 +163,18 @@ impl Mean {
         }
     }
 
-    fn run_int<T: MeanInt>(&self, r: &MeanRequant, input: &[T], out: &mut [T]) {
+    fn run_int<T: QInt>(&self, r: &MeanRequant, input: &[T], out: &mut [T]) {
         let mut sum = vec![0i32; self.n_out];
         for (x, &o) in input.iter().zip(&self.map) {
-            sum[o] = sum[o].wrapping_add(x.get());
+            sum[o] = sum[o].wrapping_add(x.to_i32());
         }
         if self.count == 0 {
             // Empty input: the integer "quiet NaN" is 0.
-            out.fill(T::put(0));
+            out.fill(T::from_i32(0));
             return;
         }
         for (y, &s) in out.iter_mut().zip(&sum) {
-            *y = T::put(r.apply(s).clamp(T::MIN, T::MAX));
+            *y = T::from_i32(r.apply(s).clamp(T::MIN, T::MAX));
         }
     }
 }
@@ -386,7 +360,7 @@ mod tests {
 
     #[test]
     fn prepare_refuses_what_the_kernel_cannot_run() {
-        use super::super::pooling::golden::{prepare_single, tensor};
+        use crate::reference::test_support::{prepare_single, tensor};
         let op = || crate::model::Op::Mean { keep_dims: false };
         let q = |s, z| Some((s, z));
         // A run-time axis.
@@ -430,7 +404,7 @@ mod tests {
     /// real mean requantized, and exactly the steps of the reference formula.
     #[test]
     fn int8_mean_over_odd_axes_tracks_the_real_mean() {
-        use super::super::pooling::golden::{prepare_single, tensor};
+        use crate::reference::test_support::{prepare_single, tensor};
         let (s_in, zp_in, s_out, zp_out) = (0.0173f32, -7i32, 0.0091f32, 5i32);
         let shape = [3usize, 5, 7];
         for (axes, keep) in [(vec![1], false), (vec![0, 2], true), (vec![-1, 0], false)] {
@@ -489,7 +463,7 @@ mod tests {
             "mean_last_keepdims_f32",
             "mean_last_keepdims_int8",
         ] {
-            assert!(super::super::pooling::golden::check_op(f, "MEAN") > 0);
+            assert!(crate::reference::test_support::check_op(f, "MEAN") > 0);
         }
     }
 }

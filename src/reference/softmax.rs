@@ -22,6 +22,7 @@ use crate::quant::fixedpoint::{
 };
 use crate::{Buf, Error, Result, Tensor};
 
+use super::activations::{one_in_one_out, unary_run_io};
 use super::common::shape_of;
 use super::{Kernel, OpCtx};
 
@@ -121,6 +122,16 @@ pub(crate) fn softmax_row_q(
     Ok(())
 }
 
+/// Input and output hold the same whole number of rows of `depth` elements.
+fn check_rows(label: &str, input_len: usize, output_len: usize, depth: usize) -> Result<()> {
+    if input_len != output_len || depth == 0 || input_len % depth != 0 {
+        return Err(Error::Shape(format!(
+            "{label}: input and output do not fit"
+        )));
+    }
+    Ok(())
+}
+
 struct SoftmaxF32 {
     label: String,
     beta: f32,
@@ -130,22 +141,11 @@ struct SoftmaxF32 {
 impl Kernel for SoftmaxF32 {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
         let label = &self.label;
-        let input = inputs
-            .first()
-            .copied()
-            .flatten()
-            .ok_or_else(|| Error::InvalidModel(format!("{label}: input 0 has no value")))?;
-        let output = outputs
-            .first_mut()
-            .ok_or_else(|| Error::InvalidModel(format!("{label}: no output")))?;
+        let (input, output) = unary_run_io(label, inputs, outputs)?;
         let (Buf::F32(x), Buf::F32(y)) = (input.buf(), output.buf_mut()) else {
             return Err(Error::Shape(format!("{label}: float32 tensors expected")));
         };
-        if x.len() != y.len() || self.depth == 0 || x.len() % self.depth != 0 {
-            return Err(Error::Shape(format!(
-                "{label}: input and output do not fit"
-            )));
-        }
+        check_rows(label, x.len(), y.len(), self.depth)?;
         for (x, y) in x
             .chunks_exact(self.depth)
             .zip(y.chunks_exact_mut(self.depth))
@@ -177,14 +177,7 @@ struct SoftmaxQuant {
 impl Kernel for SoftmaxQuant {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
         let label = &self.label;
-        let input = inputs
-            .first()
-            .copied()
-            .flatten()
-            .ok_or_else(|| Error::InvalidModel(format!("{label}: input 0 has no value")))?;
-        let output = outputs
-            .first_mut()
-            .ok_or_else(|| Error::InvalidModel(format!("{label}: no output")))?;
+        let (input, output) = unary_run_io(label, inputs, outputs)?;
         let (x, input_min): (Vec<i32>, i32) = match input.buf() {
             Buf::I8(v) => (v.iter().map(|&v| v as i32).collect(), i8::MIN as i32),
             Buf::U8(v) => (v.iter().map(|&v| v as i32).collect(), 0),
@@ -196,11 +189,7 @@ impl Kernel for SoftmaxQuant {
             DType::I16 => (-32768, 32767, 16),
             d => return Err(Error::Shape(format!("{label}: {d} output unexpected"))),
         };
-        if x.len() != output.len() || self.depth == 0 || x.len() % self.depth != 0 {
-            return Err(Error::Shape(format!(
-                "{label}: input and output do not fit"
-            )));
-        }
+        check_rows(label, x.len(), output.len(), self.depth)?;
         let mut y = vec![0i32; x.len()];
         for (x, y) in x
             .chunks_exact(self.depth)
@@ -220,15 +209,7 @@ impl Kernel for SoftmaxQuant {
 }
 
 pub(super) fn prepare_softmax(ctx: &OpCtx, beta: f32) -> Result<Box<dyn Kernel>> {
-    if ctx.num_inputs() != 1 || ctx.op.outputs.len() != 1 {
-        return Err(ctx.invalid(format!(
-            "takes 1 input and 1 output, has {} and {}",
-            ctx.num_inputs(),
-            ctx.op.outputs.len()
-        )));
-    }
-    let input = ctx.input(0)?;
-    let output = ctx.output(0)?;
+    let (input, output) = one_in_one_out(ctx)?;
     let shape = shape_of(input);
     if shape.is_empty() {
         return Err(ctx.unsupported("the input must have rank >= 1"));
@@ -283,6 +264,7 @@ pub(super) fn prepare_softmax(ctx: &OpCtx, beta: f32) -> Result<Box<dyn Kernel>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::test_support::{run_alone_everywhere, Compare};
 
     /// The quantized softmax tracks the real softmax within about one output step.
     #[test]
@@ -368,10 +350,19 @@ mod tests {
         softmax_row_q(&p, &x, -128, (-128, 127, 8), &mut y).unwrap();
     }
 
+    /// Every SOFTMAX of the fixtures, alone on LiteRT's recorded inputs.
     #[test]
     fn softmax_ops_match_their_goldens() {
-        let n = super::super::activations::fixture_check::check(&["SOFTMAX"]);
-        println!("checked {n} softmax op instances against their goldens");
-        assert!(n >= 6, "only {n} softmax ops found in the fixtures");
+        let r = run_alone_everywhere(&["SOFTMAX"], Compare::Tolerance);
+        assert!(r.failures.is_empty(), "{}", r.failures.join("\n"));
+        println!(
+            "checked {} softmax op instances against their goldens",
+            r.ops
+        );
+        assert!(
+            r.ops >= 6,
+            "only {} softmax ops found in the fixtures",
+            r.ops
+        );
     }
 }

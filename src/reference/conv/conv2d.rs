@@ -7,9 +7,8 @@ use crate::Result;
 use super::super::common::{clamp_f32, Epilogue};
 use super::super::{Kernel, OpCtx};
 use super::{
-    check_arity, check_bias, f32_arg, f32_out, float_range, geometry, hybrid_weights, i8_arg,
-    i8_out, int8_params, opt_f32_arg, quantize_asymmetric, quantize_symmetric, shape4, Geom,
-    Window,
+    conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
+    i8_out, int8_params, opt_f32_arg, quantize_asymmetric, quantize_symmetric, Geom,
 };
 
 /// What every CONV_2D loop needs besides the data: the window and the grouping.
@@ -32,14 +31,33 @@ impl ConvShape {
     fn filter_offset(&self, oc: usize, fy: usize, fx: usize) -> usize {
         ((oc * self.g.filter_h + fy) * self.g.filter_w + fx) * self.filter_in_c
     }
+
+    /// Calls `tap(input index, filter index)` for every in-image tap of output element
+    /// `(b, oy, ox, oc)`, in TFLite's order: filter row, filter column, input channel.
+    #[inline]
+    fn for_each_tap(
+        &self,
+        (b, oy, ox, oc): (usize, usize, usize, usize),
+        mut tap: impl FnMut(usize, usize),
+    ) {
+        let g = &self.g;
+        let group = oc / self.filters_per_group;
+        for fy in 0..g.filter_h {
+            let Some(iy) = g.in_y(oy, fy) else { continue };
+            for fx in 0..g.filter_w {
+                let Some(ix) = g.in_x(ox, fx) else { continue };
+                let x = g.in_offset(b, iy, ix) + group * self.filter_in_c;
+                let w = self.filter_offset(oc, fy, fx);
+                for ic in 0..self.filter_in_c {
+                    tap(x + ic, w + ic);
+                }
+            }
+        }
+    }
 }
 
 pub(crate) fn prepare_conv2d(ctx: &OpCtx, o: &Conv2DOptions) -> Result<Box<dyn Kernel>> {
-    let input = ctx.input(0)?;
-    let filter = ctx.input(1)?;
-    check_arity(ctx, input.dtype)?;
-    let in_shape = shape4(ctx, input, "input")?;
-    let [out_c, filter_h, filter_w, filter_in_c] = shape4(ctx, filter, "filter")?;
+    let (input, filter, in_shape, [out_c, filter_h, filter_w, filter_in_c]) = conv_operands(ctx)?;
     let in_c = in_shape[3];
     if in_c % filter_in_c != 0 {
         return Err(ctx.invalid(format!(
@@ -52,19 +70,7 @@ pub(crate) fn prepare_conv2d(ctx: &OpCtx, o: &Conv2DOptions) -> Result<Box<dyn K
             "{out_c} output channels do not split into {groups} groups"
         )));
     }
-    let g = geometry(
-        ctx,
-        in_shape,
-        (filter_h, filter_w),
-        out_c,
-        &Window {
-            padding: o.padding,
-            stride_h: o.stride_h,
-            stride_w: o.stride_w,
-            dilation_h: o.dilation_h,
-            dilation_w: o.dilation_w,
-        },
-    )?;
+    let g = geometry(ctx, in_shape, (filter_h, filter_w), out_c, &window_of!(o))?;
     let shape = ConvShape {
         g,
         filter_in_c,
@@ -72,14 +78,11 @@ pub(crate) fn prepare_conv2d(ctx: &OpCtx, o: &Conv2DOptions) -> Result<Box<dyn K
     };
     let label = ctx.label();
     match (input.dtype, filter.dtype) {
-        (DType::F32, DType::F32) => {
-            check_bias(ctx, DType::F32, out_c)?;
-            Ok(Box::new(ConvF32 {
-                label,
-                shape,
-                act: float_range(ctx, o.activation)?,
-            }))
-        }
+        (DType::F32, DType::F32) => Ok(Box::new(ConvF32 {
+            label,
+            shape,
+            act: float_bias_and_range(ctx, out_c, o.activation)?,
+        })),
         (DType::I8, DType::I8) => {
             let (input_offset, filter, epilogue) = int8_params(ctx, out_c, o.activation)?;
             Ok(Box::new(ConvI8 {
@@ -91,8 +94,7 @@ pub(crate) fn prepare_conv2d(ctx: &OpCtx, o: &Conv2DOptions) -> Result<Box<dyn K
             }))
         }
         (DType::F32, DType::I8) => {
-            check_bias(ctx, DType::F32, out_c)?;
-            let act = float_range(ctx, o.activation)?;
+            let act = float_bias_and_range(ctx, out_c, o.activation)?;
             let scales = super::filter_scales(ctx, filter, out_c)?;
             // `is_hybrid_per_channel`: more than one scale and not all equal.
             let per_channel = scales.len() > 1 && scales.iter().any(|&s| s != scales[0]);
@@ -140,19 +142,10 @@ impl Kernel for ConvF32 {
             for oy in 0..g.out_h {
                 for ox in 0..g.out_w {
                     for oc in 0..g.out_c {
-                        let group = oc / s.filters_per_group;
                         let mut total = 0.0f32;
-                        for fy in 0..g.filter_h {
-                            let Some(iy) = g.in_y(oy, fy) else { continue };
-                            for fx in 0..g.filter_w {
-                                let Some(ix) = g.in_x(ox, fx) else { continue };
-                                let x = g.in_offset(b, iy, ix) + group * s.filter_in_c;
-                                let w = s.filter_offset(oc, fy, fx);
-                                for ic in 0..s.filter_in_c {
-                                    total += input[x + ic] * filter[w + ic];
-                                }
-                            }
-                        }
+                        s.for_each_tap((b, oy, ox, oc), |x, w| {
+                            total += input[x] * filter[w];
+                        });
                         let bias_value = bias.map_or(0.0, |v| v[oc]);
                         output[g.out_offset(b, oy, ox) + oc] =
                             clamp_f32(total + bias_value, lo, hi);
@@ -185,23 +178,14 @@ impl Kernel for ConvI8 {
             for oy in 0..g.out_h {
                 for ox in 0..g.out_w {
                     for oc in 0..g.out_c {
-                        let group = oc / s.filters_per_group;
                         let mut acc: i32 = 0;
-                        for fy in 0..g.filter_h {
-                            let Some(iy) = g.in_y(oy, fy) else { continue };
-                            for fx in 0..g.filter_w {
-                                let Some(ix) = g.in_x(ox, fx) else { continue };
-                                let x = g.in_offset(b, iy, ix) + group * s.filter_in_c;
-                                let w = s.filter_offset(oc, fy, fx);
-                                for ic in 0..s.filter_in_c {
-                                    let input_val = i32::from(input[x + ic]);
-                                    let filter_val = i32::from(filter[w + ic]);
-                                    acc = acc.wrapping_add(
-                                        filter_val.wrapping_mul(input_val + self.input_offset),
-                                    );
-                                }
-                            }
-                        }
+                        s.for_each_tap((b, oy, ox, oc), |x, w| {
+                            let input_val = i32::from(input[x]);
+                            let filter_val = i32::from(filter[w]);
+                            acc = acc.wrapping_add(
+                                filter_val.wrapping_mul(input_val + self.input_offset),
+                            );
+                        });
                         output[g.out_offset(b, oy, ox) + oc] = self.epilogue.apply(acc, oc) as i8;
                     }
                 }
@@ -247,23 +231,13 @@ impl Kernel for ConvHybrid {
             for oy in 0..g.out_h {
                 for ox in 0..g.out_w {
                     for oc in 0..g.out_c {
-                        let group = oc / s.filters_per_group;
                         let mut acc: i32 = 0;
-                        for fy in 0..g.filter_h {
-                            let Some(iy) = g.in_y(oy, fy) else { continue };
-                            for fx in 0..g.filter_w {
-                                let Some(ix) = g.in_x(ox, fx) else { continue };
-                                let x = g.in_offset(b, iy, ix) + group * s.filter_in_c;
-                                let w = s.filter_offset(oc, fy, fx);
-                                for ic in 0..s.filter_in_c {
-                                    let input_val = i32::from(q.data[x + ic]);
-                                    let filter_val = i32::from(filter[w + ic]);
-                                    acc = acc.wrapping_add(
-                                        filter_val.wrapping_mul(input_val - input_offset),
-                                    );
-                                }
-                            }
-                        }
+                        s.for_each_tap((b, oy, ox, oc), |x, w| {
+                            let input_val = i32::from(q.data[x]);
+                            let filter_val = i32::from(filter[w]);
+                            acc =
+                                acc.wrapping_add(filter_val.wrapping_mul(input_val - input_offset));
+                        });
                         let mut acc_float = match &self.scales {
                             HybridScales::PerChannel(scale) => {
                                 acc as f32 * scale[oc] * q.scaling[b]

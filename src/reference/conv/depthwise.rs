@@ -8,8 +8,8 @@ use crate::Result;
 use super::super::common::{clamp_f32, Epilogue};
 use super::super::{Kernel, OpCtx};
 use super::{
-    check_arity, check_bias, f32_arg, f32_out, float_range, geometry, hybrid_weights, i8_arg,
-    i8_out, int8_params, opt_f32_arg, quantize_asymmetric, shape4, Geom, Window,
+    conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
+    i8_out, int8_params, opt_f32_arg, quantize_asymmetric, Geom,
 };
 
 /// The window and the depth multiplier (`output_channel = m + in_channel * multiplier`).
@@ -29,17 +29,32 @@ impl DwShape {
     fn filter_offset(&self, fy: usize, fx: usize, oc: usize) -> usize {
         (fy * self.g.filter_w + fx) * self.g.out_c + oc
     }
+
+    /// Calls `tap(input index, filter index)` for every in-image tap of output channel `oc`
+    /// (of input channel `ic`) at `(b, oy, ox)`, in TFLite's order: filter row, then column.
+    #[inline]
+    fn for_each_tap(
+        &self,
+        (b, oy, ox): (usize, usize, usize),
+        (ic, oc): (usize, usize),
+        mut tap: impl FnMut(usize, usize),
+    ) {
+        let g = &self.g;
+        for fy in 0..g.filter_h {
+            let Some(iy) = g.in_y(oy, fy) else { continue };
+            for fx in 0..g.filter_w {
+                let Some(ix) = g.in_x(ox, fx) else { continue };
+                tap(g.in_offset(b, iy, ix) + ic, self.filter_offset(fy, fx, oc));
+            }
+        }
+    }
 }
 
 pub(crate) fn prepare_depthwise(
     ctx: &OpCtx,
     o: &DepthwiseConv2DOptions,
 ) -> Result<Box<dyn Kernel>> {
-    let input = ctx.input(0)?;
-    let filter = ctx.input(1)?;
-    check_arity(ctx, input.dtype)?;
-    let in_shape = shape4(ctx, input, "input")?;
-    let [one, filter_h, filter_w, out_c] = shape4(ctx, filter, "filter")?;
+    let (input, filter, in_shape, [one, filter_h, filter_w, out_c]) = conv_operands(ctx)?;
     if one != 1 {
         return Err(ctx.invalid(format!(
             "the filter must be [1, H, W, C], is {:?}",
@@ -54,33 +69,18 @@ pub(crate) fn prepare_depthwise(
         )));
     }
     let depth_multiplier = out_c / in_c;
-    let g = geometry(
-        ctx,
-        in_shape,
-        (filter_h, filter_w),
-        out_c,
-        &Window {
-            padding: o.padding,
-            stride_h: o.stride_h,
-            stride_w: o.stride_w,
-            dilation_h: o.dilation_h,
-            dilation_w: o.dilation_w,
-        },
-    )?;
+    let g = geometry(ctx, in_shape, (filter_h, filter_w), out_c, &window_of!(o))?;
     let shape = DwShape {
         g,
         depth_multiplier,
     };
     let label = ctx.label();
     match (input.dtype, filter.dtype) {
-        (DType::F32, DType::F32) => {
-            check_bias(ctx, DType::F32, out_c)?;
-            Ok(Box::new(DwF32 {
-                label,
-                shape,
-                act: float_range(ctx, o.activation)?,
-            }))
-        }
+        (DType::F32, DType::F32) => Ok(Box::new(DwF32 {
+            label,
+            shape,
+            act: float_bias_and_range(ctx, out_c, o.activation)?,
+        })),
         (DType::I8, DType::I8) => {
             let (input_offset, filter, epilogue) = int8_params(ctx, out_c, o.activation)?;
             Ok(Box::new(DwI8 {
@@ -92,8 +92,7 @@ pub(crate) fn prepare_depthwise(
             }))
         }
         (DType::F32, DType::I8) => {
-            check_bias(ctx, DType::F32, out_c)?;
-            let act = float_range(ctx, o.activation)?;
+            let act = float_bias_and_range(ctx, out_c, o.activation)?;
             // The hybrid loop reads one scale per output channel and the options' multiplier.
             let scales = super::filter_scales(ctx, filter, out_c)?;
             if scales.len() != out_c {
@@ -146,15 +145,11 @@ impl Kernel for DwF32 {
                         for m in 0..s.depth_multiplier {
                             let oc = m + ic * s.depth_multiplier;
                             let mut total = 0.0f32;
-                            for fy in 0..g.filter_h {
-                                let Some(iy) = g.in_y(oy, fy) else { continue };
-                                for fx in 0..g.filter_w {
-                                    let Some(ix) = g.in_x(ox, fx) else { continue };
-                                    let input_value = input[g.in_offset(b, iy, ix) + ic];
-                                    let filter_value = filter[s.filter_offset(fy, fx, oc)];
-                                    total += input_value * filter_value;
-                                }
-                            }
+                            s.for_each_tap((b, oy, ox), (ic, oc), |x, w| {
+                                let input_value = input[x];
+                                let filter_value = filter[w];
+                                total += input_value * filter_value;
+                            });
                             let bias_value = bias.map_or(0.0, |v| v[oc]);
                             output[g.out_offset(b, oy, ox) + oc] =
                                 clamp_f32(total + bias_value, lo, hi);
@@ -191,17 +186,13 @@ impl Kernel for DwI8 {
                         for m in 0..s.depth_multiplier {
                             let oc = m + ic * s.depth_multiplier;
                             let mut acc: i32 = 0;
-                            for fy in 0..g.filter_h {
-                                let Some(iy) = g.in_y(oy, fy) else { continue };
-                                for fx in 0..g.filter_w {
-                                    let Some(ix) = g.in_x(ox, fx) else { continue };
-                                    let input_val = i32::from(input[g.in_offset(b, iy, ix) + ic]);
-                                    let filter_val = i32::from(filter[s.filter_offset(fy, fx, oc)]);
-                                    acc = acc.wrapping_add(
-                                        filter_val.wrapping_mul(input_val + self.input_offset),
-                                    );
-                                }
-                            }
+                            s.for_each_tap((b, oy, ox), (ic, oc), |x, w| {
+                                let input_val = i32::from(input[x]);
+                                let filter_val = i32::from(filter[w]);
+                                acc = acc.wrapping_add(
+                                    filter_val.wrapping_mul(input_val + self.input_offset),
+                                );
+                            });
                             output[g.out_offset(b, oy, ox) + oc] =
                                 self.epilogue.apply(acc, oc) as i8;
                         }
@@ -242,17 +233,13 @@ impl Kernel for DwHybrid {
                         for m in 0..s.depth_multiplier {
                             let oc = m + ic * s.depth_multiplier;
                             let mut acc: i32 = 0;
-                            for fy in 0..g.filter_h {
-                                let Some(iy) = g.in_y(oy, fy) else { continue };
-                                for fx in 0..g.filter_w {
-                                    let Some(ix) = g.in_x(ox, fx) else { continue };
-                                    let input_val = i32::from(q.data[g.in_offset(b, iy, ix) + ic]);
-                                    let filter_val = i32::from(filter[s.filter_offset(fy, fx, oc)]);
-                                    acc = acc.wrapping_add(
-                                        filter_val.wrapping_mul(input_val - input_offset),
-                                    );
-                                }
-                            }
+                            s.for_each_tap((b, oy, ox), (ic, oc), |x, w| {
+                                let input_val = i32::from(q.data[x]);
+                                let filter_val = i32::from(filter[w]);
+                                acc = acc.wrapping_add(
+                                    filter_val.wrapping_mul(input_val - input_offset),
+                                );
+                            });
                             let mut acc_float = acc as f32;
                             acc_float *= self.scales[oc] * q.scaling[b];
                             if let Some(bias) = bias {

@@ -22,6 +22,19 @@
 //! Every loop skips taps outside the image (zero padding by omission), accumulates in the
 //! order filter row, filter column, input channel, and adds the bias after the sum.
 
+/// The [`Window`] of a `Conv2DOptions` or `DepthwiseConv2DOptions` (same field names).
+macro_rules! window_of {
+    ($o:expr) => {
+        super::Window {
+            padding: $o.padding,
+            stride_h: $o.stride_h,
+            stride_w: $o.stride_w,
+            dilation_h: $o.dilation_h,
+            dilation_w: $o.dilation_w,
+        }
+    };
+}
+
 mod conv2d;
 mod depthwise;
 #[cfg(test)]
@@ -106,6 +119,19 @@ pub(super) struct Window {
     pub dilation_w: i32,
 }
 
+/// What both ops check first: the arity, and a 4-D input and filter with known sizes.
+/// Returns the input, the filter and their shapes.
+pub(super) fn conv_operands<'a>(
+    ctx: &OpCtx<'a>,
+) -> Result<(&'a model::Tensor, &'a model::Tensor, [usize; 4], [usize; 4])> {
+    let input = ctx.input(0)?;
+    let filter = ctx.input(1)?;
+    check_arity(ctx, input.dtype)?;
+    let in_shape = shape4(ctx, input, "input")?;
+    let filter_shape = shape4(ctx, filter, "filter")?;
+    Ok((input, filter, in_shape, filter_shape))
+}
+
 /// The static shape of a tensor that must be 4-D with no empty dimension.
 pub(super) fn shape4(ctx: &OpCtx, t: &model::Tensor, what: &str) -> Result<[usize; 4]> {
     let s = shape_of(t);
@@ -180,6 +206,17 @@ pub(super) fn geometry(
 /// The fused activation's float clamp (`CalculateActivationRange`).
 pub(super) fn float_range(ctx: &OpCtx, act: Activation) -> Result<(f32, f32)> {
     float_activation_range(act).ok_or_else(|| ctx.unsupported(format!("fused activation {act:?}")))
+}
+
+/// The float32 and hybrid kernels' checks: a float32 bias of `out_c` elements if any, and
+/// the fused activation's float clamp.
+pub(super) fn float_bias_and_range(
+    ctx: &OpCtx,
+    out_c: usize,
+    act: Activation,
+) -> Result<(f32, f32)> {
+    check_bias(ctx, DType::F32, out_c)?;
+    float_range(ctx, act)
 }
 
 /// Check the op has one output of `dtype` and 2 or 3 inputs.
@@ -411,29 +448,12 @@ pub(super) struct QuantizedInput {
     pub offset: Vec<i32>,
 }
 
-/// `AsymmetricQuantizeFloats` on each batch row of `input`.
-pub(super) fn quantize_asymmetric(input: &[f32], batches: usize) -> QuantizedInput {
-    let size = input.len() / batches.max(1);
-    let mut q = QuantizedInput {
-        data: vec![0; input.len()],
-        scaling: vec![0.0; batches],
-        offset: vec![0; batches],
-    };
-    for b in 0..batches {
-        let r = b * size..(b + 1) * size;
-        let (s, zp) = super::common::asymmetric_quantize_floats(&input[r.clone()], &mut q.data[r]);
-        q.scaling[b] = s;
-        q.offset[b] = zp;
-    }
-    q
-}
-
-/// `SymmetricQuantizeFloats` on each batch row, the scaling factor then multiplied (in
-/// float) by the per-tensor weight scale (`conv.cc` `EvalHybrid`).
-pub(super) fn quantize_symmetric(
+/// Each batch row of `input` quantized by `quantize`, which returns the row's scaling factor
+/// and zero point.
+fn quantize_rows(
     input: &[f32],
     batches: usize,
-    weight_scale: f32,
+    quantize: impl Fn(&[f32], &mut [i8]) -> (f32, i32),
 ) -> QuantizedInput {
     let size = input.len() / batches.max(1);
     let mut q = QuantizedInput {
@@ -443,8 +463,27 @@ pub(super) fn quantize_symmetric(
     };
     for b in 0..batches {
         let r = b * size..(b + 1) * size;
-        let s = super::common::symmetric_quantize_floats(&input[r.clone()], &mut q.data[r]);
-        q.scaling[b] = s * weight_scale;
+        let (s, zp) = quantize(&input[r.clone()], &mut q.data[r]);
+        q.scaling[b] = s;
+        q.offset[b] = zp;
     }
     q
+}
+
+/// `AsymmetricQuantizeFloats` on each batch row of `input`.
+pub(super) fn quantize_asymmetric(input: &[f32], batches: usize) -> QuantizedInput {
+    quantize_rows(input, batches, super::common::asymmetric_quantize_floats)
+}
+
+/// `SymmetricQuantizeFloats` on each batch row, the scaling factor then multiplied (in
+/// float) by the per-tensor weight scale (`conv.cc` `EvalHybrid`).
+pub(super) fn quantize_symmetric(
+    input: &[f32],
+    batches: usize,
+    weight_scale: f32,
+) -> QuantizedInput {
+    quantize_rows(input, batches, |row, q| {
+        let s = super::common::symmetric_quantize_floats(row, q);
+        (s * weight_scale, 0)
+    })
 }

@@ -9,11 +9,11 @@ use std::marker::PhantomData;
 use crate::model::{DType, FullyConnectedOptions};
 use crate::{Result, Tensor};
 
-use super::super::common::{clamp_i32, quantized_activation_range, shape_of};
+use super::super::common::{clamp_i32, clamp_like_cpp, quantized_activation_range, shape_of};
 use super::super::{Kernel, OpCtx};
 use super::{
     arg, batch_quantize, check_len, f32s, f32s_mut, i32s, i8s, out0, qs, qs_mut, row_sums,
-    FloatAct, QElem,
+    FloatAct, QElem, Slice,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +21,54 @@ struct Dims {
     batches: usize,
     units: usize,
     depth: usize,
+}
+
+impl Dims {
+    /// A run's input and weights, checked against the prepared sizes.
+    fn operands<'t, X, W>(
+        &self,
+        l: &str,
+        inputs: &[Option<&'t Tensor>],
+        input: Slice<'t, X>,
+        weights: Slice<'t, W>,
+    ) -> Result<(&'t [X], &'t [W])> {
+        let x = input(l, "the input", arg(l, inputs, 0)?)?;
+        let w = weights(l, "the weights", arg(l, inputs, 1)?)?;
+        check_len(l, "the input", x.len(), self.batches * self.depth)?;
+        check_len(l, "the weights", w.len(), self.units * self.depth)?;
+        Ok((x, w))
+    }
+
+    /// A float kernel's output, checked; `None` once zeroed for an empty depth (Eval
+    /// memsets the output).
+    fn float_output<'o>(
+        &self,
+        l: &str,
+        outputs: &'o mut [Tensor],
+    ) -> Result<Option<&'o mut [f32]>> {
+        let out = f32s_mut(l, out0(l, outputs)?)?;
+        check_len(l, "the output", out.len(), self.batches * self.units)?;
+        if self.depth == 0 {
+            out.iter_mut().for_each(|v| *v = 0.0);
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
+    /// A run's float bias, checked (`None` when the op has none).
+    fn float_bias<'t>(
+        &self,
+        l: &str,
+        inputs: &[Option<&'t Tensor>],
+        has_bias: bool,
+    ) -> Result<Option<&'t [f32]>> {
+        if !has_bias {
+            return Ok(None);
+        }
+        let b = f32s(l, "the bias", arg(l, inputs, 2)?)?;
+        check_len(l, "the bias", b.len(), self.units)?;
+        Ok(Some(b))
+    }
 }
 
 pub(super) fn prepare(ctx: &OpCtx, o: &FullyConnectedOptions) -> Result<Box<dyn Kernel>> {
@@ -112,17 +160,6 @@ pub(super) fn prepare(ctx: &OpCtx, o: &FullyConnectedOptions) -> Result<Box<dyn 
     }
 }
 
-/// `ActivationFunctionWithMinMax`: `std::min(std::max(x, lo), hi)`.
-#[inline]
-fn act_minmax(x: f32, lo: f32, hi: f32) -> f32 {
-    let a = if x < lo { lo } else { x };
-    if hi < a {
-        hi
-    } else {
-        a
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // float32: `reference_ops::FullyConnected`.
 
@@ -142,24 +179,11 @@ impl Kernel for FloatFc {
             units,
             depth,
         } = self.dims;
-        let x = f32s(l, "the input", arg(l, inputs, 0)?)?;
-        let w = f32s(l, "the weights", arg(l, inputs, 1)?)?;
-        check_len(l, "the input", x.len(), batches * depth)?;
-        check_len(l, "the weights", w.len(), units * depth)?;
-        let bias = if self.has_bias {
-            let b = f32s(l, "the bias", arg(l, inputs, 2)?)?;
-            check_len(l, "the bias", b.len(), units)?;
-            Some(b)
-        } else {
-            None
-        };
-        let out = f32s_mut(l, out0(l, outputs)?)?;
-        check_len(l, "the output", out.len(), batches * units)?;
-        if depth == 0 {
-            // Eval: an empty filter depth memsets the output.
-            out.iter_mut().for_each(|v| *v = 0.0);
+        let (x, w) = self.dims.operands(l, inputs, f32s, f32s)?;
+        let bias = self.dims.float_bias(l, inputs, self.has_bias)?;
+        let Some(out) = self.dims.float_output(l, outputs)? else {
             return Ok(());
-        }
+        };
         for b in 0..batches {
             for o in 0..units {
                 let mut total = 0.0f32;
@@ -167,7 +191,7 @@ impl Kernel for FloatFc {
                     total += x[b * depth + d] * w[o * depth + d];
                 }
                 let bias_value = bias.map_or(0.0, |v| v[o]);
-                out[o + units * b] = act_minmax(total + bias_value, self.lo, self.hi);
+                out[o + units * b] = clamp_like_cpp(total + bias_value, self.lo, self.hi);
             }
         }
         Ok(())
@@ -210,6 +234,26 @@ impl DoubleEpilogue {
     }
 }
 
+/// Per-channel weight scales: one per output unit, along the weights' dimension 0.
+fn check_per_unit_scales(
+    ctx: &OpCtx,
+    filter: &crate::model::Tensor,
+    fq: &crate::model::QuantParams,
+    units: usize,
+) -> Result<()> {
+    let qdim = usize::try_from(fq.quantized_dimension).ok();
+    let fshape = shape_of(filter);
+    if qdim.and_then(|d| fshape.get(d)) != Some(&fq.scale.len()) || fq.scale.len() != units {
+        return Err(ctx.unsupported(format!(
+            "{} weight scales along dimension {} of weights {fshape:?}: one per output \
+             unit (dimension 0) is supported",
+            fq.scale.len(),
+            fq.quantized_dimension
+        )));
+    }
+    Ok(())
+}
+
 struct QuantFc<T: QElem> {
     label: String,
     dims: Dims,
@@ -243,16 +287,7 @@ fn prepare_quantized<T: QElem>(
         if input.dtype != DType::I8 {
             return Err(ctx.unsupported("per-channel weights need int8 activations"));
         }
-        let qdim = usize::try_from(fq.quantized_dimension).ok();
-        let fshape = shape_of(filter);
-        if qdim.and_then(|d| fshape.get(d)) != Some(&fq.scale.len()) || fq.scale.len() != units {
-            return Err(ctx.unsupported(format!(
-                "{} weight scales along dimension {} of weights {fshape:?}: one per output \
-                 unit (dimension 0) is supported",
-                fq.scale.len(),
-                fq.quantized_dimension
-            )));
-        }
+        check_per_unit_scales(ctx, filter, fq, units)?;
         // FullyConnectedPerChannel: input_scale * filter_scale / output_scale, in double.
         let eff: Vec<f64> = fq
             .scale
@@ -327,10 +362,7 @@ impl<T: QElem> Kernel for QuantFc<T> {
             units,
             depth,
         } = self.dims;
-        let x = qs::<T>(l, "the input", arg(l, inputs, 0)?)?;
-        let w = qs::<T>(l, "the weights", arg(l, inputs, 1)?)?;
-        check_len(l, "the input", x.len(), batches * depth)?;
-        check_len(l, "the weights", w.len(), units * depth)?;
+        let (x, w) = self.dims.operands(l, inputs, qs::<T>, qs::<T>)?;
         let out = qs_mut::<T>(l, out0(l, outputs)?)?;
         check_len(l, "the output", out.len(), batches * units)?;
         if depth == 0 {
@@ -389,17 +421,7 @@ fn prepare_hybrid(
         .filter(|q| !q.scale.is_empty())
         .ok_or_else(|| ctx.unsupported("the int8 weights need a quantization scale"))?;
     let per_channel = if fq.scale.len() > 1 {
-        let qdim = usize::try_from(fq.quantized_dimension).ok();
-        let fshape = shape_of(filter);
-        if qdim.and_then(|d| fshape.get(d)) != Some(&fq.scale.len()) || fq.scale.len() != dims.units
-        {
-            return Err(ctx.unsupported(format!(
-                "{} weight scales along dimension {} of weights {fshape:?}: one per output \
-                 unit (dimension 0) is supported",
-                fq.scale.len(),
-                fq.quantized_dimension
-            )));
-        }
+        check_per_unit_scales(ctx, filter, fq, dims.units)?;
         Some(fq.scale.clone())
     } else {
         None
@@ -425,23 +447,11 @@ impl Kernel for HybridFc {
             units,
             depth,
         } = self.dims;
-        let x = f32s(l, "the input", arg(l, inputs, 0)?)?;
-        let w = i8s(l, "the weights", arg(l, inputs, 1)?)?;
-        check_len(l, "the input", x.len(), batches * depth)?;
-        check_len(l, "the weights", w.len(), units * depth)?;
-        let bias = if self.has_bias {
-            let b = f32s(l, "the bias", arg(l, inputs, 2)?)?;
-            check_len(l, "the bias", b.len(), units)?;
-            Some(b)
-        } else {
-            None
-        };
-        let out = f32s_mut(l, out0(l, outputs)?)?;
-        check_len(l, "the output", out.len(), batches * units)?;
-        if depth == 0 {
-            out.iter_mut().for_each(|v| *v = 0.0);
+        let (x, w) = self.dims.operands(l, inputs, f32s, i8s)?;
+        let bias = self.dims.float_bias(l, inputs, self.has_bias)?;
+        let Some(out) = self.dims.float_output(l, outputs)? else {
             return Ok(());
-        }
+        };
         // Output = bias (or 0) per row.
         for row in out.chunks_exact_mut(units.max(1)) {
             for (o, v) in row.iter_mut().enumerate() {

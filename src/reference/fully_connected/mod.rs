@@ -17,6 +17,7 @@ mod tests;
 use crate::model::{Activation, BatchMatMulOptions, FullyConnectedOptions};
 use crate::{Buf, Error, Result, Tensor};
 
+use super::common::QInt;
 use super::{Kernel, OpCtx};
 
 pub(super) fn prepare_fully_connected(
@@ -33,50 +34,29 @@ pub(super) fn prepare_batch_matmul(ctx: &OpCtx, o: &BatchMatMulOptions) -> Resul
 // ---------------------------------------------------------------------------------------------
 // Run-time tensor access (prepare checked the dtypes; these only turn a surprise into an error).
 
-/// Integer element types of quantized activations.
-pub(super) trait QElem: Copy + Send + Sync + 'static {
+/// Integer element types of quantized activations: [`QInt`] values held in a tensor.
+pub(super) trait QElem: QInt + Send + Sync + 'static {
     fn slice(t: &Tensor) -> Option<&[Self]>;
     fn slice_mut(t: &mut Tensor) -> Option<&mut [Self]>;
-    fn to_i32(self) -> i32;
-    /// `static_cast` of a value already clamped to the type's range.
-    fn from_i32(x: i32) -> Self;
 }
 
-impl QElem for i8 {
-    fn slice(t: &Tensor) -> Option<&[i8]> {
-        t.as_i8()
-    }
-    fn slice_mut(t: &mut Tensor) -> Option<&mut [i8]> {
-        match t.buf_mut() {
-            Buf::I8(v) => Some(v),
-            _ => None,
+macro_rules! q_elem {
+    ($t:ty, $variant:ident, $as_slice:ident) => {
+        impl QElem for $t {
+            fn slice(t: &Tensor) -> Option<&[$t]> {
+                t.$as_slice()
+            }
+            fn slice_mut(t: &mut Tensor) -> Option<&mut [$t]> {
+                match t.buf_mut() {
+                    Buf::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
         }
-    }
-    fn to_i32(self) -> i32 {
-        self as i32
-    }
-    fn from_i32(x: i32) -> i8 {
-        x as i8
-    }
+    };
 }
-
-impl QElem for u8 {
-    fn slice(t: &Tensor) -> Option<&[u8]> {
-        t.as_u8()
-    }
-    fn slice_mut(t: &mut Tensor) -> Option<&mut [u8]> {
-        match t.buf_mut() {
-            Buf::U8(v) => Some(v),
-            _ => None,
-        }
-    }
-    fn to_i32(self) -> i32 {
-        self as i32
-    }
-    fn from_i32(x: i32) -> u8 {
-        x as u8
-    }
-}
+q_elem!(i8, I8, as_i8);
+q_elem!(u8, U8, as_u8);
 
 /// Input `i` of a run, which must be present.
 pub(super) fn arg<'t>(label: &str, inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t Tensor> {
@@ -94,6 +74,9 @@ fn wrong(label: &str, what: &str, t: &Tensor, want: &str) -> Error {
         t.shape()
     ))
 }
+
+/// How a run-time tensor is read as a typed slice ([`f32s`], [`i8s`], [`qs`]).
+pub(super) type Slice<'t, T> = fn(&str, &str, &'t Tensor) -> Result<&'t [T]>;
 
 pub(super) fn f32s<'t>(label: &str, what: &str, t: &'t Tensor) -> Result<&'t [f32]> {
     t.as_f32().ok_or_else(|| wrong(label, what, t, "float32"))

@@ -17,8 +17,13 @@
 use crate::model::{DType, Padding, Pool2DOptions};
 use crate::{Buf, Error, Result, Tensor};
 
-use super::common::{compute_padding, float_activation_range, quantized_activation_range};
+use super::common::{
+    clamp_like_cpp, compute_padding, float_activation_range, quantized_activation_range, QInt,
+};
 use super::{dims, Kernel, OpCtx};
+
+#[cfg(test)]
+mod tests;
 
 /// Geometry of a 2-D pool over an NHWC tensor, as TFLite's `PoolParams` holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,46 +127,6 @@ struct Pool {
     clamp: Clamp,
 }
 
-/// `ActivationFunctionWithMinMax`: `std::min(std::max(x, lo), hi)` (a NaN passes through).
-#[inline]
-fn act_f32(x: f32, lo: f32, hi: f32) -> f32 {
-    let x = if x < lo { lo } else { x };
-    if hi < x {
-        hi
-    } else {
-        x
-    }
-}
-
-/// Raw integer values the integer pool kernels work on.
-trait PoolInt: Copy {
-    /// `std::numeric_limits<T>::lowest()`, or 0 for uint8 (reference uint8 `MaxPool`
-    /// starts from 0, the same thing).
-    const LOWEST: Self;
-    fn get(self) -> i32;
-    /// The final `static_cast<T>` of a value already clamped into range.
-    fn put(v: i32) -> Self;
-}
-
-macro_rules! pool_int {
-    ($t:ty) => {
-        impl PoolInt for $t {
-            const LOWEST: Self = <$t>::MIN;
-            #[inline]
-            fn get(self) -> i32 {
-                self as i32
-            }
-            #[inline]
-            fn put(v: i32) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-pool_int!(i8);
-pool_int!(u8);
-pool_int!(i16);
-
 /// `reference_ops::AveragePool` (float).
 fn average_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
     g.for_each(|o, w, at| {
@@ -173,7 +138,7 @@ fn average_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
                 count += 1.0;
             }
         }
-        out[o] = act_f32(total / count, lo, hi);
+        out[o] = clamp_like_cpp(total / count, lo, hi);
     });
 }
 
@@ -190,23 +155,23 @@ fn max_f32(g: &PoolGeom, lo: f32, hi: f32, input: &[f32], out: &mut [f32]) {
                 }
             }
         }
-        out[o] = act_f32(max, lo, hi);
+        out[o] = clamp_like_cpp(max, lo, hi);
     });
 }
 
 /// `reference_integer_ops::AveragePool` (int8, int16) and `reference_ops::AveragePool`
 /// (uint8): rounding division of the raw sum, half away from zero.
-fn average_int<T: PoolInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
+fn average_int<T: QInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
     g.for_each(|o, w, at| {
         let mut acc: i64 = 0;
         let mut count: i64 = 0;
         for y in w.y0..w.y1 {
             for x in w.x0..w.x1 {
-                acc += input[at(y, x)].get() as i64;
+                acc += input[at(y, x)].to_i32() as i64;
                 count += 1;
             }
         }
-        out[o] = T::put(round_div_away(acc, count).clamp(lo as i64, hi as i64) as i32);
+        out[o] = T::from_i32(round_div_away(acc, count).clamp(lo as i64, hi as i64) as i32);
     });
 }
 
@@ -221,15 +186,17 @@ fn round_div_away(acc: i64, n: i64) -> i64 {
 }
 
 /// `reference_integer_ops::MaxPool` / `reference_ops::MaxPool` (uint8).
-fn max_int<T: PoolInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
+fn max_int<T: QInt>(g: &PoolGeom, lo: i32, hi: i32, input: &[T], out: &mut [T]) {
     g.for_each(|o, w, at| {
-        let mut max = T::LOWEST.get();
+        // `std::numeric_limits<T>::lowest()` (reference uint8 `MaxPool` starts from 0, the
+        // same thing).
+        let mut max = T::MIN;
         for y in w.y0..w.y1 {
             for x in w.x0..w.x1 {
-                max = max.max(input[at(y, x)].get());
+                max = max.max(input[at(y, x)].to_i32());
             }
         }
-        out[o] = T::put(max.max(lo).min(hi));
+        out[o] = T::from_i32(max.max(lo).min(hi));
     });
 }
 
@@ -363,246 +330,4 @@ pub(super) fn prepare_average_pool(ctx: &OpCtx, o: &Pool2DOptions) -> Result<Box
 
 pub(super) fn prepare_max_pool(ctx: &OpCtx, o: &Pool2DOptions) -> Result<Box<dyn Kernel>> {
     prepare_pool(ctx, o, PoolKind::Max)
-}
-
-/// Test support shared by the family's files (golden checks of single operators).
-#[cfg(test)]
-pub(super) mod golden;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn geom(
-        in_hw: (usize, usize),
-        filter: (usize, usize),
-        stride: (usize, usize),
-        padding: Padding,
-        depth: usize,
-    ) -> PoolGeom {
-        let ph = compute_padding(padding, in_hw.0, filter.0, stride.0, 1).unwrap();
-        let pw = compute_padding(padding, in_hw.1, filter.1, stride.1, 1).unwrap();
-        PoolGeom {
-            batches: 1,
-            in_h: in_hw.0,
-            in_w: in_hw.1,
-            depth,
-            out_h: ph.out,
-            out_w: pw.out,
-            stride_h: stride.0,
-            stride_w: stride.1,
-            filter_h: filter.0,
-            filter_w: filter.1,
-            pad_h: ph.before as usize,
-            pad_w: pw.before as usize,
-        }
-    }
-
-    #[test]
-    fn rounding_is_half_away_from_zero() {
-        assert_eq!(round_div_away(5, 2), 3);
-        assert_eq!(round_div_away(-5, 2), -3);
-        assert_eq!(round_div_away(4, 3), 1);
-        assert_eq!(round_div_away(-4, 3), -1);
-        assert_eq!(round_div_away(-5, 3), -2);
-        assert_eq!(round_div_away(0, 9), 0);
-        // 4 taps: x.5 goes away from zero, x.25 and x.75 to the nearest.
-        assert_eq!(round_div_away(-2, 4), -1);
-        assert_eq!(round_div_away(2, 4), 1);
-        assert_eq!(round_div_away(-1, 4), 0);
-        assert_eq!(round_div_away(-3, 4), -1);
-        // 9 taps of -128 and of 127.
-        assert_eq!(round_div_away(-128 * 9, 9), -128);
-        assert_eq!(round_div_away(127 * 9, 9), 127);
-    }
-
-    #[test]
-    fn same_padding_counts_only_in_bounds_taps() {
-        // 3x3 input, 3x3 filter, stride 1, SAME: the corner window has 4 taps.
-        let g = geom((3, 3), (3, 3), (1, 1), Padding::Same, 1);
-        assert_eq!((g.out_h, g.out_w, g.pad_h, g.pad_w), (3, 3, 1, 1));
-        let input: Vec<i8> = vec![-128, -127, 1, 2, 3, 4, 5, 6, 7];
-        let mut out = vec![0i8; 9];
-        average_int(&g, -128, 127, &input, &mut out);
-        // Corner (0,0): taps -128, -127, 2, 3 -> -250/4 = -62.5 -> -63.
-        assert_eq!(out[0], -63);
-        // Centre: all 9 taps: -227/9 = -25.2 -> -25.
-        assert_eq!(out[4], -25);
-        let mut m = vec![0i8; 9];
-        max_int(&g, -128, 127, &input, &mut m);
-        assert_eq!(m, vec![3, 4, 4, 6, 7, 7, 6, 7, 7]);
-    }
-
-    #[test]
-    fn odd_sizes_and_strides() {
-        // 7x5 input, 3x3 filter, stride 2, SAME: out 4x3, pad 1 both.
-        let g = geom((7, 5), (3, 3), (2, 2), Padding::Same, 2);
-        assert_eq!((g.out_h, g.out_w, g.pad_h, g.pad_w), (4, 3, 1, 1));
-        let w = g.window(3, 2);
-        assert_eq!(
-            w,
-            Window {
-                y0: 5,
-                y1: 7,
-                x0: 3,
-                x1: 5
-            }
-        );
-        assert!(!g.has_empty_window());
-        // 8 wide, 2 filter, stride 3, SAME: total pad (2*3+2-8)=0.
-        let g = geom((1, 8), (1, 2), (1, 3), Padding::Same, 1);
-        assert_eq!((g.out_w, g.pad_w), (3, 0));
-        assert_eq!(
-            g.window(0, 2),
-            Window {
-                y0: 0,
-                y1: 1,
-                x0: 6,
-                x1: 8
-            }
-        );
-        // VALID: every window is whole.
-        let g = geom((7, 9), (3, 3), (2, 2), Padding::Valid, 1);
-        assert_eq!((g.out_h, g.out_w), (3, 4));
-        assert_eq!(
-            g.window(2, 3),
-            Window {
-                y0: 4,
-                y1: 7,
-                x0: 6,
-                x1: 9
-            }
-        );
-    }
-
-    #[test]
-    fn activation_clamps_apply() {
-        let g = geom((2, 2), (2, 2), (2, 2), Padding::Valid, 1);
-        let mut out = [0.0f32];
-        average_f32(&g, 0.0, 6.0, &[-1.0, -2.0, -3.0, -4.0], &mut out);
-        assert_eq!(out[0], 0.0);
-        max_f32(&g, 0.0, 6.0, &[9.0, -2.0, -3.0, -4.0], &mut out);
-        assert_eq!(out[0], 6.0);
-        let mut q = [0i8];
-        max_int(&g, -10, 20, &[-100i8, -50, -30, -20], &mut q);
-        assert_eq!(q[0], -10);
-        let mut u = [0u8];
-        average_int(&g, 0, 255, &[255u8, 255, 254, 254], &mut u);
-        // 1018 / 4 = 254.5 -> 255.
-        assert_eq!(u[0], 255);
-    }
-
-    fn pool_opts(padding: Padding, filter: i32, stride: i32) -> Pool2DOptions {
-        Pool2DOptions {
-            padding,
-            stride_w: stride,
-            stride_h: stride,
-            filter_w: filter,
-            filter_h: filter,
-            activation: crate::model::Activation::None,
-        }
-    }
-
-    #[test]
-    fn prepare_refuses_what_the_kernels_cannot_run() {
-        use crate::model::Op;
-        use golden::{prepare_single, tensor};
-        let q = |s, z| Some((s, z));
-        // Input and output quantization differ.
-        let e = prepare_single(
-            Op::AveragePool2D(pool_opts(Padding::Valid, 2, 2)),
-            vec![
-                tensor(DType::I8, &[1, 4, 4, 1], q(0.1, 0), None),
-                tensor(DType::I8, &[1, 2, 2, 1], q(0.2, 0), None),
-            ],
-            1,
-        );
-        assert!(matches!(e, Err(Error::Unsupported(_))), "{:?}", e.err());
-        // No quantization on an int8 tensor.
-        let e = prepare_single(
-            Op::MaxPool2D(pool_opts(Padding::Valid, 2, 2)),
-            vec![
-                tensor(DType::I8, &[1, 4, 4, 1], None, None),
-                tensor(DType::I8, &[1, 2, 2, 1], None, None),
-            ],
-            1,
-        );
-        assert!(matches!(e, Err(Error::Unsupported(_))));
-        // A wrong output shape.
-        let e = prepare_single(
-            Op::MaxPool2D(pool_opts(Padding::Same, 3, 2)),
-            vec![
-                tensor(DType::F32, &[1, 5, 5, 1], None, None),
-                tensor(DType::F32, &[1, 2, 2, 1], None, None),
-            ],
-            1,
-        );
-        assert!(matches!(e, Err(Error::InvalidModel(_))));
-        // Not 4-D; zero stride.
-        let e = prepare_single(
-            Op::MaxPool2D(pool_opts(Padding::Same, 3, 2)),
-            vec![
-                tensor(DType::F32, &[5, 5, 1], None, None),
-                tensor(DType::F32, &[3, 3, 1], None, None),
-            ],
-            1,
-        );
-        assert!(matches!(e, Err(Error::Unsupported(_))));
-        let e = prepare_single(
-            Op::MaxPool2D(pool_opts(Padding::Same, 3, 0)),
-            vec![
-                tensor(DType::F32, &[1, 5, 5, 1], None, None),
-                tensor(DType::F32, &[1, 3, 3, 1], None, None),
-            ],
-            1,
-        );
-        assert!(matches!(e, Err(Error::InvalidModel(_))));
-        // A supported one runs; a mis-shaped run input is an error, not a panic.
-        let k = prepare_single(
-            Op::AveragePool2D(pool_opts(Padding::Same, 3, 2)),
-            vec![
-                tensor(DType::U8, &[1, 5, 5, 1], q(0.5, 128), None),
-                tensor(DType::U8, &[1, 3, 3, 1], q(0.5, 128), None),
-            ],
-            1,
-        )
-        .unwrap();
-        let x = Tensor::from_u8(&[1, 5, 5, 1], &[255; 25]).unwrap();
-        let mut out = vec![Tensor::zeros(DType::U8, &[1, 3, 3, 1]).unwrap()];
-        k.run(&[Some(&x)], &mut out).unwrap();
-        assert_eq!(out[0].as_u8().unwrap(), &[255; 9]);
-        let bad = Tensor::from_u8(&[1, 4, 5, 1], &[0; 20]).unwrap();
-        assert!(k.run(&[Some(&bad)], &mut out).is_err());
-        assert!(k.run(&[None], &mut out).is_err());
-    }
-
-    #[test]
-    fn fixtures_match_litert_in_isolation() {
-        for f in [
-            "avgpool_2x2_s2_valid_f32",
-            "avgpool_2x2_s2_valid_int8",
-            "avgpool_3x3_s1_same_f32",
-            "avgpool_3x3_s1_same_int8",
-            "avgpool_3x3_s2_same_f32",
-            "avgpool_3x3_s2_same_int8",
-            "avgpool_3x3_s2_same_int8io",
-            "avgpool_3x3_s2_valid_f32",
-            "avgpool_3x3_s2_valid_int8",
-        ] {
-            assert!(golden::check_op(f, "AVERAGE_POOL_2D") > 0);
-        }
-        for f in [
-            "maxpool_2x2_s2_valid_f32",
-            "maxpool_2x2_s2_valid_int8",
-            "maxpool_3x3_s1_same_f32",
-            "maxpool_3x3_s1_same_int8",
-            "maxpool_3x3_s2_same_f32",
-            "maxpool_3x3_s2_same_int8",
-            "maxpool_3x3_s2_same_int8io",
-            "maxpool_3x3_s2_valid_f32",
-            "maxpool_3x3_s2_valid_int8",
-        ] {
-            assert!(golden::check_op(f, "MAX_POOL_2D") > 0);
-        }
-    }
 }

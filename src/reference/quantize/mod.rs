@@ -20,40 +20,8 @@ use crate::quant::fixedpoint::QuantizedMultiplier;
 use crate::quant::fixedpoint::{multiply_by_quantized_multiplier, quantize_multiplier};
 use crate::{f16_to_f32, Buf, Error, Result, Tensor};
 
-use super::common::shape_of;
+use super::common::{shape_of, QInt};
 use super::{Kernel, OpCtx};
-
-/// The integer element types the quantized kernels read and write, widened to `i32` as
-/// TFLite's kernels do.
-pub(super) trait QInt: Copy {
-    const MIN: i32;
-    const MAX: i32;
-    fn to_i32(self) -> i32;
-    /// Truncating conversion (C++'s `static_cast` to the narrower type); kernels clamp to
-    /// `[MIN, MAX]` first wherever TFLite does.
-    fn from_i32(v: i32) -> Self;
-}
-
-macro_rules! qint {
-    ($t:ty) => {
-        impl QInt for $t {
-            const MIN: i32 = <$t>::MIN as i32;
-            const MAX: i32 = <$t>::MAX as i32;
-            #[inline]
-            fn to_i32(self) -> i32 {
-                self as i32
-            }
-            #[inline]
-            fn from_i32(v: i32) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-qint!(i8);
-qint!(u8);
-qint!(i16);
-qint!(i32);
 
 /// An error for a buffer of the wrong dtype reaching a prepared kernel.
 pub(super) fn dtype_error(what: &str, got: &Buf) -> Error {
@@ -437,6 +405,7 @@ pub(super) fn prepare_dequantize(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::test_support::{run_alone_everywhere, Compare};
 
     #[test]
     fn affine_quantize_rounds_half_away_and_clamps() {
@@ -562,7 +531,14 @@ mod tests {
         per_channel_dequantize_all(&[2i8, 3, 4, 5], &mut out, &pc);
         assert_eq!(out, [1.0, 0.5, 2.0, 1.0]);
     }
-}
 
-#[cfg(test)]
-pub(super) mod golden_ops;
+    /// Every QUANTIZE and DEQUANTIZE of the fixtures, alone on LiteRT's recorded inputs:
+    /// outputs must equal LiteRT's (floats too).
+    #[test]
+    fn quantize_and_dequantize_match_litert_in_every_fixture() {
+        let r = run_alone_everywhere(&["QUANTIZE", "DEQUANTIZE"], Compare::Equal);
+        println!("QUANTIZE/DEQUANTIZE: {} outputs checked", r.outputs);
+        assert!(r.outputs > 100, "only {} outputs checked", r.outputs);
+        assert!(r.failures.is_empty(), "{}", r.failures.join("\n"));
+    }
+}

@@ -2,15 +2,13 @@
 //! own against LiteRT's recorded tensors (so int8 models are checked before QUANTIZE and
 //! DEQUANTIZE land), and unit tests of the index logic on cases the fixtures do not cover.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
 use super::kernels::{ConcatKernel, GatherKernel, PadKernel, PadValue, Requant, Walk};
 use super::strided_slice;
 use super::*;
-use crate::data::Npz;
-use crate::model::{Activation, Model, QuantParams};
-use crate::reference::{constant_value, prepare_op};
+use crate::model::{Activation, QuantParams};
+use crate::reference::test_support::{
+    fixture_pairs, op_fixture_model, prepare_first, run_alone, Compare, FixturePair,
+};
 use crate::{Error, Tensor};
 
 const FAMILY: &[&str] = &[
@@ -24,172 +22,29 @@ const FAMILY: &[&str] = &[
     "TRANSPOSE",
 ];
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// (name, model, golden) of every fixture with goldens that holds an op of this family.
-fn family_fixtures() -> Vec<(String, PathBuf, PathBuf)> {
-    let mut v = Vec::new();
-    let read = |p: PathBuf| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(p).expect("manifest")).expect("json")
-    };
-    let has_family_op = |m: &serde_json::Value| {
-        m["op_histogram"]
-            .as_object()
-            .is_some_and(|h| h.keys().any(|k| FAMILY.contains(&k.as_str())))
-    };
-    let ops = read(fixtures().join("ops/manifest.json"));
-    for (name, m) in ops["models"].as_object().expect("models") {
-        if has_family_op(m) {
-            let dir = fixtures().join("ops");
-            v.push((
-                name.clone(),
-                dir.join(m["file"].as_str().expect("file")),
-                dir.join(m["golden_file"].as_str().expect("golden")),
-            ));
-        }
-    }
-    let main = read(fixtures().join("fixtures.json"));
-    for (name, m) in main["fixtures"].as_object().expect("fixtures") {
-        if m["goldens"] == true && has_family_op(m) {
-            v.push((
-                name.clone(),
-                fixtures().join(m["file"].as_str().expect("file")),
-                fixtures().join(m["golden_file"].as_str().expect("golden")),
-            ));
-        }
-    }
-    v.sort();
-    v
-}
-
-/// Sample `s` of a golden array stacked on a leading sample axis.
-fn sample(stacked: &Tensor, s: usize) -> Tensor {
-    let shape = &stacked.shape()[1..];
-    let n: usize = shape.iter().product();
-    let r = s * n..(s + 1) * n;
-    let buf = match stacked.buf() {
-        Buf::F32(v) => Buf::F32(v[r].to_vec()),
-        Buf::F16(v) => Buf::F16(v[r].to_vec()),
-        Buf::I8(v) => Buf::I8(v[r].to_vec()),
-        Buf::U8(v) => Buf::U8(v[r].to_vec()),
-        Buf::I16(v) => Buf::I16(v[r].to_vec()),
-        Buf::I32(v) => Buf::I32(v[r].to_vec()),
-        Buf::I64(v) => Buf::I64(v[r].to_vec()),
-        Buf::Bool(v) => Buf::Bool(v[r].to_vec()),
-    };
-    Tensor::new(shape, buf).expect("sample")
-}
-
-/// Bitwise equality (these ops only move elements, so floats must match exactly too).
-fn same_bits(a: &Tensor, b: &Tensor) -> bool {
-    a.shape() == b.shape()
-        && a.dtype() == b.dtype()
-        && a.buf().to_le_bytes() == b.buf().to_le_bytes()
-}
-
-/// Run each op of this family in `model` alone on LiteRT's recorded inputs and compare its
-/// output with LiteRT's. Tensor shapes are first set to the recorded ones: that is what an
-/// engine-level input resize with shape propagation would do (the squeeze_dyn2 fixtures are
-/// stored with placeholder shapes [1,1,1,1] and recorded at [1,4,1,3]).
-fn check_fixture(model: &Path, golden: &Path) -> Result<usize, String> {
-    let mut m = Model::from_file(model).map_err(|e| e.to_string())?;
-    let mut npz = Npz::open(golden).map_err(|e| e.to_string())?;
-    let mut recorded: HashMap<usize, Tensor> = HashMap::new();
-    for n in npz.names() {
-        if let Some(i) = n.strip_prefix('t').and_then(|i| i.parse::<usize>().ok()) {
-            recorded.insert(i, npz.read(&n).map_err(|e| e.to_string())?);
-        }
-    }
-    let samples = recorded.values().next().map_or(0, |t| t.shape()[0]);
-    for (&i, t) in &recorded {
-        m.subgraphs[0].tensors[i].shape = t.shape()[1..].iter().map(|&d| d as i32).collect();
-    }
-    let sg = m.main();
-    let consts: Vec<Option<Tensor>> = sg
-        .tensors
-        .iter()
-        .enumerate()
-        .map(|(ti, t)| constant_value(0, ti, t))
-        .collect::<crate::Result<_>>()
-        .map_err(|e| e.to_string())?;
-    let mut checked = 0;
-    for (index, op) in sg.operators.iter().enumerate() {
-        if !FAMILY.contains(&op.op.name().as_str()) {
-            continue;
-        }
-        // Float model fixtures record only their outputs: nothing to feed this op.
-        let fed = op
-            .inputs
-            .iter()
-            .filter_map(|&t| usize::try_from(t).ok())
-            .all(|t| recorded.contains_key(&t) || consts[t].is_some());
-        if !fed || op.output_tensors().any(|t| !recorded.contains_key(&t)) {
-            continue;
-        }
-        let ctx = OpCtx {
-            index,
-            op,
-            sg,
-            consts: &consts,
-        };
-        let kernel = prepare_op(&ctx).map_err(|e| format!("prepare: {e}"))?;
-        let outs: Vec<usize> = op.output_tensors().collect();
-        for s in 0..samples {
-            let ins: Vec<Option<Tensor>> = op
-                .inputs
-                .iter()
-                .map(|&t| {
-                    let t = usize::try_from(t).ok()?;
-                    recorded
-                        .get(&t)
-                        .map(|r| sample(r, s))
-                        .or_else(|| consts[t].clone())
-                })
-                .collect();
-            let ins: Vec<Option<&Tensor>> = ins.iter().map(|t| t.as_ref()).collect();
-            let mut outputs: Vec<Tensor> = outs
-                .iter()
-                .map(|&t| {
-                    let tt = &sg.tensors[t];
-                    Tensor::zeros(tt.dtype, &shape_of(tt)).expect("holdable output")
-                })
-                .collect();
-            kernel
-                .run(&ins, &mut outputs)
-                .map_err(|e| format!("{} sample {s}: run: {e}", ctx.label()))?;
-            for (&t, got) in outs.iter().zip(&outputs) {
-                let want = recorded
-                    .get(&t)
-                    .ok_or_else(|| format!("no golden for tensor {t}"))?;
-                if !same_bits(got, &sample(want, s)) {
-                    return Err(format!(
-                        "{} sample {s}: tensor {t} differs from LiteRT",
-                        ctx.label()
-                    ));
-                }
-                checked += 1;
-            }
-        }
-    }
-    Ok(checked)
-}
-
+/// Each op of this family in every fixture, alone on LiteRT's recorded inputs: outputs
+/// must equal LiteRT's bit for bit (these ops only move elements).
 #[test]
 fn every_family_op_in_the_fixtures_matches_litert() {
-    let cases = family_fixtures();
+    let cases: Vec<FixturePair> = fixture_pairs()
+        .into_iter()
+        .filter(|p| p.holds_any(FAMILY))
+        .collect();
     assert!(cases.len() >= 40, "found only {} fixtures", cases.len());
     let mut failures = Vec::new();
     let mut checked = 0;
     let mut skipped = Vec::new();
-    for (name, model, golden) in &cases {
-        match check_fixture(model, golden) {
-            Ok(n) if n > 0 => checked += n,
+    for pair in &cases {
+        let r = run_alone(pair, FAMILY, Compare::Bits);
+        if !r.failures.is_empty() {
+            failures.extend(r.failures);
+        } else if r.outputs > 0 {
+            checked += r.outputs;
+        } else if !pair.is_op_fixture() {
             // The per-op fixtures record every tensor; the model fixtures may not.
-            Ok(_) if !model.starts_with(fixtures().join("ops")) => skipped.push(name.as_str()),
-            Ok(_) => failures.push(format!("{name}: nothing checked")),
-            Err(e) => failures.push(format!("{name}: {e}")),
+            skipped.push(pair.name.as_str());
+        } else {
+            failures.push(format!("{}: nothing checked", pair.name));
         }
     }
     assert!(
@@ -205,36 +60,9 @@ fn every_family_op_in_the_fixtures_matches_litert() {
     );
 }
 
-/// A fixture model with its first op of `name`, for prepare-time checks.
-fn fixture_op(file: &str) -> Model {
-    Model::from_file(fixtures().join("ops").join(file)).expect("fixture")
-}
-
-fn prepare_first(m: &Model, name: &str) -> crate::Result<Box<dyn Kernel>> {
-    let sg = m.main();
-    let consts: Vec<Option<Tensor>> = sg
-        .tensors
-        .iter()
-        .enumerate()
-        .map(|(ti, t)| constant_value(0, ti, t).expect("constant"))
-        .collect();
-    let (index, op) = sg
-        .operators
-        .iter()
-        .enumerate()
-        .find(|(_, o)| o.op.name() == name)
-        .expect("op in fixture");
-    prepare_op(&OpCtx {
-        index,
-        op,
-        sg,
-        consts: &consts,
-    })
-}
-
 #[test]
 fn concatenation_refuses_what_tflite_refuses() {
-    let m = fixture_op("concat_axis3_int8.tflite");
+    let m = op_fixture_model("concat_axis3_int8");
     assert!(prepare_first(&m, "CONCATENATION").is_ok());
 
     // A fused activation: TFLite's Prepare insists on NONE.
@@ -283,7 +111,7 @@ fn concatenation_refuses_what_tflite_refuses() {
 
 #[test]
 fn padv2_value_must_share_the_output_parameters() {
-    let m = fixture_op("padv2_int8.tflite");
+    let m = op_fixture_model("padv2_int8");
     assert!(prepare_first(&m, "PADV2").is_ok());
     let mut other = m.clone();
     let sg = &mut other.subgraphs[0];

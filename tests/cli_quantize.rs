@@ -1,0 +1,327 @@
+//! `litequant quantize` end to end: the model it writes loads, runs (reproducing LiteRT's
+//! goldens of the converter's model of the same mode) and equals the library's result;
+//! bad inputs give clear errors, write nothing, and never touch the input model.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::golden::{check_model, Outcome};
+use litequant::data::npy_bytes;
+use litequant::quant::{quantize, QuantizeOptions};
+use litequant::{Model, Tensor};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!(
+            "litequant-cli-quantize-{tag}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+    fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn litequant(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_litequant"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A copy of a fixture in `dir`, so that a test can check that the CLI never touches it.
+fn copy_fixture(dir: &TempDir, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(common::fixtures().join(name), &to).unwrap();
+    to
+}
+
+#[test]
+fn dynamic_and_float16_equal_the_library_and_reproduce_litert() {
+    let dir = TempDir::new("modes");
+    for model in ["cnn", "mlp"] {
+        let float_path = common::fixtures().join(format!("{model}_float32.tflite"));
+        let float = Model::from_file(&float_path).unwrap();
+        for (mode, opts) in [
+            ("dynamic", QuantizeOptions::dynamic()),
+            ("float16", QuantizeOptions::float16()),
+        ] {
+            let out = dir.join(&format!("{model}_{mode}.tflite"));
+            let report = dir.join(&format!("{model}_{mode}.json"));
+            let res = litequant(&[
+                "quantize",
+                s(&float_path),
+                "-o",
+                s(&out),
+                "--mode",
+                mode,
+                "--report",
+                s(&report),
+            ]);
+            let stderr = String::from_utf8_lossy(&res.stderr);
+            assert!(res.status.success(), "{model} {mode}: {stderr}");
+            let stdout = String::from_utf8_lossy(&res.stdout);
+            assert!(stdout.contains(&format!("mode {mode}: size")), "{stdout}");
+
+            // Equals the library's result, byte for byte.
+            let (want, want_report) = quantize(&float, None, &opts).unwrap();
+            let got_bytes = std::fs::read(&out).unwrap();
+            assert_eq!(got_bytes, want.to_bytes().unwrap(), "{model} {mode}");
+            let got = Model::from_file(&out).unwrap();
+            assert_eq!(got, want);
+
+            // Runs, and reproduces LiteRT's BUILTIN_REF goldens of the converter's model.
+            let golden = common::fixtures().join(format!("golden/{model}_{mode}.npz"));
+            match check_model(&out, &golden) {
+                Outcome::Pass { compared } => assert!(compared > 0),
+                Outcome::Unsupported(e) => panic!("{model} {mode}: {e}"),
+                Outcome::Fail(v) => panic!("{model} {mode}: {}", v.join("; ")),
+            }
+
+            // The JSON report is the library's.
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+            assert_eq!(json["mode"], mode);
+            assert_eq!(json["size_before"], float.to_bytes().unwrap().len());
+            assert_eq!(json["size_after"], got_bytes.len());
+            assert_eq!(
+                json,
+                serde_json::from_str::<serde_json::Value>(&want_report.to_json()).unwrap()
+            );
+            assert!(json["tensors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| { !t["scale"].as_array().unwrap().is_empty() }));
+        }
+    }
+}
+
+#[test]
+fn per_tensor_dynamic_equals_the_library() {
+    let dir = TempDir::new("per-tensor");
+    let float_path = common::fixtures().join("cnn_float32.tflite");
+    let out = dir.join("q.tflite");
+    let res = litequant(&["quantize", s(&float_path), "-o", s(&out), "--per-tensor"]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let float = Model::from_file(&float_path).unwrap();
+    let opts = QuantizeOptions {
+        per_tensor: true,
+        ..QuantizeOptions::dynamic()
+    };
+    let (want, report) = quantize(&float, None, &opts).unwrap();
+    assert_eq!(Model::from_file(&out).unwrap(), want);
+    assert!(report.tensors.iter().all(|t| t.scale.len() == 1));
+}
+
+#[test]
+fn mode_defaults_to_dynamic_without_calibration_data() {
+    let dir = TempDir::new("default");
+    let float_path = common::fixtures().join("mlp_float32.tflite");
+    let out = dir.join("q.tflite");
+    let report = dir.join("r.json");
+    let res = litequant(&[
+        "quantize",
+        s(&float_path),
+        "-o",
+        s(&out),
+        "--report",
+        s(&report),
+    ]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["mode"], "dynamic");
+}
+
+/// A failed run: non-zero exit, the error contains every `needles`, no output file (and no
+/// temporary file left beside it), the input model unchanged (bytes and mtime).
+fn assert_fails_cleanly(dir: &TempDir, args: &[&str], model: &Path, needles: &[&str]) {
+    let before = std::fs::read(model).unwrap();
+    let mtime = std::fs::metadata(model).unwrap().modified().unwrap();
+    let out = dir.join("out.tflite");
+    let report = dir.join("out.json");
+    let mut all = vec!["quantize", s(model), "-o", s(&out), "--report", s(&report)];
+    all.extend_from_slice(args);
+    let res = litequant(&all);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(!res.status.success(), "{args:?} should fail: {stderr}");
+    assert!(stderr.contains("litequant: error:"), "{stderr}");
+    for n in needles {
+        assert!(
+            stderr.contains(n),
+            "{args:?}: the error should mention '{n}': {stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists(), "{args:?}: no output on failure");
+    assert!(!report.exists(), "{args:?}: no report on failure");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert_eq!(
+        std::fs::read(model).unwrap(),
+        before,
+        "input bytes untouched"
+    );
+    assert_eq!(
+        std::fs::metadata(model).unwrap().modified().unwrap(),
+        mtime,
+        "input mtime untouched"
+    );
+}
+
+fn write_npy(path: &Path, t: &Tensor) {
+    std::fs::write(path, npy_bytes(t)).unwrap();
+}
+
+#[test]
+fn bad_calibration_data_fails_cleanly() {
+    let dir = TempDir::new("bad");
+    let model = copy_fixture(&dir, "cnn_float32.tflite");
+
+    // Missing file: named.
+    let missing = dir.join("missing.npy");
+    assert_fails_cleanly(&dir, &["--calib", s(&missing)], &model, &["missing.npy"]);
+
+    // Wrong shape: the file and both shapes named.
+    let wrong = dir.join("wrong.npy");
+    write_npy(
+        &wrong,
+        &Tensor::from_f32(&[3, 7, 7, 1], &[0.5; 147]).unwrap(),
+    );
+    assert_fails_cleanly(
+        &dir,
+        &["--calib", s(&wrong)],
+        &model,
+        &["wrong.npy", "7, 7"],
+    );
+
+    // Empty: no samples.
+    let empty = dir.join("empty.npy");
+    write_npy(&empty, &Tensor::from_f32(&[0, 8, 8, 1], &[]).unwrap());
+    assert_fails_cleanly(
+        &dir,
+        &["--calib", s(&empty)],
+        &model,
+        &["empty.npy", "empty"],
+    );
+
+    // Wrong dtype: a string of bytes that is no .npy at all.
+    let junk = dir.join("junk.npy");
+    std::fs::write(&junk, b"not an array").unwrap();
+    assert_fails_cleanly(&dir, &["--calib", s(&junk)], &model, &["junk.npy"]);
+
+    // NaN in the data, int8: counted and refused, naming the input tensor.
+    let mut v = vec![0.25f32; 2 * 64];
+    v[3] = f32::NAN;
+    v[70] = f32::INFINITY;
+    let nan = dir.join("nan.npy");
+    write_npy(&nan, &Tensor::from_f32(&[2, 8, 8, 1], &v).unwrap());
+    assert_fails_cleanly(
+        &dir,
+        &["--calib", s(&nan)],
+        &model,
+        &["nan.npy", "1 NaN", "1 Inf", "serving_default_image:0"],
+    );
+
+    // Not a dataset at all.
+    let txt = dir.join("calib.txt");
+    std::fs::write(&txt, "1 2 3").unwrap();
+    assert_fails_cleanly(&dir, &["--calib", s(&txt)], &model, &["calib.txt"]);
+}
+
+#[test]
+fn int8_modes_are_refused_until_the_full_integer_pass() {
+    let dir = TempDir::new("int8");
+    let model = copy_fixture(&dir, "cnn_float32.tflite");
+    let calib = common::fixtures().join("digits_calib.npy");
+    // --calib alone selects int8 (as the converter).
+    assert_fails_cleanly(
+        &dir,
+        &["--calib", s(&calib)],
+        &model,
+        &["int8", "unsupported"],
+    );
+    assert_fails_cleanly(
+        &dir,
+        &[
+            "--calib",
+            s(&calib),
+            "--mode",
+            "int8-only",
+            "--max-samples",
+            "5",
+        ],
+        &model,
+        &["int8-only", "unsupported"],
+    );
+    // int8 without data.
+    assert_fails_cleanly(&dir, &["--mode", "int8"], &model, &["--calib"]);
+}
+
+#[test]
+fn inconsistent_options_and_bad_models_fail_cleanly() {
+    let dir = TempDir::new("options");
+    let model = copy_fixture(&dir, "cnn_float32.tflite");
+    assert_fails_cleanly(
+        &dir,
+        &["--input-type", "int8"],
+        &model,
+        &["int8", "dynamic"],
+    );
+    assert_fails_cleanly(&dir, &["--keep-float", "x"], &model, &["keep-float"]);
+    assert_fails_cleanly(
+        &dir,
+        &["--mode", "float16", "--per-tensor"],
+        &model,
+        &["per-tensor"],
+    );
+
+    // Not a model.
+    let junk = dir.join("junk.tflite");
+    std::fs::write(&junk, b"definitely not a flatbuffer").unwrap();
+    assert_fails_cleanly(&dir, &[], &junk, &["junk.tflite"]);
+
+    // The output may not overwrite the input.
+    let before = std::fs::read(&model).unwrap();
+    let res = litequant(&["quantize", s(&model), "-o", s(&model)]);
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("overwrite"));
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+
+    // An output in a folder that does not exist: named, nothing written.
+    let nowhere = dir.join("no/such/dir/q.tflite");
+    let res = litequant(&["quantize", s(&model), "-o", s(&nowhere)]);
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("no/such/dir"));
+    assert!(!nowhere.exists());
+}
