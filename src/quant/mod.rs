@@ -25,6 +25,4 @@ pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};
 pub use options::DynamicOptions;
 pub use passes::dynamic::quantize_dynamic;
 pub use passes::float16::quantize_float16;
-pub use passes::full_integer::{
-    quantize_int8, quantize_int8_with_report, Int8Options, Int8Report, IoType,
-};
+pub use passes::full_integer::{quantize_int8, quantize_int8_with_report, Int8Options, Int8Report};

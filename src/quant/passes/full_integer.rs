@@ -43,25 +43,13 @@
 use std::collections::HashMap;
 
 use crate::model::{DType, Op, Operator, QuantParams, Tensor};
+pub use crate::quant::api::IoType;
 use crate::quant::calibrate::Stats;
 use crate::quant::weights::{f32_values, symmetric_int8};
 use crate::{Error, Model, Result};
 
 use super::layout::Item;
 use super::{finish, metadata, prepare, Working};
-
-/// The type of the model's inputs or outputs in full-integer modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IoType {
-    /// Float inputs/outputs, QUANTIZE/DEQUANTIZE at the edges (the converter's default).
-    #[default]
-    Float32,
-    /// The edge tensors are int8 (the edge QUANTIZE/DEQUANTIZE removed).
-    Int8,
-    /// The edge tensors are uint8, with the int8 parameters' scale and zero point + 128,
-    /// converted by a requantizing QUANTIZE.
-    Uint8,
-}
 
 /// Options of [`quantize_int8`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +62,9 @@ pub struct Int8Options {
     pub input_type: IoType,
     /// Model output type (`inference_output_type`).
     pub output_type: IoType,
+    /// Keep these ops float (selective quantization): an op is kept when the name of one
+    /// of its output tensors, or of one of its input or output tensors, is listed.
+    pub keep_float: Vec<String>,
 }
 
 impl Default for Int8Options {
@@ -83,6 +74,7 @@ impl Default for Int8Options {
             integer_only: false,
             input_type: IoType::Float32,
             output_type: IoType::Float32,
+            keep_float: Vec::new(),
         }
     }
 }
@@ -290,6 +282,13 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
         let op = &w.ops[k];
         let name = op.op.name();
         let why: Option<String> = (|| {
+            if let Some(t) = op
+                .input_tensors()
+                .chain(op.output_tensors())
+                .find(|&t| options.keep_float.iter().any(|k| *k == w.tensors[t].name))
+            {
+                return Some(format!("kept float on request ('{}')", w.tensors[t].name));
+            }
             let Some(kd) = kind(&op.op) else {
                 return Some(format!(
                     "{name} has no int8 kernel in litequant's quantizer"
@@ -793,6 +792,35 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
     }
     w.body.items = items;
     Ok(report)
+}
+
+/// The full-integer pass behind [`crate::quant::quantize`]'s int8 modes: what
+/// `api::dispatch_int8` calls once the CLI's "int8 modes are refused" test is retired
+/// (`dispatch_int8(model, stats, opts) = full_integer::dispatch(model, stats, opts)`).
+#[allow(dead_code)]
+pub(crate) fn dispatch(
+    model: &Model,
+    stats: &Stats,
+    opts: &crate::quant::QuantizeOptions,
+) -> Result<(Model, Vec<crate::quant::api::FloatOp>)> {
+    let int8 = Int8Options {
+        per_channel: !opts.per_tensor,
+        integer_only: opts.mode == crate::quant::Mode::Int8Only,
+        input_type: opts.input_type,
+        output_type: opts.output_type,
+        keep_float: opts.keep_float.clone(),
+    };
+    let (q, r) = quantize_int8_with_report(model, stats, &int8)?;
+    let float_ops = r
+        .float_ops
+        .into_iter()
+        .map(|f| crate::quant::api::FloatOp {
+            index: f.index,
+            op: f.op,
+            reason: f.why,
+        })
+        .collect();
+    Ok((q, float_ops))
 }
 
 #[cfg(test)]
