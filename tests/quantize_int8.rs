@@ -227,3 +227,144 @@ fn held_out_accuracy_equals_the_converters() {
         );
     }
 }
+
+fn op_names(m: &Model) -> Vec<String> {
+    m.main().operators.iter().map(|o| o.op.name()).collect()
+}
+
+#[test]
+fn ops_kept_float_sit_between_dequantize_and_quantize() {
+    let (m, stats) = calibrated("cnn_float32.tflite");
+    let opts = Int8Options {
+        keep_float: vec!["cnn_1/maxpool_1/MaxPool2d".into()],
+        ..Int8Options::int8()
+    };
+    let (q, report) = quantize_int8_with_report(&m, &stats, &opts).unwrap();
+    assert_eq!(report.float_ops.len(), 1, "{:?}", report.float_ops);
+    assert_eq!(
+        (report.float_ops[0].index, report.float_ops[0].op.as_str()),
+        (2, "MAX_POOL_2D")
+    );
+    assert_eq!(
+        op_names(&q),
+        [
+            "QUANTIZE",
+            "CONV_2D",
+            "DEPTHWISE_CONV_2D",
+            "DEQUANTIZE",
+            "MAX_POOL_2D",
+            "QUANTIZE",
+            "AVERAGE_POOL_2D",
+            "RESHAPE",
+            "FULLY_CONNECTED",
+            "SOFTMAX",
+            "DEQUANTIZE"
+        ]
+    );
+    let sg = q.main();
+    let pool = &sg.operators[4];
+    for t in pool.input_tensors().chain(pool.output_tensors()) {
+        assert_eq!(sg.tensors[t].dtype, litequant::model::DType::F32);
+    }
+    // The QUANTIZE after the float op uses the pool output's own calibrated range, and
+    // the average pool (same scale) carries it on.
+    let requant = sg.tensors[sg.operators[5].outputs[0] as usize]
+        .quant
+        .clone()
+        .unwrap();
+    let avg = sg.tensors[sg.operators[6].outputs[0] as usize]
+        .quant
+        .clone()
+        .unwrap();
+    assert_eq!(requant.scale, avg.scale);
+    // It runs, and classifies the held-out digits like the converter's full-int8 model.
+    let theirs = Model::from_file(fixtures().join("cnn_int8.tflite")).unwrap();
+    let mut npz = Npz::open(fixtures().join("digits_holdout.npz")).unwrap();
+    let x = npz.read("x").unwrap();
+    let xs = x.as_f32().unwrap();
+    let mut a = ReferenceEngine.prepare(&q).unwrap();
+    let mut b = ReferenceEngine.prepare(&theirs).unwrap();
+    let mut agree = 0;
+    for s in 0..200 {
+        let inp = litequant::Tensor::from_f32(&[1, 8, 8, 1], &xs[s * 64..(s + 1) * 64]).unwrap();
+        let oa = a.run(std::slice::from_ref(&inp)).unwrap();
+        let ob = b.run(&[inp]).unwrap();
+        agree += usize::from(argmax(oa[0].as_f32().unwrap()) == argmax(ob[0].as_f32().unwrap()));
+    }
+    assert!(agree >= 198, "top-1 agreement {agree}/200");
+}
+
+#[test]
+fn int8_only_lists_every_op_that_cannot_be_quantized() {
+    let (mut m, stats) = calibrated("cnn_float32.tflite");
+    // SOFTMAX → HARD_SWISH (no int8 kernel in the quantizer), and MAX_POOL kept float.
+    m.subgraphs[0].operators[6].op = litequant::model::Op::HardSwish;
+    let opts = Int8Options {
+        keep_float: vec!["cnn_1/maxpool_1/MaxPool2d".into()],
+        ..Int8Options::int8_only()
+    };
+    let err = quantize_int8(&m, &stats, &opts).unwrap_err().to_string();
+    assert!(err.contains("2 operator(s) cannot be quantized"), "{err}");
+    assert!(
+        err.contains("operator 2 (MAX_POOL_2D): kept float"),
+        "{err}"
+    );
+    assert!(err.contains("operator 6 (HARD_SWISH)"), "{err}");
+    // The int8 mode leaves them float instead, and says so.
+    let (q, report) = quantize_int8_with_report(&m, &stats, &Int8Options::int8()).unwrap();
+    assert_eq!(report.float_ops.len(), 1);
+    assert_eq!(report.float_ops[0].index, 6);
+    let names = op_names(&q);
+    assert_eq!(&names[names.len() - 2..], ["DEQUANTIZE", "HARD_SWISH"]);
+}
+
+#[test]
+fn uint8_io_requantizes_with_zero_point_plus_128() {
+    let (m, stats) = calibrated("cnn_float32.tflite");
+    let opts = Int8Options {
+        input_type: litequant::quant::IoType::Uint8,
+        output_type: litequant::quant::IoType::Uint8,
+        ..Int8Options::int8_only()
+    };
+    let q = quantize_int8(&m, &stats, &opts).unwrap();
+    let int8 = quantize_int8(&m, &stats, &Int8Options::int8_only()).unwrap();
+    let names = op_names(&q);
+    assert_eq!(names.first().map(String::as_str), Some("QUANTIZE"));
+    assert_eq!(names.last().map(String::as_str), Some("QUANTIZE"));
+    let (sg, s8) = (q.main(), int8.main());
+    for (u, i) in [(sg.inputs[0], s8.inputs[0]), (sg.outputs[0], s8.outputs[0])] {
+        let (u, i) = (&sg.tensors[u], &s8.tensors[i]);
+        assert_eq!(u.dtype, litequant::model::DType::U8);
+        assert_eq!(u.name, i.name);
+        let (qu, qi) = (u.quant.as_ref().unwrap(), i.quant.as_ref().unwrap());
+        assert_eq!(qu.scale, qi.scale);
+        assert_eq!(qu.zero_point[0], qi.zero_point[0] + 128);
+    }
+    // The int8 core is the int8-only model's; uint8 inputs run to the same result.
+    let mut a = ReferenceEngine.prepare(&q).unwrap();
+    let mut b = ReferenceEngine.prepare(&int8).unwrap();
+    let mut npz = Npz::open(fixtures().join("digits_holdout.npz")).unwrap();
+    let x = npz.read("x").unwrap();
+    let xs = x.as_f32().unwrap();
+    for s in 0..20 {
+        let sample = &xs[s * 64..(s + 1) * 64];
+        let i8in = to_input(&int8, sample, &[1, 8, 8, 1]);
+        let u8in: Vec<u8> = i8in
+            .as_i8()
+            .unwrap()
+            .iter()
+            .map(|&v| (i32::from(v) + 128) as u8)
+            .collect();
+        let oa = a
+            .run(&[litequant::Tensor::from_u8(&[1, 8, 8, 1], &u8in).unwrap()])
+            .unwrap();
+        let ob = b.run(&[i8in]).unwrap();
+        let back: Vec<i8> = oa[0]
+            .as_u8()
+            .unwrap()
+            .iter()
+            .map(|&v| (i32::from(v) - 128) as i8)
+            .collect();
+        assert_eq!(back, ob[0].as_i8().unwrap(), "sample {s}");
+    }
+}

@@ -63,7 +63,7 @@ pub struct Int8Options {
     /// Model output type (`inference_output_type`).
     pub output_type: IoType,
     /// Keep these ops float (selective quantization): an op is kept when the name of one
-    /// of its output tensors, or of one of its input or output tensors, is listed.
+    /// of its output tensors is listed (the converter's ops carry their output's name).
     pub keep_float: Vec<String>,
 }
 
@@ -283,8 +283,7 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
         let name = op.op.name();
         let why: Option<String> = (|| {
             if let Some(t) = op
-                .input_tensors()
-                .chain(op.output_tensors())
+                .output_tensors()
                 .find(|&t| options.keep_float.iter().any(|k| *k == w.tensors[t].name))
             {
                 return Some(format!("kept float on request ('{}')", w.tensors[t].name));
