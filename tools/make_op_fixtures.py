@@ -29,6 +29,16 @@ non-constant tensor of subgraph 0 as t{index}. int8io/uint8io inputs are
 quantized with the input tensor's (scale, zero point): round(x/scale)+zp,
 clamped. manifest.json describes every model.
 
+Calibration samples: for every case with an int8/int8io/uint8io model, the
+representative samples the converter consumed are written to CASE.calib.npz,
+one float32 array per model input keyed by its signature name (x0, x1, ...),
+the samples on the leading axis in the order they were fed ([N_CALIB, *shape],
+shape with its batch 1: sample i is exactly the i-th array yielded). They are
+recorded by wrapping the representative_dataset generator, at the point each
+sample is handed to the converter, and checked to be the same for every
+int8-family variant of the case. Manifest entries of those models name the
+file in "calib_file".
+
 Deterministic: per-case seeds derived from the case name (crc32), single
 threaded TF and LiteRT, and the .npz files are written with a fixed zip
 timestamp (np.savez_compressed stamps the current time). Two runs give
@@ -436,7 +446,27 @@ def input_samples(case, n, seed_k, widen=0.0):
     return out  # per input: [n, *shape]
 
 
-def convert(case, variant):
+def recording(gen, record, names):
+    """Wrap a representative_dataset function: every sample it yields is recorded
+    (copied, keyed by signature name) as it is handed to the converter. One list per
+    call of the function (the converter should iterate it once)."""
+    def wrapped():
+        passes = []
+        record.append(passes)
+        for sample in gen():
+            if isinstance(sample, dict):
+                rec = {k: np.array(v, copy=True) for k, v in sample.items()}
+            else:  # a list is fed in the model's input order (keras: one input only)
+                assert isinstance(sample, list) and len(sample) == len(names) == 1, sample
+                rec = {names[0]: np.array(sample[0], copy=True)}
+            passes.append(rec)
+            yield sample
+    return wrapped
+
+
+def convert(case, variant, record=None):
+    """The converted model. For the int8 family, `record` (a list) receives what the
+    representative dataset yielded: one list of samples per pass over it."""
     set_determinism()
     calib = input_samples(case, N_CALIB, 1)
 
@@ -449,6 +479,9 @@ def convert(case, variant):
                 yield [c[i] for c in calib]
             else:
                 yield {f"x{k}": c[i] for k, c in enumerate(calib)}
+
+    if record is not None:
+        rep_data = recording(rep_data, record, [f"x{k}" for k in range(len(calib))])
 
     if case.keras is not None:
         model = case.keras(case)
@@ -692,10 +725,10 @@ def key_order(k):
     return (0 if k.startswith("input") else 1, int(k.split("_")[1]), k)
 
 
-def write_npz(path, arrays):
+def write_npz(path, arrays, order=key_order):
     """np.savez_compressed, but with a fixed zip timestamp (byte-reproducible)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for k in sorted(arrays, key=key_order):
+        for k in sorted(arrays, key=order):
             bio = io.BytesIO()
             np.lib.format.write_array(bio, np.ascontiguousarray(arrays[k]), allow_pickle=False)
             zi = zipfile.ZipInfo(k + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
@@ -703,6 +736,29 @@ def write_npz(path, arrays):
             zi.create_system = 3
             zi.external_attr = 0o644 << 16
             zf.writestr(zi, bio.getvalue(), compresslevel=9)
+
+
+INT8_FAMILY = ("int8", "int8io", "uint8io")
+
+
+def calib_arrays(case, record, name):
+    """The samples of one recorded conversion as {signature name: [n, *shape] float32}."""
+    assert len(record) == 1, f"{name}: representative dataset iterated {len(record)} times"
+    samples = record[0]
+    assert len(samples) == N_CALIB, (name, len(samples))
+    names = [f"x{k}" for k in range(len(case.inputs))]
+    assert all(sorted(s) == names for s in samples), (name, [sorted(s) for s in samples])
+    arrays = {}
+    for k, n in enumerate(names):
+        xs = [s[n] for s in samples]
+        assert all(x.dtype == np.float32 and list(x.shape) == list(case.inputs[k][0])
+                   for x in xs), (name, n, [(x.dtype, x.shape) for x in xs])
+        arrays[n] = np.stack(xs)
+    return arrays
+
+
+def calib_order(k):
+    return int(k[1:])   # x0, x1, ...
 
 
 def compact_json(v, ind=0):
@@ -782,6 +838,14 @@ def main():
             "golden_inputs": (f"uniform in each input's calib_range widened by "
                               f"{GOLDEN_WIDEN:.0%} on both sides, so the edge QUANTIZE "
                               "clamps some elements"),
+            "calib_file": ("CASE.calib.npz (int8/int8io/uint8io models): the representative "
+                           "samples the converter consumed, recorded as the dataset "
+                           "generator yielded them (one pass, dicts keyed by signature "
+                           "name; the keras PReLU case yields a one-element list, stored "
+                           "as x0). One float32 array per model input keyed by signature "
+                           f"name, [{N_CALIB}, *input shape] (batch 1 kept): sample i is "
+                           "the i-th array fed. The same for every int8-family variant of "
+                           "the case"),
         },
         "models": {},
         "not_produced": {},
@@ -790,10 +854,13 @@ def main():
     for case in cases:
         cal_ranges = [list(r) for _, r in case.inputs]
         golden_x = input_samples(case, N_GOLDEN, 2, widen=GOLDEN_WIDEN)
+        calib = None          # {signature name: [N_CALIB, *shape]} of this case
+        calib_models = []     # int8-family models written for this case
         for variant in case.variants:
             name = f"{case.name}_{variant}"
+            record = [] if variant in INT8_FAMILY else None
             try:
-                buf = convert(case, variant)
+                buf = convert(case, variant, record)
             except Exception as e:  # converter refused
                 msg = str(e).strip().splitlines()
                 manifest["not_produced"][name] = {
@@ -811,6 +878,14 @@ def main():
                                                           for o in ops]}
                 print(f"[skip] {name}: {reason}")
                 continue
+            if record is not None:
+                arrays = calib_arrays(case, record, name)
+                if calib is None:
+                    calib = arrays
+                else:  # every int8-family variant of a case saw the same samples
+                    assert calib.keys() == arrays.keys() and all(
+                        np.array_equal(calib[k], arrays[k]) for k in calib), name
+                calib_models.append(name)
             path = out / f"{name}.tflite"
             path.write_bytes(buf)
 
@@ -866,11 +941,19 @@ def main():
                 "default_resolver_max_abs_diff": default_diff,
                 "notes": case.notes,
             }
+            if record is not None:
+                entry["calib_file"] = f"{case.name}.calib.npz"
             manifest["models"][name] = entry
             print(f"[ok] {name:34s} {len(buf):6d} B  "
                   f"{' '.join(f'{k}x{v}' if v > 1 else k for k, v in sorted(hist.items()))}"
                   f"  v{entry['main_op']['version']}  default-diff "
                   f"{max(v for v in default_diff.values() if v is not None):.3g}")
+        if calib_models:
+            cpath = out / f"{case.name}.calib.npz"
+            write_npz(cpath, calib, order=calib_order)
+            print(f"[calib] {cpath.name:34s} {cpath.stat().st_size:6d} B  "
+                  f"{' '.join(f'{k}{list(v.shape)}' for k, v in calib.items())}"
+                  f"  for {', '.join(calib_models)}")
 
     if args.only is None:
         (out / "manifest.json").write_text(compact_json(manifest) + "\n")
@@ -881,7 +964,9 @@ def main():
     for k, v in manifest["not_produced"].items():
         print(f"  {k}: {v['reason']}")
     total = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    print(f"\n{len(manifest['models'])} models, {total} bytes in {out}")
+    calib_total = sum(p.stat().st_size for p in out.glob("*.calib.npz"))
+    print(f"\n{len(manifest['models'])} models, {total} bytes in {out} "
+          f"({calib_total} bytes of calibration samples)")
 
 
 if __name__ == "__main__":
