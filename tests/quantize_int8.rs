@@ -297,8 +297,8 @@ fn ops_kept_float_sit_between_dequantize_and_quantize() {
 #[test]
 fn int8_only_lists_every_op_that_cannot_be_quantized() {
     let (mut m, stats) = calibrated("cnn_float32.tflite");
-    // SOFTMAX → HARD_SWISH (no int8 kernel in the quantizer), and MAX_POOL kept float.
-    m.subgraphs[0].operators[6].op = litequant::model::Op::HardSwish;
+    // SOFTMAX → PRELU (no int8 kernel in the quantizer), and MAX_POOL kept float.
+    m.subgraphs[0].operators[6].op = litequant::model::Op::Prelu;
     let opts = Int8Options {
         keep_float: vec!["cnn_1/maxpool_1/MaxPool2d".into()],
         ..Int8Options::int8_only()
@@ -309,13 +309,13 @@ fn int8_only_lists_every_op_that_cannot_be_quantized() {
         err.contains("operator 2 (MAX_POOL_2D): kept float"),
         "{err}"
     );
-    assert!(err.contains("operator 6 (HARD_SWISH)"), "{err}");
+    assert!(err.contains("operator 6 (PRELU)"), "{err}");
     // The int8 mode leaves them float instead, and says so.
     let (q, report) = quantize_int8_with_report(&m, &stats, &Int8Options::int8()).unwrap();
     assert_eq!(report.float_ops.len(), 1);
     assert_eq!(report.float_ops[0].index, 6);
     let names = op_names(&q);
-    assert_eq!(&names[names.len() - 2..], ["DEQUANTIZE", "HARD_SWISH"]);
+    assert_eq!(&names[names.len() - 2..], ["DEQUANTIZE", "PRELU"]);
 }
 
 #[test]
@@ -367,4 +367,96 @@ fn uint8_io_requantizes_with_zero_point_plus_128() {
             .collect();
         assert_eq!(back, ob[0].as_i8().unwrap(), "sample {s}");
     }
+}
+
+/// The op fixtures' converter pairs of the int8 family, with the converter's exact
+/// representative samples (`ops/CASE.calib.npz`): (name, float, converter model, calib,
+/// options).
+fn op_pairs() -> Vec<(String, Model, Model, std::path::PathBuf, Int8Options)> {
+    let dir = fixtures().join("ops");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let models = manifest["models"].as_object().unwrap();
+    let mut v = Vec::new();
+    for (name, m) in models {
+        let variant = m["variant"].as_str().unwrap();
+        let opts = match variant {
+            "int8" => Int8Options::int8(),
+            "int8io" => Int8Options::int8_only(),
+            "uint8io" => Int8Options {
+                input_type: litequant::quant::IoType::Uint8,
+                output_type: litequant::quant::IoType::Uint8,
+                ..Int8Options::int8_only()
+            },
+            _ => continue,
+        };
+        let case = &m["case"];
+        // Cases made only in the int8 family (requant_concat) have no float model.
+        let Some(float) = models
+            .values()
+            .find(|f| &f["case"] == case && f["variant"] == "f32")
+        else {
+            continue;
+        };
+        let calib = dir.join(m["calib_file"].as_str().expect("calib_file"));
+        v.push((
+            name.clone(),
+            Model::from_file(dir.join(float["file"].as_str().unwrap())).unwrap(),
+            Model::from_file(dir.join(m["file"].as_str().unwrap())).unwrap(),
+            calib,
+            opts,
+        ));
+    }
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn calibrate_on(m: &Model, calib: &std::path::Path) -> litequant::Result<litequant::Stats> {
+    let specs = ReferenceEngine.prepare(m)?.inputs().to_vec();
+    let mut data = litequant::data::NpzDataset::for_inputs(calib, &specs)?;
+    calibrate(
+        m,
+        &ReferenceEngine,
+        &mut data,
+        &CalibrationOptions::default(),
+    )
+}
+
+#[test]
+fn op_fixtures_against_the_converter() {
+    let mut exact = Vec::new();
+    let mut scale_only = Vec::new();
+    let mut other = Vec::new();
+    for (name, float, theirs, calib, opts) in op_pairs() {
+        let stats = match calibrate_on(&float, &calib) {
+            Ok(s) => s,
+            Err(e) => {
+                other.push(format!("{name}: calibration: {e}"));
+                continue;
+            }
+        };
+        let ours = match quantize_int8(&float, &stats, &opts) {
+            Ok(q) => q,
+            Err(e) => {
+                other.push(format!("{name}: quantize: {e}"));
+                continue;
+            }
+        };
+        let d = diffs(&ours, &theirs);
+        let ulps = scale_ulps(&ours, &theirs);
+        if d.is_empty() {
+            exact.push(name);
+        } else if d.iter().all(|x| x.contains("): quantization: ")) && ulps.len() == d.len() {
+            scale_only.push(format!("{name}: {ulps:?}"));
+        } else {
+            other.push(format!("{name}:\n    {}", d.join("\n    ")));
+        }
+    }
+    println!("EXACT {}: {exact:?}", exact.len());
+    println!(
+        "SCALE-ONLY {}:\n  {}",
+        scale_only.len(),
+        scale_only.join("\n  ")
+    );
+    println!("OTHER {}:\n  {}", other.len(), other.join("\n  "));
 }

@@ -130,14 +130,14 @@ pub struct Int8Report {
 /// (`ConvertStatsToQDQs` + `fakeQuantAttrsToType`, int8, not narrow): (scale as stored,
 /// zero point, scale in double).
 pub fn activation_params(min: f32, max: f32) -> (f32, i64, f64) {
-    let rmin = f64::from(min).min(0.0);
-    let rmax = f64::from(max).max(0.0);
-    let (qmin, qmax) = (-128.0f64, 127.0f64);
-    if (rmax - rmin).abs() < f64::EPSILON {
+    let (qmin, qmax) = (-128.0f32, 127.0f32);
+    let min = min.min(0.0);
+    let max = max.max(0.0);
+    if (f64::from(max) - f64::from(min)).abs() < f64::EPSILON {
         return (1.0, -128, 1.0);
     }
-    let scale = (rmax - rmin) / (qmax - qmin);
-    let zp_from_min = qmin - rmin / scale;
+    let scale = (max - min) / (qmax - qmin);
+    let zp_from_min = qmin - min / scale;
     let zp = if zp_from_min < qmin {
         qmin
     } else if zp_from_min > qmax {
@@ -145,7 +145,7 @@ pub fn activation_params(min: f32, max: f32) -> (f32, i64, f64) {
     } else {
         zp_from_min.round()
     };
-    (scale as f32, zp as i64, scale)
+    (scale, zp as i64, f64::from(scale))
 }
 
 /// Parameters of an int8 activation: stored scale, zero point, double scale.
@@ -183,7 +183,7 @@ fn kind(op: &Op) -> Option<Kind> {
     Some(match op {
         Op::Conv2D(_) => Kind::Weighted(0),
         Op::DepthwiseConv2D(_) => Kind::Weighted(3),
-        Op::FullyConnected(o) if o.weights_format == 0 && !o.keep_num_dims => Kind::Weighted(0),
+        Op::FullyConnected(o) if o.weights_format == 0 => Kind::Weighted(0),
         Op::Softmax { .. } | Op::Logistic => Kind::Fixed(1.0 / 256.0, -128),
         Op::Tanh => Kind::Fixed(1.0 / 128.0, 0),
         Op::AveragePool2D(_)
@@ -197,9 +197,15 @@ fn kind(op: &Op) -> Option<Kind> {
         | Op::ResizeBilinear(_)
         | Op::ResizeNearestNeighbor(_) => Kind::SameScale,
         Op::Concatenation { .. } | Op::Maximum | Op::Minimum => Kind::Unified,
-        Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Relu | Op::Relu6 | Op::Mean { .. } => {
-            Kind::Own
-        }
+        Op::Add(_)
+        | Op::Sub(_)
+        | Op::Mul { .. }
+        | Op::Relu
+        | Op::Relu6
+        | Op::Mean { .. }
+        | Op::BatchMatMul(_)
+        | Op::HardSwish
+        | Op::LeakyRelu { .. } => Kind::Own,
         _ => return None,
     })
 }
@@ -309,6 +315,16 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
                         if vals.iter().any(|v| !v.is_finite()) {
                             return Some(format!(
                                 "constant input {slot} ('{}') is not finite",
+                                tensor.name
+                            ));
+                        }
+                        continue;
+                    }
+                    if matches!(kd, Kind::Own | Kind::Unified) {
+                        let vals = f32_values(tensor.data.as_deref().unwrap_or_default());
+                        if vals.is_empty() || vals.iter().any(|v| !v.is_finite()) {
+                            return Some(format!(
+                                "constant input {slot} ('{}') is empty or not finite",
                                 tensor.name
                             ));
                         }
@@ -426,14 +442,101 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
         }
     }
 
+    // 2b. Backward through ops that unify their operands' scales (CONCATENATION, MAXIMUM,
+    //     MINIMUM): an operand whose parameters are not fixed by its producer takes the
+    //     output's (the converter's driver propagates results backwards); fixed ones are
+    //     requantized below. Same-scale ops downstream of a changed tensor follow.
+    for k in (0..n_ops).rev() {
+        if !quantized[k] || kind(&w.ops[k].op) != Some(Kind::Unified) {
+            continue;
+        }
+        let Some(out_p) = w.ops[k]
+            .outputs
+            .first()
+            .and_then(|&o| params.get(&(o as usize)))
+            .copied()
+        else {
+            continue;
+        };
+        for t in w.ops[k].input_tensors().collect::<Vec<_>>() {
+            if params.contains_key(&t) && source.get(&t) != Some(&"fixed by the op") {
+                params.insert(t, out_p);
+                source.insert(t, "same scale as its consumer");
+            }
+        }
+    }
+    for k in 0..n_ops {
+        if quantized[k] && kind(&w.ops[k].op) == Some(Kind::SameScale) {
+            if let Some(p) = w.ops[k].input(0).and_then(|i| params.get(&i)).copied() {
+                for t in w.ops[k].output_tensors().collect::<Vec<_>>() {
+                    params.insert(t, p);
+                }
+            }
+        }
+    }
+
     // 3. Constants: weights and biases, materialized at the front (each ahead of the last).
     let mut front: Vec<Item> = Vec::new();
+    // Constants that take their consumer's parameters, placed right before it.
+    let mut before_op: HashMap<usize, Vec<Item>> = HashMap::new();
     let mut replaced_consts: Vec<usize> = Vec::new();
     for k in 0..n_ops {
         if !quantized[k] {
             continue;
         }
-        let Kind::Weighted(axis) = kind(&w.ops[k].op).unwrap() else {
+        let kd = kind(&w.ops[k].op).unwrap();
+        if matches!(kd, Kind::Own | Kind::Unified) {
+            for slot in 0..w.ops[k].inputs.len() {
+                let Some(c) = w.ops[k].input(slot) else {
+                    continue;
+                };
+                let ct = w.tensors[c].clone();
+                if ct.dtype != DType::F32 || ct.data.is_none() {
+                    continue;
+                }
+                let vals = f32_values(ct.data.as_deref().unwrap_or_default());
+                let p = match kd {
+                    Kind::Unified => w.ops[k]
+                        .outputs
+                        .first()
+                        .and_then(|&o| params.get(&(o as usize)))
+                        .copied(),
+                    _ => {
+                        let (lo, hi) = vals
+                            .iter()
+                            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                                (a.min(x), b.max(x))
+                            });
+                        let (scale, zp, scale64) = activation_params(lo, hi);
+                        Some(Params { scale, zp, scale64 })
+                    }
+                };
+                let Some(p) = p else { continue };
+                let q: Vec<u8> = vals
+                    .iter()
+                    .map(|&x| {
+                        let v = (f64::from(x) / f64::from(p.scale)).round() + p.zp as f64;
+                        v.clamp(-128.0, 127.0) as i8 as u8
+                    })
+                    .collect();
+                let qc = quantized_const(&ct, DType::I8, q, p.quant());
+                let base = w.location(c).unwrap_or("tfl.pseudo_qconst").to_string();
+                let qc = w.add_tensor(qc, base);
+                w.ops[k].inputs[slot] = qc as i32;
+                let item = Item::Const {
+                    tensor: qc,
+                    foldable: false,
+                };
+                if kd == Kind::Unified {
+                    before_op.entry(k).or_default().push(item);
+                } else {
+                    front.insert(0, item);
+                }
+                replaced_consts.push(c);
+            }
+            continue;
+        }
+        let Kind::Weighted(axis) = kd else {
             continue;
         };
         let axis = options.per_channel.then_some(axis);
@@ -756,6 +859,53 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
     }
     w.reserved_names = reserve;
 
+    // Input QUANTIZE ops come in the order of their outputs' first use.
+    let first_use = |w: &Working, t: usize| -> (usize, usize) {
+        (0..w.ops.len())
+            .flat_map(|k| {
+                w.ops[k]
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, &i)| i == t as i32)
+                    .map(move |(s, _)| (k, s))
+            })
+            .min()
+            .unwrap_or((usize::MAX, 0))
+    };
+    // Input QUANTIZE ops: those of inputs with their own calibrated parameters first, in
+    // input order; then those whose parameters came back from a consumer (CONCATENATION,
+    // MAXIMUM, MINIMUM), in the order of their first use.
+    let mut keyed: Vec<(bool, (usize, usize), usize)> = arg_ops
+        .iter()
+        .map(|&a| {
+            let input = w.ops[a].inputs[0] as usize;
+            let out = w.ops[a].outputs[0] as usize;
+            let propagated = source.get(&input) == Some(&"same scale as its consumer");
+            let key = if propagated {
+                first_use(w, out)
+            } else {
+                (
+                    args.iter().position(|&x| x == input).unwrap_or(usize::MAX),
+                    0,
+                )
+            };
+            (propagated, key, a)
+        })
+        .collect();
+    keyed.sort();
+    let arg_ops: Vec<usize> = keyed.into_iter().map(|(_, _, a)| a).collect();
+    // A quantized FULLY_CONNECTED without bias: the hidden no-value constant is not
+    // materialized before its weight (the weight keeps the plain name).
+    let float_fc_without_bias = (0..n_ops).any(|k| {
+        !quantized[k]
+            && matches!(w.ops[k].op, Op::FullyConnected(_))
+            && w.ops[k].inputs.get(2).is_some_and(|&b| b < 0)
+    });
+    if !float_fc_without_bias {
+        w.body.items.retain(|i| !matches!(i, Item::NoValue { .. }));
+    }
+
     // 6. The body: quantized constants in front, then the rest in order with the new ops.
     let mut items = front;
     let old = std::mem::take(&mut w.body.items);
@@ -774,6 +924,9 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
                 if !args_done {
                     items.extend(arg_ops.iter().map(|&a| Item::Op(a)));
                     args_done = true;
+                }
+                for it in before_op.remove(&k).into_iter().flatten() {
+                    items.push(it);
                 }
                 for &b in new_items_before.get(&k).into_iter().flatten() {
                     items.push(Item::Op(b));
