@@ -422,41 +422,94 @@ fn calibrate_on(m: &Model, calib: &std::path::Path) -> litequant::Result<litequa
     )
 }
 
+/// Op fixtures whose result differs from the converter's only in one activation scale, by
+/// the given float32 ulp (ours − theirs): outputs of CONV_2D, DEPTHWISE_CONV_2D,
+/// FULLY_CONNECTED and HARD_SWISH, whose calibrated range depends on the float kernels'
+/// summation order (the converter calibrates with LiteRT's optimized kernels, we with the
+/// reference kernels; see tests/calibrate.rs). Zero points and all other fields equal.
+const OP_SCALE_ONLY: &[(&str, &str, i64)] = &[
+    ("conv2d_big_same_relu_int8", "PartitionedCall:01", 4),
+    ("dwconv_big_m2_valid_int8", "PartitionedCall:01", -1),
+    ("dwconv_m1_same_relu6_int8", "PartitionedCall:01", -1),
+    ("dwconv_m1_same_relu6_int8io", "PartitionedCall:0", -1),
+    ("dwconv_m2_dil2_same_int8", "PartitionedCall:01", 1),
+    ("dwconv_m2_s2_valid_int8", "PartitionedCall:01", 1),
+    ("dwconv_m2_valid_int8", "PartitionedCall:01", 1),
+    ("fc_bias_int8", "PartitionedCall:01", -1),
+    ("fc_bias_int8io", "PartitionedCall:0", -1),
+    ("fc_big_relu_int8", "PartitionedCall:01", 2),
+    ("fc_keepdims_int8", "PartitionedCall:01", -2),
+    ("hard_swish_int8", "PartitionedCall:01", -1),
+];
+
+/// Op fixtures not reproduced, and why.
+const OP_NOT_REPRODUCED: &[(&str, &str)] = &[
+    // The converter quantizes PRELU's alpha; litequant keeps PRELU float (reported).
+    ("prelu_int8", "PRELU stays float"),
+    // A dynamic input ([1, -1, 1, -1]): the samples do not fit the static shape the
+    // reference engine prepares; calibrating dynamic shapes is not supported yet.
+    ("squeeze_dyn2_int8", "calibration"),
+];
+
 #[test]
 fn op_fixtures_against_the_converter() {
     let mut exact = Vec::new();
-    let mut scale_only = Vec::new();
-    let mut other = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen_other = Vec::new();
     for (name, float, theirs, calib, opts) in op_pairs() {
+        let known = OP_NOT_REPRODUCED.iter().find(|(n, _)| *n == name);
         let stats = match calibrate_on(&float, &calib) {
             Ok(s) => s,
             Err(e) => {
-                other.push(format!("{name}: calibration: {e}"));
+                match known {
+                    Some((_, "calibration")) => seen_other.push(name),
+                    _ => problems.push(format!("{name}: calibration: {e}")),
+                }
                 continue;
             }
         };
         let ours = match quantize_int8(&float, &stats, &opts) {
             Ok(q) => q,
             Err(e) => {
-                other.push(format!("{name}: quantize: {e}"));
+                problems.push(format!("{name}: quantize: {e}"));
                 continue;
             }
         };
         let d = diffs(&ours, &theirs);
         let ulps = scale_ulps(&ours, &theirs);
-        if d.is_empty() {
-            exact.push(name);
-        } else if d.iter().all(|x| x.contains("): quantization: ")) && ulps.len() == d.len() {
-            scale_only.push(format!("{name}: {ulps:?}"));
-        } else {
-            other.push(format!("{name}:\n    {}", d.join("\n    ")));
+        if let Some(&(_, tensor, u)) = OP_SCALE_ONLY.iter().find(|(n, _, _)| *n == name) {
+            let only_that = d
+                .iter()
+                .all(|x| x.contains(&format!("('{tensor}'): quantization: ")));
+            if ulps != [(tensor.to_string(), u)] || !only_that {
+                problems.push(format!(
+                    "{name}: documented {tensor} {u} ulp, got {ulps:?}:\n    {}",
+                    d.join("\n    ")
+                ));
+            }
+            continue;
         }
+        if known.is_some() {
+            if d.is_empty() {
+                problems.push(format!("{name}: now reproduced, update OP_NOT_REPRODUCED"));
+            }
+            seen_other.push(name);
+            continue;
+        }
+        if !d.is_empty() {
+            problems.push(format!("{name}:\n    {}", d.join("\n    ")));
+            continue;
+        }
+        // Identical models: identical results (float-input variants on the golden
+        // inputs of the converter's model).
+        if opts.input_type == litequant::quant::IoType::Float32 {
+            let golden = fixtures().join("ops").join(format!("{name}.npz"));
+            assert!(quantize_common::same_results(&ours, &theirs, &golden) > 0);
+        }
+        exact.push(name);
     }
-    println!("EXACT {}: {exact:?}", exact.len());
-    println!(
-        "SCALE-ONLY {}:\n  {}",
-        scale_only.len(),
-        scale_only.join("\n  ")
-    );
-    println!("OTHER {}:\n  {}", other.len(), other.join("\n  "));
+    println!("{} op fixtures reproduced exactly: {exact:?}", exact.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(seen_other.len(), OP_NOT_REPRODUCED.len());
+    assert!(exact.len() >= 88, "{} exact", exact.len());
 }

@@ -191,6 +191,7 @@ fn kind(op: &Op) -> Option<Kind> {
         | Op::Reshape { .. }
         | Op::Squeeze { .. }
         | Op::Pad
+        | Op::PadV2
         | Op::Slice
         | Op::StridedSlice(_)
         | Op::Transpose
@@ -320,7 +321,7 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
                         }
                         continue;
                     }
-                    if matches!(kd, Kind::Own | Kind::Unified) {
+                    if matches!(kd, Kind::Own | Kind::Unified | Kind::SameScale) {
                         let vals = f32_values(tensor.data.as_deref().unwrap_or_default());
                         if vals.is_empty() || vals.iter().any(|v| !v.is_finite()) {
                             return Some(format!(
@@ -485,7 +486,7 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
             continue;
         }
         let kd = kind(&w.ops[k].op).unwrap();
-        if matches!(kd, Kind::Own | Kind::Unified) {
+        if matches!(kd, Kind::Own | Kind::Unified | Kind::SameScale) {
             for slot in 0..w.ops[k].inputs.len() {
                 let Some(c) = w.ops[k].input(slot) else {
                     continue;
@@ -496,6 +497,8 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
                 }
                 let vals = f32_values(ct.data.as_deref().unwrap_or_default());
                 let p = match kd {
+                    // PADV2's padding value: the input's parameters.
+                    Kind::SameScale => w.ops[k].input(0).and_then(|i| params.get(&i)).copied(),
                     Kind::Unified => w.ops[k]
                         .outputs
                         .first()
@@ -527,7 +530,7 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
                     tensor: qc,
                     foldable: false,
                 };
-                if kd == Kind::Unified {
+                if kd != Kind::Own {
                     before_op.entry(k).or_default().push(item);
                 } else {
                     front.insert(0, item);
@@ -907,9 +910,12 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
     }
 
     // 6. The body: quantized constants in front, then the rest in order with the new ops.
+    // The input QUANTIZE ops open the body (right after the materialized constants); the
+    // constant folder then moves the remaining foldable constants in front of them.
     let mut items = front;
+    items.extend(arg_ops.iter().map(|&a| Item::Op(a)));
     let old = std::mem::take(&mut w.body.items);
-    let mut args_done = false;
+    let mut args_done = true;
     for item in old {
         match item {
             Item::Const { tensor, .. } if replaced_consts.contains(&tensor) => {

@@ -201,6 +201,7 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
         | Op::Sub(_)
         | Op::Mul { .. }
         | Op::Pad
+        | Op::PadV2
         | Op::Slice
         | Op::StridedSlice(_)
         | Op::Transpose
@@ -213,7 +214,9 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
         | Op::Relu6
             if in0 == Some(I8) =>
         {
-            2
+            // Option-driven versions (RESIZE_* half_pixel_centers/align_corners: 3) are
+            // already in the float model's version.
+            op.version.max(2)
         }
         _ => return None,
     };
@@ -294,6 +297,7 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::SUB, 2, "1.14.0"),
     (code::MUL, 2, "1.14.0"),
     (code::PAD, 2, "1.14.0"),
+    (code::PADV2, 2, "1.14.0"),
     (code::SLICE, 2, "1.14.0"),
     (code::STRIDED_SLICE, 2, "1.14.0"),
     (code::TRANSPOSE, 2, "1.14.0"),
@@ -303,7 +307,7 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::MINIMUM, 2, "1.14.0"),
     (code::MEAN, 2, "1.14.0"),
     (code::RELU, 2, "2.1.0"),
-    (code::RELU6, 2, "2.1.0"),
+    (code::RELU6, 2, "1.14.0"),
     (code::QUANTIZE, 2, "1.15.0"),
     (code::QUANTIZE, 3, "2.7.0"),
     (code::QUANTIZE, 4, "2.21.0"),
