@@ -40,6 +40,10 @@
 //! float between DEQUANTIZE and QUANTIZE in `int8` mode; in `int8-only` mode the call
 //! fails with one error naming every such op.
 
+// Operators, their flags and the tensors they name are indexed in parallel while the
+// operator table grows: index loops are the clear form here.
+#![allow(clippy::needless_range_loop)]
+
 use std::collections::HashMap;
 
 use crate::model::{DType, Op, Operator, QuantParams, Tensor};
