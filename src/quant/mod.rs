@@ -13,6 +13,25 @@
 //! half.write_file("model_float16.tflite")?;
 //! # Ok(()) }
 //! ```
+//!
+//! Full integer, from calibration statistics (see [`passes::full_integer`]):
+//!
+//! ```no_run
+//! # fn main() -> litequant::Result<()> {
+//! use litequant::{Engine, Session};
+//! use litequant::quant::{quantize_int8_with_report, Int8Options};
+//! let float = litequant::Model::from_file("model.tflite")?;
+//! let engine = litequant::ReferenceEngine;
+//! let spec = engine.prepare(&float)?.inputs()[0].clone();
+//! let mut data = litequant::data::NpyDataset::open("calib.npy")?.with_input(&spec)?;
+//! let stats = litequant::calibrate(&float, &engine, &mut data, &Default::default())?;
+//! let (int8, report) = quantize_int8_with_report(&float, &stats, &Int8Options::int8())?;
+//! int8.write_file("model_int8.tflite")?;
+//! for op in &report.float_ops {
+//!     println!("left float: operator {} ({}): {}", op.index, op.op, op.why);
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod api;
 pub mod calibrate;
