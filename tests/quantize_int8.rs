@@ -297,8 +297,14 @@ fn ops_kept_float_sit_between_dequantize_and_quantize() {
 #[test]
 fn int8_only_lists_every_op_that_cannot_be_quantized() {
     let (mut m, stats) = calibrated("cnn_float32.tflite");
-    // SOFTMAX → PRELU (no int8 kernel in the quantizer), and MAX_POOL kept float.
-    m.subgraphs[0].operators[6].op = litequant::model::Op::Prelu;
+    // SOFTMAX → EXP (no int8 rule in the quantizer), and MAX_POOL kept float.
+    m.subgraphs[0].operators[6].op = litequant::model::Op::Other(litequant::model::OtherOp {
+        code: 47, // EXP
+        custom_code: None,
+        options: Default::default(),
+        custom_options: Vec::new(),
+        custom_options_format: 0,
+    });
     let opts = Int8Options {
         keep_float: vec!["cnn_1/maxpool_1/MaxPool2d".into()],
         ..Int8Options::int8_only()
@@ -309,13 +315,13 @@ fn int8_only_lists_every_op_that_cannot_be_quantized() {
         err.contains("operator 2 (MAX_POOL_2D): kept float"),
         "{err}"
     );
-    assert!(err.contains("operator 6 (PRELU)"), "{err}");
+    assert!(err.contains("operator 6 (EXP)"), "{err}");
     // The int8 mode leaves them float instead, and says so.
     let (q, report) = quantize_int8_with_report(&m, &stats, &Int8Options::int8()).unwrap();
     assert_eq!(report.float_ops.len(), 1);
     assert_eq!(report.float_ops[0].index, 6);
     let names = op_names(&q);
-    assert_eq!(&names[names.len() - 2..], ["DEQUANTIZE", "PRELU"]);
+    assert_eq!(&names[names.len() - 2..], ["DEQUANTIZE", "EXP"]);
 }
 
 #[test]
@@ -444,8 +450,11 @@ const OP_SCALE_ONLY: &[(&str, &str, i64)] = &[
 
 /// Op fixtures not reproduced, and why.
 const OP_NOT_REPRODUCED: &[(&str, &str)] = &[
-    // The converter quantizes PRELU's alpha; litequant keeps PRELU float (reported).
-    ("prelu_int8", "PRELU stays float"),
+    // Equal but for one name: the alpha constant is 'functional_1_1/prelu_1/...' in the
+    // converter's int8 model and 'functional_1/prelu_1/...' in the float fixture (the
+    // fixture tool traced the Keras model twice; the float file does not hold the name the
+    // int8 conversion saw). Checked below: that name is the only difference.
+    ("prelu_int8", "alpha name differs in the float fixture"),
     // A dynamic input ([1, -1, 1, -1]): the samples do not fit the static shape the
     // reference engine prepares; calibrating dynamic shapes is not supported yet.
     ("squeeze_dyn2_int8", "calibration"),
@@ -487,6 +496,16 @@ fn op_fixtures_against_the_converter() {
                     d.join("\n    ")
                 ));
             }
+            continue;
+        }
+        if name == "prelu_int8" {
+            let only_name = d.len() == 1
+                && d[0].starts_with("tensor 1 ('functional_1_1/prelu_1/")
+                && d[0].contains("): name: ours 'functional_1/prelu_1/");
+            if !only_name {
+                problems.push(format!("{name}:\n    {}", d.join("\n    ")));
+            }
+            seen_other.push(name);
             continue;
         }
         if known.is_some() {
