@@ -532,3 +532,31 @@ fn op_fixtures_against_the_converter() {
     assert_eq!(seen_other.len(), OP_NOT_REPRODUCED.len());
     assert!(exact.len() >= 88, "{} exact", exact.len());
 }
+
+#[test]
+fn the_report_lists_every_int8_activation() {
+    let (m, stats) = calibrated("cnn_float32.tflite");
+    let (q, report) = quantize_int8_with_report(&m, &stats, &Int8Options::int8()).unwrap();
+    let sg = q.main();
+    let activations: Vec<usize> = (0..sg.tensors.len())
+        .filter(|&i| {
+            sg.tensors[i].dtype == litequant::model::DType::I8 && sg.tensors[i].data.is_none()
+        })
+        .collect();
+    let listed: Vec<usize> = report.tensors.iter().map(|t| t.index).collect();
+    assert_eq!(listed, activations);
+    for t in &report.tensors {
+        let qp = sg.tensors[t.index].quant.as_ref().unwrap();
+        assert_eq!(t.name, sg.tensors[t.index].name);
+        assert_eq!((t.scale, t.zero_point), (qp.scale[0], qp.zero_point[0]));
+    }
+    // The input's int8 twin (`tfl.quantize`) reports the input's observed range; the
+    // softmax output its fixed parameters.
+    let input = &report.tensors[0];
+    assert_eq!(input.name, "tfl.quantize");
+    let s = stats.tensors[&m.main().inputs[0]];
+    assert_eq!(input.range, Some((s.min, s.max)));
+    let softmax = report.tensors.last().unwrap();
+    assert_eq!((softmax.scale, softmax.zero_point), (1.0 / 256.0, -128));
+    assert_eq!(softmax.source, "fixed by the op");
+}

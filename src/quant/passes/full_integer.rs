@@ -77,7 +77,7 @@ use crate::quant::weights::{f32_values, symmetric_int8};
 use crate::{Error, Model, Result};
 
 use super::layout::Item;
-use super::{finish, metadata, prepare, Working};
+use super::{finish_with_maps, metadata, prepare, Working};
 
 /// Options of [`quantize_int8`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,15 +290,19 @@ pub fn quantize_int8_with_report(
     let (mut works, naming) = prepare(model)?;
     let w = &mut works[0];
     let report = quantize_subgraph(w, stats, options)?;
-    let out = finish(model, works, naming, metadata::PTQ_FULL_INTEGER, false)?;
+    let (out, maps) = finish_with_maps(model, works, naming, metadata::PTQ_FULL_INTEGER, false)?;
     let mut report = report;
-    // Report names and indices as the finished model has them.
+    // Report indices and names as the finished model has them (working indices before).
     let sg = &out.subgraphs[0];
-    for t in &mut report.tensors {
-        if let Some(i) = sg.tensors.iter().position(|x| x.name == t.name) {
+    report.tensors.retain_mut(|t| match maps[0].get(&t.index) {
+        Some(&i) => {
             t.index = i;
+            t.name = sg.tensors[i].name.clone();
+            true
         }
-    }
+        None => false,
+    });
+    report.tensors.sort_by_key(|t| t.index);
     out.validate()?;
     Ok((out, report))
 }
@@ -690,21 +694,6 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
         tensor.dtype = DType::I8;
         tensor.quant = Some(p.quant());
     }
-    for (&t, p) in &params {
-        report.tensors.push(TensorReport {
-            index: t,
-            name: w.bases[t].clone(),
-            range: stats
-                .tensors
-                .get(&t)
-                .filter(|s| s.has_range())
-                .map(|s| (s.min, s.max)),
-            scale: p.scale,
-            zero_point: p.zp,
-            source: source.get(&t).copied().unwrap_or("calibrated").to_string(),
-        });
-    }
-    report.tensors.sort_by_key(|t| t.index);
 
     // 5. Edges. Float versions of int8 tensors (DEQUANTIZE), int8 versions of float
     //    tensors (QUANTIZE), requantized inputs of unified ops.
@@ -1007,6 +996,30 @@ fn quantize_subgraph(w: &mut Working, stats: &Stats, options: &Int8Options) -> R
         items.extend(arg_ops.iter().map(|&a| Item::Op(a)));
     }
     w.body.items = items;
+
+    // The report: every int8 activation (working indices; the caller maps them).
+    for (&t, p) in &params {
+        if w.tensors[t].dtype != DType::I8 {
+            continue; // a float input whose int8 twin is reported
+        }
+        let observed = float_twin.get(&t).copied().unwrap_or(t);
+        report.tensors.push(TensorReport {
+            index: t,
+            name: w.bases[t].clone(),
+            range: stats
+                .tensors
+                .get(&observed)
+                .filter(|s| s.has_range())
+                .map(|s| (s.min, s.max)),
+            scale: p.scale,
+            zero_point: p.zp,
+            source: source
+                .get(&observed)
+                .copied()
+                .unwrap_or("calibrated")
+                .to_string(),
+        });
+    }
     Ok(report)
 }
 

@@ -217,6 +217,17 @@ pub(crate) fn finish(
     mode: i32,
     float16: bool,
 ) -> Result<Model> {
+    finish_with_maps(model, works, naming, mode, float16).map(|(m, _)| m)
+}
+
+/// [`finish`], also returning for each subgraph where each kept working tensor went.
+pub(crate) fn finish_with_maps(
+    model: &Model,
+    works: Vec<Working>,
+    naming: Naming,
+    mode: i32,
+    float16: bool,
+) -> Result<(Model, Vec<HashMap<usize, usize>>)> {
     let mut out = model.clone();
     let n_original: Vec<usize> = model.subgraphs.iter().map(|s| s.tensors.len()).collect();
     let mut laid_out = Vec::new();
@@ -333,7 +344,7 @@ pub(crate) fn finish(
     versions::set_versions(&mut out);
     write_metadata(model, &mut out, mode, float16);
     out.validate()?;
-    Ok(out)
+    Ok((out, maps))
 }
 
 fn remap_sig(map: &HashMap<usize, usize>, t: usize, key: &str) -> Result<usize> {
