@@ -260,32 +260,78 @@ fn bad_calibration_data_fails_cleanly() {
 }
 
 #[test]
-fn int8_modes_are_refused_until_the_full_integer_pass() {
+fn int8_modes_equal_the_library_and_refuse_what_cannot_be_quantized() {
+    use litequant::data::NpyDataset;
+    use litequant::quant::{quantize_int8, Int8Options};
+    use litequant::{calibrate, CalibrationOptions, Engine, Model, ReferenceEngine, Session};
+
     let dir = TempDir::new("int8");
     let model = copy_fixture(&dir, "cnn_float32.tflite");
     let calib = common::fixtures().join("digits_calib.npy");
-    // --calib alone selects int8 (as the converter).
-    assert_fails_cleanly(
-        &dir,
-        &["--calib", s(&calib)],
-        &model,
-        &["int8", "unsupported"],
-    );
-    assert_fails_cleanly(
-        &dir,
-        &[
-            "--calib",
-            s(&calib),
-            "--mode",
-            "int8-only",
-            "--max-samples",
-            "5",
-        ],
-        &model,
-        &["int8-only", "unsupported"],
-    );
+    // The library's result from the same model and samples.
+    let float = Model::from_file(&model).unwrap();
+    let spec = ReferenceEngine.prepare(&float).unwrap().inputs()[0].clone();
+    let mut data = NpyDataset::open(&calib).unwrap().with_input(&spec).unwrap();
+    let stats = calibrate(
+        &float,
+        &ReferenceEngine,
+        &mut data,
+        &CalibrationOptions::default(),
+    )
+    .unwrap();
+    for (args, opts) in [
+        (vec![], Int8Options::int8()),
+        (
+            vec![
+                "--mode",
+                "int8-only",
+                "--input-type",
+                "int8",
+                "--output-type",
+                "int8",
+            ],
+            {
+                let mut o = Int8Options::int8_only();
+                o.input_type = litequant::quant::IoType::Int8;
+                o.output_type = litequant::quant::IoType::Int8;
+                o
+            },
+        ),
+    ] {
+        let out = dir.join("q.tflite");
+        // --calib alone selects int8 (as the converter).
+        let mut all = vec!["quantize", s(&model), "-o", s(&out), "--calib", s(&calib)];
+        all.extend_from_slice(&args);
+        let res = litequant(&all);
+        assert!(
+            res.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let ours = std::fs::read(&out).unwrap();
+        let lib = quantize_int8(&float, &stats, &opts)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        assert!(
+            ours == lib,
+            "{args:?}: the CLI's file differs from the library's"
+        );
+        Model::from_bytes(&ours).unwrap();
+        std::fs::remove_file(&out).unwrap();
+    }
     // int8 without data.
     assert_fails_cleanly(&dir, &["--mode", "int8"], &model, &["--calib"]);
+    // A custom op cannot be quantized: int8-only names it.
+    let custom = copy_fixture(&dir, "custom_op.tflite");
+    let x = dir.join("x.npy");
+    write_npy(&x, &Tensor::from_f32(&[3, 1, 8], &[0.5; 24]).unwrap());
+    assert_fails_cleanly(
+        &dir,
+        &["--mode", "int8-only", "--calib", s(&x)],
+        &custom,
+        &["Cumprod"],
+    );
 }
 
 #[test]

@@ -233,15 +233,11 @@ pub fn quantize(
 /// (`int8` mode; they go to [`Report::float_ops`]). Statistics reach it finite
 /// (`check_finite`).
 fn dispatch_int8(
-    _model: &Model,
-    _stats: &Stats,
+    model: &Model,
+    stats: &Stats,
     opts: &QuantizeOptions,
 ) -> Result<(Model, Vec<FloatOp>)> {
-    Err(Error::Unsupported(format!(
-        "mode {}: int8 modes land with the full-integer pass; use --mode dynamic or float16 \
-         for now",
-        opts.mode
-    )))
+    crate::quant::passes::full_integer::dispatch(model, stats, opts)
 }
 
 /// An int8 range cannot be trusted when the data made NaN or ±Inf appear: refuse, naming
