@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use litequant::quant::{quantize, QuantizeOptions};
-use litequant::{Engine, Error, ReferenceEngine, Session};
+use litequant::{Engine, ReferenceEngine, Session};
 
 fn main() -> anyhow::Result<()> {
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -46,14 +46,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     // 2. Quantize to full integer (float I/O kept).
-    let (quantized, report) = match quantize(&float, Some(&stats), &QuantizeOptions::int8()) {
-        Err(Error::Unsupported(why)) => {
-            println!("NOTE: int8 is not available yet ({why});");
-            println!("      falling back to dynamic-range mode (int8 weights, float activations)");
-            quantize(&float, None, &QuantizeOptions::dynamic())?
-        }
-        other => other?,
-    };
+    let (quantized, report) = quantize(&float, Some(&stats), &QuantizeOptions::int8())?;
     // The demo writes target/quickstart/cnn_<mode>.tflite.
     let out = out.unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
