@@ -1,0 +1,222 @@
+//! Full-integer post-training quantization: what the converter does for `Optimize.DEFAULT`
+//! with a representative dataset (`int8`: float I/O kept, QUANTIZE at inputs, DEQUANTIZE at
+//! outputs) and with `supported_ops = TFLITE_BUILTINS_INT8` (`int8-only`, optionally with
+//! int8/uint8 model inputs and outputs).
+//!
+//! Rules (TF 2.21; found on the converter's own pairs in `tests/quantize_int8.rs`: the digits
+//! CNN and MLP and 88 of the 102 op-fixture pairs come out identical field for field,
+//! 12 more differ only in one scale's last bits (below); sources:
+//! `tensorflow/lite/tools/optimize/quantization_utils.cc` `GetAsymmetricQuantizationParams`,
+//! `tensorflow/compiler/mlir/lite/transforms/prepare_quantize.cc` (`ConvertStatsToQDQs`,
+//! `RemoveRedundantStatsOps`), `.../quantization_lib/quantization_driver.cc`,
+//! `quantization_utils.cc` `GetUniformQuantizedTypeForBias`):
+//! - Activations: int8 asymmetric per tensor from the calibration range
+//!   ([`activation_params`]), in **float32**: range widened to include 0,
+//!   `scale = (max - min) / 255`, `zp = round(-128 - min / scale)` clamped to [-128, 127].
+//!   (The same formula in double, as MLIR's `fakeQuantAttrsToType` writes it, is 1 ulp off
+//!   on about a third of the fixtures.) An all-zero range gets scale 1, zero point -128
+//!   (`fakeQuantAttrsToType`'s special case; no fixture exercises it).
+//! - Weights (input 1 of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED): symmetric int8
+//!   ([`crate::quant::weights::symmetric_int8`]), per channel on axis 0 / 3 / 0 (per tensor
+//!   with [`Int8Options::per_channel`] off).
+//! - Bias (input 2): int32, `scale[c] = s_in × s_w[c]` in double from the *float32* scales
+//!   of the input and the weight, stored as float32 (the double scales give other last
+//!   bits); `q = round_half_away(b / scale)`, clamped to int32, zp 0.
+//! - PRELU's alpha: symmetric int8 per tensor, like a weight (PRELU stays version 1).
+//! - Other float constant operands: ADD/SUB/MUL/BATCH_MATMUL constants get int8 asymmetric
+//!   per-tensor parameters from their own min/max (the activation formula); constants of
+//!   MAXIMUM/MINIMUM/CONCATENATION take the output's parameters, PADV2's padding value the
+//!   input's. Values: `round_half_away(x / scale) + zp`, clamped.
+//! - Fixed output parameters: SOFTMAX and LOGISTIC (1/256, −128), TANH (1/128, 0).
+//! - Same scale: the outputs of single-input same-scale ops (pooling, RESHAPE, SQUEEZE,
+//!   PAD, PADV2, SLICE, STRIDED_SLICE, TRANSPOSE, RESIZE_*) carry their input's parameters
+//!   (their own statistics are dropped). CONCATENATION, MAXIMUM and MINIMUM keep their
+//!   output's calibrated parameters and push them back onto their operands; an operand
+//!   whose parameters are fixed by its producer (LOGISTIC, TANH, SOFTMAX) is requantized
+//!   instead, by an int8→int8 QUANTIZE right after the producer (`requant_concat`).
+//! - Layout (the exporter writes the function body in order, `passes::layout`): quantized
+//!   constants (`tfl.pseudo_qconst`) are materialized at the front of the body, each ahead
+//!   of the previous one, in operator order, weight before bias (the file lists them last
+//!   operator first, bias before weight); the input QUANTIZE ops follow (those of inputs
+//!   with their own ranges in input order, then those whose parameters came back from a
+//!   consumer in order of first use), named `tfl.quantize`, `tfl.quantize1`, ...; the
+//!   constant folder then moves the remaining foldable constants in front; constants that
+//!   take their consumer's parameters sit right before it. An output's DEQUANTIZE (or uint8
+//!   QUANTIZE) takes the output's name and the int8 tensor before it the uniquified one
+//!   (`X1`: the exporter names function results first). Float I/O tensors carry an empty
+//!   quantization table, as the converter writes them.
+//! - Versions: `passes::versions` (CONV_2D 3, DEPTHWISE_CONV_2D 3, FULLY_CONNECTED 4,
+//!   most int8 ops 2, RESIZE_* with half_pixel_centers/align_corners 3, QUANTIZE 1,
+//!   DEQUANTIZE 2); `CONVERSION_METADATA` records `PTQ_FULL_INTEGER` (1003).
+//!
+//! What remains different (documented by the tests): calibrated ranges of CONV_2D,
+//! DEPTHWISE_CONV_2D, FULLY_CONNECTED and HARD_SWISH outputs can differ in their last bits
+//! (the converter calibrates with LiteRT's optimized float kernels, litequant with the
+//! reference kernels: another summation order), so those scales (and biases derived from
+//! them) can differ by 1-4 float32 ulp; weights, bias integers, zero points and structure
+//! are equal, and the models classify the held-out digits identically. Not verified against the converter: float islands
+//! in the middle of a graph (names of the DEQUANTIZE/QUANTIZE tensors), constants shared by
+//! several ops, all-zero ranges, models with several subgraphs (refused).
+//!
+//! Ops that cannot be quantized (kinds without an int8 rule here, float constant operands
+//! of other ops, tensors without calibration statistics, ops named in
+//! [`Int8Options::keep_float`]) stay float between DEQUANTIZE and QUANTIZE in `int8` mode
+//! and are listed in [`Int8Report::float_ops`]; in `int8-only` mode the call fails with one
+//! error naming every such op (index, op, why).
+
+// Operators, their flags and the tensors they name are indexed in parallel while the
+// operator table grows: index loops are the clear form here.
+#![allow(clippy::needless_range_loop)]
+
+mod build;
+mod params;
+mod plan;
+#[cfg(test)]
+mod tests;
+
+pub use crate::quant::api::IoType;
+use crate::quant::calibrate::Stats;
+use crate::{Error, Model, Result};
+
+use super::{finish_with_maps, metadata, prepare};
+pub use params::activation_params;
+
+/// Options of [`quantize_int8`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Int8Options {
+    /// Per-channel weight scales (the converter's default); `false`: per tensor.
+    pub per_channel: bool,
+    /// `int8-only`: fail if any op cannot be quantized (`TFLITE_BUILTINS_INT8`).
+    pub integer_only: bool,
+    /// Model input type (`inference_input_type`).
+    pub input_type: IoType,
+    /// Model output type (`inference_output_type`).
+    pub output_type: IoType,
+    /// Keep these ops float (selective quantization): an op is kept when the name of one
+    /// of its output tensors is listed (the converter's ops carry their output's name).
+    pub keep_float: Vec<String>,
+}
+
+impl Default for Int8Options {
+    fn default() -> Self {
+        Int8Options {
+            per_channel: true,
+            integer_only: false,
+            input_type: IoType::Float32,
+            output_type: IoType::Float32,
+            keep_float: Vec::new(),
+        }
+    }
+}
+
+impl Int8Options {
+    /// The converter's `int8` mode: float I/O, unquantizable ops stay float.
+    pub fn int8() -> Self {
+        Self::default()
+    }
+
+    /// The converter's `TFLITE_BUILTINS_INT8` mode with int8 inputs and outputs.
+    pub fn int8_only() -> Self {
+        Int8Options {
+            integer_only: true,
+            input_type: IoType::Int8,
+            output_type: IoType::Int8,
+            ..Self::default()
+        }
+    }
+}
+
+/// One quantized tensor in the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorReport {
+    /// Tensor index and name in the quantized model.
+    pub index: usize,
+    pub name: String,
+    /// The calibrated range (`None` for tensors whose parameters are fixed or propagated).
+    pub range: Option<(f32, f32)>,
+    pub scale: f32,
+    pub zero_point: i64,
+    /// Where the parameters come from: "calibrated", "fixed", "same scale as input", ...
+    pub source: String,
+}
+
+/// An operator left float, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatOp {
+    /// Operator index in the float model.
+    pub index: usize,
+    pub op: String,
+    pub why: String,
+}
+
+/// What [`quantize_int8_with_report`] did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Int8Report {
+    pub tensors: Vec<TensorReport>,
+    pub float_ops: Vec<FloatOp>,
+}
+
+/// Full-integer quantization of a float model with calibration statistics, as the TFLite
+/// converter does it (see the module docs).
+pub fn quantize_int8(model: &Model, stats: &Stats, options: &Int8Options) -> Result<Model> {
+    quantize_int8_with_report(model, stats, options).map(|(m, _)| m)
+}
+
+/// [`quantize_int8`] with the report: per tensor range, scale, zero point; ops left float.
+pub fn quantize_int8_with_report(
+    model: &Model,
+    stats: &Stats,
+    options: &Int8Options,
+) -> Result<(Model, Int8Report)> {
+    if model.subgraphs.len() != 1 {
+        return Err(Error::Unsupported(format!(
+            "full-integer quantization of models with {} subgraphs (control flow) is not supported",
+            model.subgraphs.len()
+        )));
+    }
+    let (mut works, naming) = prepare(model)?;
+    let w = &mut works[0];
+    let report = build::quantize_subgraph(w, stats, options)?;
+    let (out, maps) = finish_with_maps(model, works, naming, metadata::PTQ_FULL_INTEGER, false)?;
+    let mut report = report;
+    // Report indices and names as the finished model has them (working indices before).
+    let sg = &out.subgraphs[0];
+    report.tensors.retain_mut(|t| match maps[0].get(&t.index) {
+        Some(&i) => {
+            t.index = i;
+            t.name = sg.tensors[i].name.clone();
+            true
+        }
+        None => false,
+    });
+    report.tensors.sort_by_key(|t| t.index);
+    out.validate()?;
+    Ok((out, report))
+}
+
+/// The full-integer pass behind [`crate::quant::quantize`]'s int8 modes (called by
+/// `api::dispatch_int8`), with the ops left float in the API's report form.
+pub(crate) fn dispatch(
+    model: &Model,
+    stats: &Stats,
+    opts: &crate::quant::QuantizeOptions,
+) -> Result<(Model, Vec<crate::quant::api::FloatOp>)> {
+    let int8 = Int8Options {
+        per_channel: !opts.per_tensor,
+        integer_only: opts.mode == crate::quant::Mode::Int8Only,
+        input_type: opts.input_type,
+        output_type: opts.output_type,
+        keep_float: opts.keep_float.clone(),
+    };
+    let (q, r) = quantize_int8_with_report(model, stats, &int8)?;
+    let float_ops = r
+        .float_ops
+        .into_iter()
+        .map(|f| crate::quant::api::FloatOp {
+            index: f.index,
+            op: f.op,
+            reason: f.why,
+        })
+        .collect();
+    Ok((q, float_ops))
+}

@@ -1,0 +1,124 @@
+//! Parameter rules of the full-integer pass: activation parameters from a calibrated range,
+//! the quantization kind of each op, and the small constructors the pass uses.
+
+use crate::model::{DType, Op, Operator, QuantParams, Tensor};
+
+/// Activation parameters from a calibrated range, as the converter computes them (float32
+/// math, `GetAsymmetricQuantizationParams`; int8, not narrow range): (scale as stored, zero
+/// point, the scale as f64).
+pub fn activation_params(min: f32, max: f32) -> (f32, i64, f64) {
+    let (qmin, qmax) = (-128.0f32, 127.0f32);
+    let min = min.min(0.0);
+    let max = max.max(0.0);
+    if (f64::from(max) - f64::from(min)).abs() < f64::EPSILON {
+        return (1.0, -128, 1.0);
+    }
+    let scale = (max - min) / (qmax - qmin);
+    let zp_from_min = qmin - min / scale;
+    let zp = if zp_from_min < qmin {
+        qmin
+    } else if zp_from_min > qmax {
+        qmax
+    } else {
+        zp_from_min.round()
+    };
+    (scale, zp as i64, f64::from(scale))
+}
+
+/// Parameters of an int8 activation: stored scale, zero point, double scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Params {
+    pub scale: f32,
+    pub zp: i64,
+    pub scale64: f64,
+}
+
+impl Params {
+    pub fn quant(&self) -> QuantParams {
+        QuantParams {
+            scale: vec![self.scale],
+            zero_point: vec![self.zp],
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Kind {
+    /// Weight in slot 1 (per-channel axis), optional bias in slot 2.
+    Weighted(usize),
+    Fixed(f32, i64),
+    /// Output carries input 0's parameters.
+    SameScale,
+    /// Output keeps its own parameters; inputs requantized to them.
+    Unified,
+    /// Output from its own range, inputs anything.
+    Own,
+}
+
+pub(super) fn kind(op: &Op) -> Option<Kind> {
+    Some(match op {
+        Op::Conv2D(_) => Kind::Weighted(0),
+        Op::DepthwiseConv2D(_) => Kind::Weighted(3),
+        Op::FullyConnected(o) if o.weights_format == 0 => Kind::Weighted(0),
+        Op::Softmax { .. } | Op::Logistic => Kind::Fixed(1.0 / 256.0, -128),
+        Op::Tanh => Kind::Fixed(1.0 / 128.0, 0),
+        Op::AveragePool2D(_)
+        | Op::MaxPool2D(_)
+        | Op::Reshape { .. }
+        | Op::Squeeze { .. }
+        | Op::Pad
+        | Op::PadV2
+        | Op::Slice
+        | Op::StridedSlice(_)
+        | Op::Transpose
+        | Op::ResizeBilinear(_)
+        | Op::ResizeNearestNeighbor(_) => Kind::SameScale,
+        Op::Concatenation { .. } | Op::Maximum | Op::Minimum => Kind::Unified,
+        Op::Add(_)
+        | Op::Sub(_)
+        | Op::Mul { .. }
+        | Op::Relu
+        | Op::Relu6
+        | Op::Mean { .. }
+        | Op::BatchMatMul(_)
+        | Op::HardSwish
+        | Op::Prelu
+        | Op::LeakyRelu { .. } => Kind::Own,
+        _ => return None,
+    })
+}
+
+pub(super) fn new_op(op: Op, input: usize, output: usize) -> Operator {
+    Operator {
+        op,
+        version: 1,
+        inputs: vec![input as i32],
+        outputs: vec![output as i32],
+        intermediates: Vec::new(),
+        mutating_variable_inputs: Vec::new(),
+        debug_metadata_index: -1,
+        options_omitted: true,
+    }
+}
+
+pub(super) fn quantized_const(
+    like: &Tensor,
+    dtype: DType,
+    data: Vec<u8>,
+    q: QuantParams,
+) -> Tensor {
+    Tensor {
+        name: String::new(),
+        dtype,
+        shape: like.shape.clone(),
+        shape_signature: like.shape_signature.clone(),
+        quant: Some(q),
+        data: Some(data.into()),
+        is_variable: false,
+        sparsity: None,
+        has_rank: like.has_rank,
+        variant_tensors: Vec::new(),
+        external_buffer: 0,
+    }
+}

@@ -1,0 +1,236 @@
+//! The first two steps of the full-integer pass: which operators can be quantized (and why
+//! not), then the parameters of every activation a quantized operator reads or writes.
+
+// Operators and their flags are indexed in parallel: index loops are the clear form here.
+#![allow(clippy::needless_range_loop)]
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::DType;
+use crate::quant::calibrate::Stats;
+use crate::quant::weights::f32_values;
+use crate::{Error, Result};
+
+use super::super::Working;
+use super::params::{activation_params, kind, Kind, Params};
+use super::{FloatOp, Int8Options, Int8Report};
+
+/// Step 1: a flag per operator (quantized or not) and the report with the operators left
+/// float; in `int8-only` mode, one error naming every such operator.
+pub(super) fn which_ops(
+    w: &Working,
+    stats: &Stats,
+    options: &Int8Options,
+    constants: &HashSet<usize>,
+) -> Result<(Vec<bool>, Int8Report)> {
+    let n_ops = w.ops.len();
+    // 1. Which ops can be quantized.
+    let mut report = Int8Report::default();
+    let mut quantized = vec![false; n_ops];
+    for k in 0..n_ops {
+        let op = &w.ops[k];
+        let name = op.op.name();
+        let why: Option<String> = (|| {
+            if let Some(t) = op
+                .output_tensors()
+                .find(|&t| options.keep_float.iter().any(|k| *k == w.tensors[t].name))
+            {
+                return Some(format!("kept float on request ('{}')", w.tensors[t].name));
+            }
+            let Some(kd) = kind(&op.op) else {
+                return Some(format!(
+                    "{name} has no int8 kernel in litequant's quantizer"
+                ));
+            };
+            for (slot, &t) in op.inputs.iter().enumerate() {
+                if t < 0 {
+                    continue;
+                }
+                let t = t as usize;
+                let tensor = &w.tensors[t];
+                if tensor.dtype != DType::F32 {
+                    continue;
+                }
+                let weighted = matches!(kd, Kind::Weighted(_));
+                if constants.contains(&t) || tensor.data.is_some() {
+                    if weighted && (slot == 1 || slot == 2) {
+                        let vals = f32_values(tensor.data.as_deref().unwrap_or_default());
+                        if vals.iter().any(|v| !v.is_finite()) {
+                            return Some(format!(
+                                "constant input {slot} ('{}') is not finite",
+                                tensor.name
+                            ));
+                        }
+                        continue;
+                    }
+                    if matches!(kd, Kind::Own | Kind::Unified | Kind::SameScale) {
+                        let vals = f32_values(tensor.data.as_deref().unwrap_or_default());
+                        if vals.is_empty() || vals.iter().any(|v| !v.is_finite()) {
+                            return Some(format!(
+                                "constant input {slot} ('{}') is empty or not finite",
+                                tensor.name
+                            ));
+                        }
+                        continue;
+                    }
+                    return Some(format!(
+                        "float constant operand {slot} ('{}') is not quantized by litequant",
+                        tensor.name
+                    ));
+                }
+                if !stats.tensors.get(&t).is_some_and(|s| s.has_range()) {
+                    return Some(format!(
+                        "input {slot} ('{}') has no calibration range",
+                        tensor.name
+                    ));
+                }
+            }
+            for t in op.output_tensors() {
+                let tensor = &w.tensors[t];
+                if tensor.dtype != DType::F32 {
+                    return Some(format!(
+                        "output '{}' is {}, not float32",
+                        tensor.name, tensor.dtype
+                    ));
+                }
+                if !matches!(kd, Kind::Fixed(..) | Kind::SameScale)
+                    && !stats.tensors.get(&t).is_some_and(|s| s.has_range())
+                {
+                    return Some(format!("output '{}' has no calibration range", tensor.name));
+                }
+            }
+            if let Kind::Weighted(_) = kd {
+                let wt = op.input(1)?;
+                if !constants.contains(&wt) {
+                    return Some("the weight is not a constant".into());
+                }
+            }
+            None
+        })();
+        match why {
+            None => quantized[k] = true,
+            Some(why) => {
+                // Ops without float tensors are not float ops: nothing to report.
+                let touches_float = op
+                    .input_tensors()
+                    .chain(op.output_tensors())
+                    .any(|t| w.tensors[t].dtype == DType::F32);
+                if touches_float {
+                    report.float_ops.push(FloatOp {
+                        index: k,
+                        op: name,
+                        why,
+                    });
+                }
+            }
+        }
+    }
+    if options.integer_only && !report.float_ops.is_empty() {
+        let list: Vec<String> = report
+            .float_ops
+            .iter()
+            .map(|f| format!("operator {} ({}): {}", f.index, f.op, f.why))
+            .collect();
+        return Err(Error::Unsupported(format!(
+            "int8-only quantization: {} operator(s) cannot be quantized:\n  {}",
+            list.len(),
+            list.join("\n  ")
+        )));
+    }
+
+    Ok((quantized, report))
+}
+
+/// Step 2: parameters of every activation a quantized op reads or writes, in op order, and
+/// where each came from (for the report).
+pub(super) fn activation_plan(
+    w: &Working,
+    stats: &Stats,
+    quantized: &[bool],
+    constants: &HashSet<usize>,
+) -> (HashMap<usize, Params>, HashMap<usize, &'static str>) {
+    let n_ops = w.ops.len();
+    let is_float_act = |w: &Working, t: usize| {
+        w.tensors[t].dtype == DType::F32 && !constants.contains(&t) && w.tensors[t].data.is_none()
+    };
+    // 2. Parameters of every activation a quantized op reads or writes, in op order.
+    let mut params: HashMap<usize, Params> = HashMap::new();
+    let mut source: HashMap<usize, &'static str> = HashMap::new();
+    let calibrated = |t: usize| -> Option<Params> {
+        let s = stats.tensors.get(&t).filter(|s| s.has_range())?;
+        let (scale, zp, scale64) = activation_params(s.min, s.max);
+        Some(Params { scale, zp, scale64 })
+    };
+    for k in 0..n_ops {
+        if !quantized[k] {
+            continue;
+        }
+        let op = w.ops[k].clone();
+        let kd = kind(&op.op).expect("quantized ops have a kind");
+        // Inputs first (graph inputs and float producers): their own ranges.
+        for t in op.input_tensors() {
+            if is_float_act(w, t) && !params.contains_key(&t) {
+                if let Some(p) = calibrated(t) {
+                    params.insert(t, p);
+                    source.insert(t, "calibrated");
+                }
+            }
+        }
+        for t in op.output_tensors() {
+            let (p, src) = match kd {
+                Kind::Fixed(scale, zp) => (
+                    Params {
+                        scale,
+                        zp,
+                        scale64: f64::from(scale),
+                    },
+                    "fixed by the op",
+                ),
+                Kind::SameScale => match op.input(0).and_then(|i| params.get(&i)) {
+                    Some(p) => (*p, "same scale as the input"),
+                    None => continue,
+                },
+                _ => match calibrated(t) {
+                    Some(p) => (p, "calibrated"),
+                    None => continue,
+                },
+            };
+            params.insert(t, p);
+            source.insert(t, src);
+        }
+    }
+
+    // 2b. Backward through ops that unify their operands' scales (CONCATENATION, MAXIMUM,
+    //     MINIMUM): an operand whose parameters are not fixed by its producer takes the
+    //     output's (the converter's driver propagates results backwards); fixed ones are
+    //     requantized below. Same-scale ops downstream of a changed tensor follow.
+    for k in (0..n_ops).rev() {
+        if !quantized[k] || kind(&w.ops[k].op) != Some(Kind::Unified) {
+            continue;
+        }
+        let Some(out_p) = w.ops[k]
+            .outputs
+            .first()
+            .and_then(|&o| params.get(&(o as usize)))
+            .copied()
+        else {
+            continue;
+        };
+        for t in w.ops[k].input_tensors().collect::<Vec<_>>() {
+            if params.contains_key(&t) && source.get(&t) != Some(&"fixed by the op") {
+                params.insert(t, out_p);
+                source.insert(t, "same scale as its consumer");
+            }
+        }
+    }
+    for k in 0..n_ops {
+        if quantized[k] && kind(&w.ops[k].op) == Some(Kind::SameScale) {
+            if let Some(p) = w.ops[k].input(0).and_then(|i| params.get(&i)).copied() {
+                for t in w.ops[k].output_tensors().collect::<Vec<_>>() {
+                    params.insert(t, p);
+                }
+            }
+        }
+    }
+    (params, source)
+}

@@ -1,0 +1,17 @@
+//! Unit tests of the full-integer pass's parameter rules.
+
+use super::*;
+
+#[test]
+fn activation_params_like_the_converter() {
+    // Relu6 observed on [0, 6].
+    let (s, zp, _) = activation_params(0.0, 6.0);
+    assert_eq!((s, zp), ((6.0f64 / 255.0) as f32, -128));
+    // Range widened to include 0.
+    assert_eq!(activation_params(1.0, 2.0).1, -128);
+    assert_eq!(activation_params(-2.0, -1.0).1, 127);
+    // Constant zero.
+    assert_eq!(activation_params(0.0, 0.0), (1.0, -128, 1.0));
+    // Symmetric range: -128 + 127.5 = -0.5 rounds away from zero.
+    assert_eq!(activation_params(-1.0, 1.0).1, -1);
+}
