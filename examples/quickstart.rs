@@ -34,15 +34,18 @@ fn main() -> anyhow::Result<()> {
     let inputs = engine.prepare(&float)?.inputs().to_vec();
     println!("model:       {}", model_path.display());
 
-    // 1. Calibrate: run the float model over the representative samples.
+    // 1. Calibrate: run the float model over the representative samples, the float kernels
+    //    summing in the order of those TensorFlow's converter calibrates with (its scales, to
+    //    the bit).
+    let calibrator = litequant::ConverterFloatEngine;
     let mut data = litequant::data::open(&calib, &inputs, &Default::default())?;
-    let stats = litequant::calibrate(&float, &engine, &mut data, &Default::default())
+    let stats = litequant::calibrate(&float, &calibrator, &mut data, &Default::default())
         .with_context(|| format!("calibrating on {}", calib.display()))?;
     println!(
         "calibration: {} samples from {} on {}",
         stats.samples,
         calib.display(),
-        engine.name()
+        calibrator.name()
     );
 
     // 2. Quantize to full integer (float I/O kept).

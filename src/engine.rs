@@ -15,6 +15,9 @@ pub struct IoSpec {
     pub signature_name: Option<String>,
     pub dtype: DType,
     pub shape: Vec<usize>,
+    /// Per dimension of `shape`: whether inputs may change it (`-1` in the tensor's shape
+    /// signature; [`Engine::prepare_with_input_shapes`]).
+    pub dynamic: Vec<bool>,
     /// Per-tensor `(scale, zero_point)` for quantized inputs and outputs.
     pub quant: Option<(f32, i64)>,
 }

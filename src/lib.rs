@@ -21,5 +21,5 @@ pub use error::{Error, Result};
 pub use fsutil::write_atomic;
 pub use model::Model;
 pub use quant::calibrate::{calibrate, CalibrationOptions, Stats};
-pub use reference::ReferenceEngine;
+pub use reference::{ConverterFloatEngine, FloatOrder, ReferenceEngine};
 pub use tensor::{f16_to_f32, Buf, Tensor};

@@ -32,6 +32,7 @@ fn spec(name: &str, sig: Option<&str>, dtype: DType, shape: &[usize]) -> IoSpec 
         signature_name: sig.map(str::to_string),
         dtype,
         shape: shape.to_vec(),
+        dynamic: vec![false; shape.len()],
         quant: None,
     }
 }

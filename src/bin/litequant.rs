@@ -370,7 +370,9 @@ fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         }
     }
     let model = litequant::Model::from_file(&a.model)?;
-    let engine = ReferenceEngine;
+    // Calibration runs the float kernels in the summation order of those TensorFlow's
+    // converter calibrates with: the same ranges, hence the same scales, to the bit.
+    let engine = litequant::ConverterFloatEngine;
     let stats = match (&a.calib, opts.mode.needs_calibration()) {
         (None, true) => {
             return Err(Error::Data(format!(

@@ -111,12 +111,14 @@ pub(crate) fn conversion(what: &str, elem: Elem, input: Option<&IoSpec>) -> Resu
 /// Without an input shape each sample is a batch of one: `[1, rest...]`. With one, the
 /// sample's shape `rest` must be the input's shape without its leading 1 (the batch axis is
 /// added), the input's shape itself (models without a batch axis), or, for an input of shape
-/// `[1, K]` or `[K]`, hold K elements (flattened in C order, as an MLP fed images). Anything
-/// else is an error naming both shapes.
+/// `[1, K]` or `[K]`, hold K elements (flattened in C order, as an MLP fed images). Dimensions
+/// flagged in `dynamic` (the input's `-1`s) take the sample's size. Anything else is an error
+/// naming both shapes.
 pub(crate) fn sample_shape(
     what: &str,
     array_shape: &[usize],
     input: Option<(&str, &[usize])>,
+    dynamic: &[bool],
 ) -> Result<Vec<usize>> {
     let Some((_, rest)) = array_shape.split_first() else {
         return Err(err(
@@ -128,6 +130,18 @@ pub(crate) fn sample_shape(
     let Some((key, want)) = input else {
         return Ok(batched);
     };
+    let free = |have: &[usize]| {
+        have.len() == want.len()
+            && dynamic.len() == want.len()
+            && (0..want.len()).all(|i| have[i] == want[i] || dynamic[i])
+    };
+    if dynamic.iter().any(|&d| d) {
+        for have in [batched.as_slice(), rest] {
+            if free(have) {
+                return Ok(have.to_vec());
+            }
+        }
+    }
     let k: usize = rest.iter().product();
     let fits =
         want == batched.as_slice() || want == rest || matches!(want, [1, n] | [n] if *n == k);
@@ -154,7 +168,8 @@ mod tests {
 
     #[test]
     fn shapes() {
-        let s = |a: &[usize], w: Option<&[usize]>| sample_shape("a.npy", a, w.map(|w| ("x", w)));
+        let s =
+            |a: &[usize], w: Option<&[usize]>| sample_shape("a.npy", a, w.map(|w| ("x", w)), &[]);
         assert_eq!(s(&[5, 8, 8, 1], None).unwrap(), vec![1, 8, 8, 1]);
         assert_eq!(s(&[5], None).unwrap(), vec![1]);
         assert_eq!(
@@ -175,6 +190,12 @@ mod tests {
             "{e}"
         );
         assert!(s(&[], None).unwrap_err().to_string().contains("scalar"));
+        // Dynamic dimensions take the sample's size; the others must match.
+        let dynamic = [false, true, false, true];
+        let d = |a: &[usize]| sample_shape("a.npy", a, Some(("x", &[1, 1, 1, 1])), &dynamic);
+        assert_eq!(d(&[5, 1, 4, 1, 3]).unwrap(), vec![1, 4, 1, 3]);
+        assert_eq!(d(&[5, 4, 1, 3]).unwrap(), vec![1, 4, 1, 3]);
+        assert!(d(&[5, 1, 4, 2, 3]).is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl<R: Read> ArraySamples<R> {
     /// `header` as read from `reader`; a scalar, an array of no samples, or samples of no
     /// elements are errors.
     pub fn new(what: String, reader: R, header: Header) -> Result<Self> {
-        let out_shape = sample_shape(&what, &header.shape, None)?;
+        let out_shape = sample_shape(&what, &header.shape, None, &[])?;
         let count = header.shape[0];
         if count == 0 {
             return Err(err(
@@ -66,7 +66,8 @@ impl<R: Read> ArraySamples<R> {
     /// Fit the samples to a model input of this shape (see `fit::sample_shape`) and, with a
     /// spec, this dtype. `key` names the input in messages.
     pub fn fit(&mut self, key: &str, shape: &[usize], spec: Option<&IoSpec>) -> Result<()> {
-        self.out_shape = sample_shape(&self.what, &self.header.shape, Some((key, shape)))?;
+        let dynamic = spec.map_or(&[][..], |s| &s.dynamic[..]);
+        self.out_shape = sample_shape(&self.what, &self.header.shape, Some((key, shape)), dynamic)?;
         self.conv = conversion(&self.what, self.header.elem, spec)?;
         Ok(())
     }

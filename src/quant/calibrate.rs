@@ -108,6 +108,11 @@ pub fn calibrate<E: Engine>(
     opts: &CalibrationOptions,
 ) -> Result<Stats> {
     let mut session = engine.prepare(model)?;
+    let specs = session.inputs().to_vec();
+    // The input shapes the session is prepared for: samples of other shapes (dynamic
+    // dimensions, -1 in the input's shape signature) re-prepare it, as TFLite's
+    // ResizeInputTensor does; a shape the signature does not allow is an error there.
+    let mut prepared: Vec<Vec<usize>> = specs.iter().map(|s| s.shape.clone()).collect();
     let total = match (data.len_hint(), opts.max_samples) {
         (Some(n), Some(m)) => Some(n.min(m)),
         (n, m) => n.or(m),
@@ -117,11 +122,18 @@ pub fn calibrate<E: Engine>(
         let Some(sample) = data.next_sample() else {
             break;
         };
-        let inputs = bind_inputs(session.inputs(), sample?)
-            .map_err(|e| Error::Data(format!("calibration sample {}: {e}", stats.samples)))?;
+        let at = |e: Error| Error::Data(format!("calibration sample {}: {e}", stats.samples));
+        let inputs = bind_inputs(&specs, sample?).map_err(at)?;
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+        if shapes != prepared {
+            session = engine
+                .prepare_with_input_shapes(model, &shapes)
+                .map_err(at)?;
+            prepared = shapes;
+        }
         session
             .run_observed(&inputs, Some(&mut Collect(&mut stats.tensors)))
-            .map_err(|e| Error::Data(format!("calibration sample {}: {e}", stats.samples)))?;
+            .map_err(at)?;
         stats.samples += 1;
         if let Some(p) = opts.progress {
             p(stats.samples, total);

@@ -12,6 +12,8 @@ pub(crate) struct OpCtx<'a> {
     pub sg: &'a Subgraph,
     /// Decoded constant values by tensor index.
     pub consts: &'a [Option<Tensor>],
+    /// The summation order of the float32 kernels.
+    pub float_order: super::FloatOrder,
 }
 
 impl<'a> OpCtx<'a> {

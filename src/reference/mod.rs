@@ -10,6 +10,7 @@ mod activations;
 mod binary;
 mod common;
 mod conv;
+mod float_order;
 mod fully_connected;
 mod pooling;
 mod quantize;
@@ -25,6 +26,7 @@ use crate::model::{self, Model, Op, Operator, Subgraph};
 use crate::{Buf, Error, Result, Tensor};
 
 pub(crate) use common::OpCtx;
+pub use float_order::FloatOrder;
 
 /// A prepared operator: computes its outputs from its inputs.
 pub(crate) trait Kernel: Send {
@@ -45,7 +47,26 @@ impl Engine for ReferenceEngine {
     }
 
     fn prepare(&self, model: &Model) -> Result<ReferenceSession> {
-        ReferenceSession::new(model)
+        ReferenceSession::new(model, FloatOrder::Reference)
+    }
+}
+
+/// The reference engine with the float32 kernels summing in the order of the kernels
+/// TensorFlow's converter calibrates with ([`FloatOrder::Converter`]); everything else —
+/// every integer kernel included — is the reference engine's. Calibrating on it gives the
+/// converter's ranges, and so its scales, bit for bit (on the x86-64 converter build).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConverterFloatEngine;
+
+impl Engine for ConverterFloatEngine {
+    type Session = ReferenceSession;
+
+    fn name(&self) -> String {
+        "reference (CPU, converter float order)".to_string()
+    }
+
+    fn prepare(&self, model: &Model) -> Result<ReferenceSession> {
+        ReferenceSession::new(model, FloatOrder::Converter)
     }
 }
 
@@ -104,6 +125,12 @@ fn io_specs(model: &Model, sg: &Subgraph, list: &[usize], inputs: bool) -> Vec<I
                 signature_name,
                 dtype: tensor.dtype,
                 shape: dims(tensor),
+                dynamic: match &tensor.shape_signature {
+                    Some(sig) if sig.len() == tensor.shape.len() => {
+                        sig.iter().map(|&d| d < 0).collect()
+                    }
+                    _ => vec![false; tensor.shape.len()],
+                },
                 quant: tensor
                     .quant
                     .as_ref()
@@ -155,7 +182,7 @@ fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 }
 
 impl ReferenceSession {
-    fn new(model: &Model) -> Result<ReferenceSession> {
+    fn new(model: &Model, float_order: FloatOrder) -> Result<ReferenceSession> {
         model.validate()?;
         let sg = model.main();
         let mut consts = Vec::with_capacity(sg.tensors.len());
@@ -169,6 +196,7 @@ impl ReferenceSession {
                 op,
                 sg,
                 consts: &consts,
+                float_order,
             };
             let kernel = prepare_op(&ctx)?;
             steps.push(Step {

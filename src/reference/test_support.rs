@@ -394,6 +394,7 @@ pub(crate) fn prepare_at(
         op: &sg.operators[index],
         sg,
         consts,
+        float_order: super::FloatOrder::Reference,
     })
 }
 

@@ -295,8 +295,6 @@ pub fn same_results(ours: &Model, theirs: &Model, golden: &Path) -> usize {
     let inputs: Vec<litequant::Tensor> = (0..n_in)
         .map(|k| npz.read(&format!("input_{k}")).unwrap())
         .collect();
-    let mut a = ReferenceEngine.prepare(ours).unwrap();
-    let mut b = ReferenceEngine.prepare(theirs).unwrap();
     let samples = inputs[0].shape()[0];
     let mut compared = 0;
     for s in 0..samples {
@@ -312,6 +310,14 @@ pub fn same_results(ours: &Model, theirs: &Model, golden: &Path) -> usize {
                 litequant::Tensor::new(shape, buf).unwrap()
             })
             .collect();
+        // The golden's shapes (dynamic inputs take the sample's).
+        let shapes: Vec<Vec<usize>> = ins.iter().map(|t| t.shape().to_vec()).collect();
+        let mut a = ReferenceEngine
+            .prepare_with_input_shapes(ours, &shapes)
+            .unwrap();
+        let mut b = ReferenceEngine
+            .prepare_with_input_shapes(theirs, &shapes)
+            .unwrap();
         let (mut ra, mut rb) = (Record(HashMap::new()), Record(HashMap::new()));
         let oa = a.run_observed(&ins, Some(&mut ra)).unwrap();
         let ob = b.run_observed(&ins, Some(&mut rb)).unwrap();

@@ -9,7 +9,8 @@ use crate::quant::fixedpoint::{
 use crate::Result;
 
 use super::super::common::qrange;
-use super::super::{Kernel, OpCtx};
+use super::super::float_order::hard_swish_optimized;
+use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{float_kernel, quant_kernel, quant_params, unary_io, QuantOp};
 
 /// `HardSwishParams` (`HardSwishPrepare`).
@@ -106,6 +107,9 @@ pub(crate) fn prepare_hard_swish(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         // reference_ops::HardSwish<float>: in * min(6, max(0, in + 3)) / 6.
+        DType::F32 if ctx.float_order == FloatOrder::Converter => {
+            Ok(Box::new(HardSwishOpt { label: ctx.label() }))
+        }
         DType::F32 => Ok(float_kernel(ctx, |x: f32| {
             let plus3 = x + 3.0;
             let relu = if 0.0 < plus3 { plus3 } else { 0.0 };
@@ -159,5 +163,24 @@ mod tests {
         assert_eq!(hard_swish_q(0, &p), 0);
         // The output multiplier must not exceed 1.
         assert!(hard_swish_params(DType::I8, (1.0, 0), (1.0 / 256.0, 0)).is_err());
+    }
+}
+
+/// `optimized_ops::HardSwish` (float): the blocks of 16 multiply by 1/6 (see
+/// [`hard_swish_optimized`]).
+struct HardSwishOpt {
+    label: String,
+}
+
+impl Kernel for HardSwishOpt {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let (input, output) = super::unary_run_io(&self.label, inputs, outputs)?;
+        match (input.buf(), output.buf_mut()) {
+            (crate::Buf::F32(x), crate::Buf::F32(y)) if x.len() == y.len() => {
+                hard_swish_optimized(x, y);
+                Ok(())
+            }
+            _ => Err(super::mismatch(&self.label, input, output)),
+        }
     }
 }

@@ -5,7 +5,8 @@ use crate::model::{Conv2DOptions, DType};
 use crate::Result;
 
 use super::super::common::{clamp_f32, Epilogue};
-use super::super::{Kernel, OpCtx};
+use super::super::float_order::eigen_gemm_dot;
+use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
     i8_out, int8_params, opt_f32_arg, quantize_asymmetric, quantize_symmetric, Geom,
@@ -82,6 +83,7 @@ pub(crate) fn prepare_conv2d(ctx: &OpCtx, o: &Conv2DOptions) -> Result<Box<dyn K
             label,
             shape,
             act: float_bias_and_range(ctx, out_c, o.activation)?,
+            order: ctx.float_order,
         })),
         (DType::I8, DType::I8) => {
             let (input_offset, filter, epilogue) = int8_params(ctx, out_c, o.activation)?;
@@ -127,6 +129,7 @@ struct ConvF32 {
     label: String,
     shape: ConvShape,
     act: (f32, f32),
+    order: FloatOrder,
 }
 
 impl Kernel for ConvF32 {
@@ -138,6 +141,10 @@ impl Kernel for ConvF32 {
         let bias = opt_f32_arg(inputs, 2, g.out_c, &self.label)?;
         let output = f32_out(outputs, g.output_len(), &self.label)?;
         let (lo, hi) = self.act;
+        if self.order == FloatOrder::Converter {
+            self.run_im2col_gemm(input, filter, bias, output);
+            return Ok(());
+        }
         for b in 0..g.batches {
             for oy in 0..g.out_h {
                 for ox in 0..g.out_w {
@@ -154,6 +161,47 @@ impl Kernel for ConvF32 {
             }
         }
         Ok(())
+    }
+}
+
+impl ConvF32 {
+    /// [`FloatOrder::Converter`]: `optimized_ops::Conv` — im2col (zeros where the window
+    /// leaves the image), then Eigen's GEMM with the filter as the row-major left-hand side
+    /// (one row per output channel) and one column per output pixel; the bias after.
+    fn run_im2col_gemm(
+        &self,
+        input: &[f32],
+        filter: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+    ) {
+        let s = &self.shape;
+        let g = &s.g;
+        let (lo, hi) = self.act;
+        let depth = g.filter_h * g.filter_w * s.filter_in_c;
+        let pixels = g.batches * g.out_h * g.out_w;
+        let mut patch = vec![0.0f32; depth];
+        for b in 0..g.batches {
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    let col = (b * g.out_h + oy) * g.out_w + ox;
+                    let mut group = usize::MAX;
+                    for oc in 0..g.out_c {
+                        if oc / s.filters_per_group != group {
+                            group = oc / s.filters_per_group;
+                            patch.fill(0.0);
+                            let base = s.filter_offset(oc, 0, 0);
+                            s.for_each_tap((b, oy, ox, oc), |x, w| patch[w - base] = input[x]);
+                        }
+                        let row = &filter[s.filter_offset(oc, 0, 0)..][..depth];
+                        let total = eigen_gemm_dot(row, &patch, (oc, g.out_c), (col, pixels));
+                        let bias_value = bias.map_or(0.0, |v| v[oc]);
+                        output[g.out_offset(b, oy, ox) + oc] =
+                            clamp_f32(total + bias_value, lo, hi);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::model::{DType, DepthwiseConv2DOptions};
 use crate::Result;
 
 use super::super::common::{clamp_f32, Epilogue};
-use super::super::{Kernel, OpCtx};
+use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
     i8_out, int8_params, opt_f32_arg, quantize_asymmetric, Geom,
@@ -80,6 +80,7 @@ pub(crate) fn prepare_depthwise(
             label,
             shape,
             act: float_bias_and_range(ctx, out_c, o.activation)?,
+            order: ctx.float_order,
         })),
         (DType::I8, DType::I8) => {
             let (input_offset, filter, epilogue) = int8_params(ctx, out_c, o.activation)?;
@@ -127,6 +128,7 @@ struct DwF32 {
     label: String,
     shape: DwShape,
     act: (f32, f32),
+    order: FloatOrder,
 }
 
 impl Kernel for DwF32 {
@@ -144,15 +146,27 @@ impl Kernel for DwF32 {
                     for ic in 0..g.in_c {
                         for m in 0..s.depth_multiplier {
                             let oc = m + ic * s.depth_multiplier;
-                            let mut total = 0.0f32;
-                            s.for_each_tap((b, oy, ox), (ic, oc), |x, w| {
-                                let input_value = input[x];
-                                let filter_value = filter[w];
-                                total += input_value * filter_value;
-                            });
                             let bias_value = bias.map_or(0.0, |v| v[oc]);
-                            output[g.out_offset(b, oy, ox) + oc] =
-                                clamp_f32(total + bias_value, lo, hi);
+                            let value = match self.order {
+                                FloatOrder::Reference => {
+                                    let mut total = 0.0f32;
+                                    s.for_each_tap((b, oy, ox), (ic, oc), |x, w| {
+                                        let input_value = input[x];
+                                        let filter_value = filter[w];
+                                        total += input_value * filter_value;
+                                    });
+                                    total + bias_value
+                                }
+                                // The accumulator starts at the bias.
+                                FloatOrder::Converter => {
+                                    let mut acc = bias_value;
+                                    s.for_each_tap((b, oy, ox), (ic, oc), |x, w| {
+                                        acc += filter[w] * input[x];
+                                    });
+                                    acc
+                                }
+                            };
+                            output[g.out_offset(b, oy, ox) + oc] = clamp_f32(value, lo, hi);
                         }
                     }
                 }

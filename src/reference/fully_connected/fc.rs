@@ -10,7 +10,8 @@ use crate::model::{DType, FullyConnectedOptions};
 use crate::{Result, Tensor};
 
 use super::super::common::{clamp_i32, clamp_like_cpp, quantized_activation_range, shape_of};
-use super::super::{Kernel, OpCtx};
+use super::super::float_order::{eigen_gemm_dot, eigen_gemv_row, gemv_single_row};
+use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     arg, batch_quantize, check_len, f32s, f32s_mut, i32s, i8s, out0, qs, qs_mut, row_sums,
     FloatAct, QElem, Slice,
@@ -148,6 +149,7 @@ pub(super) fn prepare(ctx: &OpCtx, o: &FullyConnectedOptions) -> Result<Box<dyn 
                 lo,
                 hi,
                 has_bias: bias.is_some(),
+                order: ctx.float_order,
             }))
         }
         (DType::F32, DType::I8, DType::F32) => prepare_hybrid(ctx, o, dims, bias),
@@ -169,6 +171,7 @@ struct FloatFc {
     lo: f32,
     hi: f32,
     has_bias: bool,
+    order: FloatOrder,
 }
 
 impl Kernel for FloatFc {
@@ -186,10 +189,21 @@ impl Kernel for FloatFc {
         };
         for b in 0..batches {
             for o in 0..units {
-                let mut total = 0.0f32;
-                for d in 0..depth {
-                    total += x[b * depth + d] * w[o * depth + d];
-                }
+                let (xr, wr) = (&x[b * depth..][..depth], &w[o * depth..][..depth]);
+                let total = match self.order {
+                    FloatOrder::Reference => {
+                        let mut total = 0.0f32;
+                        for d in 0..depth {
+                            total += xr[d] * wr[d];
+                        }
+                        total
+                    }
+                    // One row: Eigen's GEMV; several: Eigen's GEMM kernel.
+                    FloatOrder::Converter if batches == 1 => {
+                        eigen_gemv_row(wr, xr, gemv_single_row(o, units))
+                    }
+                    FloatOrder::Converter => eigen_gemm_dot(wr, xr, (o, units), (b, batches)),
+                };
                 let bias_value = bias.map_or(0.0, |v| v[o]);
                 out[o + units * b] = clamp_like_cpp(total + bias_value, self.lo, self.hi);
             }

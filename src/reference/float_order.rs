@@ -1,0 +1,236 @@
+//! The order in which the float32 kernels sum.
+//!
+//! The reference engine follows TFLite's reference kernels (`BUILTIN_REF`): every dot
+//! product a sequential sum of rounded products, the bias added last. TensorFlow's converter
+//! calibrates with LiteRT's *optimized* kernels instead, as built into TensorFlow's x86-64
+//! wheel; they sum the same products in another order, so a tensor's observed min/max — and
+//! hence an int8 scale — can differ from ours in the last bits. [`FloatOrder::Converter`]
+//! reproduces the optimized kernels' order (AVX, no fused multiply-add: every product is
+//! rounded, then added) where it changes a result:
+//!
+//! - FULLY_CONNECTED with one row (`cpu_backend_gemm` → Eigen's row-major GEMV, AVX
+//!   `Packet8f`): eight lanes accumulate `w[j..j+8]·x[j..j+8]`, the lanes are reduced as
+//!   Eigen's `predux` does (halves: `l[i] + l[i+4]`, then `(t0 + t2) + (t1 + t3)`), a half
+//!   packet (four lanes) follows for the last, unpaired row, leftover columns are added one
+//!   product at a time; the bias is added after. Several rows: Eigen's GEMM kernel
+//!   ([`eigen_gemm_dot`]).
+//! - CONV_2D (`optimized_ops::Conv`: im2col, then Eigen's GEMM with one row per output channel
+//!   and one column per output pixel, [`eigen_gemm_dot`]); the bias after.
+//! - DEPTHWISE_CONV_2D (`optimized_ops::DepthwiseConv`): the accumulator starts at the bias,
+//!   then each tap is added in (ky, kx) order.
+//! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86): whole
+//!   vectors of four compute `(x · (1/6)) · min(6, max(0, x + 3))`, the tail
+//!   `x · min(6, max(0, x + 3)) / 6`.
+//!
+//! Each was established against the interpreter inside TensorFlow's wheel element by element
+//! (`tools/make_converter_float_goldens.py`, `tests/converter_float_order.rs`).
+//!
+//! These are facts of one build (TF 2.21's x86-64 wheel, which the fixtures were made with);
+//! the converter on another CPU family (ARM: ruy and NEON) sums in yet another order. Other
+//! kernels' results do not depend on the order (elementwise ops) or their outputs take fixed
+//! or inherited parameters (softmax, logistic, tanh, pooling, reshapes).
+
+/// Which summation order the float32 kernels follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FloatOrder {
+    /// TFLite's reference kernels (`BUILTIN_REF`).
+    #[default]
+    Reference,
+    /// The optimized kernels TensorFlow's converter calibrates with (x86-64 build).
+    Converter,
+}
+
+/// Eigen's `predux` of an AVX `Packet8f`: the halves, then the SSE `Packet4f` reduction.
+fn predux8(c: [f32; 8]) -> f32 {
+    predux4([c[0] + c[4], c[1] + c[5], c[2] + c[6], c[3] + c[7]])
+}
+
+/// Eigen's `predux` of an SSE `Packet4f`: `(a0 + a2) + (a1 + a3)`.
+fn predux4(a: [f32; 4]) -> f32 {
+    (a[0] + a[2]) + (a[1] + a[3])
+}
+
+/// One output of Eigen's row-major GEMV (`general_matrix_vector_product<…, RowMajor, …>`
+/// with AVX): `w` is one row of the matrix, `x` the vector. `single` is true for the
+/// row Eigen handles alone (the last row when the row count is odd), which goes on with a
+/// half packet before the scalar tail.
+pub(crate) fn eigen_gemv_row(w: &[f32], x: &[f32], single: bool) -> f32 {
+    let n = w.len().min(x.len());
+    let full = n / 8 * 8;
+    let mut c = [0.0f32; 8];
+    for j in (0..full).step_by(8) {
+        for l in 0..8 {
+            c[l] += w[j + l] * x[j + l];
+        }
+    }
+    let mut cc = predux8(c);
+    let mut j = full;
+    if single && n - j >= 4 {
+        let mut h = [0.0f32; 4];
+        for l in 0..4 {
+            h[l] += w[j + l] * x[j + l];
+        }
+        cc += predux4(h);
+        j += 4;
+    }
+    for k in j..n {
+        cc += w[k] * x[k];
+    }
+    cc
+}
+
+/// Whether row `row` of `rows` is the one Eigen's GEMV handles alone.
+pub(crate) fn gemv_single_row(row: usize, rows: usize) -> bool {
+    rows % 2 == 1 && row + 1 == rows
+}
+
+/// One output of Eigen's GEMM kernel (`gebp_kernel`, AVX `Packet8f`, `mr` = 24,
+/// `nr` = 4) as TFLite's `cpu_backend_gemm` runs it: `a` is row `row` of the row-major
+/// left-hand side (`rows` rows), `b` column `col` of the right-hand side (`cols` columns),
+/// both of the same depth. The kernel's path, hence the order of the sum, depends on the
+/// output's place in the blocking:
+/// - rows in blocks of three or two packets (24, 16 rows), and any row in a column left
+///   over by the blocks of four columns: one product per step of depth, in order;
+/// - rows in blocks of one packet or half a packet (8, 4 rows) within a block of four
+///   columns: even steps accumulate apart from odd steps over the depth rounded down to a
+///   multiple of 8, the two are added, the rest goes on in order (`lhs_process_one_packet`);
+/// - the rows left after that, within a block of four columns: the "swapped" kernel, whose
+///   packets hold two steps of depth — eight partial sums (four registers, two lanes each)
+///   over the depth rounded down to a multiple of 8, reduced register-wise, continued two
+///   steps at a time, the two lanes added, an odd last step added last.
+///
+/// Depths above Eigen's cache blocking (`kc`) are not split here: the kernels' order is
+/// exact for the calibration-sized products this is used for (up to a few hundred).
+pub(crate) fn eigen_gemm_dot(
+    a: &[f32],
+    b: &[f32],
+    (row, rows): (usize, usize),
+    (col, cols): (usize, usize),
+) -> f32 {
+    let depth = a.len().min(b.len());
+    let seq = |from: usize, to: usize, mut acc: f32| {
+        for k in from..to {
+            acc += a[k] * b[k];
+        }
+        acc
+    };
+    let p3 = rows / 24 * 24;
+    let p2 = p3 + (rows - p3) / 16 * 16;
+    let p1 = p2 + (rows - p2) / 8 * 8;
+    let half = p1 + (rows - p1) / 4 * 4;
+    let in_block_of_four = col < cols / 4 * 4;
+    if row < p2 || !in_block_of_four {
+        return seq(0, depth, 0.0);
+    }
+    if row < half {
+        let peeled = depth / 8 * 8;
+        let (mut c, mut d) = (0.0f32, 0.0f32);
+        for k in (0..peeled).step_by(2) {
+            c += a[k] * b[k];
+            d += a[k + 1] * b[k + 1];
+        }
+        return seq(peeled, depth, c + d);
+    }
+    // The swapped kernel: acc[r][p] sums the steps k = 8m + 2r + p.
+    let end4 = depth / 8 * 8;
+    let end2 = depth / 2 * 2;
+    let mut acc = [[0.0f32; 2]; 4];
+    for k0 in (0..end4).step_by(8) {
+        for (r, lanes) in acc.iter_mut().enumerate() {
+            for (p, lane) in lanes.iter_mut().enumerate() {
+                let k = k0 + 2 * r + p;
+                *lane += b[k] * a[k];
+            }
+        }
+    }
+    let mut s = [0.0f32; 2];
+    for (p, lane) in s.iter_mut().enumerate() {
+        *lane = (acc[0][p] + acc[1][p]) + (acc[2][p] + acc[3][p]);
+    }
+    for k in (end4..end2).step_by(2) {
+        for (p, lane) in s.iter_mut().enumerate() {
+            *lane += b[k + p] * a[k + p];
+        }
+    }
+    let total = s[0] + s[1];
+    if end2 < depth {
+        total + b[end2] * a[end2]
+    } else {
+        total
+    }
+}
+
+/// `optimized_ops::HardSwish` (float) on a whole tensor.
+pub(crate) fn hard_swish_optimized(input: &[f32], output: &mut [f32]) {
+    let blocks = input.len() / 4 * 4;
+    for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
+        // std::min(6, std::max(0, x + 3)).
+        let plus3 = x + 3.0;
+        let relu = if 0.0 < plus3 { plus3 } else { 0.0 };
+        let relu6 = if relu < 6.0 { relu } else { 6.0 };
+        *o = if i < blocks {
+            (x * (1.0f32 / 6.0)) * relu6
+        } else {
+            x * relu6 / 6.0
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predux_orders() {
+        // Values whose sum depends on the order: 1e8 swallows 1 unless paired first.
+        let c = [1e8, 1.0, -1e8, 1.0, 0.0, 1.0, 0.0, 1.0];
+        // (c0+c4)+(c2+c6) = 0, (c1+c5)+(c3+c7) = 4.
+        assert_eq!(predux8(c), 4.0);
+        assert_eq!(predux4([1e8, 1.0, -1e8, 1.0]), 2.0);
+    }
+
+    #[test]
+    fn gemv_row_uses_lanes_and_tails() {
+        let w: Vec<f32> = (0..13).map(|i| 1.0 + i as f32 * 0.1).collect();
+        let x: Vec<f32> = (0..13).map(|i| 0.5 - i as f32 * 0.07).collect();
+        // An independent spelling of the same order.
+        let mut lanes = [0.0f32; 8];
+        for j in 0..8 {
+            lanes[j] = w[j] * x[j];
+        }
+        let t = [
+            lanes[0] + lanes[4],
+            lanes[1] + lanes[5],
+            lanes[2] + lanes[6],
+            lanes[3] + lanes[7],
+        ];
+        let paired = ((t[0] + t[2]) + (t[1] + t[3]))
+            + w[8] * x[8]
+            + w[9] * x[9]
+            + w[10] * x[10]
+            + w[11] * x[11]
+            + w[12] * x[12];
+        assert_eq!(eigen_gemv_row(&w, &x, false), paired);
+        let h = [w[8] * x[8], w[9] * x[9], w[10] * x[10], w[11] * x[11]];
+        let single =
+            (((t[0] + t[2]) + (t[1] + t[3])) + ((h[0] + h[2]) + (h[1] + h[3]))) + w[12] * x[12];
+        assert_eq!(eigen_gemv_row(&w, &x, true), single);
+        assert!(gemv_single_row(4, 5) && !gemv_single_row(3, 5) && !gemv_single_row(3, 4));
+    }
+
+    #[test]
+    fn hard_swish_blocks_multiply_by_a_sixth() {
+        let input: Vec<f32> = (0..22).map(|i| -4.0 + i as f32 * 0.43).collect();
+        let mut out = vec![0.0; 22];
+        hard_swish_optimized(&input, &mut out);
+        for (i, (&x, &y)) in input.iter().zip(&out).enumerate() {
+            let r = 6.0f32.min(0.0f32.max(x + 3.0));
+            let want = if i < 20 {
+                (x * (1.0 / 6.0)) * r
+            } else {
+                x * r / 6.0
+            };
+            assert_eq!(y.to_bits(), want.to_bits());
+        }
+    }
+}

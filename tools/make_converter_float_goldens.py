@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Goldens of the float kernels TensorFlow's converter calibrates with.
+
+Run from the repository root:
+
+    tools/.venv/bin/python tools/make_converter_float_goldens.py
+
+The converter's calibrator (tensorflow/lite/python/optimize/calibrator.py) runs
+the float model on the TFLite interpreter *built into the TensorFlow wheel*,
+with the optimized kernels and no delegate, and records every tensor's min/max.
+Those kernels sum in another order than TFLite's reference kernels, which is
+why a calibrated int8 scale depends on them. This script runs the same
+interpreter (tf.lite.Interpreter with BUILTIN_WITHOUT_DEFAULT_DELEGATES, i.e.
+the wheel's own kernels, not ai-edge-litert's) and saves:
+
+  tests/fixtures/converter_float/NAME.npz
+      input_K (the samples), and t{index} for the output of every CONV_2D,
+      DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D and MEAN
+      (the ops whose float result depends on the summation order), stacked
+      over the samples on a new leading axis, run at batch 1.
+  tests/fixtures/converter_float/ranges.json
+      per model, the min/max (as float32 bits) that TF's Calibrator recorded
+      for every tensor over all of the calibration samples — the ranges the
+      converter turned into scales.
+
+Models: tests/fixtures/{cnn,mlp}_float32.tflite on the first 10 of
+digits_calib.npy, and every op fixture tests/fixtures/ops/CASE_f32.tflite that
+has CASE.calib.npz, on its first 5 samples (ranges over all of them).
+
+tests/converter_float_order.rs checks that litequant's ConverterFloatEngine
+reproduces every saved tensor bit for bit and every recorded range exactly.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+import io
+import json
+import pathlib
+import warnings
+import zipfile
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python.optimize import calibrator as tf_calibrator
+
+try:
+    from tensorflow.lite.python import schema_py_generated as schema
+except ImportError:  # pragma: no cover
+    from ai_edge_litert import schema_py_generated as schema
+
+warnings.filterwarnings("ignore")
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIX = ROOT / "tests" / "fixtures"
+OUT = FIX / "converter_float"
+ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH",
+             "AVERAGE_POOL_2D", "MEAN"}
+FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+def save_npz(path, arrays):
+    """np.savez_compressed with a fixed zip timestamp (byte-identical reruns)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for k in sorted(arrays):
+            b = io.BytesIO()
+            np.lib.format.write_array(b, np.ascontiguousarray(arrays[k]))
+            info = zipfile.ZipInfo(k + ".npy", date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, b.getvalue())
+    path.write_bytes(buf.getvalue())
+
+
+def interpreter(path):
+    return tf.lite.Interpreter(
+        model_path=str(path),
+        experimental_op_resolver_type=(
+            tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES),
+        experimental_preserve_all_tensors=True,
+        num_threads=1,
+    )
+
+
+def order_outputs(it):
+    out = []
+    for op in it._get_ops_details():
+        if op["op_name"] in ORDER_OPS:
+            out.extend(int(t) for t in op["outputs"])
+    return out
+
+
+def in_model_order(path, samples, keys):
+    """Samples keyed by signature name ('x0', 'x1') → lists in the model's input order
+    (input tensor 'serving_default_x1:0' is signature input 'x1')."""
+    details = interpreter(path).get_input_details()
+    pos = [next(j for j, k in enumerate(keys) if d["name"].endswith(f"_{k}:0"))
+           for d in details]
+    return [[s[j] for j in pos] for s in samples]
+
+
+def run(path, samples):
+    """samples: list over samples of lists over the model's inputs (with batch 1)."""
+    it = interpreter(path)
+    details = it.get_input_details()
+    ins = [d["index"] for d in details]
+    for i, x in zip(ins, samples[0]):
+        # Dynamic inputs (-1 in the signature) take the samples' shape.
+        it.resize_tensor_input(i, list(np.shape(x)))
+    it.allocate_tensors()
+    want = order_outputs(it)
+    got = {f"t{t}": [] for t in want}
+    got.update({f"input_{k}": [] for k in range(len(ins))})
+    for sample in samples:
+        for k, (i, x) in enumerate(zip(ins, sample)):
+            it.set_tensor(i, x)
+            got[f"input_{k}"].append(np.array(x))
+        it.invoke()
+        for t in want:
+            got[f"t{t}"].append(np.array(it.get_tensor(t)))
+    return {k: np.stack(v) for k, v in got.items()}
+
+
+def calibrated_ranges(path, samples):
+    """samples: lists in the model's input order, in the order the converter consumed."""
+    cal = tf_calibrator.Calibrator(pathlib.Path(path).read_bytes())
+
+    def gen():
+        for s in samples:
+            yield list(s)
+
+    model = schema.ModelT.InitFromObj(
+        schema.Model.GetRootAsModel(cal.calibrate(gen), 0))
+    ranges = {}
+    for i, t in enumerate(model.subgraphs[0].tensors):
+        q = t.quantization
+        if q is not None and q.min is not None and len(q.min) == 1:
+            ranges[str(i)] = [int(np.float32(q.min[0]).view(np.uint32)),
+                              int(np.float32(q.max[0]).view(np.uint32))]
+    return ranges
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    ranges = {}
+    digits = np.load(FIX / "digits_calib.npy")
+    for name in ("cnn", "mlp"):
+        path = FIX / f"{name}_float32.tflite"
+        shape = (1, 8, 8, 1) if name == "cnn" else (1, 64)
+        samples = [[digits[i:i + 1].reshape(shape)] for i in range(len(digits))]
+        save_npz(OUT / f"{name}.npz", run(path, samples[:10]))
+        ranges[f"{name}_float32.tflite"] = calibrated_ranges(path, samples)
+    for calib in sorted((FIX / "ops").glob("*.calib.npz")):
+        case = calib.name[: -len(".calib.npz")]
+        path = FIX / "ops" / f"{case}_f32.tflite"
+        if not path.exists():
+            continue
+        z = np.load(calib)
+        keys = sorted(z.files)
+        n = z[keys[0]].shape[0]
+        samples = in_model_order(path, [[z[k][i] for k in keys] for i in range(n)], keys)
+        arrays = run(path, samples[:5])
+        if any(k.startswith("t") for k in arrays):
+            save_npz(OUT / f"{case}.npz", arrays)
+        ranges[f"ops/{case}_f32.tflite"] = calibrated_ranges(path, samples)
+    (OUT / "ranges.json").write_text(json.dumps(ranges, indent=1, sort_keys=True) + "\n")
+    print(f"{len(ranges)} models; goldens in {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
