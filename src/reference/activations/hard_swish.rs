@@ -129,6 +129,25 @@ pub(crate) fn prepare_hard_swish(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     }
 }
 
+/// `optimized_ops::HardSwish` (float): whole vectors multiply by 1/6 (see
+/// [`hard_swish_optimized`]).
+struct HardSwishOpt {
+    label: String,
+}
+
+impl Kernel for HardSwishOpt {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let (input, output) = super::unary_run_io(&self.label, inputs, outputs)?;
+        match (input.buf(), output.buf_mut()) {
+            (crate::Buf::F32(x), crate::Buf::F32(y)) if x.len() == y.len() => {
+                hard_swish_optimized(x, y);
+                Ok(())
+            }
+            _ => Err(super::mismatch(&self.label, input, output)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,24 +182,5 @@ mod tests {
         assert_eq!(hard_swish_q(0, &p), 0);
         // The output multiplier must not exceed 1.
         assert!(hard_swish_params(DType::I8, (1.0, 0), (1.0 / 256.0, 0)).is_err());
-    }
-}
-
-/// `optimized_ops::HardSwish` (float): the blocks of 16 multiply by 1/6 (see
-/// [`hard_swish_optimized`]).
-struct HardSwishOpt {
-    label: String,
-}
-
-impl Kernel for HardSwishOpt {
-    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
-        let (input, output) = super::unary_run_io(&self.label, inputs, outputs)?;
-        match (input.buf(), output.buf_mut()) {
-            (crate::Buf::F32(x), crate::Buf::F32(y)) if x.len() == y.len() => {
-                hard_swish_optimized(x, y);
-                Ok(())
-            }
-            _ => Err(super::mismatch(&self.label, input, output)),
-        }
     }
 }
