@@ -107,30 +107,54 @@ pub fn calibrate<E: Engine>(
     data: &mut dyn Dataset,
     opts: &CalibrationOptions,
 ) -> Result<Stats> {
+    let mut stats = Stats::default();
+    stats.samples = stream(
+        model,
+        engine,
+        data,
+        opts,
+        &mut Collect(&mut stats.tensors),
+        "calibration",
+    )?;
+    if stats.samples == 0 {
+        return Err(Error::Data("the calibration data holds no samples".into()));
+    }
+    Ok(stats)
+}
+
+/// The pass behind [`calibrate`] (and the saturation count's second pass): run `model` on
+/// `engine` over the samples of `data` (at most `opts.max_samples`, progress reported),
+/// showing every computed tensor to `observer`. Returns the number of samples run; errors
+/// name the pass (`what`) and the sample.
+pub(crate) fn stream<E: Engine>(
+    model: &Model,
+    engine: &E,
+    data: &mut dyn Dataset,
+    opts: &CalibrationOptions,
+    observer: &mut dyn Observer,
+    what: &str,
+) -> Result<usize> {
     let mut session = engine.prepare(model)?;
     let total = match (data.len_hint(), opts.max_samples) {
         (Some(n), Some(m)) => Some(n.min(m)),
         (n, m) => n.or(m),
     };
-    let mut stats = Stats::default();
-    while opts.max_samples.is_none_or(|m| stats.samples < m) {
+    let mut samples = 0;
+    while opts.max_samples.is_none_or(|m| samples < m) {
         let Some(sample) = data.next_sample() else {
             break;
         };
         let inputs = bind_inputs(session.inputs(), sample?)
-            .map_err(|e| Error::Data(format!("calibration sample {}: {e}", stats.samples)))?;
+            .map_err(|e| Error::Data(format!("{what} sample {samples}: {e}")))?;
         session
-            .run_observed(&inputs, Some(&mut Collect(&mut stats.tensors)))
-            .map_err(|e| Error::Data(format!("calibration sample {}: {e}", stats.samples)))?;
-        stats.samples += 1;
+            .run_observed(&inputs, Some(&mut *observer))
+            .map_err(|e| Error::Data(format!("{what} sample {samples}: {e}")))?;
+        samples += 1;
         if let Some(p) = opts.progress {
-            p(stats.samples, total);
+            p(samples, total);
         }
     }
-    if stats.samples == 0 {
-        return Err(Error::Data("the calibration data holds no samples".into()));
-    }
-    Ok(stats)
+    Ok(samples)
 }
 
 #[cfg(test)]
