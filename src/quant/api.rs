@@ -24,8 +24,8 @@ use serde::Serialize;
 
 use crate::model::Model;
 use crate::quant::calibrate::Stats;
-use crate::quant::passes::Twins;
 use crate::quant::options::DynamicOptions;
+use crate::quant::passes::Twins;
 use crate::{CalibrationOptions, Error, Result};
 
 /// What the quantizer makes of a float model (the TFLite converter's modes).
@@ -217,7 +217,11 @@ pub fn quantize(
             (q, Vec::new(), twins)
         }
         // FLOAT16 constants carry no scales: nothing in the report needs a twin.
-        Mode::Float16 => (crate::quant::quantize_float16(model)?, Vec::new(), Vec::new()),
+        Mode::Float16 => (
+            crate::quant::quantize_float16(model)?,
+            Vec::new(),
+            Vec::new(),
+        ),
         Mode::Int8 | Mode::Int8Only => {
             let stats = stats.ok_or_else(|| {
                 Error::Data(format!(
@@ -441,14 +445,16 @@ impl Report {
         let (clipping, clipped, checked, counted) = self.saturation_totals();
         let mut line = if clipping > 0 {
             format!(
-                "saturation: {clipping} of {counted} tensors clip {} of {} values",
+                "saturation: {clipping} of {} clip {} of {} values",
+                tensors(counted),
                 grouped(clipped),
                 grouped(checked)
             )
         } else {
             format!(
-                "saturation: none ({} values in {counted} tensors checked)",
-                grouped(checked)
+                "saturation: none ({} values in {} checked)",
+                grouped(checked),
+                tensors(counted)
             )
         };
         let pending = self
@@ -458,12 +464,28 @@ impl Report {
             .count();
         let unknown = self.tensors.iter().filter(|t| t.observed.is_none()).count();
         if pending > 0 {
-            line += &format!("; {pending} tensors not counted (sat ?: their range does not fit, count_saturation needs the calibration data again)");
+            line += &format!(
+                "; {} not counted (sat ?: the range does not fit; count_saturation reads the \
+                 calibration data again)",
+                tensors(pending)
+            );
         }
         if unknown > 0 {
-            line += &format!("; {unknown} tensors unknown (sat -: no float twin or statistics)");
+            line += &format!(
+                "; {} unknown (sat -: no float twin or no statistics)",
+                tensors(unknown)
+            );
         }
         line
+    }
+}
+
+/// "1 tensor", "2 tensors".
+fn tensors(n: usize) -> String {
+    if n == 1 {
+        "1 tensor".into()
+    } else {
+        format!("{n} tensors")
     }
 }
 

@@ -109,7 +109,10 @@ pub(crate) fn fill(
             continue;
         }
         let stats = stats.filter(|_| t.subgraph == 0);
-        let Some(s) = stats.and_then(|s| s.tensors.get(&f)).filter(|s| s.has_range()) else {
+        let Some(s) = stats
+            .and_then(|s| s.tensors.get(&f))
+            .filter(|s| s.has_range())
+        else {
             continue;
         };
         let Some(grid) = Grid::of(qt) else {
@@ -189,9 +192,7 @@ fn is_weight(qsg: &Subgraph, c: usize, mode: Mode) -> bool {
     qsg.operators.iter().any(|o| {
         o.inputs.get(1) == Some(&(c as i32))
             && match o.op {
-                Op::Conv2D(_) | Op::DepthwiseConv2D(_) | Op::FullyConnected(_) | Op::Prelu => {
-                    true
-                }
+                Op::Conv2D(_) | Op::DepthwiseConv2D(_) | Op::FullyConnected(_) | Op::Prelu => true,
                 Op::BatchMatMul(_) => mode == Mode::Dynamic,
                 _ => false,
             }
@@ -312,7 +313,12 @@ pub fn count_saturation<E: Engine>(
 ) -> Result<usize> {
     let mut targets = Vec::new();
     let mut by_tensor: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (k, t) in report.tensors.iter().enumerate().filter(|(_, t)| pending(t)) {
+    for (k, t) in report
+        .tensors
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| pending(t))
+    {
         let qt = quantized
             .subgraphs
             .get(t.subgraph)

@@ -79,10 +79,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             );
             let stats = litequant::calibrate(&model, &engine, &mut data, &copts);
             end_progress(copts.progress.is_some());
-            let stats = stats.map_err(|e| match e {
-                Error::Data(m) => Error::Data(format!("{}: {m}", calib.display())),
-                e => e,
-            })?;
+            let stats = stats.map_err(|e| in_file(e, calib))?;
             let nf = stats.non_finite();
             eprintln!(
                 "calibrated on {} samples; NaN/Inf seen in {} tensors",
@@ -99,15 +96,27 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             Some(stats)
         }
     };
-    let (q, report) =
-        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| {
-            match (e, &a.calib) {
-                (Error::Data(m), Some(calib)) if stats.is_some() => {
-                    Error::Data(format!("{}: {m}", calib.display()))
-                }
-                (e, _) => e,
-            }
+    let (q, mut report) =
+        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| match &a.calib {
+            Some(calib) if stats.is_some() => in_file(e, calib),
+            _ => e,
         })?;
+    // Activations whose calibrated range does not fit their parameters: count their
+    // saturated values on the calibration data, read a second time (same samples).
+    if let (true, Some(calib)) = (report.needs_saturation_pass(), &a.calib) {
+        let inputs = engine.prepare(&model)?.inputs().to_vec();
+        let mut data = litequant::data::open(calib, &inputs, &a.image)?;
+        let mut copts = opts.calibration_options();
+        copts.progress = progress_if_tty();
+        eprintln!(
+            "counting saturation: a second pass over {} for the ranges that do not fit",
+            calib.display()
+        );
+        let counted =
+            litequant::quant::count_saturation(&model, &q, &engine, &mut data, &mut report, &copts);
+        end_progress(copts.progress.is_some());
+        counted.map_err(|e| in_file(e, calib))?;
+    }
     let bytes = q.to_bytes()?;
     litequant::write_atomic(&a.output, &bytes)?;
     if let Some(path) = &a.report {
@@ -120,4 +129,12 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     print!("{report}");
     eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
     Ok(())
+}
+
+/// A data error, prefixed with the data file it came from.
+fn in_file(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Data(m) => Error::Data(format!("{}: {m}", path.display())),
+        e => e,
+    }
 }

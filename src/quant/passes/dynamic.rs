@@ -27,7 +27,7 @@ use crate::quant::weights::{f32_values, symmetric_int8};
 use crate::{Model, Result};
 
 use super::layout::Item;
-use super::{finished_twins, finish_with_maps, metadata, prepare, working_twins, Twins, Working};
+use super::{finish_with_maps, finished_twins, metadata, prepare, working_twins, Twins, Working};
 
 /// Dynamic-range quantization of a float model, as the TFLite converter does it for
 /// `Optimize.DEFAULT` without a dataset.
