@@ -371,3 +371,63 @@ fn inconsistent_options_and_bad_models_fail_cleanly() {
     assert!(String::from_utf8_lossy(&res.stderr).contains("no/such/dir"));
     assert!(!nowhere.exists());
 }
+
+/// The report's saturation counts: the CLI runs the second pass over the calibration data
+/// (with the same --max-samples) where a range does not fit, and its JSON equals the
+/// library's (`quantize` + `count_saturation`).
+#[test]
+fn report_has_saturation_counts_equal_to_the_library() {
+    use litequant::quant::count_saturation;
+    use litequant::{calibrate, CalibrationOptions, Engine, ReferenceEngine, Session};
+
+    let dir = TempDir::new("saturation");
+    let ops = common::fixtures().join("ops");
+    let (model, calib) = (
+        ops.join("minimum_f32.tflite"),
+        ops.join("minimum.calib.npz"),
+    );
+    let (out, report) = (dir.join("q.tflite"), dir.join("r.json"));
+    let res = litequant(&[
+        "quantize",
+        s(&model),
+        "-o",
+        s(&out),
+        "--calib",
+        s(&calib),
+        "--max-samples",
+        "9",
+        "--report",
+        s(&report),
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr),
+    );
+    assert!(res.status.success(), "{stderr}");
+    assert!(stderr.contains("second pass"), "{stderr}");
+    assert!(
+        stdout.contains("saturation: 2 of 3 tensors clip "),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let tensors = json["tensors"].as_array().unwrap();
+    assert!(tensors.iter().all(|t| t["saturated"].is_u64()
+        && t["observed"].as_u64() == Some(9 * 48)
+        && t["float_tensor"].is_u64()));
+    assert!(tensors.iter().any(|t| t["saturated"].as_u64() > Some(0)));
+
+    let float = Model::from_file(&model).unwrap();
+    let inputs = ReferenceEngine.prepare(&float).unwrap().inputs().to_vec();
+    let opts = QuantizeOptions {
+        max_samples: Some(9),
+        ..QuantizeOptions::int8()
+    };
+    let copts: CalibrationOptions = opts.calibration_options();
+    let open = || litequant::data::open(&calib, &inputs, &Default::default()).unwrap();
+    let stats = calibrate(&float, &ReferenceEngine, &mut open(), &copts).unwrap();
+    let (q, mut want) = quantize(&float, Some(&stats), &opts).unwrap();
+    count_saturation(&float, &q, &ReferenceEngine, &mut open(), &mut want, &copts).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&want.to_json()).unwrap();
+    assert_eq!(json, want);
+}

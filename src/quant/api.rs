@@ -12,8 +12,11 @@
 //! ```
 //!
 //! The full-integer modes ([`Mode::Int8`], [`Mode::Int8Only`]) need calibration statistics
-//! ([`crate::calibrate`]); they are refused with [`Error::Unsupported`] until the
-//! full-integer pass lands (see `dispatch_int8` below: the one place it plugs in).
+//! ([`crate::calibrate`]). Their report's saturation counts
+//! ([`TensorReport::saturated`]) are complete for constants and for activations whose
+//! calibrated range fits their parameters; the others need a second pass over the
+//! calibration data, [`crate::quant::count_saturation`], when
+//! [`Report::needs_saturation_pass`] says so.
 
 use std::fmt;
 
@@ -22,6 +25,7 @@ use serde::Serialize;
 use crate::model::Model;
 use crate::quant::calibrate::Stats;
 use crate::quant::options::DynamicOptions;
+use crate::quant::passes::Twins;
 use crate::{CalibrationOptions, Error, Result};
 
 /// What the quantizer makes of a float model (the TFLite converter's modes).
@@ -188,28 +192,36 @@ impl Default for QuantizeOptions {
 
 /// Quantize `model` (float) as `opts` says. `stats` are the calibration statistics of this
 /// model ([`crate::calibrate`]), needed by the int8 modes and ignored by the others.
-/// Returns the quantized model and a report (sizes, quantization of every tensor).
+/// Returns the quantized model and a report (sizes, quantization and saturation of every
+/// tensor; see [`crate::quant::count_saturation`] for the activations whose count needs the
+/// data again).
 ///
 /// Errors: inconsistent options ([`QuantizeOptions::validate`]); an int8 mode without
 /// statistics, or with statistics in which NaN/±Inf appeared (listed by tensor: the data
-/// is malformed, a range cannot be trusted); [`Error::Unsupported`] for int8 modes until the
-/// full-integer pass lands.
+/// is malformed, a range cannot be trusted); ops the int8 pass cannot handle.
 pub fn quantize(
     model: &Model,
     stats: Option<&Stats>,
     opts: &QuantizeOptions,
 ) -> Result<(Model, Report)> {
     opts.validate()?;
-    let (quantized, float_ops) = match opts.mode {
+    let (quantized, float_ops, twins) = match opts.mode {
         Mode::Dynamic => {
             let dynamic = DynamicOptions {
                 per_channel: !opts.per_tensor,
                 per_channel_dense: !opts.per_tensor,
                 ..Default::default()
             };
-            (crate::quant::quantize_dynamic(model, &dynamic)?, Vec::new())
+            let (q, twins) =
+                crate::quant::passes::dynamic::quantize_dynamic_with_twins(model, &dynamic)?;
+            (q, Vec::new(), twins)
         }
-        Mode::Float16 => (crate::quant::quantize_float16(model)?, Vec::new()),
+        // FLOAT16 constants carry no scales: nothing in the report needs a twin.
+        Mode::Float16 => (
+            crate::quant::quantize_float16(model)?,
+            Vec::new(),
+            Vec::new(),
+        ),
         Mode::Int8 | Mode::Int8Only => {
             let stats = stats.ok_or_else(|| {
                 Error::Data(format!(
@@ -222,21 +234,22 @@ pub fn quantize(
             dispatch_int8(model, stats, opts)?
         }
     };
-    let mut report = Report::new(model, &quantized, stats, opts)?;
+    let twin_of = |s: usize, t: usize, _: &str| twins.get(s).and_then(|m| m.get(&t)).copied();
+    let mut report = Report::build(model, &quantized, stats, opts, twin_of)?;
     report.float_ops = float_ops;
     Ok((quantized, report))
 }
 
 /// Where the full-integer pass plugs in: `quantize_int8(model, stats, ...)` for
 /// [`Mode::Int8`] / [`Mode::Int8Only`] with `opts.per_tensor`, `opts.keep_float`,
-/// `opts.input_type`, `opts.output_type`, returning the model and the ops it left float
-/// (`int8` mode; they go to [`Report::float_ops`]). Statistics reach it finite
-/// (`check_finite`).
+/// `opts.input_type`, `opts.output_type`, returning the model, the ops it left float
+/// (`int8` mode; they go to [`Report::float_ops`]) and the tensors' float twins.
+/// Statistics reach it finite (`check_finite`).
 fn dispatch_int8(
     model: &Model,
     stats: &Stats,
     opts: &QuantizeOptions,
-) -> Result<(Model, Vec<FloatOp>)> {
+) -> Result<(Model, Vec<FloatOp>, Twins)> {
     crate::quant::passes::full_integer::dispatch(model, stats, opts)
 }
 
@@ -308,8 +321,21 @@ pub struct TensorReport {
     pub zero_point: Vec<i64>,
     /// The axis of per-channel parameters (`None`: per tensor).
     pub quantized_dimension: Option<i32>,
-    /// The calibrated range `[min, max]` of the float tensor with the same name, if any.
+    /// The index of the float model's tensor (same subgraph) whose values this tensor
+    /// holds: the tensor it was made from (a weight, the int8 copy of an input, the int8
+    /// result before an output's DEQUANTIZE, a requantized operand), or itself.
+    pub float_tensor: Option<usize>,
+    /// The calibrated range `[min, max]` of the float twin (`float_tensor`), if any.
     pub range: Option<[f32; 2]>,
+    /// Values that fall outside the integer range of `dtype` when quantized with these
+    /// parameters (the values the model clamps; see [`crate::quant::saturation`]):
+    /// activations over the calibration data, constants over their elements. `None`: not
+    /// known (no float twin or no statistics), or not counted yet (`observed` is then
+    /// known: [`Report::needs_saturation_pass`]).
+    pub saturated: Option<u64>,
+    /// Values checked for `saturated`: the activation's finite values over all calibration
+    /// samples, or the constant's elements.
+    pub observed: Option<u64>,
 }
 
 /// An op kept float in `int8` mode.
@@ -321,19 +347,35 @@ pub struct FloatOp {
 }
 
 impl Report {
-    /// The report of quantizing `float` into `quantized`.
+    /// The report of quantizing `float` into `quantized`, each quantized tensor's float twin
+    /// found by name (the same name in the same subgraph of `float`). [`quantize`] knows
+    /// the twins exactly (renamed ones too, such as `tfl.quantize` for an input).
     pub fn new(
         float: &Model,
         quantized: &Model,
         stats: Option<&Stats>,
         opts: &QuantizeOptions,
     ) -> Result<Report> {
+        let by_name = |s: usize, _: usize, name: &str| {
+            let sg = float.subgraphs.get(s)?;
+            sg.tensors.iter().position(|t| t.name == name)
+        };
+        Report::build(float, quantized, stats, opts, by_name)
+    }
+
+    /// The report, with `twin_of(subgraph, tensor, name)` giving a quantized tensor's float
+    /// twin.
+    fn build(
+        float: &Model,
+        quantized: &Model,
+        stats: Option<&Stats>,
+        opts: &QuantizeOptions,
+        twin_of: impl Fn(usize, usize, &str) -> Option<usize>,
+    ) -> Result<Report> {
         let size_before = float.to_bytes()?.len() as u64;
         let size_after = quantized.to_bytes()?.len() as u64;
-        let range_of = |name: &str| -> Option<[f32; 2]> {
-            let stats = stats?;
-            let t = float.main().tensors.iter().position(|t| t.name == name)?;
-            let s = stats.tensors.get(&t)?;
+        let range_of = |t: usize| -> Option<[f32; 2]> {
+            let s = stats?.tensors.get(&t)?;
             s.has_range().then_some([s.min, s.max])
         };
         let mut tensors = Vec::new();
@@ -342,6 +384,7 @@ impl Report {
                 let Some(q) = t.quant.as_ref().filter(|q| !q.scale.is_empty()) else {
                     continue;
                 };
+                let float_tensor = twin_of(si, ti, &t.name);
                 tensors.push(TensorReport {
                     subgraph: si,
                     index: ti,
@@ -352,10 +395,14 @@ impl Report {
                     scale: q.scale.clone(),
                     zero_point: q.zero_point.clone(),
                     quantized_dimension: (q.scale.len() > 1).then_some(q.quantized_dimension),
-                    range: if si == 0 { range_of(&t.name) } else { None },
+                    float_tensor,
+                    range: float_tensor.filter(|_| si == 0).and_then(range_of),
+                    saturated: None,
+                    observed: None,
                 });
             }
         }
+        crate::quant::saturation::fill(float, quantized, stats, opts.mode, &mut tensors);
         let non_finite = stats
             .map(|s| {
                 s.non_finite()
@@ -390,6 +437,69 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
+}
+
+impl Report {
+    /// The summary line of the saturation counts (`saturation: ...`).
+    fn saturation_line(&self) -> String {
+        let (clipping, clipped, checked, counted) = self.saturation_totals();
+        let mut line = if clipping > 0 {
+            format!(
+                "saturation: {clipping} of {} clip {} of {} values",
+                tensors(counted),
+                grouped(clipped),
+                grouped(checked)
+            )
+        } else {
+            format!(
+                "saturation: none ({} values in {} checked)",
+                grouped(checked),
+                tensors(counted)
+            )
+        };
+        let pending = self
+            .tensors
+            .iter()
+            .filter(|t| crate::quant::saturation::pending(t))
+            .count();
+        let unknown = self.tensors.iter().filter(|t| t.observed.is_none()).count();
+        if pending > 0 {
+            line += &format!(
+                "; {} not counted (sat ?: the range does not fit; count_saturation reads the \
+                 calibration data again)",
+                tensors(pending)
+            );
+        }
+        if unknown > 0 {
+            line += &format!(
+                "; {} unknown (sat -: no float twin or no statistics)",
+                tensors(unknown)
+            );
+        }
+        line
+    }
+}
+
+/// "1 tensor", "2 tensors".
+fn tensors(n: usize) -> String {
+    if n == 1 {
+        "1 tensor".into()
+    } else {
+        format!("{n} tensors")
+    }
+}
+
+/// `n` with thousands separators (`1,234,567`).
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn bytes(n: u64) -> String {
@@ -452,15 +562,23 @@ impl fmt::Display for Report {
                 .range
                 .map(|[a, b]| format!(" range [{a}, {b}]"))
                 .unwrap_or_default();
+            let sat = match (t.saturated, t.observed) {
+                (Some(s), Some(n)) => format!(" sat {}/{}", grouped(s), grouped(n)),
+                (None, Some(_)) => " sat ?".to_string(),
+                _ => " sat -".to_string(),
+            };
             writeln!(
                 f,
-                "  {sg}{:<4} {:<5} {:<16} {}{range}  {}",
+                "  {sg}{:<4} {:<5} {:<16} {}{range}{sat}  {}",
                 t.index,
                 t.dtype,
                 format!("{:?}", t.shape),
                 params,
                 t.name
             )?;
+        }
+        if !self.tensors.is_empty() {
+            writeln!(f, "{}", self.saturation_line())?;
         }
         for o in &self.float_ops {
             writeln!(f, "kept float: op {} {}: {}", o.index, o.op, o.reason)?;

@@ -107,6 +107,33 @@ pub fn calibrate<E: Engine>(
     data: &mut dyn Dataset,
     opts: &CalibrationOptions,
 ) -> Result<Stats> {
+    let mut stats = Stats::default();
+    stats.samples = stream(
+        model,
+        engine,
+        data,
+        opts,
+        &mut Collect(&mut stats.tensors),
+        "calibration",
+    )?;
+    if stats.samples == 0 {
+        return Err(Error::Data("the calibration data holds no samples".into()));
+    }
+    Ok(stats)
+}
+
+/// The pass behind [`calibrate`] (and the saturation count's second pass): run `model` on
+/// `engine` over the samples of `data` (at most `opts.max_samples`, progress reported),
+/// showing every computed tensor to `observer`. Returns the number of samples run; errors
+/// name the pass (`what`) and the sample.
+pub(crate) fn stream<E: Engine>(
+    model: &Model,
+    engine: &E,
+    data: &mut dyn Dataset,
+    opts: &CalibrationOptions,
+    observer: &mut dyn Observer,
+    what: &str,
+) -> Result<usize> {
     let mut session = engine.prepare(model)?;
     let specs = session.inputs().to_vec();
     // The input shapes the session is prepared for: samples of other shapes (dynamic
@@ -117,12 +144,12 @@ pub fn calibrate<E: Engine>(
         (Some(n), Some(m)) => Some(n.min(m)),
         (n, m) => n.or(m),
     };
-    let mut stats = Stats::default();
-    while opts.max_samples.is_none_or(|m| stats.samples < m) {
+    let mut samples = 0;
+    while opts.max_samples.is_none_or(|m| samples < m) {
         let Some(sample) = data.next_sample() else {
             break;
         };
-        let at = |e: Error| Error::Data(format!("calibration sample {}: {e}", stats.samples));
+        let at = |e: Error| Error::Data(format!("{what} sample {samples}: {e}"));
         let inputs = bind_inputs(&specs, sample?).map_err(at)?;
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
         if shapes != prepared {
@@ -132,17 +159,14 @@ pub fn calibrate<E: Engine>(
             prepared = shapes;
         }
         session
-            .run_observed(&inputs, Some(&mut Collect(&mut stats.tensors)))
+            .run_observed(&inputs, Some(&mut *observer))
             .map_err(at)?;
-        stats.samples += 1;
+        samples += 1;
         if let Some(p) = opts.progress {
-            p(stats.samples, total);
+            p(samples, total);
         }
     }
-    if stats.samples == 0 {
-        return Err(Error::Data("the calibration data holds no samples".into()));
-    }
-    Ok(stats)
+    Ok(samples)
 }
 
 #[cfg(test)]

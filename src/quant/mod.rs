@@ -38,6 +38,7 @@ pub mod calibrate;
 pub mod fixedpoint;
 pub mod options;
 pub mod passes;
+pub mod saturation;
 pub mod weights;
 
 pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};
@@ -45,3 +46,4 @@ pub use options::DynamicOptions;
 pub use passes::dynamic::quantize_dynamic;
 pub use passes::float16::quantize_float16;
 pub use passes::full_integer::{quantize_int8, quantize_int8_with_report, Int8Options, Int8Report};
+pub use saturation::count_saturation;

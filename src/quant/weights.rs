@@ -58,10 +58,18 @@ fn slice_scale(absmax: f64) -> f64 {
     (max - min) / f64::from(QMAX - QMIN)
 }
 
+/// The converter's rounding of a constant onto its grid, before the zero point and the
+/// clamp: `round_half_away(x / scale)` with `x` widened to double and a double `scale`.
+/// Weights, biases and other constant operands all go through it (and the quantization
+/// report counts the values their clamps change).
+#[inline]
+pub fn round_to_grid(x: f32, scale: f64) -> f64 {
+    (f64::from(x) / scale).round() // f64::round rounds half away from zero
+}
+
 /// Quantize one value with a double scale: round half away from zero, clamp.
 fn quantize_value(x: f32, scale: f64) -> i8 {
-    let q = (f64::from(x) / scale).round(); // f64::round rounds half away from zero
-    q.clamp(f64::from(QMIN), f64::from(QMAX)) as i8
+    round_to_grid(x, scale).clamp(f64::from(QMIN), f64::from(QMAX)) as i8
 }
 
 /// Symmetric int8 quantization of float32 `values` of `shape`, per slice of `axis` or per

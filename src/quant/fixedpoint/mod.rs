@@ -144,6 +144,15 @@ pub fn multiply_by_quantized_multiplier(x: i32, m: QuantizedMultiplier) -> i32 {
     )
 }
 
+/// `AffineQuantize` (QUANTIZE float→int, `reference/quantize.h`) for one element, before
+/// the clamp: `round_half_away(x / scale) + zero_point`, the division in float32, the zero
+/// point added in double (so nothing overflows; NaN stays NaN). The QUANTIZE kernel clamps
+/// this to the output type; the quantization report counts the values it would clamp.
+#[inline]
+pub fn affine_quantize_unclamped(x: f32, scale: f32, zero_point: i32) -> f64 {
+    (x / scale).round() as f64 + zero_point as f64
+}
+
 // gemmlowp's fixed-point math and the 16-bit primitives (SOFTMAX, HARD_SWISH).
 mod gemmlowp;
 pub use gemmlowp::*;

@@ -27,16 +27,26 @@ use crate::quant::weights::{f32_values, symmetric_int8};
 use crate::{Model, Result};
 
 use super::layout::Item;
-use super::{finish, metadata, prepare, Working};
+use super::{finish_with_maps, finished_twins, metadata, prepare, working_twins, Twins, Working};
 
 /// Dynamic-range quantization of a float model, as the TFLite converter does it for
 /// `Optimize.DEFAULT` without a dataset.
 pub fn quantize_dynamic(model: &Model, options: &DynamicOptions) -> Result<Model> {
+    quantize_dynamic_with_twins(model, options).map(|(m, _)| m)
+}
+
+/// [`quantize_dynamic`], also saying which tensor of `model` each int8 weight holds.
+pub(crate) fn quantize_dynamic_with_twins(
+    model: &Model,
+    options: &DynamicOptions,
+) -> Result<(Model, Twins)> {
     let (mut works, naming) = prepare(model)?;
     for w in &mut works {
         quantize_subgraph(w, options)?;
     }
-    finish(model, works, naming, metadata::PTQ_DYNAMIC_RANGE, false)
+    let twins = working_twins(model, &works);
+    let (out, maps) = finish_with_maps(model, works, naming, metadata::PTQ_DYNAMIC_RANGE, false)?;
+    Ok((out, finished_twins(twins, &maps)))
 }
 
 /// The quantizable weight slot of an operator and its per-channel axis (`None`: per
@@ -114,7 +124,7 @@ fn quantize_subgraph(w: &mut Working, options: &DynamicOptions) -> Result<()> {
             external_buffer: 0,
         };
         let base = w.location(c).unwrap_or("tfl.pseudo_qconst").to_string();
-        let qt = w.add_tensor(tensor, base);
+        let qt = w.add_twin(tensor, base, c);
         for (k, slot) in uses {
             let op = &mut w.ops[k];
             op.inputs[slot] = qt as i32;

@@ -62,6 +62,9 @@ pub(crate) struct Working {
     /// Tensors the exporter names before all others (function results whose value is not
     /// the op result of the same location: the full-integer output DEQUANTIZE).
     pub reserved_names: Vec<usize>,
+    /// New tensors that hold the values of another tensor (a quantized constant, the int8
+    /// copy of a float value, a requantized operand): new index → the tensor it copies.
+    pub twins: HashMap<usize, usize>,
 }
 
 impl Working {
@@ -70,6 +73,24 @@ impl Working {
         self.tensors.push(t);
         self.bases.push(base);
         self.tensors.len() - 1
+    }
+
+    /// [`Working::add_tensor`] for a tensor that holds the values of tensor `of` (in
+    /// another type or with other parameters).
+    pub fn add_twin(&mut self, t: Tensor, base: String, of: usize) -> usize {
+        let i = self.add_tensor(t, base);
+        self.twins.insert(i, of);
+        i
+    }
+
+    /// The original tensor (an index of the input model's subgraph, below `n_original`)
+    /// whose values working tensor `t` holds, following [`Working::twins`].
+    fn original_of(&self, mut t: usize, n_original: usize) -> Option<usize> {
+        // Each step goes to an older tensor, so this ends.
+        while t >= n_original {
+            t = *self.twins.get(&t)?;
+        }
+        Some(t)
     }
 
     /// The location name new values made from constant `c` carry, `None` when the
@@ -204,6 +225,7 @@ pub(crate) fn prepare(model: &Model) -> Result<(Vec<Working>, Naming)> {
             body,
             outputs: sg.outputs.clone(),
             reserved_names: Vec::new(),
+            twins: HashMap::new(),
         });
     }
     Ok((works, naming))
@@ -218,6 +240,39 @@ pub(crate) fn finish(
     float16: bool,
 ) -> Result<Model> {
     finish_with_maps(model, works, naming, mode, float16).map(|(m, _)| m)
+}
+
+/// Per subgraph, for the tensors of a finished model that hold the values of a tensor of
+/// the input model: finished index → input-model index (the same subgraph).
+pub(crate) type Twins = Vec<HashMap<usize, usize>>;
+
+/// The [`Twins`] of a finished model: `original[s]` maps working tensors to input-model
+/// tensors ([`working_twins`]), `maps[s]` working tensors to finished ones
+/// ([`finish_with_maps`]).
+pub(crate) fn finished_twins(original: Twins, maps: &[HashMap<usize, usize>]) -> Twins {
+    original
+        .into_iter()
+        .zip(maps)
+        .map(|(orig, map)| {
+            orig.into_iter()
+                .filter_map(|(w, o)| map.get(&w).map(|&f| (f, o)))
+                .collect()
+        })
+        .collect()
+}
+
+/// Working tensor → input-model tensor, for every working tensor of every subgraph that
+/// holds an input-model tensor's values (the originals hold their own).
+pub(crate) fn working_twins(model: &Model, works: &[Working]) -> Twins {
+    works
+        .iter()
+        .zip(&model.subgraphs)
+        .map(|(w, sg)| {
+            (0..w.tensors.len())
+                .filter_map(|t| w.original_of(t, sg.tensors.len()).map(|o| (t, o)))
+                .collect()
+        })
+        .collect()
 }
 
 /// [`finish`], also returning for each subgraph where each kept working tensor went.

@@ -17,7 +17,9 @@
 
 use crate::model::{self, DType};
 use crate::quant::fixedpoint::QuantizedMultiplier;
-use crate::quant::fixedpoint::{multiply_by_quantized_multiplier, quantize_multiplier};
+use crate::quant::fixedpoint::{
+    affine_quantize_unclamped, multiply_by_quantized_multiplier, quantize_multiplier,
+};
 use crate::{f16_to_f32, Buf, Error, Result, Tensor};
 
 use super::common::{shape_of, QInt};
@@ -97,7 +99,7 @@ impl PerChannel {
 /// zero, the zero point added and the clamp done in double.
 #[inline]
 fn affine_quantize<T: QInt>(x: f32, scale: f32, zero_point: i32) -> T {
-    let unclamped = (x / scale).round() as f64 + zero_point as f64;
+    let unclamped = affine_quantize_unclamped(x, scale, zero_point);
     // std::min(std::max(v, lo), hi): a NaN passes through both (and casts to 0 below).
     let lo = T::MIN as f64;
     let hi = T::MAX as f64;

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::model::{DType, Op, QuantParams};
 use crate::quant::calibrate::Stats;
-use crate::quant::weights::{f32_values, symmetric_int8};
+use crate::quant::weights::{f32_values, round_to_grid, symmetric_int8};
 use crate::{Error, Result};
 
 use super::super::layout::Item;
@@ -85,7 +85,7 @@ pub(super) fn quantize_subgraph(
                         },
                     );
                     let base = w.location(c).unwrap_or("tfl.pseudo_qconst").to_string();
-                    let qc = w.add_tensor(qc, base);
+                    let qc = w.add_twin(qc, base, c);
                     w.ops[k].inputs[slot] = qc as i32;
                     front.insert(
                         0,
@@ -101,13 +101,13 @@ pub(super) fn quantize_subgraph(
                 let q: Vec<u8> = vals
                     .iter()
                     .map(|&x| {
-                        let v = (f64::from(x) / f64::from(p.scale)).round() + p.zp as f64;
+                        let v = round_to_grid(x, f64::from(p.scale)) + p.zp as f64;
                         v.clamp(-128.0, 127.0) as i8 as u8
                     })
                     .collect();
                 let qc = quantized_const(&ct, DType::I8, q, p.quant());
                 let base = w.location(c).unwrap_or("tfl.pseudo_qconst").to_string();
-                let qc = w.add_tensor(qc, base);
+                let qc = w.add_twin(qc, base, c);
                 w.ops[k].inputs[slot] = qc as i32;
                 let item = Item::Const {
                     tensor: qc,
@@ -147,7 +147,7 @@ pub(super) fn quantize_subgraph(
             },
         );
         let base = w.location(wt).unwrap_or("tfl.pseudo_qconst").to_string();
-        let wq = w.add_tensor(wq, base);
+        let wq = w.add_twin(wq, base, wt);
         w.ops[k].inputs[1] = wq as i32;
         front.insert(
             0,
@@ -179,7 +179,7 @@ pub(super) fn quantize_subgraph(
                     } else {
                         bscales[i % per]
                     };
-                    let q = (f64::from(b) / s).round();
+                    let q = round_to_grid(b, s);
                     let q = q.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
                     q.to_le_bytes()
                 })
@@ -196,7 +196,7 @@ pub(super) fn quantize_subgraph(
                 },
             );
             let base = w.location(bt).unwrap_or("tfl.pseudo_qconst").to_string();
-            let bq = w.add_tensor(bq, base);
+            let bq = w.add_twin(bq, base, bt);
             w.ops[k].inputs[2] = bq as i32;
             front.insert(
                 0,
@@ -257,7 +257,7 @@ pub(super) fn quantize_subgraph(
         } else {
             base
         };
-        let qt = w.add_tensor(q, qbase);
+        let qt = w.add_twin(q, qbase, t);
         // Readers of t among quantized ops read qt.
         for k in 0..n_ops {
             if quantized[k] {
@@ -293,7 +293,7 @@ pub(super) fn quantize_subgraph(
                 zero_point: vec![p.zp + 128],
                 ..Default::default()
             });
-            let qt = w.add_tensor(q, base);
+            let qt = w.add_twin(q, base, t);
             for k in 0..n_ops {
                 if quantized[k] {
                     for i in w.ops[k].inputs.iter_mut() {
@@ -330,7 +330,7 @@ pub(super) fn quantize_subgraph(
                     f.dtype = DType::F32;
                     f.quant = Some(QuantParams::default());
                     let base = w.bases[t].clone();
-                    let d = w.add_tensor(f, base);
+                    let d = w.add_twin(f, base, t);
                     w.ops.push(new_op(Op::Dequantize, t, d));
                     let dk = w.ops.len() - 1;
                     match producer.get(&t) {
@@ -372,7 +372,7 @@ pub(super) fn quantize_subgraph(
             let mut r = w.tensors[t].clone();
             r.quant = Some(out_p.quant());
             let base = w.bases[t].clone();
-            let rt = w.add_tensor(r, base);
+            let rt = w.add_twin(r, base, t);
             w.ops.push(new_op(Op::Quantize, t, rt));
             let rk = w.ops.len() - 1;
             match producer.get(&t) {
@@ -408,7 +408,7 @@ pub(super) fn quantize_subgraph(
                 let d = match (options.output_type, deq.get(&t)) {
                     (IoType::Float32, Some(&d)) => d,
                     _ => {
-                        let d = w.add_tensor(f, base);
+                        let d = w.add_twin(f, base, t);
                         let op = if options.output_type == IoType::Float32 {
                             Op::Dequantize
                         } else {

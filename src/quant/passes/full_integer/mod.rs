@@ -78,7 +78,7 @@ pub use crate::quant::api::IoType;
 use crate::quant::calibrate::Stats;
 use crate::{Error, Model, Result};
 
-use super::{finish_with_maps, metadata, prepare};
+use super::{finish_with_maps, finished_twins, metadata, prepare, working_twins, Twins};
 pub use params::activation_params;
 
 /// Options of [`quantize_int8`].
@@ -168,6 +168,16 @@ pub fn quantize_int8_with_report(
     stats: &Stats,
     options: &Int8Options,
 ) -> Result<(Model, Int8Report)> {
+    quantize_int8_with_twins(model, stats, options).map(|(m, r, _)| (m, r))
+}
+
+/// [`quantize_int8_with_report`], also saying which tensor of `model` each tensor of the
+/// result holds the values of.
+fn quantize_int8_with_twins(
+    model: &Model,
+    stats: &Stats,
+    options: &Int8Options,
+) -> Result<(Model, Int8Report, Twins)> {
     if model.subgraphs.len() != 1 {
         return Err(Error::Unsupported(format!(
             "full-integer quantization of models with {} subgraphs (control flow) is not supported",
@@ -177,7 +187,9 @@ pub fn quantize_int8_with_report(
     let (mut works, naming) = prepare(model)?;
     let w = &mut works[0];
     let report = build::quantize_subgraph(w, stats, options)?;
+    let twins = working_twins(model, &works);
     let (out, maps) = finish_with_maps(model, works, naming, metadata::PTQ_FULL_INTEGER, false)?;
+    let twins = finished_twins(twins, &maps);
     let mut report = report;
     // Report indices and names as the finished model has them (working indices before).
     let sg = &out.subgraphs[0];
@@ -191,16 +203,17 @@ pub fn quantize_int8_with_report(
     });
     report.tensors.sort_by_key(|t| t.index);
     out.validate()?;
-    Ok((out, report))
+    Ok((out, report, twins))
 }
 
 /// The full-integer pass behind [`crate::quant::quantize`]'s int8 modes (called by
-/// `api::dispatch_int8`), with the ops left float in the API's report form.
+/// `api::dispatch_int8`), with the ops left float in the API's report form and the
+/// tensors' twins in `model`.
 pub(crate) fn dispatch(
     model: &Model,
     stats: &Stats,
     opts: &crate::quant::QuantizeOptions,
-) -> Result<(Model, Vec<crate::quant::api::FloatOp>)> {
+) -> Result<(Model, Vec<crate::quant::api::FloatOp>, Twins)> {
     let int8 = Int8Options {
         per_channel: !opts.per_tensor,
         integer_only: opts.mode == crate::quant::Mode::Int8Only,
@@ -208,7 +221,7 @@ pub(crate) fn dispatch(
         output_type: opts.output_type,
         keep_float: opts.keep_float.clone(),
     };
-    let (q, r) = quantize_int8_with_report(model, stats, &int8)?;
+    let (q, r, twins) = quantize_int8_with_twins(model, stats, &int8)?;
     let float_ops = r
         .float_ops
         .into_iter()
@@ -218,5 +231,5 @@ pub(crate) fn dispatch(
             reason: f.why,
         })
         .collect();
-    Ok((q, float_ops))
+    Ok((q, float_ops, twins))
 }

@@ -1,13 +1,16 @@
 //! The `litequant` command line: a thin layer over the library.
 
+mod quantize;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use litequant::data::{read_npy_file, write_npz, ImageOptions, Npz};
-use litequant::quant::{IoType, Mode, QuantizeOptions};
+use litequant::quant::{IoType, QuantizeOptions};
 use litequant::{Engine, Error, Observer, ReferenceEngine, Session, Tensor};
+use quantize::{quantize_model, QuantizeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -328,122 +331,6 @@ fn end_progress(shown: bool) {
     if shown {
         eprintln!();
     }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
-struct QuantizeArgs {
-    model: PathBuf,
-    output: PathBuf,
-    mode: Option<ModeArg>,
-    calib: Option<PathBuf>,
-    opts: QuantizeOptions,
-    image: ImageOptions,
-    report: Option<PathBuf>,
-}
-
-fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
-    let mut opts = a.opts;
-    opts.mode = match a.mode {
-        Some(ModeArg::Dynamic) => Mode::Dynamic,
-        Some(ModeArg::Int8) => Mode::Int8,
-        Some(ModeArg::Int8Only) => Mode::Int8Only,
-        Some(ModeArg::Float16) => Mode::Float16,
-        None if a.calib.is_some() => Mode::Int8,
-        None => Mode::Dynamic,
-    };
-    opts.validate()?;
-    if same_file(&a.model, &a.output) {
-        return Err(Error::Data(format!(
-            "{}: the output would overwrite the input model; choose another -o",
-            a.output.display()
-        )));
-    }
-    for p in [Some(&a.output), a.report.as_ref()].into_iter().flatten() {
-        if p.is_dir() {
-            return Err(Error::Data(format!("{}: is a directory", p.display())));
-        }
-    }
-    let model = litequant::Model::from_file(&a.model)?;
-    // Calibration runs the float kernels in the summation order of those TensorFlow's
-    // converter calibrates with: the same ranges, hence the same scales, to the bit.
-    let engine = litequant::ConverterFloatEngine;
-    let stats = match (&a.calib, opts.mode.needs_calibration()) {
-        (None, true) => {
-            return Err(Error::Data(format!(
-                "mode {} needs calibration data: give --calib DATA (.npy, .npz or a \
-                 directory of images)",
-                opts.mode
-            )))
-        }
-        (Some(calib), false) => {
-            eprintln!(
-                "note: mode {} needs no calibration; --calib {} is not used",
-                opts.mode,
-                calib.display()
-            );
-            None
-        }
-        (None, false) => None,
-        (Some(calib), true) => {
-            let inputs = engine.prepare(&model)?.inputs().to_vec();
-            let mut data = litequant::data::open(calib, &inputs, &a.image)?;
-            let mut copts = opts.calibration_options();
-            copts.progress = progress_if_tty();
-            eprintln!(
-                "calibrating {} on {} ({})",
-                a.model.display(),
-                calib.display(),
-                engine.name()
-            );
-            let stats = litequant::calibrate(&model, &engine, &mut data, &copts);
-            end_progress(copts.progress.is_some());
-            let stats = stats.map_err(|e| match e {
-                Error::Data(m) => Error::Data(format!("{}: {m}", calib.display())),
-                e => e,
-            })?;
-            let nf = stats.non_finite();
-            eprintln!(
-                "calibrated on {} samples; NaN/Inf seen in {} tensors",
-                stats.samples,
-                nf.len()
-            );
-            for (t, nan, inf) in &nf {
-                let name = model.main().tensors.get(*t).map(|x| x.name.as_str());
-                eprintln!(
-                    "  tensor {t} '{}': {nan} NaN, {inf} Inf",
-                    name.unwrap_or("?")
-                );
-            }
-            Some(stats)
-        }
-    };
-    let (q, report) =
-        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| {
-            match (e, &a.calib) {
-                (Error::Data(m), Some(calib)) if stats.is_some() => {
-                    Error::Data(format!("{}: {m}", calib.display()))
-                }
-                (e, _) => e,
-            }
-        })?;
-    let bytes = q.to_bytes()?;
-    litequant::write_atomic(&a.output, &bytes)?;
-    if let Some(path) = &a.report {
-        if let Err(e) = litequant::write_atomic(path, report.to_json().as_bytes()) {
-            // A failed run leaves no output behind.
-            let _ = std::fs::remove_file(&a.output);
-            return Err(e);
-        }
-    }
-    print!("{report}");
-    eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
-    Ok(())
 }
 
 struct EvalArgs {

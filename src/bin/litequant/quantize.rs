@@ -1,0 +1,142 @@
+//! `litequant quantize`: calibrate (int8 modes), quantize, write the model and the report.
+
+use std::path::{Path, PathBuf};
+
+use litequant::data::ImageOptions;
+use litequant::quant::{Mode, QuantizeOptions};
+use litequant::{ConverterFloatEngine, Engine, Error, Session};
+
+use crate::{end_progress, progress_if_tty, ModeArg};
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+pub(crate) struct QuantizeArgs {
+    pub model: PathBuf,
+    pub output: PathBuf,
+    pub mode: Option<ModeArg>,
+    pub calib: Option<PathBuf>,
+    pub opts: QuantizeOptions,
+    pub image: ImageOptions,
+    pub report: Option<PathBuf>,
+}
+
+pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
+    let mut opts = a.opts;
+    opts.mode = match a.mode {
+        Some(ModeArg::Dynamic) => Mode::Dynamic,
+        Some(ModeArg::Int8) => Mode::Int8,
+        Some(ModeArg::Int8Only) => Mode::Int8Only,
+        Some(ModeArg::Float16) => Mode::Float16,
+        None if a.calib.is_some() => Mode::Int8,
+        None => Mode::Dynamic,
+    };
+    opts.validate()?;
+    if same_file(&a.model, &a.output) {
+        return Err(Error::Data(format!(
+            "{}: the output would overwrite the input model; choose another -o",
+            a.output.display()
+        )));
+    }
+    for p in [Some(&a.output), a.report.as_ref()].into_iter().flatten() {
+        if p.is_dir() {
+            return Err(Error::Data(format!("{}: is a directory", p.display())));
+        }
+    }
+    let model = litequant::Model::from_file(&a.model)?;
+    // Calibration runs the float kernels in the summation order of those TensorFlow's
+    // converter calibrates with: the same ranges, hence the same scales, to the bit.
+    let engine = ConverterFloatEngine;
+    let stats = match (&a.calib, opts.mode.needs_calibration()) {
+        (None, true) => {
+            return Err(Error::Data(format!(
+                "mode {} needs calibration data: give --calib DATA (.npy, .npz or a \
+                 directory of images)",
+                opts.mode
+            )))
+        }
+        (Some(calib), false) => {
+            eprintln!(
+                "note: mode {} needs no calibration; --calib {} is not used",
+                opts.mode,
+                calib.display()
+            );
+            None
+        }
+        (None, false) => None,
+        (Some(calib), true) => {
+            let inputs = engine.prepare(&model)?.inputs().to_vec();
+            let mut data = litequant::data::open(calib, &inputs, &a.image)?;
+            let mut copts = opts.calibration_options();
+            copts.progress = progress_if_tty();
+            eprintln!(
+                "calibrating {} on {} ({})",
+                a.model.display(),
+                calib.display(),
+                engine.name()
+            );
+            let stats = litequant::calibrate(&model, &engine, &mut data, &copts);
+            end_progress(copts.progress.is_some());
+            let stats = stats.map_err(|e| in_file(e, calib))?;
+            let nf = stats.non_finite();
+            eprintln!(
+                "calibrated on {} samples; NaN/Inf seen in {} tensors",
+                stats.samples,
+                nf.len()
+            );
+            for (t, nan, inf) in &nf {
+                let name = model.main().tensors.get(*t).map(|x| x.name.as_str());
+                eprintln!(
+                    "  tensor {t} '{}': {nan} NaN, {inf} Inf",
+                    name.unwrap_or("?")
+                );
+            }
+            Some(stats)
+        }
+    };
+    let (q, mut report) =
+        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| match &a.calib {
+            Some(calib) if stats.is_some() => in_file(e, calib),
+            _ => e,
+        })?;
+    // Activations whose calibrated range does not fit their parameters: count their
+    // saturated values on the calibration data, read a second time (same samples).
+    if let (true, Some(calib)) = (report.needs_saturation_pass(), &a.calib) {
+        let inputs = engine.prepare(&model)?.inputs().to_vec();
+        let mut data = litequant::data::open(calib, &inputs, &a.image)?;
+        let mut copts = opts.calibration_options();
+        copts.progress = progress_if_tty();
+        eprintln!(
+            "counting saturation: a second pass over {} for the ranges that do not fit",
+            calib.display()
+        );
+        let counted =
+            litequant::quant::count_saturation(&model, &q, &engine, &mut data, &mut report, &copts);
+        end_progress(copts.progress.is_some());
+        counted.map_err(|e| in_file(e, calib))?;
+    }
+    let bytes = q.to_bytes()?;
+    litequant::write_atomic(&a.output, &bytes)?;
+    if let Some(path) = &a.report {
+        if let Err(e) = litequant::write_atomic(path, report.to_json().as_bytes()) {
+            // A failed run leaves no output behind.
+            let _ = std::fs::remove_file(&a.output);
+            return Err(e);
+        }
+    }
+    print!("{report}");
+    eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
+    Ok(())
+}
+
+/// A data error, prefixed with the data file it came from.
+fn in_file(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Data(m) => Error::Data(format!("{}: {m}", path.display())),
+        e => e,
+    }
+}
