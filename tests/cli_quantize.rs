@@ -272,9 +272,10 @@ fn int8_modes_equal_the_library_and_refuse_what_cannot_be_quantized() {
     let float = Model::from_file(&model).unwrap();
     let spec = ReferenceEngine.prepare(&float).unwrap().inputs()[0].clone();
     let mut data = NpyDataset::open(&calib).unwrap().with_input(&spec).unwrap();
+    // The CLI calibrates in the converter's float summation order.
     let stats = calibrate(
         &float,
-        &ReferenceEngine,
+        &litequant::ConverterFloatEngine,
         &mut data,
         &CalibrationOptions::default(),
     )
@@ -425,9 +426,10 @@ fn report_has_saturation_counts_equal_to_the_library() {
     };
     let copts: CalibrationOptions = opts.calibration_options();
     let open = || litequant::data::open(&calib, &inputs, &Default::default()).unwrap();
-    let stats = calibrate(&float, &ReferenceEngine, &mut open(), &copts).unwrap();
+    let engine = litequant::ConverterFloatEngine;
+    let stats = calibrate(&float, &engine, &mut open(), &copts).unwrap();
     let (q, mut want) = quantize(&float, Some(&stats), &opts).unwrap();
-    count_saturation(&float, &q, &ReferenceEngine, &mut open(), &mut want, &copts).unwrap();
+    count_saturation(&float, &q, &engine, &mut open(), &mut want, &copts).unwrap();
     let want: serde_json::Value = serde_json::from_str(&want.to_json()).unwrap();
     assert_eq!(json, want);
 }
