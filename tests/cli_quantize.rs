@@ -235,7 +235,20 @@ fn bad_calibration_data_fails_cleanly() {
         &["empty.npy", "empty"],
     );
 
-    // Wrong dtype: a string of bytes that is no .npy at all.
+    // Wrong dtype: int32 samples for the float32 input.
+    let ints = dir.join("ints.npy");
+    write_npy(
+        &ints,
+        &Tensor::new(&[3, 8, 8, 1], litequant::Buf::I32(vec![1; 3 * 64])).unwrap(),
+    );
+    assert_fails_cleanly(
+        &dir,
+        &["--calib", s(&ints)],
+        &model,
+        &["ints.npy", "INT32", "FLOAT32", "image"],
+    );
+
+    // Not an array at all: a string of bytes that is no .npy.
     let junk = dir.join("junk.npy");
     std::fs::write(&junk, b"not an array").unwrap();
     assert_fails_cleanly(&dir, &["--calib", s(&junk)], &model, &["junk.npy"]);
