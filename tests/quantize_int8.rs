@@ -446,29 +446,17 @@ fn calibrate_on(m: &Model, calib: &std::path::Path) -> litequant::Result<litequa
     )
 }
 
-/// Op fixtures not reproduced, and why.
-const OP_NOT_REPRODUCED: &[(&str, &str)] = &[
-    // Equal but for one name: the alpha constant is 'functional_1_1/prelu_1/...' in the
-    // converter's int8 model and 'functional_1/prelu_1/...' in the float fixture (the
-    // fixture tool traced the Keras model twice; the float file does not hold the name the
-    // int8 conversion saw). Checked below: that name is the only difference.
-    ("prelu_int8", "alpha name differs in the float fixture"),
-];
-
 #[test]
 fn op_fixtures_against_the_converter() {
     let mut exact = Vec::new();
     let mut problems = Vec::new();
-    let mut seen_other = Vec::new();
-    for (name, float, theirs, calib, opts) in op_pairs() {
-        let known = OP_NOT_REPRODUCED.iter().find(|(n, _)| *n == name);
+    let pairs = op_pairs();
+    let v_len = pairs.len();
+    for (name, float, theirs, calib, opts) in pairs {
         let stats = match calibrate_on(&float, &calib) {
             Ok(s) => s,
             Err(e) => {
-                match known {
-                    Some((_, "calibration")) => seen_other.push(name),
-                    _ => problems.push(format!("{name}: calibration: {e}")),
-                }
+                problems.push(format!("{name}: calibration: {e}"));
                 continue;
             }
         };
@@ -480,23 +468,6 @@ fn op_fixtures_against_the_converter() {
             }
         };
         let d = diffs(&ours, &theirs);
-        if name == "prelu_int8" {
-            let only_name = d.len() == 1
-                && d[0].starts_with("tensor 1 ('functional_1_1/prelu_1/")
-                && d[0].contains("): name: ours 'functional_1/prelu_1/");
-            if !only_name {
-                problems.push(format!("{name}:\n    {}", d.join("\n    ")));
-            }
-            seen_other.push(name);
-            continue;
-        }
-        if known.is_some() {
-            if d.is_empty() {
-                problems.push(format!("{name}: now reproduced, update OP_NOT_REPRODUCED"));
-            }
-            seen_other.push(name);
-            continue;
-        }
         if !d.is_empty() {
             problems.push(format!("{name}:\n    {}", d.join("\n    ")));
             continue;
@@ -511,8 +482,7 @@ fn op_fixtures_against_the_converter() {
     }
     println!("{} op fixtures reproduced exactly: {exact:?}", exact.len());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    assert_eq!(seen_other.len(), OP_NOT_REPRODUCED.len());
-    assert!(exact.len() >= 100, "{} exact", exact.len());
+    assert_eq!(exact.len(), v_len, "every op pair reproduced exactly");
 }
 
 #[test]

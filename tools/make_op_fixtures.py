@@ -484,6 +484,9 @@ def convert(case, variant, record=None):
         rep_data = recording(rep_data, record, [f"x{k}" for k in range(len(calib))])
 
     if case.keras is not None:
+        # A fresh Keras session per conversion: every variant traces the model under the
+        # same names (otherwise each build uniquifies them: functional_1, functional_1_1).
+        tf.keras.backend.clear_session()
         model = case.keras(case)
         conv = tf.lite.TFLiteConverter.from_keras_model(model)
     else:
