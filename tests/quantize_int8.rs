@@ -284,12 +284,18 @@ fn ops_kept_float_sit_between_dequantize_and_quantize() {
     for t in pool.input_tensors().chain(pool.output_tensors()) {
         assert_eq!(sg.tensors[t].dtype, litequant::model::DType::F32);
     }
-    // The QUANTIZE after the float op uses the pool output's own calibrated range, and
-    // the average pool (same scale) carries it on.
+    // The QUANTIZE after the float op carries the pool's input parameters (a same-scale op
+    // kept float, as the converter does for a float RESHAPE, tests/quantize_selective.rs),
+    // and the average pool (same scale) carries them on.
     let requant = sg.tensors[sg.operators[5].outputs[0] as usize]
         .quant
         .clone()
         .unwrap();
+    let pool_in = sg.tensors[sg.operators[3].inputs[0] as usize]
+        .quant
+        .clone()
+        .unwrap();
+    assert_eq!(requant, pool_in);
     let avg = sg.tensors[sg.operators[6].outputs[0] as usize]
         .quant
         .clone()

@@ -99,8 +99,8 @@ pub struct QuantizeOptions {
     /// Per-tensor weight scales instead of per channel (CONV_2D axis 0, DEPTHWISE_CONV_2D
     /// axis 3, FULLY_CONNECTED axis 0).
     pub per_tensor: bool,
-    /// Ops (by output tensor name) or tensors to keep float (selective quantization,
-    /// int8 modes).
+    /// Ops to keep float (selective quantization, int8 modes): by output tensor name, or
+    /// every op of a builtin type (`CONV_2D`).
     pub keep_float: Vec<String>,
     /// Model input type (int8 modes only).
     pub input_type: IoType,

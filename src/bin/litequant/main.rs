@@ -85,7 +85,8 @@ enum Command {
         /// Per-tensor weight scales instead of per channel.
         #[arg(long)]
         per_tensor: bool,
-        /// Keep this op (by output tensor name) or tensor float (int8 modes). Repeatable.
+        /// Keep this op float (int8 modes): its output tensor name, or a builtin op name
+        /// (CONV_2D) for every op of that type. Repeatable.
         #[arg(long = "keep-float", value_name = "NAME")]
         keep_float: Vec<String>,
         /// Calibrate on at most N samples.

@@ -16,7 +16,7 @@ use crate::{Error, Result};
 use super::super::layout::Item;
 use super::super::Working;
 use super::params::{activation_params, kind, new_op, quantized_const, Kind, Params};
-use super::plan;
+use super::{order, plan};
 use super::{Int8Options, Int8Report, IoType, TensorReport};
 
 pub(super) fn quantize_subgraph(
@@ -26,6 +26,7 @@ pub(super) fn quantize_subgraph(
 ) -> Result<Int8Report> {
     let n_ops = w.ops.len();
     let constants: HashSet<usize> = w.body_constants().into_iter().collect();
+    let original_inputs: Vec<Vec<i32>> = w.ops.iter().map(|o| o.inputs.clone()).collect();
     let args = w.body.args.clone();
     let (quantized, mut report) = plan::which_ops(w, stats, options, &constants)?;
     let (mut params, source) = plan::activation_plan(w, stats, &quantized, &constants);
@@ -247,15 +248,16 @@ pub(super) fn quantize_subgraph(
         let mut f = w.tensors[t].clone();
         f.dtype = DType::F32;
         f.quant = Some(QuantParams::default());
-        let base = w.bases[t].clone();
         // The float tensor keeps the index/name role of the original (argument or float
-        // producer's output); the int8 one is new.
+        // producer's output); the int8 one is new, named after the op (`tfl.quantize`):
+        // the converter makes it from the tensor's statistics, a value without a name
+        // (parameters carried through a float same-scale op: the tensor's own name).
         let q = w.tensors[t].clone();
         w.tensors[t] = f;
-        let qbase = if is_arg {
-            "tfl.quantize".to_string()
+        let qbase = if !is_arg && source.get(&t) == Some(&"same scale as the input") {
+            w.bases[t].clone()
         } else {
-            base
+            "tfl.quantize".to_string()
         };
         let qt = w.add_twin(q, qbase, t);
         // Readers of t among quantized ops read qt.
@@ -323,13 +325,26 @@ pub(super) fn quantize_subgraph(
                 w.ops[k].inputs[slot] = f as i32;
                 continue;
             }
+            if w.tensors[t].dtype == DType::F32 {
+                // A float producer's output that also has an int8 twin (QUANTIZE) for its
+                // quantized readers: float readers read it as it is.
+                continue;
+            }
             let d = match deq.get(&t) {
                 Some(&d) => d,
                 None => {
                     let mut f = w.tensors[t].clone();
                     f.dtype = DType::F32;
                     f.quant = Some(QuantParams::default());
-                    let base = w.bases[t].clone();
+                    // Named after the op (`tfl.dequantize`) when the parameters come from
+                    // the tensor's own statistics; a result that carries its input's
+                    // parameters (same-scale ops) is dequantized under its own name, as
+                    // the converter's driver makes that pair at the op's location.
+                    let base = if source.get(&t) == Some(&"same scale as the input") {
+                        w.bases[t].clone()
+                    } else {
+                        "tfl.dequantize".to_string()
+                    };
                     let d = w.add_twin(f, base, t);
                     w.ops.push(new_op(Op::Dequantize, t, d));
                     let dk = w.ops.len() - 1;
@@ -484,6 +499,7 @@ pub(super) fn quantize_subgraph(
     items.extend(arg_ops.iter().map(|&a| Item::Op(a)));
     let old = std::mem::take(&mut w.body.items);
     let mut args_done = true;
+    let mut dropped: HashSet<usize> = HashSet::new();
     for item in old {
         match item {
             Item::Const { tensor, .. } if replaced_consts.contains(&tensor) => {
@@ -492,6 +508,8 @@ pub(super) fn quantize_subgraph(
                     || w.outputs.contains(&tensor);
                 if still_read {
                     items.push(item);
+                } else {
+                    dropped.insert(tensor);
                 }
             }
             Item::Op(k) => {
@@ -516,7 +534,7 @@ pub(super) fn quantize_subgraph(
     if !args_done {
         items.extend(arg_ops.iter().map(|&a| Item::Op(a)));
     }
-    w.body.items = items;
+    w.body.items = order::hoist_foldable(w, items, &original_inputs, &constants, &dropped);
 
     // The report: every int8 activation (working indices; the caller maps them).
     for (&t, p) in &params {

@@ -49,12 +49,33 @@
 //!   most int8 ops 2, RESIZE_* with half_pixel_centers/align_corners 3, QUANTIZE 1,
 //!   DEQUANTIZE 2); `CONVERSION_METADATA` records `PTQ_FULL_INTEGER` (1003).
 //!
+//! - Float islands (ops kept float, `tests/quantize_selective.rs`: the converter's
+//!   `QuantizationDebugger` with `denylisted_nodes`/`denylisted_ops` on four small models):
+//!   a float op reads a DEQUANTIZE of each int8 input (one per tensor, shared by its float
+//!   readers, right after the producer) and its output goes through a QUANTIZE with the
+//!   output's calibrated parameters, right after it; float ops in a row stay float between
+//!   them (a float output that an int8 op also reads gets its QUANTIZE, and float readers
+//!   still read it directly); a float op reading a model input reads it directly. The new tensors are named
+//!   `tfl.dequantize`/`tfl.quantize` (uniquified with the input QUANTIZE: `tfl.quantize1`,
+//!   ...), except where the parameters are carried by a same-scale op: a DEQUANTIZE of a
+//!   RESHAPE/pooling output takes that tensor's name (`Reshape1`), and a same-scale op kept
+//!   float passes its input's parameters on to its output's QUANTIZE, also named after the
+//!   tensor. Float ops keep their float version (CONV_2D 1, ...) and their float
+//!   constants, which go to the front of the body in the order `order.rs` documents (also
+//!   the order of the int32 constants of plain int8 models).
+//!
 //! Calibrated with [`crate::ConverterFloatEngine`] (the float kernels in the order of those
 //! the converter calibrates with), the output equals the converter's field for field on the
-//! cnn/mlp demo models and 101 of 102 op cases (tests/quantize_int8.rs); calibrated with the
+//! cnn/mlp demo models and all 102 op cases (tests/quantize_int8.rs); calibrated with the
 //! reference engine, the scales of accumulating ops' outputs (and biases derived from them)
-//! can differ by 1-4 float32 ulp. Not verified against the converter: constants shared by
-//! several ops, all-zero ranges, models with several subgraphs (refused).
+//! can differ by 1-4 float32 ulp. The converter's calibrator logs an op's inputs *after* the
+//! op ran, and LiteRT runs ADD/MUL in place on an input that only they read: that input's
+//! range then also spans the op's output (a residual `a + conv(a)`, or `relu(conv(x)) + c`);
+//! litequant calibrates the values the tensor holds, so such a tensor gets other parameters.
+//! The converter ignores `denylisted_*` for MAX_POOL_2D, AVERAGE_POOL_2D and STRIDED_SLICE on
+//! an int8 input (RESHAPE is honoured); litequant keeps every op it is asked to keep float.
+//! Not verified against the converter: constants shared by several ops, all-zero ranges,
+//! models with several subgraphs (refused).
 //!
 //! Ops that cannot be quantized (kinds without an int8 rule here, float constant operands
 //! of other ops, tensors without calibration statistics, ops named in
@@ -67,6 +88,7 @@
 #![allow(clippy::needless_range_loop)]
 
 mod build;
+mod order;
 mod params;
 mod plan;
 #[cfg(test)]
@@ -91,7 +113,9 @@ pub struct Int8Options {
     /// Model output type (`inference_output_type`).
     pub output_type: IoType,
     /// Keep these ops float (selective quantization): an op is kept when the name of one
-    /// of its output tensors is listed (the converter's ops carry their output's name).
+    /// of its output tensors is listed (the converter's ops carry their output's name, its
+    /// `denylisted_nodes`), or its builtin name (`CONV_2D`: every such op, the converter's
+    /// `denylisted_ops`).
     pub keep_float: Vec<String>,
 }
 

@@ -37,6 +37,9 @@ pub(super) fn which_ops(
             {
                 return Some(format!("kept float on request ('{}')", w.tensors[t].name));
             }
+            if options.keep_float.contains(&name) {
+                return Some(format!("kept float on request (every {name})"));
+            }
             let Some(kd) = kind(&op.op) else {
                 return Some(format!(
                     "{name} has no int8 kernel in litequant's quantizer"
@@ -161,16 +164,44 @@ pub(super) fn activation_plan(
         let (scale, zp, scale64) = activation_params(s.min, s.max);
         Some(Params { scale, zp, scale64 })
     };
+    let producer: HashMap<usize, usize> = (0..n_ops)
+        .flat_map(|k| w.ops[k].output_tensors().map(move |t| (t, k)))
+        .collect();
+    // A same-scale op kept float still carries its input's parameters to its output (the
+    // converter's driver propagates them through it; its QUANTIZE is named after the op):
+    // those of the first tensor up the chain of float same-scale ops that has parameters,
+    // else the calibrated range of the chain's input.
+    let carried = |params: &HashMap<usize, Params>, mut t: usize| -> Option<Params> {
+        let mut hops = 0;
+        while let Some(&p) = producer.get(&t) {
+            if quantized[p] || kind(&w.ops[p].op) != Some(Kind::SameScale) || hops > n_ops {
+                break;
+            }
+            t = w.ops[p].input(0)?;
+            if let Some(q) = params.get(&t) {
+                return Some(*q);
+            }
+            hops += 1;
+        }
+        if hops == 0 {
+            return None;
+        }
+        calibrated(t)
+    };
     for k in 0..n_ops {
         if !quantized[k] {
             continue;
         }
         let op = w.ops[k].clone();
         let kd = kind(&op.op).expect("quantized ops have a kind");
-        // Inputs first (graph inputs and float producers): their own ranges.
+        // Inputs first (graph inputs and float producers): their own ranges, or those a
+        // float same-scale op carries.
         for t in op.input_tensors() {
             if is_float_act(w, t) && !params.contains_key(&t) {
-                if let Some(p) = calibrated(t) {
+                if let Some(p) = carried(&params, t) {
+                    params.insert(t, p);
+                    source.insert(t, "same scale as the input");
+                } else if let Some(p) = calibrated(t) {
                     params.insert(t, p);
                     source.insert(t, "calibrated");
                 }

@@ -1,0 +1,117 @@
+//! Where the constants that stay foldable (float constants of float ops, int32 shapes,
+//! axes, sizes) end up in the full-integer model: at the front of the body, in the order
+//! the converter's passes leave them.
+//!
+//! The converter quantizes a *calibrated flatbuffer*: its importer makes each constant at
+//! its first use (operators in order, operands in order), and the quantization passes then
+//! walk the body with MLIR's constant folder more than once (see [`super::super::layout`]),
+//! with DEQUANTIZE/QUANTIZE pairs on the float constants they quantize. The result, found on
+//! the converter's own models (every set of up to three kept-float ops of three small models
+//! while writing this; `tests/quantize_selective.rs` keeps the 79 sets of one or two, and
+//! the single-op fixtures of `tests/quantize_int8.rs` the lone-op case), is:
+//!
+//! - With no float constant at all: the constants in reverse order of first use (a lone
+//!   STRIDED_SLICE keeps `strides, end, begin`).
+//! - Otherwise take the float constants in reverse order of first use (the last op's bias,
+//!   its weight, ..., the first op's weight). The leading run of constants that stay float
+//!   (those of float ops at the end of the model), up to the first one that is quantized,
+//!   stays in that order at the end; the float constants after it come back in order of
+//!   first use, in front. The other (int32) constants sit between the two, in order of
+//!   first use:
+//!   `[float constants of earlier float ops, first use order] [int32 constants, first use
+//!   order] [float constants of the trailing float ops, reverse order]`.
+
+use std::collections::HashSet;
+
+use crate::model::DType;
+
+use super::super::layout::Item;
+use super::super::Working;
+
+/// One constant of the body (a tensor or the hidden no-value constant).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Key {
+    Tensor(usize),
+    NoValue,
+}
+
+/// `items` with the foldable constants it still holds moved to the front, in the
+/// converter's order (see the module docs). `inputs`: every original operator's inputs
+/// before the pass rewired them; `dropped`: float constants the pass quantized (replaced by
+/// quantized constants and no longer read).
+pub(super) fn hoist_foldable(
+    w: &Working,
+    items: Vec<Item>,
+    inputs: &[Vec<i32>],
+    constants: &HashSet<usize>,
+    dropped: &HashSet<usize>,
+) -> Vec<Item> {
+    let key = |i: &Item| match i {
+        Item::Const {
+            tensor,
+            foldable: true,
+        } => Some(Key::Tensor(*tensor)),
+        Item::NoValue { .. } => Some(Key::NoValue),
+        _ => None,
+    };
+    let present: HashSet<Key> = items.iter().filter_map(key).collect();
+    // First use: operators in order, operands in order; constant outputs last.
+    let mut seen = HashSet::new();
+    let mut first_use = Vec::new();
+    let uses = inputs.iter().flatten().copied().chain(
+        w.outputs
+            .iter()
+            .filter(|t| constants.contains(t))
+            .map(|&t| t as i32),
+    );
+    for t in uses {
+        let k = if t < 0 {
+            Key::NoValue
+        } else if constants.contains(&(t as usize)) {
+            Key::Tensor(t as usize)
+        } else {
+            continue;
+        };
+        if (present.contains(&k) || matches!(k, Key::Tensor(t) if dropped.contains(&t)))
+            && seen.insert(k)
+        {
+            first_use.push(k);
+        }
+    }
+    let is_float = |k: &Key| match k {
+        Key::NoValue => true,
+        Key::Tensor(t) => w.tensors[*t].dtype == DType::F32,
+    };
+    let (floats, others): (Vec<Key>, Vec<Key>) = first_use.into_iter().partition(is_float);
+    let order: Vec<Key> = if floats.is_empty() {
+        others.into_iter().rev().collect()
+    } else {
+        let reversed: Vec<Key> = floats.into_iter().rev().collect();
+        let quantized = |k: &Key| matches!(k, Key::Tensor(t) if dropped.contains(t));
+        let cut = reversed
+            .iter()
+            .position(quantized)
+            .map_or(reversed.len(), |p| p + 1);
+        let (kept, moved) = reversed.split_at(cut);
+        moved
+            .iter()
+            .rev()
+            .chain(&others)
+            .chain(kept)
+            .copied()
+            .filter(|k| present.contains(k))
+            .collect()
+    };
+    let mut front: Vec<Item> = Vec::new();
+    for k in &order {
+        if let Some(i) = items.iter().find(|i| key(i) == Some(*k)) {
+            front.push(i.clone());
+        }
+    }
+    front.extend(
+        items
+            .into_iter()
+            .filter(|i| key(i).is_none_or(|k| !order.contains(&k))),
+    );
+    front
+}
