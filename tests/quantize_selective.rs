@@ -8,11 +8,12 @@
 //! for field; then both models run on the reference engine over the held-out samples whose
 //! LiteRT `BUILTIN_REF` results the fixture holds.
 //!
-//! What remains different, each pinned below: scales of tensors whose calibrated range
-//! depends on float summation order (a few ulp, as in `tests/quantize_int8.rs`); the
-//! debugger's metadata; two tensors whose converter range includes the values an in-place
-//! op wrote over them (the converter's calibrator); and MAX_POOL_2D, AVERAGE_POOL_2D and
-//! STRIDED_SLICE, which the converter quantizes although they are denylisted.
+//! Calibration as the converter's: float kernels in its summation order
+//! ([`ConverterFloatEngine`]) and ranges widened where LiteRT runs an op in place
+//! (`CalibrationOptions::converter_in_place`); every scale then equals the converter's to
+//! the bit. What remains different, each pinned below: the debugger's metadata, and
+//! MAX_POOL_2D, AVERAGE_POOL_2D and STRIDED_SLICE, which the converter quantizes although
+//! they are denylisted.
 
 mod quantize_common;
 
@@ -24,7 +25,10 @@ use litequant::model::{DType, Op};
 use litequant::quant::passes::full_integer::activation_params;
 use litequant::quant::passes::metadata::{model_hash, ConversionMetadata, CONVERSION_METADATA};
 use litequant::quant::{quantize_int8_with_report, Int8Options, Int8Report};
-use litequant::{calibrate, Buf, CalibrationOptions, Engine, Model, Observer, ReferenceEngine};
+use litequant::{
+    calibrate, Buf, CalibrationOptions, ConverterFloatEngine, Engine, Model, Observer,
+    ReferenceEngine,
+};
 use litequant::{Session, Stats, Tensor};
 use quantize_common::{diffs, fixtures};
 
@@ -76,19 +80,18 @@ fn cases() -> Vec<Case> {
 }
 
 fn ours(case: &Case) -> (Model, Int8Report, Stats) {
+    ours_with(case, &CalibrationOptions::default())
+}
+
+/// Calibrated as the CLI does (the converter's float order) with `copts`, then quantized.
+fn ours_with(case: &Case, copts: &CalibrationOptions) -> (Model, Int8Report, Stats) {
     let specs = ReferenceEngine
         .prepare(&case.float)
         .unwrap()
         .inputs()
         .to_vec();
     let mut data = NpzDataset::for_inputs(&case.calib, &specs).unwrap();
-    let stats = calibrate(
-        &case.float,
-        &ReferenceEngine,
-        &mut data,
-        &CalibrationOptions::default(),
-    )
-    .unwrap();
+    let stats = calibrate(&case.float, &ConverterFloatEngine, &mut data, copts).unwrap();
     assert_eq!(stats.samples, 20, "{}", case.name);
     let opts = Int8Options {
         keep_float: case.keep_float.clone(),
@@ -100,8 +103,8 @@ fn ours(case: &Case) -> (Model, Int8Report, Stats) {
 
 /// The converter's calibrator logs an op's inputs after the op ran; LiteRT runs some ops in
 /// place (here ADD on an input whose only reader it is), so that input's range also spans
-/// the op's output. litequant calibrates the values the tensor really holds. Per model:
-/// (the overwritten tensor, the in-place op's output), as named in the float model.
+/// the op's output; litequant's calibration does the same by default. Per model: (the
+/// overwritten tensor, the in-place op's output), as named in the float model.
 const IN_PLACE: &[(&str, &str, &str)] = &[
     ("res", "BiasAdd_1;Conv2D_1;BiasAdd_1/bias1", "add"),
     ("mix", "Relu;BiasAdd;Conv2D;BiasAdd/bias1", "add"),
@@ -122,100 +125,24 @@ fn carrier(m: &Model, name: &str) -> usize {
         .unwrap_or_else(|| panic!("no int8 carrier of '{name}'"))
 }
 
-fn in_place(case: &Case) -> Option<usize> {
-    IN_PLACE
-        .iter()
-        .find(|(m, _, _)| *m == case.model)
-        .map(|(_, x, _)| carrier(&case.theirs, x))
-}
-
-/// Tensors whose quantization differs only in scale bits (same length, zero points, axis):
-/// (index, name, the signed ulp distance of largest magnitude, ours − theirs).
-fn scale_ulps(ours: &Model, theirs: &Model) -> Vec<(usize, String, i64)> {
-    let mut v = Vec::new();
-    for (i, (a, b)) in ours
-        .main()
-        .tensors
-        .iter()
-        .zip(&theirs.main().tensors)
-        .enumerate()
-    {
-        let (Some(qa), Some(qb)) = (&a.quant, &b.quant) else {
-            continue;
-        };
-        if qa.scale.len() != qb.scale.len() || qa.zero_point != qb.zero_point {
-            continue;
-        }
-        let worst = qa
-            .scale
-            .iter()
-            .zip(&qb.scale)
-            .map(|(x, y)| i64::from(x.to_bits()) - i64::from(y.to_bits()))
-            .max_by_key(|d| d.abs())
-            .unwrap_or(0);
-        if worst != 0 {
-            v.push((i, b.name.clone(), worst));
-        }
-    }
-    v
-}
-
-/// Tensors of the converter's model whose parameters depend on a float range that summation
-/// order can change in the last bits: outputs of CONV_2D, DEPTHWISE_CONV_2D and
-/// FULLY_CONNECTED and everything computed from them, and the biases whose scale is derived
-/// from such an input.
-fn summation_dependent(m: &Model) -> HashSet<usize> {
-    let sg = m.main();
-    let mut d = HashSet::new();
-    for op in &sg.operators {
-        let weighted = matches!(
-            op.op,
-            Op::Conv2D(_) | Op::DepthwiseConv2D(_) | Op::FullyConnected(_)
-        );
-        let from_d = op
-            .inputs
-            .iter()
-            .any(|&i| i >= 0 && d.contains(&(i as usize)));
-        if weighted && from_d && op.inputs.len() > 2 && op.inputs[2] >= 0 {
-            d.insert(op.inputs[2] as usize);
-        }
-        if weighted || from_d {
-            d.extend(op.output_tensors());
-        }
-    }
-    d
-}
-
 #[test]
 fn the_converters_selective_models_are_reproduced() {
     let mut problems = Vec::new();
-    let mut residuals = 0;
+    let mut exact = 0;
     for case in cases() {
         let (q, report, _) = ours(&case);
         if IGNORED.iter().any(|(n, _, _)| *n == case.name) {
             continue; // see `the_converter_quantizes_some_denylisted_ops`
         }
-        let ulps = scale_ulps(&q, &case.theirs);
-        let dependent = summation_dependent(&case.theirs);
-        let documented = in_place(&case);
-        for (i, n, u) in &ulps {
-            if u.abs() > 4 || !dependent.contains(i) {
-                problems.push(format!("{}: '{n}' scale differs by {u} ulp", case.name));
-            }
-        }
-        residuals += ulps.len();
+        // Field for field, every scale to the bit; the debugger's metadata apart.
+        let mut differs = false;
         for d in diffs(&q, &case.theirs) {
-            let only_scale = ulps
-                .iter()
-                .any(|(i, n, _)| d.starts_with(&format!("tensor {i} ('{n}'): quantization: ")));
-            let in_place = documented.is_some_and(|t| {
-                d.starts_with(&format!("tensor {t} (")) && d.contains("): quantization: ")
-            });
-            let metadata = case.debugger && d.starts_with("metadata");
-            if !(only_scale || in_place || metadata) {
+            if !(case.debugger && d.starts_with("metadata")) {
                 problems.push(format!("{}: {d}", case.name));
+                differs = true;
             }
         }
+        exact += usize::from(!differs);
         // The ops left float are the converter's float ops.
         let theirs_float: Vec<String> = case
             .theirs
@@ -237,8 +164,9 @@ fn the_converters_selective_models_are_reproduced() {
             ));
         }
     }
-    println!("{residuals} scale residuals of a few ulp in all");
+    println!("{exact} selective models equal the converter's");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(exact, 19 - IGNORED.len());
 }
 
 #[test]
@@ -248,27 +176,48 @@ fn the_converters_calibrator_sees_values_written_in_place() {
         let Some(&(_, x, y)) = IN_PLACE.iter().find(|(m, _, _)| *m == case.model) else {
             continue;
         };
-        let (q, _, stats) = ours(&case);
         let index = |name: &str| {
             let sg = case.float.main();
             sg.tensors.iter().position(|t| t.name == name).unwrap()
         };
-        let (sx, sy) = (stats.tensors[&index(x)], stats.tensors[&index(y)]);
+        // LiteRT's planner makes the two share a buffer.
+        let pairs = litequant::quant::calibrate::in_place_pairs(&case.float);
+        assert!(
+            pairs.contains(&(index(x), index(y))),
+            "{}: {pairs:?}",
+            case.name
+        );
         let quant = |m: &Model, t: usize| {
             let qp = m.main().tensors[t].quant.clone().unwrap();
             (qp.scale[0], qp.zero_point[0])
         };
-        // Ours: the tensor's own range.
-        let own = activation_params(sx.min, sx.max);
-        assert_eq!(quant(&q, carrier(&q, x)), (own.0, own.1), "{}", case.name);
-        // Theirs: its own range widened by the in-place op's output range, within the usual
-        // few ulp of the float kernels' summation order.
-        let (s, zp) = quant(&case.theirs, carrier(&case.theirs, x));
-        let wide = activation_params(sx.min.min(sy.min), sx.max.max(sy.max));
-        assert_ne!((own.0, own.1), (wide.0, wide.1), "{}", case.name);
-        assert_eq!(zp, wide.1, "{}", case.name);
-        let ulp = (i64::from(s.to_bits()) - i64::from(wide.0.to_bits())).abs();
-        assert!(ulp <= 4, "{}: {s} vs {} ({ulp} ulp)", case.name, wide.0);
+        let theirs = quant(&case.theirs, carrier(&case.theirs, x));
+        // Calibrated as TF's calibrator: the range of x spans y's; the converter's
+        // parameters to the bit.
+        let (q, _, stats) = ours(&case);
+        assert_eq!(quant(&q, carrier(&q, x)), theirs, "{}", case.name);
+        // The values x holds: a narrower range, other parameters.
+        let own_opts = CalibrationOptions {
+            converter_in_place: false,
+            ..Default::default()
+        };
+        let (q_own, _, own) = ours_with(&case, &own_opts);
+        let (sx, sy) = (own.tensors[&index(x)], own.tensors[&index(y)]);
+        let own_params = activation_params(sx.min, sx.max);
+        assert_eq!(
+            quant(&q_own, carrier(&q_own, x)),
+            (own_params.0, own_params.1),
+            "{}",
+            case.name
+        );
+        assert_ne!((own_params.0, own_params.1), theirs, "{}", case.name);
+        let wide = stats.tensors[&index(x)];
+        assert_eq!(
+            (wide.min, wide.max),
+            (sx.min.min(sy.min), sx.max.max(sy.max)),
+            "{}",
+            case.name
+        );
         checked += 1;
     }
     assert_eq!(checked, 9);
@@ -423,13 +372,9 @@ fn the_engine_reproduces_litert_on_both_models() {
             "{}: {exact}/{samples} outputs identical to LiteRT's on the converter's model, max |diff| {max_diff}",
             case.name
         ));
-        // Identical unless the converter's calibration saw an in-place write (the models'
-        // parameters then differ, see `IN_PLACE`): a few steps of the softmax output.
-        if in_place(&case).is_some() {
-            assert!(max_diff <= 8.0 / 256.0, "{}", report.last().unwrap());
-        } else {
-            assert_eq!(exact, samples, "{}", report.last().unwrap());
-        }
+        // The models are the same (ranges widened as the converter's calibrator sees
+        // in-place writes): identical outputs.
+        assert_eq!(exact, samples, "{}", report.last().unwrap());
     }
     println!("{}", report.join("\n"));
 }

@@ -79,12 +79,113 @@ impl Stats {
 }
 
 /// Calibration settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CalibrationOptions {
     /// Stop after this many samples.
     pub max_samples: Option<usize>,
     /// Called after each sample with (samples done, total if known).
     pub progress: Option<fn(usize, Option<usize>)>,
+    /// Record ranges as TensorFlow's calibrator does (default): it logs an op's inputs after
+    /// the op ran, and LiteRT runs ADD/SUB/MUL/DIV in place on an input that only they read,
+    /// so that input's range also spans the op's output ([`in_place_pairs`]). `false`: every
+    /// tensor's range is that of the values it holds.
+    pub converter_in_place: bool,
+}
+
+impl Default for CalibrationOptions {
+    fn default() -> Self {
+        CalibrationOptions {
+            max_samples: None,
+            progress: None,
+            converter_in_place: true,
+        }
+    }
+}
+
+/// The (input, output) tensor pairs of the main subgraph that LiteRT's arena planner makes
+/// share one buffer, for the ops that overwrite it (ADD, SUB, MUL, DIV: `inplace_operator`
+/// input 0 or 1 shared, data changed) — `ArenaPlanner::IdentifyInPlaceTensors` and
+/// `InputTensorCanBeShared`: the first of the op's first two inputs that has the output's
+/// byte size (more than 4 bytes), is read once in the whole graph (a graph output or input
+/// counts as a read), is not a graph input nor constant, while the output is not a graph
+/// output; and the buffer it already shares (a chain of such ops) is read once too.
+pub fn in_place_pairs(model: &Model) -> Vec<(usize, usize)> {
+    let sg = model.main();
+    let n = sg.tensors.len();
+    let mut refcount = vec![0usize; n];
+    for &t in sg.outputs.iter().chain(&sg.inputs) {
+        if t < n {
+            refcount[t] += 1;
+        }
+    }
+    for (t, tensor) in sg.tensors.iter().enumerate() {
+        if tensor.is_variable {
+            refcount[t] += 1;
+        }
+    }
+    for op in &sg.operators {
+        for t in op.input_tensors() {
+            refcount[t] += 1;
+        }
+    }
+    let bytes = |t: usize| sg.tensors[t].dense_bytes();
+    let mut root: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut pairs = Vec::new();
+    for op in &sg.operators {
+        if !matches!(op.op.name().as_str(), "ADD" | "SUB" | "MUL" | "DIV") {
+            continue;
+        }
+        let Some(&out) = op.outputs.first() else {
+            continue;
+        };
+        let Ok(out) = usize::try_from(out) else {
+            continue;
+        };
+        if out >= n || sg.outputs.contains(&out) {
+            continue;
+        }
+        let shareable = |t: usize| {
+            let tensor = &sg.tensors[t];
+            bytes(t).is_some_and(|b| b > 4)
+                && bytes(t) == bytes(out)
+                && refcount[t] <= 1
+                && !sg.inputs.contains(&t)
+                && tensor.data.is_none()
+                && !tensor.is_variable
+        };
+        let chosen = op
+            .inputs
+            .iter()
+            .take(2)
+            .filter_map(|&i| usize::try_from(i).ok())
+            .find(|&t| t < n && shareable(t));
+        let Some(input) = chosen else {
+            continue;
+        };
+        let r = root.get(&input).copied().unwrap_or(input);
+        if refcount[r] > 1 {
+            continue;
+        }
+        root.insert(out, r);
+        pairs.push((input, out));
+    }
+    pairs
+}
+
+/// Widen the ranges as TF's calibrator sees them (see [`CalibrationOptions::converter_in_place`]):
+/// an overwritten input's range also spans the op's output, as that output was (not as a
+/// later op overwrote it in turn).
+fn widen_in_place(model: &Model, stats: &mut Stats) {
+    let own = stats.tensors.clone();
+    for (input, output) in in_place_pairs(model) {
+        let (Some(o), Some(i)) = (own.get(&output), stats.tensors.get_mut(&input)) else {
+            continue;
+        };
+        if o.has_range() {
+            i.min = i.min.min(o.min);
+            i.max = i.max.max(o.max);
+        }
+    }
 }
 
 struct Collect<'a>(&'a mut BTreeMap<usize, TensorStats>);
@@ -118,6 +219,9 @@ pub fn calibrate<E: Engine>(
     )?;
     if stats.samples == 0 {
         return Err(Error::Data("the calibration data holds no samples".into()));
+    }
+    if opts.converter_in_place {
+        widen_in_place(model, &mut stats);
     }
     Ok(stats)
 }

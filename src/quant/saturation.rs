@@ -357,8 +357,13 @@ pub fn count_saturation<E: Engine>(
     }
     for target in &targets {
         let t = &mut report.tensors[target.report];
-        let seen = (target.seen, Some([target.min, target.max]));
-        if Some(seen.0) != t.observed || seen.1 != t.range {
+        // The same values as calibration saw: as many, and within the calibrated range (equal
+        // to it, or wider where calibration widened it as the converter's calibrator does,
+        // `CalibrationOptions::converter_in_place`).
+        let within = t
+            .range
+            .is_some_and(|[lo, hi]| target.min >= lo && target.max <= hi);
+        if Some(target.seen) != t.observed || !within {
             return Err(Error::Data(format!(
                 "tensor {} '{}': the data gave {} values in [{}, {}], calibration saw {} in \
                  {:?}: saturation is counted on the calibration data, with the engine that \
