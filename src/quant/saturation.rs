@@ -15,12 +15,12 @@
 //!   calibration data through the float model once more for them, watching only those
 //!   tensors, and skips the pass when there are none.
 //! - **Constants**, from the float model's data and the stored parameters, rounded as the
-//!   quantizer rounds them ([`round_to_grid`]: `round_half_away(x / scale)` in double, then
-//!   `+ zero_point`): weights (input 1 of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED,
-//!   PRELU's alpha, BATCH_MATMUL's in dynamic mode) against the narrow range [-127, 127]
-//!   the quantizer clamps them to; other int8 constants against [-128, 127]; int32 biases
-//!   against the int32 range, divided by the scale the quantizer used (`s_in × s_w[c]` in
-//!   double from the consumer's float32 scales).
+//!   quantizer rounds them (biases and the full-integer modes' weights: [`round_with_inverse`],
+//!   `round_half_away(x * float(1 / scale))` in float32; the others: [`round_to_grid`],
+//!   `round_half_away(x / scale)` in double; then `+ zero_point`): weights (input 1 of
+//!   CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, PRELU's alpha, BATCH_MATMUL's in
+//!   dynamic mode) against the narrow range [-127, 127] the quantizer clamps them to; other
+//!   int8 constants against [-128, 127]; int32 biases against the int32 range.
 //!
 //! Counts are over finite values (calibration refuses NaN and ±Inf in the int8 modes).
 
@@ -32,7 +32,7 @@ use crate::model::{DType, Model, Op, Subgraph, Tensor};
 use crate::quant::api::{Mode, Report, TensorReport};
 use crate::quant::calibrate::{stream, Stats};
 use crate::quant::fixedpoint::affine_quantize_unclamped;
-use crate::quant::weights::{f32_values, round_to_grid};
+use crate::quant::weights::{f32_values, round_to_grid, round_with_inverse};
 use crate::{Buf, CalibrationOptions, Error, Result};
 
 /// The grid of a per-tensor quantized activation: QUANTIZE's parameters and the dtype's
@@ -163,16 +163,17 @@ fn constant_counts(
         _ => return None,
     };
     let stored: Vec<f64> = q.scale.iter().map(|&s| f64::from(s)).collect();
-    let (scales, lo, hi) = match qt.dtype {
-        DType::I32 => (
-            bias_scales(qsg, t.index, &q.scale).unwrap_or(stored),
-            f64::from(i32::MIN),
-            f64::from(i32::MAX),
-        ),
-        DType::I8 if is_weight(qsg, t.index, mode) => (stored, -127.0, 127.0),
-        DType::I8 => (stored, -128.0, 127.0),
-        DType::U8 => (stored, 0.0, 255.0),
-        DType::I16 => (stored, -32768.0, 32767.0),
+    // Biases and the full-integer modes' weights are rounded with the stored scale's float32
+    // inverse, the other constants divided by the scale in double ([`round_with_inverse`],
+    // [`round_to_grid`]).
+    let weight = matches!(qt.dtype, DType::I8) && is_weight(qsg, t.index, mode);
+    let inverse = qt.dtype == DType::I32 || (weight && mode != Mode::Dynamic);
+    let (lo, hi) = match qt.dtype {
+        DType::I32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        DType::I8 if weight => (-127.0, 127.0),
+        DType::I8 => (-128.0, 127.0),
+        DType::U8 => (0.0, 255.0),
+        DType::I16 => (-32768.0, 32767.0),
         _ => return None,
     };
     let saturated = values
@@ -180,7 +181,12 @@ fn constant_counts(
         .enumerate()
         .filter(|&(i, &x)| {
             let c = (i / inner) % channels;
-            let v = round_to_grid(x, scales[c]) + zero_points[c];
+            let grid = if inverse {
+                round_with_inverse(x, q.scale[c])
+            } else {
+                round_to_grid(x, stored[c])
+            };
+            let v = grid + zero_points[c];
             v < lo || v > hi
         })
         .count();
@@ -197,37 +203,6 @@ fn is_weight(qsg: &Subgraph, c: usize, mode: Mode) -> bool {
                 _ => false,
             }
     })
-}
-
-/// The double scales the quantizer divided bias `c` by: `s_in × s_w[k]` from its consumer's
-/// input and weight scales (float32, widened), when they round to the stored ones.
-fn bias_scales(qsg: &Subgraph, c: usize, stored: &[f32]) -> Option<Vec<f64>> {
-    let op = qsg.operators.iter().find(|o| {
-        o.inputs.get(2) == Some(&(c as i32))
-            && matches!(
-                o.op,
-                Op::Conv2D(_) | Op::DepthwiseConv2D(_) | Op::FullyConnected(_)
-            )
-    })?;
-    let scale_of = |slot: usize| -> Option<&[f32]> {
-        let t = usize::try_from(*op.inputs.get(slot)?).ok()?;
-        Some(qsg.tensors.get(t)?.quant.as_ref()?.scale.as_slice())
-    };
-    let &[s_in] = scale_of(0)? else {
-        return None;
-    };
-    let s_w = scale_of(1)?;
-    let scales: Vec<f64> = (0..stored.len())
-        .map(|k| {
-            let w = s_w.get(if s_w.len() == 1 { 0 } else { k })?;
-            Some(f64::from(s_in) * f64::from(*w))
-        })
-        .collect::<Option<_>>()?;
-    scales
-        .iter()
-        .zip(stored)
-        .all(|(&d, &s)| d as f32 == s)
-        .then_some(scales)
 }
 
 /// One activation counted in the second pass.

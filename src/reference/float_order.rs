@@ -84,12 +84,12 @@ pub(crate) fn gemv_single_row(row: usize, rows: usize) -> bool {
     rows % 2 == 1 && row + 1 == rows
 }
 
-/// One output of Eigen's GEMM kernel (`gebp_kernel`, AVX `Packet8f`, `mr` = 24,
-/// `nr` = 4) as TFLite's `cpu_backend_gemm` runs it: `a` is row `row` of the row-major
+/// One output of Eigen's GEMM kernel (`gebp_kernel`, AVX `Packet8f`; `mr` = 16, Eigen's
+/// `default_mr`, as the build has no single-instruction multiply-add; `nr` = 4) as TFLite's `cpu_backend_gemm` runs it: `a` is row `row` of the row-major
 /// left-hand side (`rows` rows), `b` column `col` of the right-hand side (`cols` columns),
 /// both of the same depth. The kernel's path, hence the order of the sum, depends on the
 /// output's place in the blocking:
-/// - rows in blocks of three or two packets (24, 16 rows), and any row in a column left
+/// - rows in blocks of two packets (16 rows), and any row in a column left
 ///   over by the blocks of four columns: one product per step of depth, in order;
 /// - rows in blocks of one packet or half a packet (8, 4 rows) within a block of four
 ///   columns: even steps accumulate apart from odd steps over the depth rounded down to a
@@ -114,8 +114,8 @@ pub(crate) fn eigen_gemm_dot(
         }
         acc
     };
-    let p3 = rows / 24 * 24;
-    let p2 = p3 + (rows - p3) / 16 * 16;
+    // mr = 16 without fused multiply-add (`default_mr`): no blocks of three packets.
+    let p2 = rows / 16 * 16;
     let p1 = p2 + (rows - p2) / 8 * 8;
     let half = p1 + (rows - p1) / 4 * 4;
     let in_block_of_four = col < cols / 4 * 4;

@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::model::{DType, Op, QuantParams};
 use crate::quant::calibrate::Stats;
-use crate::quant::weights::{f32_values, round_to_grid, symmetric_int8};
+use crate::quant::weights::{
+    f32_values, round_to_grid, round_with_inverse, symmetric_int8_rounded, WeightRounding,
+};
 use crate::{Error, Result};
 
 use super::super::layout::Item;
@@ -72,7 +74,8 @@ pub(super) fn quantize_subgraph(
                 if matches!(w.ops[k].op, Op::Prelu) && slot == 1 {
                     // PRELU's alpha: symmetric int8 per tensor, like a weight.
                     let shape: Vec<usize> = ct.shape.iter().map(|&d| d.max(0) as usize).collect();
-                    let q = symmetric_int8(&vals, &shape, None).map_err(|e| {
+                    let rounding = WeightRounding::Float32Inverse;
+                    let q = symmetric_int8_rounded(&vals, &shape, None, rounding).map_err(|e| {
                         Error::InvalidModel(format!("tensor {c} ('{}'): {e}", ct.name))
                     })?;
                     let qc = quantized_const(
@@ -131,10 +134,8 @@ pub(super) fn quantize_subgraph(
         let float = w.tensors[wt].clone();
         let shape: Vec<usize> = float.shape.iter().map(|&d| d.max(0) as usize).collect();
         let values = f32_values(float.data.as_deref().unwrap_or_default());
-        let q = symmetric_int8(&values, &shape, axis)
+        let q = symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
             .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
-        // Double scales, as the quant type holds them (before rounding to float32).
-        let scales64: Vec<f64> = q.scales.iter().map(|&s| f64::from(s)).collect();
         let nsc = q.scales.len();
         let wq = quantized_const(
             &float,
@@ -169,7 +170,9 @@ pub(super) fn quantize_subgraph(
         if let Some(bt) = w.ops[k].input(2) {
             let bias = w.tensors[bt].clone();
             let bvals = f32_values(bias.data.as_deref().unwrap_or_default());
-            let bscales: Vec<f64> = scales64.iter().map(|s| s * in_scale).collect();
+            // The float32 product s_in × s_w[c] (what the file stores), and the values
+            // rounded with its float32 inverse.
+            let bscales: Vec<f32> = q.scales.iter().map(|&s| in_scale as f32 * s).collect();
             let per = bscales.len();
             let qv: Vec<u8> = bvals
                 .iter()
@@ -180,7 +183,7 @@ pub(super) fn quantize_subgraph(
                     } else {
                         bscales[i % per]
                     };
-                    let q = round_to_grid(b, s);
+                    let q = round_with_inverse(b, s);
                     let q = q.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
                     q.to_le_bytes()
                 })
@@ -190,7 +193,7 @@ pub(super) fn quantize_subgraph(
                 DType::I32,
                 qv,
                 QuantParams {
-                    scale: bscales.iter().map(|&s| s as f32).collect(),
+                    scale: bscales.clone(),
                     zero_point: vec![0; per],
                     quantized_dimension: 0,
                     ..Default::default()
