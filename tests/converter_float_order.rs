@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use litequant::data::Npz;
+use litequant::data::{Npz, NpzDataset};
 use litequant::{
     calibrate, Buf, CalibrationOptions, ConverterFloatEngine, Engine, Model, Observer,
     ReferenceEngine, Session, Tensor,
@@ -104,8 +104,10 @@ fn golden_models() -> Vec<(String, Model, PathBuf)> {
         else {
             continue;
         };
+        let own = dir.join(format!("{stem}.tflite"));
         let model = match stem {
             "cnn" | "mlp" => fixtures().join(format!("{stem}_float32.tflite")),
+            _ if own.exists() => own,
             case => fixtures().join("ops").join(format!("{case}_f32.tflite")),
         };
         v.push((stem.to_string(), Model::from_file(&model).unwrap(), path));
@@ -172,15 +174,40 @@ fn converter_ranges() -> BTreeMap<String, BTreeMap<usize, [u32; 2]>> {
     out
 }
 
+/// Samples held in memory, one input each.
+struct Samples(Vec<Tensor>);
+
+impl litequant::data::Dataset for Samples {
+    fn len_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+
+    fn next_sample(&mut self) -> Option<litequant::Result<litequant::data::Sample>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        Some(Ok(vec![(None, self.0.remove(0))]))
+    }
+}
+
 fn calibrated_with<E: Engine>(engine: &E, model_rel: &str, m: &Model) -> litequant::Stats {
     let specs = ReferenceEngine.prepare(m).unwrap().inputs().to_vec();
     let opts = CalibrationOptions::default();
-    if let Some(case) = model_rel
+    if let Some(stem) = model_rel
+        .strip_prefix("converter_float/")
+        .and_then(|n| n.strip_suffix(".tflite"))
+    {
+        // Made with the goldens: calibrated on the golden's samples.
+        let golden = fixtures().join(format!("converter_float/{stem}.npz"));
+        let all = Npz::open(&golden).unwrap().read("input_0").unwrap();
+        let mut data = Samples((0..all.shape()[0]).map(|s| sample(&all, s)).collect());
+        calibrate(m, engine, &mut data, &opts).unwrap()
+    } else if let Some(case) = model_rel
         .strip_prefix("ops/")
         .and_then(|n| n.strip_suffix("_f32.tflite"))
     {
         let calib = fixtures().join("ops").join(format!("{case}.calib.npz"));
-        let mut data = litequant::data::NpzDataset::for_inputs(&calib, &specs).unwrap();
+        let mut data = NpzDataset::for_inputs(&calib, &specs).unwrap();
         calibrate(m, engine, &mut data, &opts).unwrap()
     } else {
         let mut data = litequant::data::NpyDataset::open(fixtures().join("digits_calib.npy"))

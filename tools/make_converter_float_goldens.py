@@ -24,8 +24,13 @@ the wheel's own kernels, not ai-edge-litert's) and saves:
       converter turned into scales.
 
 Models: tests/fixtures/{cnn,mlp}_float32.tflite on the first 10 of
-digits_calib.npy, and every op fixture tests/fixtures/ops/CASE_f32.tflite that
-has CASE.calib.npz, on its first 5 samples (ranges over all of them).
+digits_calib.npy; every op fixture tests/fixtures/ops/CASE_f32.tflite that
+has CASE.calib.npz, on its first 5 samples (ranges over all of them); and the
+float models made here (tests/fixtures/converter_float/NAME.tflite, see
+EXTRA) for the GEMM/GEMV paths the op fixtures leave out — 24 and 20 output
+channels (row blocks of 16, then 8 or 4), 13 and 9 units, odd depths — on 6
+samples of uniform [-1, 1] data saved as their goldens' input_0 (ranges over
+those samples).
 
 tests/converter_float_order.rs checks that litequant's ConverterFloatEngine
 reproduces every saved tensor bit for bit and every recorded range exactly.
@@ -143,6 +148,41 @@ def calibrated_ranges(path, samples):
     return ranges
 
 
+# name: (input shape, builder of the float function)
+def _conv(cin, cout, k, seed):
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.uniform(-0.3, 0.3, (k, k, cin, cout)).astype(np.float32))
+    b = tf.constant(rng.uniform(-0.5, 0.5, cout).astype(np.float32))
+    return lambda x: tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + b)
+
+
+def _fc(k, units, seed):
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.uniform(-0.3, 0.3, (k, units)).astype(np.float32))
+    b = tf.constant(rng.uniform(-0.5, 0.5, units).astype(np.float32))
+    return lambda x: tf.matmul(x, w) + b
+
+
+EXTRA = {
+    "gemm_conv1x1_144x24": ([1, 6, 6, 144], _conv(144, 24, 1, 1)),
+    "gemm_conv3x3_16x20": ([1, 5, 7, 16], _conv(16, 20, 3, 2)),
+    "gemm_fc_b5_k43_u13": ([5, 43], _fc(43, 13, 3)),
+    "gemv_fc_k13_u9": ([1, 13], _fc(13, 9, 4)),
+}
+
+
+def make_extra(name, shape, fn):
+    module = tf.Module()
+    module.f = tf.function(fn, input_signature=[tf.TensorSpec(shape, tf.float32, name="x0")])
+    conv = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.f.get_concrete_function()], module)
+    path = OUT / f"{name}.tflite"
+    path.write_bytes(conv.convert())
+    rng = np.random.default_rng(len(name))
+    samples = [[rng.uniform(-1, 1, shape).astype(np.float32)] for _ in range(6)]
+    return path, samples
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     ranges = {}
@@ -166,6 +206,10 @@ def main():
         if any(k.startswith("t") for k in arrays):
             save_npz(OUT / f"{case}.npz", arrays)
         ranges[f"ops/{case}_f32.tflite"] = calibrated_ranges(path, samples)
+    for name, (shape, fn) in EXTRA.items():
+        path, samples = make_extra(name, shape, fn)
+        save_npz(OUT / f"{name}.npz", run(path, samples))
+        ranges[f"converter_float/{name}.tflite"] = calibrated_ranges(path, samples)
     (OUT / "ranges.json").write_text(json.dumps(ranges, indent=1, sort_keys=True) + "\n")
     print(f"{len(ranges)} models; goldens in {OUT.relative_to(ROOT)}")
 

@@ -217,6 +217,29 @@ pub fn f32_to_f16(x: f32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values from a MobileNetV2 the TF 2.21 converter quantized (full integer): near a
+    /// rounding tie, the converter's integer is the float32-inverse one; dividing by the
+    /// double scale lands on the other side.
+    #[test]
+    fn full_integer_rounding_is_the_float32_inverse() {
+        // A weight: channel max |w| 0.13900112, the converter wrote 72.
+        let (w, absmax) = (0.078_256_53_f32, 0.139_001_12_f32);
+        let q = symmetric_int8_rounded(&[w, absmax], &[2], None, WeightRounding::Float32Inverse)
+            .unwrap();
+        assert_eq!(q.values, [72, 127]);
+        let d = symmetric_int8(&[w, absmax], &[2], None).unwrap();
+        assert_eq!(d.values, [71, 127]);
+        assert_eq!(q.scales, d.scales);
+        // A bias: s_in 0.078646265, s_w 0.0016374651, the converter wrote 1058.
+        let (b, s_in, s_w) = (
+            f32::from_bits(1040938030),
+            f32::from_bits(1033965899),
+            f32::from_bits(987144246),
+        );
+        assert_eq!(round_with_inverse(b, s_in * s_w), 1058.0);
+        assert_eq!(round_to_grid(b, f64::from(s_in) * f64::from(s_w)), 1057.0);
+    }
     use crate::f16_to_f32;
 
     #[test]
