@@ -42,13 +42,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
-import io
 import json
 import pathlib
 import warnings
-import zipfile
 
 import numpy as np
+
+import npz_fixed
 import tensorflow as tf
 from tensorflow.lite.python.optimize import calibrator as tf_calibrator
 
@@ -64,22 +64,6 @@ FIX = ROOT / "tests" / "fixtures"
 OUT = FIX / "converter_float"
 ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH",
              "AVERAGE_POOL_2D", "MEAN"}
-FIXED_TIME = (2020, 1, 1, 0, 0, 0)
-
-
-def save_npz(path, arrays):
-    """np.savez_compressed with a fixed zip timestamp (byte-identical reruns)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for k in sorted(arrays):
-            b = io.BytesIO()
-            np.lib.format.write_array(b, np.ascontiguousarray(arrays[k]))
-            info = zipfile.ZipInfo(k + ".npy", date_time=FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, b.getvalue())
-    path.write_bytes(buf.getvalue())
-
-
 def interpreter(path):
     return tf.lite.Interpreter(
         model_path=str(path),
@@ -191,7 +175,7 @@ def main():
         path = FIX / f"{name}_float32.tflite"
         shape = (1, 8, 8, 1) if name == "cnn" else (1, 64)
         samples = [[digits[i:i + 1].reshape(shape)] for i in range(len(digits))]
-        save_npz(OUT / f"{name}.npz", run(path, samples[:10]))
+        npz_fixed.write_npz(OUT / f"{name}.npz", run(path, samples[:10]))
         ranges[f"{name}_float32.tflite"] = calibrated_ranges(path, samples)
     for calib in sorted((FIX / "ops").glob("*.calib.npz")):
         case = calib.name[: -len(".calib.npz")]
@@ -204,11 +188,11 @@ def main():
         samples = in_model_order(path, [[z[k][i] for k in keys] for i in range(n)], keys)
         arrays = run(path, samples[:5])
         if any(k.startswith("t") for k in arrays):
-            save_npz(OUT / f"{case}.npz", arrays)
+            npz_fixed.write_npz(OUT / f"{case}.npz", arrays)
         ranges[f"ops/{case}_f32.tflite"] = calibrated_ranges(path, samples)
     for name, (shape, fn) in EXTRA.items():
         path, samples = make_extra(name, shape, fn)
-        save_npz(OUT / f"{name}.npz", run(path, samples))
+        npz_fixed.write_npz(OUT / f"{name}.npz", run(path, samples))
         ranges[f"converter_float/{name}.tflite"] = calibrated_ranges(path, samples)
     (OUT / "ranges.json").write_text(json.dumps(ranges, indent=1, sort_keys=True) + "\n")
     print(f"{len(ranges)} models; goldens in {OUT.relative_to(ROOT)}")

@@ -66,12 +66,13 @@ import json
 import shutil
 import sys
 import warnings
-import zipfile
 import zlib
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+
+import npz_fixed
 import tensorflow as tf
 
 from ai_edge_litert import schema_py_generated as schema
@@ -730,15 +731,7 @@ def key_order(k):
 
 def write_npz(path, arrays, order=key_order):
     """np.savez_compressed, but with a fixed zip timestamp (byte-reproducible)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for k in sorted(arrays, key=order):
-            bio = io.BytesIO()
-            np.lib.format.write_array(bio, np.ascontiguousarray(arrays[k]), allow_pickle=False)
-            zi = zipfile.ZipInfo(k + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.create_system = 3
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, bio.getvalue(), compresslevel=9)
+    npz_fixed.write_npz(path, arrays, order)
 
 
 INT8_FAMILY = ("int8", "int8io", "uint8io")

@@ -65,10 +65,11 @@ import subprocess
 import sys
 import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
+
+import npz_fixed
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -286,15 +287,7 @@ def key_order(k):
 
 def write_npz(path, arrays):
     """np.savez_compressed with a fixed zip timestamp (byte-reproducible)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for k in sorted(arrays, key=key_order):
-            bio = io.BytesIO()
-            np.lib.format.write_array(bio, np.ascontiguousarray(arrays[k]), allow_pickle=False)
-            zi = zipfile.ZipInfo(k + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.create_system = 3
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, bio.getvalue(), compresslevel=9)
+    npz_fixed.write_npz(path, arrays, key_order)
 
 
 def max_abs(a, b):
