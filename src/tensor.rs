@@ -67,7 +67,11 @@ impl Buf {
     pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> Option<Buf> {
         fn chunks<const N: usize, T>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
             b.chunks_exact(N)
-                .map(|c| f(c.try_into().expect("chunk of N bytes")))
+                .map(|c| {
+                    let mut a = [0u8; N];
+                    a.copy_from_slice(c); // chunks_exact: c.len() == N
+                    f(a)
+                })
                 .collect()
         }
         Some(match dtype {

@@ -77,7 +77,11 @@ impl Elem {
             None => Ok(Buf::F32(
                 bytes
                     .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .map(|c| {
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(c); // chunks_exact(8)
+                        f64::from_le_bytes(a) as f32
+                    })
                     .collect(),
             )),
         }

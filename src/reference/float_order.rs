@@ -18,9 +18,9 @@
 //!   and one column per output pixel, [`eigen_gemm_dot`]); the bias after.
 //! - DEPTHWISE_CONV_2D (`optimized_ops::DepthwiseConv`): the accumulator starts at the bias,
 //!   then each tap is added in (ky, kx) order.
-//! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86): whole
-//!   vectors of four compute `(x · (1/6)) · min(6, max(0, x + 3))`, the tail
-//!   `x · min(6, max(0, x + 3)) / 6`.
+//! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86; the kernel
+//!   is in `activations/hard_swish.rs`): whole vectors of four compute
+//!   `(x · (1/6)) · min(6, max(0, x + 3))`, the tail `x · min(6, max(0, x + 3)) / 6`.
 //!
 //! Each was established against the interpreter inside TensorFlow's wheel element by element
 //! (`tools/make_converter_float_goldens.py`, `tests/converter_float_order.rs`).
@@ -85,9 +85,10 @@ pub(crate) fn gemv_single_row(row: usize, rows: usize) -> bool {
 }
 
 /// One output of Eigen's GEMM kernel (`gebp_kernel`, AVX `Packet8f`; `mr` = 16, Eigen's
-/// `default_mr`, as the build has no single-instruction multiply-add; `nr` = 4) as TFLite's `cpu_backend_gemm` runs it: `a` is row `row` of the row-major
-/// left-hand side (`rows` rows), `b` column `col` of the right-hand side (`cols` columns),
-/// both of the same depth. The kernel's path, hence the order of the sum, depends on the
+/// `default_mr`, as the build has no single-instruction multiply-add; `nr` = 4) as
+/// TFLite's `cpu_backend_gemm` runs it: `a` is row `row` of the row-major left-hand side
+/// (`rows` rows), `b` column `col` of the right-hand side (`cols` columns), both of the same
+/// depth. The kernel's path, hence the order of the sum, depends on the
 /// output's place in the blocking:
 /// - rows in blocks of two packets (16 rows), and any row in a column left
 ///   over by the blocks of four columns: one product per step of depth, in order;
@@ -160,22 +161,6 @@ pub(crate) fn eigen_gemm_dot(
     }
 }
 
-/// `optimized_ops::HardSwish` (float) on a whole tensor.
-pub(crate) fn hard_swish_optimized(input: &[f32], output: &mut [f32]) {
-    let blocks = input.len() / 4 * 4;
-    for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
-        // std::min(6, std::max(0, x + 3)).
-        let plus3 = x + 3.0;
-        let relu = if 0.0 < plus3 { plus3 } else { 0.0 };
-        let relu6 = if relu < 6.0 { relu } else { 6.0 };
-        *o = if i < blocks {
-            (x * (1.0f32 / 6.0)) * relu6
-        } else {
-            x * relu6 / 6.0
-        };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,21 +201,5 @@ mod tests {
             (((t[0] + t[2]) + (t[1] + t[3])) + ((h[0] + h[2]) + (h[1] + h[3]))) + w[12] * x[12];
         assert_eq!(eigen_gemv_row(&w, &x, true), single);
         assert!(gemv_single_row(4, 5) && !gemv_single_row(3, 5) && !gemv_single_row(3, 4));
-    }
-
-    #[test]
-    fn hard_swish_blocks_multiply_by_a_sixth() {
-        let input: Vec<f32> = (0..22).map(|i| -4.0 + i as f32 * 0.43).collect();
-        let mut out = vec![0.0; 22];
-        hard_swish_optimized(&input, &mut out);
-        for (i, (&x, &y)) in input.iter().zip(&out).enumerate() {
-            let r = 6.0f32.min(0.0f32.max(x + 3.0));
-            let want = if i < 20 {
-                (x * (1.0 / 6.0)) * r
-            } else {
-                x * r / 6.0
-            };
-            assert_eq!(y.to_bits(), want.to_bits());
-        }
     }
 }

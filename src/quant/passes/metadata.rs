@@ -91,9 +91,7 @@ impl Reader<'_> {
     }
     fn scalar<const N: usize>(&self, table: usize, id: usize) -> Option<[u8; N]> {
         let at = self.field(table, id)?;
-        self.0
-            .get(at..at + N)
-            .map(|b| b.try_into().expect("N bytes"))
+        self.0.get(at..at + N)?.try_into().ok()
     }
 }
 

@@ -9,7 +9,6 @@ use crate::quant::fixedpoint::{
 use crate::Result;
 
 use super::super::common::qrange;
-use super::super::float_order::hard_swish_optimized;
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{float_kernel, quant_kernel, quant_params, unary_io, QuantOp};
 
@@ -103,6 +102,30 @@ pub(crate) fn hard_swish_params(
     })
 }
 
+/// `std::min(6, std::max(0, x + 3))` with the C++ comparisons (a NaN gives 6).
+fn relu6_of_x_plus_3(x: f32) -> f32 {
+    let plus3 = x + 3.0;
+    let relu = if 0.0 < plus3 { plus3 } else { 0.0 };
+    if relu < 6.0 {
+        relu
+    } else {
+        6.0
+    }
+}
+
+/// `optimized_ops::HardSwish` (float) on a whole tensor.
+fn hard_swish_optimized(input: &[f32], output: &mut [f32]) {
+    let blocks = input.len() / 4 * 4;
+    for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
+        let relu6 = relu6_of_x_plus_3(x);
+        *o = if i < blocks {
+            (x * (1.0f32 / 6.0)) * relu6
+        } else {
+            x * relu6 / 6.0
+        };
+    }
+}
+
 pub(crate) fn prepare_hard_swish(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
@@ -110,12 +133,7 @@ pub(crate) fn prepare_hard_swish(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         DType::F32 if ctx.float_order == FloatOrder::Converter => {
             Ok(Box::new(HardSwishOpt { label: ctx.label() }))
         }
-        DType::F32 => Ok(float_kernel(ctx, |x: f32| {
-            let plus3 = x + 3.0;
-            let relu = if 0.0 < plus3 { plus3 } else { 0.0 };
-            let relu6 = if relu < 6.0 { relu } else { 6.0 };
-            x * relu6 / 6.0
-        })),
+        DType::F32 => Ok(float_kernel(ctx, |x: f32| x * relu6_of_x_plus_3(x) / 6.0)),
         DType::I8 | DType::U8 => {
             let p = hard_swish_params(
                 input.dtype,
@@ -151,6 +169,22 @@ impl Kernel for HardSwishOpt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hard_swish_blocks_multiply_by_a_sixth() {
+        let input: Vec<f32> = (0..22).map(|i| -4.0 + i as f32 * 0.43).collect();
+        let mut out = vec![0.0; 22];
+        hard_swish_optimized(&input, &mut out);
+        for (i, (&x, &y)) in input.iter().zip(&out).enumerate() {
+            let r = 6.0f32.min(0.0f32.max(x + 3.0));
+            let want = if i < 20 {
+                (x * (1.0 / 6.0)) * r
+            } else {
+                x * r / 6.0
+            };
+            assert_eq!(y.to_bits(), want.to_bits());
+        }
+    }
 
     /// The quantized HARD_SWISH against the real function on a sweep of inputs: within
     /// about one output step (its fixed-point steps are approximations).

@@ -42,7 +42,13 @@ pub(super) fn quantize_subgraph(
         if !quantized[k] {
             continue;
         }
-        let kd = kind(&w.ops[k].op).unwrap();
+        // Step 1 flags only ops with a kind and, for weighted ones, a weight.
+        let Some(kd) = kind(&w.ops[k].op) else {
+            return Err(Error::Unsupported(format!(
+                "operator {k} ({}): no int8 rule",
+                w.ops[k].op.name()
+            )));
+        };
         if matches!(kd, Kind::Own | Kind::Unified | Kind::SameScale) {
             for slot in 0..w.ops[k].inputs.len() {
                 let Some(c) = w.ops[k].input(slot) else {
@@ -130,7 +136,12 @@ pub(super) fn quantize_subgraph(
             continue;
         };
         let axis = options.per_channel.then_some(axis);
-        let wt = w.ops[k].input(1).unwrap();
+        let Some(wt) = w.ops[k].input(1) else {
+            return Err(Error::InvalidModel(format!(
+                "operator {k} ({}): no weight input",
+                w.ops[k].op.name()
+            )));
+        };
         let float = w.tensors[wt].clone();
         let shape: Vec<usize> = float.shape.iter().map(|&d| d.max(0) as usize).collect();
         let values = f32_values(float.data.as_deref().unwrap_or_default());

@@ -193,7 +193,10 @@ pub(super) fn activation_plan(
             continue;
         }
         let op = w.ops[k].clone();
-        let kd = kind(&op.op).expect("quantized ops have a kind");
+        // Step 1 flags only ops with a kind (step 3 reports one without as an error).
+        let Some(kd) = kind(&op.op) else {
+            continue;
+        };
         // Inputs first (graph inputs and float producers): their own ranges, or those a
         // float same-scale op carries.
         for t in op.input_tensors() {
