@@ -176,14 +176,18 @@ pub fn in_place_pairs(model: &Model) -> Vec<(usize, usize)> {
 /// an overwritten input's range also spans the op's output, as that output was (not as a
 /// later op overwrote it in turn).
 fn widen_in_place(model: &Model, stats: &mut Stats) {
-    let own = stats.tensors.clone();
-    for (input, output) in in_place_pairs(model) {
-        let (Some(o), Some(i)) = (own.get(&output), stats.tensors.get_mut(&input)) else {
-            continue;
-        };
-        if o.has_range() {
-            i.min = i.min.min(o.min);
-            i.max = i.max.max(o.max);
+    // The outputs' own ranges, read before any input is widened.
+    let widen: Vec<(usize, f32, f32)> = in_place_pairs(model)
+        .into_iter()
+        .filter_map(|(input, output)| {
+            let o = stats.tensors.get(&output).filter(|o| o.has_range())?;
+            Some((input, o.min, o.max))
+        })
+        .collect();
+    for (input, lo, hi) in widen {
+        if let Some(i) = stats.tensors.get_mut(&input) {
+            i.min = i.min.min(lo);
+            i.max = i.max.max(hi);
         }
     }
 }
