@@ -35,6 +35,13 @@ pub trait Observer {
     /// Called once per tensor value: the model inputs first, then each operator's outputs in
     /// execution order. `tensor` indexes the main subgraph's tensors.
     fn observe(&mut self, tensor: usize, name: &str, value: &Tensor) -> Result<()>;
+
+    /// Whether this observer wants to see `tensor` at all. Engines that must copy a value
+    /// to show it (the GPU engine reads it back from the device) skip the tensors an
+    /// observer does not want; the CPU engines show every tensor regardless. Default: all.
+    fn wants(&self, _tensor: usize) -> bool {
+        true
+    }
 }
 
 /// A model prepared on an engine: kernels chosen, parameters precomputed, ready to run.

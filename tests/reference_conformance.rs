@@ -7,58 +7,12 @@
 
 mod common;
 
-use common::golden::{check_model, Outcome};
+use common::golden::{cases, check_model, Outcome};
 
 /// Ops whose kernels are not written yet. A model whose main op is listed may fail to
 /// prepare (reported, not failed); once it passes, the test asks for its removal, so the
 /// list cannot go stale.
 const PENDING_OPS: &[&str] = &[];
-
-struct Case {
-    name: String,
-    model: std::path::PathBuf,
-    golden: std::path::PathBuf,
-    /// Every op in the model (a model is pending if any of its ops is).
-    ops: Vec<String>,
-}
-
-fn cases() -> Vec<Case> {
-    let mut v = Vec::new();
-    let dir = common::fixtures().join("ops");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    for (name, m) in manifest["models"].as_object().unwrap() {
-        v.push(Case {
-            name: name.clone(),
-            model: dir.join(m["file"].as_str().unwrap()),
-            golden: dir.join(m["golden_file"].as_str().unwrap()),
-            ops: m["op_histogram"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .cloned()
-                .collect(),
-        });
-    }
-    let main = common::manifest();
-    for (name, m) in main["fixtures"].as_object().unwrap() {
-        if m["goldens"] == true {
-            v.push(Case {
-                name: name.clone(),
-                model: common::fixtures().join(m["file"].as_str().unwrap()),
-                golden: common::fixtures().join(m["golden_file"].as_str().unwrap()),
-                ops: m["op_histogram"]
-                    .as_object()
-                    .unwrap()
-                    .keys()
-                    .cloned()
-                    .collect(),
-            });
-        }
-    }
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
-}
 
 #[test]
 fn reference_engine_matches_litert_builtin_ref() {

@@ -11,9 +11,15 @@
 //! unless `LITEQUANT_REQUIRE_GPU=1` ([`require_gpu`]), where a missing adapter is a failure.
 
 mod context;
+mod engine;
+pub(crate) mod kernels;
+mod plan;
+mod session;
 pub mod shaders;
 
 pub use context::GpuContext;
+pub use engine::GpuEngine;
+pub use session::GpuSession;
 pub use shaders::PipelineKey;
 
 use crate::Result;

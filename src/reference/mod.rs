@@ -6,18 +6,18 @@
 //! functions that check dtypes and shapes, precompute every parameter (multipliers, shifts,
 //! lookup tables, index maps) and return a [`Kernel`]; running a kernel only computes.
 
-mod activations;
-mod binary;
-mod common;
-mod conv;
+pub(crate) mod activations;
+pub(crate) mod binary;
+pub(crate) mod common;
+pub(crate) mod conv;
 mod float_order;
-mod fully_connected;
-mod pooling;
-mod quantize;
-mod reduce;
-mod resize;
-mod shape_ops;
-mod softmax;
+pub(crate) mod fully_connected;
+pub(crate) mod pooling;
+pub(crate) mod quantize;
+pub(crate) mod reduce;
+pub(crate) mod resize;
+pub(crate) mod shape_ops;
+pub(crate) mod softmax;
 #[cfg(test)]
 mod test_support;
 
@@ -29,7 +29,11 @@ pub(crate) use common::OpCtx;
 pub use float_order::FloatOrder;
 
 /// A prepared operator: computes its outputs from its inputs.
-pub(crate) trait Kernel: Send {
+///
+/// `Any` so that the GPU engine can read a prepared kernel's parameters (multipliers, tables,
+/// geometry): both engines run from one precomputation ([`crate::gpu`] downcasts to the
+/// family's kernel struct), never from copies of it.
+pub(crate) trait Kernel: std::any::Any + Send {
     /// `inputs[i]` is `None` for an omitted optional input. `outputs` arrive allocated with
     /// the model's output shapes and dtypes (zeros).
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()>;
@@ -93,7 +97,7 @@ pub(crate) fn dims(t: &model::Tensor) -> Vec<usize> {
 }
 
 /// Decode a constant tensor's data into a value.
-fn constant_value(si: usize, ti: usize, t: &model::Tensor) -> Result<Option<Tensor>> {
+pub(crate) fn constant_value(si: usize, ti: usize, t: &model::Tensor) -> Result<Option<Tensor>> {
     let Some(data) = &t.data else { return Ok(None) };
     if t.sparsity.is_some() {
         return Err(Error::Unsupported(format!(
@@ -108,7 +112,7 @@ fn constant_value(si: usize, ti: usize, t: &model::Tensor) -> Result<Option<Tens
     Tensor::new(&dims(t), buf).map(Some)
 }
 
-fn io_specs(model: &Model, sg: &Subgraph, list: &[usize], inputs: bool) -> Vec<IoSpec> {
+pub(crate) fn io_specs(model: &Model, sg: &Subgraph, list: &[usize], inputs: bool) -> Vec<IoSpec> {
     list.iter()
         .map(|&t| {
             let tensor = &sg.tensors[t];
@@ -141,7 +145,7 @@ fn io_specs(model: &Model, sg: &Subgraph, list: &[usize], inputs: bool) -> Vec<I
         .collect()
 }
 
-fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
+pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     match &ctx.op.op {
         Op::Conv2D(o) => conv::prepare_conv2d(ctx, o),
         Op::DepthwiseConv2D(o) => conv::prepare_depthwise(ctx, o),

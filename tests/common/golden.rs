@@ -31,6 +31,11 @@ pub fn sample(stacked: &Tensor, s: usize) -> Tensor {
 
 /// `None` if equal; otherwise a description of the difference.
 pub fn compare(got: &Tensor, want: &Tensor) -> Option<String> {
+    compare_tol(got, want, ATOL, RTOL)
+}
+
+/// [`compare`] with another float tolerance: |got - want| <= atol + rtol * |want|.
+pub fn compare_tol(got: &Tensor, want: &Tensor, atol: f32, rtol: f32) -> Option<String> {
     if got.dtype() != want.dtype() || got.shape() != want.shape() {
         return Some(format!(
             "got {} {:?}, want {} {:?}",
@@ -56,7 +61,7 @@ pub fn compare(got: &Tensor, want: &Tensor) -> Option<String> {
     match (got.buf(), want.buf()) {
         (Buf::F32(a), Buf::F32(b)) => {
             let bad: Vec<usize> = (0..a.len())
-                .filter(|&i| !((a[i] - b[i]).abs() <= ATOL + RTOL * b[i].abs() || a[i] == b[i]))
+                .filter(|&i| !((a[i] - b[i]).abs() <= atol + rtol * b[i].abs() || a[i] == b[i]))
                 .collect();
             (!bad.is_empty()).then(|| {
                 let worst = bad
@@ -104,6 +109,17 @@ pub enum Outcome {
 
 /// Run `model` over every sample in `golden` and compare outputs and every `t{index}` tensor.
 pub fn check_model(model: &Path, golden: &Path) -> Outcome {
+    check_model_on(&ReferenceEngine, model, golden, ATOL, RTOL)
+}
+
+/// [`check_model`] on any engine, floats within `atol + rtol * |want|`.
+pub fn check_model_on<E: Engine>(
+    engine: &E,
+    model: &Path,
+    golden: &Path,
+    atol: f32,
+    rtol: f32,
+) -> Outcome {
     let m = match litequant::Model::from_file(model) {
         Ok(m) => m,
         Err(e) => return Outcome::Fail(vec![format!("read: {e}")]),
@@ -123,9 +139,9 @@ pub fn check_model(model: &Path, golden: &Path) -> Outcome {
             .map(|&d| d as usize)
             .eq(s.iter().copied())
     }) {
-        ReferenceEngine.prepare(&m)
+        engine.prepare(&m)
     } else {
-        ReferenceEngine.prepare_with_input_shapes(&m, &shapes)
+        engine.prepare_with_input_shapes(&m, &shapes)
     };
     let mut session = match prepared {
         Ok(s) => s,
@@ -154,7 +170,7 @@ pub fn check_model(model: &Path, golden: &Path) -> Outcome {
         };
         for (k, (got, want)) in outs.iter().zip(&outputs).enumerate() {
             compared += 1;
-            if let Some(d) = compare(got, &sample(want, s)) {
+            if let Some(d) = compare_tol(got, &sample(want, s), atol, rtol) {
                 failures.push(format!("sample {s} output {k}: {d}"));
             }
         }
@@ -162,7 +178,7 @@ pub fn check_model(model: &Path, golden: &Path) -> Outcome {
             compared += 1;
             match rec.0.get(i) {
                 Some(got) => {
-                    if let Some(d) = compare(got, &sample(want, s)) {
+                    if let Some(d) = compare_tol(got, &sample(want, s), atol, rtol) {
                         failures.push(format!(
                             "sample {s} tensor {i} ('{}'): {d}",
                             m.main().tensors[*i].name
@@ -179,3 +195,52 @@ pub fn check_model(model: &Path, golden: &Path) -> Outcome {
         Outcome::Fail(failures)
     }
 }
+
+/// A conformance case: a model and its LiteRT goldens.
+pub struct Case {
+    pub name: String,
+    pub model: std::path::PathBuf,
+    pub golden: std::path::PathBuf,
+    /// Every op in the model (a model is pending if any of its ops is).
+    pub ops: Vec<String>,
+}
+
+/// Every per-op fixture (`tests/fixtures/ops`) and every model fixture with goldens.
+pub fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let dir = super::fixtures().join("ops");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    for (name, m) in manifest["models"].as_object().unwrap() {
+        v.push(Case {
+            name: name.clone(),
+            model: dir.join(m["file"].as_str().unwrap()),
+            golden: dir.join(m["golden_file"].as_str().unwrap()),
+            ops: m["op_histogram"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect(),
+        });
+    }
+    let main = super::manifest();
+    for (name, m) in main["fixtures"].as_object().unwrap() {
+        if m["goldens"] == true {
+            v.push(Case {
+                name: name.clone(),
+                model: super::fixtures().join(m["file"].as_str().unwrap()),
+                golden: super::fixtures().join(m["golden_file"].as_str().unwrap()),
+                ops: m["op_histogram"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect(),
+            });
+        }
+    }
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+

@@ -204,7 +204,7 @@ struct FloatMap<F> {
     f: F,
 }
 
-impl<F: Fn(f32) -> f32 + Send> Kernel for FloatMap<F> {
+impl<F: Fn(f32) -> f32 + Send + 'static> Kernel for FloatMap<F> {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
         map_f32(&self.label, inputs, outputs, &self.f)
     }

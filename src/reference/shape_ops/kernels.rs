@@ -57,14 +57,14 @@ fn check_len(what: &str, which: &str, got: usize, want: usize) -> Result<()> {
 /// A run-time check of a RESHAPE whose shape input is not a constant: the engine has static
 /// shapes, so the shape the tensor asks for must be the one the model stores.
 #[derive(Debug, Clone)]
-pub(super) struct RuntimeShape {
+pub(crate) struct RuntimeShape {
     /// The input index of the shape tensor.
     pub input: usize,
     pub input_shape: Vec<usize>,
     pub output_shape: Vec<usize>,
 }
 
-pub(super) struct CopyKernel {
+pub(crate) struct CopyKernel {
     pub what: String,
     pub len: usize,
     pub runtime_shape: Option<RuntimeShape>,

@@ -9,7 +9,7 @@
 //! arithmetic is uint8 CONCATENATION of inputs whose parameters differ from the output's.
 
 mod concatenation;
-mod kernels;
+pub(crate) mod kernels;
 mod pad;
 mod strided_slice;
 #[cfg(test)]

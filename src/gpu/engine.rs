@@ -1,0 +1,59 @@
+//! [`GpuEngine`]: the [`Engine`] that runs models as WGSL compute shaders through wgpu.
+
+use std::sync::Arc;
+
+use super::session::GpuSession;
+use super::GpuContext;
+use crate::engine::Engine;
+use crate::model::Model;
+use crate::Result;
+
+/// Runs models on a GPU. int8/uint8/int32 results are bit-identical to
+/// [`crate::ReferenceEngine`]; float32 results agree within the conformance tolerance (the
+/// summation order differs, and GPUs may fuse multiply-adds).
+///
+/// Cheap to clone: the device context is shared, and so is its pipeline cache.
+#[derive(Debug, Clone)]
+pub struct GpuEngine {
+    gpu: Arc<GpuContext>,
+}
+
+impl GpuEngine {
+    /// An engine on the adapter the environment picks ([`GpuContext::from_env`]:
+    /// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`).
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::new(GpuContext::from_env()?))
+    }
+
+    /// An engine on a device the application already owns (shared with its renderer, say).
+    pub fn with_device(
+        instance: wgpu::Instance,
+        adapter: wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> Result<Self> {
+        Ok(Self::new(GpuContext::with_device(instance, adapter, device, queue)?))
+    }
+
+    /// An engine on an existing context.
+    pub fn new(gpu: GpuContext) -> Self {
+        Self { gpu: Arc::new(gpu) }
+    }
+
+    /// The device context.
+    pub fn context(&self) -> &GpuContext {
+        &self.gpu
+    }
+}
+
+impl Engine for GpuEngine {
+    type Session = GpuSession;
+
+    fn name(&self) -> String {
+        format!("gpu ({})", self.gpu.describe())
+    }
+
+    fn prepare(&self, model: &Model) -> Result<GpuSession> {
+        GpuSession::new(self.gpu.clone(), model)
+    }
+}
