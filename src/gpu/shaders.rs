@@ -15,6 +15,11 @@ use crate::{Error, Result};
 pub const SHADERS: &[(&str, &str)] = &[
     // Smoke test of the GPU path: out[i] = a[i] * 2 + 1 (wrapping i32).
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
+    // The shared fixed-point functions over test vectors (tests/gpu_fixedpoint.rs).
+    (
+        "fixedpoint_check",
+        include_str!("../../shaders/fixedpoint_check.wgsl"),
+    ),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
