@@ -15,6 +15,8 @@ use crate::{Error, Result};
 pub const SHADERS: &[(&str, &str)] = &[
     // Smoke test of the GPU path: out[i] = a[i] * 2 + 1 (wrapping i32).
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
+    // QUANTIZE, DEQUANTIZE (twin of src/reference/quantize).
+    ("quantize", include_str!("../../shaders/quantize.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
@@ -25,6 +27,10 @@ pub const COMMON: &[(&str, &str)] = &[
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
     ("grid", include_str!("../../shaders/common/grid.wgsl")),
+    // Exact f32 division and QUANTIZE's rounding: twin of src/quant/fixedpoint/softdiv.rs.
+    ("softdiv", include_str!("../../shaders/common/softdiv.wgsl")),
+    // Element access of packed 8/16/32-bit tensors for the elementwise kernels.
+    ("elemwise", include_str!("../../shaders/common/elemwise.wgsl")),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.
