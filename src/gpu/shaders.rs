@@ -17,6 +17,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
     // QUANTIZE, DEQUANTIZE (twin of src/reference/quantize).
     ("quantize", include_str!("../../shaders/quantize.wgsl")),
+    // ADD, SUB, MUL, MAXIMUM, MINIMUM (twin of src/reference/binary).
+    ("binary", include_str!("../../shaders/binary.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.

@@ -7,6 +7,7 @@
 //! device buffers of the op's tensors. It returns the [`Command`]s that compute the op's
 //! outputs; the session records them, with every other op's, into one submission.
 
+mod binary;
 mod quantize;
 mod shape_ops;
 
@@ -267,6 +268,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     match &ctx.op.op.op {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::Quantize => quantize::prepare_quantize(ctx),
+        Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Maximum | Op::Minimum => {
+            binary::prepare_binary(ctx)
+        }
         Op::Dequantize => quantize::prepare_dequantize(ctx),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
