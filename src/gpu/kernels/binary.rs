@@ -14,7 +14,11 @@ use crate::Result;
 /// size-1 output dimensions dropped and neighbouring dimensions merged where both inputs
 /// either broadcast or are read in full along both; empty when both inputs have the output's
 /// shape (read at the output's flat index).
-pub(crate) fn broadcast_layout(a: &[usize], b: &[usize], out: &[usize]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+pub(crate) fn broadcast_layout(
+    a: &[usize],
+    b: &[usize],
+    out: &[usize],
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let rank = out.len();
     let padded = |s: &[usize]| -> Vec<usize> {
         let mut v = vec![1; rank.saturating_sub(s.len())];
