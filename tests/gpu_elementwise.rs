@@ -428,7 +428,7 @@ fn dequantize_matches_reference() -> litequant::Result<()> {
 /// dimensions dropped), or equal shapes.
 fn broadcast_shapes(rng: &mut Rng) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let out = random_shape(rng, 5, 400);
-    let mut derive = |rng: &mut Rng| -> Vec<usize> {
+    let derive = |rng: &mut Rng| -> Vec<usize> {
         if rng.below(3) == 0 {
             return out.clone();
         }
@@ -579,7 +579,7 @@ fn quantized_binary_ops_match_reference() -> litequant::Result<()> {
         } else {
             Activation::None
         };
-        let mut qp = |rng: &mut Rng| -> Option<QuantParams> {
+        let qp = |rng: &mut Rng| -> Option<QuantParams> {
             if dtype == DType::I32 {
                 return None;
             }

@@ -7,6 +7,7 @@
 //! device buffers of the op's tensors. It returns the [`Command`]s that compute the op's
 //! outputs; the session records them, with every other op's, into one submission.
 
+mod activations;
 mod binary;
 mod quantize;
 mod shape_ops;
@@ -268,6 +269,10 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     match &ctx.op.op.op {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::Quantize => quantize::prepare_quantize(ctx),
+        Op::Relu | Op::Relu6 | Op::LeakyRelu { .. } | Op::HardSwish | Op::Logistic | Op::Tanh => {
+            activations::prepare_unary(ctx)
+        }
+        Op::Prelu => activations::prepare_prelu(ctx),
         Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Maximum | Op::Minimum => {
             binary::prepare_binary(ctx)
         }

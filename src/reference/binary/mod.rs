@@ -42,11 +42,11 @@ use super::common::{
 };
 use super::quantize::dtype_error;
 use super::{Kernel, OpCtx};
-pub(crate) use add_sub::AddSubParams;
 use add_sub::quant_add_sub;
+pub(crate) use add_sub::AddSubParams;
 use min_max::max_min;
-pub(crate) use mul::MulParams;
 use mul::quant_mul;
+pub(crate) use mul::MulParams;
 
 /// How each input is read for every output element.
 #[derive(Debug, Clone, PartialEq)]
