@@ -2,7 +2,11 @@
 //! harness that runs a model on the reference and GPU engines and compares the outputs.
 #![allow(dead_code)]
 
-use litequant::gpu::{self, GpuEngine};
+mod activations;
+mod binary;
+mod quantize;
+
+use litequant::gpu::{self, shaders, GpuContext, GpuEngine};
 use litequant::model::{self, DType, Model, Op, Operator, QuantParams, Subgraph};
 use litequant::{Buf, Engine, ReferenceEngine, Session, Tensor};
 
@@ -195,4 +199,73 @@ impl Harness {
         }
         Ok(())
     }
+}
+
+/// Run the entry point `main` of a test shader (WGSL with `#import`s of the crate's common
+/// files) over `inputs` bound at bindings 0.. and an output of `out_words` words bound after
+/// them; one invocation per index `gid.x + gid.y * nwg.x * 64` (workgroups of 64).
+pub fn run_wgsl(ctx: &GpuContext, src: &str, inputs: &[&[u32]], out_words: usize) -> Vec<u32> {
+    use wgpu::util::DeviceExt as _;
+    let src = shaders::expand("test", src, shaders::COMMON).expect("expands");
+    let device = ctx.device();
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("test shader"),
+        source: wgpu::ShaderSource::Wgsl(src.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("test shader"),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let mut buffers: Vec<wgpu::Buffer> = inputs
+        .iter()
+        .map(|data| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("test input"),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        })
+        .collect();
+    // A sentinel, so that an element the shader skips shows up.
+    let sentinel = vec![0xdead_beef_u32; out_words];
+    buffers.push(
+        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("test output"),
+            contents: bytemuck::cast_slice(&sentinel),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        }),
+    );
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    let n = inputs.first().map_or(out_words, |i| i.len());
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        let groups = (n as u32).div_ceil(64).max(1);
+        let x = groups.min(4096);
+        pass.dispatch_workgroups(x, groups.div_ceil(x), 1);
+    }
+    ctx.queue().submit([enc.finish()]);
+    let out = buffers.last().expect("output buffer");
+    let bytes = ctx
+        .read_buffer(out, 4 * out_words as u64)
+        .expect("readback");
+    bytemuck::cast_slice(&bytes).to_vec()
 }
