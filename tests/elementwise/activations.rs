@@ -311,3 +311,40 @@ fn prelu_matches_reference() -> litequant::Result<()> {
     assert!(done >= 30, "only {done} PRELU models prepared");
     Ok(())
 }
+
+/// The float transcendental activations over a dense sweep of [-40, 40] and of the
+/// neighbourhood of 0 (where a `(1 - e) / (1 + e)` tanh would cancel): within tolerance.
+#[test]
+fn float_transcendentals_stay_within_tolerance_on_a_dense_sweep() -> litequant::Result<()> {
+    let Some(h) = Harness::new("float_transcendentals_stay_within_tolerance_on_a_dense_sweep")?
+    else {
+        return Ok(());
+    };
+    let mut x: Vec<f32> = (0..160_001).map(|i| -40.0 + i as f32 * 0.0005).collect();
+    x.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 1e-6));
+    x.extend([
+        f32::MAX,
+        f32::MIN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1e-30,
+        -1e-30,
+    ]);
+    let shape = [x.len()];
+    for op in [Op::Logistic, Op::Tanh, Op::HardSwish] {
+        let m = one_op(
+            op.clone(),
+            vec![
+                tensor("x", DType::F32, &shape, None),
+                tensor("y", DType::F32, &shape, None),
+            ],
+            1,
+        );
+        h.check(
+            &m,
+            &[Tensor::from_f32(&shape, &x)?],
+            &format!("{op:?} sweep"),
+        )?;
+    }
+    Ok(())
+}
