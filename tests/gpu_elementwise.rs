@@ -6,4 +6,5 @@
 //!
 //! Skips without an adapter unless `LITEQUANT_REQUIRE_GPU=1`.
 
+mod common;
 mod elementwise;

@@ -4,6 +4,7 @@
 
 mod activations;
 mod binary;
+mod fixtures;
 mod quantize;
 
 use litequant::gpu::{self, shaders, GpuContext, GpuEngine};
