@@ -20,6 +20,12 @@ pub const SHADERS: &[(&str, &str)] = &[
         "fixedpoint_check",
         include_str!("../../shaders/fixedpoint_check.wgsl"),
     ),
+    // QUANTIZE, DEQUANTIZE (twin of src/reference/quantize).
+    ("quantize", include_str!("../../shaders/quantize.wgsl")),
+    // ADD, SUB, MUL, MAXIMUM, MINIMUM (twin of src/reference/binary).
+    ("binary", include_str!("../../shaders/binary.wgsl")),
+    // RELU, RELU6, LEAKY_RELU, PRELU, HARD_SWISH, LOGISTIC, TANH (src/reference/activations).
+    ("activations", include_str!("../../shaders/activations.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
@@ -30,6 +36,13 @@ pub const COMMON: &[(&str, &str)] = &[
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
     ("grid", include_str!("../../shaders/common/grid.wgsl")),
+    // Exact f32 division and QUANTIZE's rounding: twin of src/quant/fixedpoint/softdiv.rs.
+    ("softdiv", include_str!("../../shaders/common/softdiv.wgsl")),
+    // Element access of packed 8/16/32-bit tensors for the elementwise kernels.
+    ("elemwise", include_str!("../../shaders/common/elemwise.wgsl")),
+    // 16-bit fixed point (HARD_SWISH) in i32: twin of the i16 functions of
+    // src/quant/fixedpoint/gemmlowp.rs.
+    ("fixedpoint16", include_str!("../../shaders/common/fixedpoint16.wgsl")),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.

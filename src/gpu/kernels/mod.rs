@@ -7,6 +7,9 @@
 //! device buffers of the op's tensors. It returns the [`Command`]s that compute the op's
 //! outputs; the session records them, with every other op's, into one submission.
 
+mod activations;
+mod binary;
+mod quantize;
 mod shape_ops;
 
 use std::any::Any;
@@ -265,6 +268,15 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     use crate::model::Op;
     match &ctx.op.op.op {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
+        Op::Quantize => quantize::prepare_quantize(ctx),
+        Op::Relu | Op::Relu6 | Op::LeakyRelu { .. } | Op::HardSwish | Op::Logistic | Op::Tanh => {
+            activations::prepare_unary(ctx)
+        }
+        Op::Prelu => activations::prepare_prelu(ctx),
+        Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Maximum | Op::Minimum => {
+            binary::prepare_binary(ctx)
+        }
+        Op::Dequantize => quantize::prepare_dequantize(ctx),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
 }

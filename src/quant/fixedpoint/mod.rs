@@ -153,6 +153,9 @@ pub fn affine_quantize_unclamped(x: f32, scale: f32, zero_point: i32) -> f64 {
     (x / scale).round() as f64 + zero_point as f64
 }
 
+// Exact f32 division in integer arithmetic (QUANTIZE on the GPU).
+pub mod softdiv;
+
 // gemmlowp's fixed-point math and the 16-bit primitives (SOFTMAX, HARD_SWISH).
 mod gemmlowp;
 pub use gemmlowp::*;

@@ -10,7 +10,7 @@ use crate::Result;
 
 use super::super::common::qrange;
 use super::super::{FloatOrder, Kernel, OpCtx};
-use super::{float_kernel, quant_kernel, quant_params, unary_io, QuantOp};
+use super::{float_kernel, quant_kernel, quant_params, unary_io, FloatFn, QuantOp};
 
 /// `HardSwishParams` (`HardSwishPrepare`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,6 +102,11 @@ pub(crate) fn hard_swish_params(
     })
 }
 
+/// Float HARD_SWISH (`reference_ops::HardSwish<float>`): `x * min(6, max(0, x + 3)) / 6`.
+pub(crate) fn hard_swish_f32(x: f32) -> f32 {
+    x * relu6_of_x_plus_3(x) / 6.0
+}
+
 /// `std::min(6, std::max(0, x + 3))` with the C++ comparisons (a NaN gives 6).
 fn relu6_of_x_plus_3(x: f32) -> f32 {
     let plus3 = x + 3.0;
@@ -133,7 +138,7 @@ pub(crate) fn prepare_hard_swish(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         DType::F32 if ctx.float_order == FloatOrder::Converter => {
             Ok(Box::new(HardSwishOpt { label: ctx.label() }))
         }
-        DType::F32 => Ok(float_kernel(ctx, |x: f32| x * relu6_of_x_plus_3(x) / 6.0)),
+        DType::F32 => Ok(float_kernel(ctx, FloatFn::HardSwish)),
         DType::I8 | DType::U8 => {
             let p = hard_swish_params(
                 input.dtype,

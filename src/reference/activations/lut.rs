@@ -6,7 +6,7 @@ use crate::Result;
 
 use super::super::common::qrange;
 use super::super::{Kernel, OpCtx};
-use super::{float_kernel, quant_kernel, quant_params, unary_io, QuantOp};
+use super::{float_kernel, quant_kernel, quant_params, unary_io, FloatFn, QuantOp};
 
 /// `LUTPopulate<int8_t/uint8_t>`: for each input value `qmin..=qmax` (index `x - qmin`),
 /// the output value, in float arithmetic as TFLite builds it.
@@ -30,9 +30,9 @@ pub(crate) fn lut_populate(
 }
 
 /// A 256-entry table lookup (`LookupTable`).
-struct Lut {
-    qmin: i32,
-    table: Vec<i32>,
+pub(crate) struct Lut {
+    pub(crate) qmin: i32,
+    pub(crate) table: Vec<i32>,
 }
 
 impl QuantOp for Lut {
@@ -58,6 +58,17 @@ fn lut_kernel(
     quant_kernel(ctx, Lut { qmin, table })
 }
 
+/// Float LOGISTIC (`reference_ops::Logistic<float>`): clamp to [-100, 100] (NaN passes
+/// through), then `1 / (1 + exp(-x))`.
+pub(crate) fn logistic_f32(x: f32) -> f32 {
+    let clamped = if x.is_nan() {
+        x
+    } else {
+        (-100.0f32).max(100.0f32.min(x))
+    };
+    1.0 / (1.0 + (-clamped).exp())
+}
+
 /// `1 / (1 + exp(-x))` as LiteRT's LUT builds it (float).
 fn sigmoid_f32(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -67,14 +78,7 @@ pub(crate) fn prepare_logistic(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         // reference_ops::Logistic<float>: clamp to [-100, 100] (NaN passes through).
-        DType::F32 => Ok(float_kernel(ctx, |x: f32| {
-            let clamped = if x.is_nan() {
-                x
-            } else {
-                (-100.0f32).max(100.0f32.min(x))
-            };
-            1.0 / (1.0 + (-clamped).exp())
-        })),
+        DType::F32 => Ok(float_kernel(ctx, FloatFn::Logistic)),
         DType::I8 | DType::U8 => {
             let qin = quant_params(ctx, input)?;
             let qout = quant_params(ctx, output)?;
@@ -92,7 +96,7 @@ pub(crate) fn prepare_logistic(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 pub(crate) fn prepare_tanh(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
-        DType::F32 => Ok(float_kernel(ctx, f32::tanh)),
+        DType::F32 => Ok(float_kernel(ctx, FloatFn::Tanh)),
         DType::I8 | DType::U8 => {
             let qin = quant_params(ctx, input)?;
             let qout = quant_params(ctx, output)?;

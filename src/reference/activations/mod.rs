@@ -26,10 +26,10 @@
 //!   + zp_out` truncated, clamped), looked up at run time. LOGISTIC requires
 //!   `s_out == 1/256` exactly. int16 (a different fixed-point algorithm) is unsupported.
 
-mod hard_swish;
-mod lut;
-mod prelu;
-mod relu;
+pub(crate) mod hard_swish;
+pub(crate) mod lut;
+pub(crate) mod prelu;
+pub(crate) mod relu;
 
 pub(super) use hard_swish::prepare_hard_swish;
 pub(super) use lut::{prepare_logistic, prepare_tanh};
@@ -198,19 +198,52 @@ fn map_q(
     Ok(())
 }
 
-/// A float elementwise kernel.
-struct FloatMap<F> {
-    label: String,
-    f: F,
+/// The float activations as data (not closures), so that the GPU engine can tell which one
+/// a prepared kernel computes. `apply` is the reference's element function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum FloatFn {
+    /// RELU: `x.max(min)`.
+    Max { min: f32 },
+    /// RELU6: `std::min(std::max(min, x), max)` with the C++ comparisons.
+    ClampCpp { min: f32, max: f32 },
+    /// LEAKY_RELU: `x > 0 ? x : x * alpha`.
+    LeakyRelu { alpha: f32 },
+    /// HARD_SWISH: `x * min(6, max(0, x + 3)) / 6`.
+    HardSwish,
+    /// LOGISTIC: `1 / (1 + exp(-clamp(x, ±100)))`.
+    Logistic,
+    /// TANH: `tanhf`.
+    Tanh,
 }
 
-impl<F: Fn(f32) -> f32 + Send + 'static> Kernel for FloatMap<F> {
-    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
-        map_f32(&self.label, inputs, outputs, &self.f)
+impl FloatFn {
+    #[inline]
+    pub(crate) fn apply(self, x: f32) -> f32 {
+        match self {
+            FloatFn::Max { min } => relu::relu_f32(x, min),
+            FloatFn::ClampCpp { min, max } => relu::relu_x_f32(x, min, max),
+            FloatFn::LeakyRelu { alpha } => relu::leaky_relu_f32(x, alpha),
+            FloatFn::HardSwish => hard_swish::hard_swish_f32(x),
+            FloatFn::Logistic => lut::logistic_f32(x),
+            FloatFn::Tanh => x.tanh(),
+        }
     }
 }
 
-fn float_kernel(ctx: &OpCtx, f: impl Fn(f32) -> f32 + Send + 'static) -> Box<dyn Kernel> {
+/// A float elementwise kernel.
+pub(crate) struct FloatMap {
+    label: String,
+    pub(crate) f: FloatFn,
+}
+
+impl Kernel for FloatMap {
+    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
+        let f = self.f;
+        map_f32(&self.label, inputs, outputs, move |x| f.apply(x))
+    }
+}
+
+fn float_kernel(ctx: &OpCtx, f: FloatFn) -> Box<dyn Kernel> {
     Box::new(FloatMap {
         label: ctx.label(),
         f,
@@ -218,13 +251,13 @@ fn float_kernel(ctx: &OpCtx, f: impl Fn(f32) -> f32 + Send + 'static) -> Box<dyn
 }
 
 /// An integer elementwise op: one input value (as `i32`) to one output value.
-trait QuantOp: Send + 'static {
+pub(crate) trait QuantOp: Send + 'static {
     fn apply(&self, x: i32) -> i32;
 }
 
-struct QuantMap<P> {
+pub(crate) struct QuantMap<P> {
     label: String,
-    params: P,
+    pub(crate) params: P,
 }
 
 impl<P: QuantOp> Kernel for QuantMap<P> {

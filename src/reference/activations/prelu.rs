@@ -37,12 +37,12 @@ pub(crate) fn prelu_q(x: i32, alpha: i32, p: &PreluParams) -> i32 {
         .min(p.qmax)
 }
 
-struct Prelu {
+pub(crate) struct Prelu {
     label: String,
     /// For each output (= input) element, the flat index of its alpha.
-    alpha_index: Vec<usize>,
+    pub(crate) alpha_index: Vec<usize>,
     /// `None` for float32.
-    quant: Option<PreluParams>,
+    pub(crate) quant: Option<PreluParams>,
 }
 
 impl Kernel for Prelu {

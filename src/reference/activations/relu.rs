@@ -5,9 +5,36 @@ use crate::quant::fixedpoint::{multiply_by_quantized_multiplier, QuantizedMultip
 use crate::Result;
 
 use super::super::{Kernel, OpCtx};
-use super::{float_kernel, multiplier, quant_kernel, requant_params, unary_io, QuantOp, Requant};
+use super::{
+    float_kernel, multiplier, quant_kernel, requant_params, unary_io, FloatFn, QuantOp, Requant,
+};
 
 // ---- RELU, RELU6 ---------------------------------------------------------------------
+
+/// Float RELU: `x.max(min)`.
+pub(crate) fn relu_f32(x: f32, min: f32) -> f32 {
+    x.max(min)
+}
+
+/// Float RELU6: `std::min(std::max(min, x), max)`.
+pub(crate) fn relu_x_f32(x: f32, min: f32, max: f32) -> f32 {
+    let lo = if min < x { x } else { min };
+    if max < lo {
+        max
+    } else {
+        lo
+    }
+}
+
+/// Float LEAKY_RELU (`reference_ops::LeakyRelu`: alpha may be > 1 or < 0, so not
+/// `max(x, alpha x)`).
+pub(crate) fn leaky_relu_f32(x: f32, alpha: f32) -> f32 {
+    if x > 0.0 {
+        x
+    } else {
+        x * alpha
+    }
+}
 
 /// `ReluX` parameters (`QuantizedReluX` in `activations.cc`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,17 +75,15 @@ fn prepare_relu_x(ctx: &OpCtx, act_min: f32, act_max: f32) -> Result<Box<dyn Ker
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         DType::F32 => Ok(if act_max.is_infinite() {
-            float_kernel(ctx, move |x: f32| x.max(act_min))
+            float_kernel(ctx, FloatFn::Max { min: act_min })
         } else {
-            // std::min(std::max(0.f, x), 6.f)
-            float_kernel(ctx, move |x: f32| {
-                let lo = if act_min < x { x } else { act_min };
-                if act_max < lo {
-                    act_max
-                } else {
-                    lo
-                }
-            })
+            float_kernel(
+                ctx,
+                FloatFn::ClampCpp {
+                    min: act_min,
+                    max: act_max,
+                },
+            )
         }),
         DType::I8 | DType::U8 | DType::I16 => {
             let Requant {
@@ -138,10 +163,7 @@ pub(crate) fn prepare_leaky_relu(ctx: &OpCtx, alpha: f32) -> Result<Box<dyn Kern
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         // reference_ops::LeakyRelu: alpha may be > 1 or < 0, so not max(x, alpha x).
-        DType::F32 => Ok(float_kernel(
-            ctx,
-            move |x: f32| if x > 0.0 { x } else { x * alpha },
-        )),
+        DType::F32 => Ok(float_kernel(ctx, FloatFn::LeakyRelu { alpha })),
         DType::I8 | DType::U8 | DType::I16 => {
             let Requant {
                 input: (s_in, zp_in),

@@ -12,7 +12,7 @@ use super::Operands;
 
 /// The precomputed parameters of the int8/uint8 ADD and SUB (TFLite's `ArithmeticParams`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct AddSubParams {
+pub(crate) struct AddSubParams {
     pub left_shift: i32,
     pub input1_offset: i32,
     pub input1_multiplier: QuantizedMultiplier,

@@ -42,17 +42,19 @@ use super::common::{
 };
 use super::quantize::dtype_error;
 use super::{Kernel, OpCtx};
-use add_sub::{quant_add_sub, AddSubParams};
+use add_sub::quant_add_sub;
+pub(crate) use add_sub::AddSubParams;
 use min_max::max_min;
-use mul::{quant_mul, MulParams};
+use mul::quant_mul;
+pub(crate) use mul::MulParams;
 
 /// How each input is read for every output element.
 #[derive(Debug, Clone, PartialEq)]
-struct Operands {
+pub(crate) struct Operands {
     /// Element count of each input and of the output.
-    len_a: usize,
-    len_b: usize,
-    len_out: usize,
+    pub(crate) len_a: usize,
+    pub(crate) len_b: usize,
+    pub(crate) len_out: usize,
     /// `None`: the input has the output's shape (identity); otherwise the input's flat
     /// index for each output element.
     map_a: Option<Vec<usize>>,
@@ -123,7 +125,7 @@ impl Operands {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Arith {
+pub(crate) enum Arith {
     Add,
     Sub,
     Mul,
@@ -140,7 +142,7 @@ impl Arith {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum BinaryOp {
+pub(crate) enum BinaryOp {
     /// float32 ADD/SUB/MUL with the fused activation's clamp.
     Float { arith: Arith, lo: f32, hi: f32 },
     /// Non-quantized int32 ADD/SUB/MUL (wrapping, as the C++ does on two's complement).
@@ -153,10 +155,10 @@ enum BinaryOp {
     MaxMin { max: bool },
 }
 
-struct BinaryKernel {
-    name: &'static str,
-    operands: Operands,
-    op: BinaryOp,
+pub(crate) struct BinaryKernel {
+    pub(crate) name: &'static str,
+    pub(crate) operands: Operands,
+    pub(crate) op: BinaryOp,
 }
 
 #[inline]

@@ -9,7 +9,7 @@ use super::Operands;
 
 /// The precomputed parameters of the int8/uint8 MUL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct MulParams {
+pub(crate) struct MulParams {
     pub input1_offset: i32,
     pub input2_offset: i32,
     pub output_offset: i32,

@@ -33,11 +33,11 @@ pub(super) fn dtype_error(what: &str, got: &Buf) -> Error {
 /// The per-channel layout of a tensor quantized along `axis`: element `i` belongs to
 /// channel `(i / inner) % channels`.
 #[derive(Debug, Clone, PartialEq)]
-struct PerChannel {
-    scales: Vec<f32>,
-    zero_points: Vec<i32>,
-    inner: usize,
-    channels: usize,
+pub(crate) struct PerChannel {
+    pub(crate) scales: Vec<f32>,
+    pub(crate) zero_points: Vec<i32>,
+    pub(crate) inner: usize,
+    pub(crate) channels: usize,
 }
 
 impl PerChannel {
@@ -139,16 +139,16 @@ fn requantize_all<I: QInt, O: QInt>(input: &[I], out: &mut [O], r: &Requant) {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct Requant {
-    multiplier: QuantizedMultiplier,
-    input_zero_point: i32,
-    output_zero_point: i32,
+pub(crate) struct Requant {
+    pub(crate) multiplier: QuantizedMultiplier,
+    pub(crate) input_zero_point: i32,
+    pub(crate) output_zero_point: i32,
     /// `Requantize`'s fast path: int8↔uint8 with the same scale and zero points 128 apart.
-    bit_flip: bool,
+    pub(crate) bit_flip: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum QuantizeOp {
+pub(crate) enum QuantizeOp {
     /// float32 → int8/uint8/int16, one scale.
     Affine { scale: f32, zero_point: i32 },
     /// float32 → int8/uint8/int16, one scale per channel.
@@ -157,9 +157,9 @@ enum QuantizeOp {
     Requantize(Requant),
 }
 
-struct QuantizeKernel {
-    op: QuantizeOp,
-    len: usize,
+pub(crate) struct QuantizeKernel {
+    pub(crate) op: QuantizeOp,
+    pub(crate) len: usize,
 }
 
 impl QuantizeKernel {
@@ -294,7 +294,7 @@ pub(super) fn prepare_quantize(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 // ---------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
-enum DequantizeOp {
+pub(crate) enum DequantizeOp {
     /// int8/uint8/int16, one scale: `f32(f64(scale) * f64(q - zp))`.
     Affine { scale: f32, zero_point: i32 },
     /// int8/uint8, one scale per channel: `scale[c] * f32(q - zp[c])`.
@@ -303,9 +303,9 @@ enum DequantizeOp {
     Half,
 }
 
-struct DequantizeKernel {
-    op: DequantizeOp,
-    len: usize,
+pub(crate) struct DequantizeKernel {
+    pub(crate) op: DequantizeOp,
+    pub(crate) len: usize,
 }
 
 fn dequantize_all<T: QInt>(q: &[T], out: &mut [f32], scale: f32, zero_point: i32) {
@@ -443,6 +443,43 @@ mod tests {
             }
         }
         assert!(found, "expected at least one float/double disagreement");
+    }
+
+    /// The GPU's integer-only QUANTIZE element (`softdiv`) equals `AffineQuantize` for
+    /// every output type, over scales from tiny to huge, edge zero points, exact halves,
+    /// infinities and NaN.
+    #[test]
+    fn soft_affine_quantize_equals_reference() {
+        use crate::quant::fixedpoint::softdiv::affine_quantize_soft;
+        use crate::quant::fixedpoint::test_rng::SplitMix64;
+        fn both<T: QInt>(x: f32, s: f32, zp: i32) {
+            let want = affine_quantize::<T>(x, s, zp).to_i32();
+            let got = affine_quantize_soft(x.to_bits(), s.to_bits(), zp, T::MIN, T::MAX);
+            assert_eq!(got, want, "x={x:e} scale={s:e} zp={zp}");
+        }
+        let mut rng = SplitMix64(0x0a11_7e57);
+        let specials = [
+            0.0f32,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-45,
+            -1e-45,
+        ];
+        for i in 0..400_000 {
+            let s = f32::from_bits(0x2000_0000 + (rng.next() as u32 % 0x3f00_0000));
+            let x = match i % 4 {
+                0 => rng.unit_f32() * 300.0,
+                1 => ((rng.next() % 70_000) as f32 - 35_000.0 + 0.5) * s,
+                2 => f32::from_bits(rng.next() as u32),
+                _ => specials[i % specials.len()],
+            };
+            let zp8 = [-128, -127, 0, 1, 127][i % 5];
+            both::<i8>(x, s, zp8);
+            both::<u8>(x, s, [0, 1, 128, 254, 255][i % 5]);
+            both::<i16>(x, s, [0, -32768, 32767, 5][i % 4]);
+        }
     }
 
     #[test]
