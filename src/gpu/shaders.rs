@@ -15,6 +15,18 @@ use crate::{Error, Result};
 pub const SHADERS: &[(&str, &str)] = &[
     // Smoke test of the GPU path: out[i] = a[i] * 2 + 1 (wrapping i32).
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
+    // AVERAGE_POOL_2D, MAX_POOL_2D.
+    ("pooling", include_str!("../../shaders/pooling.wgsl")),
+    // MEAN.
+    ("reduce", include_str!("../../shaders/reduce.wgsl")),
+    // RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR.
+    ("resize", include_str!("../../shaders/resize.wgsl")),
+    // TRANSPOSE, SLICE, STRIDED_SLICE, PAD, PADV2, CONCATENATION.
+    ("shape_ops", include_str!("../../shaders/shape_ops.wgsl")),
+    // SOFTMAX (float32; int8/uint8 with gemmlowp's fixed-point exp).
+    ("softmax", include_str!("../../shaders/softmax.wgsl")),
+    // Tests of shaders/common/gemmlowp.wgsl against its Rust twin.
+    ("gemmlowp_test", include_str!("../../shaders/gemmlowp_test.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
@@ -25,6 +37,8 @@ pub const COMMON: &[(&str, &str)] = &[
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
     ("grid", include_str!("../../shaders/common/grid.wgsl")),
+    // gemmlowp's fixed-point functions: twin of src/quant/fixedpoint/gemmlowp.rs.
+    ("gemmlowp", include_str!("../../shaders/common/gemmlowp.wgsl")),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.
