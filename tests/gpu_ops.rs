@@ -9,10 +9,13 @@
 //!
 //! Without an adapter the tests print why and pass, unless `LITEQUANT_REQUIRE_GPU=1`.
 
+mod common;
 #[path = "gpu_ops/families.rs"]
 mod families;
 #[path = "gpu_ops/gemmlowp.rs"]
 mod gemmlowp;
+#[path = "gpu_ops/litert.rs"]
+mod litert;
 #[path = "gpu_ops/shape.rs"]
 mod shape;
 
@@ -47,7 +50,12 @@ impl Rng {
 }
 
 /// A tensor for [`one_op`]: dtype, shape, optional (scale, zero point), optional constant.
-pub fn tensor(dtype: DType, shape: &[usize], quant: Option<(f32, i64)>, data: Option<Vec<u8>>) -> model::Tensor {
+pub fn tensor(
+    dtype: DType,
+    shape: &[usize],
+    quant: Option<(f32, i64)>,
+    data: Option<Vec<u8>>,
+) -> model::Tensor {
     let mut t = model::Tensor::new("t", dtype, shape.iter().map(|&d| d as i32).collect());
     t.quant = quant.map(|(s, z)| QuantParams::per_tensor(s, z));
     t.data = data.map(|d| d.into());
@@ -63,7 +71,9 @@ pub fn i32_bytes(v: &[i32]) -> Vec<u8> {
 /// inputs) and writing the rest.
 pub fn one_op(op: Op, tensors: Vec<model::Tensor>, n_inputs: usize) -> Model {
     let n = tensors.len();
-    let inputs: Vec<usize> = (0..n_inputs).filter(|&i| tensors[i].data.is_none()).collect();
+    let inputs: Vec<usize> = (0..n_inputs)
+        .filter(|&i| tensors[i].data.is_none())
+        .collect();
     Model {
         version: model::SCHEMA_VERSION,
         description: None,

@@ -1,7 +1,9 @@
 //! Pooling, MEAN, SOFTMAX and resize against the reference, and every op of these families
 //! and of the shape ops cut out of the int8 fixture models.
 
-use litequant::model::{Activation, DType, Model, Op, Padding, Pool2DOptions, ResizeOptions, Subgraph};
+use litequant::model::{
+    Activation, DType, Model, Op, Padding, Pool2DOptions, ResizeOptions, Subgraph,
+};
 
 use super::{check, engine, i32_bytes, one_op, random_quant, tensor, Ran, Rng};
 
@@ -34,7 +36,10 @@ fn pooling_matches_the_reference() {
             Padding::Valid => (n as i64 - f as i64 + s as i64) / s as i64,
             _ => (n as i64 + s as i64 - 1) / s as i64,
         };
-        let (oh, ow) = (out(shape[1], o.filter_h, o.stride_h), out(shape[2], o.filter_w, o.stride_w));
+        let (oh, ow) = (
+            out(shape[1], o.filter_h, o.stride_h),
+            out(shape[2], o.filter_w, o.stride_w),
+        );
         if oh <= 0 || ow <= 0 {
             continue;
         }
@@ -47,10 +52,19 @@ fn pooling_matches_the_reference() {
         };
         let model = one_op(
             op,
-            vec![tensor(dtype, &shape, q, None), tensor(dtype, &out_shape, q, None)],
+            vec![
+                tensor(dtype, &shape, q, None),
+                tensor(dtype, &out_shape, q, None),
+            ],
             1,
         );
-        if check(&engine, &mut rng, &model, &format!("pool case {case} {dtype} {shape:?} {o:?}")) == Ran::Agree {
+        if check(
+            &engine,
+            &mut rng,
+            &model,
+            &format!("pool case {case} {dtype} {shape:?} {o:?}"),
+        ) == Ran::Agree
+        {
             agreed += 1;
         }
     }
@@ -82,7 +96,13 @@ fn mean_matches_the_reference() {
         let keep = rng.next() % 2 == 0;
         let resolved: Vec<usize> = axes
             .iter()
-            .map(|&a| if a < 0 { (a + rank as i32) as usize } else { a as usize })
+            .map(|&a| {
+                if a < 0 {
+                    (a + rank as i32) as usize
+                } else {
+                    a as usize
+                }
+            })
             .collect();
         let out_shape: Vec<usize> = (0..rank)
             .filter_map(|d| match (resolved.contains(&d), keep) {
@@ -101,7 +121,8 @@ fn mean_matches_the_reference() {
             ],
             2,
         );
-        let what = format!("mean case {case} {dtype} {shape:?} axes {axes:?} keep {keep} {qi:?}->{qo:?}");
+        let what =
+            format!("mean case {case} {dtype} {shape:?} axes {axes:?} keep {keep} {qi:?}->{qo:?}");
         if check(&engine, &mut rng, &model, &what) == Ran::Agree {
             agreed += 1;
         }
@@ -170,7 +191,8 @@ fn resize_matches_the_reference() {
             rng.range(1, 5) as usize,
         ];
         let (h, w) = (rng.range(1, 13) as i32, rng.range(1, 13) as i32);
-        let (align_corners, half_pixel_centers) = rng.pick(&[(false, false), (true, false), (false, true)]);
+        let (align_corners, half_pixel_centers) =
+            rng.pick(&[(false, false), (true, false), (false, true)]);
         let o = ResizeOptions {
             align_corners,
             half_pixel_centers,
@@ -191,7 +213,8 @@ fn resize_matches_the_reference() {
             ],
             2,
         );
-        let what = format!("resize case {case} bilinear {bilinear} {dtype} {shape:?} -> {h}x{w} {o:?}");
+        let what =
+            format!("resize case {case} bilinear {bilinear} {dtype} {shape:?} -> {h}x{w} {o:?}");
         if check(&engine, &mut rng, &model, &what) == Ran::Agree {
             agreed += 1;
         }
@@ -221,12 +244,15 @@ fn uint8_bilinear_is_refused() {
     );
     use litequant::Engine as _;
     assert!(litequant::ReferenceEngine.prepare(&model).is_ok());
-    let e = engine.prepare(&model).err().expect("the GPU refuses uint8 bilinear");
+    let e = engine
+        .prepare(&model)
+        .err()
+        .expect("the GPU refuses uint8 bilinear");
     assert!(matches!(e, litequant::Error::Unsupported(_)), "{e}");
 }
 
 /// The op families of this file and of the shape ops, as named in the fixture manifests.
-const FAMILY_OPS: &[&str] = &[
+pub const FAMILY_OPS: &[&str] = &[
     "AVERAGE_POOL_2D",
     "MAX_POOL_2D",
     "MEAN",
@@ -243,7 +269,7 @@ const FAMILY_OPS: &[&str] = &[
 
 /// Operator `i` of `model` alone: its tensors (constants kept), its non-constant inputs as
 /// the model's inputs.
-fn cut(model: &Model, i: usize) -> Model {
+pub fn cut(model: &Model, i: usize) -> Model {
     let sg = model.main();
     let op = &sg.operators[i];
     let mut used: Vec<usize> = op.input_tensors().chain(op.output_tensors()).collect();
@@ -264,7 +290,10 @@ fn cut(model: &Model, i: usize) -> Model {
         .filter(|&t| sg.tensors[t].data.is_none())
         .map(|t| index(t as i32) as usize)
         .collect();
-    let outputs = op.output_tensors().map(|t| index(t as i32) as usize).collect();
+    let outputs = op
+        .output_tensors()
+        .map(|t| index(t as i32) as usize)
+        .collect();
     let mut m = model.clone();
     m.subgraphs = vec![Subgraph {
         name: None,

@@ -22,10 +22,16 @@ fn value(rng: &mut Rng) -> i32 {
 fn twin(c: [i32; 4]) -> [i32; 2] {
     let [id, a, b, k] = c;
     match id {
-        0 => [fp::multiply_by_quantized_multiplier_greater_than_one(a, b, k), 0],
+        0 => [
+            fp::multiply_by_quantized_multiplier_greater_than_one(a, b, k),
+            0,
+        ],
         1 => [fp::saturating_rounding_multiply_by_pot(a, b), 0],
         2 => [fp::rounding_half_sum(a, b), 0],
-        3 => [fp::exp_on_interval_between_negative_one_quarter_and_0_excl(a), 0],
+        3 => [
+            fp::exp_on_interval_between_negative_one_quarter_and_0_excl(a),
+            0,
+        ],
         4 => [fp::exp_on_negative_values(a, b), 0],
         5 => [fp::one_over_one_plus_x_for_x_in_0_1(a), 0],
         6 => {
@@ -39,7 +45,21 @@ fn twin(c: [i32; 4]) -> [i32; 2] {
 fn cases() -> Vec<[i32; 4]> {
     let mut rng = Rng(77);
     let mut v = Vec::new();
-    let edges = [i32::MIN, i32::MIN + 1, -(1 << 30), -3, -2, -1, 0, 1, 2, 3, 1 << 30, i32::MAX - 1, i32::MAX];
+    let edges = [
+        i32::MIN,
+        i32::MIN + 1,
+        -(1 << 30),
+        -3,
+        -2,
+        -1,
+        0,
+        1,
+        2,
+        3,
+        1 << 30,
+        i32::MAX - 1,
+        i32::MAX,
+    ];
     for &a in &edges {
         for &b in &edges {
             v.push([2, a, b, 0]);
@@ -54,7 +74,12 @@ fn cases() -> Vec<[i32; 4]> {
     }
     for _ in 0..3000 {
         let (a, b) = (value(&mut rng), value(&mut rng));
-        v.push([0, a, value(&mut rng).wrapping_abs().max(1 << 30), rng.range(0, 31) as i32]);
+        v.push([
+            0,
+            a,
+            value(&mut rng).wrapping_abs().max(1 << 30),
+            rng.range(0, 31) as i32,
+        ]);
         v.push([1, a, rng.range(-31, 31) as i32, 0]);
         v.push([2, a, b, 0]);
         // exp on [-1/4, 0): a in [-2^29, 0).
@@ -66,10 +91,22 @@ fn cases() -> Vec<[i32; 4]> {
         // 1 / (1 + x) on [0, 1).
         v.push([5, (rng.next() as u32 >> 1) as i32, 0, 0]);
         // Reciprocals of positive sums with 0..=31 integer digits.
-        v.push([6, (rng.next() as u32 >> rng.range(1, 31)).max(1) as i32, rng.range(0, 31) as i32, 0]);
+        v.push([
+            6,
+            (rng.next() as u32 >> rng.range(1, 31)).max(1) as i32,
+            rng.range(0, 31) as i32,
+            0,
+        ]);
     }
     for ib in 0..=29 {
-        for a in [0, -1, i32::MIN, -(1 << 26), -(1 << 24) - 1, -(1 << (31 - ib.max(1)))] {
+        for a in [
+            0,
+            -1,
+            i32::MIN,
+            -(1 << 26),
+            -(1 << 24) - 1,
+            -(1 << (31 - ib.max(1))),
+        ] {
             v.push([4, a, ib, 0]);
         }
     }

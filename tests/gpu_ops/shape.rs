@@ -46,7 +46,11 @@ fn transpose_matches_the_reference() {
             2,
         );
         let what = format!("transpose case {case} {dtype} {shape:?} perm {perm:?}");
-        assert_eq!(check(&engine, &mut rng, &model, &what), Ran::Agree, "{what}");
+        assert_eq!(
+            check(&engine, &mut rng, &model, &what),
+            Ran::Agree,
+            "{what}"
+        );
     }
 }
 
@@ -60,7 +64,10 @@ fn slice_matches_the_reference() {
         let dtype = TYPES[case % TYPES.len()];
         let rank = rng.range(1, 4) as usize;
         let shape = random_shape(&mut rng, rank);
-        let begin: Vec<i32> = shape.iter().map(|&d| rng.range(0, d as i64 - 1) as i32).collect();
+        let begin: Vec<i32> = shape
+            .iter()
+            .map(|&d| rng.range(0, d as i64 - 1) as i32)
+            .collect();
         let size: Vec<i32> = shape
             .iter()
             .zip(&begin)
@@ -73,7 +80,13 @@ fn slice_matches_the_reference() {
             })
             .collect();
         let out: Vec<usize> = (0..rank)
-            .map(|i| if size[i] < 0 { shape[i] - begin[i] as usize } else { size[i] as usize })
+            .map(|i| {
+                if size[i] < 0 {
+                    shape[i] - begin[i] as usize
+                } else {
+                    size[i] as usize
+                }
+            })
             .collect();
         let q = random_quant(&mut rng, dtype);
         let model = one_op(
@@ -87,13 +100,25 @@ fn slice_matches_the_reference() {
             3,
         );
         let what = format!("slice case {case} {dtype} {shape:?} begin {begin:?} size {size:?}");
-        assert_eq!(check(&engine, &mut rng, &model, &what), Ran::Agree, "{what}");
+        assert_eq!(
+            check(&engine, &mut rng, &model, &what),
+            Ran::Agree,
+            "{what}"
+        );
     }
 }
 
 /// The output extent of one strided-slice axis (no ellipsis / new axis), or `None` when the
 /// axis is shrunk.
-fn strided_extent(d: i32, b: i32, e: i32, s: i32, bm: bool, em: bool, shrink: bool) -> Option<usize> {
+fn strided_extent(
+    d: i32,
+    b: i32,
+    e: i32,
+    s: i32,
+    bm: bool,
+    em: bool,
+    shrink: bool,
+) -> Option<usize> {
     let clamp = |v: i32| {
         let v = if v < 0 { v + d } else { v };
         if s > 0 {
@@ -102,12 +127,32 @@ fn strided_extent(d: i32, b: i32, e: i32, s: i32, bm: bool, em: bool, shrink: bo
             v.clamp(-1, d - 1)
         }
     };
-    let begin = if bm { if s > 0 { 0 } else { d - 1 } } else { clamp(b) };
+    let begin = if bm {
+        if s > 0 {
+            0
+        } else {
+            d - 1
+        }
+    } else {
+        clamp(b)
+    };
     if shrink {
         return None;
     }
-    let end = if em { if s > 0 { d } else { -1 } } else { clamp(e) };
-    let n = if s > 0 { (end - begin + s - 1) / s } else { (begin - end - s - 1) / -s };
+    let end = if em {
+        if s > 0 {
+            d
+        } else {
+            -1
+        }
+    } else {
+        clamp(e)
+    };
+    let n = if s > 0 {
+        (end - begin + s - 1) / s
+    } else {
+        (begin - end - s - 1) / -s
+    };
     Some(n.max(0) as usize)
 }
 
@@ -131,7 +176,11 @@ fn strided_slice_matches_the_reference() {
         }
         let bm = (rng.next() % (1 << rank)) as i32;
         let em = (rng.next() % (1 << rank)) as i32;
-        let shrink = if rng.next() % 3 == 0 { 1 << rng.range(0, rank as i64 - 1) } else { 0 };
+        let shrink = if rng.next() % 3 == 0 {
+            1 << rng.range(0, rank as i64 - 1)
+        } else {
+            0
+        };
         // A shrunk axis takes one element going forward (the reference refuses others).
         for (i, s) in s.iter_mut().enumerate() {
             if shrink >> i & 1 == 1 {
@@ -141,7 +190,15 @@ fn strided_slice_matches_the_reference() {
         let out: Vec<usize> = (0..rank)
             .filter_map(|i| {
                 let bit = |m: i32| m >> i & 1 == 1;
-                strided_extent(shape[i] as i32, b[i], e[i], s[i], bit(bm), bit(em), bit(shrink))
+                strided_extent(
+                    shape[i] as i32,
+                    b[i],
+                    e[i],
+                    s[i],
+                    bit(bm),
+                    bit(em),
+                    bit(shrink),
+                )
             })
             .collect();
         if out.iter().product::<usize>() == 0 {
@@ -209,7 +266,11 @@ fn pad_and_padv2_match_the_reference() {
         let op = if kind == 0 { Op::Pad } else { Op::PadV2 };
         let model = one_op(op, tensors, n);
         let what = format!("pad case {case} kind {kind} {dtype} {shape:?} pads {pads:?} {q:?}");
-        assert_eq!(check(&engine, &mut rng, &model, &what), Ran::Agree, "{what}");
+        assert_eq!(
+            check(&engine, &mut rng, &model, &what),
+            Ran::Agree,
+            "{what}"
+        );
     }
 }
 
@@ -243,7 +304,11 @@ fn concatenation_matches_the_reference() {
         }
         tensors.push(tensor(dtype, &out, q, None));
         let neg = rng.next() % 2 == 0;
-        let axis_opt = if neg { axis as i32 - rank as i32 } else { axis as i32 };
+        let axis_opt = if neg {
+            axis as i32 - rank as i32
+        } else {
+            axis as i32
+        };
         let model = one_op(
             Op::Concatenation {
                 axis: axis_opt,
@@ -252,7 +317,12 @@ fn concatenation_matches_the_reference() {
             tensors,
             n,
         );
-        let what = format!("concat case {case} {dtype} {shape:?} axis {axis_opt} n {n} out {out:?}");
-        assert_eq!(check(&engine, &mut rng, &model, &what), Ran::Agree, "{what}");
+        let what =
+            format!("concat case {case} {dtype} {shape:?} axis {axis_opt} n {n} out {out:?}");
+        assert_eq!(
+            check(&engine, &mut rng, &model, &what),
+            Ran::Agree,
+            "{what}"
+        );
     }
 }

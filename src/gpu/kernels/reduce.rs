@@ -5,8 +5,8 @@
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
 use crate::model::DType;
-use crate::reference::reduce::{resolve_axes, Mean};
 use crate::reference::dims;
+use crate::reference::reduce::{resolve_axes, Mean};
 use crate::Result;
 
 const WG: u32 = 64;
@@ -71,7 +71,11 @@ pub(crate) fn prepare_mean(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     }
     let bytes: Vec<u8> = plan.iter().flat_map(|v| v.to_le_bytes()).collect();
     let plan = ctx.upload("mean plan", &bytes)?;
-    let entry = if bits == 32 { "mean_f32" } else { "mean_int_main" };
+    let entry = if bits == 32 {
+        "mean_f32"
+    } else {
+        "mean_int_main"
+    };
     let words = (k.n_out as u64).div_ceil(32 / bits as u64);
     let key = PipelineKey::new("reduce", entry).constant("WG", f64::from(WG));
     let x = ctx.input(0)?;

@@ -51,7 +51,11 @@ fn dispatch(
     ];
     let bytes: Vec<u8> = geom.iter().flat_map(|v| v.to_le_bytes()).collect();
     let geom = ctx.upload("resize geometry", &bytes)?;
-    let bytes: Vec<u8> = taps.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = taps
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let taps = ctx.upload("resize taps", &bytes)?;
     let x = ctx.input(0)?;
     let y = ctx.output(0)?;
@@ -71,12 +75,11 @@ fn index(ctx: &GpuOpCtx, v: usize) -> Result<i32> {
 /// RESIZE_NEAREST_NEIGHBOR.
 pub(crate) fn prepare_nearest(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     let k: &Nearest = ctx.kernel()?;
-    let taps = k
-        .ys
-        .iter()
-        .chain(&k.xs)
-        .map(|&i| Ok([index(ctx, i)?, 0, 0, 0]))
-        .collect::<Result<Vec<_>>>()?;
+    let taps =
+        k.ys.iter()
+            .chain(&k.xs)
+            .map(|&i| Ok([index(ctx, i)?, 0, 0, 0]))
+            .collect::<Result<Vec<_>>>()?;
     dispatch(ctx, &k.shape, taps, "nearest")
 }
 
@@ -89,7 +92,14 @@ pub(crate) fn prepare_bilinear(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             let taps = ys
                 .iter()
                 .chain(xs)
-                .map(|t| Ok([t.v.to_bits() as i32, index(ctx, t.lo)?, index(ctx, t.hi)?, 0]))
+                .map(|t| {
+                    Ok([
+                        t.v.to_bits() as i32,
+                        index(ctx, t.lo)?,
+                        index(ctx, t.hi)?,
+                        0,
+                    ])
+                })
                 .collect::<Result<Vec<_>>>()?;
             dispatch(ctx, &k.shape, taps, "bilinear_f32")
         }

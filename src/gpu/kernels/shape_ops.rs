@@ -202,7 +202,9 @@ pub(crate) fn prepare_pad(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     }
     let plan = Plan {
         elem_bytes: elem_bytes(ctx, output_dtype(ctx)?)?,
-        base: -(0..rank).map(|d| k.left[d] as i64 * strides[d]).sum::<i64>(),
+        base: -(0..rank)
+            .map(|d| k.left[d] as i64 * strides[d])
+            .sum::<i64>(),
         axes: (0..rank)
             .map(|d| Axis {
                 count: k.out_shape[d],
@@ -275,7 +277,13 @@ pub(crate) fn prepare_concatenation(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             None => no_aux(ctx)?,
         };
         let x = ctx.input(i)?;
-        commands.push(gather(ctx, &plan, &x, &aux, &format!("{} input {i}", k.what))?);
+        commands.push(gather(
+            ctx,
+            &plan,
+            &x,
+            &aux,
+            &format!("{} input {i}", k.what),
+        )?);
         offset += n;
     }
     Ok(commands)

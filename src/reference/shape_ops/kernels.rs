@@ -126,7 +126,7 @@ pub(crate) struct Walk {
 
 impl Walk {
     /// A walk, if every index it visits lies in `[0, in_len)`.
-    pub(crate) fn new(in_len: usize, base: i64, counts: Vec<usize>, steps: Vec<i64>) -> Option<Walk> {
+    pub fn new(in_len: usize, base: i64, counts: Vec<usize>, steps: Vec<i64>) -> Option<Walk> {
         if counts.len() != steps.len() {
             return None;
         }
