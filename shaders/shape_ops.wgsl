@@ -10,7 +10,8 @@
 //
 // plan (i32): [0] rank R, [1] output units, [2] unit bits, [3] base input unit, [4] mode
 // (0 gather, 1 pad, 2 keep), [5] 1 to map 8-bit values through `aux` (a 256-entry table),
-// [6] pad value period (units), [7] unused; then per axis, outermost first:
+// [6] pad value period (units), [7] first output word (the words before it are not
+// dispatched: a CONCATENATION input's slab starts there); then per axis, outermost first:
 // count, step (input units per step), lo, hi (positions lo <= k < hi are inside the box).
 // For unit u, the input unit is base + sum_d k_d * step_d.
 
@@ -34,7 +35,7 @@ fn gather(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let w = flat_workgroup(wid, nwg) * WG + lid;
+    let w = u32(plan[7]) + flat_workgroup(wid, nwg) * WG + lid;
     let rank = plan[0];
     let n = u32(plan[1]);
     let bits = u32(plan[2]);

@@ -69,6 +69,12 @@ pub(crate) struct Plan {
     pub axes: Vec<Axis>,
     pub outside: Outside,
     pub table: bool,
+    /// Output words before the one holding this element are not dispatched (a
+    /// CONCATENATION input's slab starts there).
+    pub first_unit: usize,
+    /// Nor are the words after the one holding the element before this one (`None`: up to
+    /// the end).
+    pub end_unit: Option<usize>,
 }
 
 impl Plan {
@@ -108,7 +114,7 @@ impl Plan {
             self.outside as i32,
             i32::from(self.table),
             split as i32,
-            0,
+            u(self.first_unit.checked_mul(split as usize)? / (32 / bits as usize))?,
         ];
         for a in &axes {
             w.extend([u(a.count)?, i(a.step)?, u(a.lo)?, u(a.hi)?]);
@@ -148,10 +154,17 @@ fn gather(
         .ok_or_else(|| ctx.unsupported("the tensor is too large for 32-bit indices"))?;
     let units = words[1] as u64;
     let per_word = 32 / words[2] as u64;
+    let first_word = words[7] as u64;
     let out = ctx.output(0)?;
     let bytes: Vec<u8> = words.iter().flat_map(|v| v.to_le_bytes()).collect();
     let plan_buf = ctx.upload(label, &bytes)?;
-    let groups = units.div_ceil(per_word).div_ceil(u64::from(WG));
+    // Units per element (2 for int64); dispatch up to the word holding the last element.
+    let split = words[6] as u64;
+    let end_word = match plan.end_unit {
+        Some(e) => (e as u64 * split).div_ceil(per_word),
+        None => units.div_ceil(per_word),
+    };
+    let groups = end_word.saturating_sub(first_word).div_ceil(u64::from(WG));
     let key = PipelineKey::new("shape_ops", "gather").constant("WG", f64::from(WG));
     ctx.dispatch(&key, &[&plan_buf, src, aux, &out], ctx.grid(groups)?)
 }
@@ -181,6 +194,8 @@ pub(crate) fn prepare_gather(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             .collect(),
         outside: Outside::Gather,
         table: false,
+        first_unit: 0,
+        end_unit: None,
     };
     if w.len() == 0 {
         return Ok(Vec::new());
@@ -215,6 +230,8 @@ pub(crate) fn prepare_pad(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             .collect(),
         outside: Outside::Pad,
         table: false,
+        first_unit: 0,
+        end_unit: None,
     };
     let value = match &k.value {
         PadValue::Fixed(b) => ctx.upload("pad value", &b.to_le_bytes())?,
@@ -265,6 +282,10 @@ pub(crate) fn prepare_concatenation(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
                 Outside::Keep
             },
             table: rq.is_some(),
+            // The word holding the slab's first element of the first row.
+            first_unit: offset,
+            // One past the slab's last element of the last row.
+            end_unit: Some((k.outer - 1) * row + offset + n),
         };
         let aux = match rq {
             // The reference's float requantization of each of the 256 uint8 values.
