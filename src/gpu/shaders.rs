@@ -26,6 +26,18 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("binary", include_str!("../../shaders/binary.wgsl")),
     // RELU, RELU6, LEAKY_RELU, PRELU, HARD_SWISH, LOGISTIC, TANH (src/reference/activations).
     ("activations", include_str!("../../shaders/activations.wgsl")),
+    // AVERAGE_POOL_2D, MAX_POOL_2D.
+    ("pooling", include_str!("../../shaders/pooling.wgsl")),
+    // MEAN.
+    ("reduce", include_str!("../../shaders/reduce.wgsl")),
+    // RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR.
+    ("resize", include_str!("../../shaders/resize.wgsl")),
+    // TRANSPOSE, SLICE, STRIDED_SLICE, PAD, PADV2, CONCATENATION.
+    ("shape_ops", include_str!("../../shaders/shape_ops.wgsl")),
+    // SOFTMAX (float32; int8/uint8 with gemmlowp's fixed-point exp).
+    ("softmax", include_str!("../../shaders/softmax.wgsl")),
+    // Tests of shaders/common/gemmlowp.wgsl against its Rust twin.
+    ("gemmlowp_test", include_str!("../../shaders/gemmlowp_test.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
@@ -43,6 +55,8 @@ pub const COMMON: &[(&str, &str)] = &[
     // 16-bit fixed point (HARD_SWISH) in i32: twin of the i16 functions of
     // src/quant/fixedpoint/gemmlowp.rs.
     ("fixedpoint16", include_str!("../../shaders/common/fixedpoint16.wgsl")),
+    // gemmlowp's fixed-point functions: twin of src/quant/fixedpoint/gemmlowp.rs.
+    ("gemmlowp", include_str!("../../shaders/common/gemmlowp.wgsl")),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.

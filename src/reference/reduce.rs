@@ -26,7 +26,7 @@ use super::{dims, Kernel, OpCtx};
 
 /// `ResolveAxis`: negative axes wrap, duplicates drop, order of first appearance kept.
 /// `None` for an axis out of range.
-fn resolve_axes(rank: usize, axes: &[i32]) -> Option<Vec<usize>> {
+pub(crate) fn resolve_axes(rank: usize, axes: &[i32]) -> Option<Vec<usize>> {
     let mut out: Vec<usize> = Vec::new();
     if rank == 0 {
         return Some(out);
@@ -95,13 +95,13 @@ fn output_index_map(in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
 /// The requantization of `QuantizedMeanOrSum` with the `1/n` of the mean folded into the
 /// multiplier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct MeanRequant {
-    input_zero_point: i32,
-    output_zero_point: i32,
+pub(crate) struct MeanRequant {
+    pub(crate) input_zero_point: i32,
+    pub(crate) output_zero_point: i32,
     /// The folded multiplier and shift.
-    multiplier: QuantizedMultiplier,
+    pub(crate) multiplier: QuantizedMultiplier,
     /// Reduced elements per output element.
-    count: i64,
+    pub(crate) count: i64,
 }
 
 impl MeanRequant {
@@ -136,14 +136,14 @@ impl MeanRequant {
     }
 }
 
-struct Mean {
+pub(crate) struct Mean {
     /// Output element of each input element.
-    map: Vec<usize>,
-    n_out: usize,
+    pub(crate) map: Vec<usize>,
+    pub(crate) n_out: usize,
     /// Reduced elements per output element.
-    count: usize,
+    pub(crate) count: usize,
     /// `None` for float32.
-    requant: Option<MeanRequant>,
+    pub(crate) requant: Option<MeanRequant>,
 }
 
 impl Mean {

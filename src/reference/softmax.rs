@@ -132,10 +132,10 @@ fn check_rows(label: &str, input_len: usize, output_len: usize, depth: usize) ->
     Ok(())
 }
 
-struct SoftmaxF32 {
+pub(crate) struct SoftmaxF32 {
     label: String,
-    beta: f32,
-    depth: usize,
+    pub(crate) beta: f32,
+    pub(crate) depth: usize,
 }
 
 impl Kernel for SoftmaxF32 {
@@ -168,10 +168,10 @@ impl Kernel for SoftmaxF32 {
     }
 }
 
-struct SoftmaxQuant {
+pub(crate) struct SoftmaxQuant {
     label: String,
-    params: SoftmaxQuantParams,
-    depth: usize,
+    pub(crate) params: SoftmaxQuantParams,
+    pub(crate) depth: usize,
 }
 
 impl Kernel for SoftmaxQuant {

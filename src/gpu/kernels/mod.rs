@@ -10,7 +10,11 @@
 mod activations;
 mod binary;
 mod quantize;
+mod pooling;
+mod reduce;
+mod resize;
 mod shape_ops;
+mod softmax;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -277,6 +281,14 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             binary::prepare_binary(ctx)
         }
         Op::Dequantize => quantize::prepare_dequantize(ctx),
+        Op::Transpose | Op::Slice | Op::StridedSlice(_) => shape_ops::prepare_gather(ctx),
+        Op::Pad | Op::PadV2 => shape_ops::prepare_pad(ctx),
+        Op::Concatenation { .. } => shape_ops::prepare_concatenation(ctx),
+        Op::AveragePool2D(_) | Op::MaxPool2D(_) => pooling::prepare(ctx),
+        Op::Mean { .. } => reduce::prepare_mean(ctx),
+        Op::Softmax { .. } => softmax::prepare(ctx),
+        Op::ResizeBilinear(_) => resize::prepare_bilinear(ctx),
+        Op::ResizeNearestNeighbor(_) => resize::prepare_nearest(ctx),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
 }

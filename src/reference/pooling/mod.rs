@@ -27,20 +27,20 @@ mod tests;
 
 /// Geometry of a 2-D pool over an NHWC tensor, as TFLite's `PoolParams` holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PoolGeom {
-    batches: usize,
-    in_h: usize,
-    in_w: usize,
-    depth: usize,
-    out_h: usize,
-    out_w: usize,
-    stride_h: usize,
-    stride_w: usize,
-    filter_h: usize,
-    filter_w: usize,
+pub(crate) struct PoolGeom {
+    pub(crate) batches: usize,
+    pub(crate) in_h: usize,
+    pub(crate) in_w: usize,
+    pub(crate) depth: usize,
+    pub(crate) out_h: usize,
+    pub(crate) out_w: usize,
+    pub(crate) stride_h: usize,
+    pub(crate) stride_w: usize,
+    pub(crate) filter_h: usize,
+    pub(crate) filter_w: usize,
     /// Padding before (top, left): `padding_values.height/width`.
-    pad_h: usize,
-    pad_w: usize,
+    pub(crate) pad_h: usize,
+    pub(crate) pad_w: usize,
 }
 
 /// The in-bounds part of one output element's window: input rows `y0..y1`, columns
@@ -110,21 +110,21 @@ impl PoolGeom {
 
 /// The activation clamp a kernel applies, in the tensor's own domain.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Clamp {
+pub(crate) enum Clamp {
     F32(f32, f32),
     Int(i32, i32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PoolKind {
+pub(crate) enum PoolKind {
     Average,
     Max,
 }
 
-struct Pool {
-    kind: PoolKind,
-    geom: PoolGeom,
-    clamp: Clamp,
+pub(crate) struct Pool {
+    pub(crate) kind: PoolKind,
+    pub(crate) geom: PoolGeom,
+    pub(crate) clamp: Clamp,
 }
 
 /// `reference_ops::AveragePool` (float).

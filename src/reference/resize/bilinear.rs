@@ -9,10 +9,10 @@ use super::{dtype_error, float_scale, io, prepare_shape, ResizeShape};
 
 /// `ComputeInterpolationValues` (float): source coordinate, lower and upper index.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct FloatTap {
-    v: f32,
-    lo: usize,
-    hi: usize,
+pub(crate) struct FloatTap {
+    pub(crate) v: f32,
+    pub(crate) lo: usize,
+    pub(crate) hi: usize,
 }
 
 fn float_taps(in_size: usize, out_size: usize, o: &ResizeOptions) -> Option<Vec<FloatTap>> {
@@ -49,10 +49,10 @@ fn scale_10(in_size: usize, out_size: usize, align_corners: bool) -> i32 {
 
 /// `ComputeInterpolationValuesInteger`: source coordinate in 1/1024ths, lower and upper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IntTap {
-    v: i32,
-    lo: usize,
-    hi: usize,
+pub(crate) struct IntTap {
+    pub(crate) v: i32,
+    pub(crate) lo: usize,
+    pub(crate) hi: usize,
 }
 
 fn int_taps(in_size: usize, out_size: usize, o: &ResizeOptions) -> Option<Vec<IntTap>> {
@@ -75,7 +75,7 @@ fn int_taps(in_size: usize, out_size: usize, o: &ResizeOptions) -> Option<Vec<In
         .collect()
 }
 
-enum BilinearTaps {
+pub(crate) enum BilinearTaps {
     /// float32 and uint8.
     Float {
         ys: Vec<FloatTap>,
@@ -85,9 +85,9 @@ enum BilinearTaps {
     Int { ys: Vec<IntTap>, xs: Vec<IntTap> },
 }
 
-struct Bilinear {
-    shape: ResizeShape,
-    taps: BilinearTaps,
+pub(crate) struct Bilinear {
+    pub(crate) shape: ResizeShape,
+    pub(crate) taps: BilinearTaps,
 }
 
 /// Element types of the float bilinear path (`ResizeBilinear<T>`).

@@ -28,8 +28,8 @@
 use crate::model::DType;
 use crate::{Buf, Error, Result, Tensor};
 
-mod bilinear;
-mod nearest;
+pub(crate) mod bilinear;
+pub(crate) mod nearest;
 
 pub(super) use bilinear::prepare_bilinear;
 pub(super) use nearest::prepare_nearest;
@@ -37,7 +37,7 @@ pub(super) use nearest::prepare_nearest;
 use super::{dims, OpCtx};
 
 /// What resize ops share at prepare: shapes and the checked constant size.
-pub(super) struct ResizeShape {
+pub(crate) struct ResizeShape {
     pub batches: usize,
     pub in_h: usize,
     pub in_w: usize,

@@ -30,10 +30,10 @@ fn nearest_indices(in_size: usize, out_size: usize, o: &ResizeOptions) -> Vec<us
         .collect()
 }
 
-struct Nearest {
-    shape: ResizeShape,
-    ys: Vec<usize>,
-    xs: Vec<usize>,
+pub(crate) struct Nearest {
+    pub(crate) shape: ResizeShape,
+    pub(crate) ys: Vec<usize>,
+    pub(crate) xs: Vec<usize>,
 }
 
 fn nearest<T: Copy>(n: &Nearest, input: &[T], out: &mut [T]) {

@@ -113,7 +113,7 @@ impl Kernel for CopyKernel {
 
 /// A strided walk over the input: the index plan of a gather.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Walk {
+pub(crate) struct Walk {
     /// Input element count the plan was made for.
     pub in_len: usize,
     /// Flat input index of the first element.
@@ -187,7 +187,7 @@ fn walk<T: Copy>(src: &[T], dst: &mut [T], w: &Walk) {
     }
 }
 
-pub(super) struct GatherKernel {
+pub(crate) struct GatherKernel {
     pub what: String,
     pub walk: Walk,
 }
@@ -212,7 +212,7 @@ impl Kernel for GatherKernel {
 
 /// Where the pad value comes from.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum PadValue {
+pub(crate) enum PadValue {
     /// Decided at prepare (zero, the output zero point, or a constant input), as a
     /// one-element buffer of the output's type.
     Fixed(Buf),
@@ -220,7 +220,7 @@ pub(super) enum PadValue {
     Input(usize),
 }
 
-pub(super) struct PadKernel {
+pub(crate) struct PadKernel {
     pub what: String,
     pub in_shape: Vec<usize>,
     pub out_shape: Vec<usize>,
@@ -311,7 +311,7 @@ impl Kernel for PadKernel {
 /// `clamp(round(q · scale + bias) + zp_out, 0, 255)` with `scale = s_in · (1 / s_out)` and
 /// `bias = -zp_in · scale`, all in float32.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Requant {
+pub(crate) struct Requant {
     pub scale: f32,
     pub bias: f32,
     pub output_zero_point: i32,
@@ -325,7 +325,7 @@ impl Requant {
     }
 }
 
-pub(super) struct ConcatKernel {
+pub(crate) struct ConcatKernel {
     pub what: String,
     /// Product of the output dims before the axis.
     pub outer: usize,

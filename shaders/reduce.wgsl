@@ -1,0 +1,121 @@
+// MEAN, twin of `src/reference/reduce.rs`. One invocation per output word (four int8/uint8
+// outputs, two int16 outputs, one float32 output); each output sums its reduced elements in
+// the input's row-major order (the reduced axes ascending), as the reference does.
+// - float32: `sum / (float)count`, NaN for an empty reduction.
+// - integer (`QuantizedMeanOrSum`): the raw sum wraps in i32; then
+//   MultiplyByQuantizedMultiplier(sum - zp_in * count, m', shift') + zp_out, clamped to the
+//   type (the reference's folded multiplier, uploaded); 0 for an empty reduction.
+//
+// plan (i32): [0] output elements, [1] count, [2] kept axes K, [3] reduced axes R, [4] bits
+// (8, 16, 32 for float32), [5] 1 if signed, [6] zp_in, [7] zp_out, [8] multiplier, [9] shift,
+// [10] lo, [11] hi; then K (size, input stride) pairs, then R (size, input stride) pairs.
+
+#import grid
+#import fixedpoint
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> plan: array<i32>;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> y: array<u32>;
+
+fn load_int(i: u32, bits: u32, signed: bool) -> i32 {
+    let per_word = 32u / bits;
+    let word = x[i / per_word];
+    let at = (i % per_word) * bits;
+    if (signed) {
+        return extractBits(i32(word), at, bits);
+    }
+    return i32(extractBits(word, at, bits));
+}
+
+// The input offset of reduced element 0 of output o.
+fn out_base(o: u32) -> u32 {
+    let kept = plan[2];
+    var rem = o;
+    var at = 0u;
+    for (var d = kept - 1; d >= 0; d--) {
+        let size = u32(plan[12 + 2 * d]);
+        at += (rem % size) * u32(plan[13 + 2 * d]);
+        rem = rem / size;
+    }
+    return at;
+}
+
+// The offset of reduced element r from its output's base.
+fn red_offset(r: u32) -> u32 {
+    let kept = plan[2];
+    let red = plan[3];
+    var rem = r;
+    var at = 0u;
+    for (var d = red - 1; d >= 0; d--) {
+        let m = 12 + 2 * (kept + d);
+        let size = u32(plan[m]);
+        at += (rem % size) * u32(plan[m + 1]);
+        rem = rem / size;
+    }
+    return at;
+}
+
+fn mean_int(o: u32, bits: u32, signed: bool) -> i32 {
+    let count = u32(plan[1]);
+    if (count == 0u) {
+        return 0;
+    }
+    let base = out_base(o);
+    var sum = 0;
+    for (var r = 0u; r < count; r++) {
+        sum += load_int(base + red_offset(r), bits, signed);
+    }
+    let shifted = sum - plan[6] * i32(count);
+    let v = multiply_by_quantized_multiplier(shifted, plan[8], plan[9]) + plan[7];
+    return clamp(v, plan[10], plan[11]);
+}
+
+@compute @workgroup_size(WG)
+fn mean_int_main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let word = flat_workgroup(wid, nwg) * WG + lid;
+    let n = u32(plan[0]);
+    let bits = u32(plan[4]);
+    let signed = plan[5] == 1;
+    let per_word = 32u / bits;
+    let first = word * per_word;
+    if (first >= n) {
+        return;
+    }
+    var packed = 0u;
+    for (var k = 0u; k < per_word; k++) {
+        if (first + k < n) {
+            packed = insertBits(packed, u32(mean_int(first + k, bits, signed)), k * bits, bits);
+        }
+    }
+    y[word] = packed;
+}
+
+@compute @workgroup_size(WG)
+fn mean_f32(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let o = flat_workgroup(wid, nwg) * WG + lid;
+    if (o >= u32(plan[0])) {
+        return;
+    }
+    let count = u32(plan[1]);
+    if (count == 0u) {
+        // InitializeMeanOutput: NaN.
+        y[o] = 0x7fc00000u;
+        return;
+    }
+    let base = out_base(o);
+    var sum = 0.0;
+    for (var r = 0u; r < count; r++) {
+        sum += bitcast<f32>(x[base + red_offset(r)]);
+    }
+    y[o] = bitcast<u32>(sum / f32(count));
+}
