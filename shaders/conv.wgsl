@@ -1,0 +1,560 @@
+// CONV_2D as an implicit GEMM: C[m][c] = sum_k A[m][k] * B[k][c] with m an output pixel
+// (batch, row, column), c an output channel of one group and k a filter tap (row, column,
+// input channel) — the CPU twin is `src/reference/conv/conv2d.rs` (ConvI8, ConvF32).
+//
+// A workgroup computes a BM x BN block of C (BM = WG_M * TM pixels, BN = WG_N * TN channels);
+// each invocation a TM x TN register tile: pixels m0 + tm + i * WG_M (interleaved, so that
+// the reads of the staged input are conflict-free) and channels c0 + tn * TN + j (contiguous,
+// so that it owns whole output words where it can). K is staged through workgroup memory,
+// TK at a time, every invocation helping to load.
+//
+// int8 (`conv_i8`): K runs over packed words of four input channels (each tap's channels
+// rounded up to whole words; the host packs the weights the same way with zeros in the
+// padding). Products are summed with `dot4I8Packed`, or with byte extraction when USE_DOT4
+// is false (the same integers). TFLite sums w * (x - zp_in) over in-image taps only; here a
+// tap outside the image reads zp_in in every byte (so x - zp_in = 0 there) and the sum is
+// sum(w * x) - zp_in * sum(w): the second term is folded into the per-channel bias by the
+// host, which is exact in wrapping i32 arithmetic. The epilogue is the reference's
+// `Epilogue` uploaded as data: bias add, MultiplyByQuantizedMultiplier, + zp_out, clamp.
+//
+// float (`conv_f32`): K runs over single input channels; taps outside the image read 0.
+// Sums per output in the reference's order (filter row, column, input channel), bias after.
+
+#import fixedpoint
+#import grid
+
+struct Params {
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    filter_h: u32,
+    filter_w: u32,
+    // The filter's input depth (input channels per group).
+    filter_in_c: u32,
+    stride_h: u32,
+    stride_w: u32,
+    dilation_h: u32,
+    dilation_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    out_c: u32,
+    // Output channels per group.
+    per_group: u32,
+    // Output pixels (batches * out_h * out_w).
+    m: u32,
+    // K elements per tap: int8 words (ceil(filter_in_c / 4)), or float channels.
+    per_tap: u32,
+    // K: per_tap * filter_h * filter_w.
+    k: u32,
+    m_tiles: u32,
+    n_tiles: u32,
+    groups: u32,
+    // int8: the input zero point in all four bytes.
+    pad_word: u32,
+    output_zero_point: i32,
+    act_min: i32,
+    act_max: i32,
+    act_lo: f32,
+    act_hi: f32,
+}
+
+// Invocations per workgroup, WG_M of them along pixels (WG_N = WG / WG_M along channels).
+override WG: u32 = 64u;
+override WG_M: u32 = 8u;
+// Register tile: TM pixels x TN channels per invocation (each at most 8).
+override TM: u32 = 4u;
+override TN: u32 = 4u;
+// K elements staged per step.
+override TK: u32 = 8u;
+// Workgroup tile lengths: TK * WG_M * TM and TK * WG_N * TN (set by the host).
+override A_LEN: u32 = 256u;
+override B_LEN: u32 = 256u;
+// int8: dot4I8Packed (true) or the scalar byte products (false).
+override USE_DOT4: bool = true;
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// int8 bindings.
+@group(0) @binding(1) var<storage, read> input_q: array<u32>;
+// Packed weights: [out_c][k] words.
+@group(0) @binding(2) var<storage, read> weights_q: array<u32>;
+// Per output channel: (bias + input_offset * sum(w), multiplier, shift, 0).
+@group(0) @binding(3) var<storage, read> epilogue: array<vec4<i32>>;
+// Zeroed by the host first when an invocation may own only part of a word.
+@group(0) @binding(4) var<storage, read_write> output_q: array<atomic<u32>>;
+
+// float bindings.
+@group(0) @binding(1) var<storage, read> input_f: array<f32>;
+// [out_c][filter_h][filter_w][filter_in_c], as stored.
+@group(0) @binding(2) var<storage, read> filter_f: array<f32>;
+@group(0) @binding(3) var<storage, read> bias_f: array<f32>;
+@group(0) @binding(4) var<storage, read_write> output_f: array<f32>;
+
+var<workgroup> a_q: array<u32, A_LEN>;
+var<workgroup> b_q: array<u32, B_LEN>;
+var<workgroup> a_f: array<f32, A_LEN>;
+var<workgroup> b_f: array<f32, B_LEN>;
+
+// Where tile (m_tile, n_tile) of group `group` starts.
+struct Tile {
+    valid: bool,
+    m0: u32,
+    // First channel of the block within the group.
+    n0: u32,
+    group: u32,
+}
+
+fn tile_of(wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
+    let flat = flat_workgroup(wid, nwg);
+    let bm = WG_M * TM;
+    let bn = (WG / WG_M) * TN;
+    let m_tile = flat % p.m_tiles;
+    let rest = flat / p.m_tiles;
+    let n_tile = rest % p.n_tiles;
+    let group = rest / p.n_tiles;
+    return Tile(group < p.groups, m_tile * bm, n_tile * bn, group);
+}
+
+// The input position under tap `tap` of output pixel `m`: (flat pixel offset, in image).
+fn tap_pixel(m: u32, tap: u32) -> vec2<u32> {
+    let ox = m % p.out_w;
+    let rest = m / p.out_w;
+    let oy = rest % p.out_h;
+    let b = rest / p.out_h;
+    let fy = tap / p.filter_w;
+    let fx = tap % p.filter_w;
+    // Unsigned wrap-around makes positions above the top / left of the image large.
+    let iy = oy * p.stride_h + fy * p.dilation_h - p.pad_h;
+    let ix = ox * p.stride_w + fx * p.dilation_w - p.pad_w;
+    let inside = oy * p.stride_h + fy * p.dilation_h >= p.pad_h
+        && ox * p.stride_w + fx * p.dilation_w >= p.pad_w && iy < p.in_h && ix < p.in_w;
+    return vec2<u32>((b * p.in_h + iy) * p.in_w + ix, select(0u, 1u, inside));
+}
+
+// ---- int8 -------------------------------------------------------------------------------
+
+// A[m][k] for int8: four input channels of one tap, packed.
+fn load_a_q(m: u32, k: u32, group: u32) -> u32 {
+    if (m >= p.m || k >= p.k) {
+        return 0u;
+    }
+    let tap = k / p.per_tap;
+    let ic = (k % p.per_tap) * 4u;
+    let at = tap_pixel(m, tap);
+    if (at.y == 0u) {
+        return p.pad_word;
+    }
+    let base = at.x * p.in_c + group * p.filter_in_c + ic;
+    let n = min(4u, p.filter_in_c - ic);
+    let word = base / 4u;
+    let shift = (base % 4u) * 8u;
+    var w = input_q[word];
+    if (shift != 0u) {
+        w = w >> shift;
+        if (word + 1u < arrayLength(&input_q)) {
+            w = w | (input_q[word + 1u] << (32u - shift));
+        }
+    }
+    if (n < 4u) {
+        // Channels past the filter's depth meet zero weights; keep them out anyway.
+        w = w & ((1u << (n * 8u)) - 1u);
+    }
+    return w;
+}
+
+fn dot_q(a: u32, b: u32) -> i32 {
+    if (USE_DOT4) {
+        return dot4I8Packed(a, b);
+    }
+    let ai = i32(a);
+    let bi = i32(b);
+    var s = 0;
+    for (var k = 0u; k < 4u; k++) {
+        s += extractBits(ai, k * 8u, 8u) * extractBits(bi, k * 8u, 8u);
+    }
+    return s;
+}
+
+// Stores byte `v` of flat output element `e` into the pending word, flushing the previous
+// word when `e` starts another: a word this invocation filled is stored, a partial one ORed.
+struct Pending {
+    word: u32,
+    bits: u32,
+    mask: u32,
+}
+
+fn flush(pw: Pending) {
+    if (pw.mask == 0xfu) {
+        atomicStore(&output_q[pw.word], pw.bits);
+    } else if (pw.mask != 0u) {
+        atomicOr(&output_q[pw.word], pw.bits);
+    }
+}
+
+fn put_byte(pw: Pending, e: u32, v: i32) -> Pending {
+    var q = pw;
+    let word = e / 4u;
+    if (word != q.word) {
+        flush(q);
+        q = Pending(word, 0u, 0u);
+    }
+    let k = e % 4u;
+    q.bits = q.bits | ((u32(v) & 0xffu) << (k * 8u));
+    q.mask = q.mask | (1u << k);
+    return q;
+}
+
+@compute @workgroup_size(WG)
+fn conv_i8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = tile_of(wid, nwg);
+    if (!t.valid) {
+        return;
+    }
+    let bm = WG_M * TM;
+    let bn = (WG / WG_M) * TN;
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    var acc: array<i32, 64>;
+    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+        for (var i = lid; i < A_LEN; i += WG) {
+            a_q[i] = load_a_q(t.m0 + i % bm, k0 + i / bm, t.group);
+        }
+        for (var i = lid; i < B_LEN; i += WG) {
+            let k = k0 + i / bn;
+            let n = t.n0 + i % bn;
+            var w = 0u;
+            if (k < p.k && n < p.per_group) {
+                w = weights_q[(t.group * p.per_group + n) * p.k + k];
+            }
+            b_q[i] = w;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var a: array<u32, 8>;
+            var b: array<u32, 8>;
+            for (var i = 0u; i < TM; i++) {
+                a[i] = a_q[kk * bm + tm + i * WG_M];
+            }
+            for (var j = 0u; j < TN; j++) {
+                b[j] = b_q[kk * bn + tn * TN + j];
+            }
+            for (var i = 0u; i < TM; i++) {
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * TN + j] += dot_q(a[i], b[j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < TM; i++) {
+        let m = t.m0 + tm + i * WG_M;
+        if (m >= p.m) {
+            break;
+        }
+        var pw = Pending(0xffffffffu, 0u, 0u);
+        for (var j = 0u; j < TN; j++) {
+            let n = t.n0 + tn * TN + j;
+            if (n >= p.per_group) {
+                break;
+            }
+            let c = t.group * p.per_group + n;
+            let e = epilogue[c];
+            var v = acc[i * TN + j] + e.x;
+            v = multiply_by_quantized_multiplier(v, e.y, e.z);
+            v = clamp(v + p.output_zero_point, p.act_min, p.act_max);
+            pw = put_byte(pw, m * p.out_c + c, v);
+        }
+        flush(pw);
+    }
+}
+
+// ---- float32 ----------------------------------------------------------------------------
+
+fn load_a_f(m: u32, k: u32, group: u32) -> f32 {
+    if (m >= p.m || k >= p.k) {
+        return 0.0;
+    }
+    let at = tap_pixel(m, k / p.per_tap);
+    if (at.y == 0u) {
+        return 0.0;
+    }
+    return input_f[at.x * p.in_c + group * p.filter_in_c + k % p.per_tap];
+}
+
+@compute @workgroup_size(WG)
+fn conv_f32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = tile_of(wid, nwg);
+    if (!t.valid) {
+        return;
+    }
+    let bm = WG_M * TM;
+    let bn = (WG / WG_M) * TN;
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    var acc: array<f32, 64>;
+    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+        for (var i = lid; i < A_LEN; i += WG) {
+            a_f[i] = load_a_f(t.m0 + i % bm, k0 + i / bm, t.group);
+        }
+        for (var i = lid; i < B_LEN; i += WG) {
+            let k = k0 + i / bn;
+            let n = t.n0 + i % bn;
+            var w = 0.0;
+            if (k < p.k && n < p.per_group) {
+                w = filter_f[(t.group * p.per_group + n) * p.k + k];
+            }
+            b_f[i] = w;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var a: array<f32, 8>;
+            var b: array<f32, 8>;
+            for (var i = 0u; i < TM; i++) {
+                a[i] = a_f[kk * bm + tm + i * WG_M];
+            }
+            for (var j = 0u; j < TN; j++) {
+                b[j] = b_f[kk * bn + tn * TN + j];
+            }
+            for (var i = 0u; i < TM; i++) {
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * TN + j] += a[i] * b[j];
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < TM; i++) {
+        let m = t.m0 + tm + i * WG_M;
+        if (m >= p.m) {
+            break;
+        }
+        for (var j = 0u; j < TN; j++) {
+            let n = t.n0 + tn * TN + j;
+            if (n >= p.per_group) {
+                break;
+            }
+            let c = t.group * p.per_group + n;
+            let v = acc[i * TN + j] + bias_f[c];
+            output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
+        }
+    }
+}
+
+// ---- DEPTHWISE_CONV_2D ------------------------------------------------------------------
+//
+// Twin of `src/reference/conv/depthwise.rs` (DwI8, DwF32): output channel c reads input
+// channel c / multiplier. An invocation computes DW_TM consecutive output columns of one
+// output row for the four channels 4q..4q+3 (one output word of int8). Taps outside the
+// image are skipped, as the reference does, so int8 sums w * (x - zp_in) directly.
+
+struct DwParams {
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c: u32,
+    filter_h: u32,
+    filter_w: u32,
+    stride_h: u32,
+    stride_w: u32,
+    dilation_h: u32,
+    dilation_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    multiplier: u32,
+    // ceil(out_c / 4).
+    quads: u32,
+    // ceil(out_w / DW_TM).
+    x_tiles: u32,
+    // Invocations with work: batches * out_h * x_tiles * quads.
+    total: u32,
+    // 1 when the four channels of a quad are one aligned input word (multiplier 1,
+    // in_c % 4 == 0).
+    aligned: u32,
+    input_offset: i32,
+    output_zero_point: i32,
+    act_min: i32,
+    act_max: i32,
+    act_lo: f32,
+    act_hi: f32,
+}
+
+override DW_WG: u32 = 64u;
+// Output columns per invocation (at most 8).
+override DW_TM: u32 = 4u;
+
+@group(0) @binding(0) var<uniform> dp: DwParams;
+
+struct DwSite {
+    valid: bool,
+    // Flat output pixel of column ox0.
+    pixel: u32,
+    oy: u32,
+    ox0: u32,
+    batch: u32,
+    q: u32,
+}
+
+fn dw_site(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> DwSite {
+    let g = flat_workgroup(wid, nwg) * DW_WG + lid;
+    let q = g % dp.quads;
+    var rest = g / dp.quads;
+    let ox0 = (rest % dp.x_tiles) * DW_TM;
+    rest = rest / dp.x_tiles;
+    let oy = rest % dp.out_h;
+    let batch = rest / dp.out_h;
+    return DwSite(g < dp.total, (batch * dp.out_h + oy) * dp.out_w + ox0, oy, ox0, batch, q);
+}
+
+// The input row under filter row fy, or in_h when outside the image.
+fn dw_row(oy: u32, fy: u32) -> u32 {
+    let y = oy * dp.stride_h + fy * dp.dilation_h;
+    return select(dp.in_h, y - dp.pad_h, y >= dp.pad_h && y - dp.pad_h < dp.in_h);
+}
+
+fn dw_col(ox: u32, fx: u32) -> u32 {
+    let x = ox * dp.stride_w + fx * dp.dilation_w;
+    return select(dp.in_w, x - dp.pad_w, x >= dp.pad_w && x - dp.pad_w < dp.in_w);
+}
+
+fn unpack_i8(w: u32) -> vec4<i32> {
+    let s = i32(w);
+    return vec4<i32>(
+        extractBits(s, 0u, 8u),
+        extractBits(s, 8u, 8u),
+        extractBits(s, 16u, 8u),
+        extractBits(s, 24u, 8u),
+    );
+}
+
+// The input values under output channels 4q..4q+3 at flat input pixel `pixel`.
+fn dw_input_q(pixel: u32, q: u32) -> vec4<i32> {
+    if (dp.aligned != 0u) {
+        return unpack_i8(input_q[pixel * (dp.in_c / 4u) + q]);
+    }
+    var v = vec4<i32>(0);
+    for (var j = 0u; j < 4u; j++) {
+        let c = q * 4u + j;
+        if (c < dp.out_c) {
+            let e = pixel * dp.in_c + c / dp.multiplier;
+            v[j] = extractBits(i32(input_q[e / 4u]), (e % 4u) * 8u, 8u);
+        }
+    }
+    return v;
+}
+
+@compute @workgroup_size(DW_WG)
+fn depthwise_i8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let s = dw_site(lid, wid, nwg);
+    if (!s.valid) {
+        return;
+    }
+    let off = vec4<i32>(dp.input_offset);
+    var acc: array<vec4<i32>, 8>;
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    for (var fy = 0u; fy < dp.filter_h; fy++) {
+        let iy = dw_row(s.oy, fy);
+        if (iy == dp.in_h) {
+            continue;
+        }
+        let row = (s.batch * dp.in_h + iy) * dp.in_w;
+        for (var fx = 0u; fx < dp.filter_w; fx++) {
+            // Packed weights: [tap][quad] words.
+            let w = unpack_i8(weights_q[(fy * dp.filter_w + fx) * dp.quads + s.q]);
+            for (var i = 0u; i < n; i++) {
+                let ix = dw_col(s.ox0 + i, fx);
+                if (ix != dp.in_w) {
+                    acc[i] += w * (dw_input_q(row + ix, s.q) + off);
+                }
+            }
+        }
+    }
+    for (var i = 0u; i < n; i++) {
+        var pw = Pending(0xffffffffu, 0u, 0u);
+        for (var j = 0u; j < 4u; j++) {
+            let c = s.q * 4u + j;
+            if (c >= dp.out_c) {
+                break;
+            }
+            let e = epilogue[c];
+            var v = acc[i][j] + e.x;
+            v = multiply_by_quantized_multiplier(v, e.y, e.z);
+            v = clamp(v + dp.output_zero_point, dp.act_min, dp.act_max);
+            pw = put_byte(pw, (s.pixel + i) * dp.out_c + c, v);
+        }
+        flush(pw);
+    }
+}
+
+@compute @workgroup_size(DW_WG)
+fn depthwise_f32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let s = dw_site(lid, wid, nwg);
+    if (!s.valid) {
+        return;
+    }
+    var acc: array<vec4<f32>, 8>;
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    let c0 = s.q * 4u;
+    // Channels past out_c read channel out_c - 1 (their results are not stored).
+    let cs = min(vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u), vec4<u32>(dp.out_c - 1u));
+    let ics = cs / dp.multiplier;
+    for (var fy = 0u; fy < dp.filter_h; fy++) {
+        let iy = dw_row(s.oy, fy);
+        if (iy == dp.in_h) {
+            continue;
+        }
+        let row = (s.batch * dp.in_h + iy) * dp.in_w;
+        for (var fx = 0u; fx < dp.filter_w; fx++) {
+            // The filter as stored: [1][filter_h][filter_w][out_c].
+            let tap = (fy * dp.filter_w + fx) * dp.out_c;
+            let w = vec4<f32>(
+                filter_f[tap + cs.x],
+                filter_f[tap + cs.y],
+                filter_f[tap + cs.z],
+                filter_f[tap + cs.w],
+            );
+            for (var i = 0u; i < n; i++) {
+                let ix = dw_col(s.ox0 + i, fx);
+                if (ix != dp.in_w) {
+                    let e = (row + ix) * dp.in_c;
+                    let x = vec4<f32>(
+                        input_f[e + ics.x],
+                        input_f[e + ics.y],
+                        input_f[e + ics.z],
+                        input_f[e + ics.w],
+                    );
+                    acc[i] += x * w;
+                }
+            }
+        }
+    }
+    for (var i = 0u; i < n; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            let c = c0 + j;
+            if (c >= dp.out_c) {
+                break;
+            }
+            let v = acc[i][j] + bias_f[c];
+            output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
+        }
+    }
+}

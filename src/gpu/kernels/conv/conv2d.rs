@@ -1,0 +1,201 @@
+//! CONV_2D: `conv_i8` / `conv_f32` of `shaders/conv.wgsl`, an implicit GEMM over
+//! (output pixels) × (output channels of a group) × (filter taps × input channels).
+
+use super::super::{Command, GpuOpCtx};
+use super::{
+    check_workgroup, clear_unless, epilogue_records, float_bias, tiles, window_words, ConvTiles,
+    Words,
+};
+use crate::gpu::shaders::PipelineKey;
+use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape};
+use crate::Result;
+
+/// CONV_2D in int8 or float32. Hybrid convolutions are refused for now.
+pub(crate) fn prepare_conv2d(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    if let Some(k) = ctx.kernel.downcast_ref::<ConvI8>() {
+        return prepare_i8(ctx, k);
+    }
+    if let Some(k) = ctx.kernel.downcast_ref::<ConvF32>() {
+        return prepare_f32(ctx, k);
+    }
+    if ctx.kernel.downcast_ref::<ConvHybrid>().is_some() {
+        return Err(
+            ctx.unsupported("hybrid CONV_2D (float input, int8 weights) has no GPU kernel yet")
+        );
+    }
+    Err(ctx.unsupported("no GPU kernel for this CONV_2D variant"))
+}
+
+/// The GEMM sizes of a convolution for one tile configuration.
+struct Gemm {
+    /// Output pixels.
+    m: usize,
+    /// Reduction elements per tap (int8: words of four channels).
+    per_tap: usize,
+    /// Reduction length.
+    k: usize,
+    m_tiles: usize,
+    n_tiles: usize,
+    groups: usize,
+    /// Workgroup tile lengths in elements (`A_LEN`, `B_LEN`).
+    a_len: usize,
+    b_len: usize,
+}
+
+impl Gemm {
+    fn new(s: &ConvShape, t: &ConvTiles, per_tap: usize) -> Gemm {
+        let g = &s.g;
+        let (wg, wg_m) = (t.wg as usize, t.wg_m as usize);
+        let bm = wg_m * t.tm as usize;
+        let bn = (wg / wg_m) * t.tn as usize;
+        let m = g.batches * g.out_h * g.out_w;
+        Gemm {
+            m,
+            per_tap,
+            k: per_tap * g.filter_h * g.filter_w,
+            m_tiles: m.div_ceil(bm),
+            n_tiles: s.filters_per_group.div_ceil(bn),
+            groups: g.out_c / s.filters_per_group,
+            a_len: t.tk as usize * bm,
+            b_len: t.tk as usize * bn,
+        }
+    }
+
+    fn workgroups(&self) -> u64 {
+        (self.m_tiles * self.n_tiles * self.groups) as u64
+    }
+}
+
+/// Check the tile constants against the shader's bounds and the device.
+fn check_tiles(ctx: &GpuOpCtx, t: &ConvTiles, gemm: &Gemm) -> Result<()> {
+    let ok = (1..=8).contains(&t.tm)
+        && (1..=8).contains(&t.tn)
+        && t.tk > 0
+        && t.wg_m > 0
+        && t.wg % t.wg_m == 0;
+    if !ok {
+        return Err(ctx.unsupported(format!("invalid CONV_2D tiles {t:?}")));
+    }
+    check_workgroup(ctx, t.wg, ((gemm.a_len + gemm.b_len) * 4) as u64)
+}
+
+/// The `Params` uniform of `shaders/conv.wgsl`.
+fn params(s: &ConvShape, gemm: &Gemm, pad_word: u32, q: (i32, i32, i32), act: (f32, f32)) -> Words {
+    let g = &s.g;
+    let mut w = Words::default();
+    window_words(&mut w, g);
+    w.u(g.filter_h).u(g.filter_w).u(s.filter_in_c);
+    w.u(g.stride_h)
+        .u(g.stride_w)
+        .u(g.dilation_h)
+        .u(g.dilation_w);
+    w.u(g.pad_h).u(g.pad_w).u(g.out_c).u(s.filters_per_group);
+    w.u(gemm.m).u(gemm.per_tap).u(gemm.k);
+    w.u(gemm.m_tiles).u(gemm.n_tiles).u(gemm.groups);
+    w.u(pad_word as usize)
+        .i(q.0)
+        .i(q.1)
+        .i(q.2)
+        .f(act.0)
+        .f(act.1);
+    w
+}
+
+fn key(entry: &'static str, t: &ConvTiles, gemm: &Gemm) -> PipelineKey {
+    PipelineKey::new("conv", entry)
+        .constant("WG", f64::from(t.wg))
+        .constant("WG_M", f64::from(t.wg_m))
+        .constant("TM", f64::from(t.tm))
+        .constant("TN", f64::from(t.tn))
+        .constant("TK", f64::from(t.tk))
+        .constant("A_LEN", gemm.a_len as f64)
+        .constant("B_LEN", gemm.b_len as f64)
+}
+
+/// The int8 filter `[out_c][filter_h][filter_w][filter_in_c]` as `[out_c][tap][words]`:
+/// each tap's channels packed four to a word, the last word of a tap padded with zeros.
+fn pack_filter(filter: &[i8], out_c: usize, taps: usize, in_c: usize) -> Vec<u8> {
+    let per_tap = in_c.div_ceil(4);
+    let mut out = vec![0u8; out_c * taps * per_tap * 4];
+    for c in 0..out_c {
+        for tap in 0..taps {
+            let src = &filter[(c * taps + tap) * in_c..][..in_c];
+            let dst = &mut out[(c * taps + tap) * per_tap * 4..][..in_c];
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s as u8;
+            }
+        }
+    }
+    out
+}
+
+fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
+    let s = &k.shape;
+    let g = &s.g;
+    let t = tiles();
+    let taps = g.filter_h * g.filter_w;
+    let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
+    check_tiles(ctx, &t, &gemm)?;
+    if gemm.m == 0 {
+        return Ok(Vec::new());
+    }
+    // A tap outside the image reads the input zero point in every byte.
+    let zp_byte = u32::from((-k.input_offset) as u8);
+    let pad_word = zp_byte * 0x0101_0101;
+    let e = &k.epilogue;
+    let per_filter = taps * s.filter_in_c;
+    // sum(w * (x - zp)) = sum(w * x) + input_offset * sum(w): the second term joins the bias.
+    let records = epilogue_records(e, |c| {
+        let sum = k.filter[c * per_filter..][..per_filter]
+            .iter()
+            .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+        k.input_offset.wrapping_mul(sum)
+    });
+    let p = params(
+        s,
+        &gemm,
+        pad_word,
+        (e.output_zero_point, e.act_min, e.act_max),
+        (0.0, 0.0),
+    );
+    let uniform = ctx.uniform("conv_i8 params", &p.0)?;
+    let weights = ctx.upload(
+        "conv_i8 weights",
+        &pack_filter(&k.filter, g.out_c, taps, s.filter_in_c),
+    )?;
+    let epilogue = ctx.upload("conv_i8 epilogue", &records)?;
+    let input = ctx.input(0)?;
+    let output = ctx.output(0)?;
+    let key = key("conv_i8", &t, &gemm).constant("USE_DOT4", if t.dot4 { 1.0 } else { 0.0 });
+    // Every invocation owns whole output words when its channels start and end on them.
+    let whole = g.out_c % 4 == 0 && s.filters_per_group % 4 == 0 && t.tn % 4 == 0;
+    let mut commands: Vec<Command> = clear_unless(whole, &output).into_iter().collect();
+    commands.push(ctx.dispatch(
+        &key,
+        &[&uniform, &input, &weights, &epilogue, &output],
+        ctx.grid(gemm.workgroups())?,
+    )?);
+    Ok(commands)
+}
+
+fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
+    let s = &k.shape;
+    let g = &s.g;
+    let t = tiles();
+    let gemm = Gemm::new(s, &t, s.filter_in_c);
+    check_tiles(ctx, &t, &gemm)?;
+    if gemm.m == 0 {
+        return Ok(Vec::new());
+    }
+    let p = params(s, &gemm, 0, (0, 0, 0), k.act);
+    let uniform = ctx.uniform("conv_f32 params", &p.0)?;
+    let input = ctx.input(0)?;
+    let filter = ctx.input(1)?;
+    let bias = float_bias(ctx, g.out_c)?;
+    let output = ctx.output(0)?;
+    Ok(vec![ctx.dispatch(
+        &key("conv_f32", &t, &gemm),
+        &[&uniform, &input, &filter, &bias, &output],
+        ctx.grid(gemm.workgroups())?,
+    )?])
+}
