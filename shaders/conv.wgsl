@@ -29,28 +29,25 @@ struct Params {
     in_c: u32,
     out_h: u32,
     out_w: u32,
-    filter_h: u32,
-    filter_w: u32,
-    // The filter's input depth (input channels per group).
-    filter_in_c: u32,
     stride_h: u32,
     stride_w: u32,
-    dilation_h: u32,
-    dilation_w: u32,
     pad_h: u32,
     pad_w: u32,
+    // The filter's input depth (input channels per group).
+    filter_in_c: u32,
     out_c: u32,
     // Output channels per group.
     per_group: u32,
     // Output pixels (batches * out_h * out_w).
     m: u32,
-    // K elements per tap: int8 words (ceil(filter_in_c / 4)), or float channels.
-    per_tap: u32,
-    // K: per_tap * filter_h * filter_w.
+    // K: taps * (int8: words of four channels; float: channels).
     k: u32,
     m_tiles: u32,
     n_tiles: u32,
     groups: u32,
+    // int8: 1 when every word of A is one aligned input word (in_c and filter_in_c
+    // multiples of 4).
+    aligned: u32,
     // int8: the input zero point in all four bytes.
     pad_word: u32,
     output_zero_point: i32,
@@ -68,9 +65,10 @@ override TM: u32 = 4u;
 override TN: u32 = 4u;
 // K elements staged per step.
 override TK: u32 = 8u;
-// Workgroup tile lengths: TK * WG_M * TM and TK * WG_N * TN (set by the host).
+// Workgroup tile lengths, set by the host: TK * WG_M * TM, TK * WG_N * TN, WG_M * TM.
 override A_LEN: u32 = 256u;
 override B_LEN: u32 = 256u;
+override P_LEN: u32 = 32u;
 // int8: dot4I8Packed (true) or the scalar byte products (false).
 override USE_DOT4: bool = true;
 
@@ -92,12 +90,18 @@ override USE_DOT4: bool = true;
 @group(0) @binding(3) var<storage, read> bias_f: array<f32>;
 @group(0) @binding(4) var<storage, read_write> output_f: array<f32>;
 
+// Per k (both): (fy * dilation_h, fx * dilation_w, input channel of the first element, 0),
+// so that the inner loops divide by nothing that is not a constant.
+@group(0) @binding(5) var<storage, read> taps: array<vec4<i32>>;
+
 var<workgroup> a_q: array<u32, A_LEN>;
 var<workgroup> b_q: array<u32, B_LEN>;
 var<workgroup> a_f: array<f32, A_LEN>;
 var<workgroup> b_f: array<f32, B_LEN>;
+// Per pixel of the block: (batch * in_h, top input row, left input column, valid).
+var<workgroup> pix: array<vec4<i32>, P_LEN>;
 
-// Where tile (m_tile, n_tile) of group `group` starts.
+// Where the workgroup's block starts.
 struct Tile {
     valid: bool,
     m0: u32,
@@ -108,46 +112,59 @@ struct Tile {
 
 fn tile_of(wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
     let flat = flat_workgroup(wid, nwg);
-    let bm = WG_M * TM;
-    let bn = (WG / WG_M) * TN;
     let m_tile = flat % p.m_tiles;
     let rest = flat / p.m_tiles;
     let n_tile = rest % p.n_tiles;
     let group = rest / p.n_tiles;
-    return Tile(group < p.groups, m_tile * bm, n_tile * bn, group);
+    return Tile(group < p.groups, m_tile * WG_M * TM, n_tile * (WG / WG_M) * TN, group);
 }
 
-// The input position under tap `tap` of output pixel `m`: (flat pixel offset, in image).
-fn tap_pixel(m: u32, tap: u32) -> vec2<u32> {
-    let ox = m % p.out_w;
-    let rest = m / p.out_w;
-    let oy = rest % p.out_h;
-    let b = rest / p.out_h;
-    let fy = tap / p.filter_w;
-    let fx = tap % p.filter_w;
-    // Unsigned wrap-around makes positions above the top / left of the image large.
-    let iy = oy * p.stride_h + fy * p.dilation_h - p.pad_h;
-    let ix = ox * p.stride_w + fx * p.dilation_w - p.pad_w;
-    let inside = oy * p.stride_h + fy * p.dilation_h >= p.pad_h
-        && ox * p.stride_w + fx * p.dilation_w >= p.pad_w && iy < p.in_h && ix < p.in_w;
-    return vec2<u32>((b * p.in_h + iy) * p.in_w + ix, select(0u, 1u, inside));
+// The block's pixels (once per workgroup; a barrier must follow).
+fn fill_pixels(lid: u32, m0: u32) {
+    for (var i = lid; i < P_LEN; i += WG) {
+        let m = m0 + i;
+        let ox = m % p.out_w;
+        let rest = m / p.out_w;
+        let oy = rest % p.out_h;
+        let b = rest / p.out_h;
+        pix[i] = vec4<i32>(
+            i32(b * p.in_h),
+            i32(oy * p.stride_h) - i32(p.pad_h),
+            i32(ox * p.stride_w) - i32(p.pad_w),
+            select(0, 1, m < p.m),
+        );
+    }
+}
+
+// The flat input pixel under tap entry `t` of block pixel `mm`, or -1 outside the image
+// (or past the last pixel).
+fn input_pixel(mm: u32, t: vec4<i32>) -> i32 {
+    let px = pix[mm];
+    let iy = px.y + t.x;
+    let ix = px.z + t.y;
+    if (px.w == 0 || u32(iy) >= p.in_h || u32(ix) >= p.in_w) {
+        return -1;
+    }
+    return (px.x + iy) * i32(p.in_w) + ix;
 }
 
 // ---- int8 -------------------------------------------------------------------------------
 
 // A[m][k] for int8: four input channels of one tap, packed.
-fn load_a_q(m: u32, k: u32, group: u32) -> u32 {
-    if (m >= p.m || k >= p.k) {
+fn load_a_q(mm: u32, k: u32, channel0: u32) -> u32 {
+    if (k >= p.k) {
         return 0u;
     }
-    let tap = k / p.per_tap;
-    let ic = (k % p.per_tap) * 4u;
-    let at = tap_pixel(m, tap);
-    if (at.y == 0u) {
+    let t = taps[k];
+    let at = input_pixel(mm, t);
+    if (at < 0) {
         return p.pad_word;
     }
-    let base = at.x * p.in_c + group * p.filter_in_c + ic;
-    let n = min(4u, p.filter_in_c - ic);
+    let base = u32(at) * p.in_c + channel0 + u32(t.z);
+    if (p.aligned != 0u) {
+        return input_q[base / 4u];
+    }
+    let n = min(4u, p.filter_in_c - u32(t.z));
     let word = base / 4u;
     let shift = (base % 4u) * 8u;
     var w = input_q[word];
@@ -170,15 +187,14 @@ fn dot_q(a: u32, b: u32) -> i32 {
     }
     let ai = i32(a);
     let bi = i32(b);
-    var s = 0;
-    for (var k = 0u; k < 4u; k++) {
-        s += extractBits(ai, k * 8u, 8u) * extractBits(bi, k * 8u, 8u);
-    }
-    return s;
+    return extractBits(ai, 0u, 8u) * extractBits(bi, 0u, 8u)
+        + extractBits(ai, 8u, 8u) * extractBits(bi, 8u, 8u)
+        + extractBits(ai, 16u, 8u) * extractBits(bi, 16u, 8u)
+        + extractBits(ai, 24u, 8u) * extractBits(bi, 24u, 8u);
 }
 
-// Stores byte `v` of flat output element `e` into the pending word, flushing the previous
-// word when `e` starts another: a word this invocation filled is stored, a partial one ORed.
+// Output bytes collected into words: a word this invocation filled is stored, a partial one
+// ORed into the (zeroed) output.
 struct Pending {
     word: u32,
     bits: u32,
@@ -193,6 +209,7 @@ fn flush(pw: Pending) {
     }
 }
 
+// Byte `v` of flat output element `e`, flushing the pending word when `e` starts another.
 fn put_byte(pw: Pending, e: u32, v: i32) -> Pending {
     var q = pw;
     let word = e / 4u;
@@ -220,17 +237,21 @@ fn conv_i8(
     let bn = (WG / WG_M) * TN;
     let tm = lid % WG_M;
     let tn = lid / WG_M;
+    let channel0 = t.group * p.filter_in_c;
+    let filter0 = t.group * p.per_group + t.n0;
+    fill_pixels(lid, t.m0);
+    workgroupBarrier();
     var acc: array<i32, 64>;
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
         for (var i = lid; i < A_LEN; i += WG) {
-            a_q[i] = load_a_q(t.m0 + i % bm, k0 + i / bm, t.group);
+            a_q[i] = load_a_q(i % bm, k0 + i / bm, channel0);
         }
         for (var i = lid; i < B_LEN; i += WG) {
             let k = k0 + i / bn;
-            let n = t.n0 + i % bn;
+            let n = i % bn;
             var w = 0u;
-            if (k < p.k && n < p.per_group) {
-                w = weights_q[(t.group * p.per_group + n) * p.k + k];
+            if (k < p.k && t.n0 + n < p.per_group) {
+                w = weights_q[(filter0 + n) * p.k + k];
             }
             b_q[i] = w;
         }
@@ -254,21 +275,17 @@ fn conv_i8(
     }
     for (var i = 0u; i < TM; i++) {
         let m = t.m0 + tm + i * WG_M;
-        if (m >= p.m) {
-            break;
-        }
         var pw = Pending(0xffffffffu, 0u, 0u);
         for (var j = 0u; j < TN; j++) {
             let n = t.n0 + tn * TN + j;
-            if (n >= p.per_group) {
-                break;
+            if (m < p.m && n < p.per_group) {
+                let c = t.group * p.per_group + n;
+                let e = epilogue[c];
+                var v = acc[i * TN + j] + e.x;
+                v = multiply_by_quantized_multiplier(v, e.y, e.z);
+                v = clamp(v + p.output_zero_point, p.act_min, p.act_max);
+                pw = put_byte(pw, m * p.out_c + c, v);
             }
-            let c = t.group * p.per_group + n;
-            let e = epilogue[c];
-            var v = acc[i * TN + j] + e.x;
-            v = multiply_by_quantized_multiplier(v, e.y, e.z);
-            v = clamp(v + p.output_zero_point, p.act_min, p.act_max);
-            pw = put_byte(pw, m * p.out_c + c, v);
         }
         flush(pw);
     }
@@ -276,15 +293,16 @@ fn conv_i8(
 
 // ---- float32 ----------------------------------------------------------------------------
 
-fn load_a_f(m: u32, k: u32, group: u32) -> f32 {
-    if (m >= p.m || k >= p.k) {
+fn load_a_f(mm: u32, k: u32, channel0: u32) -> f32 {
+    if (k >= p.k) {
         return 0.0;
     }
-    let at = tap_pixel(m, k / p.per_tap);
-    if (at.y == 0u) {
+    let t = taps[k];
+    let at = input_pixel(mm, t);
+    if (at < 0) {
         return 0.0;
     }
-    return input_f[at.x * p.in_c + group * p.filter_in_c + k % p.per_tap];
+    return input_f[u32(at) * p.in_c + channel0 + u32(t.z)];
 }
 
 @compute @workgroup_size(WG)
@@ -301,17 +319,21 @@ fn conv_f32(
     let bn = (WG / WG_M) * TN;
     let tm = lid % WG_M;
     let tn = lid / WG_M;
+    let channel0 = t.group * p.filter_in_c;
+    let filter0 = t.group * p.per_group + t.n0;
+    fill_pixels(lid, t.m0);
+    workgroupBarrier();
     var acc: array<f32, 64>;
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
         for (var i = lid; i < A_LEN; i += WG) {
-            a_f[i] = load_a_f(t.m0 + i % bm, k0 + i / bm, t.group);
+            a_f[i] = load_a_f(i % bm, k0 + i / bm, channel0);
         }
         for (var i = lid; i < B_LEN; i += WG) {
             let k = k0 + i / bn;
-            let n = t.n0 + i % bn;
+            let n = i % bn;
             var w = 0.0;
-            if (k < p.k && n < p.per_group) {
-                w = filter_f[(t.group * p.per_group + n) * p.k + k];
+            if (k < p.k && t.n0 + n < p.per_group) {
+                w = filter_f[(filter0 + n) * p.k + k];
             }
             b_f[i] = w;
         }
@@ -335,17 +357,13 @@ fn conv_f32(
     }
     for (var i = 0u; i < TM; i++) {
         let m = t.m0 + tm + i * WG_M;
-        if (m >= p.m) {
-            break;
-        }
         for (var j = 0u; j < TN; j++) {
             let n = t.n0 + tn * TN + j;
-            if (n >= p.per_group) {
-                break;
+            if (m < p.m && n < p.per_group) {
+                let c = t.group * p.per_group + n;
+                let v = acc[i * TN + j] + bias_f[c];
+                output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
             }
-            let c = t.group * p.per_group + n;
-            let v = acc[i * TN + j] + bias_f[c];
-            output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
         }
     }
 }
@@ -476,26 +494,25 @@ fn depthwise_i8(
         for (var fx = 0u; fx < dp.filter_w; fx++) {
             // Packed weights: [tap][quad] words.
             let w = unpack_i8(weights_q[(fy * dp.filter_w + fx) * dp.quads + s.q]);
-            for (var i = 0u; i < n; i++) {
+            for (var i = 0u; i < DW_TM; i++) {
                 let ix = dw_col(s.ox0 + i, fx);
-                if (ix != dp.in_w) {
+                if (i < n && ix != dp.in_w) {
                     acc[i] += w * (dw_input_q(row + ix, s.q) + off);
                 }
             }
         }
     }
-    for (var i = 0u; i < n; i++) {
+    for (var i = 0u; i < DW_TM; i++) {
         var pw = Pending(0xffffffffu, 0u, 0u);
         for (var j = 0u; j < 4u; j++) {
             let c = s.q * 4u + j;
-            if (c >= dp.out_c) {
-                break;
+            if (i < n && c < dp.out_c) {
+                let e = epilogue[c];
+                var v = acc[i][j] + e.x;
+                v = multiply_by_quantized_multiplier(v, e.y, e.z);
+                v = clamp(v + dp.output_zero_point, dp.act_min, dp.act_max);
+                pw = put_byte(pw, (s.pixel + i) * dp.out_c + c, v);
             }
-            let e = epilogue[c];
-            var v = acc[i][j] + e.x;
-            v = multiply_by_quantized_multiplier(v, e.y, e.z);
-            v = clamp(v + dp.output_zero_point, dp.act_min, dp.act_max);
-            pw = put_byte(pw, (s.pixel + i) * dp.out_c + c, v);
         }
         flush(pw);
     }
@@ -532,9 +549,9 @@ fn depthwise_f32(
                 filter_f[tap + cs.z],
                 filter_f[tap + cs.w],
             );
-            for (var i = 0u; i < n; i++) {
+            for (var i = 0u; i < DW_TM; i++) {
                 let ix = dw_col(s.ox0 + i, fx);
-                if (ix != dp.in_w) {
+                if (i < n && ix != dp.in_w) {
                     let e = (row + ix) * dp.in_c;
                     let x = vec4<f32>(
                         input_f[e + ics.x],
@@ -547,14 +564,13 @@ fn depthwise_f32(
             }
         }
     }
-    for (var i = 0u; i < n; i++) {
+    for (var i = 0u; i < DW_TM; i++) {
         for (var j = 0u; j < 4u; j++) {
             let c = c0 + j;
-            if (c >= dp.out_c) {
-                break;
+            if (i < n && c < dp.out_c) {
+                let v = acc[i][j] + bias_f[c];
+                output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
             }
-            let v = acc[i][j] + bias_f[c];
-            output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
         }
     }
 }

@@ -2,10 +2,7 @@
 //! (output pixels) × (output channels of a group) × (filter taps × input channels).
 
 use super::super::{Command, GpuOpCtx};
-use super::{
-    check_workgroup, clear_unless, epilogue_records, float_bias, tiles, window_words, ConvTiles,
-    Words,
-};
+use super::{check_workgroup, clear_unless, epilogue_records, float_bias, tiles, ConvTiles, Words};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape};
 use crate::Result;
@@ -76,29 +73,47 @@ fn check_tiles(ctx: &GpuOpCtx, t: &ConvTiles, gemm: &Gemm) -> Result<()> {
     if !ok {
         return Err(ctx.unsupported(format!("invalid CONV_2D tiles {t:?}")));
     }
-    check_workgroup(ctx, t.wg, ((gemm.a_len + gemm.b_len) * 4) as u64)
+    let pixels = (t.wg_m * t.tm) as usize;
+    check_workgroup(
+        ctx,
+        t.wg,
+        ((gemm.a_len + gemm.b_len + 4 * pixels) * 4) as u64,
+    )
 }
 
 /// The `Params` uniform of `shaders/conv.wgsl`.
-fn params(s: &ConvShape, gemm: &Gemm, pad_word: u32, q: (i32, i32, i32), act: (f32, f32)) -> Words {
+fn params(
+    s: &ConvShape,
+    gemm: &Gemm,
+    (aligned, pad_word): (bool, u32),
+    q: (i32, i32, i32),
+    act: (f32, f32),
+) -> Words {
     let g = &s.g;
     let mut w = Words::default();
-    window_words(&mut w, g);
-    w.u(g.filter_h).u(g.filter_w).u(s.filter_in_c);
-    w.u(g.stride_h)
-        .u(g.stride_w)
-        .u(g.dilation_h)
-        .u(g.dilation_w);
-    w.u(g.pad_h).u(g.pad_w).u(g.out_c).u(s.filters_per_group);
-    w.u(gemm.m).u(gemm.per_tap).u(gemm.k);
-    w.u(gemm.m_tiles).u(gemm.n_tiles).u(gemm.groups);
-    w.u(pad_word as usize)
-        .i(q.0)
-        .i(q.1)
-        .i(q.2)
-        .f(act.0)
-        .f(act.1);
+    w.u(g.in_h).u(g.in_w).u(g.in_c).u(g.out_h).u(g.out_w);
+    w.u(g.stride_h).u(g.stride_w).u(g.pad_h).u(g.pad_w);
+    w.u(s.filter_in_c).u(g.out_c).u(s.filters_per_group);
+    w.u(gemm.m)
+        .u(gemm.k)
+        .u(gemm.m_tiles)
+        .u(gemm.n_tiles)
+        .u(gemm.groups);
+    w.u(usize::from(aligned)).u(pad_word as usize);
+    w.i(q.0).i(q.1).i(q.2).f(act.0).f(act.1);
     w
+}
+
+/// Per reduction index k: `(fy * dilation_h, fx * dilation_w, first input channel, 0)`.
+fn tap_table(s: &ConvShape, gemm: &Gemm, channels_per_k: usize) -> Vec<u8> {
+    let g = &s.g;
+    let mut w = Words::default();
+    for k in 0..gemm.k {
+        let (tap, ic) = (k / gemm.per_tap, (k % gemm.per_tap) * channels_per_k);
+        let (fy, fx) = (tap / g.filter_w, tap % g.filter_w);
+        w.u(fy * g.dilation_h).u(fx * g.dilation_w).u(ic).u(0);
+    }
+    w.0
 }
 
 fn key(entry: &'static str, t: &ConvTiles, gemm: &Gemm) -> PipelineKey {
@@ -110,6 +125,7 @@ fn key(entry: &'static str, t: &ConvTiles, gemm: &Gemm) -> PipelineKey {
         .constant("TK", f64::from(t.tk))
         .constant("A_LEN", gemm.a_len as f64)
         .constant("B_LEN", gemm.b_len as f64)
+        .constant("P_LEN", f64::from(t.wg_m * t.tm))
 }
 
 /// The int8 filter `[out_c][filter_h][filter_w][filter_in_c]` as `[out_c][tap][words]`:
@@ -151,13 +167,15 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
             .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
         k.input_offset.wrapping_mul(sum)
     });
+    let aligned = g.in_c % 4 == 0 && s.filter_in_c % 4 == 0;
     let p = params(
         s,
         &gemm,
-        pad_word,
+        (aligned, pad_word),
         (e.output_zero_point, e.act_min, e.act_max),
         (0.0, 0.0),
     );
+    let table = ctx.upload("conv_i8 taps", &tap_table(s, &gemm, 4))?;
     let uniform = ctx.uniform("conv_i8 params", &p.0)?;
     let weights = ctx.upload(
         "conv_i8 weights",
@@ -172,7 +190,7 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
     let mut commands: Vec<Command> = clear_unless(whole, &output).into_iter().collect();
     commands.push(ctx.dispatch(
         &key,
-        &[&uniform, &input, &weights, &epilogue, &output],
+        &[&uniform, &input, &weights, &epilogue, &output, &table],
         ctx.grid(gemm.workgroups())?,
     )?);
     Ok(commands)
@@ -187,7 +205,8 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     if gemm.m == 0 {
         return Ok(Vec::new());
     }
-    let p = params(s, &gemm, 0, (0, 0, 0), k.act);
+    let p = params(s, &gemm, (false, 0), (0, 0, 0), k.act);
+    let table = ctx.upload("conv_f32 taps", &tap_table(s, &gemm, 1))?;
     let uniform = ctx.uniform("conv_f32 params", &p.0)?;
     let input = ctx.input(0)?;
     let filter = ctx.input(1)?;
@@ -195,7 +214,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     let output = ctx.output(0)?;
     Ok(vec![ctx.dispatch(
         &key("conv_f32", &t, &gemm),
-        &[&uniform, &input, &filter, &bias, &output],
+        &[&uniform, &input, &filter, &bias, &output, &table],
         ctx.grid(gemm.workgroups())?,
     )?])
 }

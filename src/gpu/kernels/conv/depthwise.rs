@@ -1,10 +1,7 @@
 //! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` of `shaders/conv.wgsl`.
 
 use super::super::{Command, GpuOpCtx};
-use super::{
-    check_workgroup, clear_unless, epilogue_records, float_bias, tiles, window_words, ConvTiles,
-    Words,
-};
+use super::{check_workgroup, clear_unless, epilogue_records, float_bias, tiles, ConvTiles, Words};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::depthwise::{DwF32, DwHybrid, DwI8, DwShape};
 use crate::Result;
@@ -49,7 +46,7 @@ fn plan(
     let total = g.batches * g.out_h * x_tiles * quads;
     let aligned = s.depth_multiplier == 1 && g.in_c % 4 == 0;
     let mut w = Words::default();
-    window_words(&mut w, g);
+    w.u(g.in_h).u(g.in_w).u(g.in_c).u(g.out_h).u(g.out_w);
     w.u(g.out_c).u(g.filter_h).u(g.filter_w);
     w.u(g.stride_h)
         .u(g.stride_w)

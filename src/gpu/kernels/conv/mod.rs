@@ -14,7 +14,6 @@ use std::cell::Cell;
 
 use super::{Arg, Command, GpuOpCtx};
 use crate::reference::common::Epilogue;
-use crate::reference::conv::Geom;
 use crate::Result;
 
 pub(crate) use conv2d::prepare_conv2d;
@@ -103,12 +102,6 @@ impl Words {
         self.0.extend_from_slice(&v.to_le_bytes());
         self
     }
-}
-
-/// The window fields both shaders' parameter structs start with, in order (see `Params` and
-/// `DwParams` in `shaders/conv.wgsl`).
-fn window_words(w: &mut Words, g: &Geom) {
-    w.u(g.in_h).u(g.in_w).u(g.in_c).u(g.out_h).u(g.out_w);
 }
 
 /// The reference's [`Epilogue`] as the shader reads it: per output channel
