@@ -15,6 +15,8 @@ use crate::{Error, Result};
 pub const SHADERS: &[(&str, &str)] = &[
     // Smoke test of the GPU path: out[i] = a[i] * 2 + 1 (wrapping i32).
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
+    // Hybrid kernels' run-time input quantization (exact, on soft float).
+    ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
@@ -25,6 +27,9 @@ pub const COMMON: &[(&str, &str)] = &[
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
     ("grid", include_str!("../../shaders/common/grid.wgsl")),
+    // IEEE binary32/binary64 arithmetic in u32 operations: twin of
+    // src/quant/fixedpoint/softfloat.rs.
+    ("softfloat", include_str!("../../shaders/common/softfloat.wgsl")),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.

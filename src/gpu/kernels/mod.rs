@@ -7,6 +7,7 @@
 //! device buffers of the op's tensors. It returns the [`Command`]s that compute the op's
 //! outputs; the session records them, with every other op's, into one submission.
 
+pub(crate) mod hybrid;
 mod shape_ops;
 
 use std::any::Any;
