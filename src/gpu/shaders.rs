@@ -17,6 +17,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
     // CONV_2D (implicit GEMM, int8 dot4 / float) and DEPTHWISE_CONV_2D.
     ("conv", include_str!("../../shaders/conv.wgsl")),
+    // Hybrid kernels' run-time input quantization (exact, on soft float).
+    ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
@@ -30,6 +32,9 @@ pub const COMMON: &[(&str, &str)] = &[
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
     ("grid", include_str!("../../shaders/common/grid.wgsl")),
+    // IEEE binary32/binary64 arithmetic in u32 operations: twin of
+    // src/quant/fixedpoint/softfloat.rs.
+    ("softfloat", include_str!("../../shaders/common/softfloat.wgsl")),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.

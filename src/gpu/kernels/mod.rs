@@ -8,6 +8,7 @@
 //! outputs; the session records them, with every other op's, into one submission.
 
 pub(crate) mod conv;
+pub(crate) mod hybrid;
 mod shape_ops;
 
 use std::any::Any;
