@@ -50,6 +50,10 @@ struct Params {
     aligned: u32,
     // int8: the input zero point in all four bytes.
     pad_word: u32,
+    // Input elements from one batch to the next (hybrid: whole words per batch row).
+    batch_stride: u32,
+    // Hybrid: 1 for per-channel weight scales (HybridConvPerChannel), 0 for one scale.
+    per_channel: u32,
     output_zero_point: i32,
     act_min: i32,
     act_max: i32,
@@ -98,8 +102,18 @@ var<workgroup> a_q: array<u32, A_LEN>;
 var<workgroup> b_q: array<u32, B_LEN>;
 var<workgroup> a_f: array<f32, A_LEN>;
 var<workgroup> b_f: array<f32, B_LEN>;
-// Per pixel of the block: (batch * in_h, top input row, left input column, valid).
+// Per pixel of the block: (first input element of its batch, top input row, left input
+// column, the word a tap outside the image reads); past the last pixel the row is far above
+// the image.
 var<workgroup> pix: array<vec4<i32>, P_LEN>;
+
+// Hybrid bindings (int8 weights, float input quantized per batch by `shaders/hybrid.wgsl`,
+// float bias and output): 1 is the quantized input, 3 and 4 the float bias and output.
+// Per batch: the scaling factor and the zero point ("offset") of the quantized row.
+@group(0) @binding(6) var<storage, read> row_scale: array<f32>;
+@group(0) @binding(7) var<storage, read> row_zero_point: array<i32>;
+// CONV_2D: per output channel (sum of the weights, weight scale bits, 0, 0).
+@group(0) @binding(8) var<storage, read> hybrid_channels: array<vec4<u32>>;
 
 // Where the workgroup's block starts.
 struct Tile {
@@ -119,33 +133,39 @@ fn tile_of(wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
     return Tile(group < p.groups, m_tile * WG_M * TM, n_tile * (WG / WG_M) * TN, group);
 }
 
-// The block's pixels (once per workgroup; a barrier must follow).
+// Pixel `m` of the output as a `pix` entry with pad word 0; the batch in `.w`.
+fn pixel_entry(m: u32) -> vec4<i32> {
+    let ox = m % p.out_w;
+    let rest = m / p.out_w;
+    let oy = rest % p.out_h;
+    let b = rest / p.out_h;
+    return vec4<i32>(
+        i32(b * p.batch_stride),
+        select(-1073741824, i32(oy * p.stride_h) - i32(p.pad_h), m < p.m),
+        i32(ox * p.stride_w) - i32(p.pad_w),
+        i32(b),
+    );
+}
+
+// The block's pixels with the input zero point word of int8 (a barrier must follow).
 fn fill_pixels(lid: u32, m0: u32) {
     for (var i = lid; i < P_LEN; i += WG) {
-        let m = m0 + i;
-        let ox = m % p.out_w;
-        let rest = m / p.out_w;
-        let oy = rest % p.out_h;
-        let b = rest / p.out_h;
-        pix[i] = vec4<i32>(
-            i32(b * p.in_h),
-            i32(oy * p.stride_h) - i32(p.pad_h),
-            i32(ox * p.stride_w) - i32(p.pad_w),
-            select(0, 1, m < p.m),
-        );
+        var e = pixel_entry(m0 + i);
+        e.w = i32(p.pad_word);
+        pix[i] = e;
     }
 }
 
-// The flat input pixel under tap entry `t` of block pixel `mm`, or -1 outside the image
-// (or past the last pixel).
+// The flat input element of channel 0 under tap entry `t` of block pixel `mm`, or -1
+// outside the image (or past the last pixel).
 fn input_pixel(mm: u32, t: vec4<i32>) -> i32 {
     let px = pix[mm];
     let iy = px.y + t.x;
     let ix = px.z + t.y;
-    if (px.w == 0 || u32(iy) >= p.in_h || u32(ix) >= p.in_w) {
+    if (u32(iy) >= p.in_h || u32(ix) >= p.in_w) {
         return -1;
     }
-    return (px.x + iy) * i32(p.in_w) + ix;
+    return px.x + (iy * i32(p.in_w) + ix) * i32(p.in_c);
 }
 
 // ---- int8 -------------------------------------------------------------------------------
@@ -158,9 +178,9 @@ fn load_a_q(mm: u32, k: u32, channel0: u32) -> u32 {
     let t = taps[k];
     let at = input_pixel(mm, t);
     if (at < 0) {
-        return p.pad_word;
+        return u32(pix[mm].w);
     }
-    let base = u32(at) * p.in_c + channel0 + u32(t.z);
+    let base = u32(at) + channel0 + u32(t.z);
     if (p.aligned != 0u) {
         return input_q[base / 4u];
     }
@@ -223,24 +243,15 @@ fn put_byte(pw: Pending, e: u32, v: i32) -> Pending {
     return q;
 }
 
-@compute @workgroup_size(WG)
-fn conv_i8(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let t = tile_of(wid, nwg);
-    if (!t.valid) {
-        return;
-    }
+// The int8 GEMM of the workgroup's block: each invocation's TM x TN sums of w * x (taps
+// outside the image read `pix[..].w`). `pix` must be filled.
+fn gemm_q(lid: u32, t: Tile) -> array<i32, 64> {
     let bm = WG_M * TM;
     let bn = (WG / WG_M) * TN;
     let tm = lid % WG_M;
     let tn = lid / WG_M;
     let channel0 = t.group * p.filter_in_c;
     let filter0 = t.group * p.per_group + t.n0;
-    fill_pixels(lid, t.m0);
-    workgroupBarrier();
     var acc: array<i32, 64>;
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
         for (var i = lid; i < A_LEN; i += WG) {
@@ -273,6 +284,24 @@ fn conv_i8(
         }
         workgroupBarrier();
     }
+    return acc;
+}
+
+@compute @workgroup_size(WG)
+fn conv_i8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = tile_of(wid, nwg);
+    if (!t.valid) {
+        return;
+    }
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    fill_pixels(lid, t.m0);
+    workgroupBarrier();
+    let acc = gemm_q(lid, t);
     for (var i = 0u; i < TM; i++) {
         let m = t.m0 + tm + i * WG_M;
         var pw = Pending(0xffffffffu, 0u, 0u);
@@ -291,6 +320,54 @@ fn conv_i8(
     }
 }
 
+// Hybrid CONV_2D (`ConvHybrid`): the input quantized per batch at run time (zero point zp_b,
+// scaling factor s_b); taps outside the image read zp_b, so acc - zp_b * sum(w) is the
+// reference's sum of w * (x - zp_b) over in-image taps. Then in float: per channel
+// acc * scale[c] * s_b, or with one weight scale acc * (s_b * scale) (the reference's
+// association); + bias; clamp.
+@compute @workgroup_size(WG)
+fn conv_hybrid(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = tile_of(wid, nwg);
+    if (!t.valid) {
+        return;
+    }
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    for (var i = lid; i < P_LEN; i += WG) {
+        var e = pixel_entry(t.m0 + i);
+        let zp = u32(row_zero_point[min(u32(e.w), arrayLength(&row_zero_point) - 1u)]) & 0xffu;
+        e.w = i32(zp * 0x01010101u);
+        pix[i] = e;
+    }
+    workgroupBarrier();
+    let acc = gemm_q(lid, t);
+    for (var i = 0u; i < TM; i++) {
+        let m = t.m0 + tm + i * WG_M;
+        let batch = m / (p.out_h * p.out_w);
+        for (var j = 0u; j < TN; j++) {
+            let n = t.n0 + tn * TN + j;
+            if (m < p.m && n < p.per_group) {
+                let c = t.group * p.per_group + n;
+                let h = hybrid_channels[c];
+                let sum = acc[i * TN + j] - row_zero_point[batch] * i32(h.x);
+                let scale = bitcast<f32>(h.y);
+                var v: f32;
+                if (p.per_channel != 0u) {
+                    v = f32(sum) * scale * row_scale[batch];
+                } else {
+                    v = 0.0 + f32(sum) * (row_scale[batch] * scale);
+                }
+                v = v + bias_f[c];
+                output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
+            }
+        }
+    }
+}
+
 // ---- float32 ----------------------------------------------------------------------------
 
 fn load_a_f(mm: u32, k: u32, channel0: u32) -> f32 {
@@ -302,7 +379,7 @@ fn load_a_f(mm: u32, k: u32, channel0: u32) -> f32 {
     if (at < 0) {
         return 0.0;
     }
-    return input_f[u32(at) * p.in_c + channel0 + u32(t.z)];
+    return input_f[u32(at) + channel0 + u32(t.z)];
 }
 
 @compute @workgroup_size(WG)
@@ -400,6 +477,8 @@ struct DwParams {
     // 1 when the four channels of a quad are one aligned input word (multiplier 1,
     // in_c % 4 == 0).
     aligned: u32,
+    // Input elements from one batch to the next (hybrid: whole words per batch row).
+    batch_stride: u32,
     input_offset: i32,
     output_zero_point: i32,
     act_min: i32,
@@ -413,6 +492,8 @@ override DW_WG: u32 = 64u;
 override DW_TM: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> dp: DwParams;
+// Hybrid: the weight scale of each output channel.
+@group(0) @binding(5) var<storage, read> dw_scales: array<f32>;
 
 struct DwSite {
     valid: bool,
@@ -456,20 +537,46 @@ fn unpack_i8(w: u32) -> vec4<i32> {
     );
 }
 
-// The input values under output channels 4q..4q+3 at flat input pixel `pixel`.
-fn dw_input_q(pixel: u32, q: u32) -> vec4<i32> {
+// The input values under output channels 4q..4q+3 at the input pixel whose channel 0 is
+// element `e0`.
+fn dw_input_q(e0: u32, q: u32) -> vec4<i32> {
     if (dp.aligned != 0u) {
-        return unpack_i8(input_q[pixel * (dp.in_c / 4u) + q]);
+        return unpack_i8(input_q[e0 / 4u + q]);
     }
     var v = vec4<i32>(0);
     for (var j = 0u; j < 4u; j++) {
         let c = q * 4u + j;
         if (c < dp.out_c) {
-            let e = pixel * dp.in_c + c / dp.multiplier;
+            let e = e0 + c / dp.multiplier;
             v[j] = extractBits(i32(input_q[e / 4u]), (e % 4u) * 8u, 8u);
         }
     }
     return v;
+}
+
+// The int8 sums of w * (x + input_offset) over in-image taps of a site's outputs.
+fn dw_sums_q(s: DwSite, input_offset: i32) -> array<vec4<i32>, 8> {
+    let off = vec4<i32>(input_offset);
+    var acc: array<vec4<i32>, 8>;
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    for (var fy = 0u; fy < dp.filter_h; fy++) {
+        let iy = dw_row(s.oy, fy);
+        if (iy == dp.in_h) {
+            continue;
+        }
+        let row = s.batch * dp.batch_stride + iy * dp.in_w * dp.in_c;
+        for (var fx = 0u; fx < dp.filter_w; fx++) {
+            // Packed weights: [tap][quad] words.
+            let w = unpack_i8(weights_q[(fy * dp.filter_w + fx) * dp.quads + s.q]);
+            for (var i = 0u; i < DW_TM; i++) {
+                let ix = dw_col(s.ox0 + i, fx);
+                if (i < n && ix != dp.in_w) {
+                    acc[i] += w * (dw_input_q(row + ix * dp.in_c, s.q) + off);
+                }
+            }
+        }
+    }
+    return acc;
 }
 
 @compute @workgroup_size(DW_WG)
@@ -482,26 +589,8 @@ fn depthwise_i8(
     if (!s.valid) {
         return;
     }
-    let off = vec4<i32>(dp.input_offset);
-    var acc: array<vec4<i32>, 8>;
+    let acc = dw_sums_q(s, dp.input_offset);
     let n = min(DW_TM, dp.out_w - s.ox0);
-    for (var fy = 0u; fy < dp.filter_h; fy++) {
-        let iy = dw_row(s.oy, fy);
-        if (iy == dp.in_h) {
-            continue;
-        }
-        let row = (s.batch * dp.in_h + iy) * dp.in_w;
-        for (var fx = 0u; fx < dp.filter_w; fx++) {
-            // Packed weights: [tap][quad] words.
-            let w = unpack_i8(weights_q[(fy * dp.filter_w + fx) * dp.quads + s.q]);
-            for (var i = 0u; i < DW_TM; i++) {
-                let ix = dw_col(s.ox0 + i, fx);
-                if (i < n && ix != dp.in_w) {
-                    acc[i] += w * (dw_input_q(row + ix, s.q) + off);
-                }
-            }
-        }
-    }
     for (var i = 0u; i < DW_TM; i++) {
         var pw = Pending(0xffffffffu, 0u, 0u);
         for (var j = 0u; j < 4u; j++) {
@@ -515,6 +604,34 @@ fn depthwise_i8(
             }
         }
         flush(pw);
+    }
+}
+
+// Hybrid DEPTHWISE_CONV_2D (`DwHybrid`): sums of w * (x - zp_b) over in-image taps of the
+// input quantized per batch, then in float acc * (scale[c] * s_b) + bias, clamped.
+@compute @workgroup_size(DW_WG)
+fn depthwise_hybrid(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let s = dw_site(lid, wid, nwg);
+    if (!s.valid) {
+        return;
+    }
+    let acc = dw_sums_q(s, -row_zero_point[s.batch]);
+    let scaling = row_scale[s.batch];
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    for (var i = 0u; i < DW_TM; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            let c = s.q * 4u + j;
+            if (i < n && c < dp.out_c) {
+                var v = f32(acc[i][j]);
+                v *= dw_scales[c] * scaling;
+                v = v + bias_f[c];
+                output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
+            }
+        }
     }
 }
 

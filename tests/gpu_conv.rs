@@ -111,7 +111,16 @@ fn le<T: Copy>(v: &[T], f: impl Fn(T) -> Vec<u8>) -> Vec<u8> {
     v.iter().flat_map(|&x| f(x)).collect()
 }
 
-fn random_problem(rng: &mut Rng, depthwise: bool, int8: bool) -> Problem {
+/// What a problem's tensors hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int8,
+    Float,
+    /// float32 input and output, int8 weights (dynamic range).
+    Hybrid,
+}
+
+fn random_problem(rng: &mut Rng, depthwise: bool, kind: Kind) -> Problem {
     let batches = rng.usize(1, 2);
     let (in_h, in_w) = (rng.usize(1, 11), rng.usize(1, 13));
     let (fh, fw) = (rng.usize(1, 4), rng.usize(1, 4));
@@ -130,6 +139,8 @@ fn random_problem(rng: &mut Rng, depthwise: bool, int8: bool) -> Problem {
         Activation::Relu6,
         Activation::ReluN1To1,
     ]);
+    // Hybrid depthwise needs one scale per channel; a grouped hybrid CONV_2D too.
+    let per_channel = rng.next() % 3 != 0 || (kind == Kind::Hybrid && depthwise);
     let (in_c, filter_in_c, out_c, mult);
     if depthwise {
         in_c = rng.pick(&[1, 2, 3, 4, 5, 7, 8, 12]);
@@ -137,7 +148,11 @@ fn random_problem(rng: &mut Rng, depthwise: bool, int8: bool) -> Problem {
         out_c = in_c * mult;
         filter_in_c = 1;
     } else {
-        let groups = rng.pick(&[1, 1, 1, 2, 3]);
+        let groups = if kind == Kind::Hybrid && !per_channel {
+            1
+        } else {
+            rng.pick(&[1, 1, 1, 2, 3])
+        };
         filter_in_c = rng.pick(&[1, 2, 3, 4, 5, 8, 9, 16, 17]);
         in_c = filter_in_c * groups;
         out_c = groups * rng.pick(&[1, 2, 3, 4, 5, 7, 8, 12, 13]);
@@ -190,16 +205,17 @@ fn random_problem(rng: &mut Rng, depthwise: bool, int8: bool) -> Problem {
         } else {
             "CONV_2D"
         },
-        if int8 { "int8" } else { "float32" },
+        format!("{kind:?}"),
     );
     let mut tensors;
     let input;
-    if int8 {
+    let f =
+        |rng: &mut Rng, n: usize| -> Vec<f32> { (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect() };
+    if kind == Kind::Int8 {
         let any_zp = rng.range(-128, 127);
         let zp_in = rng.pick(&[-128i64, 127, 0, any_zp]);
         let s_in = 0.01 + rng.unit() * 0.1;
         let axis = if depthwise { 3 } else { 0 };
-        let per_channel = rng.next() % 3 != 0;
         let scales: Vec<f32> = (0..if per_channel { out_c } else { 1 })
             .map(|_| 0.001 + rng.unit() * 0.02)
             .collect();
@@ -244,10 +260,39 @@ fn random_problem(rng: &mut Rng, depthwise: bool, int8: bool) -> Problem {
             })
             .collect();
         input = Tensor::from_i8(&in_shape, &x).unwrap();
+    } else if kind == Kind::Hybrid {
+        let axis = if depthwise { 3 } else { 0 };
+        let scales: Vec<f32> = (0..if per_channel { out_c } else { 1 })
+            .map(|_| 0.001 + rng.unit() * 0.02)
+            .collect();
+        let zeros = vec![0; scales.len()];
+        let filter: Vec<i8> = (0..n_filter).map(|_| rng.range(-127, 127) as i8).collect();
+        tensors = vec![
+            tensor("input", DType::F32, &in_shape, None),
+            constant(
+                tensor("filter", DType::I8, &filter_shape, qp(scales, zeros, axis)),
+                le(&filter, |x| vec![x as u8]),
+            ),
+            constant(
+                tensor("bias", DType::F32, &[out_c], None),
+                le(&f(rng, out_c), |x| x.to_le_bytes().to_vec()),
+            ),
+            tensor("output", DType::F32, &out_shape, None),
+        ];
+        // Rows of mixed signs, all positive, all negative, or all zero (scale 1, zp 0).
+        let per_batch = n_in / batches;
+        let mut x = Vec::with_capacity(n_in);
+        for _ in 0..batches {
+            let (lo, hi) = match rng.next() % 5 {
+                0 => (0.0, 3.0),
+                1 => (-2.0, -0.5),
+                2 => (0.0, 0.0),
+                _ => (-1.5, 1.0),
+            };
+            x.extend((0..per_batch).map(|_| lo + (hi - lo) * rng.unit()));
+        }
+        input = Tensor::from_f32(&in_shape, &x).unwrap();
     } else {
-        let f = |rng: &mut Rng, n: usize| -> Vec<f32> {
-            (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect()
-        };
         let filter = f(rng, n_filter);
         let bias = f(rng, out_c);
         tensors = vec![
@@ -387,7 +432,7 @@ fn tile_configs() -> Vec<(&'static str, ConvTiles)> {
 }
 
 /// `count` random problems of one kind, each under every tile configuration.
-fn check_random(seed: u64, depthwise: bool, int8: bool, count: usize) -> litequant::Result<()> {
+fn check_random(seed: u64, depthwise: bool, kind: Kind, count: usize) -> litequant::Result<()> {
     let Some(ctx) = gpu::context_or_skip("gpu_conv")? else {
         return Ok(());
     };
@@ -396,7 +441,7 @@ fn check_random(seed: u64, depthwise: bool, int8: bool, count: usize) -> litequa
     let configs = tile_configs();
     let mut failures = Vec::new();
     for i in 0..count {
-        let p = random_problem(&mut rng, depthwise, int8);
+        let p = random_problem(&mut rng, depthwise, kind);
         let want = run_on(&ReferenceEngine, &p.model, &p.input)?;
         // Every problem under the default tiles, and under two of the others in turn.
         let picks = [
@@ -418,22 +463,32 @@ fn check_random(seed: u64, depthwise: bool, int8: bool, count: usize) -> litequa
 
 #[test]
 fn conv2d_int8_matches_reference() -> litequant::Result<()> {
-    check_random(1, false, true, 60)
+    check_random(1, false, Kind::Int8, 60)
 }
 
 #[test]
 fn conv2d_f32_matches_reference() -> litequant::Result<()> {
-    check_random(2, false, false, 30)
+    check_random(2, false, Kind::Float, 30)
 }
 
 #[test]
 fn depthwise_int8_matches_reference() -> litequant::Result<()> {
-    check_random(3, true, true, 60)
+    check_random(3, true, Kind::Int8, 60)
 }
 
 #[test]
 fn depthwise_f32_matches_reference() -> litequant::Result<()> {
-    check_random(4, true, false, 30)
+    check_random(4, true, Kind::Float, 30)
+}
+
+#[test]
+fn conv2d_hybrid_matches_reference() -> litequant::Result<()> {
+    check_random(5, false, Kind::Hybrid, 30)
+}
+
+#[test]
+fn depthwise_hybrid_matches_reference() -> litequant::Result<()> {
+    check_random(6, true, Kind::Hybrid, 30)
 }
 
 // ---- the op fixtures' convolutions on LiteRT's recorded tensors --------------------------
@@ -566,11 +621,7 @@ fn fixture_convolutions_match_litert_in_isolation() -> litequant::Result<()> {
         refused.join("\n")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // Only the hybrid paths may be refused, and only until their kernels exist.
-    assert!(
-        refused.iter().all(|r| r.contains("hybrid")),
-        "refused: {refused:?}"
-    );
+    assert!(refused.is_empty(), "refused: {refused:?}");
     assert!(compared > 100, "only {compared} outputs compared");
     Ok(())
 }

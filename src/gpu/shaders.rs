@@ -34,7 +34,10 @@ pub const COMMON: &[(&str, &str)] = &[
     ("grid", include_str!("../../shaders/common/grid.wgsl")),
     // IEEE binary32/binary64 arithmetic in u32 operations: twin of
     // src/quant/fixedpoint/softfloat.rs.
-    ("softfloat", include_str!("../../shaders/common/softfloat.wgsl")),
+    (
+        "softfloat",
+        include_str!("../../shaders/common/softfloat.wgsl"),
+    ),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.

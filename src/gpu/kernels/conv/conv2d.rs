@@ -1,13 +1,13 @@
 //! CONV_2D: `conv_i8` / `conv_f32` of `shaders/conv.wgsl`, an implicit GEMM over
 //! (output pixels) × (output channels of a group) × (filter taps × input channels).
 
-use super::super::{Command, GpuOpCtx};
+use super::super::{hybrid, Command, GpuOpCtx};
 use super::{check_workgroup, clear_unless, epilogue_records, float_bias, tiles, ConvTiles, Words};
 use crate::gpu::shaders::PipelineKey;
-use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape};
+use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape, HybridScales};
 use crate::Result;
 
-/// CONV_2D in int8 or float32. Hybrid convolutions are refused for now.
+/// CONV_2D in int8, float32 or hybrid (float32 input, int8 weights).
 pub(crate) fn prepare_conv2d(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<ConvI8>() {
         return prepare_i8(ctx, k);
@@ -15,10 +15,8 @@ pub(crate) fn prepare_conv2d(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<ConvF32>() {
         return prepare_f32(ctx, k);
     }
-    if ctx.kernel.downcast_ref::<ConvHybrid>().is_some() {
-        return Err(
-            ctx.unsupported("hybrid CONV_2D (float input, int8 weights) has no GPU kernel yet")
-        );
+    if let Some(k) = ctx.kernel.downcast_ref::<ConvHybrid>() {
+        return prepare_hybrid(ctx, k);
     }
     Err(ctx.unsupported("no GPU kernel for this CONV_2D variant"))
 }
@@ -82,13 +80,30 @@ fn check_tiles(ctx: &GpuOpCtx, t: &ConvTiles, gemm: &Gemm) -> Result<()> {
 }
 
 /// The `Params` uniform of `shaders/conv.wgsl`.
-fn params(
-    s: &ConvShape,
-    gemm: &Gemm,
-    (aligned, pad_word): (bool, u32),
-    q: (i32, i32, i32),
-    act: (f32, f32),
-) -> Words {
+struct Input {
+    /// Every word of A is one aligned input word.
+    aligned: bool,
+    /// int8: the word a tap outside the image reads.
+    pad_word: u32,
+    /// Elements from one batch of the input to the next.
+    batch_stride: usize,
+    /// Hybrid: per-channel weight scales.
+    per_channel: bool,
+}
+
+impl Input {
+    fn dense(s: &ConvShape) -> Input {
+        let g = &s.g;
+        Input {
+            aligned: g.in_c % 4 == 0 && s.filter_in_c % 4 == 0,
+            pad_word: 0,
+            batch_stride: g.in_h * g.in_w * g.in_c,
+            per_channel: false,
+        }
+    }
+}
+
+fn params(s: &ConvShape, gemm: &Gemm, i: &Input, q: (i32, i32, i32), act: (f32, f32)) -> Words {
     let g = &s.g;
     let mut w = Words::default();
     w.u(g.in_h).u(g.in_w).u(g.in_c).u(g.out_h).u(g.out_w);
@@ -99,7 +114,8 @@ fn params(
         .u(gemm.m_tiles)
         .u(gemm.n_tiles)
         .u(gemm.groups);
-    w.u(usize::from(aligned)).u(pad_word as usize);
+    w.u(usize::from(i.aligned)).u(i.pad_word as usize);
+    w.u(i.batch_stride).u(usize::from(i.per_channel));
     w.i(q.0).i(q.1).i(q.2).f(act.0).f(act.1);
     w
 }
@@ -162,16 +178,17 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
     let per_filter = taps * s.filter_in_c;
     // sum(w * (x - zp)) = sum(w * x) + input_offset * sum(w): the second term joins the bias.
     let records = epilogue_records(e, |c| {
-        let sum = k.filter[c * per_filter..][..per_filter]
-            .iter()
-            .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
-        k.input_offset.wrapping_mul(sum)
+        k.input_offset
+            .wrapping_mul(filter_sum(&k.filter, c, per_filter))
     });
-    let aligned = g.in_c % 4 == 0 && s.filter_in_c % 4 == 0;
+    let input_layout = Input {
+        pad_word,
+        ..Input::dense(s)
+    };
     let p = params(
         s,
         &gemm,
-        (aligned, pad_word),
+        &input_layout,
         (e.output_zero_point, e.act_min, e.act_max),
         (0.0, 0.0),
     );
@@ -205,7 +222,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     if gemm.m == 0 {
         return Ok(Vec::new());
     }
-    let p = params(s, &gemm, (false, 0), (0, 0, 0), k.act);
+    let p = params(s, &gemm, &Input::dense(s), (0, 0, 0), k.act);
     let table = ctx.upload("conv_f32 taps", &tap_table(s, &gemm, 1))?;
     let uniform = ctx.uniform("conv_f32 params", &p.0)?;
     let input = ctx.input(0)?;
@@ -217,4 +234,77 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
         &[&uniform, &input, &filter, &bias, &output, &table],
         ctx.grid(gemm.workgroups())?,
     )?])
+}
+
+/// The sum of output channel `c`'s weights (wrapping, as the accumulator wraps).
+fn filter_sum(filter: &[i8], c: usize, per_filter: usize) -> i32 {
+    filter[c * per_filter..][..per_filter]
+        .iter()
+        .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)))
+}
+
+/// Hybrid CONV_2D: the input quantized per batch on the device (`kernels::hybrid`:
+/// asymmetric for per-channel weight scales, symmetric for one scale, as the reference
+/// chooses), then `conv_hybrid`.
+fn prepare_hybrid(ctx: &GpuOpCtx, k: &ConvHybrid) -> Result<Vec<Command>> {
+    let s = &k.shape;
+    let g = &s.g;
+    let t = tiles();
+    let taps = g.filter_h * g.filter_w;
+    let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
+    check_tiles(ctx, &t, &gemm)?;
+    if gemm.m == 0 {
+        return Ok(Vec::new());
+    }
+    let per_channel = matches!(k.scales, HybridScales::PerChannel(_));
+    let scale_of = |c: usize| match &k.scales {
+        HybridScales::PerChannel(v) => v[c],
+        HybridScales::PerTensor(x) => *x,
+    };
+    let row_len = g.in_h * g.in_w * g.in_c;
+    let (Ok(rows), Ok(len)) = (u32::try_from(g.batches), u32::try_from(row_len)) else {
+        return Err(ctx.unsupported("the input is too large for the hybrid quantization"));
+    };
+    let input = ctx.input(0)?;
+    let (mut commands, q) = hybrid::quantize_rows(ctx, &input, rows, len, !per_channel)?;
+    let input_layout = Input {
+        batch_stride: q.row_words as usize * 4,
+        per_channel,
+        ..Input::dense(s)
+    };
+    let p = params(s, &gemm, &input_layout, (0, 0, 0), k.act);
+    let uniform = ctx.uniform("conv_hybrid params", &p.0)?;
+    let weights = ctx.upload(
+        "conv_hybrid weights",
+        &pack_filter(&k.filter, g.out_c, taps, s.filter_in_c),
+    )?;
+    let table = ctx.upload("conv_hybrid taps", &tap_table(s, &gemm, 4))?;
+    let per_filter = taps * s.filter_in_c;
+    let mut channels = Words::default();
+    for c in 0..g.out_c {
+        channels
+            .i(filter_sum(&k.filter, c, per_filter))
+            .f(scale_of(c))
+            .u(0)
+            .u(0);
+    }
+    let channels = ctx.upload("conv_hybrid channels", &channels.0)?;
+    let bias = float_bias(ctx, g.out_c)?;
+    let output = ctx.output(0)?;
+    commands.push(ctx.dispatch(
+        &key("conv_hybrid", &t, &gemm),
+        &[
+            &uniform,
+            &q.q,
+            &weights,
+            &bias,
+            &output,
+            &table,
+            &q.scale,
+            &q.zero_point,
+            &channels,
+        ],
+        ctx.grid(gemm.workgroups())?,
+    )?);
+    Ok(commands)
 }

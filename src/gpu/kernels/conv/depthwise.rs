@@ -1,12 +1,12 @@
 //! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` of `shaders/conv.wgsl`.
 
-use super::super::{Command, GpuOpCtx};
+use super::super::{hybrid, Command, GpuOpCtx};
 use super::{check_workgroup, clear_unless, epilogue_records, float_bias, tiles, ConvTiles, Words};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::depthwise::{DwF32, DwHybrid, DwI8, DwShape};
 use crate::Result;
 
-/// DEPTHWISE_CONV_2D in int8 or float32. Hybrid depthwise convolutions are refused for now.
+/// DEPTHWISE_CONV_2D in int8, float32 or hybrid (float32 input, int8 weights).
 pub(crate) fn prepare_depthwise(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<DwI8>() {
         return prepare_i8(ctx, k);
@@ -14,10 +14,8 @@ pub(crate) fn prepare_depthwise(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<DwF32>() {
         return prepare_f32(ctx, k);
     }
-    if ctx.kernel.downcast_ref::<DwHybrid>().is_some() {
-        return Err(ctx.unsupported(
-            "hybrid DEPTHWISE_CONV_2D (float input, int8 weights) has no GPU kernel yet",
-        ));
+    if let Some(k) = ctx.kernel.downcast_ref::<DwHybrid>() {
+        return prepare_hybrid(ctx, k);
     }
     Err(ctx.unsupported("no GPU kernel for this DEPTHWISE_CONV_2D variant"))
 }
@@ -32,7 +30,7 @@ fn plan(
     ctx: &GpuOpCtx,
     s: &DwShape,
     t: &ConvTiles,
-    input_offset: i32,
+    (input_offset, batch_stride): (i32, usize),
     q: (i32, i32, i32),
     act: (f32, f32),
 ) -> Result<Plan> {
@@ -44,7 +42,7 @@ fn plan(
     let quads = g.out_c.div_ceil(4);
     let x_tiles = g.out_w.div_ceil(t.dw_tm as usize);
     let total = g.batches * g.out_h * x_tiles * quads;
-    let aligned = s.depth_multiplier == 1 && g.in_c % 4 == 0;
+    let aligned = s.depth_multiplier == 1 && g.in_c % 4 == 0 && batch_stride % 4 == 0;
     let mut w = Words::default();
     w.u(g.in_h).u(g.in_w).u(g.in_c).u(g.out_h).u(g.out_w);
     w.u(g.out_c).u(g.filter_h).u(g.filter_w);
@@ -53,7 +51,10 @@ fn plan(
         .u(g.dilation_h)
         .u(g.dilation_w);
     w.u(g.pad_h).u(g.pad_w).u(s.depth_multiplier).u(quads);
-    w.u(x_tiles).u(total).u(usize::from(aligned));
+    w.u(x_tiles)
+        .u(total)
+        .u(usize::from(aligned))
+        .u(batch_stride);
     w.i(input_offset).i(q.0).i(q.1).i(q.2).f(act.0).f(act.1);
     if u32::try_from(total).is_err() {
         return Err(ctx.unsupported(format!("{total} invocations exceed the u32 index range")));
@@ -92,7 +93,7 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &DwI8) -> Result<Vec<Command>> {
         ctx,
         s,
         &t,
-        k.input_offset,
+        (k.input_offset, g.in_h * g.in_w * g.in_c),
         (e.output_zero_point, e.act_min, e.act_max),
         (0.0, 0.0),
     )?;
@@ -123,7 +124,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &DwF32) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
     let t = tiles();
-    let plan = plan(ctx, s, &t, 0, (0, 0, 0), k.act)?;
+    let plan = plan(ctx, s, &t, (0, g.in_h * g.in_w * g.in_c), (0, 0, 0), k.act)?;
     if plan.total == 0 {
         return Ok(Vec::new());
     }
@@ -137,4 +138,48 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &DwF32) -> Result<Vec<Command>> {
         &[&uniform, &input, &filter, &bias, &output],
         ctx.grid(plan.total.div_ceil(t.dw_wg as usize) as u64)?,
     )?])
+}
+
+/// Hybrid DEPTHWISE_CONV_2D: the input quantized per batch on the device (asymmetric,
+/// `kernels::hybrid`), then `depthwise_hybrid`.
+fn prepare_hybrid(ctx: &GpuOpCtx, k: &DwHybrid) -> Result<Vec<Command>> {
+    let s = &k.shape;
+    let g = &s.g;
+    let t = tiles();
+    let row_len = g.in_h * g.in_w * g.in_c;
+    let (Ok(rows), Ok(len)) = (u32::try_from(g.batches), u32::try_from(row_len)) else {
+        return Err(ctx.unsupported("the input is too large for the hybrid quantization"));
+    };
+    let input = ctx.input(0)?;
+    let (mut commands, q) = hybrid::quantize_rows(ctx, &input, rows, len, false)?;
+    let stride = q.row_words as usize * 4;
+    let plan = plan(ctx, s, &t, (0, stride), (0, 0, 0), k.act)?;
+    if plan.total == 0 {
+        return Ok(Vec::new());
+    }
+    let uniform = ctx.uniform("depthwise_hybrid params", &plan.params.0)?;
+    let taps = g.filter_h * g.filter_w;
+    let weights = ctx.upload(
+        "depthwise_hybrid weights",
+        &pack_filter(&k.filter, taps, g.out_c),
+    )?;
+    let scales: Vec<u8> = k.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let scales = ctx.upload("depthwise_hybrid scales", &scales)?;
+    let bias = float_bias(ctx, g.out_c)?;
+    let output = ctx.output(0)?;
+    commands.push(ctx.dispatch(
+        &key("depthwise_hybrid", &t),
+        &[
+            &uniform,
+            &q.q,
+            &weights,
+            &bias,
+            &output,
+            &scales,
+            &q.scale,
+            &q.zero_point,
+        ],
+        ctx.grid(plan.total.div_ceil(t.dw_wg as usize) as u64)?,
+    )?);
+    Ok(commands)
 }
