@@ -19,6 +19,7 @@ pub mod shaders;
 
 pub use context::GpuContext;
 pub use engine::GpuEngine;
+pub use kernels::conv::{with_conv_tiles, ConvTiles};
 pub use session::GpuSession;
 pub use shaders::PipelineKey;
 

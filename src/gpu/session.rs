@@ -57,8 +57,11 @@ impl GpuSession {
         for (ti, t) in sg.tensors.iter().enumerate() {
             consts.push(reference::constant_value(0, ti, t)?);
         }
-        let specs: Vec<(model::DType, Vec<usize>)> =
-            sg.tensors.iter().map(|t| (t.dtype, reference::dims(t))).collect();
+        let specs: Vec<(model::DType, Vec<usize>)> = sg
+            .tensors
+            .iter()
+            .map(|t| (t.dtype, reference::dims(t)))
+            .collect();
         let bytes_of = |t: usize| -> u64 {
             let (dtype, shape) = &specs[t];
             let n: usize = shape.iter().product();
@@ -92,7 +95,10 @@ impl GpuSession {
             .iter()
             .map(|op| {
                 (
-                    op.inputs.iter().filter_map(|&t| usize::try_from(t).ok()).collect(),
+                    op.inputs
+                        .iter()
+                        .filter_map(|&t| usize::try_from(t).ok())
+                        .collect(),
                     op.output_tensors().collect(),
                 )
             })
@@ -383,9 +389,9 @@ impl Session for GpuSession {
             .iter()
             .map(|spec| match self.placed(spec.tensor) {
                 Some(_) => {
-                    let &(t, at) = out_at.next().ok_or_else(|| {
-                        Error::Gpu("output readback list is short".to_string())
-                    })?;
+                    let &(t, at) = out_at
+                        .next()
+                        .ok_or_else(|| Error::Gpu("output readback list is short".to_string()))?;
                     self.decode(t, &bytes[at as usize..])
                 }
                 None => self.consts[spec.tensor].clone().ok_or_else(|| {

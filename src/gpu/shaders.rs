@@ -38,12 +38,19 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("softmax", include_str!("../../shaders/softmax.wgsl")),
     // Tests of shaders/common/gemmlowp.wgsl against its Rust twin.
     ("gemmlowp_test", include_str!("../../shaders/gemmlowp_test.wgsl")),
+    // CONV_2D (implicit GEMM, int8 dot4 / float) and DEPTHWISE_CONV_2D.
+    ("conv", include_str!("../../shaders/conv.wgsl")),
+    // Hybrid kernels' run-time input quantization (exact, on soft float).
+    ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
 pub const COMMON: &[(&str, &str)] = &[
     // TFLite's integer primitives: twin of src/quant/fixedpoint (32-bit limbs).
-    ("fixedpoint", include_str!("../../shaders/common/fixedpoint.wgsl")),
+    (
+        "fixedpoint",
+        include_str!("../../shaders/common/fixedpoint.wgsl"),
+    ),
     // Packed 8-bit tensors: byte loads, word packing.
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
@@ -57,6 +64,12 @@ pub const COMMON: &[(&str, &str)] = &[
     ("fixedpoint16", include_str!("../../shaders/common/fixedpoint16.wgsl")),
     // gemmlowp's fixed-point functions: twin of src/quant/fixedpoint/gemmlowp.rs.
     ("gemmlowp", include_str!("../../shaders/common/gemmlowp.wgsl")),
+    // IEEE binary32/binary64 arithmetic in u32 operations: twin of
+    // src/quant/fixedpoint/softfloat.rs.
+    (
+        "softfloat",
+        include_str!("../../shaders/common/softfloat.wgsl"),
+    ),
 ];
 
 /// The raw source of shader `name`, before `#import` expansion.

@@ -14,12 +14,12 @@ use super::{
 
 /// What every CONV_2D loop needs besides the data: the window and the grouping.
 #[derive(Debug, Clone, Copy)]
-struct ConvShape {
-    g: Geom,
+pub(crate) struct ConvShape {
+    pub(crate) g: Geom,
     /// The filter's input depth (`filter_shape.Dims(3)`).
-    filter_in_c: usize,
+    pub(crate) filter_in_c: usize,
     /// `output_depth / groups`, `groups = input_depth / filter_input_depth`.
-    filters_per_group: usize,
+    pub(crate) filters_per_group: usize,
 }
 
 impl ConvShape {
@@ -125,11 +125,11 @@ pub(crate) fn prepare_conv2d(ctx: &OpCtx, o: &Conv2DOptions) -> Result<Box<dyn K
 }
 
 /// `reference_ops::Conv` (float).
-struct ConvF32 {
-    label: String,
-    shape: ConvShape,
-    act: (f32, f32),
-    order: FloatOrder,
+pub(crate) struct ConvF32 {
+    pub(crate) label: String,
+    pub(crate) shape: ConvShape,
+    pub(crate) act: (f32, f32),
+    pub(crate) order: FloatOrder,
 }
 
 impl Kernel for ConvF32 {
@@ -206,13 +206,13 @@ impl ConvF32 {
 }
 
 /// `reference_integer_ops::ConvPerChannel` (int8 activations, int8 weights, int32 bias).
-struct ConvI8 {
-    label: String,
-    shape: ConvShape,
+pub(crate) struct ConvI8 {
+    pub(crate) label: String,
+    pub(crate) shape: ConvShape,
     /// `-input_zero_point`.
-    input_offset: i32,
-    filter: Vec<i8>,
-    epilogue: Epilogue,
+    pub(crate) input_offset: i32,
+    pub(crate) filter: Vec<i8>,
+    pub(crate) epilogue: Epilogue,
 }
 
 impl Kernel for ConvI8 {
@@ -244,7 +244,7 @@ impl Kernel for ConvI8 {
 }
 
 /// The weight scales of a hybrid CONV_2D, which choose TFLite's loop.
-enum HybridScales {
+pub(crate) enum HybridScales {
     /// `HybridConvPerChannel`: asymmetric input, `acc * scale[oc] * scaling[b]`.
     PerChannel(Vec<f32>),
     /// `HybridConv`: symmetric input, `acc * (scaling[b] * scale)`.
@@ -253,12 +253,12 @@ enum HybridScales {
 
 /// Hybrid CONV_2D: float input quantized per batch at run time, int8 weights, float bias
 /// and output.
-struct ConvHybrid {
-    label: String,
-    shape: ConvShape,
-    filter: Vec<i8>,
-    scales: HybridScales,
-    act: (f32, f32),
+pub(crate) struct ConvHybrid {
+    pub(crate) label: String,
+    pub(crate) shape: ConvShape,
+    pub(crate) filter: Vec<i8>,
+    pub(crate) scales: HybridScales,
+    pub(crate) act: (f32, f32),
 }
 
 impl Kernel for ConvHybrid {

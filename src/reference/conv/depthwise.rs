@@ -14,9 +14,9 @@ use super::{
 
 /// The window and the depth multiplier (`output_channel = m + in_channel * multiplier`).
 #[derive(Debug, Clone, Copy)]
-struct DwShape {
-    g: Geom,
-    depth_multiplier: usize,
+pub(crate) struct DwShape {
+    pub(crate) g: Geom,
+    pub(crate) depth_multiplier: usize,
 }
 
 impl DwShape {
@@ -124,11 +124,11 @@ pub(crate) fn prepare_depthwise(
 }
 
 /// `reference_ops::DepthwiseConv` (float).
-struct DwF32 {
-    label: String,
-    shape: DwShape,
-    act: (f32, f32),
-    order: FloatOrder,
+pub(crate) struct DwF32 {
+    pub(crate) label: String,
+    pub(crate) shape: DwShape,
+    pub(crate) act: (f32, f32),
+    pub(crate) order: FloatOrder,
 }
 
 impl Kernel for DwF32 {
@@ -177,13 +177,13 @@ impl Kernel for DwF32 {
 }
 
 /// `reference_integer_ops::DepthwiseConvPerChannel`.
-struct DwI8 {
-    label: String,
-    shape: DwShape,
+pub(crate) struct DwI8 {
+    pub(crate) label: String,
+    pub(crate) shape: DwShape,
     /// `-input_zero_point`.
-    input_offset: i32,
-    filter: Vec<i8>,
-    epilogue: Epilogue,
+    pub(crate) input_offset: i32,
+    pub(crate) filter: Vec<i8>,
+    pub(crate) epilogue: Epilogue,
 }
 
 impl Kernel for DwI8 {
@@ -220,13 +220,13 @@ impl Kernel for DwI8 {
 
 /// `reference_integer_ops::DepthwiseConvHybridPerChannel` after per-batch asymmetric input
 /// quantization.
-struct DwHybrid {
-    label: String,
-    shape: DwShape,
-    filter: Vec<i8>,
+pub(crate) struct DwHybrid {
+    pub(crate) label: String,
+    pub(crate) shape: DwShape,
+    pub(crate) filter: Vec<i8>,
     /// One weight scale per output channel.
-    scales: Vec<f32>,
-    act: (f32, f32),
+    pub(crate) scales: Vec<f32>,
+    pub(crate) act: (f32, f32),
 }
 
 impl Kernel for DwHybrid {

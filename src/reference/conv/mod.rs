@@ -35,8 +35,8 @@ macro_rules! window_of {
     };
 }
 
-mod conv2d;
-mod depthwise;
+pub(crate) mod conv2d;
+pub(crate) mod depthwise;
 #[cfg(test)]
 mod tests;
 
@@ -53,7 +53,7 @@ use super::OpCtx;
 
 /// The window of a 2-D convolution over NHWC tensors, with everything resolved to sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Geom {
+pub(crate) struct Geom {
     pub batches: usize,
     pub in_h: usize,
     pub in_w: usize,
@@ -440,7 +440,7 @@ pub(super) fn i8_out<'t>(outputs: &'t mut [Tensor], n: usize, label: &str) -> Re
 // ---- hybrid input quantization ----------------------------------------------------------
 
 /// A hybrid op's float input quantized per batch at run time.
-pub(super) struct QuantizedInput {
+pub(crate) struct QuantizedInput {
     pub data: Vec<i8>,
     /// Per batch: the input's scaling factor (times the weight scale on the symmetric path).
     pub scaling: Vec<f32>,

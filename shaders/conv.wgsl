@@ -1,0 +1,693 @@
+// CONV_2D as an implicit GEMM: C[m][c] = sum_k A[m][k] * B[k][c] with m an output pixel
+// (batch, row, column), c an output channel of one group and k a filter tap (row, column,
+// input channel) — the CPU twin is `src/reference/conv/conv2d.rs` (ConvI8, ConvF32).
+//
+// A workgroup computes a BM x BN block of C (BM = WG_M * TM pixels, BN = WG_N * TN channels);
+// each invocation a TM x TN register tile: pixels m0 + tm + i * WG_M (interleaved, so that
+// the reads of the staged input are conflict-free) and channels c0 + tn * TN + j (contiguous,
+// so that it owns whole output words where it can). K is staged through workgroup memory,
+// TK at a time, every invocation helping to load.
+//
+// int8 (`conv_i8`): K runs over packed words of four input channels (each tap's channels
+// rounded up to whole words; the host packs the weights the same way with zeros in the
+// padding). Products are summed with `dot4I8Packed`, or with byte extraction when USE_DOT4
+// is false (the same integers). TFLite sums w * (x - zp_in) over in-image taps only; here a
+// tap outside the image reads zp_in in every byte (so x - zp_in = 0 there) and the sum is
+// sum(w * x) - zp_in * sum(w): the second term is folded into the per-channel bias by the
+// host, which is exact in wrapping i32 arithmetic. The epilogue is the reference's
+// `Epilogue` uploaded as data: bias add, MultiplyByQuantizedMultiplier, + zp_out, clamp.
+//
+// float (`conv_f32`): K runs over single input channels; taps outside the image read 0.
+// Sums per output in the reference's order (filter row, column, input channel), bias after.
+
+#import fixedpoint
+#import grid
+
+struct Params {
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    // The filter's input depth (input channels per group).
+    filter_in_c: u32,
+    out_c: u32,
+    // Output channels per group.
+    per_group: u32,
+    // Output pixels (batches * out_h * out_w).
+    m: u32,
+    // K: taps * (int8: words of four channels; float: channels).
+    k: u32,
+    m_tiles: u32,
+    n_tiles: u32,
+    groups: u32,
+    // int8: 1 when every word of A is one aligned input word (in_c and filter_in_c
+    // multiples of 4).
+    aligned: u32,
+    // int8: the input zero point in all four bytes.
+    pad_word: u32,
+    // Input elements from one batch to the next (hybrid: whole words per batch row).
+    batch_stride: u32,
+    // Hybrid: 1 for per-channel weight scales (HybridConvPerChannel), 0 for one scale.
+    per_channel: u32,
+    output_zero_point: i32,
+    act_min: i32,
+    act_max: i32,
+    act_lo: f32,
+    act_hi: f32,
+}
+
+// Invocations per workgroup, WG_M of them along pixels (WG_N = WG / WG_M along channels).
+override WG: u32 = 64u;
+override WG_M: u32 = 8u;
+// Register tile: TM pixels x TN channels per invocation (each at most 8).
+override TM: u32 = 4u;
+override TN: u32 = 4u;
+// K elements staged per step.
+override TK: u32 = 8u;
+// Workgroup tile lengths, set by the host: TK * WG_M * TM, TK * WG_N * TN, WG_M * TM.
+override A_LEN: u32 = 256u;
+override B_LEN: u32 = 256u;
+override P_LEN: u32 = 32u;
+// int8: dot4I8Packed (true) or the scalar byte products (false).
+override USE_DOT4: bool = true;
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// int8 bindings.
+@group(0) @binding(1) var<storage, read> input_q: array<u32>;
+// Packed weights: [out_c][k] words.
+@group(0) @binding(2) var<storage, read> weights_q: array<u32>;
+// Per output channel: (bias + input_offset * sum(w), multiplier, shift, 0).
+@group(0) @binding(3) var<storage, read> epilogue: array<vec4<i32>>;
+// Zeroed by the host first when an invocation may own only part of a word.
+@group(0) @binding(4) var<storage, read_write> output_q: array<atomic<u32>>;
+
+// float bindings.
+@group(0) @binding(1) var<storage, read> input_f: array<f32>;
+// [out_c][filter_h][filter_w][filter_in_c], as stored.
+@group(0) @binding(2) var<storage, read> filter_f: array<f32>;
+@group(0) @binding(3) var<storage, read> bias_f: array<f32>;
+@group(0) @binding(4) var<storage, read_write> output_f: array<f32>;
+
+// Per k (both): (fy * dilation_h, fx * dilation_w, input channel of the first element, 0),
+// so that the inner loops divide by nothing that is not a constant.
+@group(0) @binding(5) var<storage, read> taps: array<vec4<i32>>;
+
+var<workgroup> a_q: array<u32, A_LEN>;
+var<workgroup> b_q: array<u32, B_LEN>;
+var<workgroup> a_f: array<f32, A_LEN>;
+var<workgroup> b_f: array<f32, B_LEN>;
+// Per pixel of the block: (first input element of its batch, top input row, left input
+// column, the word a tap outside the image reads); past the last pixel the row is far above
+// the image.
+var<workgroup> pix: array<vec4<i32>, P_LEN>;
+
+// Hybrid bindings (int8 weights, float input quantized per batch by `shaders/hybrid.wgsl`,
+// float bias and output): 1 is the quantized input, 3 and 4 the float bias and output.
+// Per batch: the scaling factor and the zero point ("offset") of the quantized row.
+@group(0) @binding(6) var<storage, read> row_scale: array<f32>;
+@group(0) @binding(7) var<storage, read> row_zero_point: array<i32>;
+// CONV_2D: per output channel (sum of the weights, weight scale bits, 0, 0).
+@group(0) @binding(8) var<storage, read> hybrid_channels: array<vec4<u32>>;
+
+// Where the workgroup's block starts.
+struct Tile {
+    valid: bool,
+    m0: u32,
+    // First channel of the block within the group.
+    n0: u32,
+    group: u32,
+}
+
+fn tile_of(wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
+    let flat = flat_workgroup(wid, nwg);
+    let m_tile = flat % p.m_tiles;
+    let rest = flat / p.m_tiles;
+    let n_tile = rest % p.n_tiles;
+    let group = rest / p.n_tiles;
+    return Tile(group < p.groups, m_tile * WG_M * TM, n_tile * (WG / WG_M) * TN, group);
+}
+
+// Pixel `m` of the output as a `pix` entry with pad word 0; the batch in `.w`.
+fn pixel_entry(m: u32) -> vec4<i32> {
+    let ox = m % p.out_w;
+    let rest = m / p.out_w;
+    let oy = rest % p.out_h;
+    let b = rest / p.out_h;
+    return vec4<i32>(
+        i32(b * p.batch_stride),
+        select(-1073741824, i32(oy * p.stride_h) - i32(p.pad_h), m < p.m),
+        i32(ox * p.stride_w) - i32(p.pad_w),
+        i32(b),
+    );
+}
+
+// The block's pixels with the input zero point word of int8 (a barrier must follow).
+fn fill_pixels(lid: u32, m0: u32) {
+    for (var i = lid; i < P_LEN; i += WG) {
+        var e = pixel_entry(m0 + i);
+        e.w = i32(p.pad_word);
+        pix[i] = e;
+    }
+}
+
+// The flat input element of channel 0 under tap entry `t` of block pixel `mm`, or -1
+// outside the image (or past the last pixel).
+fn input_pixel(mm: u32, t: vec4<i32>) -> i32 {
+    let px = pix[mm];
+    let iy = px.y + t.x;
+    let ix = px.z + t.y;
+    if (u32(iy) >= p.in_h || u32(ix) >= p.in_w) {
+        return -1;
+    }
+    return px.x + (iy * i32(p.in_w) + ix) * i32(p.in_c);
+}
+
+// ---- int8 -------------------------------------------------------------------------------
+
+// A[m][k] for int8: four input channels of one tap, packed.
+fn load_a_q(mm: u32, k: u32, channel0: u32) -> u32 {
+    if (k >= p.k) {
+        return 0u;
+    }
+    let t = taps[k];
+    let at = input_pixel(mm, t);
+    if (at < 0) {
+        return u32(pix[mm].w);
+    }
+    let base = u32(at) + channel0 + u32(t.z);
+    if (p.aligned != 0u) {
+        return input_q[base / 4u];
+    }
+    let n = min(4u, p.filter_in_c - u32(t.z));
+    let word = base / 4u;
+    let shift = (base % 4u) * 8u;
+    var w = input_q[word];
+    if (shift != 0u) {
+        w = w >> shift;
+        if (word + 1u < arrayLength(&input_q)) {
+            w = w | (input_q[word + 1u] << (32u - shift));
+        }
+    }
+    if (n < 4u) {
+        // Channels past the filter's depth meet zero weights; keep them out anyway.
+        w = w & ((1u << (n * 8u)) - 1u);
+    }
+    return w;
+}
+
+fn dot_q(a: u32, b: u32) -> i32 {
+    if (USE_DOT4) {
+        return dot4I8Packed(a, b);
+    }
+    let ai = i32(a);
+    let bi = i32(b);
+    return extractBits(ai, 0u, 8u) * extractBits(bi, 0u, 8u)
+        + extractBits(ai, 8u, 8u) * extractBits(bi, 8u, 8u)
+        + extractBits(ai, 16u, 8u) * extractBits(bi, 16u, 8u)
+        + extractBits(ai, 24u, 8u) * extractBits(bi, 24u, 8u);
+}
+
+// Output bytes collected into words: a word this invocation filled is stored, a partial one
+// ORed into the (zeroed) output.
+struct Pending {
+    word: u32,
+    bits: u32,
+    mask: u32,
+}
+
+fn flush(pw: Pending) {
+    if (pw.mask == 0xfu) {
+        atomicStore(&output_q[pw.word], pw.bits);
+    } else if (pw.mask != 0u) {
+        atomicOr(&output_q[pw.word], pw.bits);
+    }
+}
+
+// Byte `v` of flat output element `e`, flushing the pending word when `e` starts another.
+fn put_byte(pw: Pending, e: u32, v: i32) -> Pending {
+    var q = pw;
+    let word = e / 4u;
+    if (word != q.word) {
+        flush(q);
+        q = Pending(word, 0u, 0u);
+    }
+    let k = e % 4u;
+    q.bits = q.bits | ((u32(v) & 0xffu) << (k * 8u));
+    q.mask = q.mask | (1u << k);
+    return q;
+}
+
+// The int8 GEMM of the workgroup's block: each invocation's TM x TN sums of w * x (taps
+// outside the image read `pix[..].w`). `pix` must be filled.
+fn gemm_q(lid: u32, t: Tile) -> array<i32, 64> {
+    let bm = WG_M * TM;
+    let bn = (WG / WG_M) * TN;
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    let channel0 = t.group * p.filter_in_c;
+    let filter0 = t.group * p.per_group + t.n0;
+    var acc: array<i32, 64>;
+    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+        for (var i = lid; i < A_LEN; i += WG) {
+            a_q[i] = load_a_q(i % bm, k0 + i / bm, channel0);
+        }
+        for (var i = lid; i < B_LEN; i += WG) {
+            let k = k0 + i / bn;
+            let n = i % bn;
+            var w = 0u;
+            if (k < p.k && t.n0 + n < p.per_group) {
+                w = weights_q[(filter0 + n) * p.k + k];
+            }
+            b_q[i] = w;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var a: array<u32, 8>;
+            var b: array<u32, 8>;
+            for (var i = 0u; i < TM; i++) {
+                a[i] = a_q[kk * bm + tm + i * WG_M];
+            }
+            for (var j = 0u; j < TN; j++) {
+                b[j] = b_q[kk * bn + tn * TN + j];
+            }
+            for (var i = 0u; i < TM; i++) {
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * TN + j] += dot_q(a[i], b[j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    return acc;
+}
+
+@compute @workgroup_size(WG)
+fn conv_i8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = tile_of(wid, nwg);
+    if (!t.valid) {
+        return;
+    }
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    fill_pixels(lid, t.m0);
+    workgroupBarrier();
+    let acc = gemm_q(lid, t);
+    for (var i = 0u; i < TM; i++) {
+        let m = t.m0 + tm + i * WG_M;
+        var pw = Pending(0xffffffffu, 0u, 0u);
+        for (var j = 0u; j < TN; j++) {
+            let n = t.n0 + tn * TN + j;
+            if (m < p.m && n < p.per_group) {
+                let c = t.group * p.per_group + n;
+                let e = epilogue[c];
+                var v = acc[i * TN + j] + e.x;
+                v = multiply_by_quantized_multiplier(v, e.y, e.z);
+                v = clamp(v + p.output_zero_point, p.act_min, p.act_max);
+                pw = put_byte(pw, m * p.out_c + c, v);
+            }
+        }
+        flush(pw);
+    }
+}
+
+// Hybrid CONV_2D (`ConvHybrid`): the input quantized per batch at run time (zero point zp_b,
+// scaling factor s_b); taps outside the image read zp_b, so acc - zp_b * sum(w) is the
+// reference's sum of w * (x - zp_b) over in-image taps. Then in float: per channel
+// acc * scale[c] * s_b, or with one weight scale acc * (s_b * scale) (the reference's
+// association); + bias; clamp.
+@compute @workgroup_size(WG)
+fn conv_hybrid(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = tile_of(wid, nwg);
+    if (!t.valid) {
+        return;
+    }
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    for (var i = lid; i < P_LEN; i += WG) {
+        var e = pixel_entry(t.m0 + i);
+        let zp = u32(row_zero_point[min(u32(e.w), arrayLength(&row_zero_point) - 1u)]) & 0xffu;
+        e.w = i32(zp * 0x01010101u);
+        pix[i] = e;
+    }
+    workgroupBarrier();
+    let acc = gemm_q(lid, t);
+    for (var i = 0u; i < TM; i++) {
+        let m = t.m0 + tm + i * WG_M;
+        let batch = m / (p.out_h * p.out_w);
+        for (var j = 0u; j < TN; j++) {
+            let n = t.n0 + tn * TN + j;
+            if (m < p.m && n < p.per_group) {
+                let c = t.group * p.per_group + n;
+                let h = hybrid_channels[c];
+                let sum = acc[i * TN + j] - row_zero_point[batch] * i32(h.x);
+                let scale = bitcast<f32>(h.y);
+                var v: f32;
+                if (p.per_channel != 0u) {
+                    v = f32(sum) * scale * row_scale[batch];
+                } else {
+                    v = 0.0 + f32(sum) * (row_scale[batch] * scale);
+                }
+                v = v + bias_f[c];
+                output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
+            }
+        }
+    }
+}
+
+// ---- float32 ----------------------------------------------------------------------------
+
+fn load_a_f(mm: u32, k: u32, channel0: u32) -> f32 {
+    if (k >= p.k) {
+        return 0.0;
+    }
+    let t = taps[k];
+    let at = input_pixel(mm, t);
+    if (at < 0) {
+        return 0.0;
+    }
+    return input_f[u32(at) + channel0 + u32(t.z)];
+}
+
+@compute @workgroup_size(WG)
+fn conv_f32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = tile_of(wid, nwg);
+    if (!t.valid) {
+        return;
+    }
+    let bm = WG_M * TM;
+    let bn = (WG / WG_M) * TN;
+    let tm = lid % WG_M;
+    let tn = lid / WG_M;
+    let channel0 = t.group * p.filter_in_c;
+    let filter0 = t.group * p.per_group + t.n0;
+    fill_pixels(lid, t.m0);
+    workgroupBarrier();
+    var acc: array<f32, 64>;
+    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+        for (var i = lid; i < A_LEN; i += WG) {
+            a_f[i] = load_a_f(i % bm, k0 + i / bm, channel0);
+        }
+        for (var i = lid; i < B_LEN; i += WG) {
+            let k = k0 + i / bn;
+            let n = i % bn;
+            var w = 0.0;
+            if (k < p.k && t.n0 + n < p.per_group) {
+                w = filter_f[(filter0 + n) * p.k + k];
+            }
+            b_f[i] = w;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var a: array<f32, 8>;
+            var b: array<f32, 8>;
+            for (var i = 0u; i < TM; i++) {
+                a[i] = a_f[kk * bm + tm + i * WG_M];
+            }
+            for (var j = 0u; j < TN; j++) {
+                b[j] = b_f[kk * bn + tn * TN + j];
+            }
+            for (var i = 0u; i < TM; i++) {
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * TN + j] += a[i] * b[j];
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < TM; i++) {
+        let m = t.m0 + tm + i * WG_M;
+        for (var j = 0u; j < TN; j++) {
+            let n = t.n0 + tn * TN + j;
+            if (m < p.m && n < p.per_group) {
+                let c = t.group * p.per_group + n;
+                let v = acc[i * TN + j] + bias_f[c];
+                output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
+            }
+        }
+    }
+}
+
+// ---- DEPTHWISE_CONV_2D ------------------------------------------------------------------
+//
+// Twin of `src/reference/conv/depthwise.rs` (DwI8, DwF32): output channel c reads input
+// channel c / multiplier. An invocation computes DW_TM consecutive output columns of one
+// output row for the four channels 4q..4q+3 (one output word of int8). Taps outside the
+// image are skipped, as the reference does, so int8 sums w * (x - zp_in) directly.
+
+struct DwParams {
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c: u32,
+    filter_h: u32,
+    filter_w: u32,
+    stride_h: u32,
+    stride_w: u32,
+    dilation_h: u32,
+    dilation_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    multiplier: u32,
+    // ceil(out_c / 4).
+    quads: u32,
+    // ceil(out_w / DW_TM).
+    x_tiles: u32,
+    // Invocations with work: batches * out_h * x_tiles * quads.
+    total: u32,
+    // 1 when the four channels of a quad are one aligned input word (multiplier 1,
+    // in_c % 4 == 0).
+    aligned: u32,
+    // Input elements from one batch to the next (hybrid: whole words per batch row).
+    batch_stride: u32,
+    input_offset: i32,
+    output_zero_point: i32,
+    act_min: i32,
+    act_max: i32,
+    act_lo: f32,
+    act_hi: f32,
+}
+
+override DW_WG: u32 = 64u;
+// Output columns per invocation (at most 8).
+override DW_TM: u32 = 4u;
+
+@group(0) @binding(0) var<uniform> dp: DwParams;
+// Hybrid: the weight scale of each output channel.
+@group(0) @binding(5) var<storage, read> dw_scales: array<f32>;
+
+struct DwSite {
+    valid: bool,
+    // Flat output pixel of column ox0.
+    pixel: u32,
+    oy: u32,
+    ox0: u32,
+    batch: u32,
+    q: u32,
+}
+
+fn dw_site(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> DwSite {
+    let g = flat_workgroup(wid, nwg) * DW_WG + lid;
+    let q = g % dp.quads;
+    var rest = g / dp.quads;
+    let ox0 = (rest % dp.x_tiles) * DW_TM;
+    rest = rest / dp.x_tiles;
+    let oy = rest % dp.out_h;
+    let batch = rest / dp.out_h;
+    return DwSite(g < dp.total, (batch * dp.out_h + oy) * dp.out_w + ox0, oy, ox0, batch, q);
+}
+
+// The input row under filter row fy, or in_h when outside the image.
+fn dw_row(oy: u32, fy: u32) -> u32 {
+    let y = oy * dp.stride_h + fy * dp.dilation_h;
+    return select(dp.in_h, y - dp.pad_h, y >= dp.pad_h && y - dp.pad_h < dp.in_h);
+}
+
+fn dw_col(ox: u32, fx: u32) -> u32 {
+    let x = ox * dp.stride_w + fx * dp.dilation_w;
+    return select(dp.in_w, x - dp.pad_w, x >= dp.pad_w && x - dp.pad_w < dp.in_w);
+}
+
+fn unpack_i8(w: u32) -> vec4<i32> {
+    let s = i32(w);
+    return vec4<i32>(
+        extractBits(s, 0u, 8u),
+        extractBits(s, 8u, 8u),
+        extractBits(s, 16u, 8u),
+        extractBits(s, 24u, 8u),
+    );
+}
+
+// The input values under output channels 4q..4q+3 at the input pixel whose channel 0 is
+// element `e0`.
+fn dw_input_q(e0: u32, q: u32) -> vec4<i32> {
+    if (dp.aligned != 0u) {
+        return unpack_i8(input_q[e0 / 4u + q]);
+    }
+    var v = vec4<i32>(0);
+    for (var j = 0u; j < 4u; j++) {
+        let c = q * 4u + j;
+        if (c < dp.out_c) {
+            let e = e0 + c / dp.multiplier;
+            v[j] = extractBits(i32(input_q[e / 4u]), (e % 4u) * 8u, 8u);
+        }
+    }
+    return v;
+}
+
+// The int8 sums of w * (x + input_offset) over in-image taps of a site's outputs.
+fn dw_sums_q(s: DwSite, input_offset: i32) -> array<vec4<i32>, 8> {
+    let off = vec4<i32>(input_offset);
+    var acc: array<vec4<i32>, 8>;
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    for (var fy = 0u; fy < dp.filter_h; fy++) {
+        let iy = dw_row(s.oy, fy);
+        if (iy == dp.in_h) {
+            continue;
+        }
+        let row = s.batch * dp.batch_stride + iy * dp.in_w * dp.in_c;
+        for (var fx = 0u; fx < dp.filter_w; fx++) {
+            // Packed weights: [tap][quad] words.
+            let w = unpack_i8(weights_q[(fy * dp.filter_w + fx) * dp.quads + s.q]);
+            for (var i = 0u; i < DW_TM; i++) {
+                let ix = dw_col(s.ox0 + i, fx);
+                if (i < n && ix != dp.in_w) {
+                    acc[i] += w * (dw_input_q(row + ix * dp.in_c, s.q) + off);
+                }
+            }
+        }
+    }
+    return acc;
+}
+
+@compute @workgroup_size(DW_WG)
+fn depthwise_i8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let s = dw_site(lid, wid, nwg);
+    if (!s.valid) {
+        return;
+    }
+    let acc = dw_sums_q(s, dp.input_offset);
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    for (var i = 0u; i < DW_TM; i++) {
+        var pw = Pending(0xffffffffu, 0u, 0u);
+        for (var j = 0u; j < 4u; j++) {
+            let c = s.q * 4u + j;
+            if (i < n && c < dp.out_c) {
+                let e = epilogue[c];
+                var v = acc[i][j] + e.x;
+                v = multiply_by_quantized_multiplier(v, e.y, e.z);
+                v = clamp(v + dp.output_zero_point, dp.act_min, dp.act_max);
+                pw = put_byte(pw, (s.pixel + i) * dp.out_c + c, v);
+            }
+        }
+        flush(pw);
+    }
+}
+
+// Hybrid DEPTHWISE_CONV_2D (`DwHybrid`): sums of w * (x - zp_b) over in-image taps of the
+// input quantized per batch, then in float acc * (scale[c] * s_b) + bias, clamped.
+@compute @workgroup_size(DW_WG)
+fn depthwise_hybrid(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let s = dw_site(lid, wid, nwg);
+    if (!s.valid) {
+        return;
+    }
+    let acc = dw_sums_q(s, -row_zero_point[s.batch]);
+    let scaling = row_scale[s.batch];
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    for (var i = 0u; i < DW_TM; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            let c = s.q * 4u + j;
+            if (i < n && c < dp.out_c) {
+                var v = f32(acc[i][j]);
+                v *= dw_scales[c] * scaling;
+                v = v + bias_f[c];
+                output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(DW_WG)
+fn depthwise_f32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let s = dw_site(lid, wid, nwg);
+    if (!s.valid) {
+        return;
+    }
+    var acc: array<vec4<f32>, 8>;
+    let n = min(DW_TM, dp.out_w - s.ox0);
+    let c0 = s.q * 4u;
+    // Channels past out_c read channel out_c - 1 (their results are not stored).
+    let cs = min(vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u), vec4<u32>(dp.out_c - 1u));
+    let ics = cs / dp.multiplier;
+    for (var fy = 0u; fy < dp.filter_h; fy++) {
+        let iy = dw_row(s.oy, fy);
+        if (iy == dp.in_h) {
+            continue;
+        }
+        let row = (s.batch * dp.in_h + iy) * dp.in_w;
+        for (var fx = 0u; fx < dp.filter_w; fx++) {
+            // The filter as stored: [1][filter_h][filter_w][out_c].
+            let tap = (fy * dp.filter_w + fx) * dp.out_c;
+            let w = vec4<f32>(
+                filter_f[tap + cs.x],
+                filter_f[tap + cs.y],
+                filter_f[tap + cs.z],
+                filter_f[tap + cs.w],
+            );
+            for (var i = 0u; i < DW_TM; i++) {
+                let ix = dw_col(s.ox0 + i, fx);
+                if (i < n && ix != dp.in_w) {
+                    let e = (row + ix) * dp.in_c;
+                    let x = vec4<f32>(
+                        input_f[e + ics.x],
+                        input_f[e + ics.y],
+                        input_f[e + ics.z],
+                        input_f[e + ics.w],
+                    );
+                    acc[i] += x * w;
+                }
+            }
+        }
+    }
+    for (var i = 0u; i < DW_TM; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            let c = c0 + j;
+            if (i < n && c < dp.out_c) {
+                let v = acc[i][j] + bias_f[c];
+                output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
+            }
+        }
+    }
+}
