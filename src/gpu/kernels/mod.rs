@@ -7,6 +7,7 @@
 //! device buffers of the op's tensors. It returns the [`Command`]s that compute the op's
 //! outputs; the session records them, with every other op's, into one submission.
 
+mod fully_connected;
 pub(crate) mod hybrid;
 mod shape_ops;
 
@@ -266,6 +267,7 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     use crate::model::Op;
     match &ctx.op.op.op {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
+        Op::FullyConnected(_) => fully_connected::prepare_fully_connected(ctx),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
 }
