@@ -42,6 +42,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("conv", include_str!("../../shaders/conv.wgsl")),
     // Hybrid kernels' run-time input quantization (exact, on soft float).
     ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
+    // FULLY_CONNECTED and BATCH_MATMUL: tiled int8 (dot4I8Packed) / hybrid / float products.
+    ("fully_connected", include_str!("../../shaders/fully_connected.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.

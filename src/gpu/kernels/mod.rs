@@ -14,6 +14,7 @@ mod pooling;
 mod reduce;
 mod resize;
 pub(crate) mod conv;
+mod fully_connected;
 pub(crate) mod hybrid;
 mod shape_ops;
 mod softmax;
@@ -308,6 +309,7 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::ResizeNearestNeighbor(_) => resize::prepare_nearest(ctx),
         Op::Conv2D(_) => conv::prepare_conv2d(ctx),
         Op::DepthwiseConv2D(_) => conv::prepare_depthwise(ctx),
+        Op::FullyConnected(_) => fully_connected::prepare_fully_connected(ctx),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
 }

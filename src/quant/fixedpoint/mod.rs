@@ -158,6 +158,7 @@ pub mod softdiv;
 
 // gemmlowp's fixed-point math and the 16-bit primitives (SOFTMAX, HARD_SWISH).
 mod gemmlowp;
+pub(crate) mod double_rescale;
 pub(crate) mod softfloat;
 pub use gemmlowp::*;
 

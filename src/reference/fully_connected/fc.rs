@@ -18,10 +18,10 @@ use super::{
 };
 
 #[derive(Debug, Clone, Copy)]
-struct Dims {
-    batches: usize,
-    units: usize,
-    depth: usize,
+pub(crate) struct Dims {
+    pub(crate) batches: usize,
+    pub(crate) units: usize,
+    pub(crate) depth: usize,
 }
 
 impl Dims {
@@ -165,13 +165,13 @@ pub(super) fn prepare(ctx: &OpCtx, o: &FullyConnectedOptions) -> Result<Box<dyn 
 // ---------------------------------------------------------------------------------------------
 // float32: `reference_ops::FullyConnected`.
 
-struct FloatFc {
-    label: String,
-    dims: Dims,
-    lo: f32,
-    hi: f32,
-    has_bias: bool,
-    order: FloatOrder,
+pub(crate) struct FloatFc {
+    pub(crate) label: String,
+    pub(crate) dims: Dims,
+    pub(crate) lo: f32,
+    pub(crate) hi: f32,
+    pub(crate) has_bias: bool,
+    pub(crate) order: FloatOrder,
 }
 
 impl Kernel for FloatFc {
@@ -223,14 +223,14 @@ impl Kernel for FloatFc {
 /// the multipliers `Prepare` computes feed only the optimized kernels. (The goldens tell the
 /// two apart: `fc_keepdims_int8` differs by one in two elements with the fixed-point form.)
 #[derive(Debug, Clone, PartialEq)]
-struct DoubleEpilogue {
+pub(crate) struct DoubleEpilogue {
     /// Per output unit (zeros when the op has no bias).
-    bias: Vec<i32>,
+    pub(crate) bias: Vec<i32>,
     /// `input_scale * filter_scale[c] / output_scale`, in double, per output unit.
-    scale: Vec<f64>,
-    output_zero_point: i32,
-    act_min: i32,
-    act_max: i32,
+    pub(crate) scale: Vec<f64>,
+    pub(crate) output_zero_point: i32,
+    pub(crate) act_min: i32,
+    pub(crate) act_max: i32,
 }
 
 impl DoubleEpilogue {
@@ -268,15 +268,15 @@ fn check_per_unit_scales(
     Ok(())
 }
 
-struct QuantFc<T: QElem> {
-    label: String,
-    dims: Dims,
+pub(crate) struct QuantFc<T: QElem> {
+    pub(crate) label: String,
+    pub(crate) dims: Dims,
     /// `-input zero point`.
-    input_offset: i32,
+    pub(crate) input_offset: i32,
     /// `-weights zero point` (per-tensor weights; 0 for per-channel).
-    filter_offset: i32,
-    epilogue: DoubleEpilogue,
-    _t: PhantomData<T>,
+    pub(crate) filter_offset: i32,
+    pub(crate) epilogue: DoubleEpilogue,
+    pub(crate) _t: PhantomData<T>,
 }
 
 fn prepare_quantized<T: QElem>(
@@ -405,16 +405,16 @@ impl<T: QElem> Kernel for QuantFc<T> {
 // Hybrid: `EvalHybridDense` (float activations quantized per row at run time, int8 weights,
 // float bias and output).
 
-struct HybridFc {
-    label: String,
-    dims: Dims,
-    asymmetric: bool,
+pub(crate) struct HybridFc {
+    pub(crate) label: String,
+    pub(crate) dims: Dims,
+    pub(crate) asymmetric: bool,
     /// Per output unit (per-channel weights), or `None` with `filter_scale` folded into each
     /// row's scaling factor.
-    per_channel: Option<Vec<f32>>,
-    filter_scale: f32,
-    act: FloatAct,
-    has_bias: bool,
+    pub(crate) per_channel: Option<Vec<f32>>,
+    pub(crate) filter_scale: f32,
+    pub(crate) act: FloatAct,
+    pub(crate) has_bias: bool,
 }
 
 fn prepare_hybrid(

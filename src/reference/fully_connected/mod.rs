@@ -10,7 +10,7 @@
 //!   quantization of the hybrid kernels (`reference/portable_tensor_utils.cc`).
 
 mod bmm;
-mod fc;
+pub(crate) mod fc;
 #[cfg(test)]
 mod tests;
 
@@ -35,7 +35,7 @@ pub(super) fn prepare_batch_matmul(ctx: &OpCtx, o: &BatchMatMulOptions) -> Resul
 // Run-time tensor access (prepare checked the dtypes; these only turn a surprise into an error).
 
 /// Integer element types of quantized activations: [`QInt`] values held in a tensor.
-pub(super) trait QElem: QInt + Send + Sync + 'static {
+pub(crate) trait QElem: QInt + Send + Sync + 'static {
     fn slice(t: &Tensor) -> Option<&[Self]>;
     fn slice_mut(t: &mut Tensor) -> Option<&mut [Self]>;
 }
@@ -191,7 +191,7 @@ pub(super) fn row_sums(matrix: &[i8], depth: usize) -> Vec<i32> {
 /// The fused activation of a hybrid kernel (`ApplyActivationToVector`), which, unlike the
 /// float and integer kernels, takes every activation TFLite has.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum FloatAct {
+pub(crate) enum FloatAct {
     Clamp(f32, f32),
     Tanh,
     SignBit,

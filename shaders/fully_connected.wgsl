@@ -1,0 +1,435 @@
+// FULLY_CONNECTED and BATCH_MATMUL: `out[z][r][c] = epilogue(Σ_k A[z][r][k] · B[z][c][k])`
+// with both operands K-contiguous ("NT": A is the input / LHS `[M, K]`, B the weights /
+// transposed RHS `[N, K]`). Twin: `src/reference/fully_connected` (the loops there), with
+// zero points folded out of the inner loop (gemmlowp): Σ(w + fo)(x + io) = Σ w·x + fo·Σx
+// + (io·Σw + K·fo·io), the last term per column and computed at prepare into `bias`.
+//
+// Tiling: a workgroup of WG_M × WG_N invocations computes a (WG_M·TM) × (WG_N·TN) tile of
+// one product, each invocation TM × TN outputs in registers (rows ty + i·WG_M, columns
+// tx + j·WG_N); K is staged through workgroup memory KW words (8-bit) or KF floats at a time.
+// The batch `z` of a tile selects per-product offsets (`zoff`: rows of A, rows of B, first
+// output element) so that BATCH_MATMUL's broadcast batches reuse one kernel.
+//
+// 8-bit operands are row-padded: row r of A at words [r·kw, (r+1)·kw), kw = ceil(K/4), the
+// padding bytes 0 (so they add nothing to Σ w·x nor to Σx). Outputs of 8 bits are ORed into
+// a zeroed buffer (four outputs per word may belong to different invocations).
+
+#import bytes
+#import grid
+#import fixedpoint
+#import softfloat
+
+override WG_M: u32 = 8u;
+override WG_N: u32 = 8u;
+// Register tile, each at most 4.
+override TM: u32 = 4u;
+override TN: u32 = 4u;
+// K words (8-bit operands) / floats (float32) staged per step.
+override KW: u32 = 8u;
+override KF: u32 = 16u;
+// The scalar dot product instead of dot4I8Packed / dot4U8Packed (same results).
+override SCALAR_DOT: bool = false;
+// uint8 operands (zero-extended bytes).
+override UNSIGNED: bool = false;
+
+override WGS: u32 = WG_M * WG_N;
+override BM: u32 = WG_M * TM;
+override BN: u32 = WG_N * TN;
+override A_WORDS: u32 = WG_M * TM * KW;
+override B_WORDS: u32 = WG_N * TN * KW;
+override A_FLOATS: u32 = WG_M * TM * KF;
+override B_FLOATS: u32 = WG_N * TN * KF;
+
+struct Gemm {
+    m: u32,
+    n: u32,
+    // K in elements, and in words per row of an 8-bit operand.
+    k: u32,
+    kw: u32,
+    tiles_m: u32,
+    tiles_n: u32,
+    batches: u32,
+    // -weights zero point (per-tensor weights), multiplied by each row's Σx.
+    filter_offset: i32,
+    output_zero_point: i32,
+    act_min: i32,
+    act_max: i32,
+    // 0: round(acc · double) (FULLY_CONNECTED); 1: MultiplyByQuantizedMultiplier;
+    // 2: no requantization (int32 output).
+    rescale_kind: u32,
+    // float32 / hybrid: the fused activation's clamp (hybrid: 1 = apply, else none).
+    f_min: f32,
+    f_max: f32,
+    f_clamp: u32,
+    // hybrid: per-tensor weight scale (bits; 0 when per-channel `cscale` applies).
+    filter_scale: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Gemm;
+// Per batch: (first row of A, first row of B, first output element, unused).
+@group(0) @binding(1) var<storage, read> zoff: array<vec4<u32>>;
+
+// ---- 8-bit operands ---------------------------------------------------------------------
+
+@group(0) @binding(2) var<storage, read> a8: array<u32>;
+@group(0) @binding(3) var<storage, read> b8: array<u32>;
+
+var<workgroup> a_s: array<u32, A_WORDS>;
+var<workgroup> b_s: array<u32, B_WORDS>;
+var<private> acc: array<i32, 16>;
+var<private> rsum: array<i32, 4>;
+
+fn dot4(a: u32, b: u32) -> i32 {
+    if (SCALAR_DOT) {
+        var s = 0;
+        for (var k = 0u; k < 4u; k++) {
+            if (UNSIGNED) {
+                s += byte_u8(a, k) * byte_u8(b, k);
+            } else {
+                s += byte_i8(a, k) * byte_i8(b, k);
+            }
+        }
+        return s;
+    }
+    if (UNSIGNED) {
+        return i32(dot4U8Packed(a, b));
+    }
+    return dot4I8Packed(a, b);
+}
+
+// Tile of this workgroup: (batch, first row, first column); batch >= p.batches for the
+// padding workgroups of a split grid.
+fn tile_of(wid: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+    let t = flat_workgroup(wid, nwg);
+    let per = p.tiles_m * p.tiles_n;
+    let r = t % per;
+    return vec3<u32>(t / per, (r / p.tiles_n) * BM, (r % p.tiles_n) * BN);
+}
+
+// acc[i·4 + j] = Σ_k A[row i][k]·B[col j][k] and rsum[i] = Σ_k A[row i][k], over words.
+fn i8_tile(lid: u32, tile: vec3<u32>) {
+    let tx = lid % WG_N;
+    let ty = lid / WG_N;
+    let zo = zoff[tile.x];
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = 0;
+    }
+    for (var i = 0u; i < 4u; i++) {
+        rsum[i] = 0;
+    }
+    for (var k0 = 0u; k0 < p.kw; k0 += KW) {
+        for (var idx = lid; idx < A_WORDS; idx += WGS) {
+            let row = tile.y + idx / KW;
+            let kk = k0 + idx % KW;
+            var v = 0u;
+            if (row < p.m && kk < p.kw) {
+                v = a8[(zo.x + row) * p.kw + kk];
+            }
+            a_s[idx] = v;
+        }
+        for (var idx = lid; idx < B_WORDS; idx += WGS) {
+            let col = tile.z + idx / KW;
+            let kk = k0 + idx % KW;
+            var v = 0u;
+            if (col < p.n && kk < p.kw) {
+                v = b8[(zo.y + col) * p.kw + kk];
+            }
+            b_s[idx] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < KW; kk++) {
+            for (var i = 0u; i < TM; i++) {
+                let av = a_s[(ty + i * WG_M) * KW + kk];
+                rsum[i] += dot4(av, 0x01010101u);
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * 4u + j] += dot4(av, b_s[(tx + j * WG_N) * KW + kk]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+// round((double)acc · m) as i32, m = (m_lo, m_hi) · 2^exponent: twin of
+// `src/quant/fixedpoint/double_rescale.rs`.
+fn double_rescale(acc: i32, m_lo: u32, m_hi: u32, exponent: i32) -> i32 {
+    if (acc == 0 || (m_lo | m_hi) == 0u) {
+        return 0;
+    }
+    let neg = acc < 0;
+    let a = select(u32(acc), 0u - u32(acc), neg);
+    let lo = mul32(a, m_lo);
+    let hi = mul32(a, m_hi);
+    let p0 = lo.x;
+    let p1 = lo.y + hi.x;
+    let p2 = hi.y + select(0u, 1u, p1 < lo.y);
+    var n: u32;
+    if (p2 != 0u) {
+        n = 96u - countLeadingZeros(p2);
+    } else {
+        n = 64u - clz64(vec2<u32>(p0, p1));
+    }
+    var q = vec2<u32>(p0, p1);
+    var s = exponent;
+    if (n > 53u) {
+        let d = n - 53u;
+        var rem: u32;
+        var half: u32;
+        if (d == 32u) {
+            q = vec2<u32>(p1, p2);
+            rem = p0;
+            half = 0x80000000u;
+        } else {
+            q = vec2<u32>((p0 >> d) | (p1 << (32u - d)), (p1 >> d) | (p2 << (32u - d)));
+            rem = p0 & ((1u << d) - 1u);
+            half = 1u << (d - 1u);
+        }
+        if (rem > half || (rem == half && (q.x & 1u) == 1u)) {
+            q = add64(q, vec2<u32>(1u, 0u));
+        }
+        s += i32(d);
+    }
+    let sat = 0x80000001u;
+    var mag: u32;
+    if (s >= 0) {
+        if (s >= 31 || !lt64(q, shl64(vec2<u32>(1u, 0u), 31u - u32(s)))) {
+            mag = sat;
+        } else {
+            mag = q.x << u32(s);
+        }
+    } else {
+        let t = u32(-s);
+        if (t > 54u) {
+            mag = 0u;
+        } else {
+            let r = shr64(add64(q, shl64(vec2<u32>(1u, 0u), t - 1u)), t);
+            mag = select(r.x, sat, r.y != 0u || r.x > 0x80000000u);
+        }
+    }
+    if (neg) {
+        if (mag >= 0x80000000u) {
+            return i32(-2147483647 - 1);
+        }
+        return -i32(mag);
+    }
+    if (mag > 0x7fffffffu) {
+        return 2147483647;
+    }
+    return i32(mag);
+}
+
+// Per column: (bias + io·Σw + K·fo·io, then the rescale words: double (m_lo, m_hi, exponent)
+// or fixed point (multiplier, shift, -)).
+@group(0) @binding(4) var<storage, read> qcol: array<vec4<u32>>;
+@group(0) @binding(5) var<storage, read_write> qout: array<atomic<u32>>;
+
+// int32 output (BATCH_MATMUL int8 → int32): one word per output.
+override OUT_I32: bool = false;
+
+@compute @workgroup_size(WGS)
+fn gemm_q8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let tile = tile_of(wid, nwg);
+    if (tile.x >= p.batches) {
+        return;
+    }
+    i8_tile(lid, tile);
+    let tx = lid % WG_N;
+    let ty = lid / WG_N;
+    let out_base = zoff[tile.x].z;
+    for (var i = 0u; i < TM; i++) {
+        let row = tile.y + ty + i * WG_M;
+        if (row >= p.m) {
+            continue;
+        }
+        for (var j = 0u; j < TN; j++) {
+            let col = tile.z + tx + j * WG_N;
+            if (col >= p.n) {
+                continue;
+            }
+            let c = qcol[col];
+            var v = acc[i * 4u + j] + p.filter_offset * rsum[i] + i32(c.x);
+            if (p.rescale_kind == 0u) {
+                v = double_rescale(v, c.y, c.z, i32(c.w));
+            } else if (p.rescale_kind == 1u) {
+                v = multiply_by_quantized_multiplier(v, i32(c.y), i32(c.z));
+            }
+            let flat = out_base + row * p.n + col;
+            if (OUT_I32) {
+                atomicStore(&qout[flat], u32(v));
+            } else {
+                v = clamp(v + p.output_zero_point, p.act_min, p.act_max);
+                atomicOr(&qout[flat / 4u], (u32(v) & 0xffu) << (8u * (flat % 4u)));
+            }
+        }
+    }
+}
+
+// ---- hybrid: int8 rows quantized at run time, float epilogue ----------------------------
+
+// Per row of B: (per-channel weight scale bits, Σw (ReductionSumVector), -, -).
+@group(0) @binding(4) var<storage, read> hcol: array<vec4<u32>>;
+// Per column: the float bias (zeros without one).
+@group(0) @binding(5) var<storage, read> hbias: array<f32>;
+// Per quantized row: scaling factor and offset.
+@group(0) @binding(6) var<storage, read> rscale: array<f32>;
+@group(0) @binding(7) var<storage, read> roff: array<i32>;
+@group(0) @binding(8) var<storage, read_write> hout: array<f32>;
+
+@compute @workgroup_size(WGS)
+fn gemm_hybrid(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let tile = tile_of(wid, nwg);
+    if (tile.x >= p.batches) {
+        return;
+    }
+    i8_tile(lid, tile);
+    let tx = lid % WG_N;
+    let ty = lid / WG_N;
+    let zo = zoff[tile.x];
+    let per_channel = p.rescale_kind == 1u;
+    for (var i = 0u; i < TM; i++) {
+        let row = tile.y + ty + i * WG_M;
+        if (row >= p.m) {
+            continue;
+        }
+        // The row's scaling factor, times a per-tensor weight scale (in float, as TFLite).
+        var row_scale = rscale[zo.w + row];
+        if (!per_channel) {
+            row_scale = row_scale * bitcast<f32>(p.filter_scale);
+        }
+        let offset = roff[zo.w + row];
+        for (var j = 0u; j < TN; j++) {
+            let col = tile.z + tx + j * WG_N;
+            if (col >= p.n) {
+                continue;
+            }
+            let c = hcol[zo.y + col];
+            var scale = row_scale;
+            if (per_channel) {
+                scale = scale * bitcast<f32>(c.x);
+            }
+            let dot = acc[i * 4u + j] - i32(c.y) * offset;
+            var v = hbias[col] + f32(dot) * scale;
+            if (p.f_clamp == 1u) {
+                v = min(max(v, p.f_min), p.f_max);
+            } else if (p.f_clamp == 2u) {
+                v = tanh(v);
+            } else if (p.f_clamp == 3u) {
+                v = select(0.0, 1.0, (bitcast<u32>(v) & 0x80000000u) != 0u);
+            }
+            hout[zo.z + row * p.n + col] = v;
+        }
+    }
+}
+
+// ---- float32 ------------------------------------------------------------------------------
+
+@group(0) @binding(2) var<storage, read> af: array<f32>;
+@group(0) @binding(3) var<storage, read> bf: array<f32>;
+// Per column bias (zeros without one).
+@group(0) @binding(4) var<storage, read> fbias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> fout: array<f32>;
+
+var<workgroup> af_s: array<f32, A_FLOATS>;
+var<workgroup> bf_s: array<f32, B_FLOATS>;
+
+@compute @workgroup_size(WGS)
+fn gemm_f32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let tile = tile_of(wid, nwg);
+    if (tile.x >= p.batches) {
+        return;
+    }
+    let tx = lid % WG_N;
+    let ty = lid / WG_N;
+    let zo = zoff[tile.x];
+    var facc: array<f32, 16>;
+    for (var k0 = 0u; k0 < p.k; k0 += KF) {
+        for (var idx = lid; idx < A_FLOATS; idx += WGS) {
+            let row = tile.y + idx / KF;
+            let kk = k0 + idx % KF;
+            var v = 0.0;
+            if (row < p.m && kk < p.k) {
+                v = af[(zo.x + row) * p.k + kk];
+            }
+            af_s[idx] = v;
+        }
+        for (var idx = lid; idx < B_FLOATS; idx += WGS) {
+            let col = tile.z + idx / KF;
+            let kk = k0 + idx % KF;
+            var v = 0.0;
+            if (col < p.n && kk < p.k) {
+                v = bf[(zo.y + col) * p.k + kk];
+            }
+            bf_s[idx] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < KF; kk++) {
+            for (var i = 0u; i < TM; i++) {
+                let av = af_s[(ty + i * WG_M) * KF + kk];
+                for (var j = 0u; j < TN; j++) {
+                    facc[i * 4u + j] += av * bf_s[(tx + j * WG_N) * KF + kk];
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < TM; i++) {
+        let row = tile.y + ty + i * WG_M;
+        if (row >= p.m) {
+            continue;
+        }
+        for (var j = 0u; j < TN; j++) {
+            let col = tile.z + tx + j * WG_N;
+            if (col >= p.n) {
+                continue;
+            }
+            var v = facc[i * 4u + j] + fbias[col];
+            if (p.f_clamp == 1u) {
+                v = min(max(v, p.f_min), p.f_max);
+            }
+            fout[zo.z + row * p.n + col] = v;
+        }
+    }
+}
+
+// ---- repacking ----------------------------------------------------------------------------
+
+// A flat packed 8-bit matrix of `m` rows of `k` bytes into rows padded to `kw` words (0s).
+// (Bindings 1 and 2 here; no entry point binds these and `zoff`/`a8` both.)
+@group(0) @binding(1) var<storage, read> rp_in: array<u32>;
+@group(0) @binding(2) var<storage, read_write> rp_out: array<u32>;
+
+@compute @workgroup_size(64)
+fn repack8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let w = flat_workgroup(wid, nwg) * 64u + lid;
+    if (w >= p.m * p.kw) {
+        return;
+    }
+    let row = w / p.kw;
+    let k0 = (w % p.kw) * 4u;
+    var word = 0u;
+    for (var b = 0u; b < 4u; b++) {
+        let k = k0 + b;
+        if (k < p.k) {
+            let flat = row * p.k + k;
+            let byte = (rp_in[flat / 4u] >> (8u * (flat % 4u))) & 0xffu;
+            word |= byte << (8u * b);
+        }
+    }
+    rp_out[w] = word;
+}
