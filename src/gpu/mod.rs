@@ -16,11 +16,13 @@ pub(crate) mod kernels;
 mod plan;
 mod session;
 pub mod shaders;
+mod stats;
 
 pub use context::GpuContext;
 pub use engine::GpuEngine;
 pub use session::GpuSession;
 pub use shaders::PipelineKey;
+pub use stats::GpuStats;
 
 use crate::Result;
 

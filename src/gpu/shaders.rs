@@ -15,12 +15,17 @@ use crate::{Error, Result};
 pub const SHADERS: &[(&str, &str)] = &[
     // Smoke test of the GPU path: out[i] = a[i] * 2 + 1 (wrapping i32).
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
+    // Calibration statistics: min/max/counts reductions, histograms, the per-sample merge.
+    ("stats", include_str!("../../shaders/stats.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
 pub const COMMON: &[(&str, &str)] = &[
     // TFLite's integer primitives: twin of src/quant/fixedpoint (32-bit limbs).
-    ("fixedpoint", include_str!("../../shaders/common/fixedpoint.wgsl")),
+    (
+        "fixedpoint",
+        include_str!("../../shaders/common/fixedpoint.wgsl"),
+    ),
     // Packed 8-bit tensors: byte loads, word packing.
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
