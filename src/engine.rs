@@ -2,7 +2,8 @@
 //! Calibration and evaluation see only this trait.
 
 use crate::model::{DType, Model};
-use crate::{Result, Tensor};
+use crate::quant::stats::{StatsAccumulator, StatsRequest};
+use crate::{Error, Result, Tensor};
 
 /// One model input or output as a session exposes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +62,30 @@ pub trait Session {
         inputs: &[Tensor],
         observer: Option<&mut dyn Observer>,
     ) -> Result<Vec<Tensor>>;
+
+    /// An accumulator of per-tensor statistics kept on this engine's device
+    /// ([`crate::quant::stats`]), for [`Session::run_statistics`]; `Ok(None)` when the engine
+    /// has none (the CPU engines: their values are on the host already, and an
+    /// [`Observer`] such as [`crate::quant::stats::HostStats`] folds them). Default: `None`.
+    fn stats_accumulator(
+        &mut self,
+        _request: &StatsRequest,
+    ) -> Result<Option<Box<dyn StatsAccumulator>>> {
+        Ok(None)
+    }
+
+    /// Run on `inputs` and fold the statistics `acc` asks for into it, on the device; only
+    /// the statistics stay (outputs are not read back). `acc` comes from
+    /// [`Session::stats_accumulator`] of a session of the same model on the same engine.
+    fn run_statistics(
+        &mut self,
+        _inputs: &[Tensor],
+        _acc: &mut dyn StatsAccumulator,
+    ) -> Result<()> {
+        Err(Error::Unsupported(
+            "this engine keeps no statistics on a device; observe the run instead".into(),
+        ))
+    }
 }
 
 /// Something that prepares models for running.

@@ -16,12 +16,14 @@ pub(crate) mod kernels;
 mod plan;
 mod session;
 pub mod shaders;
+mod stats;
 
 pub use context::GpuContext;
 pub use engine::GpuEngine;
 pub use kernels::conv::{with_conv_tiles, ConvTiles};
 pub use session::GpuSession;
 pub use shaders::PipelineKey;
+pub use stats::GpuStats;
 
 use crate::Result;
 

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use super::kernels::{self, Arg, Command, DeviceTensors, GpuOpCtx};
 use super::plan::{self, device_bytes};
+use super::stats::{self as gstats, GpuStats};
 use super::GpuContext;
 use crate::engine::{IoSpec, Observer, Session};
 use crate::model::{self, Model};
+use crate::quant::stats::{StatsAccumulator, StatsRequest};
 use crate::reference::{self, FloatOrder, OpCtx};
 use crate::{Buf, Error, Result, Tensor};
 
@@ -33,6 +35,16 @@ pub struct GpuSession {
     planned_bytes: u64,
     /// Bytes the slots would take without sharing.
     unshared_bytes: u64,
+    /// The statistics commands recorded for the last accumulator used ([`GpuStats::id`]).
+    stats: Option<StatsCommands>,
+}
+
+/// The reductions of the observed tensors into one accumulator's per-sample scratch: of the
+/// inputs (before step 0) and after each step.
+struct StatsCommands {
+    acc: u64,
+    inputs: Vec<Command>,
+    steps: Vec<Vec<Command>>,
 }
 
 impl std::fmt::Debug for GpuSession {
@@ -210,6 +222,7 @@ impl GpuSession {
             staging: None,
             planned_bytes: plan.total_bytes(),
             unshared_bytes,
+            stats: None,
             gpu,
         })
     }
@@ -240,6 +253,51 @@ impl GpuSession {
         }
     }
 
+    /// The tensors a run computes: (tensor, whether it is float32), inputs then each step's
+    /// outputs.
+    fn computed(&self) -> Vec<(usize, bool)> {
+        self.inputs
+            .iter()
+            .map(|s| s.tensor)
+            .chain(self.steps.iter().flat_map(|s| s.outputs.iter().copied()))
+            .map(|t| (t, self.specs[t].0 == model::DType::F32))
+            .collect()
+    }
+
+    /// The reductions of the tensors `acc` observes, recorded once per accumulator.
+    fn stats_commands(&mut self, acc: &GpuStats) -> Result<()> {
+        if self.stats.as_ref().is_some_and(|c| c.acc == acc.id()) {
+            return Ok(());
+        }
+        let of = |t: usize| -> Result<Vec<Command>> {
+            if !acc.observes(t) || self.specs[t].0 != model::DType::F32 {
+                return Ok(Vec::new());
+            }
+            let arg = self.placed(t).ok_or_else(|| {
+                Error::Gpu(format!("statistics of tensor {t}: it has no device buffer"))
+            })?;
+            acc.commands_for(t, arg, self.specs[t].1.iter().product())
+        };
+        let mut inputs = Vec::new();
+        for spec in &self.inputs {
+            inputs.extend(of(spec.tensor)?);
+        }
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let mut cmds = Vec::new();
+            for &t in &step.outputs {
+                cmds.extend(of(t)?);
+            }
+            steps.push(cmds);
+        }
+        self.stats = Some(StatsCommands {
+            acc: acc.id(),
+            inputs,
+            steps,
+        });
+        Ok(())
+    }
+
     fn decode(&self, t: usize, bytes: &[u8]) -> Result<Tensor> {
         let (dtype, shape) = &self.specs[t];
         let n: usize = shape.iter().product();
@@ -251,7 +309,10 @@ impl GpuSession {
     }
 }
 
-fn record<'c>(encoder: &mut wgpu::CommandEncoder, commands: impl IntoIterator<Item = &'c Command>) {
+pub(crate) fn record<'c>(
+    encoder: &mut wgpu::CommandEncoder,
+    commands: impl IntoIterator<Item = &'c Command>,
+) {
     let mut pass: Option<wgpu::ComputePass> = None;
     for c in commands {
         match c {
@@ -399,6 +460,51 @@ impl Session for GpuSession {
                 }),
             })
             .collect()
+    }
+
+    fn stats_accumulator(
+        &mut self,
+        request: &StatsRequest,
+    ) -> Result<Option<Box<dyn StatsAccumulator>>> {
+        let tensors = gstats::resolve(request, &self.computed())?;
+        let acc = GpuStats::new(self.gpu.clone(), &tensors, &request.histograms, None)?;
+        Ok(Some(Box::new(acc)))
+    }
+
+    fn run_statistics(&mut self, inputs: &[Tensor], acc: &mut dyn StatsAccumulator) -> Result<()> {
+        let acc = acc.as_any_mut().downcast_mut::<GpuStats>().ok_or_else(|| {
+            Error::Gpu("run_statistics: the accumulator is not a GPU engine's".into())
+        })?;
+        if acc.gpu().device() != self.gpu.device() {
+            return Err(Error::Gpu(
+                "run_statistics: the accumulator lives on another device".into(),
+            ));
+        }
+        reference::check_inputs(&self.inputs, inputs)?;
+        self.stats_commands(acc)?;
+        let queue = self.gpu.queue().clone();
+        for (spec, t) in self.inputs.iter().zip(inputs) {
+            let Some(arg) = self.placed(spec.tensor) else {
+                continue;
+            };
+            let mut bytes = t.buf().to_le_bytes();
+            bytes.resize(arg.size as usize, 0);
+            queue.write_buffer(&arg.buffer, 0, &bytes);
+        }
+        let Some(cmds) = &self.stats else {
+            return Err(Error::Gpu("statistics commands were not recorded".into()));
+        };
+        let begin = acc.begin_sample();
+        let all = std::iter::once(&begin)
+            .chain(&cmds.inputs)
+            .chain(
+                self.steps
+                    .iter()
+                    .zip(&cmds.steps)
+                    .flat_map(|(step, st)| step.commands.iter().chain(st)),
+            )
+            .chain(std::iter::once(acc.end_sample()));
+        acc.submit(all)
     }
 }
 

@@ -44,6 +44,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
     // FULLY_CONNECTED and BATCH_MATMUL: tiled int8 (dot4I8Packed) / hybrid / float products.
     ("fully_connected", include_str!("../../shaders/fully_connected.wgsl")),
+    // Calibration statistics: min/max/counts reductions, histograms, the per-sample merge.
+    ("stats", include_str!("../../shaders/stats.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.

@@ -1,68 +1,29 @@
 //! Calibration: run the float model over representative samples and keep, for every float
 //! tensor, the global min/max over all elements of all samples — as TF's calibrator does
 //! (no moving average). NaN and ±Inf are counted and reported, never folded into a range.
+//!
+//! On an engine that keeps statistics on its device (the GPU engine), the statistics are
+//! computed there by reduction kernels and only they are read back, once, at the end
+//! ([`Session::stats_accumulator`]); elsewhere the host folds every value an engine shows
+//! ([`HostStats`]). Both give the same statistics for the same values; what differs between
+//! engines is the values (a GPU's float kernels sum in another order), so GPU ranges are
+//! within a few float32 ulp of the reference's, and equal only with the reference engine.
 
 use std::collections::BTreeMap;
 
 use crate::data::Dataset;
 use crate::engine::{bind_inputs, Engine, Observer, Session};
-use crate::model::Model;
-use crate::{Buf, Error, Result, Tensor};
-
-/// What calibration saw of one tensor.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TensorStats {
-    /// Smallest finite value (`+inf` if none was finite).
-    pub min: f32,
-    /// Largest finite value (`-inf` if none was finite).
-    pub max: f32,
-    /// Finite values seen.
-    pub count: u64,
-    pub nan: u64,
-    pub inf: u64,
-}
-
-impl Default for TensorStats {
-    fn default() -> Self {
-        TensorStats {
-            min: f32::INFINITY,
-            max: f32::NEG_INFINITY,
-            count: 0,
-            nan: 0,
-            inf: 0,
-        }
-    }
-}
-
-impl TensorStats {
-    fn add(&mut self, values: &[f32]) {
-        for &v in values {
-            if v.is_nan() {
-                self.nan += 1;
-            } else if v.is_infinite() {
-                self.inf += 1;
-            } else {
-                self.count += 1;
-                if v < self.min {
-                    self.min = v;
-                }
-                if v > self.max {
-                    self.max = v;
-                }
-            }
-        }
-    }
-
-    /// Whether any finite value was seen.
-    pub fn has_range(&self) -> bool {
-        self.count > 0
-    }
-}
+use crate::model::{DType, Model};
+pub use crate::quant::stats::TensorStats;
+use crate::quant::stats::{Histogram, HistogramSpec, HostStats, StatsRequest};
+use crate::{Error, Result, Tensor};
 
 /// Calibration statistics of a model's main subgraph, by tensor index.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub tensors: BTreeMap<usize, TensorStats>,
+    /// The histograms [`CalibrationOptions::histograms`] asked for, by tensor index.
+    pub histograms: BTreeMap<usize, Histogram>,
     /// Samples run.
     pub samples: usize,
 }
@@ -90,6 +51,13 @@ pub struct CalibrationOptions {
     /// so that input's range also spans the op's output ([`in_place_pairs`]). `false`: every
     /// tensor's range is that of the values it holds.
     pub converter_in_place: bool,
+    /// Histograms to count, by tensor index (float32 tensors the model computes: inputs
+    /// and operator outputs). They hold the values each tensor holds (the in-place widening
+    /// of [`CalibrationOptions::converter_in_place`] applies to min/max only).
+    pub histograms: BTreeMap<usize, HistogramSpec>,
+    /// Compute the statistics on the engine's device when it can (default); `false`: read
+    /// every tensor back and fold it on the host (slower; the same statistics).
+    pub device_statistics: bool,
 }
 
 impl Default for CalibrationOptions {
@@ -98,6 +66,8 @@ impl Default for CalibrationOptions {
             max_samples: None,
             progress: None,
             converter_in_place: true,
+            histograms: BTreeMap::new(),
+            device_statistics: true,
         }
     }
 }
@@ -192,42 +162,82 @@ fn widen_in_place(model: &Model, stats: &mut Stats) {
     }
 }
 
-struct Collect<'a>(&'a mut BTreeMap<usize, TensorStats>);
-
-impl Observer for Collect<'_> {
-    fn observe(&mut self, tensor: usize, _name: &str, value: &Tensor) -> Result<()> {
-        if let Buf::F32(v) = value.buf() {
-            self.0.entry(tensor).or_default().add(v);
-        }
-        Ok(())
-    }
-}
-
 /// Run `model` (float) on `engine` over `data` and collect every float tensor's statistics.
 /// Memory does not grow with the number of samples: samples are streamed and only the
-/// per-tensor statistics are kept.
+/// per-tensor statistics are kept (on the device, for engines that keep them there).
 pub fn calibrate<E: Engine>(
     model: &Model,
     engine: &E,
     data: &mut dyn Dataset,
     opts: &CalibrationOptions,
 ) -> Result<Stats> {
-    let mut stats = Stats::default();
-    stats.samples = stream(
-        model,
-        engine,
-        data,
-        opts,
-        &mut Collect(&mut stats.tensors),
-        "calibration",
-    )?;
-    if stats.samples == 0 {
+    check_histograms(model, &opts.histograms)?;
+    let request = StatsRequest {
+        tensors: None,
+        histograms: opts.histograms.clone(),
+    };
+    let mut session = engine.prepare(model)?;
+    let device = if opts.device_statistics {
+        session.stats_accumulator(&request)?
+    } else {
+        None
+    };
+    let (summary, samples) = match device {
+        Some(mut acc) => {
+            let samples = stream_on(model, engine, session, data, opts, "calibration", |s, x| {
+                s.run_statistics(x, acc.as_mut())
+            })?;
+            (acc.read()?, samples)
+        }
+        None => {
+            let mut host = HostStats::new(&request);
+            let samples = stream_on(model, engine, session, data, opts, "calibration", |s, x| {
+                s.run_observed(x, Some(&mut host)).map(drop)
+            })?;
+            (host.summary, samples)
+        }
+    };
+    if samples == 0 {
         return Err(Error::Data("the calibration data holds no samples".into()));
     }
+    let mut stats = Stats {
+        tensors: summary.tensors,
+        histograms: summary.histograms,
+        samples,
+    };
     if opts.converter_in_place {
         widen_in_place(model, &mut stats);
     }
     Ok(stats)
+}
+
+/// Histograms are of float32 tensors a run computes (model inputs, operator outputs).
+fn check_histograms(model: &Model, histograms: &BTreeMap<usize, HistogramSpec>) -> Result<()> {
+    let sg = model.main();
+    for &t in histograms.keys() {
+        let computed = sg.inputs.contains(&t)
+            || sg
+                .operators
+                .iter()
+                .any(|op| op.output_tensors().any(|o| o == t));
+        match sg.tensors.get(t) {
+            Some(x) if computed && x.dtype == DType::F32 => {}
+            Some(x) => {
+                return Err(Error::Data(format!(
+                    "a histogram of tensor {t} ('{}', {}) was asked for: only float32 tensors \
+                     the model computes (inputs, operator outputs) have one",
+                    x.name, x.dtype
+                )))
+            }
+            None => {
+                return Err(Error::Data(format!(
+                    "a histogram of tensor {t} was asked for: the model has {} tensors",
+                    sg.tensors.len()
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The pass behind [`calibrate`] (and the saturation count's second pass): run `model` on
@@ -242,7 +252,23 @@ pub(crate) fn stream<E: Engine>(
     observer: &mut dyn Observer,
     what: &str,
 ) -> Result<usize> {
-    let mut session = engine.prepare(model)?;
+    let session = engine.prepare(model)?;
+    stream_on(model, engine, session, data, opts, what, |s, x| {
+        s.run_observed(x, Some(&mut *observer)).map(drop)
+    })
+}
+
+/// [`stream`] with a session already prepared for `model`'s stored shapes, each sample run
+/// by `run_one`.
+fn stream_on<E: Engine>(
+    model: &Model,
+    engine: &E,
+    mut session: E::Session,
+    data: &mut dyn Dataset,
+    opts: &CalibrationOptions,
+    what: &str,
+    mut run_one: impl FnMut(&mut E::Session, &[Tensor]) -> Result<()>,
+) -> Result<usize> {
     let specs = session.inputs().to_vec();
     // The input shapes the session is prepared for: samples of other shapes (dynamic
     // dimensions, -1 in the input's shape signature) re-prepare it, as TFLite's
@@ -266,9 +292,7 @@ pub(crate) fn stream<E: Engine>(
                 .map_err(at)?;
             prepared = shapes;
         }
-        session
-            .run_observed(&inputs, Some(&mut *observer))
-            .map_err(at)?;
+        run_one(&mut session, &inputs).map_err(at)?;
         samples += 1;
         if let Some(p) = opts.progress {
             p(samples, total);
@@ -280,14 +304,51 @@ pub(crate) fn stream<E: Engine>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Op, Operator, Subgraph, Tensor as MTensor};
+
+    fn reshape_model() -> Model {
+        let sg = Subgraph {
+            name: None,
+            tensors: vec![
+                MTensor::new("x", DType::F32, vec![1, 4]),
+                MTensor::new("y", DType::F32, vec![4]),
+                MTensor::new("i", DType::I32, vec![4]),
+            ],
+            inputs: vec![0, 2],
+            outputs: vec![1],
+            operators: vec![Operator {
+                op: Op::Reshape {
+                    new_shape: Some(vec![4]),
+                },
+                version: 1,
+                inputs: vec![0],
+                outputs: vec![1],
+                intermediates: Vec::new(),
+                mutating_variable_inputs: Vec::new(),
+                debug_metadata_index: -1,
+                options_omitted: false,
+            }],
+            debug_metadata_index: -1,
+        };
+        Model {
+            version: crate::model::SCHEMA_VERSION,
+            description: None,
+            subgraphs: vec![sg],
+            metadata: Vec::new(),
+            signature_defs: Vec::new(),
+            legacy_metadata_buffers: Vec::new(),
+            external_buffer_groups: Vec::new(),
+            external_buffers: Vec::new(),
+        }
+    }
 
     #[test]
-    fn non_finite_values_are_counted_not_ranged() {
-        let mut s = TensorStats::default();
-        s.add(&[1.0, f32::NAN, -2.0, f32::INFINITY, f32::NEG_INFINITY, 0.5]);
-        assert_eq!((s.min, s.max, s.count, s.nan, s.inf), (-2.0, 1.0, 3, 1, 2));
-        let mut e = TensorStats::default();
-        e.add(&[f32::NAN]);
-        assert!(!e.has_range());
+    fn histograms_only_of_computed_float_tensors() {
+        let m = reshape_model();
+        let spec = HistogramSpec::new(0.0, 1.0, 8).unwrap();
+        for (t, ok) in [(0, true), (1, true), (2, false), (3, false)] {
+            let h = BTreeMap::from([(t, spec)]);
+            assert_eq!(check_histograms(&m, &h).is_ok(), ok, "tensor {t}");
+        }
     }
 }

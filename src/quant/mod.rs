@@ -39,6 +39,7 @@ pub mod fixedpoint;
 pub mod options;
 pub mod passes;
 pub mod saturation;
+pub mod stats;
 pub mod weights;
 
 pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};

@@ -1,11 +1,13 @@
 //! The `litequant` command line: a thin layer over the library.
 
+mod backend;
 mod quantize;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use backend::{run_on, Backend};
 use clap::{Parser, Subcommand, ValueEnum};
 use litequant::data::{read_npy_file, write_npz, ImageOptions, Npz};
 use litequant::quant::{IoType, QuantizeOptions};
@@ -21,12 +23,6 @@ use quantize::{quantize_model, QuantizeArgs};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Backend {
-    /// The CPU reference engine (bit-exact with TFLite's reference kernels).
-    Reference,
 }
 
 #[derive(Subcommand)]
@@ -54,7 +50,8 @@ enum Command {
         /// Where to save the outputs (.npz, keyed by signature or tensor name).
         #[arg(short, long)]
         output: PathBuf,
-        /// The engine to run on.
+        /// The engine to run on. gpu: int8/uint8/int32 results equal the reference's bit for
+        /// bit, float32 within 1e-4 (another summation order).
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
         /// Also write every tensor computed during the run to DIR (t<index>.npy plus
@@ -97,6 +94,13 @@ enum Command {
         /// Also write the quantization report as JSON.
         #[arg(long, value_name = "FILE.json")]
         report: Option<PathBuf>,
+        /// The engine calibration runs the float model on. reference (default): the ranges,
+        /// hence every scale, equal the TFLite converter's to the bit (exact converter
+        /// parity holds only here). gpu: statistics are reduced on the device; the ranges
+        /// are within a few float32 ulp of the reference's (the GPU's float kernels sum in
+        /// another order), so a few scales may differ in their last bits.
+        #[arg(long, value_enum, default_value = "reference")]
+        backend: Backend,
     },
     /// Compare a quantized model with its float original on data: per output max |err|,
     /// RMSE, SQNR, top-1 agreement (and accuracy with labels); --per-layer compares every
@@ -125,6 +129,10 @@ enum Command {
         /// Also write the results as JSON.
         #[arg(long, value_name = "FILE.json")]
         json: Option<PathBuf>,
+        /// The engine both models run on (gpu: integer results equal the reference's bit for
+        /// bit, float32 within 1e-4).
+        #[arg(long, value_enum, default_value = "reference")]
+        backend: Backend,
     },
 }
 
@@ -209,18 +217,31 @@ impl Observer for Dump {
     }
 }
 
-fn run_model(
-    model: &Path,
-    inputs: &[String],
-    inputs_npz: Option<&Path>,
-    output: &Path,
-    dump_all: Option<&Path>,
-) -> litequant::Result<()> {
-    let m = litequant::Model::from_file(model)?;
-    let engine = ReferenceEngine;
+struct RunArgs<'a> {
+    model: &'a Path,
+    inputs: &'a [String],
+    inputs_npz: Option<&'a Path>,
+    output: &'a Path,
+    dump_all: Option<&'a Path>,
+}
+
+fn run_model(a: &RunArgs, backend: Backend) -> litequant::Result<()> {
+    let m = litequant::Model::from_file(a.model)?;
+    let mut chosen = backend.choose()?;
+    run_on(
+        backend,
+        &mut chosen,
+        "the run",
+        |gpu| run_model_on(gpu, &m, a),
+        || run_model_on(&ReferenceEngine, &m, a),
+    )
+}
+
+fn run_model_on<E: Engine>(engine: &E, m: &litequant::Model, a: &RunArgs) -> litequant::Result<()> {
+    let (model, output) = (a.model, a.output);
     let t0 = Instant::now();
-    let mut session = engine.prepare(&m)?;
-    let ins = read_inputs(session.inputs(), inputs, inputs_npz)?;
+    let mut session = engine.prepare(m)?;
+    let ins = read_inputs(session.inputs(), a.inputs, a.inputs_npz)?;
     // Inputs of other shapes (dynamic dimensions): propagate them and prepare again.
     if ins
         .iter()
@@ -241,7 +262,7 @@ fn run_model(
                 )
             })
             .collect();
-        session = engine.prepare_with_input_shapes(&m, &shapes).map_err(|e| {
+        session = engine.prepare_with_input_shapes(m, &shapes).map_err(|e| {
             litequant::Error::Shape(format!(
                 "inputs {} do not have the model's shapes, and resizing to them failed: {e}",
                 given.join(", ")
@@ -250,7 +271,7 @@ fn run_model(
     }
     let prepared = t0.elapsed();
     let t1 = Instant::now();
-    let outs = match dump_all {
+    let outs = match a.dump_all {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|source| litequant::Error::Io {
                 path: dir.to_path_buf(),
@@ -343,6 +364,7 @@ struct EvalArgs {
     max_samples: Option<usize>,
     image: ImageOptions,
     json: Option<PathBuf>,
+    backend: Backend,
 }
 
 fn eval_models(a: EvalArgs) -> litequant::Result<()> {
@@ -353,9 +375,24 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
     }
     let float = litequant::Model::from_file(&a.float_model)?;
     let quant = litequant::Model::from_file(&a.quant_model)?;
-    let engine = ReferenceEngine;
+    let mut chosen = a.backend.choose()?;
+    run_on(
+        a.backend,
+        &mut chosen,
+        "the evaluation",
+        |gpu| eval_on(gpu, &a, &float, &quant),
+        || eval_on(&ReferenceEngine, &a, &float, &quant),
+    )
+}
+
+fn eval_on<E: Engine>(
+    engine: &E,
+    a: &EvalArgs,
+    float: &litequant::Model,
+    quant: &litequant::Model,
+) -> litequant::Result<()> {
     let inputs = engine
-        .prepare(&float)
+        .prepare(float)
         .map_err(|e| Error::Data(format!("{}: {e}", a.float_model.display())))?
         .inputs()
         .to_vec();
@@ -381,7 +418,7 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
         progress: progress_if_tty(),
     };
     let report =
-        litequant::eval::evaluate(&float, &quant, &engine, &mut data, labels.as_deref(), &opts);
+        litequant::eval::evaluate(float, quant, engine, &mut data, labels.as_deref(), &opts);
     end_progress(opts.progress.is_some());
     let report = report.map_err(|e| match e {
         Error::Data(m) => Error::Data(format!("{}: {m}", a.data.display())),
@@ -419,14 +456,17 @@ fn run(cli: Cli) -> litequant::Result<()> {
             inputs,
             inputs_npz,
             output,
-            backend: Backend::Reference,
+            backend,
             dump_all,
         } => run_model(
-            &model,
-            &inputs,
-            inputs_npz.as_deref(),
-            &output,
-            dump_all.as_deref(),
+            &RunArgs {
+                model: &model,
+                inputs: &inputs,
+                inputs_npz: inputs_npz.as_deref(),
+                output: &output,
+                dump_all: dump_all.as_deref(),
+            },
+            backend,
         )?,
         Command::Quantize {
             model,
@@ -440,6 +480,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             max_samples,
             image,
             report,
+            backend,
         } => quantize_model(QuantizeArgs {
             model,
             output,
@@ -455,6 +496,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             },
             image: image.options(),
             report,
+            backend,
         })?,
         Command::Eval {
             float_model,
@@ -465,6 +507,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             max_samples,
             image,
             json,
+            backend,
         } => eval_models(EvalArgs {
             float_model,
             quant_model,
@@ -474,6 +517,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             max_samples,
             image: image.options(),
             json,
+            backend,
         })?,
     }
     Ok(())
