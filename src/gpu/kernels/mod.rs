@@ -323,7 +323,7 @@ mod tests {
         assert_eq!(grid_within(0, 65535), Some([1, 1, 1]));
         assert_eq!(grid_within(65535, 65535), Some([65535, 1, 1]));
         assert_eq!(grid_within(65536, 65535), Some([65535, 2, 1]));
-        assert_eq!(grid_within(10, 3), Some([3, 4, 1]));
+        assert_eq!(grid_within(10, 3), Some([3, 3, 2]));
         assert_eq!(grid_within(8, 2), Some([2, 2, 2]));
         assert_eq!(grid_within(9, 2), None);
     }
