@@ -58,6 +58,11 @@ fn load_x(i: u32) -> i32 {
     return elem_of(x[elem_word(i, BITS)], i, BITS, SIGNED);
 }
 
+// NaN test on the bit pattern (a comparison `v != v` may be folded away by fast math).
+fn is_nan_f32(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn relu6_of_x_plus_3(v: f32) -> f32 {
     let plus3 = v + 3.0;
     let relu = select(0.0, plus3, 0.0 < plus3);
@@ -67,10 +72,10 @@ fn relu6_of_x_plus_3(v: f32) -> f32 {
 // tanh through exp (WGSL's tanh may be computed as sinh/cosh, which overflows): within
 // a few ulp of tanhf except near 0, where the odd series is used.
 fn tanh_f32(v: f32) -> f32 {
-    let a = abs(v);
-    if (a != a) {
+    if (is_nan_f32(v)) {
         return v;
     }
+    let a = abs(v);
     var t: f32;
     if (a > 9.0) {
         t = 1.0;
@@ -103,7 +108,7 @@ fn float_fn(v: f32) -> f32 {
         }
         case 4u: {
             var c = v;
-            if (v == v) {
+            if (!is_nan_f32(v)) {
                 c = max(-100.0, min(100.0, v));
             }
             return 1.0 / (1.0 + exp(-c));

@@ -351,3 +351,38 @@ fn dequantize_matches_reference() -> litequant::Result<()> {
     }
     Ok(())
 }
+
+/// Zero points beyond what the exact integer path handles: an error from prepare, never a
+/// panic or a wrong result.
+#[test]
+fn extreme_zero_points_are_refused_not_panicked() -> litequant::Result<()> {
+    let Some(h) = Harness::new("extreme_zero_points_are_refused_not_panicked")? else {
+        return Ok(());
+    };
+    use litequant::Engine as _;
+    for zp in [i32::MIN as i64, i32::MAX as i64, 1 << 21] {
+        for (din, dout) in [(DType::F32, DType::I8), (DType::I8, DType::F32)] {
+            let op = if din == DType::F32 {
+                Op::Quantize
+            } else {
+                Op::Dequantize
+            };
+            let q = Some(QuantParams::per_tensor(0.5, zp));
+            let (qi, qo) = if din == DType::F32 {
+                (None, q)
+            } else {
+                (q, None)
+            };
+            let m = one_op(
+                op,
+                vec![tensor("x", din, &[5], qi), tensor("y", dout, &[5], qo)],
+                1,
+            );
+            match h.engine.prepare(&m) {
+                Ok(_) => panic!("zero point {zp} {din:?}->{dout:?} was accepted"),
+                Err(e) => println!("zero point {zp}: {e}"),
+            }
+        }
+    }
+    Ok(())
+}

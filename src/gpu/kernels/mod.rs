@@ -291,6 +291,7 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     match &ctx.op.op.op {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::Quantize => quantize::prepare_quantize(ctx),
+        Op::Dequantize => quantize::prepare_dequantize(ctx),
         Op::Relu | Op::Relu6 | Op::LeakyRelu { .. } | Op::HardSwish | Op::Logistic | Op::Tanh => {
             activations::prepare_unary(ctx)
         }

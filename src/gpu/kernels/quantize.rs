@@ -107,7 +107,10 @@ fn channel_tables(
     inner: usize,
     channels: usize,
 ) -> Result<(Arg, Arg, u32, u32)> {
-    if let Some(z) = zps.iter().find(|z| z.abs() > SOFT_QUANTIZE_LIMIT) {
+    if let Some(z) = zps
+        .iter()
+        .find(|z| z.unsigned_abs() > SOFT_QUANTIZE_LIMIT.unsigned_abs())
+    {
         return Err(ctx.unsupported(format!(
             "zero point {z} beyond ±{SOFT_QUANTIZE_LIMIT} is not run on the GPU"
         )));

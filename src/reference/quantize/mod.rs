@@ -482,6 +482,29 @@ mod tests {
         }
     }
 
+    /// The per-tensor DEQUANTIZE's double product rounded to float equals one f32 product
+    /// `scale * f32(q - zp)` (the GPU's): the double product of a 24-bit significand and an
+    /// integer below 2^25 is exact, so both round the same real number once.
+    #[test]
+    fn double_product_equals_one_float_product() {
+        use crate::quant::fixedpoint::test_rng::SplitMix64;
+        let mut rng = SplitMix64(0xd0_0b1e);
+        for i in 0..200_000 {
+            let scale = match i % 3 {
+                0 => f32::from_bits(rng.next() as u32 & 0x7fff_ffff),
+                1 => f32::from_bits(rng.next() as u32 & 0x007f_ffff), // subnormal
+                _ => f32::from_bits(0x3000_0000 + (rng.next() as u32 % 0x1000_0000)),
+            };
+            if !scale.is_finite() {
+                continue;
+            }
+            let n = (rng.next() % (1 << 18)) as i32 - (1 << 17);
+            let double = (scale as f64 * n as f64) as f32;
+            let single = scale * n as f32;
+            assert_eq!(double.to_bits(), single.to_bits(), "{scale:e} * {n}");
+        }
+    }
+
     #[test]
     fn requantize_matches_definition_and_bit_flip() {
         let r = Requant {
