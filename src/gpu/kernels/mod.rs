@@ -299,7 +299,6 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Maximum | Op::Minimum => {
             binary::prepare_binary(ctx)
         }
-        Op::Dequantize => quantize::prepare_dequantize(ctx),
         Op::Transpose | Op::Slice | Op::StridedSlice(_) => shape_ops::prepare_gather(ctx),
         Op::Pad | Op::PadV2 => shape_ops::prepare_pad(ctx),
         Op::Concatenation { .. } => shape_ops::prepare_concatenation(ctx),
