@@ -113,7 +113,18 @@ fn cases() -> Vec<[i32; 4]> {
     for a in [0, 1, i32::MAX, i32::MAX - 1, 1 << 30] {
         v.push([5, a, 0, 0]);
     }
-    for a in [1, 2, 1 << 19, 1 << 30, i32::MAX, (1 << 19) * 300] {
+    // 0 and negative raw values too (a shift by 32 shifts by 0, as in the Rust twin).
+    for a in [
+        0,
+        -5,
+        i32::MIN,
+        1,
+        2,
+        1 << 19,
+        1 << 30,
+        i32::MAX,
+        (1 << 19) * 300,
+    ] {
         v.push([6, a, 12, 0]);
     }
     v
