@@ -77,13 +77,19 @@ fn mean_matches_the_reference() {
         return;
     };
     let mut rng = Rng(202);
-    let mut agreed = 0;
+    let (mut agreed, mut long) = (0, [0; 2]);
     for case in 0..40 {
         let dtype = INT_TYPES[case % 4];
-        let rank = rng.range(1, 4) as usize;
-        let shape: Vec<usize> = (0..rank).map(|_| rng.range(1, 7) as usize).collect();
+        // Every fifth case long enough for the workgroup-per-output path (>= 256 elements).
+        let long_case = case % 5 == 4;
+        let rank = if long_case {
+            4
+        } else {
+            rng.range(1, 4) as usize
+        };
+        let mut shape: Vec<usize> = (0..rank).map(|_| rng.range(1, 7) as usize).collect();
         let n_axes = rng.range(1, rank as i64) as usize;
-        let axes: Vec<i32> = (0..n_axes)
+        let mut axes: Vec<i32> = (0..n_axes)
             .map(|_| {
                 let a = rng.range(0, rank as i64 - 1) as i32;
                 if rng.next_u64() % 2 == 0 {
@@ -93,6 +99,12 @@ fn mean_matches_the_reference() {
                 }
             })
             .collect();
+        if long_case {
+            shape[1] = rng.range(16, 24) as usize;
+            shape[2] = rng.range(16, 24) as usize;
+            let choices: [&[i32]; 4] = [&[1, 2], &[2, 1], &[-3, -2], &[1, 2, 3]];
+            axes = rng.pick(&choices).to_vec();
+        }
         let keep = rng.next_u64() % 2 == 0;
         let resolved: Vec<usize> = axes
             .iter()
@@ -123,11 +135,23 @@ fn mean_matches_the_reference() {
         );
         let what =
             format!("mean case {case} {dtype} {shape:?} axes {axes:?} keep {keep} {qi:?}->{qo:?}");
+        let count: usize = (0..rank)
+            .filter(|d| resolved.contains(d))
+            .map(|d| shape[d])
+            .product();
         if check(&engine, &mut rng, &model, &what) == Ran::Agree {
             agreed += 1;
+            if count >= 256 {
+                long[usize::from(dtype != DType::F32)] += 1;
+            }
         }
     }
     assert!(agreed >= 30, "only {agreed} mean cases ran");
+    // Both long paths (float32, integer) ran.
+    assert!(
+        long[0] >= 1 && long[1] >= 2,
+        "long reductions (f32, int): {long:?}"
+    );
 }
 
 #[test]
