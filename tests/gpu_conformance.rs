@@ -22,7 +22,6 @@ const PENDING_OPS: &[&str] = &[
     "ADD",
     "AVERAGE_POOL_2D",
     "BATCH_MATMUL",
-    "CONCATENATION",
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
     "DEQUANTIZE",
