@@ -246,6 +246,54 @@ fn resize_matches_the_reference() {
     assert!(agreed >= 40, "only {agreed} resize cases ran");
 }
 
+/// A row the reference refuses at run time (600 equal maxima: the sum of exponentials
+/// needs a shift past 31 for an 8-bit output). The device cannot fail a run: it writes the
+/// output type's minimum for that row, and other rows as the reference computes them.
+#[test]
+fn softmax_rows_the_reference_refuses_are_output_min() {
+    let Some(engine) = engine("softmax_rows_the_reference_refuses_are_output_min") else {
+        return;
+    };
+    use litequant::{Engine as _, Session as _, Tensor};
+    let model = one_op(
+        Op::Softmax { beta: 1.0 },
+        vec![
+            tensor(DType::I8, &[2, 600], Some((0.05, 0)), None),
+            tensor(DType::I8, &[2, 600], Some((1.0 / 256.0, -128)), None),
+        ],
+        1,
+    );
+    // Row 0 all equal (refused); row 1 one clear maximum (fine).
+    let mut x = vec![7i8; 1200];
+    for v in &mut x[600..] {
+        *v = -100;
+    }
+    x[600 + 17] = 127;
+    let x = Tensor::from_i8(&[2, 600], &x).unwrap();
+    let mut reference = litequant::ReferenceEngine.prepare(&model).unwrap();
+    assert!(reference.run(std::slice::from_ref(&x)).is_err());
+    let got = engine.prepare(&model).unwrap().run(&[x.clone()]).unwrap();
+    let got = got[0].as_i8().unwrap();
+    assert!(got[..600].iter().all(|&v| v == -128), "{:?}", &got[..8]);
+    // Row 1 alone is what the reference computes.
+    let one = one_op(
+        Op::Softmax { beta: 1.0 },
+        vec![
+            tensor(DType::I8, &[1, 600], Some((0.05, 0)), None),
+            tensor(DType::I8, &[1, 600], Some((1.0 / 256.0, -128)), None),
+        ],
+        1,
+    );
+    let row = Tensor::from_i8(&[1, 600], &x.as_i8().unwrap()[600..]).unwrap();
+    let want = litequant::ReferenceEngine
+        .prepare(&one)
+        .unwrap()
+        .run(&[row])
+        .unwrap();
+    assert_eq!(&got[600..], want[0].as_i8().unwrap());
+    assert!(got[600 + 17] > 0);
+}
+
 /// uint8 bilinear is computed in float32 by the reference: the GPU refuses it (an error,
 /// not a panic, and not a silently different result).
 #[test]
