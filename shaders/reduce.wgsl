@@ -119,3 +119,87 @@ fn mean_f32(
     }
     y[o] = bitcast<u32>(sum / f32(count));
 }
+
+// Long reductions (count >= the host's threshold): one workgroup per output word, its RWG
+// invocations striding over the reduced elements, then a tree over workgroup memory. Integer
+// sums wrap, so any order gives the reference's bits; float32 sums in another order (within
+// tolerance).
+const RWG: u32 = 64u;
+
+var<workgroup> partial_int: array<i32, 256>;
+var<workgroup> partial_f32: array<f32, 64>;
+
+@compute @workgroup_size(RWG)
+fn mean_int_long(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let word = flat_workgroup(wid, nwg);
+    let n = u32(plan[0]);
+    let count = u32(plan[1]);
+    let bits = u32(plan[4]);
+    let signed = plan[5] == 1;
+    let per_word = 32u / bits;
+    let first = word * per_word;
+    for (var k = 0u; k < 4u; k++) {
+        var sum = 0;
+        if (k < per_word && first + k < n) {
+            let base = out_base(first + k);
+            for (var r = lid; r < count; r += RWG) {
+                sum += load_int(base + red_offset(r), bits, signed);
+            }
+        }
+        partial_int[k * RWG + lid] = sum;
+    }
+    workgroupBarrier();
+    for (var half = RWG / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            for (var k = 0u; k < 4u; k++) {
+                partial_int[k * RWG + lid] += partial_int[k * RWG + lid + half];
+            }
+        }
+        workgroupBarrier();
+    }
+    if (lid != 0u || first >= n) {
+        return;
+    }
+    var packed = 0u;
+    for (var k = 0u; k < per_word; k++) {
+        if (first + k < n) {
+            let shifted = partial_int[k * RWG] - plan[6] * i32(count);
+            let v = clamp(multiply_by_quantized_multiplier(shifted, plan[8], plan[9]) + plan[7], plan[10], plan[11]);
+            packed = insertBits(packed, u32(v), k * bits, bits);
+        }
+    }
+    y[word] = packed;
+}
+
+@compute @workgroup_size(RWG)
+fn mean_f32_long(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let o = flat_workgroup(wid, nwg);
+    let n = u32(plan[0]);
+    let count = u32(plan[1]);
+    var sum = 0.0;
+    if (o < n) {
+        let base = out_base(o);
+        for (var r = lid; r < count; r += RWG) {
+            sum += bitcast<f32>(x[base + red_offset(r)]);
+        }
+    }
+    partial_f32[lid] = sum;
+    workgroupBarrier();
+    for (var half = RWG / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            partial_f32[lid] += partial_f32[lid + half];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && o < n) {
+        y[o] = bitcast<u32>(partial_f32[0] / f32(count));
+    }
+}

@@ -21,7 +21,6 @@ const GPU_RTOL: f32 = 1e-4;
 const PENDING_OPS: &[&str] = &[
     "AVERAGE_POOL_2D",
     "BATCH_MATMUL",
-    "CONCATENATION",
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
     "DEQUANTIZE",

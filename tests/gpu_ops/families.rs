@@ -77,23 +77,35 @@ fn mean_matches_the_reference() {
         return;
     };
     let mut rng = Rng(202);
-    let mut agreed = 0;
+    let (mut agreed, mut long) = (0, [0; 2]);
     for case in 0..40 {
         let dtype = INT_TYPES[case % 4];
-        let rank = rng.range(1, 4) as usize;
-        let shape: Vec<usize> = (0..rank).map(|_| rng.range(1, 7) as usize).collect();
+        // Every fifth case long enough for the workgroup-per-output path (>= 256 elements).
+        let long_case = case % 5 == 4;
+        let rank = if long_case {
+            4
+        } else {
+            rng.range(1, 4) as usize
+        };
+        let mut shape: Vec<usize> = (0..rank).map(|_| rng.range(1, 7) as usize).collect();
         let n_axes = rng.range(1, rank as i64) as usize;
-        let axes: Vec<i32> = (0..n_axes)
+        let mut axes: Vec<i32> = (0..n_axes)
             .map(|_| {
                 let a = rng.range(0, rank as i64 - 1) as i32;
-                if rng.next() % 2 == 0 {
+                if rng.next_u64() % 2 == 0 {
                     a - rank as i32
                 } else {
                     a
                 }
             })
             .collect();
-        let keep = rng.next() % 2 == 0;
+        if long_case {
+            shape[1] = rng.range(16, 24) as usize;
+            shape[2] = rng.range(16, 24) as usize;
+            let choices: [&[i32]; 4] = [&[1, 2], &[2, 1], &[-3, -2], &[1, 2, 3]];
+            axes = rng.pick(&choices).to_vec();
+        }
+        let keep = rng.next_u64() % 2 == 0;
         let resolved: Vec<usize> = axes
             .iter()
             .map(|&a| {
@@ -123,11 +135,23 @@ fn mean_matches_the_reference() {
         );
         let what =
             format!("mean case {case} {dtype} {shape:?} axes {axes:?} keep {keep} {qi:?}->{qo:?}");
+        let count: usize = (0..rank)
+            .filter(|d| resolved.contains(d))
+            .map(|d| shape[d])
+            .product();
         if check(&engine, &mut rng, &model, &what) == Ran::Agree {
             agreed += 1;
+            if count >= 256 {
+                long[usize::from(dtype != DType::F32)] += 1;
+            }
         }
     }
     assert!(agreed >= 30, "only {agreed} mean cases ran");
+    // Both long paths (float32, integer) ran.
+    assert!(
+        long[0] >= 1 && long[1] >= 2,
+        "long reductions (f32, int): {long:?}"
+    );
 }
 
 #[test]
@@ -222,6 +246,54 @@ fn resize_matches_the_reference() {
     assert!(agreed >= 40, "only {agreed} resize cases ran");
 }
 
+/// A row the reference refuses at run time (600 equal maxima: the sum of exponentials
+/// needs a shift past 31 for an 8-bit output). The device cannot fail a run: it writes the
+/// output type's minimum for that row, and other rows as the reference computes them.
+#[test]
+fn softmax_rows_the_reference_refuses_are_output_min() {
+    let Some(engine) = engine("softmax_rows_the_reference_refuses_are_output_min") else {
+        return;
+    };
+    use litequant::{Engine as _, Session as _, Tensor};
+    let model = one_op(
+        Op::Softmax { beta: 1.0 },
+        vec![
+            tensor(DType::I8, &[2, 600], Some((0.05, 0)), None),
+            tensor(DType::I8, &[2, 600], Some((1.0 / 256.0, -128)), None),
+        ],
+        1,
+    );
+    // Row 0 all equal (refused); row 1 one clear maximum (fine).
+    let mut x = vec![7i8; 1200];
+    for v in &mut x[600..] {
+        *v = -100;
+    }
+    x[600 + 17] = 127;
+    let x = Tensor::from_i8(&[2, 600], &x).unwrap();
+    let mut reference = litequant::ReferenceEngine.prepare(&model).unwrap();
+    assert!(reference.run(std::slice::from_ref(&x)).is_err());
+    let got = engine.prepare(&model).unwrap().run(&[x.clone()]).unwrap();
+    let got = got[0].as_i8().unwrap();
+    assert!(got[..600].iter().all(|&v| v == -128), "{:?}", &got[..8]);
+    // Row 1 alone is what the reference computes.
+    let one = one_op(
+        Op::Softmax { beta: 1.0 },
+        vec![
+            tensor(DType::I8, &[1, 600], Some((0.05, 0)), None),
+            tensor(DType::I8, &[1, 600], Some((1.0 / 256.0, -128)), None),
+        ],
+        1,
+    );
+    let row = Tensor::from_i8(&[1, 600], &x.as_i8().unwrap()[600..]).unwrap();
+    let want = litequant::ReferenceEngine
+        .prepare(&one)
+        .unwrap()
+        .run(&[row])
+        .unwrap();
+    assert_eq!(&got[600..], want[0].as_i8().unwrap());
+    assert!(got[600 + 17] > 0);
+}
+
 /// uint8 bilinear is computed in float32 by the reference: the GPU refuses it (an error,
 /// not a panic, and not a silently different result).
 #[test]
@@ -244,11 +316,10 @@ fn uint8_bilinear_is_refused() {
     );
     use litequant::Engine as _;
     assert!(litequant::ReferenceEngine.prepare(&model).is_ok());
-    let e = engine
-        .prepare(&model)
-        .err()
-        .expect("the GPU refuses uint8 bilinear");
-    assert!(matches!(e, litequant::Error::Unsupported(_)), "{e}");
+    match engine.prepare(&model) {
+        Err(e) => assert!(matches!(e, litequant::Error::Unsupported(_)), "{e}"),
+        Ok(_) => panic!("the GPU prepares uint8 bilinear"),
+    }
 }
 
 /// The op families of this file and of the shape ops, as named in the fixture manifests.

@@ -1,6 +1,7 @@
 //! MEAN on the GPU (`shaders/reduce.wgsl`), twin of `src/reference/reduce.rs`: the
-//! reference's folded multiplier and zero points are uploaded as they are; the shader walks
-//! each output's reduced elements in the input's row-major order.
+//! reference's folded multiplier and zero points are uploaded as they are. Short reductions:
+//! one invocation per output word walks each output's reduced elements in the input's
+//! row-major order; long ones (at least [`LONG`] elements): a workgroup per output word.
 
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
@@ -10,6 +11,10 @@ use crate::reference::reduce::{resolve_axes, Mean};
 use crate::Result;
 
 const WG: u32 = 64;
+
+/// Reduced elements per output from which a workgroup (`RWG` = 64 invocations) shares each
+/// output word's sum.
+const LONG: usize = 256;
 
 /// MEAN.
 pub(crate) fn prepare_mean(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
@@ -71,18 +76,22 @@ pub(crate) fn prepare_mean(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     }
     let bytes: Vec<u8> = plan.iter().flat_map(|v| v.to_le_bytes()).collect();
     let plan = ctx.upload("mean plan", &bytes)?;
-    let entry = if bits == 32 {
-        "mean_f32"
-    } else {
-        "mean_int_main"
-    };
     let words = (k.n_out as u64).div_ceil(32 / bits as u64);
-    let key = PipelineKey::new("reduce", entry).constant("WG", f64::from(WG));
     let x = ctx.input(0)?;
     let y = ctx.output(0)?;
+    // Long reductions: a workgroup per output word; short ones: an invocation per word.
+    let key = |e| PipelineKey::new("reduce", e);
+    let (key, groups) = match (k.count >= LONG, bits == 32) {
+        (true, true) => (key("mean_f32_long"), words),
+        (true, false) => (key("mean_int_long"), words),
+        (false, f32) => (
+            key(if f32 { "mean_f32" } else { "mean_int_main" }).constant("WG", f64::from(WG)),
+            words.div_ceil(u64::from(WG)),
+        ),
+    };
     Ok(vec![ctx.dispatch(
         &key,
         &[&plan, &x, &y],
-        ctx.grid(words.div_ceil(u64::from(WG)))?,
+        ctx.grid(groups)?,
     )?])
 }
