@@ -7,6 +7,7 @@
 // [6] element bits (8, 16, 32), [7] 1 if signed, [8] output elements.
 
 #import grid
+#import softfloat
 
 override WG: u32 = 64u;
 
@@ -117,7 +118,31 @@ fn bilinear_f32_one(o: u32) -> f32 {
         + p11 * dy * dx;
 }
 
-// 0 nearest, 1 bilinear integer, 2 bilinear float32.
+// ResizeBilinear<uint8>: the reference's float32 arithmetic, operation for operation, in
+// exact soft float (a GPU may fuse or reassociate native float ops, which would change the
+// truncated result). Taps carry (dy, lo, hi, 1 - dy) as computed by the reference.
+fn bilinear_u8_one(o: u32) -> u32 {
+    let a = at_of(o);
+    let ty = row_tap(a);
+    let tx = col_tap(a);
+    let dy = u32(ty.x);
+    let dy1 = u32(ty.w);
+    let dx = u32(tx.x);
+    let dx1 = u32(tx.w);
+    let p00 = i32_to_f32(load_int(in_index(a.b, ty.y, tx.y, a.c), 8u));
+    let p10 = i32_to_f32(load_int(in_index(a.b, ty.z, tx.y, a.c), 8u));
+    let p01 = i32_to_f32(load_int(in_index(a.b, ty.y, tx.z, a.c), 8u));
+    let p11 = i32_to_f32(load_int(in_index(a.b, ty.z, tx.z, a.c), 8u));
+    var s = f32_mul(f32_mul(p00, dy1), dx1);
+    s = f32_add(s, f32_mul(f32_mul(p10, dy), dx1));
+    s = f32_add(s, f32_mul(f32_mul(p01, dy1), dx));
+    s = f32_add(s, f32_mul(f32_mul(p11, dy), dx));
+    // + rounding_offset 0.5, then C's truncating conversion.
+    s = f32_add(s, 0x3f000000u);
+    return u32(f32_trunc_i32(s)) & 0xffu;
+}
+
+// 0 nearest, 1 bilinear integer, 2 bilinear float32, 3 bilinear uint8.
 fn run(word: u32, kind: u32) {
     let n = u32(geom[8]);
     let bits = u32(geom[6]);
@@ -135,8 +160,10 @@ fn run(word: u32, kind: u32) {
                 v = nearest_one(o, bits);
             } else if (kind == 1u) {
                 v = bilinear_int_one(o, bits);
-            } else {
+            } else if (kind == 2u) {
                 v = bitcast<u32>(bilinear_f32_one(o));
+            } else {
+                v = bilinear_u8_one(o);
             }
             packed = insertBits(packed, v, k * bits, bits);
         }
@@ -169,4 +196,13 @@ fn bilinear_f32(
     @builtin(local_invocation_index) lid: u32,
 ) {
     run(flat_workgroup(wid, nwg) * WG + lid, 2u);
+}
+
+@compute @workgroup_size(WG)
+fn bilinear_u8(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    run(flat_workgroup(wid, nwg) * WG + lid, 3u);
 }

@@ -4,7 +4,9 @@
 // - float32: max, then sum of exp((x - max) * beta) in order; y = exp((x - max) * beta) / sum.
 // - int8/uint8 input (`softmax_row_q`): gemmlowp exp on Q5.26 differences, a Q12.19 sum,
 //   GetReciprocal, a rounding shift to the output's 8 or 16 bits, offset by its minimum.
-//   Where the reference refuses a row (the shift leaves [0, 31]) the row is output_min.
+//   Where the reference refuses a row (the shift leaves [0, 31]) `quant_rows` sets the
+//   op's status flag and the session fails the run with the reference's reason (the row's
+//   outputs are written as output_min, never returned).
 //
 // params (i32): [0] rows, [1] depth, [2] input bits, [3] 1 if the input is signed,
 // [4] input type minimum, [5] output bits, [6] output min, [7] output max,
@@ -20,6 +22,8 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> x: array<u32>;
 @group(0) @binding(2) var<storage, read_write> stats: array<vec4<i32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<u32>;
+// The op's run-time failure flag (quant_rows only; GpuOpCtx::status).
+@group(0) @binding(4) var<storage, read_write> status: array<atomic<u32>>;
 
 // Integer bits of the scaled differences (Q5.26) and of the sum (Q12.19).
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
@@ -68,6 +72,9 @@ fn quant_rows(
     }
     let rec = get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
     let exponent = rec.y + 31 - params[5];
+    if (exponent < 0 || exponent > 31) {
+        atomicOr(&status[0], 1u);
+    }
     stats[row] = vec4<i32>(max_in_row, rec.x, exponent, 0);
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::kernels::{self, Arg, Command, DeviceTensors, GpuOpCtx};
+use super::kernels::{self, Arg, Command, DeviceTensors, GpuOpCtx, Status};
 use super::plan::{self, device_bytes};
 use super::stats::{self as gstats, GpuStats};
 use super::GpuContext;
@@ -400,6 +400,10 @@ impl Session for GpuSession {
         for spec in &self.outputs {
             take(&mut output_copies, spec.tensor);
         }
+        // Kernels' run-time failure flags, after everything else.
+        let statuses: Vec<Status> = self.tensors.status.borrow().clone();
+        let status_at = total;
+        total += 4 * statuses.len() as u64;
         let staging = self.staging(total);
 
         let device = self.gpu.device().clone();
@@ -414,6 +418,9 @@ impl Session for GpuSession {
                 }
             }
         };
+        for st in &statuses {
+            encoder.clear_buffer(&st.arg.buffer, 0, None);
+        }
         copy(&mut encoder, &input_copies, self);
         if observing {
             for (step, list) in self.steps.iter().zip(&per_step) {
@@ -424,6 +431,9 @@ impl Session for GpuSession {
             record(&mut encoder, self.steps.iter().flat_map(|s| &s.commands));
         }
         copy(&mut encoder, &output_copies, self);
+        for (k, st) in statuses.iter().enumerate() {
+            encoder.copy_buffer_to_buffer(&st.arg.buffer, 0, &staging, status_at + 4 * k as u64, 4);
+        }
         let index = queue.submit([encoder.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
@@ -432,18 +442,32 @@ impl Session for GpuSession {
             )));
         }
         let bytes = map_read(&device, &staging, total, index)?;
+        // The first op whose kernel flagged a failure: the reference stops there.
+        let failed = statuses
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| {
+                let at = (status_at + 4 * *k as u64) as usize;
+                bytes[at..at + 4] != [0, 0, 0, 0]
+            })
+            .map(|(_, st)| st)
+            .min_by_key(|st| st.index);
 
         if let Some(o) = observer.as_deref_mut() {
             for &(t, at) in &input_copies {
                 let v = self.decode(t, &bytes[at as usize..])?;
                 o.observe(t, &self.names[t], &v)?;
             }
-            for list in &per_step {
+            let stop = failed.map_or(per_step.len(), |st| st.index);
+            for list in &per_step[..stop.min(per_step.len())] {
                 for &(t, at) in list {
                     let v = self.decode(t, &bytes[at as usize..])?;
                     o.observe(t, &self.names[t], &v)?;
                 }
             }
+        }
+        if let Some(st) = failed {
+            return Err(Error::Unsupported(format!("{}: {}", st.op, st.why)));
         }
         let mut out_at = output_copies.iter();
         self.outputs

@@ -204,7 +204,7 @@ fn resize_matches_the_reference() {
     for case in 0..48 {
         let bilinear = case % 2 == 0;
         let dtype = if bilinear {
-            [DType::F32, DType::I8, DType::I16][case / 2 % 3]
+            [DType::F32, DType::I8, DType::I16, DType::U8][case / 2 % 4]
         } else {
             INT_TYPES[case / 2 % 4]
         };
@@ -247,11 +247,12 @@ fn resize_matches_the_reference() {
 }
 
 /// A row the reference refuses at run time (600 equal maxima: the sum of exponentials
-/// needs a shift past 31 for an 8-bit output). The device cannot fail a run: it writes the
-/// output type's minimum for that row, and other rows as the reference computes them.
+/// needs a shift past 31 for an 8-bit output). The device flags it and the GPU run fails
+/// as the reference's does, naming the op; a later run with good rows succeeds and equals
+/// the reference (the flag is cleared per run).
 #[test]
-fn softmax_rows_the_reference_refuses_are_output_min() {
-    let Some(engine) = engine("softmax_rows_the_reference_refuses_are_output_min") else {
+fn softmax_rows_the_reference_refuses_fail_the_gpu_run_too() {
+    let Some(engine) = engine("softmax_rows_the_reference_refuses_fail_the_gpu_run_too") else {
         return;
     };
     use litequant::{Engine as _, Session as _, Tensor};
@@ -271,54 +272,60 @@ fn softmax_rows_the_reference_refuses_are_output_min() {
     x[600 + 17] = 127;
     let x = Tensor::from_i8(&[2, 600], &x).unwrap();
     let mut reference = litequant::ReferenceEngine.prepare(&model).unwrap();
-    assert!(reference.run(std::slice::from_ref(&x)).is_err());
-    let got = engine.prepare(&model).unwrap().run(&[x.clone()]).unwrap();
-    let got = got[0].as_i8().unwrap();
-    assert!(got[..600].iter().all(|&v| v == -128), "{:?}", &got[..8]);
-    // Row 1 alone is what the reference computes.
-    let one = one_op(
-        Op::Softmax { beta: 1.0 },
-        vec![
-            tensor(DType::I8, &[1, 600], Some((0.05, 0)), None),
-            tensor(DType::I8, &[1, 600], Some((1.0 / 256.0, -128)), None),
-        ],
-        1,
+    let want = reference.run(std::slice::from_ref(&x)).unwrap_err().to_string();
+    let mut gpu = engine.prepare(&model).unwrap();
+    let got = gpu.run(std::slice::from_ref(&x)).unwrap_err();
+    assert!(matches!(got, litequant::Error::Unsupported(_)), "{got}");
+    let got = got.to_string();
+    assert!(got.contains("operator 0 (SOFTMAX)") && got.contains("shift"), "{got}");
+    assert!(want.contains("SOFTMAX"), "{want}");
+    // Both rows fine: the same session runs and equals the reference.
+    let mut ok = x.as_i8().unwrap().to_vec();
+    ok[3] = 127;
+    let ok = Tensor::from_i8(&[2, 600], &ok).unwrap();
+    assert_eq!(
+        gpu.run(std::slice::from_ref(&ok)).unwrap(),
+        reference.run(&[ok]).unwrap()
     );
-    let row = Tensor::from_i8(&[1, 600], &x.as_i8().unwrap()[600..]).unwrap();
-    let want = litequant::ReferenceEngine
-        .prepare(&one)
-        .unwrap()
-        .run(&[row])
-        .unwrap();
-    assert_eq!(&got[600..], want[0].as_i8().unwrap());
-    assert!(got[600 + 17] > 0);
 }
 
-/// uint8 bilinear is computed in float32 by the reference: the GPU refuses it (an error,
-/// not a panic, and not a silently different result).
+/// uint8 bilinear is computed in float32 by the reference and truncated: the GPU repeats the
+/// float operations in soft float, so every input byte value and every tap agree bit for bit.
 #[test]
-fn uint8_bilinear_is_refused() {
-    let Some(engine) = engine("uint8_bilinear_is_refused") else {
+fn uint8_bilinear_equals_the_reference_on_every_byte_value() {
+    let Some(engine) = engine("uint8_bilinear_equals_the_reference_on_every_byte_value") else {
         return;
     };
+    use litequant::{Engine as _, Session as _, Tensor};
     let q = Some((0.1, 3));
-    let model = one_op(
-        Op::ResizeBilinear(ResizeOptions {
-            align_corners: false,
-            half_pixel_centers: false,
-        }),
-        vec![
-            tensor(DType::U8, &[1, 3, 3, 1], q, None),
-            tensor(DType::I32, &[2], None, Some(i32_bytes(&[5, 5]))),
-            tensor(DType::U8, &[1, 5, 5, 1], q, None),
-        ],
-        2,
-    );
-    use litequant::Engine as _;
-    assert!(litequant::ReferenceEngine.prepare(&model).is_ok());
-    match engine.prepare(&model) {
-        Err(e) => assert!(matches!(e, litequant::Error::Unsupported(_)), "{e}"),
-        Ok(_) => panic!("the GPU prepares uint8 bilinear"),
+    for (align_corners, half_pixel_centers) in [(false, false), (true, false), (false, true)] {
+        for (h, w) in [(5, 5), (16, 13), (2, 31)] {
+            let model = one_op(
+                Op::ResizeBilinear(ResizeOptions {
+                    align_corners,
+                    half_pixel_centers,
+                }),
+                vec![
+                    tensor(DType::U8, &[1, 4, 8, 8], q, None),
+                    tensor(DType::I32, &[2], None, Some(i32_bytes(&[h, w]))),
+                    tensor(DType::U8, &[1, h as usize, w as usize, 8], q, None),
+                ],
+                2,
+            );
+            // Every byte value, in an order that puts different values side by side.
+            let x: Vec<u8> = (0..256u32).map(|i| (i * 151 % 256) as u8).collect();
+            let x = Tensor::from_u8(&[1, 4, 8, 8], &x).unwrap();
+            let want = litequant::ReferenceEngine
+                .prepare(&model)
+                .unwrap()
+                .run(std::slice::from_ref(&x))
+                .unwrap();
+            let got = engine.prepare(&model).unwrap().run(&[x]).unwrap();
+            assert_eq!(
+                got, want,
+                "uint8 bilinear {h}x{w} align {align_corners} half {half_pixel_centers}"
+            );
+        }
     }
 }
 

@@ -63,6 +63,22 @@ pub(crate) struct DeviceTensors {
     /// Constant tensors' little-endian bytes, by tensor index (uploaded when a kernel asks).
     pub const_bytes: Vec<Option<Vec<u8>>>,
     uploaded: RefCell<HashMap<usize, Arg>>,
+    /// Run-time failure flags of kernels ([`GpuOpCtx::status`]).
+    pub status: RefCell<Vec<Status>>,
+}
+
+/// A kernel's run-time failure flag: a word on the device, zeroed before every run, that the
+/// kernel sets (`atomicOr`) where the reference engine would refuse the run. The session reads
+/// it back with the outputs and turns a set flag into the reference's error.
+#[derive(Debug, Clone)]
+pub(crate) struct Status {
+    /// The op's index in execution order.
+    pub index: usize,
+    /// `operator 3 (SOFTMAX)`.
+    pub op: String,
+    /// What the reference says when it refuses.
+    pub why: String,
+    pub arg: Arg,
 }
 
 impl DeviceTensors {
@@ -71,6 +87,7 @@ impl DeviceTensors {
             placed,
             const_bytes,
             uploaded: RefCell::new(HashMap::new()),
+            status: RefCell::new(Vec::new()),
         }
     }
 }
@@ -206,6 +223,28 @@ impl GpuOpCtx<'_> {
         Ok(())
     }
 
+    /// A run-time failure flag for this op (bind as `array<atomic<u32>>`, set with
+    /// `atomicOr`): a set flag makes the run fail with `why`, as the reference engine's run
+    /// fails, instead of returning outputs the reference would not have produced.
+    pub fn status(&self, why: &str) -> Result<Arg> {
+        let buffer = self.gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("litequant status"),
+            size: 4,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let arg = Arg { buffer, size: 4 };
+        self.tensors.status.borrow_mut().push(Status {
+            index: self.op.index,
+            op: self.op.label(),
+            why: why.to_string(),
+            arg: arg.clone(),
+        });
+        Ok(arg)
+    }
+
     /// A grid of `groups` workgroups within the device's per-dimension limit: `[n, 1, 1]`, or
     /// split over y (and z) when `n` is larger. Kernels index with `flat_workgroup`
     /// (`shaders/common/grid.wgsl`) and bounds-check the last, partial row.
@@ -235,15 +274,25 @@ impl GpuOpCtx<'_> {
         args: &[&Arg],
         workgroups: [u32; 3],
     ) -> Result<Command> {
+        let bound: Vec<(u32, &Arg)> = (0u32..).zip(args.iter().copied()).collect();
+        self.dispatch_bound(key, &bound, workgroups)
+    }
+
+    /// [`GpuOpCtx::dispatch`] with explicit `@binding` numbers.
+    pub fn dispatch_bound(
+        &self,
+        key: &PipelineKey,
+        args: &[(u32, &Arg)],
+        workgroups: [u32; 3],
+    ) -> Result<Command> {
         let pipeline = self.pipeline(key)?;
         let device = self.gpu.device();
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let layout = pipeline.get_bind_group_layout(0);
         let entries: Vec<wgpu::BindGroupEntry> = args
             .iter()
-            .enumerate()
-            .map(|(i, a)| wgpu::BindGroupEntry {
-                binding: i as u32,
+            .map(|&(i, a)| wgpu::BindGroupEntry {
+                binding: i,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: &a.buffer,
                     offset: 0,

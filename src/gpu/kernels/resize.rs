@@ -2,9 +2,11 @@
 //! `src/reference/resize`: the reference's per-row and per-column taps are uploaded as they
 //! are.
 //!
-//! uint8 bilinear is not run on the GPU: the reference computes it in float32
-//! (`ResizeBilinear<uint8>`) and truncates, so its integer result depends on float rounding
-//! that WGSL does not pin down (contraction into fused multiply-adds is allowed).
+//! uint8 bilinear: the reference computes it in float32 (`ResizeBilinear<uint8>`) and
+//! truncates, so its integer result depends on float rounding that WGSL does not pin down
+//! (contraction into fused multiply-adds is allowed); the shader repeats the reference's
+//! operations in exact soft float (`shaders/common/softfloat.wgsl`), with the weights
+//! `dy`, `1 - dy` computed here in f32 exactly as the reference computes them.
 
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
@@ -111,9 +113,23 @@ pub(crate) fn prepare_bilinear(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
                 .collect::<Result<Vec<_>>>()?;
             dispatch(ctx, &k.shape, taps, "bilinear_int")
         }
-        _ => Err(ctx.unsupported(format!(
-            "{dtype} RESIZE_BILINEAR is computed in float32 by the reference and truncated; \
-             the GPU cannot reproduce its rounding exactly"
-        ))),
+        (BilinearTaps::Float { ys, xs }, DType::U8) => {
+            let taps = ys
+                .iter()
+                .chain(xs)
+                .map(|t| {
+                    // The reference's `ty.v - ty.lo as f32` and `1.0 - dy`, in f32.
+                    let d = t.v - t.lo as f32;
+                    Ok([
+                        d.to_bits() as i32,
+                        index(ctx, t.lo)?,
+                        index(ctx, t.hi)?,
+                        (1.0f32 - d).to_bits() as i32,
+                    ])
+                })
+                .collect::<Result<Vec<_>>>()?;
+            dispatch(ctx, &k.shape, taps, "bilinear_u8")
+        }
+        _ => Err(ctx.unsupported(format!("{dtype} RESIZE_BILINEAR"))),
     }
 }

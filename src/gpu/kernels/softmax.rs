@@ -3,9 +3,9 @@
 //! (`shaders/common/gemmlowp.wgsl`), the reference's `SoftmaxQuantParams` uploaded as they
 //! are. Two dispatches: per-row statistics into a scratch buffer, then the outputs.
 //!
-//! One difference: where the reference refuses a row at run time (the sum of exponentials
-//! needs a shift outside [0, 31]: more than ~500 near-equal maxima with an 8-bit output) the
-//! device cannot fail the run; it writes the output type's minimum for that row.
+//! Where the reference refuses a row at run time (the sum of exponentials needs a shift
+//! outside [0, 31]: more than ~500 near-equal maxima with an 8-bit output), the row kernel
+//! sets the op's status flag and the run fails with the reference's reason.
 
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
@@ -81,12 +81,25 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     };
     let key = |e| PipelineKey::new("softmax", e).constant("WG", f64::from(WG));
     let wg = u64::from(WG);
-    Ok(vec![
+    let rows_dispatch = if float {
         ctx.dispatch(
             &key(rows_entry),
             &[&params, &x, &stats],
             ctx.grid((rows as u64).div_ceil(wg))?,
-        )?,
+        )?
+    } else {
+        let status = ctx.status(
+            "a row's sum of exponentials needs a shift outside [0, 31] (TFLite's reference \
+             kernel aborts on this row)",
+        )?;
+        ctx.dispatch_bound(
+            &key(rows_entry),
+            &[(0, &params), (1, &x), (2, &stats), (4, &status)],
+            ctx.grid((rows as u64).div_ceil(wg))?,
+        )?
+    };
+    Ok(vec![
+        rows_dispatch,
         ctx.dispatch(
             &key(out_entry),
             &[&params, &x, &stats, &y],
