@@ -268,6 +268,7 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     match &ctx.op.op.op {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::FullyConnected(_) => fully_connected::prepare_fully_connected(ctx),
+        Op::BatchMatMul(_) => fully_connected::prepare_batch_matmul(ctx),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
 }

@@ -154,8 +154,8 @@ pub fn affine_quantize_unclamped(x: f32, scale: f32, zero_point: i32) -> f64 {
 }
 
 // gemmlowp's fixed-point math and the 16-bit primitives (SOFTMAX, HARD_SWISH).
-mod gemmlowp;
 pub(crate) mod double_rescale;
+mod gemmlowp;
 pub(crate) mod softfloat;
 pub use gemmlowp::*;
 

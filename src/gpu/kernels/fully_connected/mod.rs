@@ -10,6 +10,7 @@
 //!   products, the float epilogue;
 //! - float32: the same tiling on floats.
 
+mod bmm;
 mod gemm;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,8 @@ use crate::reference::fully_connected::fc::{FloatFc, HybridFc, QuantFc};
 use crate::reference::fully_connected::{FloatAct, QElem};
 use crate::Result;
 use gemm::{pack_rows, word_bytes, Gemm, Rescale, Tiles};
+
+pub(crate) use bmm::prepare_batch_matmul;
 
 /// FULLY_CONNECTED.
 pub(crate) fn prepare_fully_connected(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
@@ -123,7 +126,7 @@ fn prepare_quant<T: QElem>(ctx: &GpuOpCtx, k: &QuantFc<T>, unsigned: bool) -> Re
         &tiles,
         "gemm_q8",
         key,
-        &[[0; 4]],
+        &[[0; 8]],
         &[&a, &b, &cols, &out],
     )?);
     Ok(cmds)
@@ -183,7 +186,7 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &HybridFc) -> Result<Vec<Command>> {
         &tiles,
         "gemm_hybrid",
         key,
-        &[[0; 4]],
+        &[[0; 8]],
         &[
             &rows.q,
             &b,
@@ -219,7 +222,7 @@ fn prepare_float(ctx: &GpuOpCtx, k: &FloatFc) -> Result<Vec<Command>> {
         &tiles,
         "gemm_f32",
         key,
-        &[[0; 4]],
+        &[[0; 8]],
         &[&a, &b, &bias, &out],
     )?])
 }

@@ -318,3 +318,6 @@ fn hybrid_and_float_fully_connected_equal_the_reference() {
         });
     }
 }
+
+#[path = "tests_bmm.rs"]
+mod bmm;
