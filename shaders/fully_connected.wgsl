@@ -521,3 +521,18 @@ fn transpose32(
     let c = i % p.k;
     tr_out[i] = tr_in[z * p.m * p.k + c * p.m + r];
 }
+
+// Test entry: `double_rescale` over (acc, m_lo, m_hi, exponent) quads, for the GPU test
+// against native f64 arithmetic (`src/gpu/kernels/fully_connected/tests.rs`).
+@group(0) @binding(0) var<storage, read> rs_in: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> rs_out: array<i32>;
+
+@compute @workgroup_size(64)
+fn rescale_selftest(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&rs_in)) {
+        return;
+    }
+    let v = rs_in[i];
+    rs_out[i] = double_rescale(i32(v.x), v.y, v.z, i32(v.w));
+}
