@@ -167,9 +167,6 @@ fn i8_tile(lid: u32, tile: vec3<u32>) {
                 }
             }
             for (var i = 0u; i < TM; i++) {
-                if (tile.y + ty + i * WG_M >= p.m) {
-                    break;
-                }
                 let av = a_s[(ty + i * WG_M) * KW + kk];
                 rsum[i] += dot4(av, 0x01010101u);
                 for (var j = 0u; j < TN; j++) {
@@ -415,9 +412,6 @@ fn gemm_f32(
         workgroupBarrier();
         for (var kk = 0u; kk < KF; kk++) {
             for (var i = 0u; i < TM; i++) {
-                if (tile.y + ty + i * WG_M >= p.m) {
-                    break;
-                }
                 let av = af_s[(ty + i * WG_M) * KF + kk];
                 for (var j = 0u; j < TN; j++) {
                     facc[i * 4u + j] += av * bf_s[(tx + j * WG_N) * KF + kk];

@@ -38,8 +38,10 @@ pub(crate) fn with_tiles<R>(tiles: Tiles, f: impl FnOnce() -> R) -> R {
 }
 
 impl Tiles {
-    /// The tiles for a product of `m` rows: a 4 × 128 strip for matrix-vector products (the
-    /// shader skips register rows past `m`), square 32 × 32 tiles otherwise.
+    /// The tiles for a product of `m` rows: a 1 × 128 strip for matrix-vector products, 4 × 128
+    /// for up to 4 rows, square 32 × 32 tiles otherwise. (Register rows past `m` compute on
+    /// zeros: a loop with a data-dependent exit would not unroll, and the accumulators would
+    /// leave the registers.)
     pub fn for_rows(m: usize) -> Tiles {
         if let Some(t) = FORCED.with(|c| c.get()) {
             return t;
@@ -48,7 +50,7 @@ impl Tiles {
             Tiles {
                 wg_m: 1,
                 wg_n: 64,
-                tm: 4,
+                tm: if m <= 1 { 1 } else { 4 },
                 tn: 2,
                 kw: 8,
                 kf: 16,

@@ -244,8 +244,21 @@ fn int8_and_uint8_fully_connected_equal_the_reference() {
             compare(&gpu, &model, &[x.clone()], &format!("{what} default tiles"));
             let tiles = ODD[si % ODD.len()];
             with_tiles(tiles, || {
-                compare(&gpu, &model, &[x], &format!("{what} {tiles:?}"))
+                compare(&gpu, &model, &[x.clone()], &format!("{what} {tiles:?}"))
             });
+            // The weights as a run-time input (column sums on the device).
+            let mut rt = model.clone();
+            let sg = &mut rt.subgraphs[0];
+            let wdata = sg.tensors[1].data.take().expect("constant weights");
+            sg.inputs.push(1);
+            let wbuf = if unsigned {
+                Buf::U8(wdata.to_vec())
+            } else {
+                Buf::I8(wdata.iter().map(|&v| v as i8).collect())
+            };
+            let wt = Tensor::new(&[shape.1, shape.2], wbuf).expect("weights");
+            let what = format!("{what} run-time weights");
+            with_tiles(tiles, || compare(&gpu, &rt, &[x, wt], &what));
         }
     }
 }
