@@ -61,13 +61,31 @@ struct Gemm {
     f_min: f32,
     f_max: f32,
     f_clamp: u32,
-    // hybrid: per-tensor weight scale (bits; 0 when per-channel `cscale` applies).
+    // hybrid, per-tensor weights: the weight scale (bits).
     filter_scale: u32,
+    // -input zero point, multiplied by each column's Σw (gemm_q8 with COL_SUMS).
+    input_offset: i32,
+    // hybrid BATCH_MATMUL: `total - row_sum * offset` in float, truncated (as TFLite).
+    float_offset: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+// Per product of a batch: first row of A, first row of B, first output element, first row
+// scaling factor (hybrid), first row sum (hybrid).
+struct ZOff {
+    a: u32,
+    b: u32,
+    out: u32,
+    scale: u32,
+    rsum: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Gemm;
-// Per batch: (first row of A, first row of B, first output element, unused).
-@group(0) @binding(1) var<storage, read> zoff: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> zoff: array<ZOff>;
 
 // ---- 8-bit operands ---------------------------------------------------------------------
 
@@ -78,6 +96,10 @@ var<workgroup> a_s: array<u32, A_WORDS>;
 var<workgroup> b_s: array<u32, B_WORDS>;
 var<private> acc: array<i32, 16>;
 var<private> rsum: array<i32, 4>;
+var<private> csum: array<i32, 4>;
+
+// Also sum each column of B (Σw, for the input zero point of operands laid out at run time).
+override COL_SUMS: bool = false;
 
 fn dot4(a: u32, b: u32) -> i32 {
     if (SCALAR_DOT) {
@@ -116,6 +138,7 @@ fn i8_tile(lid: u32, tile: vec3<u32>) {
     }
     for (var i = 0u; i < 4u; i++) {
         rsum[i] = 0;
+        csum[i] = 0;
     }
     for (var k0 = 0u; k0 < p.kw; k0 += KW) {
         for (var idx = lid; idx < A_WORDS; idx += WGS) {
@@ -123,7 +146,7 @@ fn i8_tile(lid: u32, tile: vec3<u32>) {
             let kk = k0 + idx % KW;
             var v = 0u;
             if (row < p.m && kk < p.kw) {
-                v = a8[(zo.x + row) * p.kw + kk];
+                v = a8[(zo.a + row) * p.kw + kk];
             }
             a_s[idx] = v;
         }
@@ -132,12 +155,17 @@ fn i8_tile(lid: u32, tile: vec3<u32>) {
             let kk = k0 + idx % KW;
             var v = 0u;
             if (col < p.n && kk < p.kw) {
-                v = b8[(zo.y + col) * p.kw + kk];
+                v = b8[(zo.b + col) * p.kw + kk];
             }
             b_s[idx] = v;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < KW; kk++) {
+            if (COL_SUMS) {
+                for (var j = 0u; j < TN; j++) {
+                    csum[j] += dot4(b_s[(tx + j * WG_N) * KW + kk], 0x01010101u);
+                }
+            }
             for (var i = 0u; i < TM; i++) {
                 let av = a_s[(ty + i * WG_M) * KW + kk];
                 rsum[i] += dot4(av, 0x01010101u);
@@ -218,7 +246,7 @@ fn double_rescale(acc: i32, m_lo: u32, m_hi: u32, exponent: i32) -> i32 {
     return i32(mag);
 }
 
-// Per column: (bias + io·Σw + K·fo·io, then the rescale words: double (m_lo, m_hi, exponent)
+// Per column: (bias + K·fo·io (+ io·Σw unless COL_SUMS), then the rescale words: double (m_lo, m_hi, exponent)
 // or fixed point (multiplier, shift, -)).
 @group(0) @binding(4) var<storage, read> qcol: array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read_write> qout: array<atomic<u32>>;
@@ -239,7 +267,7 @@ fn gemm_q8(
     i8_tile(lid, tile);
     let tx = lid % WG_N;
     let ty = lid / WG_N;
-    let out_base = zoff[tile.x].z;
+    let out_base = zoff[tile.x].out;
     for (var i = 0u; i < TM; i++) {
         let row = tile.y + ty + i * WG_M;
         if (row >= p.m) {
@@ -252,6 +280,9 @@ fn gemm_q8(
             }
             let c = qcol[col];
             var v = acc[i * 4u + j] + p.filter_offset * rsum[i] + i32(c.x);
+            if (COL_SUMS) {
+                v += p.input_offset * csum[j];
+            }
             if (p.rescale_kind == 0u) {
                 v = double_rescale(v, c.y, c.z, i32(c.w));
             } else if (p.rescale_kind == 1u) {
@@ -270,7 +301,8 @@ fn gemm_q8(
 
 // ---- hybrid: int8 rows quantized at run time, float epilogue ----------------------------
 
-// Per row of B: (per-channel weight scale bits, Σw (ReductionSumVector), -, -).
+// Per row sum (from ZOff.rsum): (the column's per-channel weight scale bits, Σw of the
+// row of B (ReductionSumVector), -, -).
 @group(0) @binding(4) var<storage, read> hcol: array<vec4<u32>>;
 // Per column: the float bias (zeros without one).
 @group(0) @binding(5) var<storage, read> hbias: array<f32>;
@@ -300,22 +332,26 @@ fn gemm_hybrid(
             continue;
         }
         // The row's scaling factor, times a per-tensor weight scale (in float, as TFLite).
-        var row_scale = rscale[zo.w + row];
+        var row_scale = rscale[zo.scale + row];
         if (!per_channel) {
             row_scale = row_scale * bitcast<f32>(p.filter_scale);
         }
-        let offset = roff[zo.w + row];
+        let offset = roff[zo.scale + row];
         for (var j = 0u; j < TN; j++) {
             let col = tile.z + tx + j * WG_N;
             if (col >= p.n) {
                 continue;
             }
-            let c = hcol[zo.y + col];
+            let c = hcol[zo.rsum + col];
             var scale = row_scale;
             if (per_channel) {
                 scale = scale * bitcast<f32>(c.x);
             }
-            let dot = acc[i * 4u + j] - i32(c.y) * offset;
+            var dot = acc[i * 4u + j] - i32(c.y) * offset;
+            if (p.float_offset == 1u) {
+                let prod = f32_mul(i32_to_f32(i32(c.y)), i32_to_f32(offset));
+                dot = f32_trunc_i32(f32_add(i32_to_f32(acc[i * 4u + j]), prod ^ 0x80000000u));
+            }
             var v = hbias[col] + f32(dot) * scale;
             if (p.f_clamp == 1u) {
                 v = min(max(v, p.f_min), p.f_max);
@@ -324,7 +360,7 @@ fn gemm_hybrid(
             } else if (p.f_clamp == 3u) {
                 v = select(0.0, 1.0, (bitcast<u32>(v) & 0x80000000u) != 0u);
             }
-            hout[zo.z + row * p.n + col] = v;
+            hout[zo.out + row * p.n + col] = v;
         }
     }
 }
@@ -360,7 +396,7 @@ fn gemm_f32(
             let kk = k0 + idx % KF;
             var v = 0.0;
             if (row < p.m && kk < p.k) {
-                v = af[(zo.x + row) * p.k + kk];
+                v = af[(zo.a + row) * p.k + kk];
             }
             af_s[idx] = v;
         }
@@ -369,7 +405,7 @@ fn gemm_f32(
             let kk = k0 + idx % KF;
             var v = 0.0;
             if (col < p.n && kk < p.k) {
-                v = bf[(zo.y + col) * p.k + kk];
+                v = bf[(zo.b + col) * p.k + kk];
             }
             bf_s[idx] = v;
         }
@@ -398,7 +434,7 @@ fn gemm_f32(
             if (p.f_clamp == 1u) {
                 v = min(max(v, p.f_min), p.f_max);
             }
-            fout[zo.z + row * p.n + col] = v;
+            fout[zo.out + row * p.n + col] = v;
         }
     }
 }
@@ -432,4 +468,65 @@ fn repack8(
         }
     }
     rp_out[w] = word;
+}
+
+// BATCH_MATMUL's adjoint operands: `p.batches` matrices of C × R (`src`, flat) transposed
+// into R rows of C: 8-bit into row-padded words (kw per row), float32 flat.
+@group(0) @binding(1) var<storage, read> tr_in: array<u32>;
+@group(0) @binding(2) var<storage, read_write> tr_out: array<u32>;
+
+@compute @workgroup_size(64)
+fn transpose8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    // p.m = R, p.k = C.
+    let w = flat_workgroup(wid, nwg) * 64u + lid;
+    if (w >= p.batches * p.m * p.kw) {
+        return;
+    }
+    let z = w / (p.m * p.kw);
+    let r = (w / p.kw) % p.m;
+    let c0 = (w % p.kw) * 4u;
+    var word = 0u;
+    for (var b = 0u; b < 4u; b++) {
+        let c = c0 + b;
+        if (c < p.k) {
+            let flat = z * p.m * p.k + c * p.m + r;
+            word |= ((tr_in[flat / 4u] >> (8u * (flat % 4u))) & 0xffu) << (8u * b);
+        }
+    }
+    tr_out[w] = word;
+}
+
+@compute @workgroup_size(64)
+fn transpose32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.batches * p.m * p.k) {
+        return;
+    }
+    let z = i / (p.m * p.k);
+    let r = (i / p.k) % p.m;
+    let c = i % p.k;
+    tr_out[i] = tr_in[z * p.m * p.k + c * p.m + r];
+}
+
+// Test entry: `double_rescale` over (acc, m_lo, m_hi, exponent) quads, for the GPU test
+// against native f64 arithmetic (`src/gpu/kernels/fully_connected/tests.rs`).
+@group(0) @binding(0) var<storage, read> rs_in: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> rs_out: array<i32>;
+
+@compute @workgroup_size(64)
+fn rescale_selftest(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&rs_in)) {
+        return;
+    }
+    let v = rs_in[i];
+    rs_out[i] = double_rescale(i32(v.x), v.y, v.z, i32(v.w));
 }

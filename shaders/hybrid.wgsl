@@ -212,5 +212,5 @@ fn softfloat_selftest(@builtin(global_invocation_id) gid: vec3<u32>) {
     st_out[o + 16u] = select(0u, 1u, f64_lt(a, b)) | select(0u, 2u, f64_le(a, b));
     st_out[o + 17u] = f64_to_f32(a);
     st_out[o + 18u] = u32(f64_round_i32(a));
-    st_out[o + 19u] = 0u;
+    st_out[o + 19u] = u32(f32_trunc_i32(a.x));
 }

@@ -166,6 +166,7 @@ fn check(a: u64, b: u64, r: &[u32]) -> Vec<String> {
     );
     expect(same32(r[17], dx as f32), "f64 to f32");
     expect(r[18] as i32 == dx.round() as i32, "f64 round");
+    expect(r[19] as i32 == x as i32, "f32 trunc");
     bad
 }
 

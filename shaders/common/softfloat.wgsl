@@ -348,6 +348,31 @@ fn f32_round_i32(a: u32) -> i32 {
     return i32(mag);
 }
 
+fn f32_trunc_i32(a: u32) -> i32 {
+    if (is_nan32(a)) {
+        return 0;
+    }
+    let neg = (a & SF_SIGN) != 0u;
+    let e = (a >> 23u) & 0xffu;
+    if (e < 127u) {
+        return 0;
+    }
+    if (e >= 158u) {
+        return select(2147483647, i32(-2147483647 - 1), neg);
+    }
+    let m = (a & 0x7fffffu) | 0x800000u;
+    var mag: u32;
+    if (e >= 150u) {
+        mag = m << (e - 150u);
+    } else {
+        mag = m >> (150u - e);
+    }
+    if (neg) {
+        return 0 - i32(mag);
+    }
+    return i32(mag);
+}
+
 fn i32_to_f32(x: i32) -> u32 {
     if (x == 0) {
         return 0u;

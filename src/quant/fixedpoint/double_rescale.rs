@@ -129,7 +129,7 @@ pub(crate) fn double_rescale(acc: i32, m_lo: u32, m_hi: u32, exponent: i32) -> i
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::quant::fixedpoint::test_rng::SplitMix64;
 
@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(got, want, "acc {acc} m {m:e} ({:#x})", m.to_bits());
     }
 
-    fn accs() -> Vec<i32> {
+    pub(crate) fn accs() -> Vec<i32> {
         let mut v = vec![
             0,
             1,
@@ -166,7 +166,7 @@ mod tests {
         v
     }
 
-    fn multipliers() -> Vec<f64> {
+    pub(crate) fn multipliers() -> Vec<f64> {
         let mut v = vec![
             0.0,
             1.0,
@@ -191,6 +191,63 @@ mod tests {
         }
         v.extend([0.003_921_568_627_450_98, 1.0 / 3.0, 2.0 / 3.0, 0.1, 0.7]);
         v
+    }
+
+    /// Pairs whose exact product rounds to 53 bits on a tie, and whose value after that
+    /// rounding is a half-integer below 2^31: exactly where the double multiply's rounding
+    /// decides `round`'s result. Built from `acc` odd of `d` bits and the significand
+    /// `m' · 2^(d-1)` with `acc · m' ≡ -1 (mod 2^23)`, so that the 53-bit quotient `q` is odd
+    /// and `q + 1` a multiple of 2^22.
+    pub(crate) fn double_rounding_ties(rng: &mut SplitMix64, count: usize) -> Vec<(i32, f64)> {
+        let mut v = Vec::new();
+        while v.len() < count {
+            let d = 2 + (rng.next() % 29) as u32;
+            let a = ((rng.next() as u32) >> (32 - d)) | (1 << (d - 1)) | 1;
+            // a^-1 mod 2^32 by Newton's iteration, then -a^-1 mod 2^23.
+            let mut inv = a;
+            for _ in 0..5 {
+                inv = inv.wrapping_mul(2u32.wrapping_sub(a.wrapping_mul(inv)));
+            }
+            let base = u64::from(0u32.wrapping_sub(inv) & 0x7f_ffff);
+            let bits = 54 - d;
+            let (lo, hi) = (1u64 << (bits - 1), 1u64 << bits);
+            let t_min = lo.saturating_sub(base).div_ceil(1 << 23);
+            let t_max = (hi - 1 - base) >> 23;
+            if t_max < t_min {
+                continue;
+            }
+            let t = t_min + rng.next() % (t_max - t_min + 1);
+            let mp = base + (t << 23);
+            let p = u128::from(a) * u128::from(mp);
+            if 128 - p.leading_zeros() != 54 {
+                continue;
+            }
+            let j = ((p + 1) / 2).trailing_zeros() as i32;
+            let e = -j - 1 - d as i32;
+            let m = (mp << (d - 1)) as f64 * 2f64.powi(e);
+            let acc = if rng.next() & 1 == 0 {
+                a as i32
+            } else {
+                -(a as i32)
+            };
+            v.push((acc, m));
+        }
+        v
+    }
+
+    #[test]
+    fn double_rounding_ties_are_exact() {
+        let mut rng = SplitMix64(0x7e5);
+        let ties = double_rounding_ties(&mut rng, 20_000);
+        // They are what they claim: the product rounded in double lands on a half-integer.
+        let on_half = ties
+            .iter()
+            .filter(|(a, m)| (f64::from(*a) * m).fract().abs() == 0.5)
+            .count();
+        assert!(on_half > ties.len() / 3, "{on_half} of {}", ties.len());
+        for (a, m) in ties {
+            check(a, m);
+        }
     }
 
     #[test]

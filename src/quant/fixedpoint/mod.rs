@@ -157,8 +157,8 @@ pub fn affine_quantize_unclamped(x: f32, scale: f32, zero_point: i32) -> f64 {
 pub mod softdiv;
 
 // gemmlowp's fixed-point math and the 16-bit primitives (SOFTMAX, HARD_SWISH).
-mod gemmlowp;
 pub(crate) mod double_rescale;
+mod gemmlowp;
 pub(crate) mod softfloat;
 pub use gemmlowp::*;
 

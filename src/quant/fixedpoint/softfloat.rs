@@ -378,6 +378,31 @@ pub(crate) fn f32_round_i32(a: u32) -> i32 {
     mag as i32
 }
 
+/// `x as i32` (truncation toward zero, saturating, NaN → 0).
+pub(crate) fn f32_trunc_i32(a: u32) -> i32 {
+    if is_nan32(a) {
+        return 0;
+    }
+    let neg = (a & SIGN) != 0;
+    let e = (a >> 23) & 0xff;
+    if e < 127 {
+        return 0;
+    }
+    if e >= 158 {
+        return if neg { i32::MIN } else { i32::MAX };
+    }
+    let m = (a & 0x7f_ffff) | 0x80_0000;
+    let mag = if e >= 150 {
+        m << (e - 150)
+    } else {
+        m >> (150 - e)
+    };
+    if neg {
+        return 0i32.wrapping_sub(mag as i32);
+    }
+    mag as i32
+}
+
 /// An `i32` as binary32 (`x as f32`, rounding to nearest even).
 pub(crate) fn i32_to_f32(x: i32) -> u32 {
     if x == 0 {

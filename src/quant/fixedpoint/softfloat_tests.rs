@@ -192,6 +192,7 @@ fn check32(a: u32, b: u32) {
 fn check1_32(a: u32) {
     let x = f32::from_bits(a);
     assert_eq!(f32_round_i32(a), x.round() as i32, "round {a:#x} ({x})");
+    assert_eq!(f32_trunc_i32(a), x as i32, "trunc {a:#x} ({x})");
     assert!(same64(f32_to_f64(a), f64::from(x)), "to f64 {a:#x}");
     let i = a as i32;
     assert_eq!(i32_to_f32(i), (i as f32).to_bits(), "i32 {i} to f32");

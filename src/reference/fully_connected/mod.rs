@@ -9,7 +9,7 @@
 //! - this file: what both share: typed access to run-time tensors and the run-time input
 //!   quantization of the hybrid kernels (`reference/portable_tensor_utils.cc`).
 
-mod bmm;
+pub(crate) mod bmm;
 pub(crate) mod fc;
 #[cfg(test)]
 mod tests;

@@ -38,8 +38,10 @@ pub(crate) fn with_tiles<R>(tiles: Tiles, f: impl FnOnce() -> R) -> R {
 }
 
 impl Tiles {
-    /// The tiles for a product of `m` rows: a row strip for matrix-vector products, square
-    /// 32 × 32 tiles otherwise.
+    /// The tiles for a product of `m` rows: a 1 × 128 strip for matrix-vector products, 4 × 128
+    /// for up to 4 rows, square 32 × 32 tiles otherwise. (Register rows past `m` compute on
+    /// zeros: a loop with a data-dependent exit would not unroll, and the accumulators would
+    /// leave the registers.)
     pub fn for_rows(m: usize) -> Tiles {
         if let Some(t) = FORCED.with(|c| c.get()) {
             return t;
@@ -48,7 +50,7 @@ impl Tiles {
             Tiles {
                 wg_m: 1,
                 wg_n: 64,
-                tm: m.max(1) as u32,
+                tm: if m <= 1 { 1 } else { 4 },
                 tn: 2,
                 kw: 8,
                 kf: 16,
@@ -117,6 +119,10 @@ pub(crate) struct Gemm {
     pub f_act: u32,
     /// hybrid, per-tensor weights: the weight scale.
     pub filter_scale: f32,
+    /// `-input zero point` (`gemm_q8` with column sums).
+    pub input_offset: i32,
+    /// hybrid BATCH_MATMUL: subtract the offset term in float, as TFLite.
+    pub float_offset: bool,
 }
 
 impl Gemm {
@@ -140,6 +146,8 @@ impl Gemm {
             f_max: f32::MAX,
             f_act: 0,
             filter_scale: 0.0,
+            input_offset: 0,
+            float_offset: false,
         })
     }
 
@@ -153,7 +161,7 @@ impl Gemm {
 
     fn bytes(&self, t: &Tiles) -> Vec<u8> {
         let (tiles_m, tiles_n) = self.tiles_mn(t);
-        let words: [u32; 16] = [
+        let words: [u32; 20] = [
             self.m,
             self.n,
             self.k,
@@ -170,19 +178,24 @@ impl Gemm {
             self.f_max.to_bits(),
             self.f_act,
             self.filter_scale.to_bits(),
+            self.input_offset as u32,
+            u32::from(self.float_offset),
+            0,
+            0,
         ];
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
     }
 
     /// One dispatch of `entry` over every tile of every batch; `args` are bound from
-    /// binding 2 on (after the parameters and `zoff`).
+    /// binding 2 on (after the parameters and `zoff`: per batch, the first row of A, of B,
+    /// the first output element, the first row scaling factor and row sum).
     pub fn dispatch(
         &self,
         ctx: &GpuOpCtx,
         tiles: &Tiles,
         entry: &'static str,
         key: PipelineKey,
-        zoff: &[[u32; 4]],
+        zoff: &[[u32; 8]],
         args: &[&Arg],
     ) -> Result<Command> {
         let params = ctx.uniform(entry, &self.bytes(tiles))?;
@@ -197,6 +210,35 @@ impl Gemm {
         let mut all: Vec<&Arg> = vec![&params, &zoff];
         all.extend_from_slice(args);
         ctx.dispatch(&key, &all, ctx.grid(groups)?)
+    }
+
+    /// `batches` matrices of `c × r` (flat `src`) transposed into rows of `c`: 8-bit into
+    /// row-padded words, or float32.
+    pub fn transpose(
+        &self,
+        ctx: &GpuOpCtx,
+        batches: u32,
+        r: u32,
+        src: &Arg,
+        eight_bit: bool,
+    ) -> Result<(Command, Arg)> {
+        let per_row = if eight_bit { self.kw() } else { self.k };
+        let words = u64::from(batches) * u64::from(r) * u64::from(per_row);
+        let dst = ctx.scratch("gemm transposed operand", words * 4)?;
+        let params = Gemm {
+            m: r,
+            batches,
+            ..*self
+        };
+        let params = ctx.uniform("transpose", &params.bytes(&Tiles::for_rows(r as usize)))?;
+        let entry = if eight_bit {
+            "transpose8"
+        } else {
+            "transpose32"
+        };
+        let key = PipelineKey::new("fully_connected", entry);
+        let cmd = ctx.dispatch(&key, &[&params, src, &dst], ctx.grid(words.div_ceil(64))?)?;
+        Ok((cmd, dst))
     }
 
     /// The repacking of a flat 8-bit `[rows, k]` matrix `src` into rows of `kw` words.

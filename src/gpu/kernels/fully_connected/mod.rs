@@ -10,6 +10,7 @@
 //!   products, the float epilogue;
 //! - float32: the same tiling on floats.
 
+mod bmm;
 mod gemm;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,8 @@ use crate::reference::fully_connected::fc::{FloatFc, HybridFc, QuantFc};
 use crate::reference::fully_connected::{FloatAct, QElem};
 use crate::Result;
 use gemm::{pack_rows, word_bytes, Gemm, Rescale, Tiles};
+
+pub(crate) use bmm::prepare_batch_matmul;
 
 /// FULLY_CONNECTED.
 pub(crate) fn prepare_fully_connected(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
@@ -82,10 +85,23 @@ fn prepare_quant<T: QElem>(ctx: &GpuOpCtx, k: &QuantFc<T>, unsigned: bool) -> Re
         return zeros(ctx);
     }
     let ep = &k.epilogue;
-    let w = const_bytes(ctx, 1, "the weights")?;
-    let (w_rows, wsum) = pack_rows(w, d.units, d.depth, !unsigned);
     let (io, fo) = (k.input_offset, k.filter_offset);
     let kk = d.depth as i32;
+    // Constant weights: laid out and summed here; run-time weights: repacked and summed on
+    // the device (COL_SUMS).
+    let constant = ctx.op.const_input(1).is_some();
+    let (w_rows, wsum) = if constant {
+        let (rows, sums) = pack_rows(
+            const_bytes(ctx, 1, "the weights")?,
+            d.units,
+            d.depth,
+            !unsigned,
+        );
+        (Some(rows), sums)
+    } else {
+        (None, vec![0; d.units])
+    };
+    let col_sums = !constant && io != 0;
     let mut cols = Vec::with_capacity(d.units * 4);
     for o in 0..d.units {
         let folded = ep.bias[o]
@@ -108,8 +124,12 @@ fn prepare_quant<T: QElem>(ctx: &GpuOpCtx, k: &QuantFc<T>, unsigned: bool) -> Re
     g.kind = Rescale::Double as u32;
     let tiles = Tiles::for_rows(d.batches);
     let mut cmds = Vec::new();
+    g.input_offset = io;
     let a = padded_rows(ctx, &g, g.m, ctx.input(0)?, &mut cmds)?;
-    let b = ctx.upload("fc weights", &w_rows)?;
+    let b = match w_rows {
+        Some(rows) => ctx.upload("fc weights", &rows)?,
+        None => padded_rows(ctx, &g, g.n, ctx.input(1)?, &mut cmds)?,
+    };
     let cols = ctx.upload("fc columns", &word_bytes(cols))?;
     let out = ctx.output(0)?;
     cmds.push(Command::Clear {
@@ -117,13 +137,14 @@ fn prepare_quant<T: QElem>(ctx: &GpuOpCtx, k: &QuantFc<T>, unsigned: bool) -> Re
     });
     let key = tiles
         .key("gemm_q8")
-        .constant("UNSIGNED", f64::from(u8::from(unsigned)));
+        .constant("UNSIGNED", f64::from(u8::from(unsigned)))
+        .constant("COL_SUMS", f64::from(u8::from(col_sums)));
     cmds.push(g.dispatch(
         ctx,
         &tiles,
         "gemm_q8",
         key,
-        &[[0; 4]],
+        &[[0; 8]],
         &[&a, &b, &cols, &out],
     )?);
     Ok(cmds)
@@ -183,7 +204,7 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &HybridFc) -> Result<Vec<Command>> {
         &tiles,
         "gemm_hybrid",
         key,
-        &[[0; 4]],
+        &[[0; 8]],
         &[
             &rows.q,
             &b,
@@ -219,7 +240,7 @@ fn prepare_float(ctx: &GpuOpCtx, k: &FloatFc) -> Result<Vec<Command>> {
         &tiles,
         "gemm_f32",
         key,
-        &[[0; 4]],
+        &[[0; 8]],
         &[&a, &b, &bias, &out],
     )?])
 }

@@ -244,8 +244,21 @@ fn int8_and_uint8_fully_connected_equal_the_reference() {
             compare(&gpu, &model, &[x.clone()], &format!("{what} default tiles"));
             let tiles = ODD[si % ODD.len()];
             with_tiles(tiles, || {
-                compare(&gpu, &model, &[x], &format!("{what} {tiles:?}"))
+                compare(&gpu, &model, &[x.clone()], &format!("{what} {tiles:?}"))
             });
+            // The weights as a run-time input (column sums on the device).
+            let mut rt = model.clone();
+            let sg = &mut rt.subgraphs[0];
+            let wdata = sg.tensors[1].data.take().expect("constant weights");
+            sg.inputs.push(1);
+            let wbuf = if unsigned {
+                Buf::U8(wdata.to_vec())
+            } else {
+                Buf::I8(wdata.iter().map(|&v| v as i8).collect())
+            };
+            let wt = Tensor::new(&[shape.1, shape.2], wbuf).expect("weights");
+            let what = format!("{what} run-time weights");
+            with_tiles(tiles, || compare(&gpu, &rt, &[x, wt], &what));
         }
     }
 }
@@ -317,4 +330,107 @@ fn hybrid_and_float_fully_connected_equal_the_reference() {
             compare(&gpu, &model, &[xt.clone()], &format!("{what} {tiles:?}"))
         });
     }
+}
+
+#[path = "tests_bmm.rs"]
+mod bmm;
+
+/// `double_rescale` in WGSL against `(f64::from(acc) * m).round() as i32` on the edge values
+/// of the twin's tests, ties at powers of two, and random pairs next to half-integers.
+#[test]
+fn wgsl_double_rescale_equals_native_f64() {
+    use crate::quant::fixedpoint::double_rescale::tests::{
+        accs, double_rounding_ties, multipliers,
+    };
+    use crate::quant::fixedpoint::double_rescale::RescaleMultiplier;
+    use wgpu::util::DeviceExt as _;
+    let Some(gpu) = gpu("wgsl_double_rescale_equals_native_f64") else {
+        return;
+    };
+    let mut cases: Vec<(i32, f64)> = Vec::new();
+    for &m in &multipliers() {
+        cases.extend(accs().into_iter().map(|a| (a, m)));
+    }
+    for j in 1..=31 {
+        for k in -20i64..20 {
+            if let Ok(a) = i32::try_from((k << j) + (1i64 << (j - 1))) {
+                cases.extend([(a, 2f64.powi(-j)), (a.wrapping_add(1), 2f64.powi(-j))]);
+            }
+        }
+    }
+    let mut rng = Rng(0x9d1);
+    cases.extend(double_rounding_ties(&mut rng, 20_000));
+    while cases.len() < 300_000 {
+        let m = f64::from_bits((rng.next() >> 12) | (1023u64 << 52))
+            * 2f64.powi((rng.next() % 40) as i32 - 30);
+        let t = (rng.next() % 200_000) as f64 - 100_000.0;
+        let a = ((t + 0.5) / m).round();
+        if a.abs() < 2.0e9 {
+            cases.push((a as i32 + (rng.below(3) as i32 - 1), m));
+        }
+        cases.push((rng.next() as i32, m));
+    }
+    let words: Vec<u32> = cases
+        .iter()
+        .flat_map(|&(a, m)| {
+            let r = RescaleMultiplier::new(m).expect("finite");
+            [a as u32, r.lo, r.hi, r.exponent as u32]
+        })
+        .collect();
+    let ctx = gpu.context();
+    let device = ctx.device();
+    let pipeline = ctx
+        .pipeline(&crate::gpu::PipelineKey::new(
+            "fully_connected",
+            "rescale_selftest",
+        ))
+        .expect("pipeline");
+    let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: None,
+        contents: bytemuck::cast_slice(&words),
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let size = (cases.len() * 4) as u64;
+    let output = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: input.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: output.as_entire_binding(),
+            },
+        ],
+    });
+    let mut encoder =
+        device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups((cases.len() as u32).div_ceil(64), 1, 1);
+    }
+    ctx.queue().submit([encoder.finish()]);
+    let bytes = ctx.read_buffer(&output, size).expect("readback");
+    let got: &[i32] = bytemuck::cast_slice(&bytes);
+    let bad: Vec<String> = cases
+        .iter()
+        .zip(got)
+        .filter(|((a, m), g)| **g != (f64::from(*a) * m).round() as i32)
+        .take(10)
+        .map(|((a, m), g)| format!("acc {a} m {m:e}: gpu {g}"))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
 }

@@ -8,17 +8,17 @@ use super::super::super::{Kernel, OpCtx};
 use super::super::{batch_quantize, check_len, f32s, f32s_mut, i8s, out0, row_sums};
 use super::{Operands, Plan};
 
-struct HybridBmm {
-    label: String,
-    plan: Plan,
-    operands: Operands,
+pub(crate) struct HybridBmm {
+    pub(crate) label: String,
+    pub(crate) plan: Plan,
+    pub(crate) operands: Operands,
     /// The RHS as `[.., N, K]`.
-    weights: Vec<i8>,
-    row_sums: Vec<i32>,
-    asymmetric: bool,
+    pub(crate) weights: Vec<i8>,
+    pub(crate) row_sums: Vec<i32>,
+    pub(crate) asymmetric: bool,
     /// Per output column, or `None` with `filter_scale` folded into the row scaling factors.
-    per_channel: Option<Vec<f32>>,
-    filter_scale: f32,
+    pub(crate) per_channel: Option<Vec<f32>>,
+    pub(crate) filter_scale: f32,
 }
 
 pub(super) fn prepare_hybrid(

@@ -14,8 +14,8 @@ use crate::model::{BatchMatMulOptions, DType};
 use crate::quant::fixedpoint::quantize_multiplier;
 use crate::{Result, Tensor};
 
-mod hybrid;
-mod plan;
+pub(crate) mod hybrid;
+pub(crate) mod plan;
 #[cfg(test)]
 pub(super) use plan::tests_support;
 
@@ -126,11 +126,11 @@ pub(super) fn prepare(ctx: &OpCtx, o: &BatchMatMulOptions) -> Result<Box<dyn Ker
 
 /// The operands' shapes and how to lay them out for the kernel.
 #[derive(Debug, Clone)]
-struct Operands {
-    lhs_shape: Vec<usize>,
-    rhs_shape: Vec<usize>,
-    adj_x: bool,
-    adj_y: bool,
+pub(crate) struct Operands {
+    pub(crate) lhs_shape: Vec<usize>,
+    pub(crate) rhs_shape: Vec<usize>,
+    pub(crate) adj_x: bool,
+    pub(crate) adj_y: bool,
 }
 
 impl Operands {
@@ -219,11 +219,11 @@ fn weights_of<'a, T: Copy>(
 // ---------------------------------------------------------------------------------------------
 // float32
 
-struct FloatBmm {
-    label: String,
-    plan: Plan,
-    operands: Operands,
-    rhs_t: Option<Vec<f32>>,
+pub(crate) struct FloatBmm {
+    pub(crate) label: String,
+    pub(crate) plan: Plan,
+    pub(crate) operands: Operands,
+    pub(crate) rhs_t: Option<Vec<f32>>,
 }
 
 impl Kernel for FloatBmm {
@@ -254,7 +254,7 @@ impl Kernel for FloatBmm {
 // (`BatchMatMul<int8, int8, int32>`: raw products).
 
 /// The output types of the int8 kernel.
-trait BmmOut: QInt + Send + Sync + 'static {
+pub(crate) trait BmmOut: QInt + Send + Sync + 'static {
     fn slice_mut(t: &mut Tensor) -> Option<&mut [Self]>;
 }
 
@@ -273,18 +273,18 @@ impl BmmOut for i32 {
     }
 }
 
-struct Int8Bmm<O: BmmOut> {
-    label: String,
-    plan: Plan,
-    operands: Operands,
-    rhs_t: Option<Vec<i8>>,
+pub(crate) struct Int8Bmm<O: BmmOut> {
+    pub(crate) label: String,
+    pub(crate) plan: Plan,
+    pub(crate) operands: Operands,
+    pub(crate) rhs_t: Option<Vec<i8>>,
     /// `-lhs zero point`.
-    input_offset: i32,
+    pub(crate) input_offset: i32,
     /// `-rhs zero point`.
-    filter_offset: i32,
+    pub(crate) filter_offset: i32,
     /// The int8 output's requantization (one channel, no bias); `None` for int32 output.
-    requant: Option<Epilogue>,
-    _out: std::marker::PhantomData<O>,
+    pub(crate) requant: Option<Epilogue>,
+    pub(crate) _out: std::marker::PhantomData<O>,
 }
 
 impl<O: BmmOut> Int8Bmm<O> {

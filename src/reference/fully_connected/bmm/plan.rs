@@ -4,7 +4,7 @@
 
 /// One matrix product of the batch loop (`b0, b1, b2` of the 5-D extended shapes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Step {
+pub(crate) struct Step {
     /// Offset of the `[N, K]` weights matrix (the transposed RHS).
     pub filter: usize,
     /// Offset of the `[M, K]` input matrix (the LHS).
@@ -19,7 +19,7 @@ pub(super) struct Step {
 
 /// The batch loop of `reference_ops::BatchMatMul`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Plan {
+pub(crate) struct Plan {
     /// Output columns (rows of the transposed RHS).
     pub n: usize,
     /// Output rows (rows of the LHS).
