@@ -1,7 +1,7 @@
 //! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` of `shaders/conv.wgsl`.
 
 use super::super::{hybrid, Command, GpuOpCtx};
-use super::{check_workgroup, clear_unless, epilogue_records, float_bias, tiles, ConvTiles, Words};
+use super::{check_workgroup, epilogue_records, float_bias, int8_target, tiles, ConvTiles, Words};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::depthwise::{DwF32, DwHybrid, DwI8, DwShape};
 use crate::Result;
@@ -109,14 +109,15 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &DwI8) -> Result<Vec<Command>> {
     let epilogue = ctx.upload("depthwise_i8 epilogue", &epilogue_records(e, |_| 0))?;
     let input = ctx.input(0)?;
     let output = ctx.output(0)?;
-    let mut commands: Vec<Command> = clear_unless(g.out_c % 4 == 0, &output)
-        .into_iter()
-        .collect();
-    commands.push(ctx.dispatch(
-        &key("depthwise_i8", &t),
-        &[&uniform, &input, &weights, &epilogue, &output],
+    let whole = g.out_c % 4 == 0;
+    let (target, pack) = int8_target(ctx, whole, g.output_len(), output)?;
+    let key = key("depthwise_i8", &t).constant("WIDE_OUT", if whole { 0.0 } else { 1.0 });
+    let mut commands = vec![ctx.dispatch(
+        &key,
+        &[&uniform, &input, &weights, &epilogue, &target],
         ctx.grid(plan.total.div_ceil(t.dw_wg as usize) as u64)?,
-    )?);
+    )?];
+    commands.extend(pack);
     Ok(commands)
 }
 

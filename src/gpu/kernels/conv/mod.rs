@@ -13,6 +13,7 @@ mod depthwise;
 use std::cell::Cell;
 
 use super::{Arg, Command, GpuOpCtx};
+use crate::gpu::shaders::PipelineKey;
 use crate::reference::common::Epilogue;
 use crate::Result;
 
@@ -146,9 +147,26 @@ fn float_bias(ctx: &GpuOpCtx, out_c: usize) -> Result<Arg> {
     }
 }
 
-/// A clear of `output` when some invocation owns only part of one of its words.
-fn clear_unless(whole_words: bool, output: &Arg) -> Option<Command> {
-    (!whole_words).then(|| Command::Clear {
-        buffer: output.buffer.clone(),
-    })
+/// Where an int8 kernel writes: the output itself when every invocation owns whole words
+/// (`WIDE_OUT` false), else a scratch buffer of one word per element and the `pack_i8`
+/// dispatch that packs it into the output (to run after the kernel).
+fn int8_target(
+    ctx: &GpuOpCtx,
+    whole_words: bool,
+    elements: usize,
+    output: Arg,
+) -> Result<(Arg, Option<Command>)> {
+    if whole_words {
+        return Ok((output, None));
+    }
+    let n = u32::try_from(elements)
+        .map_err(|_| ctx.unsupported(format!("{elements} output elements exceed u32")))?;
+    let wide = ctx.scratch("conv wide int8 output", elements as u64 * 4)?;
+    let params = ctx.uniform("pack_i8 params", &n.to_le_bytes())?;
+    let pack = ctx.dispatch(
+        &PipelineKey::new("conv", "pack_i8"),
+        &[&params, &wide, &output],
+        ctx.grid(u64::from(n.div_ceil(4)).div_ceil(64))?,
+    )?;
+    Ok((wide, Some(pack)))
 }
