@@ -291,6 +291,14 @@ fn conv_i8(
     let zp = p.output_zero_point;
     let lo = p.act_min;
     let hi = p.act_max;
+    // The invocation's channels' records, loaded once.
+    var ep: array<vec4<i32>, 8>;
+    for (var j = 0u; j < TN; j++) {
+        let n = t.n0 + tn * TN + j;
+        if (n < p.per_group) {
+            ep[j] = epilogue[t.group * p.per_group + n];
+        }
+    }
     for (var i = 0u; i < TM; i++) {
         let m = t.m0 + tm + i * WG_M;
         if (WIDE_OUT) {
@@ -298,7 +306,7 @@ fn conv_i8(
                 let n = t.n0 + tn * TN + j;
                 if (m < p.m && n < p.per_group) {
                     let c = t.group * p.per_group + n;
-                    let v = requantize(acc[i * TN + j], epilogue[c], zp, lo, hi);
+                    let v = requantize(acc[i * TN + j], ep[j], zp, lo, hi);
                     output_w[m * p.out_c + c] = u32(v);
                 }
             }
@@ -310,8 +318,8 @@ fn conv_i8(
                     let c = t.group * p.per_group + n;
                     var bits = 0u;
                     for (var k = 0u; k < 4u; k++) {
-                        let v = requantize(acc[i * TN + jw * 4u + k], epilogue[c + k], zp, lo, hi);
-                        bits |= byte_at(v, k);
+                        let j = jw * 4u + k;
+                        bits |= byte_at(requantize(acc[i * TN + j], ep[j], zp, lo, hi), k);
                     }
                     output_w[(m * p.out_c + c) / 4u] = bits;
                 }
@@ -594,13 +602,17 @@ fn depthwise_i8(
     let zp = dp.output_zero_point;
     let lo = dp.act_min;
     let hi = dp.act_max;
+    var ep: array<vec4<i32>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        ep[j] = epilogue[min(s.q * 4u + j, dp.out_c - 1u)];
+    }
     for (var i = 0u; i < DW_TM; i++) {
         if (i < n) {
             let e0 = (s.pixel + i) * dp.out_c + s.q * 4u;
             if (WIDE_OUT) {
                 for (var j = 0u; j < 4u; j++) {
                     if (s.q * 4u + j < dp.out_c) {
-                        let v = requantize(acc[i][j], epilogue[s.q * 4u + j], zp, lo, hi);
+                        let v = requantize(acc[i][j], ep[j], zp, lo, hi);
                         output_w[e0 + j] = u32(v);
                     }
                 }
@@ -608,7 +620,7 @@ fn depthwise_i8(
                 // out_c % 4 == 0: the four channels are one word.
                 var bits = 0u;
                 for (var j = 0u; j < 4u; j++) {
-                    let v = requantize(acc[i][j], epilogue[s.q * 4u + j], zp, lo, hi);
+                    let v = requantize(acc[i][j], ep[j], zp, lo, hi);
                     bits |= byte_at(v, j);
                 }
                 output_w[e0 / 4u] = bits;
