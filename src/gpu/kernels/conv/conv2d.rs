@@ -164,7 +164,7 @@ fn pack_filter(filter: &[i8], out_c: usize, taps: usize, in_c: usize) -> Vec<u8>
 fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(s.filters_per_group);
     let taps = g.filter_h * g.filter_w;
     let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
     check_tiles(ctx, &t, &gemm)?;
@@ -218,7 +218,7 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
 fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(s.filters_per_group);
     let gemm = Gemm::new(s, &t, s.filter_in_c);
     check_tiles(ctx, &t, &gemm)?;
     if gemm.m == 0 {
@@ -251,7 +251,7 @@ fn filter_sum(filter: &[i8], c: usize, per_filter: usize) -> i32 {
 fn prepare_hybrid(ctx: &GpuOpCtx, k: &ConvHybrid) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(s.filters_per_group);
     let taps = g.filter_h * g.filter_w;
     let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
     check_tiles(ctx, &t, &gemm)?;

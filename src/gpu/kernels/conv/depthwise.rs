@@ -87,7 +87,7 @@ fn pack_filter(filter: &[i8], taps: usize, out_c: usize) -> Vec<u8> {
 fn prepare_i8(ctx: &GpuOpCtx, k: &DwI8) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(g.out_c);
     let e = &k.epilogue;
     let plan = plan(
         ctx,
@@ -124,7 +124,7 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &DwI8) -> Result<Vec<Command>> {
 fn prepare_f32(ctx: &GpuOpCtx, k: &DwF32) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(g.out_c);
     let plan = plan(ctx, s, &t, (0, g.in_h * g.in_w * g.in_c), (0, 0, 0), k.act)?;
     if plan.total == 0 {
         return Ok(Vec::new());
@@ -146,7 +146,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &DwF32) -> Result<Vec<Command>> {
 fn prepare_hybrid(ctx: &GpuOpCtx, k: &DwHybrid) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(g.out_c);
     let row_len = g.in_h * g.in_w * g.in_c;
     let (Ok(rows), Ok(len)) = (u32::try_from(g.batches), u32::try_from(row_len)) else {
         return Err(ctx.unsupported("the input is too large for the hybrid quantization"));

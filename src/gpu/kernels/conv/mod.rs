@@ -49,16 +49,43 @@ pub struct ConvTiles {
 }
 
 impl Default for ConvTiles {
+    /// 64 invocations of 8 × 8 outputs (a 64 × 64 block, gpu.cpp's float GEMM shape; the
+    /// fastest tried on lavapipe too), K staged 8 at a time; depthwise 4 columns each.
     fn default() -> Self {
         ConvTiles {
             wg: 64,
             wg_m: 8,
-            tm: 4,
-            tn: 4,
+            tm: 8,
+            tn: 8,
             tk: 8,
             dot4: true,
             dw_wg: 64,
             dw_tm: 4,
+        }
+    }
+}
+
+impl ConvTiles {
+    /// The default tiles for a convolution with `per_group` output channels per group:
+    /// narrower channel blocks (taller pixel blocks) when there are few channels, so that
+    /// less of the block is wasted. Channel tiles stay multiples of 4 (whole output words).
+    pub fn for_channels(per_group: usize) -> ConvTiles {
+        let d = ConvTiles::default();
+        match per_group {
+            0..=8 => ConvTiles {
+                wg_m: 32,
+                tm: 4,
+                tn: 4,
+                ..d
+            },
+            9..=24 => ConvTiles {
+                wg_m: 16,
+                tm: 8,
+                tn: 4,
+                ..d
+            },
+            25..=40 => ConvTiles { tn: 4, ..d },
+            _ => d,
         }
     }
 }
@@ -81,9 +108,12 @@ pub fn with_conv_tiles<R>(tiles: ConvTiles, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The tiles in force on this thread.
-fn tiles() -> ConvTiles {
-    TILES.with(|t| t.get()).unwrap_or_default()
+/// The tiles in force on this thread: those of [`with_conv_tiles`], else the defaults for
+/// `per_group` output channels per group.
+fn tiles(per_group: usize) -> ConvTiles {
+    TILES
+        .with(|t| t.get())
+        .unwrap_or_else(|| ConvTiles::for_channels(per_group))
 }
 
 /// Little-endian words of a uniform or storage buffer.
