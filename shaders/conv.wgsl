@@ -75,6 +75,10 @@ override B_LEN: u32 = 256u;
 override P_LEN: u32 = 32u;
 // int8: dot4I8Packed (true) or the scalar byte products (false).
 override USE_DOT4: bool = true;
+// int8: false when every invocation owns whole output words (out_c, the channels per group
+// and TN multiples of 4): results are packed and stored directly. true otherwise: each
+// result goes to its own word of a scratch buffer, packed by `pack_i8` (no atomics).
+override WIDE_OUT: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -84,8 +88,9 @@ override USE_DOT4: bool = true;
 @group(0) @binding(2) var<storage, read> weights_q: array<u32>;
 // Per output channel: (bias + input_offset * sum(w), multiplier, shift, 0).
 @group(0) @binding(3) var<storage, read> epilogue: array<vec4<i32>>;
-// Zeroed by the host first when an invocation may own only part of a word.
-@group(0) @binding(4) var<storage, read_write> output_q: array<atomic<u32>>;
+// Packed int8 output words; with WIDE_OUT one word per element (the low byte), for
+// `pack_i8` to pack.
+@group(0) @binding(4) var<storage, read_write> output_w: array<u32>;
 
 // float bindings.
 @group(0) @binding(1) var<storage, read> input_f: array<f32>;
@@ -213,34 +218,15 @@ fn dot_q(a: u32, b: u32) -> i32 {
         + extractBits(ai, 24u, 8u) * extractBits(bi, 24u, 8u);
 }
 
-// Output bytes collected into words: a word this invocation filled is stored, a partial one
-// ORed into the (zeroed) output.
-struct Pending {
-    word: u32,
-    bits: u32,
-    mask: u32,
+// The integer epilogue (the reference's `Epilogue::apply`): bias (+ folded zero-point term)
+// `e.x`, MultiplyByQuantizedMultiplier(e.y, e.z), + zero point, clamp.
+fn requantize(acc: i32, e: vec4<i32>, zero_point: i32, lo: i32, hi: i32) -> i32 {
+    let v = multiply_by_quantized_multiplier(acc + e.x, e.y, e.z);
+    return clamp(v + zero_point, lo, hi);
 }
 
-fn flush(pw: Pending) {
-    if (pw.mask == 0xfu) {
-        atomicStore(&output_q[pw.word], pw.bits);
-    } else if (pw.mask != 0u) {
-        atomicOr(&output_q[pw.word], pw.bits);
-    }
-}
-
-// Byte `v` of flat output element `e`, flushing the pending word when `e` starts another.
-fn put_byte(pw: Pending, e: u32, v: i32) -> Pending {
-    var q = pw;
-    let word = e / 4u;
-    if (word != q.word) {
-        flush(q);
-        q = Pending(word, 0u, 0u);
-    }
-    let k = e % 4u;
-    q.bits = q.bits | ((u32(v) & 0xffu) << (k * 8u));
-    q.mask = q.mask | (1u << k);
-    return q;
+fn byte_at(v: i32, k: u32) -> u32 {
+    return (u32(v) & 0xffu) << (k * 8u);
 }
 
 // The int8 GEMM of the workgroup's block: each invocation's TM x TN sums of w * x (taps
@@ -302,21 +288,43 @@ fn conv_i8(
     fill_pixels(lid, t.m0);
     workgroupBarrier();
     let acc = gemm_q(lid, t);
+    let zp = p.output_zero_point;
+    let lo = p.act_min;
+    let hi = p.act_max;
+    // The invocation's channels' records, loaded once.
+    var ep: array<vec4<i32>, 8>;
+    for (var j = 0u; j < TN; j++) {
+        let n = t.n0 + tn * TN + j;
+        if (n < p.per_group) {
+            ep[j] = epilogue[t.group * p.per_group + n];
+        }
+    }
     for (var i = 0u; i < TM; i++) {
         let m = t.m0 + tm + i * WG_M;
-        var pw = Pending(0xffffffffu, 0u, 0u);
-        for (var j = 0u; j < TN; j++) {
-            let n = t.n0 + tn * TN + j;
-            if (m < p.m && n < p.per_group) {
-                let c = t.group * p.per_group + n;
-                let e = epilogue[c];
-                var v = acc[i * TN + j] + e.x;
-                v = multiply_by_quantized_multiplier(v, e.y, e.z);
-                v = clamp(v + p.output_zero_point, p.act_min, p.act_max);
-                pw = put_byte(pw, m * p.out_c + c, v);
+        if (WIDE_OUT) {
+            for (var j = 0u; j < TN; j++) {
+                let n = t.n0 + tn * TN + j;
+                if (m < p.m && n < p.per_group) {
+                    let c = t.group * p.per_group + n;
+                    let v = requantize(acc[i * TN + j], ep[j], zp, lo, hi);
+                    output_w[m * p.out_c + c] = u32(v);
+                }
+            }
+        } else {
+            // Whole words: four channels at a time, all in the group or none.
+            for (var jw = 0u; jw < TN / 4u; jw++) {
+                let n = t.n0 + tn * TN + jw * 4u;
+                if (m < p.m && n < p.per_group) {
+                    let c = t.group * p.per_group + n;
+                    var bits = 0u;
+                    for (var k = 0u; k < 4u; k++) {
+                        let j = jw * 4u + k;
+                        bits |= byte_at(requantize(acc[i * TN + j], ep[j], zp, lo, hi), k);
+                    }
+                    output_w[(m * p.out_c + c) / 4u] = bits;
+                }
             }
         }
-        flush(pw);
     }
 }
 
@@ -591,19 +599,33 @@ fn depthwise_i8(
     }
     let acc = dw_sums_q(s, dp.input_offset);
     let n = min(DW_TM, dp.out_w - s.ox0);
+    let zp = dp.output_zero_point;
+    let lo = dp.act_min;
+    let hi = dp.act_max;
+    var ep: array<vec4<i32>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        ep[j] = epilogue[min(s.q * 4u + j, dp.out_c - 1u)];
+    }
     for (var i = 0u; i < DW_TM; i++) {
-        var pw = Pending(0xffffffffu, 0u, 0u);
-        for (var j = 0u; j < 4u; j++) {
-            let c = s.q * 4u + j;
-            if (i < n && c < dp.out_c) {
-                let e = epilogue[c];
-                var v = acc[i][j] + e.x;
-                v = multiply_by_quantized_multiplier(v, e.y, e.z);
-                v = clamp(v + dp.output_zero_point, dp.act_min, dp.act_max);
-                pw = put_byte(pw, (s.pixel + i) * dp.out_c + c, v);
+        if (i < n) {
+            let e0 = (s.pixel + i) * dp.out_c + s.q * 4u;
+            if (WIDE_OUT) {
+                for (var j = 0u; j < 4u; j++) {
+                    if (s.q * 4u + j < dp.out_c) {
+                        let v = requantize(acc[i][j], ep[j], zp, lo, hi);
+                        output_w[e0 + j] = u32(v);
+                    }
+                }
+            } else {
+                // out_c % 4 == 0: the four channels are one word.
+                var bits = 0u;
+                for (var j = 0u; j < 4u; j++) {
+                    let v = requantize(acc[i][j], ep[j], zp, lo, hi);
+                    bits |= byte_at(v, j);
+                }
+                output_w[e0 / 4u] = bits;
             }
         }
-        flush(pw);
     }
 }
 
@@ -690,4 +712,36 @@ fn depthwise_f32(
             }
         }
     }
+}
+
+// ---- packing ----------------------------------------------------------------------------
+//
+// WIDE_OUT results (one int8 value in the low byte of each word) packed four per word: each
+// invocation owns one output word.
+
+struct PackParams {
+    // Elements.
+    n: u32,
+}
+
+@group(0) @binding(0) var<uniform> pk: PackParams;
+@group(0) @binding(2) var<storage, read_write> packed: array<u32>;
+
+@compute @workgroup_size(64)
+fn pack_i8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let w = flat_workgroup(wid, nwg) * 64u + lid;
+    if (w >= (pk.n + 3u) / 4u) {
+        return;
+    }
+    var bits = 0u;
+    for (var k = 0u; k < 4u; k++) {
+        if (w * 4u + k < pk.n) {
+            bits |= (input_q[w * 4u + k] & 0xffu) << (k * 8u);
+        }
+    }
+    packed[w] = bits;
 }

@@ -368,11 +368,13 @@ fn run_on<E: Engine>(engine: &E, model: &Model, input: &Tensor) -> litequant::Re
     Ok(session.run(std::slice::from_ref(input))?.remove(0))
 }
 
-/// The tile configurations every problem runs under: the defaults, odd register tiles and
-/// workgroups, and the scalar int8 path.
+/// The tile configurations the problems run under: the defaults chosen by shape (entry 0,
+/// no override), the 8x8 default, odd register tiles and workgroups, and the scalar int8
+/// path.
 fn tile_configs() -> Vec<(&'static str, ConvTiles)> {
     let d = ConvTiles::default();
     vec![
+        ("by shape (no override)", d),
         ("default", d),
         (
             "1x3 wg 15/5 tk 3",
@@ -416,6 +418,16 @@ fn tile_configs() -> Vec<(&'static str, ConvTiles)> {
         ),
         ("default scalar", ConvTiles { dot4: false, ..d }),
         (
+            "4x4 wg 64/16 scalar",
+            ConvTiles {
+                wg_m: 16,
+                tm: 4,
+                tn: 4,
+                dot4: false,
+                ..d
+            },
+        ),
+        (
             "8x8 wg 32/4 tk 2",
             ConvTiles {
                 wg: 32,
@@ -451,7 +463,11 @@ fn check_random(seed: u64, depthwise: bool, kind: Kind, count: usize) -> litequa
         ];
         for &c in &picks {
             let (name, tiles) = configs[c];
-            let got = with_conv_tiles(tiles, || run_on(&gpu, &p.model, &p.input))?;
+            let got = match c {
+                // The tiles prepare picks by shape.
+                0 => run_on(&gpu, &p.model, &p.input)?,
+                _ => with_conv_tiles(tiles, || run_on(&gpu, &p.model, &p.input))?,
+            };
             if let Some(d) = differences(&got, &want) {
                 failures.push(format!("problem {i} ({}) tiles {name}: {d}", p.what));
             }

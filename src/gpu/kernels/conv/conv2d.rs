@@ -2,7 +2,7 @@
 //! (output pixels) × (output channels of a group) × (filter taps × input channels).
 
 use super::super::{hybrid, Command, GpuOpCtx};
-use super::{check_workgroup, clear_unless, epilogue_records, float_bias, tiles, ConvTiles, Words};
+use super::{check_workgroup, epilogue_records, float_bias, int8_target, tiles, ConvTiles, Words};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape, HybridScales};
 use crate::Result;
@@ -164,7 +164,7 @@ fn pack_filter(filter: &[i8], out_c: usize, taps: usize, in_c: usize) -> Vec<u8>
 fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(s.filters_per_group);
     let taps = g.filter_h * g.filter_w;
     let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
     check_tiles(ctx, &t, &gemm)?;
@@ -204,19 +204,21 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
     let key = key("conv_i8", &t, &gemm).constant("USE_DOT4", if t.dot4 { 1.0 } else { 0.0 });
     // Every invocation owns whole output words when its channels start and end on them.
     let whole = g.out_c % 4 == 0 && s.filters_per_group % 4 == 0 && t.tn % 4 == 0;
-    let mut commands: Vec<Command> = clear_unless(whole, &output).into_iter().collect();
-    commands.push(ctx.dispatch(
+    let (target, pack) = int8_target(ctx, whole, g.output_len(), output)?;
+    let key = key.constant("WIDE_OUT", if whole { 0.0 } else { 1.0 });
+    let mut commands = vec![ctx.dispatch(
         &key,
-        &[&uniform, &input, &weights, &epilogue, &output, &table],
+        &[&uniform, &input, &weights, &epilogue, &target, &table],
         ctx.grid(gemm.workgroups())?,
-    )?);
+    )?];
+    commands.extend(pack);
     Ok(commands)
 }
 
 fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(s.filters_per_group);
     let gemm = Gemm::new(s, &t, s.filter_in_c);
     check_tiles(ctx, &t, &gemm)?;
     if gemm.m == 0 {
@@ -249,7 +251,7 @@ fn filter_sum(filter: &[i8], c: usize, per_filter: usize) -> i32 {
 fn prepare_hybrid(ctx: &GpuOpCtx, k: &ConvHybrid) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(s.filters_per_group);
     let taps = g.filter_h * g.filter_w;
     let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
     check_tiles(ctx, &t, &gemm)?;

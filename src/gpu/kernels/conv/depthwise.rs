@@ -1,7 +1,7 @@
 //! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` of `shaders/conv.wgsl`.
 
 use super::super::{hybrid, Command, GpuOpCtx};
-use super::{check_workgroup, clear_unless, epilogue_records, float_bias, tiles, ConvTiles, Words};
+use super::{check_workgroup, epilogue_records, float_bias, int8_target, tiles, ConvTiles, Words};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::depthwise::{DwF32, DwHybrid, DwI8, DwShape};
 use crate::Result;
@@ -87,7 +87,7 @@ fn pack_filter(filter: &[i8], taps: usize, out_c: usize) -> Vec<u8> {
 fn prepare_i8(ctx: &GpuOpCtx, k: &DwI8) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(g.out_c);
     let e = &k.epilogue;
     let plan = plan(
         ctx,
@@ -109,21 +109,22 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &DwI8) -> Result<Vec<Command>> {
     let epilogue = ctx.upload("depthwise_i8 epilogue", &epilogue_records(e, |_| 0))?;
     let input = ctx.input(0)?;
     let output = ctx.output(0)?;
-    let mut commands: Vec<Command> = clear_unless(g.out_c % 4 == 0, &output)
-        .into_iter()
-        .collect();
-    commands.push(ctx.dispatch(
-        &key("depthwise_i8", &t),
-        &[&uniform, &input, &weights, &epilogue, &output],
+    let whole = g.out_c % 4 == 0;
+    let (target, pack) = int8_target(ctx, whole, g.output_len(), output)?;
+    let key = key("depthwise_i8", &t).constant("WIDE_OUT", if whole { 0.0 } else { 1.0 });
+    let mut commands = vec![ctx.dispatch(
+        &key,
+        &[&uniform, &input, &weights, &epilogue, &target],
         ctx.grid(plan.total.div_ceil(t.dw_wg as usize) as u64)?,
-    )?);
+    )?];
+    commands.extend(pack);
     Ok(commands)
 }
 
 fn prepare_f32(ctx: &GpuOpCtx, k: &DwF32) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(g.out_c);
     let plan = plan(ctx, s, &t, (0, g.in_h * g.in_w * g.in_c), (0, 0, 0), k.act)?;
     if plan.total == 0 {
         return Ok(Vec::new());
@@ -145,7 +146,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &DwF32) -> Result<Vec<Command>> {
 fn prepare_hybrid(ctx: &GpuOpCtx, k: &DwHybrid) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
-    let t = tiles();
+    let t = tiles(g.out_c);
     let row_len = g.in_h * g.in_w * g.in_c;
     let (Ok(rows), Ok(len)) = (u32::try_from(g.batches), u32::try_from(row_len)) else {
         return Err(ctx.unsupported("the input is too large for the hybrid quantization"));

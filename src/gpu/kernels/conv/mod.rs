@@ -13,6 +13,7 @@ mod depthwise;
 use std::cell::Cell;
 
 use super::{Arg, Command, GpuOpCtx};
+use crate::gpu::shaders::PipelineKey;
 use crate::reference::common::Epilogue;
 use crate::Result;
 
@@ -48,16 +49,43 @@ pub struct ConvTiles {
 }
 
 impl Default for ConvTiles {
+    /// 64 invocations of 8 × 8 outputs (a 64 × 64 block, gpu.cpp's float GEMM shape; the
+    /// fastest tried on lavapipe too), K staged 8 at a time; depthwise 4 columns each.
     fn default() -> Self {
         ConvTiles {
             wg: 64,
             wg_m: 8,
-            tm: 4,
-            tn: 4,
+            tm: 8,
+            tn: 8,
             tk: 8,
             dot4: true,
             dw_wg: 64,
             dw_tm: 4,
+        }
+    }
+}
+
+impl ConvTiles {
+    /// The default tiles for a convolution with `per_group` output channels per group:
+    /// narrower channel blocks (taller pixel blocks) when there are few channels, so that
+    /// less of the block is wasted. Channel tiles stay multiples of 4 (whole output words).
+    pub fn for_channels(per_group: usize) -> ConvTiles {
+        let d = ConvTiles::default();
+        match per_group {
+            0..=8 => ConvTiles {
+                wg_m: 32,
+                tm: 4,
+                tn: 4,
+                ..d
+            },
+            9..=24 => ConvTiles {
+                wg_m: 16,
+                tm: 8,
+                tn: 4,
+                ..d
+            },
+            25..=40 => ConvTiles { tn: 4, ..d },
+            _ => d,
         }
     }
 }
@@ -80,9 +108,12 @@ pub fn with_conv_tiles<R>(tiles: ConvTiles, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The tiles in force on this thread.
-fn tiles() -> ConvTiles {
-    TILES.with(|t| t.get()).unwrap_or_default()
+/// The tiles in force on this thread: those of [`with_conv_tiles`], else the defaults for
+/// `per_group` output channels per group.
+fn tiles(per_group: usize) -> ConvTiles {
+    TILES
+        .with(|t| t.get())
+        .unwrap_or_else(|| ConvTiles::for_channels(per_group))
 }
 
 /// Little-endian words of a uniform or storage buffer.
@@ -146,9 +177,26 @@ fn float_bias(ctx: &GpuOpCtx, out_c: usize) -> Result<Arg> {
     }
 }
 
-/// A clear of `output` when some invocation owns only part of one of its words.
-fn clear_unless(whole_words: bool, output: &Arg) -> Option<Command> {
-    (!whole_words).then(|| Command::Clear {
-        buffer: output.buffer.clone(),
-    })
+/// Where an int8 kernel writes: the output itself when every invocation owns whole words
+/// (`WIDE_OUT` false), else a scratch buffer of one word per element and the `pack_i8`
+/// dispatch that packs it into the output (to run after the kernel).
+fn int8_target(
+    ctx: &GpuOpCtx,
+    whole_words: bool,
+    elements: usize,
+    output: Arg,
+) -> Result<(Arg, Option<Command>)> {
+    if whole_words {
+        return Ok((output, None));
+    }
+    let n = u32::try_from(elements)
+        .map_err(|_| ctx.unsupported(format!("{elements} output elements exceed u32")))?;
+    let wide = ctx.scratch("conv wide int8 output", elements as u64 * 4)?;
+    let params = ctx.uniform("pack_i8 params", &n.to_le_bytes())?;
+    let pack = ctx.dispatch(
+        &PipelineKey::new("conv", "pack_i8"),
+        &[&params, &wide, &output],
+        ctx.grid(u64::from(n.div_ceil(4)).div_ceil(64))?,
+    )?;
+    Ok((wide, Some(pack)))
 }
