@@ -18,20 +18,7 @@ const GPU_RTOL: f32 = 1e-4;
 /// Ops whose GPU kernels are not written yet. A model with any of them may fail to prepare
 /// (reported, not failed); once every model with an op passes, the test asks for the op's
 /// removal, so the list cannot go stale. Empty when the GPU engine is complete.
-const PENDING_OPS: &[&str] = &[
-    "AVERAGE_POOL_2D",
-    "BATCH_MATMUL",
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "DEQUANTIZE",
-    "FULLY_CONNECTED",
-    "LOGISTIC",
-    "MAX_POOL_2D",
-    "MUL",
-    "QUANTIZE",
-    "SOFTMAX",
-    "TANH",
-];
+const PENDING_OPS: &[&str] = &[];
 
 #[test]
 fn gpu_engine_matches_litert_builtin_ref() -> litequant::Result<()> {
