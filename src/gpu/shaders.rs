@@ -15,8 +15,10 @@ use crate::{Error, Result};
 pub const SHADERS: &[(&str, &str)] = &[
     // Smoke test of the GPU path: out[i] = a[i] * 2 + 1 (wrapping i32).
     ("smoke", include_str!("../../shaders/smoke.wgsl")),
-    // CONV_2D (implicit GEMM, int8 dot4 / float) and DEPTHWISE_CONV_2D.
+    // CONV_2D (implicit GEMM, int8 dot4 / float / hybrid) and the int8 packing pass.
     ("conv", include_str!("../../shaders/conv.wgsl")),
+    // DEPTHWISE_CONV_2D (int8 / float / hybrid).
+    ("depthwise", include_str!("../../shaders/depthwise.wgsl")),
     // Hybrid kernels' run-time input quantization (exact, on soft float).
     ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
 ];
@@ -32,6 +34,8 @@ pub const COMMON: &[(&str, &str)] = &[
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
     ("grid", include_str!("../../shaders/common/grid.wgsl")),
+    // The convolution shaders' shared bindings and integer epilogue.
+    ("conv_io", include_str!("../../shaders/common/conv_io.wgsl")),
     // IEEE binary32/binary64 arithmetic in u32 operations: twin of
     // src/quant/fixedpoint/softfloat.rs.
     (

@@ -1,4 +1,5 @@
-//! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` of `shaders/conv.wgsl`.
+//! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` / `depthwise_hybrid` of
+//! `shaders/depthwise.wgsl`.
 
 use super::super::{hybrid, Command, GpuOpCtx};
 use super::{check_workgroup, epilogue_records, float_bias, int8_target, tiles, ConvTiles, Words};
@@ -20,7 +21,7 @@ pub(crate) fn prepare_depthwise(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     Err(ctx.unsupported("no GPU kernel for this DEPTHWISE_CONV_2D variant"))
 }
 
-/// The dispatch shape: invocations, and the `DwParams` uniform of `shaders/conv.wgsl`.
+/// The dispatch shape: invocations, and the `DwParams` uniform of `shaders/depthwise.wgsl`.
 struct Plan {
     total: usize,
     params: Words,
@@ -63,7 +64,7 @@ fn plan(
 }
 
 fn key(entry: &'static str, t: &ConvTiles) -> PipelineKey {
-    PipelineKey::new("conv", entry)
+    PipelineKey::new("depthwise", entry)
         .constant("DW_WG", f64::from(t.dw_wg))
         .constant("DW_TM", f64::from(t.dw_tm))
 }
