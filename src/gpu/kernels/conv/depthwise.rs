@@ -2,7 +2,10 @@
 //! `shaders/depthwise.wgsl`.
 
 use super::super::{hybrid, Command, GpuOpCtx};
-use super::{check_workgroup, epilogue_records, float_bias, int8_target, tiles, ConvTiles, Words};
+use super::{
+    check_index_range, check_workgroup, epilogue_records, float_bias, int8_target, tiles,
+    ConvTiles, Words,
+};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::depthwise::{DwF32, DwHybrid, DwI8, DwShape};
 use crate::Result;
@@ -40,6 +43,7 @@ fn plan(
     }
     check_workgroup(ctx, t.dw_wg, 0)?;
     let g = &s.g;
+    check_index_range(ctx, &[g.input_len() + 3 * g.batches, g.output_len()])?;
     let quads = g.out_c.div_ceil(4);
     let x_tiles = g.out_w.div_ceil(t.dw_tm as usize);
     let total = g.batches * g.out_h * x_tiles * quads;

@@ -150,6 +150,17 @@ fn epilogue_records(e: &Epilogue, fold: impl Fn(usize) -> i32) -> Vec<u8> {
     w.0
 }
 
+/// The shaders index tensors with 32-bit integers (signed where they offset pixels): refuse
+/// sizes past `i32::MAX` elements rather than wrap.
+fn check_index_range(ctx: &GpuOpCtx, sizes: &[usize]) -> Result<()> {
+    match sizes.iter().find(|&&n| n > i32::MAX as usize) {
+        Some(n) => Err(ctx.unsupported(format!(
+            "{n} elements exceed the 32-bit indexing of the convolution kernels"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Whether the device can run a workgroup of `invocations` using `shared_bytes` of
 /// workgroup memory.
 fn check_workgroup(ctx: &GpuOpCtx, invocations: u32, shared_bytes: u64) -> Result<()> {
