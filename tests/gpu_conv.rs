@@ -198,14 +198,14 @@ fn random_problem(rng: &mut Rng, depthwise: bool, kind: Kind) -> Problem {
     let n_filter: usize = filter_shape.iter().product();
     let has_bias = rng.next() % 4 != 0;
     let what = format!(
-        "{} {} in {in_shape:?} filter {filter_shape:?} out {out_shape:?} stride {sh}x{sw} \
+        "{} {:?} in {in_shape:?} filter {filter_shape:?} out {out_shape:?} stride {sh}x{sw} \
          dilation {dh}x{dw} {padding:?} {act:?} bias {has_bias}",
         if depthwise {
             "DEPTHWISE_CONV_2D"
         } else {
             "CONV_2D"
         },
-        format!("{kind:?}"),
+        kind,
     );
     let mut tensors;
     let input;
@@ -325,6 +325,11 @@ fn random_problem(rng: &mut Rng, depthwise: bool, kind: Kind) -> Problem {
 
 // ---- comparing --------------------------------------------------------------------------
 
+/// Whether float `x` is within 1e-4 + 1e-4 |want| of `want` (false for NaNs).
+fn close(x: f32, want: f32) -> bool {
+    (x - want).abs() <= 1e-4 + 1e-4 * want.abs()
+}
+
 /// How `got` differs from `want` (int8 exactly; floats within 1e-4 + 1e-4 |want|).
 fn differences(got: &Tensor, want: &Tensor) -> Option<String> {
     if got.shape() != want.shape() || got.dtype() != want.dtype() {
@@ -348,7 +353,7 @@ fn differences(got: &Tensor, want: &Tensor) -> Option<String> {
             .iter()
             .zip(b)
             .enumerate()
-            .filter(|(_, (x, y))| !((*x - *y).abs() <= 1e-4 + 1e-4 * y.abs()))
+            .filter(|(_, (x, y))| !close(**x, **y))
             .map(|(i, (x, y))| format!("[{i}] {x} vs {y}"))
             .collect(),
         _ => vec!["unexpected dtype".into()],
@@ -400,7 +405,6 @@ fn tile_configs() -> Vec<(&'static str, ConvTiles)> {
                 dot4: false,
                 dw_wg: 5,
                 dw_tm: 1,
-                ..d
             },
         ),
         (

@@ -39,7 +39,10 @@ pub const SHADERS: &[(&str, &str)] = &[
     // Tests of shaders/common/gemmlowp.wgsl against its Rust twin.
     ("gemmlowp_test", include_str!("../../shaders/gemmlowp_test.wgsl")),
     // CONV_2D (implicit GEMM, int8 dot4 / float) and DEPTHWISE_CONV_2D.
+    // CONV_2D (implicit GEMM, int8 dot4 / float / hybrid) and the int8 packing pass.
     ("conv", include_str!("../../shaders/conv.wgsl")),
+    // DEPTHWISE_CONV_2D (int8 / float / hybrid).
+    ("depthwise", include_str!("../../shaders/depthwise.wgsl")),
     // Hybrid kernels' run-time input quantization (exact, on soft float).
     ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
     // FULLY_CONNECTED and BATCH_MATMUL: tiled int8 (dot4I8Packed) / hybrid / float products.
@@ -68,6 +71,8 @@ pub const COMMON: &[(&str, &str)] = &[
     ("fixedpoint16", include_str!("../../shaders/common/fixedpoint16.wgsl")),
     // gemmlowp's fixed-point functions: twin of src/quant/fixedpoint/gemmlowp.rs.
     ("gemmlowp", include_str!("../../shaders/common/gemmlowp.wgsl")),
+    // The convolution shaders' shared bindings and integer epilogue.
+    ("conv_io", include_str!("../../shaders/common/conv_io.wgsl")),
     // IEEE binary32/binary64 arithmetic in u32 operations: twin of
     // src/quant/fixedpoint/softfloat.rs.
     (

@@ -2,7 +2,10 @@
 //! (output pixels) × (output channels of a group) × (filter taps × input channels).
 
 use super::super::{hybrid, Command, GpuOpCtx};
-use super::{check_workgroup, epilogue_records, float_bias, int8_target, tiles, ConvTiles, Words};
+use super::{
+    check_index_range, check_workgroup, epilogue_records, float_bias, int8_target, tiles,
+    ConvTiles, Words,
+};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape, HybridScales};
 use crate::Result;
@@ -61,8 +64,13 @@ impl Gemm {
     }
 }
 
-/// Check the tile constants against the shader's bounds and the device.
-fn check_tiles(ctx: &GpuOpCtx, t: &ConvTiles, gemm: &Gemm) -> Result<()> {
+/// Check the sizes against 32-bit indexing, and the tile constants against the shader's
+/// bounds and the device.
+fn check_tiles(ctx: &GpuOpCtx, s: &ConvShape, t: &ConvTiles, gemm: &Gemm) -> Result<()> {
+    let g = &s.g;
+    // The hybrid input is padded to whole words per batch: 3 more elements per batch.
+    let padded_input = g.input_len() + 3 * g.batches;
+    check_index_range(ctx, &[padded_input, g.output_len(), g.out_c * gemm.k])?;
     let ok = (1..=8).contains(&t.tm)
         && (1..=8).contains(&t.tn)
         && t.tk > 0
@@ -167,7 +175,7 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &ConvI8) -> Result<Vec<Command>> {
     let t = tiles(s.filters_per_group);
     let taps = g.filter_h * g.filter_w;
     let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
-    check_tiles(ctx, &t, &gemm)?;
+    check_tiles(ctx, s, &t, &gemm)?;
     if gemm.m == 0 {
         return Ok(Vec::new());
     }
@@ -220,7 +228,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     let g = &s.g;
     let t = tiles(s.filters_per_group);
     let gemm = Gemm::new(s, &t, s.filter_in_c);
-    check_tiles(ctx, &t, &gemm)?;
+    check_tiles(ctx, s, &t, &gemm)?;
     if gemm.m == 0 {
         return Ok(Vec::new());
     }
@@ -254,7 +262,7 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &ConvHybrid) -> Result<Vec<Command>> {
     let t = tiles(s.filters_per_group);
     let taps = g.filter_h * g.filter_w;
     let gemm = Gemm::new(s, &t, s.filter_in_c.div_ceil(4));
-    check_tiles(ctx, &t, &gemm)?;
+    check_tiles(ctx, s, &t, &gemm)?;
     if gemm.m == 0 {
         return Ok(Vec::new());
     }

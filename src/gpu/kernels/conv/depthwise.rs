@@ -1,7 +1,11 @@
-//! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` of `shaders/conv.wgsl`.
+//! DEPTHWISE_CONV_2D: `depthwise_i8` / `depthwise_f32` / `depthwise_hybrid` of
+//! `shaders/depthwise.wgsl`.
 
 use super::super::{hybrid, Command, GpuOpCtx};
-use super::{check_workgroup, epilogue_records, float_bias, int8_target, tiles, ConvTiles, Words};
+use super::{
+    check_index_range, check_workgroup, epilogue_records, float_bias, int8_target, tiles,
+    ConvTiles, Words,
+};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::depthwise::{DwF32, DwHybrid, DwI8, DwShape};
 use crate::Result;
@@ -20,7 +24,7 @@ pub(crate) fn prepare_depthwise(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     Err(ctx.unsupported("no GPU kernel for this DEPTHWISE_CONV_2D variant"))
 }
 
-/// The dispatch shape: invocations, and the `DwParams` uniform of `shaders/conv.wgsl`.
+/// The dispatch shape: invocations, and the `DwParams` uniform of `shaders/depthwise.wgsl`.
 struct Plan {
     total: usize,
     params: Words,
@@ -39,6 +43,7 @@ fn plan(
     }
     check_workgroup(ctx, t.dw_wg, 0)?;
     let g = &s.g;
+    check_index_range(ctx, &[g.input_len() + 3 * g.batches, g.output_len()])?;
     let quads = g.out_c.div_ceil(4);
     let x_tiles = g.out_w.div_ceil(t.dw_tm as usize);
     let total = g.batches * g.out_h * x_tiles * quads;
@@ -63,7 +68,7 @@ fn plan(
 }
 
 fn key(entry: &'static str, t: &ConvTiles) -> PipelineKey {
-    PipelineKey::new("conv", entry)
+    PipelineKey::new("depthwise", entry)
         .constant("DW_WG", f64::from(t.dw_wg))
         .constant("DW_TM", f64::from(t.dw_tm))
 }

@@ -1,11 +1,12 @@
-//! CONV_2D and DEPTHWISE_CONV_2D on the GPU (`shaders/conv.wgsl`), twins of
-//! `src/reference/conv`.
+//! CONV_2D and DEPTHWISE_CONV_2D on the GPU (`shaders/conv.wgsl`, `shaders/depthwise.wgsl`,
+//! `shaders/common/conv_io.wgsl`), twins of `src/reference/conv`.
 //!
 //! The reference kernel prepared for the op is downcast and its parameters are uploaded as
-//! they are: the geometry ([`Geom`]), the int8 filter and input offset, and the integer
-//! [`Epilogue`] (bias, per-channel multipliers, output zero point, activation clamp), which
-//! the shaders apply with `#import fixedpoint`. Tile sizes are WGSL `override` constants
-//! ([`ConvTiles`]); results never depend on them.
+//! they are: the geometry (`reference::conv::Geom`), the int8 filter and input offset, and
+//! the integer [`Epilogue`] (bias, per-channel multipliers, output zero point, activation
+//! clamp), which the shaders apply with `#import fixedpoint`. Hybrid ops quantize their
+//! input on the device with `kernels::hybrid` first. Tile sizes are WGSL `override`
+//! constants ([`ConvTiles`]); results never depend on them.
 
 mod conv2d;
 mod depthwise;
@@ -20,7 +21,7 @@ use crate::Result;
 pub(crate) use conv2d::prepare_conv2d;
 pub(crate) use depthwise::prepare_depthwise;
 
-/// The tile constants of the convolution kernels (WGSL `override`s of `shaders/conv.wgsl`).
+/// The tile constants of the convolution kernels (WGSL `override`s of the conv shaders).
 ///
 /// CONV_2D: a workgroup of `wg` invocations, `wg_m` of them along output pixels and
 /// `wg / wg_m` along output channels, each computing `tm` pixels × `tn` channels; the
@@ -147,6 +148,17 @@ fn epilogue_records(e: &Epilogue, fold: impl Fn(usize) -> i32) -> Vec<u8> {
             .i(0);
     }
     w.0
+}
+
+/// The shaders index tensors with 32-bit integers (signed where they offset pixels): refuse
+/// sizes past `i32::MAX` elements rather than wrap.
+fn check_index_range(ctx: &GpuOpCtx, sizes: &[usize]) -> Result<()> {
+    match sizes.iter().find(|&&n| n > i32::MAX as usize) {
+        Some(n) => Err(ctx.unsupported(format!(
+            "{n} elements exceed the 32-bit indexing of the convolution kernels"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Whether the device can run a workgroup of `invocations` using `shared_bytes` of
