@@ -222,7 +222,7 @@ pub(crate) mod tests {
             if 128 - p.leading_zeros() != 54 {
                 continue;
             }
-            let j = ((p + 1) / 2).trailing_zeros() as i32;
+            let j = p.div_ceil(2).trailing_zeros() as i32;
             let e = -j - 1 - d as i32;
             let m = (mp << (d - 1)) as f64 * 2f64.powi(e);
             let acc = if rng.next() & 1 == 0 {

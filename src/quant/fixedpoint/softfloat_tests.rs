@@ -256,7 +256,7 @@ fn binary32_edges() {
 
 #[test]
 fn binary32_random() {
-    let mut rng = SplitMix64(0x5eed_f32);
+    let mut rng = SplitMix64(0x5eed_0f32);
     for _ in 0..2_000_000 {
         let (a, b) = (random32(&mut rng), random32(&mut rng));
         check32(a, b);
@@ -277,7 +277,7 @@ fn binary64_edges() {
 
 #[test]
 fn binary64_random() {
-    let mut rng = SplitMix64(0x5eed_f64);
+    let mut rng = SplitMix64(0x5eed_0f64);
     for _ in 0..1_000_000 {
         let (a, b) = (random64(&mut rng), random64(&mut rng));
         check64(a, b);

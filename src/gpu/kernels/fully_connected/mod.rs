@@ -103,9 +103,9 @@ fn prepare_quant<T: QElem>(ctx: &GpuOpCtx, k: &QuantFc<T>, unsigned: bool) -> Re
     };
     let col_sums = !constant && io != 0;
     let mut cols = Vec::with_capacity(d.units * 4);
-    for o in 0..d.units {
-        let folded = ep.bias[o]
-            .wrapping_add(io.wrapping_mul(wsum[o]))
+    for (o, (&bias, &sum)) in ep.bias.iter().zip(&wsum).enumerate() {
+        let folded = bias
+            .wrapping_add(io.wrapping_mul(sum))
             .wrapping_add(kk.wrapping_mul(fo).wrapping_mul(io));
         let m = RescaleMultiplier::new(ep.scale[o]).ok_or_else(|| {
             ctx.unsupported(format!(

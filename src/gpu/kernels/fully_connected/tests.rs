@@ -241,10 +241,20 @@ fn int8_and_uint8_fully_connected_equal_the_reference() {
         for (si, &shape) in SHAPES.iter().enumerate() {
             let (model, x) = quant_fc(&mut rng, shape, unsigned, per_channel);
             let what = format!("fc {shape:?} unsigned {unsigned} per-channel {per_channel}");
-            compare(&gpu, &model, &[x.clone()], &format!("{what} default tiles"));
+            compare(
+                &gpu,
+                &model,
+                std::slice::from_ref(&x),
+                &format!("{what} default tiles"),
+            );
             let tiles = ODD[si % ODD.len()];
             with_tiles(tiles, || {
-                compare(&gpu, &model, &[x.clone()], &format!("{what} {tiles:?}"))
+                compare(
+                    &gpu,
+                    &model,
+                    std::slice::from_ref(&x),
+                    &format!("{what} {tiles:?}"),
+                )
             });
             // The weights as a run-time input (column sums on the device).
             let mut rt = model.clone();
@@ -306,9 +316,14 @@ fn hybrid_and_float_fully_connected_equal_the_reference() {
                 "hybrid fc {:?} per-channel {per_channel} asym {asym}",
                 (b, u, d)
             );
-            compare(&gpu, &model, &[xt.clone()], &what);
+            compare(&gpu, &model, std::slice::from_ref(&xt), &what);
             with_tiles(tiles, || {
-                compare(&gpu, &model, &[xt.clone()], &format!("{what} {tiles:?}"))
+                compare(
+                    &gpu,
+                    &model,
+                    std::slice::from_ref(&xt),
+                    &format!("{what} {tiles:?}"),
+                )
             });
         }
         // float32, without a bias.
@@ -325,9 +340,14 @@ fn hybrid_and_float_fully_connected_equal_the_reference() {
             vec![2],
         );
         let what = format!("float fc {:?}", (b, u, d));
-        compare(&gpu, &model, &[xt.clone()], &what);
+        compare(&gpu, &model, std::slice::from_ref(&xt), &what);
         with_tiles(tiles, || {
-            compare(&gpu, &model, &[xt.clone()], &format!("{what} {tiles:?}"))
+            compare(
+                &gpu,
+                &model,
+                std::slice::from_ref(&xt),
+                &format!("{what} {tiles:?}"),
+            )
         });
     }
 }

@@ -150,9 +150,14 @@ fn hybrid_and_float_batch_matmul_equal_the_reference() {
             ];
             let model = one_op_model(bmm_op(adj_x, adj_y, asym), tensors, vec![0, 1], vec![2]);
             let what = format!("hybrid bmm {ls:?} x {rs:?} adj {adj_x} {adj_y} asym {asym}");
-            compare(&gpu, &model, &[xt.clone()], &what);
+            compare(&gpu, &model, std::slice::from_ref(&xt), &what);
             with_tiles(tiles, || {
-                compare(&gpu, &model, &[xt.clone()], &format!("{what} {tiles:?}"))
+                compare(
+                    &gpu,
+                    &model,
+                    std::slice::from_ref(&xt),
+                    &format!("{what} {tiles:?}"),
+                )
             });
         }
     }
