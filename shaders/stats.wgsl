@@ -24,9 +24,9 @@
 #import grid
 
 // Invocations per workgroup (any size; the tree reduction handles non powers of two).
-override WG: u32 = 256u;
+override WG: u32 = 64u;
 // Values per invocation in `reduce` and `histogram`.
-override ITEMS: u32 = 4u;
+override ITEMS: u32 = 8u;
 
 struct Reduce {
     n: u32,       // values

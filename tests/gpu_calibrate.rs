@@ -176,11 +176,11 @@ fn reductions_equal_the_host_fold_on_adversarial_values() {
     for tiles in [
         None,
         Some((7, 3)),
-        Some((64, 1)),
+        Some((256, 4)),
         Some((1, 1)),
         Some((33, 5)),
     ] {
-        let (wg, items) = tiles.unwrap_or((256, 4));
+        let (wg, items) = tiles.unwrap_or((64, 8));
         let reach = wg * items;
         // Lengths around the workgroup's reach and many reaches long.
         let lengths = [

@@ -54,10 +54,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 /// Shared WGSL: (name, source), imported with `#import <name>`.
 pub const COMMON: &[(&str, &str)] = &[
     // TFLite's integer primitives: twin of src/quant/fixedpoint (32-bit limbs).
-    (
-        "fixedpoint",
-        include_str!("../../shaders/common/fixedpoint.wgsl"),
-    ),
+    ("fixedpoint", include_str!("../../shaders/common/fixedpoint.wgsl")),
     // Packed 8-bit tensors: byte loads, word packing.
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.

@@ -22,8 +22,8 @@ use crate::quant::stats::{
 use crate::{Error, Result};
 
 /// The shader's default workgroup size and values per invocation.
-const WG: u32 = 256;
-const ITEMS: u32 = 4;
+const WG: u32 = 64;
+const ITEMS: u32 = 8;
 
 /// Header words per tensor (see `shaders/stats.wgsl`).
 const HEAD: u64 = 4;

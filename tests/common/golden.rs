@@ -243,3 +243,4 @@ pub fn cases() -> Vec<Case> {
     v.sort_by(|a, b| a.name.cmp(&b.name));
     v
 }
+
