@@ -27,7 +27,8 @@ fn gpu_engine_matches_litert_builtin_ref() -> litequant::Result<()> {
     };
     let engine = GpuEngine::new(ctx);
     let filter = std::env::var("LITEQUANT_CONFORMANCE").unwrap_or_default();
-    let (mut passed, mut pending, mut problems, mut done_ops) = (0, Vec::new(), Vec::new(), Vec::new());
+    let (mut passed, mut pending, mut problems, mut done_ops) =
+        (0, Vec::new(), Vec::new(), Vec::new());
     let mut compared = 0;
     let mut pending_pass: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
     for case in cases().iter().filter(|c| c.name.contains(&filter)) {
@@ -50,7 +51,9 @@ fn gpu_engine_matches_litert_builtin_ref() -> litequant::Result<()> {
                 compared += n;
                 passed += 1;
             }
-            Outcome::Unsupported(e) if !pend.is_empty() => pending.push(format!("{}: {e}", case.name)),
+            Outcome::Unsupported(e) if !pend.is_empty() => {
+                pending.push(format!("{}: {e}", case.name))
+            }
             Outcome::Unsupported(e) => problems.push(format!("{}: unsupported: {e}", case.name)),
             Outcome::Fail(f) if !pend.is_empty() => {
                 pending.push(format!("{}: {} (first: {})", case.name, f.len(), f[0]))

@@ -31,7 +31,9 @@ fn inputs<S: Session>(s: &S, seed: u32) -> Vec<Tensor> {
             let n: usize = spec.shape.iter().product();
             match spec.dtype {
                 litequant::model::DType::F32 => {
-                    let v: Vec<f32> = (0..n).map(|_| (next() % 2000) as f32 / 1000.0 - 1.0).collect();
+                    let v: Vec<f32> = (0..n)
+                        .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
+                        .collect();
                     Tensor::from_f32(&spec.shape, &v).unwrap()
                 }
                 litequant::model::DType::I8 => {
@@ -70,7 +72,8 @@ fn engine(who: &str) -> litequant::Result<Option<GpuEngine>> {
 }
 
 #[test]
-fn int8_models_equal_the_reference_run_after_run_and_observers_see_what_they_ask() -> litequant::Result<()> {
+fn int8_models_equal_the_reference_run_after_run_and_observers_see_what_they_ask(
+) -> litequant::Result<()> {
     let Some(engine) = engine("gpu_engine_int8_models")? else {
         return Ok(());
     };
@@ -87,15 +90,27 @@ fn int8_models_equal_the_reference_run_after_run_and_observers_see_what_they_ask
         }
         // Every tensor, in the reference engine's order and with its values.
         let ins = inputs(&gpu, 7);
-        let mut all_gpu = Record { only: None, seen: BTreeMap::new(), order: Vec::new() };
-        let mut all_cpu = Record { only: None, seen: BTreeMap::new(), order: Vec::new() };
+        let mut all_gpu = Record {
+            only: None,
+            seen: BTreeMap::new(),
+            order: Vec::new(),
+        };
+        let mut all_cpu = Record {
+            only: None,
+            seen: BTreeMap::new(),
+            order: Vec::new(),
+        };
         gpu.run_observed(&ins, Some(&mut all_gpu))?;
         cpu.run_observed(&ins, Some(&mut all_cpu))?;
         assert_eq!(all_gpu.order, all_cpu.order, "{name}: observation order");
         assert_eq!(all_gpu.seen, all_cpu.seen, "{name}: observed values");
         // An observer that wants one intermediate tensor sees only it.
         let pick = all_cpu.order[all_cpu.order.len() / 2];
-        let mut one = Record { only: Some(pick), seen: BTreeMap::new(), order: Vec::new() };
+        let mut one = Record {
+            only: Some(pick),
+            seen: BTreeMap::new(),
+            order: Vec::new(),
+        };
         gpu.run_observed(&ins, Some(&mut one))?;
         assert_eq!(one.order, vec![pick], "{name}");
         assert_eq!(one.seen[&pick], all_cpu.seen[&pick], "{name}");
@@ -104,7 +119,8 @@ fn int8_models_equal_the_reference_run_after_run_and_observers_see_what_they_ask
 }
 
 #[test]
-fn tensors_with_disjoint_lifetimes_share_memory_and_pipelines_are_built_once() -> litequant::Result<()> {
+fn tensors_with_disjoint_lifetimes_share_memory_and_pipelines_are_built_once(
+) -> litequant::Result<()> {
     let Some(engine) = engine("gpu_engine_memory_and_pipelines")? else {
         return Ok(());
     };
@@ -116,7 +132,11 @@ fn tensors_with_disjoint_lifetimes_share_memory_and_pipelines_are_built_once() -
     let built = engine.context().cached_pipelines();
     assert!(built > 0);
     let _again = engine.prepare(&m)?;
-    assert_eq!(engine.context().cached_pipelines(), built, "pipelines rebuilt");
+    assert_eq!(
+        engine.context().cached_pipelines(),
+        built,
+        "pipelines rebuilt"
+    );
     Ok(())
 }
 
@@ -129,7 +149,10 @@ fn wrong_inputs_are_refused_with_the_expected_shape() -> litequant::Result<()> {
     let spec = s.inputs()[0].clone();
     let bad = Tensor::from_f32(&[1, 3], &[0.0; 3])?;
     let e = s.run(&[bad]).unwrap_err().to_string();
-    assert!(e.contains(&format!("{:?}", spec.shape)) && e.contains("[1, 3]"), "{e}");
+    assert!(
+        e.contains(&format!("{:?}", spec.shape)) && e.contains("[1, 3]"),
+        "{e}"
+    );
     Ok(())
 }
 
@@ -137,17 +160,19 @@ fn wrong_inputs_are_refused_with_the_expected_shape() -> litequant::Result<()> {
 fn limited(ctx: &GpuContext, f: impl FnOnce(&mut wgpu::Limits)) -> litequant::Result<GpuEngine> {
     let mut limits = ctx.adapter().limits();
     f(&mut limits);
-    let (device, queue) = pollster::block_on(ctx.adapter().request_device(&wgpu::DeviceDescriptor {
-        label: Some("limited"),
-        required_limits: limits,
-        ..Default::default()
-    }))
-    .map_err(|e| litequant::Error::Gpu(e.to_string()))?;
+    let (device, queue) =
+        pollster::block_on(ctx.adapter().request_device(&wgpu::DeviceDescriptor {
+            label: Some("limited"),
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .map_err(|e| litequant::Error::Gpu(e.to_string()))?;
     GpuEngine::with_device(ctx.instance().clone(), ctx.adapter().clone(), device, queue)
 }
 
 #[test]
-fn a_tiny_dispatch_limit_splits_grids_and_a_tiny_binding_limit_is_a_clear_error() -> litequant::Result<()> {
+fn a_tiny_dispatch_limit_splits_grids_and_a_tiny_binding_limit_is_a_clear_error(
+) -> litequant::Result<()> {
     let Some(ctx) = gpu::context_or_skip("gpu_engine_limits")? else {
         return Ok(());
     };
@@ -163,6 +188,9 @@ fn a_tiny_dispatch_limit_splits_grids_and_a_tiny_binding_limit_is_a_clear_error(
     // A binding limit smaller than the largest activation: refused at prepare, naming it.
     let small_binding = limited(&ctx, |l| l.max_storage_buffer_binding_size = 256)?;
     let e = small_binding.prepare(&m).unwrap_err().to_string();
-    assert!(e.contains("storage binding limit") && e.contains("256"), "{e}");
+    assert!(
+        e.contains("storage binding limit") && e.contains("256"),
+        "{e}"
+    );
     Ok(())
 }

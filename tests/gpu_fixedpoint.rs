@@ -32,7 +32,14 @@ const EDGES: [i32; 18] = [
 ];
 
 /// Multipliers as QuantizeMultiplier makes them: 0 or in [2^30, 2^31).
-const MULTIPLIERS: [i32; 6] = [0, 1 << 30, (1 << 30) + 1, 1_518_500_250, i32::MAX - 1, i32::MAX];
+const MULTIPLIERS: [i32; 6] = [
+    0,
+    1 << 30,
+    (1 << 30) + 1,
+    1_518_500_250,
+    i32::MAX - 1,
+    i32::MAX,
+];
 
 struct Rng(u64);
 impl Rng {
@@ -63,7 +70,9 @@ fn cases(random: usize) -> Vec<[i32; 4]> {
         let r = rng.next();
         let x = match r % 3 {
             0 => rng.next() as i32,
-            1 => EDGES[(rng.next() % EDGES.len() as u64) as usize].wrapping_add((r >> 8) as i32 % 5),
+            1 => {
+                EDGES[(rng.next() % EDGES.len() as u64) as usize].wrapping_add((r >> 8) as i32 % 5)
+            }
             _ => ((rng.next() % (1 << 20)) as i32) - (1 << 19),
         };
         let m = match (r >> 4) % 3 {
@@ -79,7 +88,8 @@ fn cases(random: usize) -> Vec<[i32; 4]> {
 }
 
 fn run(ctx: &GpuContext, wg: u32, cases: &[[i32; 4]]) -> litequant::Result<Vec<[i32; 4]>> {
-    let pipeline = ctx.pipeline(&PipelineKey::new("fixedpoint_check", "main").constant("WG", f64::from(wg)))?;
+    let pipeline =
+        ctx.pipeline(&PipelineKey::new("fixedpoint_check", "main").constant("WG", f64::from(wg)))?;
     let device = ctx.device();
     let flat: Vec<i32> = cases.iter().flatten().copied().collect();
     let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -119,7 +129,10 @@ fn run(ctx: &GpuContext, wg: u32, cases: &[[i32; 4]]) -> litequant::Result<Vec<[
     ctx.queue().submit([encoder.finish()]);
     let bytes = ctx.read_buffer(&output, (flat.len() * 4) as u64)?;
     let words: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
-    Ok(words.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect())
+    Ok(words
+        .chunks_exact(4)
+        .map(|c| [c[0], c[1], c[2], c[3]])
+        .collect())
 }
 
 #[test]

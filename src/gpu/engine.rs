@@ -32,7 +32,9 @@ impl GpuEngine {
         device: wgpu::Device,
         queue: wgpu::Queue,
     ) -> Result<Self> {
-        Ok(Self::new(GpuContext::with_device(instance, adapter, device, queue)?))
+        Ok(Self::new(GpuContext::with_device(
+            instance, adapter, device, queue,
+        )?))
     }
 
     /// An engine on an existing context.

@@ -90,7 +90,10 @@ pub(crate) fn plan(lives: &[Live]) -> Plan {
     let mut placement = Vec::with_capacity(lives.len());
     for l in order {
         let overlaps = |&(f, e): &(usize, usize)| l.first <= e && f <= l.last;
-        let slot = match slots.iter().position(|(_, used)| !used.iter().any(overlaps)) {
+        let slot = match slots
+            .iter()
+            .position(|(_, used)| !used.iter().any(overlaps))
+        {
             Some(s) => s,
             None => {
                 slots.push((0, Vec::new()));
@@ -149,7 +152,11 @@ mod tests {
 
     #[test]
     fn lifetimes_follow_reads_and_outputs() {
-        let steps = vec![(vec![0, 9], vec![1]), (vec![1], vec![2]), (vec![0, 2], vec![3])];
+        let steps = vec![
+            (vec![0, 9], vec![1]),
+            (vec![1], vec![2]),
+            (vec![0, 2], vec![3]),
+        ];
         let l = lifetimes(&[0], &[3], &steps, |t| t == 9, |_| 4);
         let get = |t: usize| l.iter().find(|x| x.tensor == t).map(|x| (x.first, x.last));
         assert_eq!(get(0), Some((0, 2)));

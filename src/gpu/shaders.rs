@@ -25,7 +25,10 @@ pub const SHADERS: &[(&str, &str)] = &[
     // ADD, SUB, MUL, MAXIMUM, MINIMUM (twin of src/reference/binary).
     ("binary", include_str!("../../shaders/binary.wgsl")),
     // RELU, RELU6, LEAKY_RELU, PRELU, HARD_SWISH, LOGISTIC, TANH (src/reference/activations).
-    ("activations", include_str!("../../shaders/activations.wgsl")),
+    (
+        "activations",
+        include_str!("../../shaders/activations.wgsl"),
+    ),
     // AVERAGE_POOL_2D, MAX_POOL_2D.
     ("pooling", include_str!("../../shaders/pooling.wgsl")),
     // MEAN.
@@ -37,7 +40,10 @@ pub const SHADERS: &[(&str, &str)] = &[
     // SOFTMAX (float32; int8/uint8 with gemmlowp's fixed-point exp).
     ("softmax", include_str!("../../shaders/softmax.wgsl")),
     // Tests of shaders/common/gemmlowp.wgsl against its Rust twin.
-    ("gemmlowp_test", include_str!("../../shaders/gemmlowp_test.wgsl")),
+    (
+        "gemmlowp_test",
+        include_str!("../../shaders/gemmlowp_test.wgsl"),
+    ),
     // CONV_2D (implicit GEMM, int8 dot4 / float) and DEPTHWISE_CONV_2D.
     // CONV_2D (implicit GEMM, int8 dot4 / float / hybrid) and the int8 packing pass.
     ("conv", include_str!("../../shaders/conv.wgsl")),
@@ -46,7 +52,10 @@ pub const SHADERS: &[(&str, &str)] = &[
     // Hybrid kernels' run-time input quantization (exact, on soft float).
     ("hybrid", include_str!("../../shaders/hybrid.wgsl")),
     // FULLY_CONNECTED and BATCH_MATMUL: tiled int8 (dot4I8Packed) / hybrid / float products.
-    ("fully_connected", include_str!("../../shaders/fully_connected.wgsl")),
+    (
+        "fully_connected",
+        include_str!("../../shaders/fully_connected.wgsl"),
+    ),
     // Calibration statistics: min/max/counts reductions, histograms, the per-sample merge.
     ("stats", include_str!("../../shaders/stats.wgsl")),
 ];
@@ -54,7 +63,10 @@ pub const SHADERS: &[(&str, &str)] = &[
 /// Shared WGSL: (name, source), imported with `#import <name>`.
 pub const COMMON: &[(&str, &str)] = &[
     // TFLite's integer primitives: twin of src/quant/fixedpoint (32-bit limbs).
-    ("fixedpoint", include_str!("../../shaders/common/fixedpoint.wgsl")),
+    (
+        "fixedpoint",
+        include_str!("../../shaders/common/fixedpoint.wgsl"),
+    ),
     // Packed 8-bit tensors: byte loads, word packing.
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
     // Flat workgroup index of grids split over the dimension limit.
@@ -62,12 +74,21 @@ pub const COMMON: &[(&str, &str)] = &[
     // Exact f32 division and QUANTIZE's rounding: twin of src/quant/fixedpoint/softdiv.rs.
     ("softdiv", include_str!("../../shaders/common/softdiv.wgsl")),
     // Element access of packed 8/16/32-bit tensors for the elementwise kernels.
-    ("elemwise", include_str!("../../shaders/common/elemwise.wgsl")),
+    (
+        "elemwise",
+        include_str!("../../shaders/common/elemwise.wgsl"),
+    ),
     // 16-bit fixed point (HARD_SWISH) in i32: twin of the i16 functions of
     // src/quant/fixedpoint/gemmlowp.rs.
-    ("fixedpoint16", include_str!("../../shaders/common/fixedpoint16.wgsl")),
+    (
+        "fixedpoint16",
+        include_str!("../../shaders/common/fixedpoint16.wgsl"),
+    ),
     // gemmlowp's fixed-point functions: twin of src/quant/fixedpoint/gemmlowp.rs.
-    ("gemmlowp", include_str!("../../shaders/common/gemmlowp.wgsl")),
+    (
+        "gemmlowp",
+        include_str!("../../shaders/common/gemmlowp.wgsl"),
+    ),
     // The convolution shaders' shared bindings and integer epilogue.
     ("conv_io", include_str!("../../shaders/common/conv_io.wgsl")),
     // IEEE binary32/binary64 arithmetic in u32 operations: twin of

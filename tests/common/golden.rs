@@ -243,4 +243,3 @@ pub fn cases() -> Vec<Case> {
     v.sort_by(|a, b| a.name.cmp(&b.name));
     v
 }
-

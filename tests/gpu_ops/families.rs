@@ -272,12 +272,18 @@ fn softmax_rows_the_reference_refuses_fail_the_gpu_run_too() {
     x[600 + 17] = 127;
     let x = Tensor::from_i8(&[2, 600], &x).unwrap();
     let mut reference = litequant::ReferenceEngine.prepare(&model).unwrap();
-    let want = reference.run(std::slice::from_ref(&x)).unwrap_err().to_string();
+    let want = reference
+        .run(std::slice::from_ref(&x))
+        .unwrap_err()
+        .to_string();
     let mut gpu = engine.prepare(&model).unwrap();
     let got = gpu.run(std::slice::from_ref(&x)).unwrap_err();
     assert!(matches!(got, litequant::Error::Unsupported(_)), "{got}");
     let got = got.to_string();
-    assert!(got.contains("operator 0 (SOFTMAX)") && got.contains("shift"), "{got}");
+    assert!(
+        got.contains("operator 0 (SOFTMAX)") && got.contains("shift"),
+        "{got}"
+    );
     assert!(want.contains("SOFTMAX"), "{want}");
     // Both rows fine: the same session runs and equals the reference.
     let mut ok = x.as_i8().unwrap().to_vec();

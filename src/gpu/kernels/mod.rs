@@ -9,13 +9,13 @@
 
 mod activations;
 mod binary;
-mod quantize;
-mod pooling;
-mod reduce;
-mod resize;
 pub(crate) mod conv;
 mod fully_connected;
 pub(crate) mod hybrid;
+mod pooling;
+mod quantize;
+mod reduce;
+mod resize;
 mod shape_ops;
 mod softmax;
 
@@ -129,7 +129,12 @@ impl GpuOpCtx<'_> {
         let Some(bytes) = self.tensors.const_bytes.get(t).and_then(|b| b.as_ref()) else {
             return Err(self.op.invalid(format!(
                 "tensor {t} ('{}') is neither computed nor a constant",
-                self.op.sg.tensors.get(t).map(|x| x.name.as_str()).unwrap_or("?")
+                self.op
+                    .sg
+                    .tensors
+                    .get(t)
+                    .map(|x| x.name.as_str())
+                    .unwrap_or("?")
             )));
         };
         let name = &self.op.sg.tensors[t].name;
@@ -244,7 +249,12 @@ impl GpuOpCtx<'_> {
     /// split over y (and z) when `n` is larger. Kernels index with `flat_workgroup`
     /// (`shaders/common/grid.wgsl`) and bounds-check the last, partial row.
     pub fn grid(&self, groups: u64) -> Result<[u32; 3]> {
-        let max = u64::from(self.gpu.device().limits().max_compute_workgroups_per_dimension);
+        let max = u64::from(
+            self.gpu
+                .device()
+                .limits()
+                .max_compute_workgroups_per_dimension,
+        );
         grid_within(groups, max).ok_or_else(|| {
             self.unsupported(format!(
                 "{groups} workgroups exceed the device's {max}^3 dispatch limit"
@@ -275,7 +285,6 @@ impl GpuOpCtx<'_> {
         args: &[(u32, &Arg)],
         workgroups: [u32; 3],
     ) -> Result<Command> {
-    pub fn dispatch(&self, key: &PipelineKey, args: &[&Arg], workgroups: [u32; 3]) -> Result<Command> {
         let pipeline = self.pipeline(key)?;
         let device = self.gpu.device();
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
