@@ -8,7 +8,7 @@
 // [r * row_words, (r + 1) * row_words), row_words = ceil(row_len / 4), the tail bytes 0;
 // per row the scaling factor (f32 bits) and the zero point ("offset", 0 when symmetric).
 
-#import softfloat
+#import softfloat64
 #import bytes
 #import grid
 

@@ -1,9 +1,9 @@
-//! The WGSL soft-float functions (`shaders/common/softfloat.wgsl`, through the
+//! The WGSL soft-float functions (`shaders/common/softfloat{,64}.wgsl`, through the
 //! `softfloat_selftest` entry of `shaders/hybrid.wgsl`) against native f32/f64 arithmetic on
 //! the adapter from the environment: every edge value against every edge value, and random
 //! operands (uniform bit patterns, short significands for exact results and ties, values near
 //! each other). The Rust twin is proven against the same native operations in
-//! `src/quant/fixedpoint/softfloat_tests.rs`; the row quantization built on them is tested
+//! `src/quant/fixedpoint/softfloat/tests.rs`; the row quantization built on them is tested
 //! against the reference engine in `src/gpu/kernels/hybrid_tests.rs`.
 
 use litequant::gpu::{self, GpuContext, PipelineKey};

@@ -91,11 +91,17 @@ pub const COMMON: &[(&str, &str)] = &[
     ),
     // The convolution shaders' shared bindings and integer epilogue.
     ("conv_io", include_str!("../../shaders/common/conv_io.wgsl")),
-    // IEEE binary32/binary64 arithmetic in u32 operations: twin of
-    // src/quant/fixedpoint/softfloat.rs.
+    // IEEE binary32 arithmetic and 64-bit helpers in u32 operations: twin of
+    // src/quant/fixedpoint/softfloat/mod.rs.
     (
         "softfloat",
         include_str!("../../shaders/common/softfloat.wgsl"),
+    ),
+    // IEEE binary64 arithmetic on vec2<u32>: twin of
+    // src/quant/fixedpoint/softfloat/binary64.rs.
+    (
+        "softfloat64",
+        include_str!("../../shaders/common/softfloat64.wgsl"),
     ),
 ];
 
