@@ -1,5 +1,5 @@
-//! IEEE-754 binary32 division in `u32` arithmetic, correctly rounded (round to nearest,
-//! ties to even), with subnormals, infinities and NaN: the line-for-line twin of
+//! QUANTIZE float→int in `u32` arithmetic: `round_half_away(x / scale) + zp` with the
+//! correctly rounded division of [`super::softfloat`]; the line-for-line twin of
 //! `shaders/common/softdiv.wgsl`.
 //!
 //! Why: QUANTIZE float→int computes `round_half_away(x / scale) + zp` with `x / scale` an
@@ -8,94 +8,14 @@
 //! reference. The GPU divides with these integer steps instead; the tests prove them equal
 //! to native `x / s` (edge values and millions of random pairs), and `tests/gpu_elementwise.rs`
 //! runs the WGSL twin over the same values.
-//!
-//! Algorithm: unpack both operands (subnormals normalised with a leading-zero count),
-//! restoring long division of the 24-bit significands for 26 quotient bits (1 integer,
-//! 23 fraction, guard and round) plus a sticky bit from the remainder, then one rounding,
-//! shifted further right when the result is subnormal.
 
 /// The canonical quiet NaN the division returns for invalid operations and NaN operands.
-pub const QNAN: u32 = 0x7fc0_0000;
+pub const QNAN: u32 = super::softfloat::NAN32;
 
 /// `a / b` on the bit patterns of two f32 values; the bit pattern of the correctly rounded
-/// quotient (any NaN result is [`QNAN`]).
+/// quotient (any NaN result is [`QNAN`]): the soft float's `f32_div`.
 pub fn f32_div_bits(a: u32, b: u32) -> u32 {
-    let sign = (a ^ b) & 0x8000_0000;
-    let abs_a = a & 0x7fff_ffff;
-    let abs_b = b & 0x7fff_ffff;
-    // NaN operands, 0/0 and inf/inf.
-    if abs_a > 0x7f80_0000 || abs_b > 0x7f80_0000 {
-        return QNAN;
-    }
-    if (abs_a == 0 && abs_b == 0) || (abs_a == 0x7f80_0000 && abs_b == 0x7f80_0000) {
-        return QNAN;
-    }
-    // inf / finite and finite / 0: infinity.
-    if abs_a == 0x7f80_0000 || abs_b == 0 {
-        return sign | 0x7f80_0000;
-    }
-    // 0 / nonzero and finite / inf: zero.
-    if abs_a == 0 || abs_b == 0x7f80_0000 {
-        return sign;
-    }
-    // Unpack to significands in [2^23, 2^24) with unbiased-plus-127 exponents.
-    let (mut ma, ea) = unpack(abs_a);
-    let (mb, eb) = unpack(abs_b);
-    // Biased exponent of the quotient.
-    let mut e = ea - eb + 127;
-    if ma < mb {
-        ma <<= 1;
-        e -= 1;
-    }
-    // Now ma / mb is in [1, 2): 26 quotient bits, remainder for the sticky bit.
-    let mut q = 0u32;
-    let mut r = ma;
-    for _ in 0..26 {
-        q <<= 1;
-        if r >= mb {
-            r -= mb;
-            q |= 1;
-        }
-        r <<= 1;
-    }
-    let sticky = r != 0;
-    if e >= 255 {
-        return sign | 0x7f80_0000;
-    }
-    // Bits of q below the result's last significand bit: 2 for a normal result, more for a
-    // subnormal one (the exponent field stays 0 and the value shifts right).
-    let extra = if e >= 1 { 0 } else { 1 - e };
-    if extra > 25 {
-        // Below half the smallest subnormal (q < 2^26 and sticky bits only): rounds to 0.
-        return sign;
-    }
-    let s = (2 + extra) as u32;
-    let mant = q >> s;
-    let rest = q & ((1u32 << s) - 1);
-    let half = 1u32 << (s - 1);
-    let round_up = rest > half || (rest == half && (sticky || (mant & 1) == 1));
-    let mant = mant + u32::from(round_up);
-    // A carry out of the significand moves into the exponent field by itself (and up to
-    // infinity from the largest exponent; a subnormal rounds up to the smallest normal).
-    let bits = if e >= 1 {
-        (((e - 1) as u32) << 23) + mant
-    } else {
-        mant
-    };
-    sign | bits
-}
-
-/// Significand in `[2^23, 2^24)` and exponent (`bits >> 23` for normal numbers; `1 - k` for
-/// a subnormal shifted left by `k`) of a finite nonzero magnitude.
-fn unpack(abs: u32) -> (u32, i32) {
-    let field = (abs >> 23) as i32;
-    let frac = abs & 0x007f_ffff;
-    if field == 0 {
-        let k = frac.leading_zeros() - 8;
-        (frac << k, 1 - k as i32)
-    } else {
-        (frac | 0x0080_0000, field)
-    }
+    super::softfloat::f32_div(a, b)
 }
 
 /// `x / s` correctly rounded, through [`f32_div_bits`].
