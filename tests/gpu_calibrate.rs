@@ -7,6 +7,7 @@
 //! Without an adapter these tests print why and pass, unless `LITEQUANT_REQUIRE_GPU=1`.
 
 mod common;
+pub use common::Rng;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,17 +20,7 @@ use litequant::{calibrate, CalibrationOptions, Engine, ReferenceEngine, Session,
 
 // ---- data ---------------------------------------------------------------------------------
 
-/// SplitMix64: a plain seeded source.
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }

@@ -4,6 +4,9 @@
 //!
 //! Skips without an adapter unless `LITEQUANT_REQUIRE_GPU=1`.
 
+mod common;
+pub use common::Rng;
+
 use litequant::gpu::{self, GpuContext, PipelineKey};
 use litequant::quant::fixedpoint::{
     multiply_by_quantized_multiplier, rounding_divide_by_pot, srdhm, QuantizedMultiplier,
@@ -40,18 +43,6 @@ const MULTIPLIERS: [i32; 6] = [
     i32::MAX - 1,
     i32::MAX,
 ];
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // SplitMix64.
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// (x, multiplier, shift, exponent) test vectors: every edge x against every edge (for
 /// srdhm's second operand too), every shift in [-31, 30] and exponent in [0, 31]; then

@@ -6,6 +6,9 @@
 //! The property tests on generated shapes, edge zero points and odd tiles are in
 //! `src/gpu/kernels/fully_connected/tests.rs`.
 
+mod common;
+pub use common::Rng;
+
 use std::path::{Path, PathBuf};
 
 use litequant::gpu::{self, GpuEngine};
@@ -26,17 +29,7 @@ fn models(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
     }

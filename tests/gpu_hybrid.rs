@@ -6,22 +6,13 @@
 //! `src/quant/fixedpoint/softfloat/tests.rs`; the row quantization built on them is tested
 //! against the reference engine in `src/gpu/kernels/hybrid_tests.rs`.
 
+mod common;
+pub use common::Rng;
+
 use litequant::gpu::{self, GpuContext, PipelineKey};
 use wgpu::util::DeviceExt as _;
 
 const STRIDE: usize = 20;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 fn edges32() -> Vec<f32> {
     let mut v = vec![

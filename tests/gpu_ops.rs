@@ -10,6 +10,7 @@
 //! Without an adapter the tests print why and pass, unless `LITEQUANT_REQUIRE_GPU=1`.
 
 mod common;
+pub use common::Rng;
 #[path = "gpu_ops/families.rs"]
 mod families;
 #[path = "gpu_ops/gemmlowp.rs"]
@@ -23,29 +24,18 @@ use litequant::gpu::{self, GpuEngine};
 use litequant::model::{self, DType, Model, Op, Operator, QuantParams, Subgraph};
 use litequant::{Buf, Engine, ReferenceEngine, Session, Tensor};
 
-/// SplitMix64: a seeded source of test values.
-pub struct Rng(pub u64);
-
 impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     /// Uniform in `lo..=hi`.
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
     }
 
     pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[(self.next_u64() % v.len() as u64) as usize]
+        v[(self.next() % v.len() as u64) as usize]
     }
 
     pub fn f32(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+        lo + (hi - lo) * ((self.next() >> 40) as f32 / (1u64 << 24) as f32)
     }
 }
 
@@ -107,13 +97,13 @@ pub fn random_tensor(rng: &mut Rng, dtype: DType, shape: &[usize]) -> Tensor {
     let n: usize = shape.iter().product();
     let buf = match dtype {
         DType::F32 => Buf::F32((0..n).map(|_| rng.f32(-4.0, 4.0)).collect()),
-        DType::F16 => Buf::F16((0..n).map(|_| rng.next_u64() as u16 & 0x7bff).collect()),
-        DType::I8 => Buf::I8((0..n).map(|_| rng.next_u64() as i8).collect()),
-        DType::U8 => Buf::U8((0..n).map(|_| rng.next_u64() as u8).collect()),
-        DType::I16 => Buf::I16((0..n).map(|_| rng.next_u64() as i16).collect()),
-        DType::I32 => Buf::I32((0..n).map(|_| rng.next_u64() as i32).collect()),
-        DType::I64 => Buf::I64((0..n).map(|_| rng.next_u64() as i64).collect()),
-        DType::Bool => Buf::Bool((0..n).map(|_| rng.next_u64() & 1 == 1).collect()),
+        DType::F16 => Buf::F16((0..n).map(|_| rng.next() as u16 & 0x7bff).collect()),
+        DType::I8 => Buf::I8((0..n).map(|_| rng.next() as i8).collect()),
+        DType::U8 => Buf::U8((0..n).map(|_| rng.next() as u8).collect()),
+        DType::I16 => Buf::I16((0..n).map(|_| rng.next() as i16).collect()),
+        DType::I32 => Buf::I32((0..n).map(|_| rng.next() as i32).collect()),
+        DType::I64 => Buf::I64((0..n).map(|_| rng.next() as i64).collect()),
+        DType::Bool => Buf::Bool((0..n).map(|_| rng.next() & 1 == 1).collect()),
         other => panic!("no random {other}"),
     };
     Tensor::new(shape, buf).expect("random tensor")

@@ -2,6 +2,8 @@
 //! harness that runs a model on the reference and GPU engines and compares the outputs.
 #![allow(dead_code)]
 
+pub use crate::common::Rng;
+
 mod activations;
 mod binary;
 mod fixtures;
@@ -15,18 +17,7 @@ use litequant::{Buf, Engine, ReferenceEngine, Session, Tensor};
 pub const ATOL: f32 = 1e-4;
 pub const RTOL: f32 = 1e-4;
 
-/// splitmix64.
-pub struct Rng(pub u64);
-
 impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     /// Uniform in `0..n`.
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize

@@ -9,8 +9,8 @@ use super::{engine, Rng};
 
 /// Uniform values, values near the i32 edges, and small values.
 fn value(rng: &mut Rng) -> i32 {
-    match rng.next_u64() % 3 {
-        0 => rng.next_u64() as i32,
+    match rng.next() % 3 {
+        0 => rng.next() as i32,
         1 => rng
             .pick(&[i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX])
             .wrapping_add(rng.range(-2, 2) as i32),
@@ -89,11 +89,11 @@ fn cases() -> Vec<[i32; 4]> {
         let neg = if a == i32::MIN { a } else { -a.abs() };
         v.push([4, neg, ib, 0]);
         // 1 / (1 + x) on [0, 1).
-        v.push([5, (rng.next_u64() as u32 >> 1) as i32, 0, 0]);
+        v.push([5, (rng.next() as u32 >> 1) as i32, 0, 0]);
         // Reciprocals of positive sums with 0..=31 integer digits.
         v.push([
             6,
-            (rng.next_u64() as u32 >> rng.range(1, 31)).max(1) as i32,
+            (rng.next() as u32 >> rng.range(1, 31)).max(1) as i32,
             rng.range(0, 31) as i32,
             0,
         ]);

@@ -72,7 +72,7 @@ fn slice_matches_the_reference() {
             .iter()
             .zip(&begin)
             .map(|(&d, &b)| {
-                if rng.next_u64() % 4 == 0 {
+                if rng.next() % 4 == 0 {
                     -1
                 } else {
                     rng.range(1, d as i64 - b as i64) as i32
@@ -174,9 +174,9 @@ fn strided_slice_matches_the_reference() {
             e.push(rng.range(-d, d) as i32);
             s.push(rng.pick(&[-3, -2, -1, 1, 1, 2, 3]));
         }
-        let bm = (rng.next_u64() % (1 << rank)) as i32;
-        let em = (rng.next_u64() % (1 << rank)) as i32;
-        let shrink = if rng.next_u64() % 3 == 0 {
+        let bm = (rng.next() % (1 << rank)) as i32;
+        let em = (rng.next() % (1 << rank)) as i32;
+        let shrink = if rng.next() % 3 == 0 {
             1 << rng.range(0, rank as i64 - 1)
         } else {
             0
@@ -295,7 +295,7 @@ fn concatenation_matches_the_reference() {
             s[axis] = rng.range(1, 5) as usize;
             out[axis] += s[axis];
             // uint8 inputs may carry their own parameters (the requantizing path).
-            let qi = if dtype == DType::U8 && rng.next_u64() % 2 == 0 {
+            let qi = if dtype == DType::U8 && rng.next() % 2 == 0 {
                 random_quant(&mut rng, dtype)
             } else {
                 q
@@ -303,7 +303,7 @@ fn concatenation_matches_the_reference() {
             tensors.push(tensor(dtype, &s, qi, None));
         }
         tensors.push(tensor(dtype, &out, q, None));
-        let neg = rng.next_u64() % 2 == 0;
+        let neg = rng.next() % 2 == 0;
         let axis_opt = if neg {
             axis as i32 - rank as i32
         } else {
