@@ -11,7 +11,6 @@ use litequant::gpu::{self, GpuContext, PipelineKey};
 use litequant::quant::fixedpoint::{
     multiply_by_quantized_multiplier, rounding_divide_by_pot, srdhm, QuantizedMultiplier,
 };
-use wgpu::util::DeviceExt as _;
 
 const EDGES: [i32; 18] = [
     i32::MIN,
@@ -79,46 +78,17 @@ fn cases(random: usize) -> Vec<[i32; 4]> {
 }
 
 fn run(ctx: &GpuContext, wg: u32, cases: &[[i32; 4]]) -> litequant::Result<Vec<[i32; 4]>> {
-    let pipeline =
-        ctx.pipeline(&PipelineKey::new("fixedpoint_check", "main").constant("WG", f64::from(wg)))?;
-    let device = ctx.device();
+    let key = PipelineKey::new("fixedpoint_check", "main").constant("WG", f64::from(wg));
     let flat: Vec<i32> = cases.iter().flatten().copied().collect();
-    let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("fixedpoint cases"),
-        contents: bytemuck::cast_slice(&flat),
-        usage: wgpu::BufferUsages::STORAGE,
-    });
-    let sentinel = vec![0x5a5a_5a5a_i32; flat.len()];
-    let output = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("fixedpoint out"),
-        contents: bytemuck::cast_slice(&sentinel),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-    });
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("fixedpoint"),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: input.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: output.as_entire_binding(),
-            },
-        ],
-    });
-    let mut encoder = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        let groups = (cases.len() as u32).div_ceil(wg);
-        // Two rows of workgroups, as split grids are laid out.
-        pass.dispatch_workgroups(groups.div_ceil(2), 2, 1);
-    }
-    ctx.queue().submit([encoder.finish()]);
-    let bytes = ctx.read_buffer(&output, (flat.len() * 4) as u64)?;
+    let groups = (cases.len() as u32).div_ceil(wg);
+    // Two rows of workgroups, as split grids are laid out.
+    let bytes = common::run_entry(
+        ctx,
+        &key,
+        bytemuck::cast_slice(&flat),
+        flat.len() * 4,
+        [groups.div_ceil(2), 2, 1],
+    )?;
     let words: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
     Ok(words
         .chunks_exact(4)

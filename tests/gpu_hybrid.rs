@@ -10,7 +10,6 @@ mod common;
 pub use common::Rng;
 
 use litequant::gpu::{self, GpuContext, PipelineKey};
-use wgpu::util::DeviceExt as _;
 
 const STRIDE: usize = 20;
 
@@ -70,52 +69,18 @@ fn random64(rng: &mut Rng) -> u64 {
 /// Runs the selftest entry over `(a, b)` operand pairs (64-bit patterns; binary32 operations
 /// take the low words).
 fn run(ctx: &GpuContext, pairs: &[(u64, u64)]) -> litequant::Result<Vec<u32>> {
-    let pipeline = ctx.pipeline(&PipelineKey::new("hybrid", "softfloat_selftest"))?;
-    let device = ctx.device();
     let words: Vec<u32> = pairs
         .iter()
         .flat_map(|&(a, b)| [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32])
         .collect();
-    let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("selftest in"),
-        contents: bytemuck::cast_slice(&words),
-        usage: wgpu::BufferUsages::STORAGE,
-    });
-    let size = (pairs.len() * STRIDE * 4) as u64;
-    let output = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("selftest out"),
-        size,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        mapped_at_creation: false,
-    });
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: input.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: output.as_entire_binding(),
-            },
-        ],
-    });
-    let mut encoder =
-        device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-    {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: None,
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups((pairs.len() as u32).div_ceil(64), 1, 1);
-    }
-    ctx.queue().submit([encoder.finish()]);
-    let bytes = ctx.read_buffer(&output, size)?;
-    Ok(bytemuck::cast_slice(&bytes).to_vec())
+    let bytes = common::run_entry(
+        ctx,
+        &PipelineKey::new("hybrid", "softfloat_selftest"),
+        bytemuck::cast_slice(&words),
+        pairs.len() * STRIDE * 4,
+        [(pairs.len() as u32).div_ceil(64), 1, 1],
+    )?;
+    Ok(bytemuck::pod_collect_to_vec(&bytes))
 }
 
 fn same32(got: u32, want: f32) -> bool {

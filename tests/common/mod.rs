@@ -51,3 +51,53 @@ impl Rng {
         z ^ (z >> 31)
     }
 }
+
+/// Run one entry point of a shader in [`litequant::gpu::shaders::SHADERS`] once: `input`
+/// bound read-only at binding 0, a fresh output of `out_bytes` (filled with the sentinel
+/// byte 0x5a, so a skipped element shows) at binding 1, `groups` workgroups. Returns the
+/// output bytes. The harness of the tests that compare shared WGSL functions with their
+/// Rust twins.
+pub fn run_entry(
+    ctx: &litequant::gpu::GpuContext,
+    key: &litequant::gpu::PipelineKey,
+    input: &[u8],
+    out_bytes: usize,
+    groups: [u32; 3],
+) -> litequant::Result<Vec<u8>> {
+    use wgpu::util::DeviceExt as _;
+    let pipeline = ctx.pipeline(key)?;
+    let device = ctx.device();
+    let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("test input"),
+        contents: input,
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let output = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("test output"),
+        contents: &vec![0x5a; out_bytes],
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    });
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(key.entry()),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: input.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: output.as_entire_binding(),
+            },
+        ],
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+    }
+    ctx.queue().submit([encoder.finish()]);
+    ctx.read_buffer(&output, out_bytes as u64)
+}

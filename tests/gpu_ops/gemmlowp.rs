@@ -3,7 +3,6 @@
 
 use litequant::gpu::{GpuContext, PipelineKey};
 use litequant::quant::fixedpoint as fp;
-use wgpu::util::DeviceExt as _;
 
 use super::{engine, Rng};
 
@@ -131,46 +130,14 @@ fn cases() -> Vec<[i32; 4]> {
 }
 
 fn run(ctx: &GpuContext, cases: &[[i32; 4]]) -> Vec<[i32; 2]> {
-    let pipeline = ctx
-        .pipeline(&PipelineKey::new("gemmlowp_test", "main"))
-        .expect("gemmlowp_test builds");
-    let device = ctx.device();
-    let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("gemmlowp cases"),
-        contents: bytemuck::cast_slice(cases),
-        usage: wgpu::BufferUsages::STORAGE,
-    });
-    let sentinel = vec![[0x5a5a_5a5a_i32; 2]; cases.len()];
-    let output = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("gemmlowp results"),
-        contents: bytemuck::cast_slice(&sentinel),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-    });
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("gemmlowp"),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: input.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: output.as_entire_binding(),
-            },
-        ],
-    });
-    let mut encoder = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups((cases.len() as u32).div_ceil(64), 1, 1);
-    }
-    ctx.queue().submit([encoder.finish()]);
-    let bytes = ctx
-        .read_buffer(&output, (cases.len() * 8) as u64)
-        .expect("read back");
+    let bytes = crate::common::run_entry(
+        ctx,
+        &PipelineKey::new("gemmlowp_test", "main"),
+        bytemuck::cast_slice(cases),
+        cases.len() * 8,
+        [(cases.len() as u32).div_ceil(64), 1, 1],
+    )
+    .expect("gemmlowp_test runs");
     bytes
         .chunks_exact(8)
         .map(|c| {
