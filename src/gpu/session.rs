@@ -29,6 +29,8 @@ pub struct GpuSession {
     consts: Vec<Option<Tensor>>,
     tensors: DeviceTensors,
     steps: Vec<Step>,
+    /// The kernels' run-time failure flags, collected once at prepare.
+    statuses: Vec<Status>,
     /// Readback buffer, grown as needed and reused across runs.
     staging: Option<wgpu::Buffer>,
     /// Total bytes of the planned slots (for reports and tests).
@@ -211,6 +213,7 @@ impl GpuSession {
                 gpu.describe()
             )));
         }
+        let statuses = tensors.status.take();
         Ok(GpuSession {
             inputs: reference::io_specs(model, sg, &sg.inputs, true),
             outputs: reference::io_specs(model, sg, &sg.outputs, false),
@@ -218,6 +221,7 @@ impl GpuSession {
             specs,
             consts,
             tensors,
+            statuses,
             steps,
             staging: None,
             planned_bytes: plan.total_bytes(),
@@ -401,9 +405,8 @@ impl Session for GpuSession {
             take(&mut output_copies, spec.tensor);
         }
         // Kernels' run-time failure flags, after everything else.
-        let statuses: Vec<Status> = self.tensors.status.borrow().clone();
         let status_at = total;
-        total += 4 * statuses.len() as u64;
+        total += 4 * self.statuses.len() as u64;
         let staging = self.staging(total);
 
         let device = self.gpu.device().clone();
@@ -418,7 +421,7 @@ impl Session for GpuSession {
                 }
             }
         };
-        for st in &statuses {
+        for st in &self.statuses {
             encoder.clear_buffer(&st.arg.buffer, 0, None);
         }
         copy(&mut encoder, &input_copies, self);
@@ -431,7 +434,7 @@ impl Session for GpuSession {
             record(&mut encoder, self.steps.iter().flat_map(|s| &s.commands));
         }
         copy(&mut encoder, &output_copies, self);
-        for (k, st) in statuses.iter().enumerate() {
+        for (k, st) in self.statuses.iter().enumerate() {
             encoder.copy_buffer_to_buffer(&st.arg.buffer, 0, &staging, status_at + 4 * k as u64, 4);
         }
         let index = queue.submit([encoder.finish()]);
@@ -443,7 +446,8 @@ impl Session for GpuSession {
         }
         let bytes = map_read(&device, &staging, total, index)?;
         // The first op whose kernel flagged a failure: the reference stops there.
-        let failed = statuses
+        let failed = self
+            .statuses
             .iter()
             .enumerate()
             .filter(|(k, _)| {
