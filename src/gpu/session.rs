@@ -64,7 +64,11 @@ fn elem_size(dtype: model::DType) -> Option<usize> {
 }
 
 impl GpuSession {
-    pub(crate) fn new(gpu: Arc<GpuContext>, model: &Model) -> Result<GpuSession> {
+    pub(crate) fn new(
+        gpu: Arc<GpuContext>,
+        model: &Model,
+        float_order: FloatOrder,
+    ) -> Result<GpuSession> {
         model.validate()?;
         let sg = model.main();
         let mut consts = Vec::with_capacity(sg.tensors.len());
@@ -90,7 +94,7 @@ impl GpuSession {
                 op,
                 sg,
                 consts: &consts,
-                float_order: FloatOrder::Reference,
+                float_order,
             };
             prepared.push(reference::prepare_op(&ctx)?);
         }
@@ -194,7 +198,7 @@ impl GpuSession {
                 op,
                 sg,
                 consts: &consts,
-                float_order: FloatOrder::Reference,
+                float_order,
             };
             let gctx = GpuOpCtx {
                 gpu: &gpu,

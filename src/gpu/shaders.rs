@@ -97,6 +97,14 @@ pub const COMMON: &[(&str, &str)] = &[
         "softfloat",
         include_str!("../../shaders/common/softfloat.wgsl"),
     ),
+    // Products the compiler cannot fuse into a multiply-add (every float accumulation).
+    ("unfused", include_str!("../../shaders/common/unfused.wgsl")),
+    // The converter's float summation orders (Eigen's GEMV/GEMM): twin of
+    // src/reference/float_order.rs.
+    (
+        "eigen_order",
+        include_str!("../../shaders/common/eigen_order.wgsl"),
+    ),
     // IEEE binary64 arithmetic on vec2<u32>: twin of
     // src/quant/fixedpoint/softfloat/binary64.rs.
     (

@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use litequant::data::ImageOptions;
+use litequant::gpu::GpuEngine;
 use litequant::quant::{Mode, QuantizeOptions, Report};
-use litequant::{ConverterFloatEngine, Engine, Error, Model, Session, Stats};
+use litequant::{ConverterFloatEngine, Engine, Error, FloatOrder, Model, Session, Stats};
 
 use crate::backend::{run_on, Backend, Chosen};
 use crate::{end_progress, progress_if_tty, ModeArg};
@@ -78,7 +79,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             a.backend,
             &mut chosen,
             "calibration",
-            |gpu| calibrate_on(gpu, &a, &model, &opts, calib),
+            |gpu| calibrate_on(&converter_order(gpu), &a, &model, &opts, calib),
             || calibrate_on(&ConverterFloatEngine, &a, &model, &opts, calib),
         )?),
     };
@@ -94,7 +95,10 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             a.backend,
             &mut chosen,
             "the saturation count",
-            |gpu| saturation_on(gpu, &a, &model, &q, &opts, calib, report.clone()),
+            |gpu| {
+                let gpu = converter_order(gpu);
+                saturation_on(&gpu, &a, &model, &q, &opts, calib, report.clone())
+            },
             || {
                 saturation_on(
                     &ConverterFloatEngine,
@@ -121,6 +125,12 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     print!("{report}");
     eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
     Ok(())
+}
+
+/// The GPU engine with the float kernels in the order of `ConverterFloatEngine` (the TF
+/// converter's), which the reference backend calibrates with: the same bits.
+fn converter_order(gpu: &GpuEngine) -> GpuEngine {
+    gpu.clone().with_float_order(FloatOrder::Converter)
 }
 
 fn calibrate_on<E: Engine>(

@@ -8,7 +8,8 @@
 //!   integers on the device (`double_rescale`, twin `quant::fixedpoint::double_rescale`);
 //! - hybrid: the float input quantized per row on the device (`kernels::hybrid`), int8 dot
 //!   products, the float epilogue;
-//! - float32: the same tiling on floats.
+//! - float32: the same tiling on floats, every output summed in the reference's order; in the
+//!   converter's (`FloatOrder::Converter`), Eigen's GEMV/GEMM orders (`gemm_f32_converter`).
 
 mod bmm;
 mod gemm;
@@ -16,9 +17,11 @@ mod gemm;
 mod tests;
 
 use super::{hybrid, Arg, Command, GpuOpCtx};
+use crate::gpu::shaders::PipelineKey;
 use crate::quant::fixedpoint::double_rescale::RescaleMultiplier;
 use crate::reference::fully_connected::fc::{FloatFc, HybridFc, QuantFc};
 use crate::reference::fully_connected::{FloatAct, QElem};
+use crate::reference::FloatOrder;
 use crate::Result;
 use gemm::{pack_rows, word_bytes, Gemm, Rescale, Tiles};
 
@@ -234,13 +237,25 @@ fn prepare_float(ctx: &GpuOpCtx, k: &FloatFc) -> Result<Vec<Command>> {
     let (a, b) = (ctx.input(0)?, ctx.input(1)?);
     let bias = float_bias(ctx, k.has_bias, d.units)?;
     let out = ctx.output(0)?;
-    let key = tiles.key("gemm_f32");
-    Ok(vec![g.dispatch(
-        ctx,
-        &tiles,
-        "gemm_f32",
-        key,
-        &[[0; 8]],
-        &[&a, &b, &bias, &out],
-    )?])
+    let args = [&a, &b, &bias, &out];
+    let mut cmds = Vec::new();
+    // The converter's order: one input row goes through Eigen's GEMV (every output summed
+    // by `gemm_f32_converter`); several through its GEMM, where the units past the blocks of
+    // 16, in the rows within the blocks of four, are summed in other orders.
+    let converter = match (k.order, d.batches) {
+        (FloatOrder::Reference, _) => 0,
+        (FloatOrder::Converter, 1) => d.units,
+        (FloatOrder::Converter, b) => (d.units - d.units / 16 * 16) * (b / 4 * 4),
+    };
+    if !(k.order == FloatOrder::Converter && d.batches == 1) {
+        let key = tiles.key("gemm_f32");
+        cmds.push(g.dispatch(ctx, &tiles, "gemm_f32", key, &[[0; 8]], &args)?);
+    }
+    if converter > 0 {
+        let entry = "gemm_f32_converter";
+        let key = PipelineKey::new("fully_connected", entry);
+        let groups = converter.div_ceil(64) as u64;
+        cmds.push(g.dispatch_groups(ctx, &tiles, (entry, key), &[[0; 8]], &args, groups)?);
+    }
+    Ok(cmds)
 }
