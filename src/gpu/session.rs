@@ -133,7 +133,7 @@ impl GpuSession {
         let device = gpu.device();
         let limits = device.limits();
         let max_binding =
-            u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+            limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
         for l in &lives {
             if l.bytes > max_binding {
                 return Err(Error::Unsupported(format!(
@@ -365,7 +365,7 @@ impl Session for GpuSession {
     fn run_observed(
         &mut self,
         inputs: &[Tensor],
-        mut observer: Option<&mut dyn Observer>,
+        observer: Option<&mut dyn Observer>,
     ) -> Result<Vec<Tensor>> {
         reference::check_inputs(&self.inputs, inputs)?;
         let queue = self.gpu.queue().clone();
@@ -461,7 +461,7 @@ impl Session for GpuSession {
             .map(|(_, st)| st)
             .min_by_key(|st| st.index);
 
-        if let Some(o) = observer.as_deref_mut() {
+        if let Some(o) = observer {
             for &(t, at) in &input_copies {
                 let v = self.decode(t, &bytes[at as usize..])?;
                 o.observe(t, &self.names[t], &v)?;
