@@ -349,9 +349,12 @@ fn gemm_hybrid(
             if (per_channel) {
                 scale = scale * bitcast<f32>(c.x);
             }
-            var dot = acc[i * 4u + j] - i32(c.y) * offset;
+            // The column's Σw: computed at prepare for constant weights, in the product for
+            // run-time ones.
+            let wsum = select(i32(c.y), csum[j], COL_SUMS);
+            var dot = acc[i * 4u + j] - wsum * offset;
             if (p.float_offset == 1u) {
-                let prod = f32_mul(i32_to_f32(i32(c.y)), i32_to_f32(offset));
+                let prod = f32_mul(i32_to_f32(wsum), i32_to_f32(offset));
                 dot = f32_trunc_i32(f32_add(i32_to_f32(acc[i * 4u + j]), prod ^ 0x80000000u));
             }
             var v = hbias[col] + f32(dot) * scale;

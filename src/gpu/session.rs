@@ -132,8 +132,9 @@ impl GpuSession {
         let plan = plan::plan(&lives);
         let device = gpu.device();
         let limits = device.limits();
-        let max_binding =
-            limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         for l in &lives {
             if l.bytes > max_binding {
                 return Err(Error::Unsupported(format!(

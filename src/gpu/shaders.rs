@@ -297,10 +297,16 @@ impl PipelineCache {
         }
         let src = source(name)?;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let desc = wgpu::ShaderModuleDescriptor {
             label: Some(name),
             source: wgpu::ShaderSource::Wgsl(src.into()),
-        });
+        };
+        let checks = wgpu::ShaderRuntimeChecks {
+            force_loop_bounding: std::env::var("LQ_LOOPB").is_ok(),
+            ..wgpu::ShaderRuntimeChecks::checked()
+        };
+        // SAFETY: see LOOPS.
+        let module = unsafe { device.create_shader_module_trusted(desc, checks) };
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader {name:?} does not compile: {e}")));
         }

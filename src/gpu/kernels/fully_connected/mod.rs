@@ -184,8 +184,15 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &HybridFc) -> Result<Vec<Command>> {
     if d.depth == 0 {
         return zeros(ctx);
     }
-    let w = const_bytes(ctx, 1, "the weights")?;
-    let (w_rows, wsum) = pack_rows(w, d.units, d.depth, true);
+    // Constant weights: laid out and summed here; run-time weights: repacked on the device
+    // and summed in the product (COL_SUMS).
+    let constant = ctx.op.const_input(1).is_some();
+    let (w_rows, wsum) = if constant {
+        let (rows, sums) = pack_rows(const_bytes(ctx, 1, "the weights")?, d.units, d.depth, true);
+        (Some(rows), sums)
+    } else {
+        (None, vec![0; d.units])
+    };
     let mut g = Gemm::new(d.batches, d.units, d.depth, 1)?;
     let mut cols = Vec::with_capacity(d.units * 4);
     for o in 0..d.units {
@@ -197,11 +204,16 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &HybridFc) -> Result<Vec<Command>> {
     float_act(&mut g, k.act);
     let (mut cmds, rows) = hybrid::quantize_rows(ctx, &ctx.input(0)?, g.m, g.k, !k.asymmetric)?;
     let tiles = Tiles::for_rows(d.batches);
-    let b = ctx.upload("fc weights", &w_rows)?;
+    let b = match w_rows {
+        Some(rows) => ctx.upload("fc weights", &rows)?,
+        None => padded_rows(ctx, &g, g.n, ctx.input(1)?, &mut cmds)?,
+    };
     let cols = ctx.upload("fc columns", &word_bytes(cols))?;
     let bias = float_bias(ctx, k.has_bias, d.units)?;
     let out = ctx.output(0)?;
-    let key = tiles.key("gemm_hybrid");
+    let key = tiles
+        .key("gemm_hybrid")
+        .constant("COL_SUMS", f64::from(u8::from(!constant)));
     cmds.push(g.dispatch(
         ctx,
         &tiles,

@@ -363,6 +363,16 @@ fn hybrid_and_float_fully_connected_equal_the_reference() {
                     &format!("{what} {tiles:?}"),
                 )
             });
+            // The weights as a run-time input (column sums on the device).
+            let mut rt = model.clone();
+            let sg = &mut rt.subgraphs[0];
+            let wdata = sg.tensors[1].data.take().expect("constant weights");
+            sg.inputs.push(1);
+            let wbuf = Buf::I8(wdata.iter().map(|&v| v as i8).collect());
+            let wt = Tensor::new(&[u, d], wbuf).expect("weights");
+            let what = format!("{what} run-time weights");
+            compare(&gpu, &rt, &[xt.clone(), wt.clone()], &what);
+            with_tiles(tiles, || compare(&gpu, &rt, &[xt.clone(), wt], &what));
         }
         // float32, without a bias.
         let w: Vec<f32> = (0..u * d).map(|_| rng.unit_f32()).collect();
