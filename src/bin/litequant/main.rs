@@ -95,10 +95,10 @@ enum Command {
         #[arg(long, value_name = "FILE.json")]
         report: Option<PathBuf>,
         /// The engine calibration runs the float model on. reference (default): the ranges,
-        /// hence every scale, equal the TFLite converter's to the bit (exact converter
-        /// parity holds only here). gpu: statistics are reduced on the device; the ranges
-        /// are within a few float32 ulp of the reference's (the GPU's float kernels sum in
-        /// another order), so a few scales may differ in their last bits.
+        /// hence every scale, equal the TFLite converter's to the bit. gpu: the float kernels
+        /// sum in the same order with every product rounded and statistics are reduced on
+        /// the device: the same ranges, except for tensors computed through a float
+        /// LOGISTIC, TANH or SOFTMAX (the device's exp), within a few float32 ulp.
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
     },

@@ -53,7 +53,8 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     let model = litequant::Model::from_file(&a.model)?;
     // Calibration on the reference side runs the float kernels in the summation order of
     // those TensorFlow's converter calibrates with: the same ranges, hence the same scales,
-    // to the bit. On the GPU the ranges are within a few float32 ulp of those.
+    // to the bit. The GPU engine runs in the same order (`converter_order`): the same ranges,
+    // except through a float LOGISTIC/TANH/SOFTMAX (the device's exp), within a few ulp.
     let mut chosen = match (&a.calib, opts.mode.needs_calibration()) {
         (Some(_), true) => a.backend.choose()?,
         _ => Chosen::Reference,
