@@ -442,9 +442,10 @@ fn io_type(t: IoTypeArg) -> IoType {
 fn run(cli: Cli) -> litequant::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => {
-            let m = litequant::Model::from_file(&model)?;
+            let (m, warnings) = litequant::Model::from_file_with_warnings(&model)?;
             let size = std::fs::metadata(&model).ok().map(|m| m.len());
-            let report = litequant::inspect::Report::new(&m, size);
+            let mut report = litequant::inspect::Report::new(&m, size);
+            report.warnings = warnings;
             if json {
                 println!("{}", report.to_json());
             } else {
