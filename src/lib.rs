@@ -10,6 +10,7 @@ pub mod eval;
 mod fsutil;
 pub mod gpu;
 pub mod inspect;
+pub mod memory;
 pub mod model;
 pub mod quant;
 pub mod reference;

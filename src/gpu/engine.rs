@@ -16,6 +16,7 @@ use crate::Result;
 #[derive(Debug, Clone)]
 pub struct GpuEngine {
     gpu: Arc<GpuContext>,
+    max_memory: Option<u64>,
 }
 
 impl GpuEngine {
@@ -39,7 +40,25 @@ impl GpuEngine {
 
     /// An engine on an existing context.
     pub fn new(gpu: GpuContext) -> Self {
-        Self { gpu: Arc::new(gpu) }
+        Self {
+            gpu: Arc::new(gpu),
+            max_memory: None,
+        }
+    }
+
+    /// This engine with a host memory budget of `bytes` for each prepared model (its inputs,
+    /// outputs and the tables kernels precompute; tensors on the device are checked against
+    /// the device's limits). Default: the memory available at prepare ([`crate::memory`]).
+    pub fn with_max_memory(self, bytes: u64) -> Self {
+        Self {
+            max_memory: Some(bytes),
+            ..self
+        }
+    }
+
+    /// The budget set with [`GpuEngine::with_max_memory`] (`None`: the default).
+    pub fn max_memory(&self) -> Option<u64> {
+        self.max_memory
     }
 
     /// The device context.
@@ -56,6 +75,6 @@ impl Engine for GpuEngine {
     }
 
     fn prepare(&self, model: &Model) -> Result<GpuSession> {
-        GpuSession::new(self.gpu.clone(), model)
+        GpuSession::new(self.gpu.clone(), model, self.max_memory)
     }
 }

@@ -58,6 +58,8 @@ enum Command {
         /// index.json), for per-layer debugging.
         #[arg(long, value_name = "DIR")]
         dump_all: Option<PathBuf>,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Quantize a float model (post-training quantization, as the TFLite converter does).
     Quantize {
@@ -101,6 +103,8 @@ enum Command {
         /// another order), so a few scales may differ in their last bits.
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Compare a quantized model with its float original on data: per output max |err|,
     /// RMSE, SQNR, top-1 agreement (and accuracy with labels); --per-layer compares every
@@ -133,6 +137,8 @@ enum Command {
         /// bit, float32 within 1e-4).
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
 }
 
@@ -150,6 +156,31 @@ enum IoTypeArg {
     Float32,
     Int8,
     Uint8,
+}
+
+/// The memory budget of the engines.
+#[derive(clap::Args, Clone, Copy)]
+pub(crate) struct MemoryArgs {
+    /// The most host memory a prepared model may take for what it declares (activation
+    /// tensors, kernel tables): SIZE in bytes or with K, M, G, T (512M, 8G). A model over it
+    /// is an error at prepare, naming the op, tensor, shape and bytes. Default: the memory
+    /// available (MemAvailable of /proc/meminfo; 4G where that cannot be read).
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_memory)]
+    pub(crate) max_memory: Option<u64>,
+}
+
+fn parse_max_memory(s: &str) -> Result<u64, String> {
+    litequant::memory::parse_size(s).map_err(|e| e.to_string())
+}
+
+impl MemoryArgs {
+    /// The reference engine with this budget.
+    pub(crate) fn reference(self) -> ReferenceEngine {
+        match self.max_memory {
+            Some(b) => ReferenceEngine::default().with_max_memory(b),
+            None => ReferenceEngine::default(),
+        }
+    }
 }
 
 /// Normalisation of image directories (`x = (p * scale - mean) / std`).
@@ -223,17 +254,18 @@ struct RunArgs<'a> {
     inputs_npz: Option<&'a Path>,
     output: &'a Path,
     dump_all: Option<&'a Path>,
+    memory: MemoryArgs,
 }
 
 fn run_model(a: &RunArgs, backend: Backend) -> litequant::Result<()> {
     let m = litequant::Model::from_file(a.model)?;
-    let mut chosen = backend.choose()?;
+    let mut chosen = backend.choose(a.memory)?;
     run_on(
         backend,
         &mut chosen,
         "the run",
         |gpu| run_model_on(gpu, &m, a),
-        || run_model_on(&ReferenceEngine, &m, a),
+        || run_model_on(&a.memory.reference(), &m, a),
     )
 }
 
@@ -365,6 +397,7 @@ struct EvalArgs {
     image: ImageOptions,
     json: Option<PathBuf>,
     backend: Backend,
+    memory: MemoryArgs,
 }
 
 fn eval_models(a: EvalArgs) -> litequant::Result<()> {
@@ -375,13 +408,13 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
     }
     let float = litequant::Model::from_file(&a.float_model)?;
     let quant = litequant::Model::from_file(&a.quant_model)?;
-    let mut chosen = a.backend.choose()?;
+    let mut chosen = a.backend.choose(a.memory)?;
     run_on(
         a.backend,
         &mut chosen,
         "the evaluation",
         |gpu| eval_on(gpu, &a, &float, &quant),
-        || eval_on(&ReferenceEngine, &a, &float, &quant),
+        || eval_on(&a.memory.reference(), &a, &float, &quant),
     )
 }
 
@@ -459,6 +492,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             output,
             backend,
             dump_all,
+            memory,
         } => run_model(
             &RunArgs {
                 model: &model,
@@ -466,6 +500,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
                 inputs_npz: inputs_npz.as_deref(),
                 output: &output,
                 dump_all: dump_all.as_deref(),
+                memory,
             },
             backend,
         )?,
@@ -482,6 +517,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image,
             report,
             backend,
+            memory,
         } => quantize_model(QuantizeArgs {
             model,
             output,
@@ -498,6 +534,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image: image.options(),
             report,
             backend,
+            memory,
         })?,
         Command::Eval {
             float_model,
@@ -509,6 +546,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image,
             json,
             backend,
+            memory,
         } => eval_models(EvalArgs {
             float_model,
             quant_model,
@@ -519,6 +557,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image: image.options(),
             json,
             backend,
+            memory,
         })?,
     }
     Ok(())
