@@ -47,6 +47,7 @@ impl Model {
     /// ([`read_with_warnings`]); `litequant inspect` prints them.
     pub fn from_file_with_warnings(path: impl AsRef<Path>) -> Result<(Model, Vec<String>)> {
         let path = path.as_ref();
+        crate::fsutil::check_regular(path)?;
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -62,6 +63,7 @@ impl Model {
     /// Read and validate a `.tflite` file; errors name the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
+        crate::fsutil::check_regular(path)?;
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,

@@ -321,11 +321,9 @@ fn run_model_on<E: Engine>(engine: &E, m: &litequant::Model, a: &RunArgs) -> lit
         None => session.run(&ins)?,
     };
     let ran = t1.elapsed();
-    let named: Vec<(String, Tensor)> = session
-        .outputs()
-        .iter()
+    let named: Vec<(String, Tensor)> = litequant::output_keys(session.outputs())
+        .into_iter()
         .zip(outs)
-        .map(|(spec, t)| (spec.key().to_string(), t))
         .collect();
     write_npz(output, &named)?;
     eprintln!(
