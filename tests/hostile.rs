@@ -5,6 +5,8 @@
 //! Each model is built here through the library's own types, written by its writer and
 //! read back, so it is a file as a user would have it (all under 1 KB).
 
+mod common;
+
 use std::process::Command;
 use std::sync::Arc;
 
@@ -291,8 +293,7 @@ fn the_gpu_engine_refuses_them_cleanly_too() {
 
 #[test]
 fn the_cli_exits_with_an_error_not_an_abort() {
-    let dir = std::env::temp_dir().join(format!("litequant-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("hostile");
     let input = dir.join("x.npy");
     litequant::write_atomic(
         &input,
@@ -302,7 +303,7 @@ fn the_cli_exits_with_an_error_not_an_abort() {
     )
     .unwrap();
     for (name, m, needles) in cases() {
-        let path = dir.join(format!("{name}.tflite"));
+        let path = dir.join(&format!("{name}.tflite"));
         m.write_file(&path).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_litequant"))
             .args(["run", path.to_str().unwrap(), "--max-memory", "1G"])
@@ -326,5 +327,4 @@ fn the_cli_exits_with_an_error_not_an_abort() {
         !out.status.success() && err.contains("'lots' is not a size"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,34 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::TempDir;
 use litequant::data::{npy_bytes, Npz};
 use litequant::quant::QuantizeOptions;
 use litequant::tflite::fb;
 use litequant::{Buf, Engine, Model, ReferenceEngine, Session, Tensor};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("litequant-inputs-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn fixture(name: &str) -> String {
     common::fixtures().join(name).to_str().unwrap().to_string()
@@ -74,14 +55,17 @@ fn a_fifo_is_refused_as_data_not_read() {
         eprintln!("no mkfifo here: skipped");
         return;
     }
-    let (out, err) = litequant(&[
-        "quantize",
-        &fixture("cnn_float32.tflite"),
-        "-o",
-        dir.join("q.tflite").to_str().unwrap(),
-        "--calib",
-        fifo.to_str().unwrap(),
-    ]);
+    let quantize_on = |calib: &Path| {
+        litequant(&[
+            "quantize",
+            &fixture("cnn_float32.tflite"),
+            "-o",
+            dir.join("q.tflite").to_str().unwrap(),
+            "--calib",
+            calib.to_str().unwrap(),
+        ])
+    };
+    let (out, err) = quantize_on(&fifo);
     assert!(!out.status.success());
     assert!(
         err.contains(fifo.to_str().unwrap()) && err.contains("FIFO"),
@@ -92,14 +76,7 @@ fn a_fifo_is_refused_as_data_not_read() {
     std::fs::create_dir(&images).unwrap();
     std::fs::write(images.join("notes.txt"), "not an image").unwrap();
     assert!(mkfifo(&images.join("b.png")));
-    let (out, err) = litequant(&[
-        "quantize",
-        &fixture("cnn_float32.tflite"),
-        "-o",
-        dir.join("q.tflite").to_str().unwrap(),
-        "--calib",
-        images.to_str().unwrap(),
-    ]);
+    let (out, err) = quantize_on(&images);
     assert!(!out.status.success());
     assert!(
         err.contains("b.png") && err.contains("not a regular file"),

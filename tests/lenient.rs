@@ -14,20 +14,7 @@ use litequant::model::LegacyMetadataBuffer;
 use litequant::tflite::{fb, read_with_warnings};
 use litequant::{Engine, Model, ReferenceEngine, Session, Tensor};
 
-fn fixture_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(common::fixtures().join(name)).unwrap()
-}
-
-fn unpacked(name: &str) -> fb::ModelT {
-    fb::root_as_model(&fixture_bytes(name)).unwrap().unpack()
-}
-
-fn pack(m: &fb::ModelT) -> Vec<u8> {
-    let mut b = flatbuffers::FlatBufferBuilder::new();
-    let root = m.pack(&mut b);
-    b.finish(root, Some("TFL3"));
-    b.finished_data().to_vec()
-}
+use common::fbedit::{fixture_bytes, pack, unpacked};
 
 fn sg(m: &mut fb::ModelT) -> &mut fb::SubGraphT {
     &mut m.subgraphs.as_mut().unwrap()[0]

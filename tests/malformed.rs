@@ -7,20 +7,7 @@ mod common;
 use litequant::tflite::fb;
 use litequant::Model;
 
-fn fixture_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(common::fixtures().join(name)).unwrap()
-}
-
-fn unpacked(name: &str) -> fb::ModelT {
-    fb::root_as_model(&fixture_bytes(name)).unwrap().unpack()
-}
-
-fn pack(m: &fb::ModelT) -> Vec<u8> {
-    let mut b = flatbuffers::FlatBufferBuilder::new();
-    let root = m.pack(&mut b);
-    b.finish(root, Some("TFL3"));
-    b.finished_data().to_vec()
-}
+use common::fbedit::{fixture_bytes, pack, unpacked};
 
 /// The error for an edited copy of `cnn_int8.tflite`; asserts every `needle` is in it.
 fn error_of(edit: impl FnOnce(&mut fb::ModelT), needles: &[&str]) -> String {

@@ -62,13 +62,7 @@ impl Model {
 
     /// Read and validate a `.tflite` file; errors name the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Model> {
-        let path = path.as_ref();
-        crate::fsutil::check_regular(path)?;
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        read(&bytes).map_err(|e| e.in_file(path))
+        Self::from_file_with_warnings(path).map(|(m, _)| m)
     }
 
     /// Write a `.tflite` file atomically (a temporary file in the same folder, then a

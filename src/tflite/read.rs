@@ -112,8 +112,8 @@ fn convert(m: fb::Model, file: &[u8], warnings: &mut Vec<String>) -> Result<Mode
     if let Some(Ok(Some(d))) = buffers.first() {
         warnings.push(format!(
             "buffer 0 holds {} bytes: LiteRT reads no tensor data from buffer 0 \
-             (InterpreterBuilder::ParseTensors), so neither does litequant, and they are not \
-             written back",
+             (InterpreterBuilder::ParseTensors), so neither does litequant; the written file \
+             keeps buffer 0 empty",
             d.len()
         ));
     }
