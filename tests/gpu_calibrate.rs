@@ -142,6 +142,7 @@ fn reshape_chain(n: usize, a: usize) -> Model {
         legacy_metadata_buffers: Vec::new(),
         external_buffer_groups: Vec::new(),
         external_buffers: Vec::new(),
+        unused_operator_codes: Vec::new(),
     }
 }
 

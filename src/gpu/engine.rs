@@ -23,6 +23,7 @@ use crate::Result;
 pub struct GpuEngine {
     gpu: Arc<GpuContext>,
     order: FloatOrder,
+    max_memory: Option<u64>,
 }
 
 impl GpuEngine {
@@ -49,6 +50,7 @@ impl GpuEngine {
         Self {
             gpu: Arc::new(gpu),
             order: FloatOrder::Reference,
+            max_memory: None,
         }
     }
 
@@ -62,6 +64,21 @@ impl GpuEngine {
     /// The order the float32 kernels sum in.
     pub fn float_order(&self) -> FloatOrder {
         self.order
+    }
+
+    /// This engine with a host memory budget of `bytes` for each prepared model (its inputs,
+    /// outputs and the tables kernels precompute; tensors on the device are checked against
+    /// the device's limits). Default: the memory available at prepare ([`crate::memory`]).
+    pub fn with_max_memory(self, bytes: u64) -> Self {
+        Self {
+            max_memory: Some(bytes),
+            ..self
+        }
+    }
+
+    /// The budget set with [`GpuEngine::with_max_memory`] (`None`: the default).
+    pub fn max_memory(&self) -> Option<u64> {
+        self.max_memory
     }
 
     /// The device context.
@@ -83,6 +100,6 @@ impl Engine for GpuEngine {
     }
 
     fn prepare(&self, model: &Model) -> Result<GpuSession> {
-        GpuSession::new(self.gpu.clone(), model, self.order)
+        GpuSession::new(self.gpu.clone(), model, self.order, self.max_memory)
     }
 }

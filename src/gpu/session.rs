@@ -68,9 +68,16 @@ impl GpuSession {
         gpu: Arc<GpuContext>,
         model: &Model,
         float_order: FloatOrder,
+        max_memory: Option<u64>,
     ) -> Result<GpuSession> {
         model.validate()?;
         let sg = model.main();
+        // Host memory: the inputs and outputs (read back) and the kernels' tables; the
+        // other activations live on the device (checked against its limits below).
+        let budget = crate::memory::Budget::new(max_memory);
+        reference::charge_tensors(sg, &budget, |t| {
+            sg.inputs.contains(&t) || sg.outputs.contains(&t)
+        })?;
         let mut consts = Vec::with_capacity(sg.tensors.len());
         for (ti, t) in sg.tensors.iter().enumerate() {
             consts.push(reference::constant_value(0, ti, t)?);
@@ -95,6 +102,7 @@ impl GpuSession {
                 sg,
                 consts: &consts,
                 float_order,
+                budget: &budget,
             };
             prepared.push(reference::prepare_op(&ctx)?);
         }
@@ -200,6 +208,7 @@ impl GpuSession {
                 sg,
                 consts: &consts,
                 float_order,
+                budget: &budget,
             };
             let gctx = GpuOpCtx {
                 gpu: &gpu,

@@ -14,6 +14,8 @@ pub(crate) struct OpCtx<'a> {
     pub consts: &'a [Option<Tensor>],
     /// The summation order of the float32 kernels.
     pub float_order: super::FloatOrder,
+    /// The memory budget tables sized by shapes are charged to ([`OpCtx::vec`]).
+    pub budget: &'a crate::memory::Budget,
 }
 
 impl<'a> OpCtx<'a> {
@@ -41,6 +43,23 @@ impl<'a> OpCtx<'a> {
             self.dtypes(&self.op.inputs),
             self.dtypes(&self.op.outputs)
         ))
+    }
+
+    /// [`broadcast_map`], its table charged to the memory budget and allocated fallibly;
+    /// `Ok(None)` if the shapes do not broadcast.
+    pub fn broadcast_map(
+        &self,
+        in_shape: &[usize],
+        out_shape: &[usize],
+    ) -> Result<Option<Vec<usize>>> {
+        let n = out_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let map = self.budget.with_capacity(n.unwrap_or(usize::MAX), || {
+            format!(
+                "{}: the broadcast index map of {in_shape:?} to {out_shape:?}",
+                self.label()
+            )
+        })?;
+        Ok(broadcast_map_in(map, in_shape, out_shape))
     }
 
     /// An error about a malformed op (wrong input count, shape mismatch).
@@ -234,7 +253,18 @@ pub(crate) fn compute_padding(
 /// For each element of `out_shape` (row-major), the flat index of the element of
 /// `in_shape` it reads under numpy broadcasting (`in_shape` right-aligned; size-1 dims
 /// repeat). `None` if the shapes do not broadcast.
+#[cfg(test)]
 pub(crate) fn broadcast_map(in_shape: &[usize], out_shape: &[usize]) -> Option<Vec<usize>> {
+    broadcast_map_in(Vec::new(), in_shape, out_shape)
+}
+
+/// [`broadcast_map`] written into `map` (emptied first; give it the capacity).
+fn broadcast_map_in(
+    mut map: Vec<usize>,
+    in_shape: &[usize],
+    out_shape: &[usize],
+) -> Option<Vec<usize>> {
+    map.clear();
     let rank = out_shape.len();
     if in_shape.len() > rank {
         return None;
@@ -251,7 +281,7 @@ pub(crate) fn broadcast_map(in_shape: &[usize], out_shape: &[usize]) -> Option<V
         stride *= dim;
     }
     let n: usize = out_shape.iter().product();
-    let mut map = Vec::with_capacity(n);
+    map.reserve_exact(n);
     let mut idx = vec![0usize; rank];
     for _ in 0..n {
         map.push(idx.iter().zip(&in_strides).map(|(i, s)| i * s).sum());

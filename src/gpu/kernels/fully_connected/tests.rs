@@ -98,6 +98,7 @@ pub(super) fn one_op_model(
         legacy_metadata_buffers: Vec::new(),
         external_buffer_groups: Vec::new(),
         external_buffers: Vec::new(),
+        unused_operator_codes: Vec::new(),
     }
 }
 
