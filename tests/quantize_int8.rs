@@ -519,16 +519,13 @@ fn the_report_lists_every_int8_activation() {
     assert_eq!(softmax.source, "fixed by the op");
 }
 
-/// A DenseNet-style block (`tools/make_concat_backprop_pair.py`): the concatenation's output
-/// parameters reach back through MAX_POOL_2D, PAD and AVERAGE_POOL_2D to the convolutions
-/// that compute its operands, as the converter carries them — the converter's file field for
-/// field, no requantizing QUANTIZE in between.
-#[test]
-fn concatenation_parameters_reach_back_through_same_scale_ops() {
-    let dir = fixtures().join("concat_backprop");
-    let m = Model::from_file(dir.join("block_f32.tflite")).unwrap();
+/// A converter pair of `tools/make_int8_pairs.py`: ours (calibrated in the converter's
+/// order on the same samples) and the converter's file, with the report.
+fn int8_pair(name: &str) -> (Model, Model, litequant::quant::Int8Report) {
+    let dir = fixtures().join("int8_pairs");
+    let m = Model::from_file(dir.join(format!("{name}_f32.tflite"))).unwrap();
     let spec = ReferenceEngine.prepare(&m).unwrap().inputs()[0].clone();
-    let mut data = NpyDataset::open(dir.join("calib.npy"))
+    let mut data = NpyDataset::open(dir.join(format!("{name}_calib.npy")))
         .unwrap()
         .with_input(&spec)
         .unwrap();
@@ -540,18 +537,45 @@ fn concatenation_parameters_reach_back_through_same_scale_ops() {
     )
     .unwrap();
     assert_eq!(stats.samples, 16);
-    let theirs = Model::from_file(dir.join("block_int8.tflite")).unwrap();
-    let ours = quantize_int8(&m, &stats, &Int8Options::int8()).unwrap();
-    // The one residual: the four int32 biases, whose float constants carry the exporter's
-    // fallback name (`arith.constant`, `arith.constant1`, ...), keep those names in the
-    // converter's file, where litequant names them `tfl.pseudo_qconst…` as the converter does
-    // for dynamic-range weights with fallback names. Which rule holds when is not settled
-    // (issue 9); everything else — structure, every scale and zero point, every value — is
-    // the converter's.
+    let theirs = Model::from_file(dir.join(format!("{name}_int8.tflite"))).unwrap();
+    let (ours, report) = quantize_int8_with_report(&m, &stats, &Int8Options::int8()).unwrap();
+    (ours, theirs, report)
+}
+
+/// Differences, apart from the one residual of these Keras models: int32 biases whose float
+/// constants carry the exporter's fallback name (`arith.constant`, `arith.constant1`, ...)
+/// keep those names in the converter's file, where litequant names them
+/// `tfl.pseudo_qconst…` as the converter does for dynamic-range weights with fallback names;
+/// which rule holds when is not settled (issue 9). Returns (other differences, names).
+fn diffs_but_fallback_names(ours: &Model, theirs: &Model) -> (Vec<String>, usize) {
     let (names, rest): (Vec<String>, Vec<String>) =
-        diffs(&ours, &theirs).into_iter().partition(|d| {
+        diffs(ours, theirs).into_iter().partition(|d| {
             d.contains("('arith.constant") && d.contains("name: ours 'tfl.pseudo_qconst")
         });
+    (rest, names.len())
+}
+
+/// A DenseNet-style block: the concatenation's output parameters reach back through
+/// MAX_POOL_2D, PAD and AVERAGE_POOL_2D to the convolutions that compute its operands, as the
+/// converter carries them — no requantizing QUANTIZE in between.
+#[test]
+fn concatenation_parameters_reach_back_through_same_scale_ops() {
+    let (ours, theirs, _) = int8_pair("concat_backprop");
+    let (rest, names) = diffs_but_fallback_names(&ours, &theirs);
     assert!(rest.is_empty(), "{}", rest.join("\n"));
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names, 4);
+}
+
+/// A near-dead channel (weights 1e-6, bias 5) and a dead one (weights 0, bias 3): the
+/// converter raises their weight scales so that the int32 bias fits in INT32_MAX / 2 (its
+/// quantization driver's `SetBiasParamsWithAdjustments`), and so does litequant — the report
+/// names the weight and counts the channels.
+#[test]
+fn weight_scales_rise_where_the_int32_bias_would_overflow() {
+    let (ours, theirs, report) = int8_pair("bias_overflow");
+    let (rest, names) = diffs_but_fallback_names(&ours, &theirs);
+    assert!(rest.is_empty(), "{}", rest.join("\n"));
+    assert_eq!(names, 0);
+    assert_eq!(report.bias_fitted.len(), 1, "{:?}", report.bias_fitted);
+    assert_eq!(report.bias_fitted[0].1, 2, "{:?}", report.bias_fitted);
 }

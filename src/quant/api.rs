@@ -231,7 +231,7 @@ pub fn quantize(
     opts: &QuantizeOptions,
 ) -> Result<(Model, Report)> {
     opts.validate_for(model)?;
-    let (quantized, float_ops, twins) = match opts.mode {
+    let (quantized, float_ops, bias_fitted, twins) = match opts.mode {
         Mode::Dynamic => {
             let dynamic = DynamicOptions {
                 per_channel: !opts.per_tensor,
@@ -240,11 +240,12 @@ pub fn quantize(
             };
             let (q, twins) =
                 crate::quant::passes::dynamic::quantize_dynamic_with_twins(model, &dynamic)?;
-            (q, Vec::new(), twins)
+            (q, Vec::new(), Vec::new(), twins)
         }
         // FLOAT16 constants carry no scales: nothing in the report needs a twin.
         Mode::Float16 => (
             crate::quant::quantize_float16(model)?,
+            Vec::new(),
             Vec::new(),
             Vec::new(),
         ),
@@ -263,6 +264,7 @@ pub fn quantize(
     let twin_of = |s: usize, t: usize, _: &str| twins.get(s).and_then(|m| m.get(&t)).copied();
     let mut report = Report::build(model, &quantized, stats, opts, twin_of)?;
     report.float_ops = float_ops;
+    report.bias_fitted = bias_fitted;
     Ok((quantized, report))
 }
 
@@ -275,7 +277,7 @@ fn dispatch_int8(
     model: &Model,
     stats: &Stats,
     opts: &QuantizeOptions,
-) -> Result<(Model, Vec<FloatOp>, Twins)> {
+) -> Result<(Model, Vec<FloatOp>, Vec<(String, usize)>, Twins)> {
     crate::quant::passes::full_integer::dispatch(model, stats, opts)
 }
 
@@ -322,6 +324,9 @@ pub struct Report {
     pub tensors: Vec<TensorReport>,
     /// Ops left float in `int8` mode (index in the main subgraph, op name, why).
     pub float_ops: Vec<FloatOp>,
+    /// Weights whose scales were raised so that the int32 bias fits, as the converter does
+    /// (float weight tensor name, channels raised).
+    pub bias_fitted: Vec<(String, usize)>,
 }
 
 /// NaN/Inf counts of one tensor seen in calibration.
@@ -455,6 +460,7 @@ impl Report {
             non_finite,
             tensors,
             float_ops: Vec::new(),
+            bias_fitted: Vec::new(),
         })
     }
 
@@ -608,6 +614,13 @@ impl fmt::Display for Report {
         }
         for o in &self.float_ops {
             writeln!(f, "kept float: op {} {}: {}", o.index, o.op, o.reason)?;
+        }
+        for (weight, channels) in &self.bias_fitted {
+            writeln!(
+                f,
+                "bias fit: '{weight}': the scale of {channels} channel(s) raised so that the \
+                 int32 bias fits in 2^30 (as the converter does)"
+            )?;
         }
         Ok(())
     }

@@ -18,8 +18,8 @@ use crate::{Error, Result};
 use super::super::layout::Item;
 use super::super::Working;
 use super::params::{activation_params, kind, new_op, quantized_const, Kind, Params};
+use super::{bias_fit, Int8Options, Int8Report, IoType, TensorReport};
 use super::{order, plan};
-use super::{Int8Options, Int8Report, IoType, TensorReport};
 
 pub(super) fn quantize_subgraph(
     w: &mut Working,
@@ -145,8 +145,25 @@ pub(super) fn quantize_subgraph(
         let float = w.tensors[wt].clone();
         let shape: Vec<usize> = float.shape.iter().map(|&d| d.max(0) as usize).collect();
         let values = f32_values(float.data.as_deref().unwrap_or_default());
-        let q = symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
-            .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
+        let mut q =
+            symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
+                .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
+        let in_p = w.ops[k]
+            .input(0)
+            .and_then(|i| params.get(&i))
+            .copied()
+            .ok_or_else(|| {
+                Error::InvalidModel(format!("operator {k}: input without parameters"))
+            })?;
+        // The converter raises the weight scales of channels whose int32 bias would overflow.
+        if let Some(bt) = w.ops[k].input(2) {
+            let bvals = f32_values(w.tensors[bt].data.as_deref().unwrap_or_default());
+            let raised =
+                bias_fit::fit_bias(&mut q, &values, &shape, &bvals, (in_p.scale64, in_p.scale));
+            if raised > 0 {
+                report.bias_fitted.push((float.name.clone(), raised));
+            }
+        }
         let nsc = q.scales.len();
         let wq = quantized_const(
             &float,
@@ -171,13 +188,7 @@ pub(super) fn quantize_subgraph(
         );
         replaced_consts.push(wt);
 
-        let in_scale = w.ops[k]
-            .input(0)
-            .and_then(|i| params.get(&i))
-            .map(|p| f64::from(p.scale))
-            .ok_or_else(|| {
-                Error::InvalidModel(format!("operator {k}: input without parameters"))
-            })?;
+        let in_scale = f64::from(in_p.scale);
         if let Some(bt) = w.ops[k].input(2) {
             let bias = w.tensors[bt].clone();
             let bvals = f32_values(bias.data.as_deref().unwrap_or_default());

@@ -90,6 +90,7 @@
 // operator table grows: index loops are the clear form here.
 #![allow(clippy::needless_range_loop)]
 
+mod bias_fit;
 mod build;
 mod order;
 mod params;
@@ -179,6 +180,10 @@ pub struct FloatOp {
 pub struct Int8Report {
     pub tensors: Vec<TensorReport>,
     pub float_ops: Vec<FloatOp>,
+    /// Weights whose scales were raised so that the int32 bias fits (the converter's
+    /// bias-overflow adjustment): (float weight tensor name, channels raised; 1 for a
+    /// per-tensor weight).
+    pub bias_fitted: Vec<(String, usize)>,
 }
 
 /// Full-integer quantization of a float model with calibration statistics, as the TFLite
@@ -238,7 +243,12 @@ pub(crate) fn dispatch(
     model: &Model,
     stats: &Stats,
     opts: &crate::quant::QuantizeOptions,
-) -> Result<(Model, Vec<crate::quant::api::FloatOp>, Twins)> {
+) -> Result<(
+    Model,
+    Vec<crate::quant::api::FloatOp>,
+    Vec<(String, usize)>,
+    Twins,
+)> {
     let int8 = Int8Options {
         per_channel: !opts.per_tensor,
         integer_only: opts.mode == crate::quant::Mode::Int8Only,
@@ -256,5 +266,5 @@ pub(crate) fn dispatch(
             reason: f.why,
         })
         .collect();
-    Ok((q, float_ops, twins))
+    Ok((q, float_ops, r.bias_fitted, twins))
 }
