@@ -123,34 +123,35 @@ fn int32_arith(x: i32, z: i32) -> i32 {
     return x * z;
 }
 
-fn quant_add_sub(x: i32, z: i32) -> i32 {
-    let input1_val = p.in1_offset + x;
-    let input2_val = p.in2_offset + z;
-    let shifted_input1_val = input1_val * (1 << p.left_shift);
-    let shifted_input2_val = input2_val * (1 << p.left_shift);
-    let scaled_input1_val =
-        multiply_by_quantized_multiplier(shifted_input1_val, p.in1_multiplier, p.in1_shift);
-    let scaled_input2_val =
-        multiply_by_quantized_multiplier(shifted_input2_val, p.in2_multiplier, p.in2_shift);
-    var raw = scaled_input1_val + scaled_input2_val;
-    if (p.arith == 1u) {
-        raw = scaled_input1_val - scaled_input2_val;
-    }
-    let raw_output =
-        multiply_by_quantized_multiplier(raw, p.out_multiplier, p.out_shift) + p.out_offset;
+// `AddSubParams::scaled_inputs`: both inputs offset, shifted and rescaled.
+fn scaled_inputs(x: i32, z: i32) -> vec2<i32> {
+    let shifted_input1_val = (p.in1_offset + x) * (1 << p.left_shift);
+    let shifted_input2_val = (p.in2_offset + z) * (1 << p.left_shift);
+    return vec2<i32>(
+        multiply_by_quantized_multiplier(shifted_input1_val, p.in1_multiplier, p.in1_shift),
+        multiply_by_quantized_multiplier(shifted_input2_val, p.in2_multiplier, p.in2_shift),
+    );
+}
+
+// `AddSubParams::output`: the output multiplier, zero point and clamp.
+fn add_sub_output(raw: i32) -> i32 {
+    let raw_output = multiply_by_quantized_multiplier(raw, p.out_multiplier, p.out_shift) + p.out_offset;
     return min(max(raw_output, p.act_min), p.act_max);
+}
+
+fn quant_add_sub(x: i32, z: i32) -> i32 {
+    let scaled = scaled_inputs(x, z);
+    if (p.arith == 1u) {
+        return add_sub_output(scaled.x - scaled.y);
+    }
+    return add_sub_output(scaled.x + scaled.y);
 }
 
 // squared_difference.cc's int8 element (left_shift 7, the type's range as the clamp).
 fn quant_squared_difference(x: i32, z: i32) -> i32 {
-    let shifted_input1_val = (p.in1_offset + x) * (1 << p.left_shift);
-    let shifted_input2_val = (p.in2_offset + z) * (1 << p.left_shift);
-    let raw_diff =
-        multiply_by_quantized_multiplier(shifted_input1_val, p.in1_multiplier, p.in1_shift)
-        - multiply_by_quantized_multiplier(shifted_input2_val, p.in2_multiplier, p.in2_shift);
-    let raw_output = multiply_by_quantized_multiplier(raw_diff * raw_diff, p.out_multiplier, p.out_shift)
-        + p.out_offset;
-    return min(max(raw_output, p.act_min), p.act_max);
+    let scaled = scaled_inputs(x, z);
+    let raw_diff = scaled.x - scaled.y;
+    return add_sub_output(raw_diff * raw_diff);
 }
 
 fn quant_mul(x: i32, z: i32) -> i32 {

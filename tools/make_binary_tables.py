@@ -24,18 +24,15 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
-import contextlib
-import io
 import sys
 from pathlib import Path
 
-import flatbuffers
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import npz_fixed
+from retype import float_model, int_type, qparams, retype
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "fixtures" / "binary_tables"
@@ -48,40 +45,21 @@ OPS = {
 }
 
 
-def float_model(fn):
-    spec = [tf.TensorSpec([PAIRS], tf.float32, name=f"x{i}") for i in range(2)]
-    module = tf.Module()
-    module.f = tf.function(fn, input_signature=spec)
-    conv = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.f.get_concrete_function()], module)
-    with contextlib.redirect_stdout(io.StringIO()):
-        return conv.convert()
-
-
 def retyped(buf, dtype, q, version):
-    """q: {tensor name prefix: (scale, zp)} for x0, x1 and the output."""
-    m = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
-    sg = m.subgraphs[0]
-    assert len(sg.operators) == 1 and len(sg.tensors) == 3
-    for t in sg.tensors:
+    """q: {"x0" | "x1" | "out": (scale, zp)}."""
+    def fn(i, t):
         name = bytes(t.name).decode()
         key = "x0" if "x0" in name else "x1" if "x1" in name else "out"
-        t.type = schema.TensorType.INT8 if dtype == "int8" else schema.TensorType.UINT8
-        qp = schema.QuantizationParametersT()
-        qp.scale = [float(q[key][0])]
-        qp.zeroPoint = [int(q[key][1])]
-        t.quantization = qp
-    m.operatorCodes[0].version = version
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+        t.type = int_type(dtype)
+        t.quantization = qparams(*q[key])
+    return retype(buf, fn, version=version)
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"tensorflow {tf.__version__}")
     for name, (fn, dtypes) in OPS.items():
-        base = float_model(fn)
+        base = float_model(fn, [[PAIRS], [PAIRS]])
         for dtype in dtypes:
             rng = np.random.default_rng([11, sum(map(ord, name + dtype))])
             info = np.iinfo(dtype)

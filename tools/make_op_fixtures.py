@@ -75,10 +75,10 @@ import zlib
 from pathlib import Path
 from typing import Callable, Optional
 
-import flatbuffers
 import numpy as np
 
 import npz_fixed
+from retype import qparams, retype
 import tensorflow as tf
 
 from ai_edge_litert import schema_py_generated as schema
@@ -515,24 +515,6 @@ def recording(gen, record, names):
             passes.append(rec)
             yield sample
     return wrapped
-
-
-def retype(buf, fn):
-    """The model with tensor types/quantization rewritten by fn(index, tensor) (object API),
-    every other field kept."""
-    m = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
-    for i, t in enumerate(m.subgraphs[0].tensors):
-        fn(i, t)
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
-
-
-def qparams(scale, zp):
-    q = schema.QuantizationParametersT()
-    q.scale = [float(scale)]
-    q.zeroPoint = [int(zp)]
-    return q
 
 
 def int8_raw(case, buf):

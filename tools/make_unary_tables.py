@@ -25,18 +25,16 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
-import contextlib
-import io
 import sys
 from pathlib import Path
 
-import flatbuffers
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import npz_fixed
+from retype import float_model, int_type, qparams, retype
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "fixtures" / "unary_tables"
@@ -51,37 +49,23 @@ OPS = {
 }
 
 
-def float_model(fn):
-    module = tf.Module()
-    module.f = tf.function(fn, input_signature=[tf.TensorSpec([256], tf.float32, name="x0")])
-    conv = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.f.get_concrete_function()], module)
-    with contextlib.redirect_stdout(io.StringIO()):
-        return conv.convert()
-
-
 def retyped(buf, dtype, qin, qout):
+    def fn(i, t):
+        if i in (sg_in, sg_out):
+            t.type = int_type(dtype)
+            t.quantization = qparams(*(qin if i == sg_in else qout))
     m = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
     sg = m.subgraphs[0]
     assert len(sg.tensors) == 2 and len(sg.operators) == 1, "one op, two tensors"
-    for idx, (s, z) in ((sg.inputs[0], qin), (sg.outputs[0], qout)):
-        t = sg.tensors[idx]
-        t.type = schema.TensorType.INT8 if dtype == "int8" else schema.TensorType.UINT8
-        q = schema.QuantizationParametersT()
-        q.scale = [float(s)]
-        q.zeroPoint = [int(z)]
-        t.quantization = q
-    m.operatorCodes[0].version = 2
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    sg_in, sg_out = sg.inputs[0], sg.outputs[0]
+    return retype(buf, fn, version=2)
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"tensorflow {tf.__version__}")
     for name, (fn, dtypes) in OPS.items():
-        base = float_model(fn)
+        base = float_model(fn, [[256]])
         for dtype in dtypes:
             rng = np.random.default_rng([7, len(name), sum(map(ord, name + dtype))])
             info = np.iinfo(dtype)

@@ -195,6 +195,31 @@ fn binary_model(
     )
 }
 
+/// Runs a binary model on both engines (input 1 a constant when `constant`); `false` when
+/// the reference refuses its parameters at prepare (multipliers ≥ 1).
+#[allow(clippy::too_many_arguments)]
+fn check_binary(
+    h: &Harness,
+    op: Op,
+    dtype: DType,
+    shapes: (&[usize], &[usize], &[usize]),
+    q: [Option<QuantParams>; 3],
+    (xa, xb): (Buf, Buf),
+    constant: bool,
+    what: &str,
+) -> litequant::Result<bool> {
+    let m = binary_model(op, dtype, shapes, q, constant.then_some(&xb));
+    if litequant::ReferenceEngine.prepare(&m).is_err() {
+        return Ok(false);
+    }
+    let mut inputs = vec![Tensor::new(shapes.1, xa)?];
+    if !constant {
+        inputs.push(Tensor::new(shapes.2, xb)?);
+    }
+    h.check(&m, &inputs, what)?;
+    Ok(true)
+}
+
 #[test]
 fn squared_difference_matches_reference() -> litequant::Result<()> {
     let Some(h) = Harness::new("squared_difference_matches_reference")? else {
@@ -242,28 +267,21 @@ fn squared_difference_matches_reference() -> litequant::Result<()> {
             [None, None, None]
         };
         let (xa, xb) = (data(&mut rng, na), data(&mut rng, nb));
+        let what = format!("case {case} {dtype:?} {sa:?} {sb:?} -> {out:?}");
+        let shapes = (&out[..], &sa[..], &sb[..]);
         let constant = case % 4 == 1;
-        let m = binary_model(
+        if check_binary(
+            &h,
             Op::SquaredDifference,
             dtype,
-            (&out, &sa, &sb),
+            shapes,
             q,
-            constant.then_some(&xb),
-        );
-        // Some parameter sets are refused by the reference (multipliers >= 1): skip those.
-        if litequant::ReferenceEngine.prepare(&m).is_err() {
-            continue;
+            (xa, xb),
+            constant,
+            &what,
+        )? {
+            done += 1;
         }
-        let mut inputs = vec![Tensor::new(&sa, xa)?];
-        if !constant {
-            inputs.push(Tensor::new(&sb, xb)?);
-        }
-        h.check(
-            &m,
-            &inputs,
-            &format!("case {case} {dtype:?} {sa:?} {sb:?} -> {out:?}"),
-        )?;
-        done += 1;
     }
     println!("{done} SQUARED_DIFFERENCE models compared");
     assert_eq!(done, 90, "every model prepares");
@@ -349,26 +367,13 @@ fn div_matches_reference() -> litequant::Result<()> {
                 }
             }
         };
+        let what = format!("case {case} {dtype:?} {act:?} {sa:?} {sb:?} -> {out:?}");
+        let shapes = (&out[..], &sa[..], &sb[..]);
         let constant = case % 4 == 1;
-        let m = binary_model(
-            Op::Div { activation: act },
-            dtype,
-            (&out, &sa, &sb),
-            q,
-            constant.then_some(&xb),
-        );
-        if litequant::ReferenceEngine.prepare(&m).is_err() {
+        let op = Op::Div { activation: act };
+        if !check_binary(&h, op, dtype, shapes, q, (xa, xb), constant, &what)? {
             continue;
         }
-        let mut inputs = vec![Tensor::new(&sa, xa)?];
-        if !constant {
-            inputs.push(Tensor::new(&sb, xb)?);
-        }
-        h.check(
-            &m,
-            &inputs,
-            &format!("case {case} {dtype:?} {act:?} {sa:?} {sb:?} -> {out:?}"),
-        )?;
         done += 1;
     }
     println!("{done} DIV models compared");

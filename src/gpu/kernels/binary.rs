@@ -58,7 +58,24 @@ pub(crate) fn broadcast_layout(
     (merged.iter().map(|m| m.0).collect(), sa, sb)
 }
 
-/// ADD, SUB, MUL, MAXIMUM, MINIMUM.
+/// The words of MUL's and DIV's parameters: the zero point offsets, the output multiplier
+/// and shift, the activation range.
+fn offsets_and_output(
+    w: &mut [u32; 20],
+    [in1, in2, out, multiplier]: [i32; 4],
+    shift: i32,
+    (act_min, act_max): (i32, i32),
+) {
+    w[4] = in1 as u32;
+    w[7] = in2 as u32;
+    w[10] = out as u32;
+    w[11] = multiplier as u32;
+    w[12] = shift as u32;
+    w[13] = act_min as u32;
+    w[14] = act_max as u32;
+}
+
+/// ADD, SUB, MUL, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, DIV.
 pub(crate) fn prepare_binary(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     let k: &BinaryKernel = ctx.kernel()?;
     let dtype = ctx.op.output(0)?.dtype;
@@ -126,23 +143,25 @@ pub(crate) fn prepare_binary(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             }
         }
         BinaryOp::QuantMul(p) => {
-            w[4] = p.input1_offset as u32;
-            w[7] = p.input2_offset as u32;
-            w[10] = p.output_offset as u32;
-            w[11] = p.output_multiplier.multiplier as u32;
-            w[12] = p.output_multiplier.shift as u32;
-            w[13] = p.act_min as u32;
-            w[14] = p.act_max as u32;
+            let m = &p.output_multiplier;
+            let words = [
+                p.input1_offset,
+                p.input2_offset,
+                p.output_offset,
+                m.multiplier,
+            ];
+            offsets_and_output(&mut w, words, m.shift, (p.act_min, p.act_max));
             3
         }
         BinaryOp::QuantDiv(p) => {
-            w[4] = p.input1_offset as u32;
-            w[7] = p.input2_offset as u32;
-            w[10] = p.output_offset as u32;
-            w[11] = p.output_multiplier.multiplier as u32;
-            w[12] = p.output_multiplier.shift as u32;
-            w[13] = p.act_min as u32;
-            w[14] = p.act_max as u32;
+            let m = &p.output_multiplier;
+            let words = [
+                p.input1_offset,
+                p.input2_offset,
+                p.output_offset,
+                m.multiplier,
+            ];
+            offsets_and_output(&mut w, words, m.shift, (p.act_min, p.act_max));
             7
         }
         BinaryOp::MaxMin { max } => {

@@ -30,19 +30,31 @@ impl AddSubParams {
     /// is MBQM with a shift ≤ 0, which prepare guarantees.
     #[inline]
     pub fn apply(&self, x: i32, y: i32, subtract: bool) -> i32 {
-        let input1_val = self.input1_offset.wrapping_add(x);
-        let input2_val = self.input2_offset.wrapping_add(y);
-        let shifted_input1_val = input1_val.wrapping_mul(1 << self.left_shift);
-        let shifted_input2_val = input2_val.wrapping_mul(1 << self.left_shift);
-        let scaled_input1_val =
-            multiply_by_quantized_multiplier(shifted_input1_val, self.input1_multiplier);
-        let scaled_input2_val =
-            multiply_by_quantized_multiplier(shifted_input2_val, self.input2_multiplier);
+        let (scaled_input1_val, scaled_input2_val) = self.scaled_inputs(x, y);
         let raw = if subtract {
             scaled_input1_val.wrapping_sub(scaled_input2_val)
         } else {
             scaled_input1_val.wrapping_add(scaled_input2_val)
         };
+        self.output(raw)
+    }
+
+    /// Both inputs offset, shifted left by `left_shift` and rescaled by their multipliers.
+    #[inline]
+    fn scaled_inputs(&self, x: i32, y: i32) -> (i32, i32) {
+        let input1_val = self.input1_offset.wrapping_add(x);
+        let input2_val = self.input2_offset.wrapping_add(y);
+        let shifted_input1_val = input1_val.wrapping_mul(1 << self.left_shift);
+        let shifted_input2_val = input2_val.wrapping_mul(1 << self.left_shift);
+        (
+            multiply_by_quantized_multiplier(shifted_input1_val, self.input1_multiplier),
+            multiply_by_quantized_multiplier(shifted_input2_val, self.input2_multiplier),
+        )
+    }
+
+    /// The output multiplier, zero point and clamp of a raw result.
+    #[inline]
+    fn output(&self, raw: i32) -> i32 {
         let raw_output = multiply_by_quantized_multiplier(raw, self.output_multiplier)
             .wrapping_add(self.output_offset);
         raw_output.max(self.act_min).min(self.act_max)
@@ -84,19 +96,9 @@ impl AddSubParams {
     /// difference squared (int32), then the output multiplier and zero point, clamped.
     #[inline]
     pub fn squared_difference(&self, x: i32, y: i32) -> i32 {
-        let input1_val = self.input1_offset.wrapping_add(x);
-        let input2_val = self.input2_offset.wrapping_add(y);
-        let shifted_input1_val = input1_val.wrapping_mul(1 << self.left_shift);
-        let shifted_input2_val = input2_val.wrapping_mul(1 << self.left_shift);
-        let scaled_input1_val =
-            multiply_by_quantized_multiplier(shifted_input1_val, self.input1_multiplier);
-        let scaled_input2_val =
-            multiply_by_quantized_multiplier(shifted_input2_val, self.input2_multiplier);
+        let (scaled_input1_val, scaled_input2_val) = self.scaled_inputs(x, y);
         let raw_diff = scaled_input1_val.wrapping_sub(scaled_input2_val);
-        let squared_raw_diff = raw_diff.wrapping_mul(raw_diff);
-        let raw_output = multiply_by_quantized_multiplier(squared_raw_diff, self.output_multiplier)
-            .wrapping_add(self.output_offset);
-        raw_output.max(self.act_min).min(self.act_max)
+        self.output(raw_diff.wrapping_mul(raw_diff))
     }
 
     /// squared_difference.cc Prepare: `left_shift = 7`, input multipliers

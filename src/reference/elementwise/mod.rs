@@ -36,7 +36,8 @@ use crate::model::{self, DType};
 use crate::{Buf, Error, Result, Tensor};
 
 use super::activations::lut::lut_populate;
-use super::common::{qrange, shape_of, QInt};
+use super::activations::{mismatch, unary_io, unary_run_io};
+use super::common::{qrange, QInt};
 use super::{Kernel, OpCtx};
 use rsqrt::RsqrtParams;
 
@@ -48,7 +49,7 @@ pub(crate) struct FloatUnary {
 
 impl Kernel for FloatUnary {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
-        let (input, output) = run_io(&self.label, inputs, outputs)?;
+        let (input, output) = unary_run_io(&self.label, inputs, outputs)?;
         match (input.buf(), output.buf_mut()) {
             (Buf::F32(x), Buf::F32(y)) if x.len() == y.len() => {
                 for (y, &x) in y.iter_mut().zip(x) {
@@ -144,61 +145,13 @@ fn map_q<T: QInt>(k: &QuantUnary, x: &[T], y: &mut [T]) -> Result<()> {
 
 impl Kernel for QuantUnary {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
-        let (input, output) = run_io(&self.label, inputs, outputs)?;
+        let (input, output) = unary_run_io(&self.label, inputs, outputs)?;
         match (input.buf(), output.buf_mut()) {
             (Buf::I8(x), Buf::I8(y)) if x.len() == y.len() => map_q(self, x, y),
             (Buf::U8(x), Buf::U8(y)) if x.len() == y.len() => map_q(self, x, y),
             _ => Err(mismatch(&self.label, input, output)),
         }
     }
-}
-
-fn run_io<'t, 'o>(
-    label: &str,
-    inputs: &[Option<&'t Tensor>],
-    outputs: &'o mut [Tensor],
-) -> Result<(&'t Tensor, &'o mut Tensor)> {
-    let input = inputs
-        .first()
-        .copied()
-        .flatten()
-        .ok_or_else(|| Error::InvalidModel(format!("{label}: input 0 has no value")))?;
-    let output = outputs
-        .first_mut()
-        .ok_or_else(|| Error::InvalidModel(format!("{label}: no output")))?;
-    Ok((input, output))
-}
-
-fn mismatch(label: &str, input: &Tensor, output: &Tensor) -> Error {
-    Error::Shape(format!(
-        "{label}: cannot map {} {:?} to {} {:?}",
-        input.dtype(),
-        input.shape(),
-        output.dtype(),
-        output.shape()
-    ))
-}
-
-/// One input, one output, same dtype and shape (`GenericPrepare`, neg.cc Prepare).
-fn unary_io<'a>(ctx: &OpCtx<'a>) -> Result<(&'a model::Tensor, &'a model::Tensor)> {
-    if ctx.num_inputs() != 1 || ctx.op.outputs.len() != 1 {
-        return Err(ctx.invalid(format!(
-            "takes 1 input and 1 output, has {} and {}",
-            ctx.num_inputs(),
-            ctx.op.outputs.len()
-        )));
-    }
-    let (input, output) = (ctx.input(0)?, ctx.output(0)?);
-    if input.dtype != output.dtype {
-        return Err(ctx.unsupported("input and output dtypes differ"));
-    }
-    if shape_of(input) != shape_of(output) {
-        return Err(ctx.invalid(format!(
-            "output shape {:?} differs from input shape {:?}",
-            output.shape, input.shape
-        )));
-    }
-    Ok((input, output))
 }
 
 /// Per-tensor (scale, zero point) with a positive, finite scale and a zero point in the
