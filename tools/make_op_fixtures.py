@@ -252,6 +252,17 @@ def prelu_keras(case):
     return m
 
 
+def layernorm_keras(case):
+    shape = case.inputs[0][0]
+    gamma = rnd(case, "gamma", (shape[-1],), lo=0.5, hi=1.5)
+    beta = rnd(case, "beta", (shape[-1],), lo=-0.3, hi=0.3)
+    inp = tf.keras.Input(shape=shape[1:], batch_size=1, name="x0")
+    layer = tf.keras.layers.LayerNormalization(epsilon=1e-3, name="ln")
+    m = tf.keras.Model(inp, layer(inp))
+    layer.set_weights([gamma, beta])
+    return m
+
+
 def hard_swish(x):
     return x * tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
 
@@ -477,6 +488,10 @@ def build_cases():
         unary_case("gelu_approx", "GELU", [1, 4, 4, 3],
                    lambda x: tf.nn.gelu(x, approximate=True),
                    variants=ALLQ + ("uint8raw",), rng=(-4.0, 3.0)),
+        Case("layernorm", "RSQRT", [([1, 4, 8], RANGE)], keras=layernorm_keras,
+             variants=("f32", "int8"),
+             notes="keras LayerNormalization(epsilon=1e-3) over the last axis: the "
+                   "converter's MEAN / SQUARED_DIFFERENCE / RSQRT / MUL / SUB chain"),
     ]
     for c in C:
         if c.name in ("rsqrt", "rsqrt_small", "sqrt"):
