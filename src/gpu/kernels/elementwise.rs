@@ -65,8 +65,15 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         "elementwise params",
         &words_bytes(&[len32, 0, k.qmin as u32, 0]),
     )?;
-    let table = ctx.upload("elementwise table", &words_bytes(&device_table(k)))?;
-    let status = ctx.status(k.refusal)?;
+    let words = device_table(k);
+    // A flag only where the reference can refuse a run (RSQRT, SQRT); otherwise a scratch
+    // word the shader never sets, which is not read back.
+    let status = if words.contains(&(REFUSED as u32)) {
+        ctx.status(k.refusal)?
+    } else {
+        ctx.scratch("elementwise status (unused)", 4)?
+    };
+    let table = ctx.upload("elementwise table", &words_bytes(&words))?;
     let grid = grid_for(ctx, out_words(len, nbits))?;
     Ok(vec![ctx.dispatch(
         &key("table_main"),
