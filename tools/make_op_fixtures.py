@@ -252,6 +252,18 @@ def prelu_keras(case):
     return m
 
 
+def gelu_mlp_case():
+    """A transformer MLP: dense -> GELU -> dense on [1, 4, 12]."""
+    c = Case("gelu_mlp", "GELU", [([1, 4, 12], RANGE)], variants=("f32", "int8"),
+             notes="x @ W1 + b1 -> gelu (exact) -> @ W2 + b2: FULLY_CONNECTED around GELU")
+    w1 = rnd(c, "w1", (12, 24), scale=1.0 / np.sqrt(12))
+    b1 = rnd(c, "b1", (24,), scale=0.3)
+    w2 = rnd(c, "w2", (24, 8), scale=1.0 / np.sqrt(24))
+    b2 = rnd(c, "b2", (8,), scale=0.3)
+    c.fn = lambda x: tf.matmul(tf.nn.gelu(tf.matmul(x, w1) + b1, approximate=False), w2) + b2
+    return c
+
+
 def layernorm_keras(case):
     shape = case.inputs[0][0]
     gamma = rnd(case, "gamma", (shape[-1],), lo=0.5, hi=1.5)
@@ -488,6 +500,7 @@ def build_cases():
         unary_case("gelu_approx", "GELU", [1, 4, 4, 3],
                    lambda x: tf.nn.gelu(x, approximate=True),
                    variants=ALLQ + ("uint8raw",), rng=(-4.0, 3.0)),
+        gelu_mlp_case(),
         Case("layernorm", "RSQRT", [([1, 4, 8], RANGE)], keras=layernorm_keras,
              variants=("f32", "int8"),
              notes="keras LayerNormalization(epsilon=1e-3) over the last axis: the "
