@@ -1,19 +1,23 @@
 // RELU, RELU6, LEAKY_RELU, HARD_SWISH, LOGISTIC, TANH and PRELU, twin of
 // `src/reference/activations`. One invocation computes the elements of one output word.
 // KIND picks the element function (a pipeline constant):
-//   0 float32 (`FloatFn`, p.fkind: 0 max, 1 clamp, 2 leaky, 3 hard swish, 4 logistic, 5 tanh)
+//   0 float32 (`FloatFn`, p.fkind: 0 max, 1 clamp, 2 leaky, 3 hard swish, 4 logistic, 5 tanh,
+//     6 the converter's hard swish `HardSwishOpt`)
 //   1 quantized `ReluX`             2 quantized `QuantizeLeakyRelu`
 //   3 quantized `HardSwish` (16-bit fixed point, shaders/common/fixedpoint16.wgsl)
 //   4 table lookup (LOGISTIC, TANH int8/uint8: the reference's 256-entry `LUTPopulate`)
 // PRELU has its own entry point (`prelu`), with alpha broadcast over the input.
 //
-// Float results use native f32 operations (`exp` for LOGISTIC and TANH): within the
-// conformance tolerance, not bit-exact. Integer results are integer-only.
+// Float RELU, RELU6, LEAKY_RELU and HARD_SWISH give the reference's bits: correctly rounded
+// f32 operations, the division in software (`f32_div`: WGSL's `/` may be off by 2.5 ulp).
+// LOGISTIC and TANH use the device's `exp`: within the conformance tolerance, not bit-exact.
+// Integer results are integer-only.
 
 #import grid
 #import fixedpoint
 #import fixedpoint16
 #import elemwise
+#import softfloat
 
 override WG: u32 = 64u;
 override KIND: u32 = 0u;
@@ -63,6 +67,11 @@ fn is_nan_f32(v: f32) -> bool {
     return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
+// `a / b`, correctly rounded.
+fn div_f32(a: f32, b: f32) -> f32 {
+    return bitcast<f32>(f32_div(bitcast<u32>(a), bitcast<u32>(b)));
+}
+
 fn relu6_of_x_plus_3(v: f32) -> f32 {
     let plus3 = v + 3.0;
     let relu = select(0.0, plus3, 0.0 < plus3);
@@ -88,7 +97,8 @@ fn tanh_f32(v: f32) -> f32 {
     return select(t, -t, v < 0.0);
 }
 
-fn float_fn(v: f32) -> f32 {
+// Element i (of the whole tensor) of a float activation.
+fn float_fn(v: f32, i: u32) -> f32 {
     let f0 = bitcast<f32>(p.f0);
     let f1 = bitcast<f32>(p.f1);
     switch p.fkind {
@@ -104,7 +114,16 @@ fn float_fn(v: f32) -> f32 {
             return select(v * f0, v, v > 0.0);
         }
         case 3u: {
-            return v * relu6_of_x_plus_3(v) / 6.0;
+            return div_f32(v * relu6_of_x_plus_3(v), 6.0);
+        }
+        case 6u: {
+            // `optimized_ops::HardSwish` (the converter's order): whole vectors of four
+            // multiply by 1/6 (f32 0x3e2aaaab), the tail divides.
+            let relu6 = relu6_of_x_plus_3(v);
+            if (i < p.len / 4u * 4u) {
+                return (v * bitcast<f32>(0x3e2aaaabu)) * relu6;
+            }
+            return div_f32(v * relu6, 6.0);
         }
         case 4u: {
             var c = v;
@@ -165,10 +184,10 @@ fn hard_swish(v: i32) -> i32 {
     return min(max(output_value, p.lo), p.hi);
 }
 
-fn element(v: i32) -> i32 {
+fn element(v: i32, i: u32) -> i32 {
     switch KIND {
         case 0u: {
-            return bitcast<i32>(float_fn(bitcast<f32>(v)));
+            return bitcast<i32>(float_fn(bitcast<f32>(v), i));
         }
         case 1u: {
             return relu_x(v);
@@ -202,7 +221,7 @@ fn main(
         if (i >= p.len) {
             break;
         }
-        word |= elem_place(element(load_x(i)), i, BITS);
+        word |= elem_place(element(load_x(i), i), i, BITS);
     }
     y[w] = word;
 }

@@ -18,11 +18,15 @@
 // `Epilogue` uploaded as data: bias add, MultiplyByQuantizedMultiplier, + zp_out, clamp.
 //
 // float (`conv_f32`): K runs over single input channels; taps outside the image read 0.
-// Sums per output in the reference's order (filter row, column, input channel), bias after.
+// Sums per output in the reference's order (filter row, column, input channel), bias after,
+// every product rounded (`unfused`): the reference engine's bits. In the converter's order
+// (`FloatOrder::Converter`), `conv_f32_converter` follows: it sums again, as Eigen's GEMM
+// does (`eigen_gemm_dot`), the outputs whose order is not the plain one.
 
 #import fixedpoint
 #import grid
 #import conv_io
+#import eigen_order
 
 struct Params {
     in_h: u32,
@@ -60,6 +64,10 @@ struct Params {
     act_max: i32,
     act_lo: f32,
     act_hi: f32,
+    // Always 0 (`fuse_guard`, shaders/common/unfused.wgsl).
+    guard: u32,
+    // `conv_f32_converter`: the first output channel it computes (out_c rounded down to 16).
+    ord_row0: u32,
 }
 
 // Invocations per workgroup, WG_M of them along pixels (WG_N = WG / WG_M along channels).
@@ -403,7 +411,7 @@ fn conv_f32(
             }
             for (var i = 0u; i < TM; i++) {
                 for (var j = 0u; j < TN; j++) {
-                    acc[i * TN + j] += a[i] * b[j];
+                    acc[i * TN + j] += unfused(a[i] * b[j]);
                 }
             }
         }
@@ -420,6 +428,60 @@ fn conv_f32(
             }
         }
     }
+}
+
+// ---- float32 in the converter's order ------------------------------------------------
+//
+// `optimized_ops::Conv`: im2col, then Eigen's GEMM with one row per output channel (the
+// filter, row-major) and one column per output pixel (`ConvF32::run_im2col_gemm`). Outputs
+// in channels from `ord_row0` (out_c rounded down to 16) and in columns within the blocks of
+// four are the ones whose order is not the plain one that `conv_f32` used; one invocation
+// each, channels fastest.
+
+fn fuse_guard() -> u32 {
+    return p.guard;
+}
+
+// The pixel and filter row of the output being summed.
+var<private> ord_px: vec4<i32>;
+var<private> ord_filter: u32;
+var<private> ord_channel0: u32;
+
+fn ord_a(k: u32) -> f32 {
+    return filter_f[ord_filter + k];
+}
+
+// Element k of the pixel's im2col column: 0 outside the image.
+fn ord_b(k: u32) -> f32 {
+    let t = taps[k];
+    let iy = ord_px.y + t.x;
+    let ix = ord_px.z + t.y;
+    if (u32(iy) >= p.in_h || u32(ix) >= p.in_w) {
+        return 0.0;
+    }
+    let at = ord_px.x + (iy * i32(p.in_w) + ix) * i32(p.in_c);
+    return input_f[u32(at) + ord_channel0 + u32(t.z)];
+}
+
+@compute @workgroup_size(64)
+fn conv_f32_converter(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    let rows = p.out_c - p.ord_row0;
+    let cols = p.m / 4u * 4u;
+    if (i >= rows * cols) {
+        return;
+    }
+    let oc = p.ord_row0 + i % rows;
+    let m = i / rows;
+    ord_px = pixel_entry(m);
+    ord_channel0 = (oc / p.per_group) * p.filter_in_c;
+    ord_filter = oc * p.k;
+    let v = eigen_gemm_dot(p.k, oc, p.out_c, m, p.m) + bias_f[oc];
+    output_f[m * p.out_c + oc] = min(max(v, p.act_lo), p.act_hi);
 }
 
 // ---- packing ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #import fixedpoint
 #import grid
 #import conv_io
+#import unfused
 
 // int8: false when out_c % 4 == 0 (each invocation stores its word), else one word per
 // result into scratch for `pack_i8` of `conv.wgsl`.
@@ -46,6 +47,15 @@ struct DwParams {
     act_max: i32,
     act_lo: f32,
     act_hi: f32,
+    // Always 0 (`fuse_guard`, shaders/common/unfused.wgsl).
+    guard: u32,
+    // float32: 1 when the sum starts at the bias (the converter's order), 0 when the bias is
+    // added last (the reference's).
+    bias_first: u32,
+}
+
+fn fuse_guard() -> u32 {
+    return dp.guard;
 }
 
 override DW_WG: u32 = 64u;
@@ -226,6 +236,12 @@ fn depthwise_f32(
     // Channels past out_c read channel out_c - 1 (their results are not stored).
     let cs = min(vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u), vec4<u32>(dp.out_c - 1u));
     let ics = cs / dp.multiplier;
+    let bias = vec4<f32>(bias_f[cs.x], bias_f[cs.y], bias_f[cs.z], bias_f[cs.w]);
+    if (dp.bias_first == 1u) {
+        for (var i = 0u; i < DW_TM; i++) {
+            acc[i] = bias;
+        }
+    }
     for (var fy = 0u; fy < dp.filter_h; fy++) {
         let iy = dw_row(s.oy, fy);
         if (iy == dp.in_h) {
@@ -251,7 +267,7 @@ fn depthwise_f32(
                         input_f[e + ics.z],
                         input_f[e + ics.w],
                     );
-                    acc[i] += x * w;
+                    acc[i] += unfused4(x * w);
                 }
             }
         }
@@ -260,7 +276,10 @@ fn depthwise_f32(
         for (var j = 0u; j < 4u; j++) {
             let c = c0 + j;
             if (i < n && c < dp.out_c) {
-                let v = acc[i][j] + bias_f[c];
+                var v = acc[i][j];
+                if (dp.bias_first == 0u) {
+                    v += bias[j];
+                }
                 output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
             }
         }

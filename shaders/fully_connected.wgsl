@@ -18,6 +18,7 @@
 #import grid
 #import fixedpoint
 #import softfloat
+#import eigen_order
 
 override WG_M: u32 = 8u;
 override WG_N: u32 = 8u;
@@ -67,7 +68,8 @@ struct Gemm {
     input_offset: i32,
     // hybrid BATCH_MATMUL: `total - row_sum * offset` in float, truncated (as TFLite).
     float_offset: u32,
-    pad0: u32,
+    // Always 0 (`fuse_guard`, shaders/common/unfused.wgsl).
+    guard: u32,
     pad1: u32,
 }
 
@@ -347,9 +349,12 @@ fn gemm_hybrid(
             if (per_channel) {
                 scale = scale * bitcast<f32>(c.x);
             }
-            var dot = acc[i * 4u + j] - i32(c.y) * offset;
+            // The column's Σw: computed at prepare for constant weights, in the product for
+            // run-time ones.
+            let wsum = select(i32(c.y), csum[j], COL_SUMS);
+            var dot = acc[i * 4u + j] - wsum * offset;
             if (p.float_offset == 1u) {
-                let prod = f32_mul(i32_to_f32(i32(c.y)), i32_to_f32(offset));
+                let prod = f32_mul(i32_to_f32(wsum), i32_to_f32(offset));
                 dot = f32_trunc_i32(f32_add(i32_to_f32(acc[i * 4u + j]), prod ^ 0x80000000u));
             }
             var v = hbias[col] + f32(dot) * scale;
@@ -414,7 +419,7 @@ fn gemm_f32(
             for (var i = 0u; i < TM; i++) {
                 let av = af_s[(ty + i * WG_M) * KF + kk];
                 for (var j = 0u; j < TN; j++) {
-                    facc[i * 4u + j] += av * bf_s[(tx + j * WG_N) * KF + kk];
+                    facc[i * 4u + j] += unfused(av * bf_s[(tx + j * WG_N) * KF + kk]);
                 }
             }
         }
@@ -437,6 +442,62 @@ fn gemm_f32(
             fout[zo.out + row * p.n + col] = v;
         }
     }
+}
+
+// ---- float32 FULLY_CONNECTED in the converter's order -------------------------------------
+//
+// `FloatOrder::Converter` (`FloatFc`): one row of input goes through Eigen's GEMV (every
+// output in the lanes' order, `eigen_gemv_row`); several through Eigen's GEMM with the
+// weights as the left-hand side (`eigen_gemm_dot`, row = unit, column = input row), where
+// only the units past the blocks of 16, in the columns within the blocks of four, are not
+// summed in plain order: `gemm_f32` computes everything, then this sums those again. One
+// invocation per output, units fastest.
+
+fn fuse_guard() -> u32 {
+    return p.guard;
+}
+
+var<private> ord_x: u32;
+var<private> ord_w: u32;
+
+fn ord_a(k: u32) -> f32 {
+    return bf[ord_w + k];
+}
+
+fn ord_b(k: u32) -> f32 {
+    return af[ord_x + k];
+}
+
+@compute @workgroup_size(64)
+fn gemm_f32_converter(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    let gemv = p.m == 1u;
+    let row0 = select(p.n / 16u * 16u, 0u, gemv);
+    let cols = select(p.m / 4u * 4u, 1u, gemv);
+    let rows = p.n - row0;
+    if (i >= rows * cols) {
+        return;
+    }
+    let o = row0 + i % rows;
+    let b = i / rows;
+    let zo = zoff[0];
+    ord_x = (zo.a + b) * p.k;
+    ord_w = (zo.b + o) * p.k;
+    var total: f32;
+    if (gemv) {
+        total = eigen_gemv_row(p.k, p.n % 2u == 1u && o + 1u == p.n);
+    } else {
+        total = eigen_gemm_dot(p.k, o, p.n, b, p.m);
+    }
+    var v = total + fbias[o];
+    if (p.f_clamp == 1u) {
+        v = min(max(v, p.f_min), p.f_max);
+    }
+    fout[zo.out + b * p.n + o] = v;
 }
 
 // ---- repacking ----------------------------------------------------------------------------

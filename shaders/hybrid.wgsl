@@ -1,6 +1,7 @@
 // Run-time quantization of float activations for the hybrid (dynamic-range) kernels:
-// TFLite's `BatchQuantizeFloats` (`PortableSymmetricQuantizeFloats` /
-// `PortableAsymmetricQuantizeFloats`), one batch row per workgroup, computed exactly with the
+// TFLite's `BatchQuantizeFloats` (`NeonSymmetricQuantizeFloats` /
+// `NeonAsymmetricQuantizeFloats`, which x86 LiteRT runs), one batch row per workgroup, computed
+// exactly with the
 // soft-float functions (twin: `row_params` and `quantize_value` in
 // `src/gpu/kernels/hybrid.rs`, proven equal to `reference::common::*_quantize_floats`).
 //
@@ -52,8 +53,10 @@ fn row_params(min_v: u32, max_v: u32, symmetric: bool) -> vec4<u32> {
         let c127 = 0x42fe0000u;
         return vec4<u32>(f32_div(range, c127), f32_div(c127, range), 0u, 0u);
     }
-    let rmin = f32_to_f64(f32_min(0u, min_v));
-    let rmax = f32_to_f64(f32_max(0u, max_v));
+    let rmin32 = f32_min(0u, min_v);
+    let rmax32 = f32_max(0u, max_v);
+    let rmin = f32_to_f64(rmin32);
+    let rmax = f32_to_f64(rmax32);
     if (f64_le(rmin, rmax) && f64_le(rmax, rmin)) {
         return vec4<u32>(one, 0u, 0u, 1u);
     }
@@ -61,7 +64,9 @@ fn row_params(min_v: u32, max_v: u32, symmetric: bool) -> vec4<u32> {
     let qmax = vec2<u32>(0u, 0x405fc000u); // 127.0
     let c128 = vec2<u32>(0u, 0x40600000u); // 128.0
     let c255 = vec2<u32>(0u, 0x406fe000u); // 255.0
-    let scale = f64_div(f64_sub(rmax, rmin), c255);
+    // The range's width in float, the scale in double.
+    let width = f32_add(rmax32, rmin32 ^ 0x80000000u);
+    let scale = f64_div(f32_to_f64(width), c255);
     let min_q = f64_div(rmin, scale);
     let max_q = f64_div(rmax, scale);
     let zp_from_min = f64_sub(qmin, min_q);
@@ -78,15 +83,48 @@ fn row_params(min_v: u32, max_v: u32, symmetric: bool) -> vec4<u32> {
         offset = f64_round_i32(zp);
     }
     let scale32 = f64_to_f32(scale);
-    return vec4<u32>(scale32, f32_div(one, scale32), u32(offset), 0u);
+    // (float)(1.0 / (double)scale); 0 for a zero scale.
+    var inv = 0u;
+    if ((scale32 & 0x7fffffffu) != 0u) {
+        inv = f64_to_f32(f64_div(vec2<u32>(0u, 0x3ff00000u), f32_to_f64(scale32)));
+    }
+    return vec4<u32>(scale32, inv, u32(offset), 0u);
 }
 
-// One value quantized with the row's inv and offset.
-fn quantize_value(v: u32, inv: u32, offset: i32, symmetric: bool) -> i32 {
-    if (symmetric) {
-        return clamp(f32_round_i32(f32_mul(v, inv)), -127, 127);
+// x86's float-to-int32 truncation: NaN and magnitudes from 2^31 give i32 min.
+fn cvtt(a: u32) -> i32 {
+    if (((a >> 23u) & 0xffu) >= 158u) {
+        return i32(-2147483647 - 1);
     }
-    return clamp(f32_round_i32(f32_add(i32_to_f32(offset), f32_mul(v, inv))), -128, 127);
+    return f32_trunc_i32(a);
+}
+
+// One value quantized with the row's inv and offset: element i of a row whose first
+// `len & ~7` elements TFLite's NEON code rounds in vectors (`x * inv ± 0.5`, truncated; the
+// offset added after), the rest with `round` (twin: `quantize_value` in hybrid.rs).
+fn quantize_value(v: u32, inv: u32, offset: i32, symmetric: bool, vector: bool) -> i32 {
+    let p = f32_mul(v, inv);
+    var r: i32;
+    if (vector) {
+        let half = select(0x3f000000u, 0xbf000000u, f32_lt(p, 0u));
+        r = cvtt(f32_add(p, half));
+        if (!symmetric) {
+            r = r + offset;
+        }
+    } else if (((p >> 23u) & 0xffu) >= 158u) {
+        r = i32(-2147483647 - 1);
+    } else {
+        let rounded = i32_to_f32(f32_round_i32(p));
+        if (symmetric) {
+            r = cvtt(rounded);
+        } else {
+            r = cvtt(f32_add(i32_to_f32(offset), rounded));
+        }
+    }
+    if (symmetric) {
+        return clamp(r, -127, 127);
+    }
+    return clamp(r, -128, 127);
 }
 
 @compute @workgroup_size(WG)
@@ -157,13 +195,14 @@ fn quantize_rows(
     let offset = row_offset;
     let zero = row_zero != 0u;
     let out_base = row * p.row_words;
+    let block = p.row_len & ~7u;
     for (var w = lid; w < p.row_words; w += WG) {
         var v = vec4<i32>(0, 0, 0, 0);
         if (!zero) {
             for (var k = 0u; k < 4u; k++) {
                 let i = w * 4u + k;
                 if (i < p.row_len) {
-                    v[k] = quantize_value(x[base + i], inv, offset, symmetric);
+                    v[k] = quantize_value(x[base + i], inv, offset, symmetric, i < block);
                 }
             }
         }

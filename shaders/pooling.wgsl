@@ -9,6 +9,7 @@
 // [15] 1 if signed, [16] output elements.
 
 #import grid
+#import softfloat
 
 override WG: u32 = 64u;
 
@@ -133,7 +134,8 @@ fn run_f32(o: u32, average: bool) {
                 count += 1.0;
             }
         }
-        r = total / count;
+        // Correctly rounded (WGSL's `/` may be off by 2.5 ulp).
+        r = bitcast<f32>(f32_div(bitcast<u32>(total), bitcast<u32>(count)));
     } else {
         r = -3.40282347e+38;
         for (var yy = w.y0; yy < w.y1; yy++) {

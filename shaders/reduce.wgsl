@@ -12,6 +12,7 @@
 
 #import grid
 #import fixedpoint
+#import softfloat
 
 override WG: u32 = 64u;
 
@@ -117,17 +118,17 @@ fn mean_f32(
     for (var r = 0u; r < count; r++) {
         sum += bitcast<f32>(x[base + red_offset(r)]);
     }
-    y[o] = bitcast<u32>(sum / f32(count));
+    // Correctly rounded (WGSL's `/` may be off by 2.5 ulp).
+    y[o] = f32_div(bitcast<u32>(sum), bitcast<u32>(f32(count)));
 }
 
-// Long reductions (count >= the host's threshold): one workgroup per output word, its RWG
-// invocations striding over the reduced elements, then a tree over workgroup memory. Integer
-// sums wrap, so any order gives the reference's bits; float32 sums in another order (within
-// tolerance).
+// Long integer reductions (count >= the host's threshold): one workgroup per output word, its
+// RWG invocations striding over the reduced elements, then a tree over workgroup memory.
+// Integer sums wrap, so any order gives the reference's bits. (Float32 sums are never split:
+// `mean_f32` keeps the reference's order, so its bits.)
 const RWG: u32 = 64u;
 
 var<workgroup> partial_int: array<i32, 256>;
-var<workgroup> partial_f32: array<f32, 64>;
 
 @compute @workgroup_size(RWG)
 fn mean_int_long(
@@ -173,33 +174,4 @@ fn mean_int_long(
         }
     }
     y[word] = packed;
-}
-
-@compute @workgroup_size(RWG)
-fn mean_f32_long(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let o = flat_workgroup(wid, nwg);
-    let n = u32(plan[0]);
-    let count = u32(plan[1]);
-    var sum = 0.0;
-    if (o < n) {
-        let base = out_base(o);
-        for (var r = lid; r < count; r += RWG) {
-            sum += bitcast<f32>(x[base + red_offset(r)]);
-        }
-    }
-    partial_f32[lid] = sum;
-    workgroupBarrier();
-    for (var half = RWG / 2u; half > 0u; half = half / 2u) {
-        if (lid < half) {
-            partial_f32[lid] += partial_f32[lid + half];
-        }
-        workgroupBarrier();
-    }
-    if (lid == 0u && o < n) {
-        y[o] = bitcast<u32>(partial_f32[0] / f32(count));
-    }
 }

@@ -4,10 +4,12 @@
 // for nearest; float taps carry v as f32 bits). Each invocation owns one output word.
 //
 // geom (i32): [0] batches, [1] in_h, [2] in_w, [3] depth, [4] out_h, [5] out_w,
-// [6] element bits (8, 16, 32), [7] 1 if signed, [8] output elements.
+// [6] element bits (8, 16, 32), [7] 1 if signed, [8] output elements, [9] 0 (the fuse
+// guard of `unfused`).
 
 #import grid
 #import softfloat
+#import unfused
 
 override WG: u32 = 64u;
 
@@ -103,7 +105,12 @@ fn bilinear_int_one(o: u32, bits: u32) -> u32 {
     return u32(r);
 }
 
-// ResizeBilinear<float>: the four taps weighted left to right.
+fn fuse_guard() -> u32 {
+    return u32(geom[9]);
+}
+
+// ResizeBilinear<float>: the four taps weighted left to right, every product rounded (the
+// reference's bits), then `+ 0.0` as the reference adds its rounding term.
 fn bilinear_f32_one(o: u32) -> f32 {
     let a = at_of(o);
     let ty = row_tap(a);
@@ -114,8 +121,9 @@ fn bilinear_f32_one(o: u32) -> f32 {
     let p10 = bitcast<f32>(x[in_index(a.b, ty.z, tx.y, a.c)]);
     let p01 = bitcast<f32>(x[in_index(a.b, ty.y, tx.z, a.c)]);
     let p11 = bitcast<f32>(x[in_index(a.b, ty.z, tx.z, a.c)]);
-    return p00 * (1.0 - dy) * (1.0 - dx) + p10 * dy * (1.0 - dx) + p01 * (1.0 - dy) * dx
-        + p11 * dy * dx;
+    let s = unfused(p00 * (1.0 - dy) * (1.0 - dx)) + unfused(p10 * dy * (1.0 - dx))
+        + unfused(p01 * (1.0 - dy) * dx) + unfused(p11 * dy * dx);
+    return s + 0.0;
 }
 
 // ResizeBilinear<uint8>: the reference's float32 arithmetic, operation for operation, in

@@ -30,6 +30,26 @@ impl IoSpec {
     }
 }
 
+/// The names outputs are saved under: [`IoSpec::key`] each, made unique. A model may list
+/// one tensor twice as an output (LiteRT runs it and returns the value at both positions);
+/// a key seen before gets `_output<position>` appended (and `_` more until unique).
+pub fn output_keys(specs: &[IoSpec]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::with_capacity(specs.len());
+    for (k, spec) in specs.iter().enumerate() {
+        let mut key = spec.key().to_string();
+        if seen.contains(&key) {
+            key = format!("{key}_output{k}");
+            while seen.contains(&key) {
+                key.push('_');
+            }
+        }
+        seen.insert(key.clone());
+        keys.push(key);
+    }
+    keys
+}
+
 /// Sees every tensor an engine computes during a run (calibration statistics,
 /// `--dump-all`, per-layer comparison).
 pub trait Observer {

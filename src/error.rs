@@ -32,6 +32,10 @@ pub enum Error {
     /// A problem with data files (.npy, .npz, images).
     #[error("{0}")]
     Data(String),
+    /// What a model declares does not fit the memory budget (a tensor, or a table a kernel
+    /// precomputes from shapes), found at prepare; see [`crate::memory`].
+    #[error("out of memory budget: {0}")]
+    Memory(String),
     /// A GPU adapter, device or shader problem.
     #[error("gpu: {0}")]
     Gpu(String),

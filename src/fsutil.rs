@@ -1,4 +1,4 @@
-//! File helpers: atomic writes.
+//! File helpers: atomic writes; opening only regular files for reading.
 
 use std::io::Write;
 use std::path::Path;
@@ -38,4 +38,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(io(e));
     }
     Ok(())
+}
+
+/// Check that `path` is a regular file (after symbolic links): reading a FIFO would block
+/// forever, a device would never end. The error names the path and what it is instead.
+pub(crate) fn check_regular(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let ft = meta.file_type();
+    let kind = if ft.is_dir() {
+        "a directory"
+    } else {
+        special_kind(&ft)
+    };
+    Err(Error::Data(format!(
+        "{}: is {kind}, not a regular file; litequant reads models and data only from regular \
+         files",
+        path.display()
+    )))
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "not a plain file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "not a plain file"
+}
+
+/// Open `path` for reading if it is a regular file ([`check_regular`]).
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File> {
+    check_regular(path)?;
+    std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

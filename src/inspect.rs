@@ -28,6 +28,10 @@ pub struct Report {
     /// Bytes of constant tensor data by dtype name, over all subgraphs.
     pub weight_bytes: BTreeMap<String, u64>,
     pub weight_bytes_total: u64,
+    /// What LiteRT tolerates in the model but a careful writer would not produce (dangling
+    /// metadata references, unused operator codes, ...), one line each; the model loads,
+    /// runs and round-trips as it is. See docs/reading.md.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -252,6 +256,7 @@ impl Report {
             weight_bytes_total: weight_bytes.values().sum(),
             op_histogram,
             weight_bytes,
+            warnings: model.warnings(),
         }
     }
 
@@ -418,6 +423,16 @@ impl fmt::Display for Report {
             }
         }
         let _ = writeln!(s, "(* constant data)");
+        if !self.warnings.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nwarnings ({}; the file loads, runs and round-trips as it is):",
+                self.warnings.len()
+            );
+            for w in &self.warnings {
+                let _ = writeln!(s, "  warning: {w}");
+            }
+        }
         f.write_str(&s)
     }
 }

@@ -10,13 +10,14 @@ pub mod eval;
 mod fsutil;
 pub mod gpu;
 pub mod inspect;
+pub mod memory;
 pub mod model;
 pub mod quant;
 pub mod reference;
 mod tensor;
 pub mod tflite;
 
-pub use engine::{bind_inputs, Engine, IoSpec, Observer, Session};
+pub use engine::{bind_inputs, output_keys, Engine, IoSpec, Observer, Session};
 pub use error::{Error, Result};
 pub use fsutil::write_atomic;
 pub use model::Model;

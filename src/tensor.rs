@@ -63,6 +63,30 @@ impl Buf {
         })
     }
 
+    /// [`Buf::zeros`], allocated fallibly: `Err` when the allocator refuses, `Ok(None)` for
+    /// a dtype that cannot be held.
+    pub fn try_zeros(dtype: DType, n: usize) -> crate::Result<Option<Buf>> {
+        fn z<T: Clone>(n: usize, v: T, dtype: DType) -> crate::Result<Vec<T>> {
+            let mut out = Vec::new();
+            out.try_reserve_exact(n).map_err(|e| {
+                crate::Error::Memory(format!("allocating {n} {dtype} values failed ({e})"))
+            })?;
+            out.resize(n, v);
+            Ok(out)
+        }
+        Ok(Some(match dtype {
+            DType::F32 => Buf::F32(z(n, 0.0, dtype)?),
+            DType::F16 => Buf::F16(z(n, 0, dtype)?),
+            DType::I8 => Buf::I8(z(n, 0, dtype)?),
+            DType::U8 => Buf::U8(z(n, 0, dtype)?),
+            DType::I16 => Buf::I16(z(n, 0, dtype)?),
+            DType::I32 => Buf::I32(z(n, 0, dtype)?),
+            DType::I64 => Buf::I64(z(n, 0, dtype)?),
+            DType::Bool => Buf::Bool(z(n, false, dtype)?),
+            _ => return Ok(None),
+        }))
+    }
+
     /// Decode little-endian bytes (a constant tensor's data).
     pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> Option<Buf> {
         fn chunks<const N: usize, T>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
@@ -148,6 +172,17 @@ impl Tensor {
             shape: shape.to_vec(),
             buf: Buf::zeros(dtype, n)?,
         })
+    }
+
+    /// [`Tensor::zeros`], allocated fallibly ([`Buf::try_zeros`]).
+    pub fn try_zeros(dtype: DType, shape: &[usize]) -> crate::Result<Option<Tensor>> {
+        let Some(n) = product(shape) else {
+            return Ok(None);
+        };
+        Ok(Buf::try_zeros(dtype, n)?.map(|buf| Tensor {
+            shape: shape.to_vec(),
+            buf,
+        }))
     }
 
     pub fn shape(&self) -> &[usize] {

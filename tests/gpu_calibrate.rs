@@ -142,6 +142,7 @@ fn reshape_chain(n: usize, a: usize) -> Model {
         legacy_metadata_buffers: Vec::new(),
         external_buffer_groups: Vec::new(),
         external_buffers: Vec::new(),
+        unused_operator_codes: Vec::new(),
     }
 }
 
@@ -353,6 +354,71 @@ fn calibrate_fixtures_of_supported_ops_equals_the_reference() {
         assert!(want.samples > 0 && !want.tensors.is_empty(), "{name}");
         same_stats(&got, &want, name);
     }
+}
+
+/// Whether a model has an op whose float results use the device's `exp`.
+fn has_exp_op(m: &Model) -> bool {
+    use litequant::model::code;
+    m.main()
+        .operators
+        .iter()
+        .any(|op| [code::LOGISTIC, code::TANH, code::SOFTMAX].contains(&op.op.code()))
+}
+
+/// The distance in float32 steps between two values of the same sign.
+fn ulps(a: f32, b: f32) -> i64 {
+    (i64::from(a.to_bits() as i32) - i64::from(b.to_bits() as i32)).abs()
+}
+
+/// Calibration on the GPU in the converter's float order gives `ConverterFloatEngine`'s
+/// statistics (what `quantize --backend reference` calibrates with) bit for bit, on every
+/// float op fixture with calibration data; models with an op built on the device's `exp`
+/// (LOGISTIC, TANH, SOFTMAX) within 4 ulp.
+#[test]
+fn calibrate_every_float_fixture_as_the_converter_engine() {
+    let Some(engine) = engine() else { return };
+    let engine = engine.with_float_order(litequant::FloatOrder::Converter);
+    let dir = common::fixtures().join("ops");
+    let (mut exact, mut near, mut worst) = (0, 0, 0i64);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().into_string().ok()?;
+            Some(n.strip_suffix("_f32.tflite")?.to_string())
+        })
+        .filter(|n| dir.join(format!("{n}.calib.npz")).exists())
+        .collect();
+    names.sort();
+    for base in &names {
+        let name = format!("{base}_f32");
+        let m = Model::from_file(dir.join(format!("{name}.tflite"))).unwrap();
+        let want = fixture_stats(&litequant::ConverterFloatEngine, &name);
+        let got = fixture_stats(&engine, &name);
+        assert!(want.samples > 0 && !want.tensors.is_empty(), "{name}");
+        if !has_exp_op(&m) {
+            same_stats(&got, &want, &name);
+            exact += 1;
+            continue;
+        }
+        for (t, w) in &want.tensors {
+            let g = &got.tensors[t];
+            let d = ulps(g.min, w.min).max(ulps(g.max, w.max));
+            assert!(
+                d <= 4,
+                "{name}: tensor {t}: got {g:?}, want {w:?} ({d} ulp)"
+            );
+            worst = worst.max(d);
+        }
+        near += 1;
+    }
+    println!(
+        "calibration as ConverterFloatEngine: {exact} fixtures bit for bit, {near} with exp \
+         ops within {worst} ulp"
+    );
+    assert!(
+        exact > 40,
+        "only {exact} float fixtures with calibration data"
+    );
 }
 
 #[test]

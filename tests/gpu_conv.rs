@@ -1,5 +1,6 @@
-//! CONV_2D and DEPTHWISE_CONV_2D on the GPU against the reference engine: int8 bit for bit,
-//! float32 within 1e-4 abs + 1e-4 rel.
+//! CONV_2D and DEPTHWISE_CONV_2D on the GPU against the reference engine: int8 and float32 bit
+//! for bit (float32 in both summation orders: the reference's against `ReferenceEngine`, the
+//! converter's against `ConverterFloatEngine`), hybrid within 1e-4 abs + 1e-4 rel.
 //!
 //! - Random single-op problems (seeded): sizes that are not tile multiples, strides 1-3,
 //!   dilations, SAME/VALID, groups, depth multipliers, batches, input zero points at
@@ -17,7 +18,9 @@ pub use common::Rng;
 
 use litequant::gpu::{self, with_conv_tiles, ConvTiles, GpuEngine};
 use litequant::model::{DType, Op, Subgraph};
-use litequant::{Buf, Engine, Model, ReferenceEngine, Session, Tensor};
+use litequant::{
+    Buf, ConverterFloatEngine, Engine, FloatOrder, Model, ReferenceEngine, Session, Tensor,
+};
 
 #[path = "gpu_conv/problems.rs"]
 mod problems;
@@ -31,8 +34,9 @@ fn close(x: f32, want: f32) -> bool {
     (x - want).abs() <= 1e-4 + 1e-4 * want.abs()
 }
 
-/// How `got` differs from `want` (int8 exactly; floats within 1e-4 + 1e-4 |want|).
-fn differences(got: &Tensor, want: &Tensor) -> Option<String> {
+/// How `got` differs from `want` (int8 exactly; floats bit for bit when `exact`, else
+/// within 1e-4 + 1e-4 |want|).
+fn differences(got: &Tensor, want: &Tensor, exact: bool) -> Option<String> {
     if got.shape() != want.shape() || got.dtype() != want.dtype() {
         return Some(format!(
             "got {} {:?}, want {} {:?}",
@@ -54,7 +58,13 @@ fn differences(got: &Tensor, want: &Tensor) -> Option<String> {
             .iter()
             .zip(b)
             .enumerate()
-            .filter(|(_, (x, y))| !close(**x, **y))
+            .filter(|(_, (x, y))| {
+                if exact {
+                    x.to_bits() != y.to_bits() && !(x.is_nan() && y.is_nan())
+                } else {
+                    !close(**x, **y)
+                }
+            })
             .map(|(i, (x, y))| format!("[{i}] {x} vs {y}"))
             .collect(),
         _ => vec!["unexpected dtype".into()],
@@ -148,18 +158,29 @@ fn tile_configs() -> Vec<(&'static str, ConvTiles)> {
     ]
 }
 
-/// `count` random problems of one kind, each under every tile configuration.
-fn check_random(seed: u64, depthwise: bool, kind: Kind, count: usize) -> litequant::Result<()> {
+/// `count` random problems of one kind, each under every tile configuration; float32 in the
+/// summation order `order`.
+fn check_random(
+    seed: u64,
+    depthwise: bool,
+    kind: Kind,
+    count: usize,
+    order: FloatOrder,
+) -> litequant::Result<()> {
     let Some(ctx) = gpu::context_or_skip("gpu_conv")? else {
         return Ok(());
     };
-    let gpu = GpuEngine::new(ctx);
+    let gpu = GpuEngine::new(ctx).with_float_order(order);
+    let exact = kind != Kind::Hybrid;
     let mut rng = Rng(seed);
     let configs = tile_configs();
     let mut failures = Vec::new();
     for i in 0..count {
         let p = random_problem(&mut rng, depthwise, kind);
-        let want = run_on(&ReferenceEngine, &p.model, &p.input)?;
+        let want = match order {
+            FloatOrder::Reference => run_on(&ReferenceEngine, &p.model, &p.input)?,
+            FloatOrder::Converter => run_on(&ConverterFloatEngine, &p.model, &p.input)?,
+        };
         // Every problem under the default tiles, and under two of the others in turn.
         let picks = [
             0,
@@ -173,7 +194,7 @@ fn check_random(seed: u64, depthwise: bool, kind: Kind, count: usize) -> litequa
                 0 => run_on(&gpu, &p.model, &p.input)?,
                 _ => with_conv_tiles(tiles, || run_on(&gpu, &p.model, &p.input))?,
             };
-            if let Some(d) = differences(&got, &want) {
+            if let Some(d) = differences(&got, &want, exact) {
                 failures.push(format!("problem {i} ({}) tiles {name}: {d}", p.what));
             }
         }
@@ -184,32 +205,42 @@ fn check_random(seed: u64, depthwise: bool, kind: Kind, count: usize) -> litequa
 
 #[test]
 fn conv2d_int8_matches_reference() -> litequant::Result<()> {
-    check_random(1, false, Kind::Int8, 60)
+    check_random(1, false, Kind::Int8, 60, FloatOrder::Reference)
 }
 
 #[test]
 fn conv2d_f32_matches_reference() -> litequant::Result<()> {
-    check_random(2, false, Kind::Float, 30)
+    check_random(2, false, Kind::Float, 30, FloatOrder::Reference)
 }
 
 #[test]
 fn depthwise_int8_matches_reference() -> litequant::Result<()> {
-    check_random(3, true, Kind::Int8, 60)
+    check_random(3, true, Kind::Int8, 60, FloatOrder::Reference)
 }
 
 #[test]
 fn depthwise_f32_matches_reference() -> litequant::Result<()> {
-    check_random(4, true, Kind::Float, 30)
+    check_random(4, true, Kind::Float, 30, FloatOrder::Reference)
+}
+
+#[test]
+fn conv2d_f32_converter_order_matches_converter_engine() -> litequant::Result<()> {
+    check_random(7, false, Kind::Float, 30, FloatOrder::Converter)
+}
+
+#[test]
+fn depthwise_f32_converter_order_matches_converter_engine() -> litequant::Result<()> {
+    check_random(8, true, Kind::Float, 20, FloatOrder::Converter)
 }
 
 #[test]
 fn conv2d_hybrid_matches_reference() -> litequant::Result<()> {
-    check_random(5, false, Kind::Hybrid, 30)
+    check_random(5, false, Kind::Hybrid, 30, FloatOrder::Reference)
 }
 
 #[test]
 fn depthwise_hybrid_matches_reference() -> litequant::Result<()> {
-    check_random(6, true, Kind::Hybrid, 30)
+    check_random(6, true, Kind::Hybrid, 30, FloatOrder::Reference)
 }
 
 // ---- the op fixtures' convolutions on LiteRT's recorded tensors --------------------------
@@ -314,7 +345,8 @@ fn fixture_convolutions_match_litert_in_isolation() -> litequant::Result<()> {
                 let got = session.run(std::slice::from_ref(&input))?.remove(0);
                 let want_ref = reference.run(std::slice::from_ref(&input))?.remove(0);
                 for (against, want) in [("LiteRT", sample(&ys, s)), ("reference", want_ref)] {
-                    if let Some(d) = differences(&got, &want) {
+                    // Float within tolerance of LiteRT; hybrid, float and int8 ops alike.
+                    if let Some(d) = differences(&got, &want, false) {
                         failures.push(format!("{what} sample {s} vs {against}: {d}"));
                     }
                 }

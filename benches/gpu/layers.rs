@@ -66,6 +66,7 @@ fn model(tensors: Vec<Tensor>, inputs: Vec<usize>, op: Op, op_inputs: Vec<i32>) 
         legacy_metadata_buffers: Vec::new(),
         external_buffer_groups: Vec::new(),
         external_buffers: Vec::new(),
+        unused_operator_codes: Vec::new(),
     }
 }
 

@@ -161,6 +161,8 @@ impl ImageDirDataset {
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)));
             if is_image {
+                // Before any work: a FIFO named like an image would block calibration.
+                crate::fsutil::check_regular(&path)?;
                 files.push(path);
             } else {
                 skipped += 1;
@@ -225,6 +227,7 @@ impl ImageDirDataset {
     /// Decode, resize and normalise one image file as this dataset does.
     pub fn load(&self, path: &Path) -> Result<Tensor> {
         let what = path.display().to_string();
+        crate::fsutil::check_regular(path)?;
         let img = image::ImageReader::open(path)
             .map_err(|source| Error::Io {
                 path: path.to_path_buf(),

@@ -202,10 +202,7 @@ pub fn read_npy(mut r: impl Read, what: &str) -> Result<Tensor> {
 
 /// Read a `.npy` file.
 pub fn read_npy_file(path: &std::path::Path) -> Result<Tensor> {
-    let f = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let f = crate::fsutil::open_regular(path)?;
     read_npy(std::io::BufReader::new(f), &path.display().to_string())
 }
 

@@ -20,10 +20,7 @@ fn zerr(path: &Path, e: impl std::fmt::Display) -> Error {
 impl Npz {
     pub fn open(path: impl AsRef<Path>) -> Result<Npz> {
         let path = path.as_ref().to_path_buf();
-        let f = File::open(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let f = crate::fsutil::open_regular(&path)?;
         let zip = zip::ZipArchive::new(BufReader::new(f))
             .map_err(|e| zerr(&path, format!("not a readable .npz archive: {e}")))?;
         Ok(Npz { path, zip })

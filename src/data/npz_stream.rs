@@ -58,6 +58,7 @@ fn open_entry(path: &Path, e: &Entry) -> Result<EntryReader> {
         path: path.to_path_buf(),
         source,
     };
+    crate::fsutil::check_regular(path)?;
     let mut f = File::open(path).map_err(ioerr)?;
     f.seek(SeekFrom::Start(e.data_start)).map_err(ioerr)?;
     let raw = BufReader::with_capacity(1 << 16, f).take(e.compressed_size);
@@ -175,10 +176,7 @@ impl NpzDataset {
 
     fn open_selected(path: &Path, names: Option<&[&str]>, sort: bool) -> Result<NpzDataset> {
         let what = path.display().to_string();
-        let f = File::open(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let f = crate::fsutil::open_regular(path)?;
         let mut zip = zip::ZipArchive::new(BufReader::new(f))
             .map_err(|e| err(&what, format!("not a readable .npz archive: {e}")))?;
         let all: Vec<String> = zip

@@ -156,6 +156,7 @@ impl NpyDataset {
             path: path.clone(),
             source,
         };
+        crate::fsutil::check_regular(&path)?;
         let f = File::open(&path).map_err(ioerr)?;
         let file_len = f.metadata().map_err(ioerr)?.len();
         let mut r = BufReader::new(f);

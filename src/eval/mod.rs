@@ -335,6 +335,9 @@ pub fn evaluate<E: Engine>(
             qouts.len()
         )));
     }
+    if let Some(labels) = labels {
+        check_labels(labels, &fouts)?;
+    }
     let qins = qs.inputs().to_vec();
 
     // Per-layer plan: shared computed tensors, one slot each.
@@ -463,6 +466,30 @@ pub fn evaluate<E: Engine>(
         outputs,
         layers,
     })
+}
+
+/// Labels must be class indices of every class output (last axis longer than 1): in
+/// `0..classes`. Checked before any sample runs.
+fn check_labels(labels: &[i64], outputs: &[IoSpec]) -> Result<()> {
+    for o in outputs {
+        let classes = o.shape.last().copied().unwrap_or(1);
+        if classes <= 1 {
+            continue;
+        }
+        if let Some((i, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|&(_, &l)| l < 0 || l as u64 >= classes as u64)
+        {
+            return Err(Error::Data(format!(
+                "labels: label {i} is {l}, not a class index of output '{}' ({classes} \
+                 classes: 0 to {})",
+                o.key(),
+                classes - 1
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Integer class labels from an array: shape `[N]` or `[N, 1]`, any integer dtype, or float

@@ -13,6 +13,7 @@
 mod context;
 mod engine;
 pub(crate) mod kernels;
+mod loops;
 mod plan;
 mod session;
 pub mod shaders;

@@ -64,9 +64,20 @@ fn elem_size(dtype: model::DType) -> Option<usize> {
 }
 
 impl GpuSession {
-    pub(crate) fn new(gpu: Arc<GpuContext>, model: &Model) -> Result<GpuSession> {
+    pub(crate) fn new(
+        gpu: Arc<GpuContext>,
+        model: &Model,
+        float_order: FloatOrder,
+        max_memory: Option<u64>,
+    ) -> Result<GpuSession> {
         model.validate()?;
         let sg = model.main();
+        // Host memory: the inputs and outputs (read back) and the kernels' tables; the
+        // other activations live on the device (checked against its limits below).
+        let budget = crate::memory::Budget::new(max_memory);
+        reference::charge_tensors(sg, &budget, |t| {
+            sg.inputs.contains(&t) || sg.outputs.contains(&t)
+        })?;
         let mut consts = Vec::with_capacity(sg.tensors.len());
         for (ti, t) in sg.tensors.iter().enumerate() {
             consts.push(reference::constant_value(0, ti, t)?);
@@ -90,7 +101,8 @@ impl GpuSession {
                 op,
                 sg,
                 consts: &consts,
-                float_order: FloatOrder::Reference,
+                float_order,
+                budget: &budget,
             };
             prepared.push(reference::prepare_op(&ctx)?);
         }
@@ -128,8 +140,9 @@ impl GpuSession {
         let plan = plan::plan(&lives);
         let device = gpu.device();
         let limits = device.limits();
-        let max_binding =
-            u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         for l in &lives {
             if l.bytes > max_binding {
                 return Err(Error::Unsupported(format!(
@@ -194,7 +207,8 @@ impl GpuSession {
                 op,
                 sg,
                 consts: &consts,
-                float_order: FloatOrder::Reference,
+                float_order,
+                budget: &budget,
             };
             let gctx = GpuOpCtx {
                 gpu: &gpu,
@@ -361,7 +375,7 @@ impl Session for GpuSession {
     fn run_observed(
         &mut self,
         inputs: &[Tensor],
-        mut observer: Option<&mut dyn Observer>,
+        observer: Option<&mut dyn Observer>,
     ) -> Result<Vec<Tensor>> {
         reference::check_inputs(&self.inputs, inputs)?;
         let queue = self.gpu.queue().clone();
@@ -457,7 +471,7 @@ impl Session for GpuSession {
             .map(|(_, st)| st)
             .min_by_key(|st| st.index);
 
-        if let Some(o) = observer.as_deref_mut() {
+        if let Some(o) = observer {
             for &(t, at) in &input_copies {
                 let v = self.decode(t, &bytes[at as usize..])?;
                 o.observe(t, &self.names[t], &v)?;

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::loops::loops_end;
 use crate::{Error, Result};
 
 /// Every shader: (name, WGSL source before `#import` expansion).
@@ -101,6 +102,14 @@ pub const COMMON: &[(&str, &str)] = &[
     (
         "softfloat",
         include_str!("../../shaders/common/softfloat.wgsl"),
+    ),
+    // Products the compiler cannot fuse into a multiply-add (every float accumulation).
+    ("unfused", include_str!("../../shaders/common/unfused.wgsl")),
+    // The converter's float summation orders (Eigen's GEMV/GEMM): twin of
+    // src/reference/float_order.rs.
+    (
+        "eigen_order",
+        include_str!("../../shaders/common/eigen_order.wgsl"),
     ),
     // IEEE binary64 arithmetic on vec2<u32>: twin of
     // src/quant/fixedpoint/softfloat/binary64.rs.
@@ -293,11 +302,21 @@ impl PipelineCache {
             return Ok(m.clone());
         }
         let src = source(name)?;
+        // Loop counters only where some loop's end is not evident from its form
+        // (`super::loops`); buffer bounds checks always.
+        let force_loop_bounding = loops_end(&src).is_err();
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let desc = wgpu::ShaderModuleDescriptor {
             label: Some(name),
             source: wgpu::ShaderSource::Wgsl(src.into()),
-        });
+        };
+        let checks = wgpu::ShaderRuntimeChecks {
+            force_loop_bounding,
+            ..wgpu::ShaderRuntimeChecks::checked()
+        };
+        // SAFETY: bounds checks stay on; loop bounding is off only for modules all of whose
+        // loops end by their form (`loops_end`), as `create_shader_module_trusted` requires.
+        let module = unsafe { device.create_shader_module_trusted(desc, checks) };
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader {name:?} does not compile: {e}")));
         }

@@ -209,7 +209,9 @@ impl GpuStats {
         let part_bytes = (HEAD * t + counters).max(1) * 4;
         let acc_bytes = (HEAD * t + 2 * counters).max(1) * 4;
         let limits = device.limits();
-        let max = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let max = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         if acc_bytes > max || counters > u64::from(u32::MAX / 4) {
             return Err(Error::Gpu(format!(
                 "statistics of {t} tensors with {counters} counters take {acc_bytes} bytes, \

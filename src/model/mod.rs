@@ -2,6 +2,7 @@
 //! [`crate::tflite`]; transformed by the quantizer's passes; run by the engines.
 
 mod dtype;
+mod lint;
 mod op;
 mod quant;
 mod shapes;
@@ -35,12 +36,35 @@ pub struct Model {
     /// Named metadata entries with their bytes (`min_runtime_version`, `CONVERSION_METADATA`, ...).
     pub metadata: Vec<Metadata>,
     pub signature_defs: Vec<SignatureDef>,
-    /// Contents of the buffers listed in the deprecated `metadata_buffer` field.
-    pub legacy_metadata_buffers: Vec<Data>,
+    /// The buffers listed in the deprecated `metadata_buffer` field (LiteRT never reads it).
+    pub legacy_metadata_buffers: Vec<LegacyMetadataBuffer>,
     /// Names of external weight files (`external_buffer_groups`).
     pub external_buffer_groups: Vec<String>,
     /// Tensor data stored outside the model file (`external_buffers`).
     pub external_buffers: Vec<ExternalBuffer>,
+    /// Entries of the file's operator-code table that no operator uses. LiteRT resolves
+    /// them all the same (`InterpreterBuilder::BuildLocalIndexToRegistrationMapping`);
+    /// they are kept so that the file round-trips, and written after the used codes.
+    pub unused_operator_codes: Vec<OperatorCode>,
+}
+
+/// One entry of the operator-code table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OperatorCode {
+    /// The builtin code (the larger of the file's two code fields).
+    pub builtin_code: i32,
+    pub custom_code: Option<String>,
+    pub version: i32,
+}
+
+/// One entry of the deprecated `metadata_buffer` list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegacyMetadataBuffer {
+    /// The contents of the buffer the entry names.
+    Data(Data),
+    /// An index that names no buffer of the file (negative or past the end), kept as it is:
+    /// LiteRT never reads this list, so it loads such files (a warning says so).
+    Dangling(i32),
 }
 
 /// A tensor's data in an external file group.
@@ -60,6 +84,22 @@ pub struct ExternalBuffer {
 pub struct Metadata {
     pub name: String,
     pub data: Data,
+    /// The buffer index the file gave, when it names no buffer (past the end of the buffer
+    /// table); `data` is then empty. LiteRT skips such an entry
+    /// (`FlatBufferModel::ReadAllMetadata`), so the file loads; it is kept so that the file
+    /// round-trips as it is (the writer keeps it past the end), and a warning says so.
+    pub dangling_buffer: Option<u32>,
+}
+
+impl Metadata {
+    /// An entry holding `data`.
+    pub fn new(name: impl Into<String>, data: Data) -> Metadata {
+        Metadata {
+            name: name.into(),
+            data,
+            dangling_buffer: None,
+        }
+    }
 }
 
 /// A signature: named inputs and outputs of one subgraph.
@@ -203,6 +243,14 @@ impl Model {
     /// graph order). Reading a file runs this; passes that build models may run it too.
     pub fn validate(&self) -> crate::Result<()> {
         validate::validate(self)
+    }
+
+    /// What LiteRT tolerates in this model but a careful writer would not produce: dangling
+    /// metadata and debug references, unused operator codes, signatures naming missing
+    /// tensors, ... One line each, for `litequant inspect`. None of them stops a load, a
+    /// run or a round trip (docs/reading.md lists every rule).
+    pub fn warnings(&self) -> Vec<String> {
+        lint::warnings(self)
     }
 
     /// The metadata entry with this name.

@@ -1,5 +1,9 @@
 //! Model invariants: every index in range, shapes consistent with data, operators in an order
 //! where each input exists before it is read, no subgraph calling itself.
+//!
+//! Each rule here is a refusal because LiteRT refuses the same file (the comment names the
+//! check it mirrors) or because accepting it would make litequant compute something wrong.
+//! What LiteRT tolerates is a warning instead ([`super::lint`]); docs/reading.md lists both.
 
 use super::{code, Model, Op, Subgraph, Tensor, SCHEMA_VERSION};
 use crate::tflite::fb;
@@ -10,72 +14,59 @@ fn invalid(msg: String) -> Error {
 }
 
 pub(super) fn validate(model: &Model) -> Result<()> {
+    // LiteRT: "Model provided is schema version %d not equal to supported version"
+    // (InterpreterBuilder::operator(), core/interpreter_builder.cc).
     if model.version != SCHEMA_VERSION {
         return Err(invalid(format!(
             "schema version {} is not supported (litequant reads version {SCHEMA_VERSION})",
             model.version
         )));
     }
+    // LiteRT: "No subgraph in the model." (InterpreterBuilder::operator()).
     if model.subgraphs.is_empty() {
         return Err(invalid("the model has no subgraphs".into()));
     }
+    for code in &model.unused_operator_codes {
+        check_operator_code(code.builtin_code, code.custom_code.as_deref())
+            .map_err(|m| invalid(format!("an operator code no operator uses: {m}")))?;
+    }
     for (si, sg) in model.subgraphs.iter().enumerate() {
-        check_debug_index(model, sg.debug_metadata_index, &format!("subgraph {si}"))?;
         for (ti, t) in sg.tensors.iter().enumerate() {
             check_tensor(t)
                 .map_err(|m| invalid(format!("subgraph {si}, tensor {ti} ('{}'): {m}", t.name)))?;
         }
-        check_graph(model, si, sg)?;
-    }
-    for (i, sig) in model.signature_defs.iter().enumerate() {
-        let sg = model.subgraphs.get(sig.subgraph).ok_or_else(|| {
-            invalid(format!(
-                "signature {i} ('{}') names subgraph {}, but the model has {} subgraphs",
-                sig.key,
-                sig.subgraph,
-                model.subgraphs.len()
-            ))
-        })?;
-        for (kind, maps) in [("input", &sig.inputs), ("output", &sig.outputs)] {
-            for m in maps.iter() {
-                if m.tensor >= sg.tensors.len() {
-                    return Err(invalid(format!(
-                        "signature {i} ('{}') {kind} '{}' names tensor {}, but subgraph {} has {} tensors",
-                        sig.key,
-                        m.name,
-                        m.tensor,
-                        sig.subgraph,
-                        sg.tensors.len()
-                    )));
-                }
-            }
-        }
+        check_graph(si, sg)?;
     }
     check_subgraph_calls(model)
 }
 
-fn check_debug_index(model: &Model, index: i32, what: &str) -> Result<()> {
-    if index < -1 || index >= 0 && index as usize >= model.metadata.len() {
-        return Err(invalid(format!(
-            "{what}: debug_metadata_index {index} is out of range (the model has {} metadata entries)",
-            model.metadata.len()
-        )));
+/// LiteRT resolves every entry of the operator-code table, used or not
+/// (InterpreterBuilder::BuildLocalIndexToRegistrationMapping): a CUSTOM code without a
+/// custom_code is "Operator with CUSTOM builtin_code has no custom_code", a negative code
+/// has no registration.
+fn check_operator_code(code: i32, custom_code: Option<&str>) -> std::result::Result<(), String> {
+    if code < 0 {
+        return Err(format!("builtin code {code} is negative"));
+    }
+    if code == code::CUSTOM && custom_code.is_none() {
+        return Err("a CUSTOM op without a custom_code".into());
     }
     Ok(())
 }
 
 fn check_tensor(t: &Tensor) -> std::result::Result<(), String> {
+    // A stored shape has no unknown dimensions (-1 lives in shape_signature); LiteRT's byte
+    // count of a negative dimension overflows (Subgraph::BytesRequired, core/subgraph.cc),
+    // and litequant would have no size to compute with.
     if let Some(&d) = t.shape.iter().find(|&&d| d < 0) {
         return Err(format!("shape {:?} has a negative dimension {d}", t.shape));
     }
-    if let Some(sig) = &t.shape_signature {
-        if sig.iter().any(|&d| d < -1) {
-            return Err(format!("shape_signature {sig:?} has a dimension below -1"));
-        }
-    }
+    // LiteRT: "BytesRequired number of elements overflowed" (Subgraph::BytesRequired).
     let n = t
         .num_elements()
         .ok_or_else(|| format!("shape {:?} has more elements than can be counted", t.shape))?;
+    // LiteRT: a constant's bytes must be what its type and shape need
+    // (Subgraph::SetTensorParametersReadOnly: TF_LITE_ENSURE_EQ(required_bytes, bytes)).
     if let (Some(data), None) = (&t.data, &t.sparsity) {
         if let Some(want) = t.dtype.storage_bytes(n) {
             if data.len() as u64 != want {
@@ -88,6 +79,9 @@ fn check_tensor(t: &Tensor) -> std::result::Result<(), String> {
             }
         }
     }
+    // LiteRT: InterpreterBuilder::ParseQuantization ("QuantizationParam has %d zero_point
+    // values and %d scale values", "num_scales must be 1 for per-layer quantization, or %d
+    // for per-axis", "quantized_dimension must be in range").
     if let Some(q) = &t.quant {
         let ns = q.scale.len();
         if !q.zero_point.is_empty() && q.zero_point.len() != ns {
@@ -119,7 +113,7 @@ fn check_tensor(t: &Tensor) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
+fn check_graph(si: usize, sg: &Subgraph) -> Result<()> {
     let nt = sg.tensors.len();
     // `what` names the reference only for the message: formatting it eagerly for every
     // index would cost (indices x custom-code length), quadratic in the file.
@@ -131,6 +125,8 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
             ))
         })
     };
+    // LiteRT: "Invalid tensor index %d in %s" (Subgraph::CheckTensorIndices, for the
+    // subgraph's inputs and outputs and every node's inputs, outputs and intermediates).
     for (k, &t) in sg.inputs.iter().enumerate() {
         range(&|| format!("input {k}"), t as i64)?;
     }
@@ -149,17 +145,9 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
         let name = op.op.name();
         let what = |k: usize, kind: &str| format!("operator {oi} ({name}) {kind} {k}");
         if let Op::Other(o) = &op.op {
-            if o.code == code::CUSTOM && o.custom_code.is_none() {
-                return Err(invalid(format!(
-                    "subgraph {si}, operator {oi}: a CUSTOM op without a custom_code"
-                )));
-            }
+            check_operator_code(o.code, o.custom_code.as_deref())
+                .map_err(|m| invalid(format!("subgraph {si}, operator {oi}: {m}")))?;
         }
-        check_debug_index(
-            model,
-            op.debug_metadata_index,
-            &format!("subgraph {si}, operator {oi}"),
-        )?;
         for (k, &t) in op.inputs.iter().enumerate() {
             if t != super::OPTIONAL {
                 range(&|| what(k, "input"), t as i64)?;
@@ -171,12 +159,17 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
         for (k, &t) in op.outputs.iter().enumerate() {
             let t = range(&|| what(k, "output"), t as i64)?;
             let tensor = &sg.tensors[t];
+            // Refused as wrong to compute: one tensor, one value. With two writers the
+            // calibration statistics, the liveness plans and the quantizer's rewrites
+            // would each see a different tensor.
             if producer[t] != UNSET {
                 return Err(invalid(format!(
                     "subgraph {si}: tensor {t} ('{}') is written by operator {} and again by operator {oi} ({name})",
                     tensor.name, producer[t]
                 )));
             }
+            // Refused as wrong to compute: the value the graph reads would depend on the
+            // engine (LiteRT maps constants read-only, so a kernel writing one crashes).
             if is_input[t] || tensor.is_constant() {
                 let kind = if is_input[t] {
                     "a subgraph input"
@@ -197,6 +190,8 @@ fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<()> {
             || sg.tensors[t].is_variable
             || sg.tensors[t].num_elements() == Some(0)
     };
+    // Refused as wrong to compute: LiteRT runs operators in file order and would read an
+    // unwritten (uninitialised) tensor; there is no right value to compute with.
     for (oi, op) in sg.operators.iter().enumerate() {
         for t in op.input_tensors() {
             if available_at_start(t) {
@@ -255,6 +250,9 @@ pub(crate) fn called_subgraphs(op: &Op) -> Vec<i32> {
     v
 }
 
+/// LiteRT: the control-flow kernels refuse a subgraph index past the end at prepare
+/// (kernels/while.cc, if.cc, call_once.cc: `TF_LITE_ENSURE(context, index <
+/// subgraphs->size())`); a recursive call would prepare forever (a stack overflow).
 fn check_subgraph_calls(model: &Model) -> Result<()> {
     let n = model.subgraphs.len();
     let mut edges = vec![Vec::new(); n];

@@ -181,6 +181,32 @@ impl QuantizeOptions {
         }
         Ok(())
     }
+
+    /// [`QuantizeOptions::validate`], and what depends on the model: every `keep_float`
+    /// name must be the output tensor of an op of the main subgraph, or the type of one of
+    /// its ops. Run it before calibrating: an unknown name is an error before any work.
+    pub fn validate_for(&self, model: &Model) -> Result<()> {
+        self.validate()?;
+        let sg = model.main();
+        for name in &self.keep_float {
+            let is_output = |op: &crate::model::Operator| {
+                op.output_tensors()
+                    .any(|t| sg.tensors.get(t).is_some_and(|t| t.name == *name))
+            };
+            let known = !name.is_empty()
+                && sg
+                    .operators
+                    .iter()
+                    .any(|op| is_output(op) || op.op.name() == *name);
+            if !known {
+                return Err(Error::Data(format!(
+                    "keep-float '{name}' names no op of the model: give an op's output tensor \
+                     name (as `litequant inspect` lists them) or an op type it has (CONV_2D)"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for QuantizeOptions {
@@ -204,7 +230,7 @@ pub fn quantize(
     stats: Option<&Stats>,
     opts: &QuantizeOptions,
 ) -> Result<(Model, Report)> {
-    opts.validate()?;
+    opts.validate_for(model)?;
     let (quantized, float_ops, twins) = match opts.mode {
         Mode::Dynamic => {
             let dynamic = DynamicOptions {

@@ -339,6 +339,7 @@ mod tests {
             legacy_metadata_buffers: Vec::new(),
             external_buffer_groups: Vec::new(),
             external_buffers: Vec::new(),
+            unused_operator_codes: Vec::new(),
         }
     }
 

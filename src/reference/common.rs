@@ -14,6 +14,8 @@ pub(crate) struct OpCtx<'a> {
     pub consts: &'a [Option<Tensor>],
     /// The summation order of the float32 kernels.
     pub float_order: super::FloatOrder,
+    /// The memory budget tables sized by shapes are charged to ([`OpCtx::vec`]).
+    pub budget: &'a crate::memory::Budget,
 }
 
 impl<'a> OpCtx<'a> {
@@ -41,6 +43,23 @@ impl<'a> OpCtx<'a> {
             self.dtypes(&self.op.inputs),
             self.dtypes(&self.op.outputs)
         ))
+    }
+
+    /// [`broadcast_map`], its table charged to the memory budget and allocated fallibly;
+    /// `Ok(None)` if the shapes do not broadcast.
+    pub fn broadcast_map(
+        &self,
+        in_shape: &[usize],
+        out_shape: &[usize],
+    ) -> Result<Option<Vec<usize>>> {
+        let n = out_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let map = self.budget.with_capacity(n.unwrap_or(usize::MAX), || {
+            format!(
+                "{}: the broadcast index map of {in_shape:?} to {out_shape:?}",
+                self.label()
+            )
+        })?;
+        Ok(broadcast_map_in(map, in_shape, out_shape))
     }
 
     /// An error about a malformed op (wrong input count, shape mismatch).
@@ -234,7 +253,18 @@ pub(crate) fn compute_padding(
 /// For each element of `out_shape` (row-major), the flat index of the element of
 /// `in_shape` it reads under numpy broadcasting (`in_shape` right-aligned; size-1 dims
 /// repeat). `None` if the shapes do not broadcast.
+#[cfg(test)]
 pub(crate) fn broadcast_map(in_shape: &[usize], out_shape: &[usize]) -> Option<Vec<usize>> {
+    broadcast_map_in(Vec::new(), in_shape, out_shape)
+}
+
+/// [`broadcast_map`] written into `map` (emptied first; give it the capacity).
+fn broadcast_map_in(
+    mut map: Vec<usize>,
+    in_shape: &[usize],
+    out_shape: &[usize],
+) -> Option<Vec<usize>> {
+    map.clear();
     let rank = out_shape.len();
     if in_shape.len() > rank {
         return None;
@@ -251,7 +281,7 @@ pub(crate) fn broadcast_map(in_shape: &[usize], out_shape: &[usize]) -> Option<V
         stride *= dim;
     }
     let n: usize = out_shape.iter().product();
-    let mut map = Vec::with_capacity(n);
+    map.reserve_exact(n);
     let mut idx = vec![0usize; rank];
     for _ in 0..n {
         map.push(idx.iter().zip(&in_strides).map(|(i, s)| i * s).sum());
@@ -305,8 +335,12 @@ impl Epilogue {
 // ---------------------------------------------------------------------------------------
 // Hybrid (dynamic-range) input quantization — appended by the conv family; shared with the
 // hybrid FULLY_CONNECTED / BATCH_MATMUL kernels. TFLite's `tensor_utils::
-// {Symmetric,Asymmetric}QuantizeFloats` (x86 builds call the portable versions,
-// `kernels/internal/reference/portable_tensor_utils.cc`).
+// {Symmetric,Asymmetric}QuantizeFloats`, which x86-64 builds of LiteRT take from
+// `kernels/internal/optimized/neon_tensor_utils.cc` (NEON code through NEON_2_SSE, as for
+// HARD_SWISH), not from the portable versions: the two differ where `x * inv` lies next to a
+// half (the portable asymmetric one rounds `zp + x * inv`, the NEON one `x * inv`, then adds
+// `zp`), and in the asymmetric range (`rmax - rmin` in float). Established against LiteRT
+// 2.3's BUILTIN_REF on a MobileNetV2 quantized by ai-edge-quantizer's `dynamic_wi8_afp32`.
 // ---------------------------------------------------------------------------------------
 
 /// `std::minmax_element` over non-empty `values`: the first smallest and the last largest.
@@ -326,9 +360,33 @@ fn min_max(values: &[f32]) -> (f32, f32) {
     (lo, hi)
 }
 
-/// `PortableSymmetricQuantizeFloats`: `q = clamp(round(x * (127 / range)), ±127)` with
-/// `range = max(|min|, |max|)` (all in float); returns the scaling factor `range / 127`
-/// (1 when the range is 0, every `q` then 0).
+/// x86's float-to-int32 conversion (`cvttss2si`, `_mm_cvttps_epi32`, and so C++'s
+/// `static_cast<int32_t>` there): truncation, with NaN and values out of range giving
+/// `i32::MIN`.
+pub(crate) fn cvtt_i32(x: f32) -> i32 {
+    if x.is_nan() || !(-2_147_483_648.0..2_147_483_648.0).contains(&x) {
+        i32::MIN
+    } else {
+        x as i32
+    }
+}
+
+/// `RoundToNearest` of `neon_tensor_utils.cc` without `vcvtaq` (NEON_2_SSE): `x ± 0.5` in
+/// float (the sign of `x < 0`), then truncated.
+pub(crate) fn neon_round(x: f32) -> i32 {
+    let half = if x < 0.0 { -0.5f32 } else { 0.5 };
+    cvtt_i32(x + half)
+}
+
+/// How many leading elements of a row the NEON quantizers handle in vectors of eight (the rest
+/// go one at a time with `TfLiteRound`).
+pub(crate) fn neon_block(len: usize) -> usize {
+    len & !7
+}
+
+/// `NeonSymmetricQuantizeFloats`: `range = max(|min|, |max|)`, `inv = 127 / range` (float);
+/// element `i` is `neon_round(x * inv)` in the vector part, `round(inv * x)` after it, clamped
+/// to ±127. Returns the scaling factor `range / 127` (1 when the range is 0, every `q` then 0).
 pub(crate) fn symmetric_quantize_floats(values: &[f32], quantized: &mut [i8]) -> f32 {
     debug_assert_eq!(values.len(), quantized.len());
     if values.is_empty() {
@@ -342,20 +400,25 @@ pub(crate) fn symmetric_quantize_floats(values: &[f32], quantized: &mut [i8]) ->
     }
     let scaling_factor = range / 127.0;
     let inv = 127.0 / range;
-    for (q, &v) in quantized.iter_mut().zip(values) {
-        // TfLiteRound: half away from zero; the float-to-int cast saturates like the clamp.
-        let r = (v * inv).round() as i32;
+    let block = neon_block(values.len());
+    for (i, (q, &v)) in quantized.iter_mut().zip(values).enumerate() {
+        let r = if i < block {
+            neon_round(v * inv)
+        } else {
+            cvtt_i32((inv * v).round())
+        };
         *q = r.clamp(-127, 127) as i8;
     }
     scaling_factor
 }
 
-/// `PortableAsymmetricQuantizeFloats`: asymmetric int8 quantization of one batch row.
-/// The range `[min(0, min), max(0, max)]`, the scale `(rmax - rmin) / 255` and the zero point
-/// (from whichever end has the smaller error, nudged into [-128, 127] with `round`) are
-/// computed in double; then `q = clamp(round(zp + x * (1.0f / scale_f32)), -128, 127)` in
-/// float. Returns `(scaling_factor as f32, zero_point)`; `(1, 0)` with every `q` 0 when the
-/// range is empty.
+/// `NeonAsymmetricQuantizeFloats`: asymmetric int8 quantization of one batch row. The range
+/// `[min(0, min), max(0, max)]` in float, the scale `(rmax - rmin) / 255` (the difference in
+/// float, the division in double) and the zero point (from whichever end has the smaller
+/// error, nudged into [-128, 127] with `round`) in double; `inv = (float)(1.0 / (double)scale)`;
+/// element `i` is `neon_round(x * inv) + zp` in the vector part, `(int)(zp + round(inv * x))`
+/// after it, clamped to [-128, 127]. Returns `(scaling_factor as f32, zero_point)`; `(1, 0)`
+/// with every `q` 0 when the range is empty.
 pub(crate) fn asymmetric_quantize_floats(values: &[f32], quantized: &mut [i8]) -> (f32, i32) {
     debug_assert_eq!(values.len(), quantized.len());
     if values.is_empty() {
@@ -364,13 +427,13 @@ pub(crate) fn asymmetric_quantize_floats(values: &[f32], quantized: &mut [i8]) -
     const QMIN: f64 = -128.0;
     const QMAX: f64 = 127.0;
     let (min, max) = min_max(values);
-    let rmin = f64::from(0.0f32.min(min));
-    let rmax = f64::from(0.0f32.max(max));
+    let (rmin, rmax) = (0.0f32.min(min), 0.0f32.max(max));
     if rmin == rmax {
         quantized.fill(0);
         return (1.0, 0);
     }
-    let scale = (rmax - rmin) / (QMAX - QMIN);
+    let scale = f64::from(rmax - rmin) / (QMAX - QMIN);
+    let (rmin, rmax) = (f64::from(rmin), f64::from(rmax));
     let zero_point_from_min = QMIN - rmin / scale;
     let zero_point_from_max = QMAX - rmax / scale;
     let zero_point_from_min_error = QMIN.abs() + (rmin / scale).abs();
@@ -388,9 +451,18 @@ pub(crate) fn asymmetric_quantize_floats(values: &[f32], quantized: &mut [i8]) -
         zero_point.round() as i32
     };
     let scaling_factor = scale as f32;
-    let inv = 1.0f32 / scaling_factor;
-    for (q, &v) in quantized.iter_mut().zip(values) {
-        let r = (offset as f32 + v * inv).round() as i32;
+    let inv = if scaling_factor == 0.0 {
+        0.0
+    } else {
+        (1.0 / f64::from(scaling_factor)) as f32
+    };
+    let block = neon_block(values.len());
+    for (i, (q, &v)) in quantized.iter_mut().zip(values).enumerate() {
+        let r = if i < block {
+            neon_round(v * inv).wrapping_add(offset)
+        } else {
+            cvtt_i32(offset as f32 + (inv * v).round())
+        };
         *q = r.clamp(-128, 127) as i8;
     }
     (scaling_factor, offset)

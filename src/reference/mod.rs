@@ -41,8 +41,35 @@ pub(crate) trait Kernel: std::any::Any + Send {
 }
 
 /// The CPU reference engine.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReferenceEngine;
+///
+/// `ReferenceEngine` (the value) is the engine with the default memory budget (the memory
+/// available at prepare, [`crate::memory`]); `ReferenceEngine::default().with_max_memory(n)`
+/// sets another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReferenceEngine {
+    max_memory: Option<u64>,
+}
+
+/// The reference engine with the default memory budget (written like a unit struct, as the
+/// engine was before it had options).
+#[allow(non_upper_case_globals)]
+pub const ReferenceEngine: ReferenceEngine = ReferenceEngine { max_memory: None };
+
+impl ReferenceEngine {
+    /// This engine with a memory budget of `bytes` for each prepared model: its activation
+    /// tensors and the tables its kernels precompute. A model over it is an
+    /// [`Error::Memory`] at prepare.
+    pub fn with_max_memory(self, bytes: u64) -> Self {
+        Self {
+            max_memory: Some(bytes),
+        }
+    }
+
+    /// The budget set with [`ReferenceEngine::with_max_memory`] (`None`: the default).
+    pub fn max_memory(&self) -> Option<u64> {
+        self.max_memory
+    }
+}
 
 impl Engine for ReferenceEngine {
     type Session = ReferenceSession;
@@ -52,7 +79,7 @@ impl Engine for ReferenceEngine {
     }
 
     fn prepare(&self, model: &Model) -> Result<ReferenceSession> {
-        ReferenceSession::new(model, FloatOrder::Reference)
+        ReferenceSession::new(model, FloatOrder::Reference, self.max_memory)
     }
 }
 
@@ -60,8 +87,29 @@ impl Engine for ReferenceEngine {
 /// TensorFlow's converter calibrates with ([`FloatOrder::Converter`]); everything else —
 /// every integer kernel included — is the reference engine's. Calibrating on it gives the
 /// converter's ranges, and so its scales, bit for bit (on the x86-64 converter build).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ConverterFloatEngine;
+/// Memory budget as [`ReferenceEngine`]'s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConverterFloatEngine {
+    max_memory: Option<u64>,
+}
+
+/// The converter-order engine with the default memory budget.
+#[allow(non_upper_case_globals)]
+pub const ConverterFloatEngine: ConverterFloatEngine = ConverterFloatEngine { max_memory: None };
+
+impl ConverterFloatEngine {
+    /// As [`ReferenceEngine::with_max_memory`].
+    pub fn with_max_memory(self, bytes: u64) -> Self {
+        Self {
+            max_memory: Some(bytes),
+        }
+    }
+
+    /// The budget set with [`ConverterFloatEngine::with_max_memory`] (`None`: the default).
+    pub fn max_memory(&self) -> Option<u64> {
+        self.max_memory
+    }
+}
 
 impl Engine for ConverterFloatEngine {
     type Session = ReferenceSession;
@@ -71,7 +119,7 @@ impl Engine for ConverterFloatEngine {
     }
 
     fn prepare(&self, model: &Model) -> Result<ReferenceSession> {
-        ReferenceSession::new(model, FloatOrder::Converter)
+        ReferenceSession::new(model, FloatOrder::Converter, self.max_memory)
     }
 }
 
@@ -193,10 +241,57 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     }
 }
 
+/// What a tensor is, for memory messages: `operator 2 (MEAN) input 0: tensor 0 ('x',
+/// FLOAT32 [1, 2147483647, 7, 3])`, naming the op that writes it (or first reads it).
+pub(crate) fn tensor_label(sg: &Subgraph, t: usize) -> String {
+    let tensor = &sg.tensors[t];
+    let what = format!(
+        "tensor {t} ('{}', {} {:?})",
+        tensor.name, tensor.dtype, tensor.shape
+    );
+    let writer = sg.operators.iter().enumerate().find_map(|(i, op)| {
+        let k = op.output_tensors().position(|o| o == t)?;
+        Some(format!("{} output {k}", op_label(i, op)))
+    });
+    let reader = || {
+        sg.operators.iter().enumerate().find_map(|(i, op)| {
+            let k = op.inputs.iter().position(|&x| x == t as i32)?;
+            Some(format!("{} input {k}", op_label(i, op)))
+        })
+    };
+    match writer.or_else(reader) {
+        Some(op) => format!("{op}: {what}"),
+        None => what,
+    }
+}
+
+/// Charge the host memory of the activation tensors `host(t)` selects to `budget`, each
+/// and together, before any kernel or value is allocated.
+pub(crate) fn charge_tensors(
+    sg: &Subgraph,
+    budget: &crate::memory::Budget,
+    host: impl Fn(usize) -> bool,
+) -> Result<()> {
+    for (t, tensor) in sg.tensors.iter().enumerate() {
+        if tensor.data.is_some() || !host(t) {
+            continue;
+        }
+        budget.charge(tensor.dense_bytes(), || tensor_label(sg, t))?;
+    }
+    Ok(())
+}
+
 impl ReferenceSession {
-    fn new(model: &Model, float_order: FloatOrder) -> Result<ReferenceSession> {
+    fn new(
+        model: &Model,
+        float_order: FloatOrder,
+        max_memory: Option<u64>,
+    ) -> Result<ReferenceSession> {
         model.validate()?;
         let sg = model.main();
+        // Every value of a run stays alive to its end: all activations are on the host.
+        let budget = crate::memory::Budget::new(max_memory);
+        charge_tensors(sg, &budget, |_| true)?;
         let mut consts = Vec::with_capacity(sg.tensors.len());
         for (ti, t) in sg.tensors.iter().enumerate() {
             consts.push(constant_value(0, ti, t)?);
@@ -209,6 +304,7 @@ impl ReferenceSession {
                 sg,
                 consts: &consts,
                 float_order,
+                budget: &budget,
             };
             let kernel = prepare_op(&ctx)?;
             steps.push(Step {
@@ -281,7 +377,7 @@ impl Session for ReferenceSession {
                 .iter()
                 .map(|&t| {
                     let (dtype, shape) = &self.specs[t];
-                    Tensor::zeros(*dtype, shape).ok_or_else(|| {
+                    Tensor::try_zeros(*dtype, shape)?.ok_or_else(|| {
                         Error::Unsupported(format!("tensor {t}: dtype {dtype} cannot be held"))
                     })
                 })

@@ -64,7 +64,14 @@ fn reduced_shape(in_shape: &[usize], axes: &[usize], keep_dims: bool) -> Vec<usi
 
 /// For each input element (row-major), the flat index of the output element it adds to
 /// (`ReducedOutputOffset` with the reduced axes skipped).
+#[cfg(test)]
 fn output_index_map(in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    output_index_map_in(Vec::new(), in_shape, axes)
+}
+
+/// [`output_index_map`] written into `map` (emptied first; give it the capacity).
+fn output_index_map_in(mut map: Vec<usize>, in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    map.clear();
     let rank = in_shape.len();
     // Strides of the output with reduced axes kept as size 1 (same flat order).
     let mut strides = vec![0usize; rank];
@@ -78,7 +85,7 @@ fn output_index_map(in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
         }
     }
     let n: usize = in_shape.iter().product();
-    let mut map = Vec::with_capacity(n);
+    map.reserve_exact(n);
     let mut idx = vec![0usize; rank];
     for _ in 0..n {
         map.push(idx.iter().zip(&strides).map(|(i, s)| i * s).sum());
@@ -256,7 +263,11 @@ pub(super) fn prepare_mean(ctx: &OpCtx, keep_dims: bool) -> Result<Box<dyn Kerne
         )));
     }
     let count: usize = axes.iter().map(|&a| in_shape[a]).product();
-    let map = output_index_map(&in_shape, &axes);
+    let n_in = in_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let map = ctx.budget.with_capacity(n_in.unwrap_or(usize::MAX), || {
+        format!("{}: the index map of its {in_shape:?} input", ctx.label())
+    })?;
+    let map = output_index_map_in(map, &in_shape, &axes);
     let n_out: usize = out_shape.iter().product();
     let requant = match input.dtype {
         DType::F32 => None,

@@ -395,6 +395,7 @@ pub(crate) fn prepare_at(
         sg,
         consts,
         float_order: super::FloatOrder::Reference,
+        budget: &crate::memory::Budget::new(None),
     })
 }
 

@@ -31,7 +31,7 @@ use std::path::Path;
 use crate::model::Model;
 use crate::{Error, Result};
 
-pub use read::read;
+pub use read::{read, read_with_warnings};
 pub use write::write;
 
 /// The file identifier of `.tflite` flatbuffers.
@@ -43,6 +43,18 @@ impl Model {
         read(bytes)
     }
 
+    /// [`Model::from_file`], with the warnings about what LiteRT tolerates in the file
+    /// ([`read_with_warnings`]); `litequant inspect` prints them.
+    pub fn from_file_with_warnings(path: impl AsRef<Path>) -> Result<(Model, Vec<String>)> {
+        let path = path.as_ref();
+        crate::fsutil::check_regular(path)?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        read_with_warnings(&bytes).map_err(|e| e.in_file(path))
+    }
+
     /// Serialize to `.tflite` bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         write(self)
@@ -50,12 +62,7 @@ impl Model {
 
     /// Read and validate a `.tflite` file; errors name the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Model> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        read(&bytes).map_err(|e| e.in_file(path))
+        Self::from_file_with_warnings(path).map(|(m, _)| m)
     }
 
     /// Write a `.tflite` file atomically (a temporary file in the same folder, then a

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use super::{fb, ops, IDENTIFIER};
 use crate::model::{
-    DType, Data, DimensionMetadata, ExternalBuffer, Metadata, Model, Operator, QuantDetails,
-    QuantParams, SegmentArray, SignatureDef, Sparsity, Subgraph, Tensor, TensorMap, VariantSubType,
+    DType, Data, DimensionMetadata, ExternalBuffer, LegacyMetadataBuffer, Metadata, Model,
+    Operator, OperatorCode, QuantDetails, QuantParams, SegmentArray, SignatureDef, Sparsity,
+    Subgraph, Tensor, TensorMap, VariantSubType,
 };
 use crate::{Error, Result};
 
@@ -32,6 +33,13 @@ fn verifier_options(len: usize) -> flatbuffers::VerifierOptions {
 
 /// Read and validate a model from the bytes of a `.tflite` file.
 pub fn read(bytes: &[u8]) -> Result<Model> {
+    read_with_warnings(bytes).map(|(m, _)| m)
+}
+
+/// [`read`], with the warnings about what LiteRT tolerates in the file: those of
+/// [`Model::warnings`] and those only the bytes show (data in buffer 0).
+pub fn read_with_warnings(bytes: &[u8]) -> Result<(Model, Vec<String>)> {
+    // LiteRT: FlatBufferModel::CheckModelIdentifier (core/model_builder.cc).
     if bytes.len() < 8 {
         return Err(format(format!(
             "the file is {} bytes long, too short for a flatbuffer",
@@ -44,12 +52,16 @@ pub fn read(bytes: &[u8]) -> Result<Model> {
             String::from_utf8_lossy(&bytes[4..8])
         )));
     }
+    // LiteRT: VerifyModelBuffer in FlatBufferModel::VerifyAndBuildFrom* (the Python
+    // interpreter builds this way).
     let opts = verifier_options(bytes.len());
     let root = flatbuffers::root_with_opts::<fb::Model>(&opts, bytes)
         .map_err(|e| format(format!("flatbuffer verification failed: {e}")))?;
-    let model = convert(root, bytes)?;
+    let mut warnings = Vec::new();
+    let model = convert(root, bytes, &mut warnings)?;
     model.validate()?;
-    Ok(model)
+    warnings.extend(model.warnings());
+    Ok((model, warnings))
 }
 
 struct OpCode {
@@ -58,7 +70,7 @@ struct OpCode {
     version: i32,
 }
 
-fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
+fn convert(m: fb::Model, file: &[u8], warnings: &mut Vec<String>) -> Result<Model> {
     let opcodes = m
         .operator_codes()
         .iter()
@@ -68,6 +80,9 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
             // Older writers set only the one-byte field; newer ones set both (the byte
             // holding a placeholder for codes above 127). The larger is the real code.
             let code = oc.builtin_code().0.max(oc.deprecated_builtin_code() as i32);
+            // LiteRT resolves every code of the table, used or not, and a negative one has
+            // no registration (GetRegistrationFromOpCode, core/api/op_resolver.cc, called by
+            // InterpreterBuilder::BuildLocalIndexToRegistrationMapping).
             if code < 0 {
                 return Err(invalid(format!(
                     "operator code {i} has a negative builtin code {code}"
@@ -81,6 +96,11 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
         })
         .collect::<Result<Vec<_>>>()?;
 
+    let mut used_opcodes = vec![false; opcodes.len()];
+
+    // A buffer's data is an error only when a tensor reads it, as in LiteRT (which checks
+    // the buffers tensors name, InterpreterBuilder::ParseTensors); metadata that names an
+    // unreadable buffer is skipped there (FlatBufferModel::ReadAllMetadata).
     let mut by_offset = OffsetData::default();
     let buffers = m
         .buffers()
@@ -88,20 +108,42 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
         .flatten()
         .enumerate()
         .map(|(i, b)| buffer_data(i, &b, file, &mut by_offset))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Vec<_>>();
+    if let Some(Ok(Some(d))) = buffers.first() {
+        warnings.push(format!(
+            "buffer 0 holds {} bytes: LiteRT reads no tensor data from buffer 0 \
+             (InterpreterBuilder::ParseTensors), so neither does litequant; the written file \
+             keeps buffer 0 empty",
+            d.len()
+        ));
+    }
     // Bytes copied out of the file for large custom options and for custom codes (each
     // operator gets its own copy of its code's custom_code).
     let mut large_options_bytes = 0u64;
     let mut custom_code_bytes = 0u64;
     let custom_code_limit = (file.len() as u64).saturating_mul(8) + (1 << 20);
-    let buffer = |i: u32, what: &dyn Fn() -> String| -> Result<Option<Data>> {
-        buffers.get(i as usize).cloned().ok_or_else(|| {
-            invalid(format!(
+    // LiteRT: "Tensor %d specifies out of range buffer" and "Constant buffer %d specified
+    // an out of range offset" (InterpreterBuilder::ParseTensors). Buffer 0 means "no data".
+    let tensor_buffer = |i: u32, what: &dyn Fn() -> String| -> Result<Option<Data>> {
+        if i == 0 {
+            return Ok(None);
+        }
+        match buffers.get(i as usize) {
+            Some(Ok(d)) => Ok(d.clone()),
+            Some(Err(e)) => Err(invalid(format!("{}: {e}", what()))),
+            None => Err(invalid(format!(
                 "{} refers to buffer {i}, but the model has {} buffers",
                 what(),
                 buffers.len()
-            ))
-        })
+            ))),
+        }
+    };
+    // Metadata: `None` when the index names no readable buffer (kept dangling).
+    let metadata_buffer = |i: u32| -> Option<Data> {
+        match buffers.get(i as usize) {
+            Some(Ok(d)) => Some(d.clone().unwrap_or_else(|| Arc::from(&[][..]))),
+            _ => None,
+        }
     };
 
     let mut subgraphs = Vec::new();
@@ -110,13 +152,14 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
         let mut tensors = Vec::new();
         for (ti, t) in sg.tensors.unwrap_or_default().into_iter().enumerate() {
             let name = t.name.clone().unwrap_or_default();
-            let data = buffer(t.buffer, &|| {
+            let data = tensor_buffer(t.buffer, &|| {
                 format!("subgraph {si}, tensor {ti} ('{name}')")
             })?;
             tensors.push(tensor(t, name, data));
         }
         let mut operators = Vec::new();
         for (oi, o) in sg.operators.unwrap_or_default().into_iter().enumerate() {
+            // LiteRT: "Missing registration for opcode_index" (InterpreterBuilder::ParseNodes).
             let oc = opcodes.get(o.opcode_index as usize).ok_or_else(|| {
                 invalid(format!(
                     "subgraph {si}, operator {oi} uses operator code {}, but the model has {}",
@@ -124,6 +167,7 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
                     opcodes.len()
                 ))
             })?;
+            used_opcodes[o.opcode_index as usize] = true;
             let custom_options = match o.custom_options {
                 Some(v) => v,
                 None if o.large_custom_options_size > 0 => {
@@ -201,24 +245,35 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
 
     let empty: Data = Arc::from(&[][..]);
     let mut metadata = Vec::new();
-    for (i, md) in m.metadata().iter().flatten().enumerate() {
+    for md in m.metadata().iter().flatten() {
         let name = md.name().unwrap_or_default().to_string();
-        let data = buffer(md.buffer(), &|| format!("metadata {i} ('{name}')"))?;
+        let data = metadata_buffer(md.buffer());
         metadata.push(Metadata {
             name,
+            dangling_buffer: data.is_none().then_some(md.buffer()),
             data: data.unwrap_or_else(|| empty.clone()),
         });
     }
-    let mut legacy_metadata_buffers = Vec::new();
-    for (i, b) in m.metadata_buffer().iter().flatten().enumerate() {
-        let b = u32::try_from(b).map_err(|_| {
-            invalid(format!(
-                "metadata_buffer entry {i} is the negative buffer index {b}"
-            ))
-        })?;
-        let data = buffer(b, &|| format!("metadata_buffer entry {i}"))?;
-        legacy_metadata_buffers.push(data.unwrap_or_else(|| empty.clone()));
-    }
+    // LiteRT never reads `metadata_buffer`: any index is kept as it is.
+    let legacy_metadata_buffers = m
+        .metadata_buffer()
+        .iter()
+        .flatten()
+        .map(|b| match u32::try_from(b).ok().and_then(metadata_buffer) {
+            Some(d) => LegacyMetadataBuffer::Data(d),
+            None => LegacyMetadataBuffer::Dangling(b),
+        })
+        .collect();
+    let unused_operator_codes = opcodes
+        .iter()
+        .zip(&used_opcodes)
+        .filter(|(_, &used)| !used)
+        .map(|(oc, _)| OperatorCode {
+            builtin_code: oc.code,
+            custom_code: oc.custom_code.clone(),
+            version: oc.version,
+        })
+        .collect();
     let signature_defs = m
         .signature_defs()
         .iter()
@@ -269,6 +324,7 @@ fn convert(m: fb::Model, file: &[u8]) -> Result<Model> {
         legacy_metadata_buffers,
         external_buffer_groups,
         external_buffers,
+        unused_operator_codes,
     })
 }
 
@@ -286,12 +342,14 @@ struct OffsetData {
     bytes: u64,
 }
 
+/// A buffer's data; `Err` (a message) when its offset and size lie outside the file.
+/// Overlapping ranges that together exceed the file are a hard error (a resource bound).
 fn buffer_data(
     i: usize,
     b: &fb::Buffer,
     file: &[u8],
     by_offset: &mut OffsetData,
-) -> Result<Option<Data>> {
+) -> std::result::Result<Option<Data>, String> {
     if let Some(d) = b.data() {
         return Ok((!d.is_empty()).then(|| Arc::from(d.bytes())));
     }
@@ -303,24 +361,25 @@ fn buffer_data(
             return Ok(Some(d.clone()));
         }
         let d = file_range(file, b.offset(), b.size()).ok_or_else(|| {
-            invalid(format!(
+            format!(
                 "buffer {i}: data at offset {} size {} lies outside the {}-byte file",
                 b.offset(),
                 b.size(),
                 file.len()
-            ))
+            )
         })?;
         // Distinct ranges that together exceed the file overlap; copying each could make a
         // small file copy itself once per buffer.
+        // (Then the file's size bounds the bytes copied out of it.)
         by_offset.bytes += b.size();
         if by_offset.bytes > file.len() as u64 {
-            return Err(invalid(format!(
+            return Err(format!(
                 "buffer {i}: data at offset {} size {} overlaps other buffers' data (buffers so far take {} bytes of the {}-byte file)",
                 b.offset(),
                 b.size(),
                 by_offset.bytes,
                 file.len()
-            )));
+            ));
         }
         let d: Data = Arc::from(d);
         by_offset.ranges.insert(key, d.clone());

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use flatbuffers::{FlatBufferBuilder, Push, PushAlignment, WIPOffset};
 
 use super::{fb, ops, IDENTIFIER};
-use crate::model::{code, Data, Model, QuantParams, SegmentArray, Sparsity, Tensor};
+use crate::model::{
+    code, Data, LegacyMetadataBuffer, Model, QuantParams, SegmentArray, Sparsity, Tensor,
+};
 use crate::{Error, Result};
 
 /// Largest flatbuffer the format can address; above it buffer data goes after the flatbuffer.
@@ -93,8 +95,10 @@ impl BufferTable {
         for m in &model.metadata {
             t.add(&m.data);
         }
-        for d in &model.legacy_metadata_buffers {
-            t.add(d);
+        for b in &model.legacy_metadata_buffers {
+            if let LegacyMetadataBuffer::Data(d) = b {
+                t.add(d);
+            }
         }
         t
     }
@@ -165,6 +169,14 @@ fn build(model: &Model, buffers: &BufferTable, external: Option<&[u64]>) -> Vec<
             });
         }
     }
+    // The codes no operator uses, after the used ones (kept as the file had them).
+    for c in &model.unused_operator_codes {
+        let key = (c.builtin_code, c.custom_code.clone(), c.version);
+        if !code_index.contains_key(&key) {
+            code_index.insert(key.clone(), codes.len() as u32);
+            codes.push(key);
+        }
+    }
     let code_offsets: Vec<_> = codes
         .iter()
         .map(|(c, custom, version)| {
@@ -233,11 +245,17 @@ fn build(model: &Model, buffers: &BufferTable, external: Option<&[u64]>) -> Vec<
     let subgraphs_vec = fbb.create_vector(&subgraph_offsets);
 
     let description = model.description.as_deref().map(|d| fbb.create_string(d));
+    // A dangling reference stays dangling: past the end of the buffers written here.
+    let n_buffers = buffers.data.len() as u64 + 1;
     let metadata_buffer = (!model.legacy_metadata_buffers.is_empty()).then(|| {
         let v: Vec<i32> = model
             .legacy_metadata_buffers
             .iter()
-            .map(|d| buffers.of(Some(d)) as i32)
+            .map(|b| match b {
+                LegacyMetadataBuffer::Data(d) => buffers.of(Some(d)) as i32,
+                LegacyMetadataBuffer::Dangling(i) if *i < 0 || *i as u64 >= n_buffers => *i,
+                LegacyMetadataBuffer::Dangling(_) => n_buffers.min(i32::MAX as u64) as i32,
+            })
             .collect();
         fbb.create_vector(&v)
     });
@@ -248,7 +266,10 @@ fn build(model: &Model, buffers: &BufferTable, external: Option<&[u64]>) -> Vec<
             .map(|m| {
                 fb::MetadataT {
                     name: Some(m.name.clone()),
-                    buffer: buffers.of(Some(&m.data)),
+                    buffer: match m.dangling_buffer {
+                        Some(i) => (i as u64).max(n_buffers).min(u32::MAX as u64) as u32,
+                        None => buffers.of(Some(&m.data)),
+                    },
                 }
                 .pack(&mut fbb)
             })
@@ -455,6 +476,7 @@ mod tests {
             legacy_metadata_buffers: vec![],
             external_buffer_groups: vec![],
             external_buffers: vec![],
+            unused_operator_codes: vec![],
         }
     }
 

@@ -113,6 +113,7 @@ pub fn one_op(op: Op, tensors: Vec<model::Tensor>, n_inputs: usize) -> Model {
         legacy_metadata_buffers: Vec::new(),
         external_buffer_groups: Vec::new(),
         external_buffers: Vec::new(),
+        unused_operator_codes: Vec::new(),
     }
 }
 

@@ -83,6 +83,7 @@ pub(crate) fn model_of(op: Op, tensors: Vec<model::Tensor>, has_bias: bool) -> M
         legacy_metadata_buffers: vec![],
         external_buffer_groups: vec![],
         external_buffers: vec![],
+        unused_operator_codes: vec![],
     }
 }
 

@@ -37,8 +37,17 @@ pub(crate) enum Chosen {
 const FALLBACK: &str = "falling back to the reference engine";
 
 impl Backend {
-    /// Resolve the backend, printing what was chosen (stderr).
-    pub(crate) fn choose(self) -> Result<Chosen> {
+    /// Resolve the backend, printing what was chosen (stderr); a GPU engine gets the memory
+    /// budget of `memory`.
+    pub(crate) fn choose(self, memory: crate::MemoryArgs) -> Result<Chosen> {
+        let chosen = self.choose_engine()?;
+        Ok(match (chosen, memory.max_memory) {
+            (Chosen::Gpu(e), Some(b)) => Chosen::Gpu(e.with_max_memory(b)),
+            (c, _) => c,
+        })
+    }
+
+    fn choose_engine(self) -> Result<Chosen> {
         match self {
             Backend::Reference => {
                 eprintln!("backend: reference (CPU reference engine)");

@@ -50,14 +50,17 @@ enum Command {
         /// Where to save the outputs (.npz, keyed by signature or tensor name).
         #[arg(short, long)]
         output: PathBuf,
-        /// The engine to run on. gpu: int8/uint8/int32 results equal the reference's bit for
-        /// bit, float32 within 1e-4 (another summation order).
+        /// The engine to run on. gpu: results equal the reference's bit for bit, float32
+        /// included (the same summation order), except float LOGISTIC/TANH/SOFTMAX and what
+        /// follows them (the device's exp: within 1e-4).
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
         /// Also write every tensor computed during the run to DIR (t<index>.npy plus
         /// index.json), for per-layer debugging.
         #[arg(long, value_name = "DIR")]
         dump_all: Option<PathBuf>,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Quantize a float model (post-training quantization, as the TFLite converter does).
     Quantize {
@@ -95,12 +98,15 @@ enum Command {
         #[arg(long, value_name = "FILE.json")]
         report: Option<PathBuf>,
         /// The engine calibration runs the float model on. reference (default): the ranges,
-        /// hence every scale, equal the TFLite converter's to the bit (exact converter
-        /// parity holds only here). gpu: statistics are reduced on the device; the ranges
-        /// are within a few float32 ulp of the reference's (the GPU's float kernels sum in
-        /// another order), so a few scales may differ in their last bits.
+        /// hence every scale, equal the TFLite converter's to the bit (converter parity).
+        /// gpu: the float kernels sum in the same order with every product rounded and the
+        /// statistics are reduced on the device: the same ranges and the same converter
+        /// parity, except for tensors computed through a float LOGISTIC, TANH or SOFTMAX (the
+        /// device's exp), within a few float32 ulp.
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Compare a quantized model with its float original on data: per output max |err|,
     /// RMSE, SQNR, top-1 agreement (and accuracy with labels); --per-layer compares every
@@ -129,10 +135,12 @@ enum Command {
         /// Also write the results as JSON.
         #[arg(long, value_name = "FILE.json")]
         json: Option<PathBuf>,
-        /// The engine both models run on (gpu: integer results equal the reference's bit for
-        /// bit, float32 within 1e-4).
+        /// The engine both models run on (gpu: results equal the reference's bit for bit,
+        /// except float LOGISTIC/TANH/SOFTMAX and what follows them: within 1e-4).
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
 }
 
@@ -150,6 +158,31 @@ enum IoTypeArg {
     Float32,
     Int8,
     Uint8,
+}
+
+/// The memory budget of the engines.
+#[derive(clap::Args, Clone, Copy)]
+pub(crate) struct MemoryArgs {
+    /// The most host memory a prepared model may take for what it declares (activation
+    /// tensors, kernel tables): SIZE in bytes or with K, M, G, T (512M, 8G). A model over it
+    /// is an error at prepare, naming the op, tensor, shape and bytes. Default: the memory
+    /// available (MemAvailable of /proc/meminfo; 4G where that cannot be read).
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_memory)]
+    pub(crate) max_memory: Option<u64>,
+}
+
+fn parse_max_memory(s: &str) -> Result<u64, String> {
+    litequant::memory::parse_size(s).map_err(|e| e.to_string())
+}
+
+impl MemoryArgs {
+    /// The reference engine with this budget.
+    pub(crate) fn reference(self) -> ReferenceEngine {
+        match self.max_memory {
+            Some(b) => ReferenceEngine::default().with_max_memory(b),
+            None => ReferenceEngine::default(),
+        }
+    }
 }
 
 /// Normalisation of image directories (`x = (p * scale - mean) / std`).
@@ -223,17 +256,18 @@ struct RunArgs<'a> {
     inputs_npz: Option<&'a Path>,
     output: &'a Path,
     dump_all: Option<&'a Path>,
+    memory: MemoryArgs,
 }
 
 fn run_model(a: &RunArgs, backend: Backend) -> litequant::Result<()> {
     let m = litequant::Model::from_file(a.model)?;
-    let mut chosen = backend.choose()?;
+    let mut chosen = backend.choose(a.memory)?;
     run_on(
         backend,
         &mut chosen,
         "the run",
         |gpu| run_model_on(gpu, &m, a),
-        || run_model_on(&ReferenceEngine, &m, a),
+        || run_model_on(&a.memory.reference(), &m, a),
     )
 }
 
@@ -289,11 +323,9 @@ fn run_model_on<E: Engine>(engine: &E, m: &litequant::Model, a: &RunArgs) -> lit
         None => session.run(&ins)?,
     };
     let ran = t1.elapsed();
-    let named: Vec<(String, Tensor)> = session
-        .outputs()
-        .iter()
+    let named: Vec<(String, Tensor)> = litequant::output_keys(session.outputs())
+        .into_iter()
         .zip(outs)
-        .map(|(spec, t)| (spec.key().to_string(), t))
         .collect();
     write_npz(output, &named)?;
     eprintln!(
@@ -365,6 +397,7 @@ struct EvalArgs {
     image: ImageOptions,
     json: Option<PathBuf>,
     backend: Backend,
+    memory: MemoryArgs,
 }
 
 fn eval_models(a: EvalArgs) -> litequant::Result<()> {
@@ -375,13 +408,13 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
     }
     let float = litequant::Model::from_file(&a.float_model)?;
     let quant = litequant::Model::from_file(&a.quant_model)?;
-    let mut chosen = a.backend.choose()?;
+    let mut chosen = a.backend.choose(a.memory)?;
     run_on(
         a.backend,
         &mut chosen,
         "the evaluation",
         |gpu| eval_on(gpu, &a, &float, &quant),
-        || eval_on(&ReferenceEngine, &a, &float, &quant),
+        || eval_on(&a.memory.reference(), &a, &float, &quant),
     )
 }
 
@@ -442,9 +475,10 @@ fn io_type(t: IoTypeArg) -> IoType {
 fn run(cli: Cli) -> litequant::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => {
-            let m = litequant::Model::from_file(&model)?;
+            let (m, warnings) = litequant::Model::from_file_with_warnings(&model)?;
             let size = std::fs::metadata(&model).ok().map(|m| m.len());
-            let report = litequant::inspect::Report::new(&m, size);
+            let mut report = litequant::inspect::Report::new(&m, size);
+            report.warnings = warnings;
             if json {
                 println!("{}", report.to_json());
             } else {
@@ -458,6 +492,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             output,
             backend,
             dump_all,
+            memory,
         } => run_model(
             &RunArgs {
                 model: &model,
@@ -465,6 +500,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
                 inputs_npz: inputs_npz.as_deref(),
                 output: &output,
                 dump_all: dump_all.as_deref(),
+                memory,
             },
             backend,
         )?,
@@ -481,6 +517,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image,
             report,
             backend,
+            memory,
         } => quantize_model(QuantizeArgs {
             model,
             output,
@@ -497,6 +534,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image: image.options(),
             report,
             backend,
+            memory,
         })?,
         Command::Eval {
             float_model,
@@ -508,6 +546,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image,
             json,
             backend,
+            memory,
         } => eval_models(EvalArgs {
             float_model,
             quant_model,
@@ -518,6 +557,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             image: image.options(),
             json,
             backend,
+            memory,
         })?,
     }
     Ok(())

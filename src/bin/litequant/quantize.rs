@@ -3,10 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use litequant::data::ImageOptions;
+use litequant::gpu::GpuEngine;
 use litequant::quant::{Mode, QuantizeOptions, Report};
-use litequant::{ConverterFloatEngine, Engine, Error, Model, Session, Stats};
+use litequant::{ConverterFloatEngine, Engine, Error, FloatOrder, Model, Session, Stats};
 
 use crate::backend::{run_on, Backend, Chosen};
+use crate::MemoryArgs;
 use crate::{end_progress, progress_if_tty, ModeArg};
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -25,6 +27,7 @@ pub(crate) struct QuantizeArgs {
     pub image: ImageOptions,
     pub report: Option<PathBuf>,
     pub backend: Backend,
+    pub memory: MemoryArgs,
 }
 
 pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
@@ -50,11 +53,18 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         }
     }
     let model = litequant::Model::from_file(&a.model)?;
+    // Unknown --keep-float names, before any work.
+    opts.validate_for(&model)?;
+    let converter = match a.memory.max_memory {
+        Some(b) => ConverterFloatEngine::default().with_max_memory(b),
+        None => ConverterFloatEngine::default(),
+    };
     // Calibration on the reference side runs the float kernels in the summation order of
     // those TensorFlow's converter calibrates with: the same ranges, hence the same scales,
-    // to the bit. On the GPU the ranges are within a few float32 ulp of those.
+    // to the bit. The GPU engine runs in the same order (`converter_order`): the same ranges,
+    // except through a float LOGISTIC/TANH/SOFTMAX (the device's exp), within a few ulp.
     let mut chosen = match (&a.calib, opts.mode.needs_calibration()) {
-        (Some(_), true) => a.backend.choose()?,
+        (Some(_), true) => a.backend.choose(a.memory)?,
         _ => Chosen::Reference,
     };
     let stats = match (&a.calib, opts.mode.needs_calibration()) {
@@ -78,8 +88,8 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             a.backend,
             &mut chosen,
             "calibration",
-            |gpu| calibrate_on(gpu, &a, &model, &opts, calib),
-            || calibrate_on(&ConverterFloatEngine, &a, &model, &opts, calib),
+            |gpu| calibrate_on(&converter_order(gpu), &a, &model, &opts, calib),
+            || calibrate_on(&converter, &a, &model, &opts, calib),
         )?),
     };
     let (q, mut report) =
@@ -94,18 +104,11 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             a.backend,
             &mut chosen,
             "the saturation count",
-            |gpu| saturation_on(gpu, &a, &model, &q, &opts, calib, report.clone()),
-            || {
-                saturation_on(
-                    &ConverterFloatEngine,
-                    &a,
-                    &model,
-                    &q,
-                    &opts,
-                    calib,
-                    report.clone(),
-                )
+            |gpu| {
+                let gpu = converter_order(gpu);
+                saturation_on(&gpu, &a, &model, &q, &opts, calib, report.clone())
             },
+            || saturation_on(&converter, &a, &model, &q, &opts, calib, report.clone()),
         )?;
         report = counted;
     }
@@ -121,6 +124,12 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     print!("{report}");
     eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
     Ok(())
+}
+
+/// The GPU engine with the float kernels in the order of `ConverterFloatEngine` (the TF
+/// converter's), which the reference backend calibrates with: the same bits.
+fn converter_order(gpu: &GpuEngine) -> GpuEngine {
+    gpu.clone().with_float_order(FloatOrder::Converter)
 }
 
 fn calibrate_on<E: Engine>(

@@ -7,7 +7,7 @@ use super::binary::broadcast_layout;
 use super::quantize::{bits, grid_for, out_words, words_bytes, WG};
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
-use crate::reference::activations::hard_swish::HardSwishParams;
+use crate::reference::activations::hard_swish::{HardSwishOpt, HardSwishParams};
 use crate::reference::activations::lut::Lut;
 use crate::reference::activations::prelu::Prelu;
 use crate::reference::activations::relu::{LeakyReluParams, ReluXParams};
@@ -76,6 +76,13 @@ fn unary_params(ctx: &GpuOpCtx) -> Result<(u32, Params, Option<Vec<u32>>)> {
             fkind,
             f0,
             f1,
+            ..Default::default()
+        };
+        return Ok((0, p, None));
+    }
+    if any.is::<HardSwishOpt>() {
+        let p = Params {
+            fkind: 6,
             ..Default::default()
         };
         return Ok((0, p, None));

@@ -2,9 +2,11 @@
 //! (dynamic-range) kernels: `shaders/hybrid.wgsl`, TFLite's `BatchQuantizeFloats`.
 //!
 //! [`quantize_rows`] quantizes each `row_len`-long row of a float32 tensor to int8 exactly as
-//! `reference::common::{symmetric,asymmetric}_quantize_floats` do: `std::minmax_element`
-//! semantics (NaNs included), the scale and zero point in double (asymmetric) or float
-//! (symmetric), `round(x * inv)` in float — all with the soft-float functions of
+//! `reference::common::{symmetric,asymmetric}_quantize_floats` do (TFLite's NEON quantizers,
+//! which x86 LiteRT runs): `std::minmax_element` semantics (NaNs included), the scale and zero
+//! point in double (asymmetric) or float (symmetric), `x * inv` rounded as the vector code
+//! rounds it (`x ± 0.5` truncated) for the first `len & !7` elements of a row and with
+//! `round` after them — all with the soft-float functions of
 //! `shaders/common/softfloat.wgsl`, never the device's float unit, so the int8 values, scales
 //! and zero points are bit-identical to the reference on every GPU.
 //!
@@ -15,8 +17,8 @@
 use super::{Arg, Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
 use crate::quant::fixedpoint::softfloat::{
-    f32_add, f32_div, f32_lt, f32_max, f32_min, f32_mul, f32_round_i32, f32_to_f64, f64_add,
-    f64_div, f64_le, f64_lt, f64_round_i32, f64_sub, f64_to_f32, i32_to_f32, W,
+    f32_add, f32_div, f32_lt, f32_max, f32_min, f32_mul, f32_round_i32, f32_to_f64, f32_trunc_i32,
+    f64_add, f64_div, f64_le, f64_lt, f64_round_i32, f64_sub, f64_to_f32, i32_to_f32, W,
 };
 use crate::Result;
 
@@ -107,8 +109,10 @@ pub(crate) fn row_params(min_v: u32, max_v: u32, symmetric: bool) -> (u32, u32, 
         let c127 = 0x42fe_0000;
         return (f32_div(range, c127), f32_div(c127, range), 0, false);
     }
-    let rmin = f32_to_f64(f32_min(0, min_v));
-    let rmax = f32_to_f64(f32_max(0, max_v));
+    let rmin32 = f32_min(0, min_v);
+    let rmax32 = f32_max(0, max_v);
+    let rmin = f32_to_f64(rmin32);
+    let rmax = f32_to_f64(rmax32);
     if f64_le(rmin, rmax) && f64_le(rmax, rmin) {
         return (one, 0, 0, true);
     }
@@ -116,7 +120,9 @@ pub(crate) fn row_params(min_v: u32, max_v: u32, symmetric: bool) -> (u32, u32, 
     let qmax: W = [0, 0x405f_c000];
     let c128: W = [0, 0x4060_0000];
     let c255: W = [0, 0x406f_e000];
-    let scale = f64_div(f64_sub(rmax, rmin), c255);
+    // The range's width in float, the scale in double.
+    let width = f32_add(rmax32, rmin32 ^ 0x8000_0000);
+    let scale = f64_div(f32_to_f64(width), c255);
     let min_q = f64_div(rmin, scale);
     let max_q = f64_div(rmax, scale);
     let zp_from_min = f64_sub(qmin, min_q);
@@ -136,16 +142,61 @@ pub(crate) fn row_params(min_v: u32, max_v: u32, symmetric: bool) -> (u32, u32, 
         f64_round_i32(zp)
     };
     let scale32 = f64_to_f32(scale);
-    (scale32, f32_div(one, scale32), offset, false)
+    // (float)(1.0 / (double)scale); 0 for a zero scale.
+    let inv = if (scale32 & 0x7fff_ffff) == 0 {
+        0
+    } else {
+        f64_to_f32(f64_div([0, 0x3ff0_0000], f32_to_f64(scale32)))
+    };
+    (scale32, inv, offset, false)
 }
 
-/// One value quantized (twin of `quantize_value` in `shaders/hybrid.wgsl`).
+/// x86's float-to-int32 truncation on bits (twin of `reference::common::cvtt_i32`): NaN
+/// and magnitudes from 2^31 give `i32::MIN`.
 #[cfg_attr(not(test), allow(dead_code))] // the shader's twin, run by the tests
-pub(crate) fn quantize_value(v: u32, inv: u32, offset: i32, symmetric: bool) -> i32 {
-    if symmetric {
-        return f32_round_i32(f32_mul(v, inv)).clamp(-127, 127);
+fn cvtt(a: u32) -> i32 {
+    let e = (a >> 23) & 0xff;
+    if e >= 158 {
+        // |a| >= 2^31, infinities and NaNs.
+        return i32::MIN;
     }
-    f32_round_i32(f32_add(i32_to_f32(offset), f32_mul(v, inv))).clamp(-128, 127)
+    f32_trunc_i32(a)
+}
+
+/// One value quantized (twin of `quantize_value` in `shaders/hybrid.wgsl`): element `i` of a
+/// row whose first `block` elements the NEON code handles in vectors.
+#[cfg_attr(not(test), allow(dead_code))] // the shader's twin, run by the tests
+pub(crate) fn quantize_value(v: u32, inv: u32, offset: i32, symmetric: bool, vector: bool) -> i32 {
+    let p = f32_mul(v, inv);
+    let r = if vector {
+        // RoundToNearest: (p ± 0.5) truncated.
+        let half = if f32_lt(p, 0) {
+            0xbf00_0000
+        } else {
+            0x3f00_0000
+        };
+        let n = cvtt(f32_add(p, half));
+        if symmetric {
+            n
+        } else {
+            n.wrapping_add(offset)
+        }
+    } else if (p >> 23) & 0xff >= 158 {
+        // round(p) is p: NaN, an infinity or beyond 2^31, where no offset brings it back.
+        i32::MIN
+    } else {
+        let rounded = i32_to_f32(f32_round_i32(p));
+        if symmetric {
+            cvtt(rounded)
+        } else {
+            cvtt(f32_add(i32_to_f32(offset), rounded))
+        }
+    };
+    if symmetric {
+        r.clamp(-127, 127)
+    } else {
+        r.clamp(-128, 127)
+    }
 }
 
 /// `std::minmax_element` on bit patterns (the shader's sequential path, taken when a row
@@ -174,13 +225,15 @@ pub(crate) fn quantize_row_twin(row: &[f32], symmetric: bool) -> (Vec<i8>, f32, 
     let bits: Vec<u32> = row.iter().map(|v| v.to_bits()).collect();
     let (lo, hi) = row_min_max(&bits);
     let (scale, inv, offset, zero) = row_params(lo, hi, symmetric);
+    let block = bits.len() & !7;
     let q = bits
         .iter()
-        .map(|&b| {
+        .enumerate()
+        .map(|(i, &b)| {
             if zero {
                 0
             } else {
-                quantize_value(b, inv, offset, symmetric) as i8
+                quantize_value(b, inv, offset, symmetric, i < block) as i8
             }
         })
         .collect();

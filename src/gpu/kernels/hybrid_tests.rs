@@ -184,6 +184,7 @@ fn shader_equals_the_reference_functions() -> Result<()> {
         sg: &sg,
         consts: &[],
         float_order: FloatOrder::Reference,
+        budget: &crate::memory::Budget::new(None),
     };
     let tensors = DeviceTensors::new(Vec::new(), Vec::new());
     let ctx = GpuOpCtx {

@@ -215,7 +215,9 @@ impl GpuOpCtx<'_> {
 
     fn check_binding_size(&self, what: &str, size: u64) -> Result<()> {
         let limits = self.gpu.device().limits();
-        let max = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let max = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         if size > max {
             return Err(self.unsupported(format!(
                 "{what}: {size} bytes exceed the device's storage binding limit of {max} bytes"

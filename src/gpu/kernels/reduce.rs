@@ -1,7 +1,9 @@
 //! MEAN on the GPU (`shaders/reduce.wgsl`), twin of `src/reference/reduce.rs`: the
 //! reference's folded multiplier and zero points are uploaded as they are. Short reductions:
 //! one invocation per output word walks each output's reduced elements in the input's
-//! row-major order; long ones (at least [`LONG`] elements): a workgroup per output word.
+//! row-major order; long integer ones (at least [`LONG`] elements): a workgroup per output
+//! word. Float32 sums keep the reference's order, so its bits (the division is the soft
+//! float's correctly rounded `f32_div`).
 
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
@@ -79,11 +81,11 @@ pub(crate) fn prepare_mean(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     let words = (k.n_out as u64).div_ceil(32 / bits as u64);
     let x = ctx.input(0)?;
     let y = ctx.output(0)?;
-    // Long reductions: a workgroup per output word; short ones: an invocation per word.
+    // Long integer reductions: a workgroup per output word; short ones and every float32
+    // one (whose order is the reference's): an invocation per word.
     let key = |e| PipelineKey::new("reduce", e);
-    let (key, groups) = match (k.count >= LONG, bits == 32) {
-        (true, true) => (key("mean_f32_long"), words),
-        (true, false) => (key("mean_int_long"), words),
+    let (key, groups) = match (k.count >= LONG && bits != 32, bits == 32) {
+        (true, _) => (key("mean_int_long"), words),
         (false, f32) => (
             key(if f32 { "mean_f32" } else { "mean_int_main" }).constant("WG", f64::from(WG)),
             words.div_ceil(u64::from(WG)),

@@ -50,6 +50,8 @@ fn dispatch(
         bits,
         signed,
         fit(n_out)?,
+        // The fuse guard (always 0).
+        0,
     ];
     let bytes: Vec<u8> = geom.iter().flat_map(|v| v.to_le_bytes()).collect();
     let geom = ctx.upload("resize geometry", &bytes)?;

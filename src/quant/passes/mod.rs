@@ -431,14 +431,13 @@ fn write_metadata(input: &Model, out: &mut Model, mode: i32, float16: bool) {
             .iter_mut()
             .find(|m| m.name == MIN_RUNTIME_VERSION)
         {
-            Some(m) => m.data = data,
-            None => out.metadata.insert(
-                0,
-                Metadata {
-                    name: MIN_RUNTIME_VERSION.into(),
-                    data,
-                },
-            ),
+            Some(m) => {
+                m.data = data;
+                m.dangling_buffer = None;
+            }
+            None => out
+                .metadata
+                .insert(0, Metadata::new(MIN_RUNTIME_VERSION, data)),
         }
     }
     if float16 {
@@ -449,10 +448,7 @@ fn write_metadata(input: &Model, out: &mut Model, mode: i32, float16: bool) {
             .map_or(0, |p| p + 1);
         out.metadata.insert(
             at,
-            Metadata {
-                name: REDUCED_PRECISION_SUPPORT.into(),
-                data: Arc::from(FP16_ACC_FP32),
-            },
+            Metadata::new(REDUCED_PRECISION_SUPPORT, Arc::from(FP16_ACC_FP32)),
         );
     }
     let mut cm = previous.unwrap_or_default();
@@ -460,8 +456,8 @@ fn write_metadata(input: &Model, out: &mut Model, mode: i32, float16: bool) {
     modes.extend(metadata::sparsity_modes(out));
     cm.modes = Some(modes);
     cm.model_hash = metadata::model_hash(out);
-    out.metadata.push(Metadata {
-        name: metadata::CONVERSION_METADATA.into(),
-        data: Arc::from(cm.to_bytes()),
-    });
+    out.metadata.push(Metadata::new(
+        metadata::CONVERSION_METADATA,
+        Arc::from(cm.to_bytes()),
+    ));
 }

@@ -154,7 +154,7 @@ pub(crate) fn prepare_hard_swish(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 
 /// `optimized_ops::HardSwish` (float): whole vectors multiply by 1/6 (see
 /// [`hard_swish_optimized`]).
-struct HardSwishOpt {
+pub(crate) struct HardSwishOpt {
     label: String,
 }
 

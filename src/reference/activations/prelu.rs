@@ -4,7 +4,7 @@ use crate::model::DType;
 use crate::quant::fixedpoint::{multiply_by_quantized_multiplier, QuantizedMultiplier};
 use crate::{Buf, Error, Result, Tensor};
 
-use super::super::common::{broadcast_map, broadcast_shape, qrange, shape_of};
+use super::super::common::{broadcast_shape, qrange, shape_of};
 use super::super::{Kernel, OpCtx};
 use super::{first, multiplier, quant_params};
 
@@ -116,7 +116,8 @@ pub(crate) fn prepare_prelu(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     if in_shape != alpha_shape && in_shape.len() > 4 {
         return Err(ctx.unsupported("broadcasting PRELU is limited to 4-D"));
     }
-    let alpha_index = broadcast_map(&alpha_shape, &in_shape)
+    let alpha_index = ctx
+        .broadcast_map(&alpha_shape, &in_shape)?
         .ok_or_else(|| ctx.invalid("alpha does not broadcast"))?;
     let quant = match input.dtype {
         DType::F32 => None,

@@ -38,8 +38,8 @@ use crate::model::{Activation, AddSubOptions, DType};
 use crate::{Buf, Error, Result, Tensor};
 
 use super::common::{
-    broadcast_map, broadcast_shape, clamp_like_cpp, float_activation_range, qrange,
-    quantized_activation_range, shape_of, QInt,
+    broadcast_shape, clamp_like_cpp, float_activation_range, qrange, quantized_activation_range,
+    shape_of, QInt,
 };
 use super::quantize::dtype_error;
 use super::{Kernel, OpCtx};
@@ -87,7 +87,7 @@ impl Operands {
             if s == out.as_slice() {
                 Ok(None)
             } else {
-                broadcast_map(s, &out)
+                ctx.broadcast_map(s, &out)?
                     .map(Some)
                     .ok_or_else(|| ctx.invalid(format!("{s:?} does not broadcast to {out:?}")))
             }

@@ -7,6 +7,7 @@ use super::mul::mul_real_multiplier;
 use super::*;
 use crate::model::Model;
 use crate::quant::fixedpoint::{quantize_multiplier, QuantizedMultiplier};
+use crate::reference::common::broadcast_map;
 use crate::reference::test_support::{
     op_fixture_model as fixture, prepare_first, run_alone_everywhere, Compare,
 };

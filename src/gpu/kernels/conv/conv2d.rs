@@ -8,6 +8,7 @@ use super::{
 };
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape, HybridScales};
+use crate::reference::FloatOrder;
 use crate::Result;
 
 /// CONV_2D in int8, float32 or hybrid (float32 input, int8 weights).
@@ -125,6 +126,8 @@ fn params(s: &ConvShape, gemm: &Gemm, i: &Input, q: (i32, i32, i32), act: (f32, 
     w.u(usize::from(i.aligned)).u(i.pad_word as usize);
     w.u(i.batch_stride).u(usize::from(i.per_channel));
     w.i(q.0).i(q.1).i(q.2).f(act.0).f(act.1);
+    // The fuse guard (always 0), and `conv_f32_converter`'s first channel.
+    w.u(0).u(g.out_c / 16 * 16);
     w
 }
 
@@ -239,11 +242,25 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     let filter = ctx.input(1)?;
     let bias = float_bias(ctx, g.out_c)?;
     let output = ctx.output(0)?;
-    Ok(vec![ctx.dispatch(
+    let args = [&uniform, &input, &filter, &bias, &output, &table];
+    let mut commands = vec![ctx.dispatch(
         &key("conv_f32", &t, &gemm),
-        &[&uniform, &input, &filter, &bias, &output, &table],
+        &args,
         ctx.grid(gemm.workgroups())?,
-    )?])
+    )?];
+    if k.order == FloatOrder::Converter {
+        // Eigen's GEMM sums the outputs of the channels past the blocks of 16, in the
+        // columns within the blocks of four, in other orders (`eigen_gemm_dot`).
+        let rows = g.out_c - g.out_c / 16 * 16;
+        let cols = gemm.m / 4 * 4;
+        let n = rows * cols;
+        check_index_range(ctx, &[n])?;
+        if n > 0 {
+            let key = PipelineKey::new("conv", "conv_f32_converter");
+            commands.push(ctx.dispatch(&key, &args, ctx.grid(n.div_ceil(64) as u64)?)?);
+        }
+    }
+    Ok(commands)
 }
 
 /// The sum of output channel `c`'s weights (wrapping, as the accumulator wraps).

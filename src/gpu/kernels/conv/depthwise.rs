@@ -8,6 +8,7 @@ use super::{
 };
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::depthwise::{DwF32, DwHybrid, DwI8, DwShape};
+use crate::reference::FloatOrder;
 use crate::Result;
 
 /// DEPTHWISE_CONV_2D in int8, float32 or hybrid (float32 input, int8 weights).
@@ -37,6 +38,7 @@ fn plan(
     (input_offset, batch_stride): (i32, usize),
     q: (i32, i32, i32),
     act: (f32, f32),
+    order: FloatOrder,
 ) -> Result<Plan> {
     if !(1..=8).contains(&t.dw_tm) {
         return Err(ctx.unsupported(format!("invalid DEPTHWISE_CONV_2D tiles {t:?}")));
@@ -61,6 +63,9 @@ fn plan(
         .u(usize::from(aligned))
         .u(batch_stride);
     w.i(input_offset).i(q.0).i(q.1).i(q.2).f(act.0).f(act.1);
+    // The fuse guard (always 0); float32: 1 when the sum starts at the bias (the converter's
+    // `optimized_ops::DepthwiseConv`), 0 when the bias is added last (the reference's).
+    w.u(0).u(usize::from(order == FloatOrder::Converter));
     if u32::try_from(total).is_err() {
         return Err(ctx.unsupported(format!("{total} invocations exceed the u32 index range")));
     }
@@ -101,6 +106,7 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &DwI8) -> Result<Vec<Command>> {
         (k.input_offset, g.in_h * g.in_w * g.in_c),
         (e.output_zero_point, e.act_min, e.act_max),
         (0.0, 0.0),
+        FloatOrder::Reference,
     )?;
     if plan.total == 0 {
         return Ok(Vec::new());
@@ -130,7 +136,15 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &DwF32) -> Result<Vec<Command>> {
     let s = &k.shape;
     let g = &s.g;
     let t = tiles(g.out_c);
-    let plan = plan(ctx, s, &t, (0, g.in_h * g.in_w * g.in_c), (0, 0, 0), k.act)?;
+    let plan = plan(
+        ctx,
+        s,
+        &t,
+        (0, g.in_h * g.in_w * g.in_c),
+        (0, 0, 0),
+        k.act,
+        k.order,
+    )?;
     if plan.total == 0 {
         return Ok(Vec::new());
     }
@@ -159,7 +173,15 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &DwHybrid) -> Result<Vec<Command>> {
     let input = ctx.input(0)?;
     let (mut commands, q) = hybrid::quantize_rows(ctx, &input, rows, len, false)?;
     let stride = q.row_words as usize * 4;
-    let plan = plan(ctx, s, &t, (0, stride), (0, 0, 0), k.act)?;
+    let plan = plan(
+        ctx,
+        s,
+        &t,
+        (0, stride),
+        (0, 0, 0),
+        k.act,
+        FloatOrder::Reference,
+    )?;
     if plan.total == 0 {
         return Ok(Vec::new());
     }

@@ -198,6 +198,21 @@ impl Gemm {
         zoff: &[[u32; 8]],
         args: &[&Arg],
     ) -> Result<Command> {
+        let (tiles_m, tiles_n) = self.tiles_mn(tiles);
+        let groups = u64::from(tiles_m) * u64::from(tiles_n) * u64::from(self.batches);
+        self.dispatch_groups(ctx, tiles, (entry, key), zoff, args, groups)
+    }
+
+    /// A dispatch of `entry` over `groups` workgroups, bound as [`Gemm::dispatch`] binds.
+    pub fn dispatch_groups(
+        &self,
+        ctx: &GpuOpCtx,
+        tiles: &Tiles,
+        (entry, key): (&'static str, PipelineKey),
+        zoff: &[[u32; 8]],
+        args: &[&Arg],
+        groups: u64,
+    ) -> Result<Command> {
         let params = ctx.uniform(entry, &self.bytes(tiles))?;
         let z: Vec<u8> = zoff
             .iter()
@@ -205,8 +220,6 @@ impl Gemm {
             .flat_map(|w| w.to_le_bytes())
             .collect();
         let zoff = ctx.upload("gemm batch offsets", &z)?;
-        let (tiles_m, tiles_n) = self.tiles_mn(tiles);
-        let groups = u64::from(tiles_m) * u64::from(tiles_n) * u64::from(self.batches);
         let mut all: Vec<&Arg> = vec![&params, &zoff];
         all.extend_from_slice(args);
         ctx.dispatch(&key, &all, ctx.grid(groups)?)

@@ -8,7 +8,8 @@
 //!   integers on the device (`double_rescale`, twin `quant::fixedpoint::double_rescale`);
 //! - hybrid: the float input quantized per row on the device (`kernels::hybrid`), int8 dot
 //!   products, the float epilogue;
-//! - float32: the same tiling on floats.
+//! - float32: the same tiling on floats, every output summed in the reference's order; in the
+//!   converter's (`FloatOrder::Converter`), Eigen's GEMV/GEMM orders (`gemm_f32_converter`).
 
 mod bmm;
 mod gemm;
@@ -16,9 +17,11 @@ mod gemm;
 mod tests;
 
 use super::{hybrid, Arg, Command, GpuOpCtx};
+use crate::gpu::shaders::PipelineKey;
 use crate::quant::fixedpoint::double_rescale::RescaleMultiplier;
 use crate::reference::fully_connected::fc::{FloatFc, HybridFc, QuantFc};
 use crate::reference::fully_connected::{FloatAct, QElem};
+use crate::reference::FloatOrder;
 use crate::Result;
 use gemm::{pack_rows, word_bytes, Gemm, Rescale, Tiles};
 
@@ -181,8 +184,15 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &HybridFc) -> Result<Vec<Command>> {
     if d.depth == 0 {
         return zeros(ctx);
     }
-    let w = const_bytes(ctx, 1, "the weights")?;
-    let (w_rows, wsum) = pack_rows(w, d.units, d.depth, true);
+    // Constant weights: laid out and summed here; run-time weights: repacked on the device
+    // and summed in the product (COL_SUMS).
+    let constant = ctx.op.const_input(1).is_some();
+    let (w_rows, wsum) = if constant {
+        let (rows, sums) = pack_rows(const_bytes(ctx, 1, "the weights")?, d.units, d.depth, true);
+        (Some(rows), sums)
+    } else {
+        (None, vec![0; d.units])
+    };
     let mut g = Gemm::new(d.batches, d.units, d.depth, 1)?;
     let mut cols = Vec::with_capacity(d.units * 4);
     for o in 0..d.units {
@@ -194,11 +204,16 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &HybridFc) -> Result<Vec<Command>> {
     float_act(&mut g, k.act);
     let (mut cmds, rows) = hybrid::quantize_rows(ctx, &ctx.input(0)?, g.m, g.k, !k.asymmetric)?;
     let tiles = Tiles::for_rows(d.batches);
-    let b = ctx.upload("fc weights", &w_rows)?;
+    let b = match w_rows {
+        Some(rows) => ctx.upload("fc weights", &rows)?,
+        None => padded_rows(ctx, &g, g.n, ctx.input(1)?, &mut cmds)?,
+    };
     let cols = ctx.upload("fc columns", &word_bytes(cols))?;
     let bias = float_bias(ctx, k.has_bias, d.units)?;
     let out = ctx.output(0)?;
-    let key = tiles.key("gemm_hybrid");
+    let key = tiles
+        .key("gemm_hybrid")
+        .constant("COL_SUMS", f64::from(u8::from(!constant)));
     cmds.push(g.dispatch(
         ctx,
         &tiles,
@@ -234,13 +249,25 @@ fn prepare_float(ctx: &GpuOpCtx, k: &FloatFc) -> Result<Vec<Command>> {
     let (a, b) = (ctx.input(0)?, ctx.input(1)?);
     let bias = float_bias(ctx, k.has_bias, d.units)?;
     let out = ctx.output(0)?;
-    let key = tiles.key("gemm_f32");
-    Ok(vec![g.dispatch(
-        ctx,
-        &tiles,
-        "gemm_f32",
-        key,
-        &[[0; 8]],
-        &[&a, &b, &bias, &out],
-    )?])
+    let args = [&a, &b, &bias, &out];
+    let mut cmds = Vec::new();
+    // The converter's order: one input row goes through Eigen's GEMV (every output summed
+    // by `gemm_f32_converter`); several through its GEMM, where the units past the blocks of
+    // 16, in the rows within the blocks of four, are summed in other orders.
+    let converter = match (k.order, d.batches) {
+        (FloatOrder::Reference, _) => 0,
+        (FloatOrder::Converter, 1) => d.units,
+        (FloatOrder::Converter, b) => (d.units - d.units / 16 * 16) * (b / 4 * 4),
+    };
+    if !(k.order == FloatOrder::Converter && d.batches == 1) {
+        let key = tiles.key("gemm_f32");
+        cmds.push(g.dispatch(ctx, &tiles, "gemm_f32", key, &[[0; 8]], &args)?);
+    }
+    if converter > 0 {
+        let entry = "gemm_f32_converter";
+        let key = PipelineKey::new("fully_connected", entry);
+        let groups = converter.div_ceil(64) as u64;
+        cmds.push(g.dispatch_groups(ctx, &tiles, (entry, key), &[[0; 8]], &args, groups)?);
+    }
+    Ok(cmds)
 }

@@ -1,5 +1,6 @@
 //! FULLY_CONNECTED and BATCH_MATMUL on the GPU against the reference engine, on one-op models
-//! built here: int8/uint8 bit for bit, floats within the conformance tolerance; sizes that
+//! built here: int8/uint8 bit for bit, float32 FULLY_CONNECTED bit for bit in both summation
+//! orders, hybrid within the conformance tolerance; sizes that
 //! are not tile multiples, weight/input zero points at the edges, per-channel scales, the
 //! default tiles and small odd ones (forced), `dot4I8Packed` and the scalar dot product.
 
@@ -8,7 +9,7 @@ use crate::gpu::GpuEngine;
 use crate::model::{self, Activation, DType, FullyConnectedOptions, Model, Op, Operator};
 use crate::model::{QuantParams, Subgraph};
 use crate::quant::fixedpoint::test_rng::SplitMix64 as Rng;
-use crate::{Buf, Engine, ReferenceEngine, Session, Tensor};
+use crate::{Buf, ConverterFloatEngine, Engine, FloatOrder, ReferenceEngine, Session, Tensor};
 
 pub(super) fn gpu(who: &str) -> Option<GpuEngine> {
     crate::gpu::context_or_skip(who)
@@ -97,6 +98,7 @@ pub(super) fn one_op_model(
         legacy_metadata_buffers: Vec::new(),
         external_buffer_groups: Vec::new(),
         external_buffers: Vec::new(),
+        unused_operator_codes: Vec::new(),
     }
 }
 
@@ -153,8 +155,10 @@ fn bytes_f32(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-const SHAPES: [(usize, usize, usize); 7] = [
+const SHAPES: [(usize, usize, usize); 9] = [
     (1, 7, 13),
+    (1, 29, 300),
+    (6, 45, 77),
     (5, 9, 16),
     (3, 33, 1),
     (37, 5, 29),
@@ -272,6 +276,41 @@ fn int8_and_uint8_fully_connected_equal_the_reference() {
         }
     }
 }
+/// Float32 outputs of `model` bit for bit: the GPU in the reference's order against
+/// `ReferenceEngine`, in the converter's against `ConverterFloatEngine`.
+fn compare_float_bits(gpu: &GpuEngine, model: &Model, inputs: &[Tensor], what: &str) {
+    let cpu = |order| {
+        match order {
+            FloatOrder::Reference => ReferenceEngine
+                .prepare(model)
+                .and_then(|mut s| s.run(inputs)),
+            FloatOrder::Converter => ConverterFloatEngine
+                .prepare(model)
+                .and_then(|mut s| s.run(inputs)),
+        }
+        .unwrap_or_else(|e| panic!("{what}: cpu: {e}"))
+    };
+    for order in [FloatOrder::Reference, FloatOrder::Converter] {
+        let want = cpu(order);
+        let got = gpu
+            .clone()
+            .with_float_order(order)
+            .prepare(model)
+            .and_then(|mut s| s.run(inputs))
+            .unwrap_or_else(|e| panic!("{what}: gpu: {e}"));
+        for (g, w) in got.iter().zip(&want) {
+            let (Buf::F32(g), Buf::F32(w)) = (g.buf(), w.buf()) else {
+                panic!("{what}: not float32");
+            };
+            for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "{what} {order:?}: element {i}: gpu {a:e} cpu {b:e}"
+                );
+            }
+        }
+    }
+}
 
 #[test]
 fn hybrid_and_float_fully_connected_equal_the_reference() {
@@ -325,6 +364,16 @@ fn hybrid_and_float_fully_connected_equal_the_reference() {
                     &format!("{what} {tiles:?}"),
                 )
             });
+            // The weights as a run-time input (column sums on the device).
+            let mut rt = model.clone();
+            let sg = &mut rt.subgraphs[0];
+            let wdata = sg.tensors[1].data.take().expect("constant weights");
+            sg.inputs.push(1);
+            let wbuf = Buf::I8(wdata.iter().map(|&v| v as i8).collect());
+            let wt = Tensor::new(&[u, d], wbuf).expect("weights");
+            let what = format!("{what} run-time weights");
+            compare(&gpu, &rt, &[xt.clone(), wt.clone()], &what);
+            with_tiles(tiles, || compare(&gpu, &rt, &[xt.clone(), wt], &what));
         }
         // float32, without a bias.
         let w: Vec<f32> = (0..u * d).map(|_| rng.unit_f32()).collect();
@@ -340,9 +389,9 @@ fn hybrid_and_float_fully_connected_equal_the_reference() {
             vec![2],
         );
         let what = format!("float fc {:?}", (b, u, d));
-        compare(&gpu, &model, std::slice::from_ref(&xt), &what);
+        compare_float_bits(&gpu, &model, std::slice::from_ref(&xt), &what);
         with_tiles(tiles, || {
-            compare(
+            compare_float_bits(
                 &gpu,
                 &model,
                 std::slice::from_ref(&xt),

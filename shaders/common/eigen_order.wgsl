@@ -1,0 +1,94 @@
+// The float32 summation orders of TensorFlow's converter (Eigen's AVX kernels without fused
+// multiply-add): twin of `src/reference/float_order.rs` (`eigen_gemv_row`, `eigen_gemm_dot`).
+// A dot product summed here gives the bits of the CPU's, as long as every product is rounded
+// before it is added.
+//
+// The importing shader defines `ord_a(k: u32) -> f32`, element k of the left-hand side's row
+// (the weights), and `ord_b(k: u32) -> f32`, element k of the right-hand side's column (the
+// input); and `fuse_guard()` for `unfused` (shaders/common/unfused.wgsl).
+
+#import unfused
+
+fn ord_prod(k: u32) -> f32 {
+    return unfused(ord_a(k) * ord_b(k));
+}
+
+// `acc0 + Σ_{first <= k < end} a[k]·b[k]`, in order.
+fn ord_seq(first: u32, end: u32, acc0: f32) -> f32 {
+    var acc = acc0;
+    for (var k = first; k < end; k++) {
+        acc += ord_prod(k);
+    }
+    return acc;
+}
+
+// Eigen's `predux` of an SSE `Packet4f`: `(a0 + a2) + (a1 + a3)`.
+fn predux4(a: vec4<f32>) -> f32 {
+    return (a.x + a.z) + (a.y + a.w);
+}
+
+// `eigen_gemv_row`: eight lanes over whole packets (lanes 0-3 in `lo`, 4-7 in `hi`), reduced
+// as `predux4(lo + hi)` (Eigen's `predux` of a `Packet8f`: the halves first); for the row Eigen
+// handles alone (`single`), a half packet next; then the rest one product at a time.
+fn eigen_gemv_row(n: u32, single: bool) -> f32 {
+    let full = n / 8u * 8u;
+    var lo = vec4<f32>(0.0);
+    var hi = vec4<f32>(0.0);
+    for (var j = 0u; j < full; j += 8u) {
+        lo += vec4<f32>(ord_prod(j), ord_prod(j + 1u), ord_prod(j + 2u), ord_prod(j + 3u));
+        hi += vec4<f32>(ord_prod(j + 4u), ord_prod(j + 5u), ord_prod(j + 6u), ord_prod(j + 7u));
+    }
+    var cc = predux4(lo + hi);
+    var j = full;
+    if (single && n - j >= 4u) {
+        let h = vec4<f32>(0.0) + vec4<f32>(ord_prod(j), ord_prod(j + 1u), ord_prod(j + 2u), ord_prod(j + 3u));
+        cc += predux4(h);
+        j += 4u;
+    }
+    return ord_seq(j, n, cc);
+}
+
+// `eigen_gemm_dot`: output (row, col) of a `rows` x `cols` GEMM of depth `depth` in Eigen's
+// `gebp_kernel` (mr = 16, nr = 4), whose order depends on the output's place in the blocking:
+// rows in blocks of 16, or a column outside the blocks of four: in order; rows in blocks of
+// 8 or 4: even and odd steps apart over the depth rounded down to 8, then in order; the rows
+// after those: the "swapped" kernel (eight partial sums, k = 8m + 2r + p in `even[r]` for
+// p = 0 and `odd[r]` for p = 1, reduced register-wise; two lanes on; an odd last step last).
+fn eigen_gemm_dot(depth: u32, row: u32, rows: u32, col: u32, cols: u32) -> f32 {
+    let p2 = rows / 16u * 16u;
+    let p1 = p2 + (rows - p2) / 8u * 8u;
+    let half = p1 + (rows - p1) / 4u * 4u;
+    let in_block_of_four = col < cols / 4u * 4u;
+    if (row < p2 || !in_block_of_four) {
+        return ord_seq(0u, depth, 0.0);
+    }
+    if (row < half) {
+        let peeled = depth / 8u * 8u;
+        var c = 0.0;
+        var d = 0.0;
+        for (var k = 0u; k < peeled; k += 2u) {
+            c += ord_prod(k);
+            d += ord_prod(k + 1u);
+        }
+        return ord_seq(peeled, depth, c + d);
+    }
+    let end4 = depth / 8u * 8u;
+    let end2 = depth / 2u * 2u;
+    var even = vec4<f32>(0.0);
+    var odd = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < end4; k0 += 8u) {
+        even += vec4<f32>(ord_prod(k0), ord_prod(k0 + 2u), ord_prod(k0 + 4u), ord_prod(k0 + 6u));
+        odd += vec4<f32>(ord_prod(k0 + 1u), ord_prod(k0 + 3u), ord_prod(k0 + 5u), ord_prod(k0 + 7u));
+    }
+    var s0 = (even.x + even.y) + (even.z + even.w);
+    var s1 = (odd.x + odd.y) + (odd.z + odd.w);
+    for (var k = end4; k < end2; k += 2u) {
+        s0 += ord_prod(k);
+        s1 += ord_prod(k + 1u);
+    }
+    let total = s0 + s1;
+    if (end2 < depth) {
+        return total + ord_prod(end2);
+    }
+    return total;
+}
