@@ -10,11 +10,12 @@
 //   6 int8 SQUARED_DIFFERENCE                         (`AddSubParams::squared_difference`)
 // and, in the entry point `quant_div` (it raises the op's status flag where the reference
 // refuses the run: a divisor equal to its zero point), int8/uint8 DIV (`DivParams::apply`).
-// Float DIV is KIND 0 with arith 4.
+// Float DIV is KIND 0 with arith 4, divided by the soft float's correctly rounded f32_div.
 
 #import grid
 #import fixedpoint
 #import gemmlowp
+#import softfloat
 #import elemwise
 
 override WG: u32 = 64u;
@@ -104,7 +105,8 @@ fn float_arith(x: f32, z: f32) -> f32 {
         return d * d;
     }
     if (p.arith == 4u) {
-        return x / z;
+        // Correctly rounded (WGSL's `/` may be 2.5 ulp off): the CPU's bits.
+        return bitcast<f32>(f32_div(bitcast<u32>(x), bitcast<u32>(z)));
     }
     return x * z;
 }
