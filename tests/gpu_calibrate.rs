@@ -290,7 +290,9 @@ fn requests_are_checked() {
         .unwrap()
         .unwrap();
     let x = Tensor::from_f32(&[12], &[1.0; 12]).unwrap();
-    assert!(r.run_statistics(&[x.clone()], acc.as_mut()).is_err());
+    assert!(r
+        .run_statistics(std::slice::from_ref(&x), acc.as_mut())
+        .is_err());
     s.run_statistics(&[x], acc.as_mut()).unwrap();
     let got = acc.read().unwrap();
     assert_eq!(
