@@ -2,10 +2,9 @@
 // computes the elements of one output word.
 //
 // `float_main`: float32, p.fkind picks the function (`UnaryFloatFn`): 0 NEG, 1 RSQRT,
-// 2 SQRT, 3 EXP, 4 GELU, 5 GELU approximate. NEG is exact; RSQRT divides with the soft
-// float's correctly rounded `f32_div`; the device's `sqrt` (RSQRT, SQRT) and `exp` (EXP,
-// GELU) need not be correctly rounded, so those are within the conformance tolerance, not
-// the CPU's bits, on some adapters (lavapipe's `sqrt` is exact).
+// 2 SQRT, 3 EXP, 4 GELU, 5 GELU approximate. NEG, SQRT and RSQRT give the CPU's bits (a
+// correctly rounded soft square root and the soft float's `f32_div`); EXP and GELU use the
+// device's `exp` (and an erfc polynomial): within the conformance tolerance.
 // `table_main`: int8/uint8. Every int8/uint8 path of the family is a function of the input
 // value alone; the reference evaluates it on the type's 256 values at prepare
 // (`QuantUnary::table`: NEG's wrap, RSQRT's fixed-point Newton-Raphson, SQRT's float
@@ -48,6 +47,50 @@ fn erfc_nonneg(z: f32) -> f32 {
     return poly * exp(-z * z);
 }
 
+// The correctly rounded square root of an f32 (as bits), so the CPU's bits: the significand
+// scaled to 51–52 bits (an even power of two), its integer square root by the bitwise method
+// (26 result bits, the remainder below 2^27), the remainder jammed into the lowest bit, and
+// the soft float's rounding (`round_pack32`, value = sig · 2^(exp − 156)). NaN for NaN and
+// negative inputs, ±0 and +inf as they are.
+fn f32_sqrt(a: u32) -> u32 {
+    if (is_nan32(a) || ((a & 0x80000000u) != 0u && !is_zero32(a))) {
+        return 0xffc00000u;
+    }
+    if (is_zero32(a) || a == 0x7f800000u) {
+        return a;
+    }
+    let n = norm32(a);
+    let e = n.x;
+    let m = u32(n.y);
+    // value = m · 2^(e − 150); scale so that the exponent left over is even.
+    let odd = ((e - 150) & 1) != 0;
+    let k = select(28u, 27u, odd);
+    let hi = m >> (32u - k);
+    let lo = m << k;
+    var rem = 0u;
+    var root = 0u;
+    for (var i = 0u; i < 26u; i++) {
+        let s = 50u - 2u * i;
+        var two: u32;
+        if (s >= 32u) {
+            two = (hi >> (s - 32u)) & 3u;
+        } else {
+            two = (lo >> s) & 3u;
+        }
+        rem = (rem << 2u) | two;
+        let trial = (root << 2u) | 1u;
+        if (rem >= trial) {
+            rem -= trial;
+            root = (root << 1u) | 1u;
+        } else {
+            root = root << 1u;
+        }
+    }
+    let sig = (root << 5u) | select(0u, 1u, rem != 0u);
+    let exp = select((e - 150) / 2 + 137, (e - 151) / 2 + 138, odd);
+    return round_pack32(0u, exp, sig);
+}
+
 // 0.5·x·erfc(−x/√2): erfc of a negative argument as 2 − erfc(|z|).
 fn gelu(v: f32) -> f32 {
     let z = -v * SQRT1_2;
@@ -72,11 +115,12 @@ fn float_fn(v: f32) -> f32 {
             return -v;
         }
         case 1u: {
-            // The division correctly rounded (WGSL's `/` may be 2.5 ulp off).
-            return bitcast<f32>(f32_div(0x3f800000u, bitcast<u32>(sqrt(v))));
+            // 1.f / std::sqrt(x), both correctly rounded (WGSL's `/` may be 2.5 ulp off and
+            // its `sqrt` is not required to be exact).
+            return bitcast<f32>(f32_div(0x3f800000u, f32_sqrt(bitcast<u32>(v))));
         }
         case 2u: {
-            return sqrt(v);
+            return bitcast<f32>(f32_sqrt(bitcast<u32>(v)));
         }
         case 3u: {
             return exp(v);

@@ -402,3 +402,66 @@ fn div_matches_reference() -> litequant::Result<()> {
     assert!(g.to_string().contains("zero point"), "{g}");
     Ok(())
 }
+
+/// Float SQRT and RSQRT on the GPU give the CPU's bits (the shader's soft square root is
+/// correctly rounded, as `f32::sqrt` is): every exponent, subnormals, values next to perfect
+/// squares and ties, zeros, infinities, negative numbers and NaN.
+#[test]
+fn float_sqrt_and_rsqrt_are_the_cpu_bits() -> litequant::Result<()> {
+    let Some(h) = Harness::new("float_sqrt_and_rsqrt_are_the_cpu_bits")? else {
+        return Ok(());
+    };
+    let mut rng = Rng(0x5947);
+    let mut x: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -1.0,
+        f32::MIN_POSITIVE,
+        f32::from_bits(1),
+        f32::from_bits(0x007f_ffff),
+        f32::MAX,
+        1.0,
+        2.0,
+        4.0,
+    ];
+    for k in 1..2000u32 {
+        let sq = (k as f32) * (k as f32);
+        x.extend([
+            sq,
+            f32::from_bits(sq.to_bits() + 1),
+            f32::from_bits(sq.to_bits() - 1),
+        ]);
+    }
+    while x.len() < 40_000 {
+        // Random bit patterns over every exponent (positive), and random subnormals.
+        let bits = (rng.next() as u32) & 0x7fff_ffff;
+        x.push(f32::from_bits(bits));
+        x.push(f32::from_bits(bits & 0x007f_ffff));
+    }
+    let n = x.len();
+    for op in [Op::Sqrt, Op::Rsqrt] {
+        let m = unary_model(op.clone(), DType::F32, &[n], [None, None]);
+        let input = Tensor::new(&[n], Buf::F32(x.clone()))?;
+        let want = litequant::ReferenceEngine
+            .prepare(&m)?
+            .run(std::slice::from_ref(&input))?;
+        let got = h.gpu(&m, std::slice::from_ref(&input))?;
+        let (g, w) = (got[0].as_f32().unwrap(), want[0].as_f32().unwrap());
+        let bad: Vec<usize> = (0..n)
+            .filter(|&i| g[i].to_bits() != w[i].to_bits() && !(g[i].is_nan() && w[i].is_nan()))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{op:?}: {} of {n} differ, first x = {:e} ({:#x}): gpu {:e}, cpu {:e}",
+            bad.len(),
+            x[bad[0]],
+            x[bad[0]].to_bits(),
+            g[bad[0]],
+            w[bad[0]]
+        );
+    }
+    Ok(())
+}
