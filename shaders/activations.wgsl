@@ -18,6 +18,7 @@
 #import fixedpoint16
 #import elemwise
 #import softfloat
+#import fclamp
 
 override WG: u32 = 64u;
 override KIND: u32 = 0u;
@@ -103,12 +104,11 @@ fn float_fn(v: f32, i: u32) -> f32 {
     let f1 = bitcast<f32>(p.f1);
     switch p.fkind {
         case 0u: {
-            // x.max(min): a NaN input gives min.
-            return select(f0, v, v > f0);
+            // std::max(x, min): a NaN passes through.
+            return select(v, f0, v < f0);
         }
         case 1u: {
-            let lo = select(f0, v, f0 < v);
-            return select(lo, f1, f1 < lo);
+            return clamp_cpp(v, f0, f1);
         }
         case 2u: {
             return select(v * f0, v, v > 0.0);

@@ -27,6 +27,7 @@
 #import grid
 #import conv_io
 #import eigen_order
+#import fclamp
 
 struct Params {
     in_h: u32,
@@ -347,7 +348,7 @@ fn conv_hybrid(
                     v = 0.0 + f32(sum) * (row_scale[batch] * scale);
                 }
                 v = v + bias_f[c];
-                output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
+                output_f[m * p.out_c + c] = clamp_cpp(v, p.act_lo, p.act_hi);
             }
         }
     }
@@ -424,7 +425,7 @@ fn conv_f32(
             if (m < p.m && n < p.per_group) {
                 let c = t.group * p.per_group + n;
                 let v = acc[i * TN + j] + bias_f[c];
-                output_f[m * p.out_c + c] = min(max(v, p.act_lo), p.act_hi);
+                output_f[m * p.out_c + c] = clamp_cpp(v, p.act_lo, p.act_hi);
             }
         }
     }
@@ -481,7 +482,7 @@ fn conv_f32_converter(
     ord_channel0 = (oc / p.per_group) * p.filter_in_c;
     ord_filter = oc * p.k;
     let v = eigen_gemm_dot(p.k, oc, p.out_c, m, p.m) + bias_f[oc];
-    output_f[m * p.out_c + oc] = min(max(v, p.act_lo), p.act_hi);
+    output_f[m * p.out_c + oc] = clamp_cpp(v, p.act_lo, p.act_hi);
 }
 
 // ---- packing ----------------------------------------------------------------------------

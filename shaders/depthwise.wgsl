@@ -9,6 +9,7 @@
 #import grid
 #import conv_io
 #import unfused
+#import fclamp
 
 // int8: false when out_c % 4 == 0 (each invocation stores its word), else one word per
 // result into scratch for `pack_i8` of `conv.wgsl`.
@@ -214,7 +215,7 @@ fn depthwise_hybrid(
                 var v = f32(acc[i][j]);
                 v *= dw_scales[c] * scaling;
                 v = v + bias_f[c];
-                output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
+                output_f[(s.pixel + i) * dp.out_c + c] = clamp_cpp(v, dp.act_lo, dp.act_hi);
             }
         }
     }
@@ -280,7 +281,7 @@ fn depthwise_f32(
                 if (dp.bias_first == 0u) {
                     v += bias[j];
                 }
-                output_f[(s.pixel + i) * dp.out_c + c] = min(max(v, dp.act_lo), dp.act_hi);
+                output_f[(s.pixel + i) * dp.out_c + c] = clamp_cpp(v, dp.act_lo, dp.act_hi);
             }
         }
     }

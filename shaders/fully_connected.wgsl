@@ -19,6 +19,7 @@
 #import fixedpoint
 #import softfloat
 #import eigen_order
+#import fclamp
 
 override WG_M: u32 = 8u;
 override WG_N: u32 = 8u;
@@ -359,7 +360,7 @@ fn gemm_hybrid(
             }
             var v = hbias[col] + f32(dot) * scale;
             if (p.f_clamp == 1u) {
-                v = min(max(v, p.f_min), p.f_max);
+                v = clamp_nan_low(v, p.f_min, p.f_max);
             } else if (p.f_clamp == 2u) {
                 v = tanh(v);
             } else if (p.f_clamp == 3u) {
@@ -437,7 +438,7 @@ fn gemm_f32(
             }
             var v = facc[i * 4u + j] + fbias[col];
             if (p.f_clamp == 1u) {
-                v = min(max(v, p.f_min), p.f_max);
+                v = clamp_cpp(v, p.f_min, p.f_max);
             }
             fout[zo.out + row * p.n + col] = v;
         }
@@ -495,7 +496,7 @@ fn gemm_f32_converter(
     }
     var v = total + fbias[o];
     if (p.f_clamp == 1u) {
-        v = min(max(v, p.f_min), p.f_max);
+        v = clamp_cpp(v, p.f_min, p.f_max);
     }
     fout[zo.out + b * p.n + o] = v;
 }

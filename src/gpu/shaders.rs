@@ -103,6 +103,8 @@ pub const COMMON: &[(&str, &str)] = &[
         "softfloat",
         include_str!("../../shaders/common/softfloat.wgsl"),
     ),
+    // Float activation clamps with the reference's NaN behaviour.
+    ("fclamp", include_str!("../../shaders/common/fclamp.wgsl")),
     // Products the compiler cannot fuse into a multiply-add (every float accumulation).
     ("unfused", include_str!("../../shaders/common/unfused.wgsl")),
     // The converter's float summation orders (Eigen's GEMV/GEMM): twin of

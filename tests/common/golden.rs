@@ -61,7 +61,10 @@ pub fn compare_tol(got: &Tensor, want: &Tensor, atol: f32, rtol: f32) -> Option<
     match (got.buf(), want.buf()) {
         (Buf::F32(a), Buf::F32(b)) => {
             let bad: Vec<usize> = (0..a.len())
-                .filter(|&i| !((a[i] - b[i]).abs() <= atol + rtol * b[i].abs() || a[i] == b[i]))
+                .filter(|&i| {
+                    let same = a[i] == b[i] || (a[i].is_nan() && b[i].is_nan());
+                    !(same || (a[i] - b[i]).abs() <= atol + rtol * b[i].abs())
+                })
                 .collect();
             (!bad.is_empty()).then(|| {
                 let worst = bad

@@ -202,9 +202,9 @@ fn map_q(
 /// a prepared kernel computes. `apply` is the reference's element function.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum FloatFn {
-    /// RELU: `x.max(min)`.
+    /// RELU: `std::max(x, min)` (a NaN passes through).
     Max { min: f32 },
-    /// RELU6: `std::min(std::max(min, x), max)` with the C++ comparisons.
+    /// RELU6: `std::min(std::max(x, min), max)` with the C++ comparisons.
     ClampCpp { min: f32, max: f32 },
     /// LEAKY_RELU: `x > 0 ? x : x * alpha`.
     LeakyRelu { alpha: f32 },

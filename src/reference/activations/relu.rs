@@ -11,19 +11,21 @@ use super::{
 
 // ---- RELU, RELU6 ---------------------------------------------------------------------
 
-/// Float RELU: `x.max(min)`.
+/// Float RELU: `std::max(x, min)`.
 pub(crate) fn relu_f32(x: f32, min: f32) -> f32 {
-    x.max(min)
+    // `optimized_ops::Relu` (Eigen's `cwiseMax`, `std::max(x, min)`): a NaN passes through.
+    if x < min {
+        min
+    } else {
+        x
+    }
 }
 
-/// Float RELU6: `std::min(std::max(min, x), max)`.
+/// Float RELU6 / RELU_N1_TO_1 / RELU_0_TO_1: `optimized_ops::Relu6` and friends (Eigen's
+/// `cwiseMax(min).cwiseMin(max)`, the C++ comparisons): a NaN passes through, as LiteRT's
+/// goldens show (tests/nonfinite.rs).
 pub(crate) fn relu_x_f32(x: f32, min: f32, max: f32) -> f32 {
-    let lo = if min < x { x } else { min };
-    if max < lo {
-        max
-    } else {
-        lo
-    }
+    super::super::common::clamp_like_cpp(x, min, max)
 }
 
 /// Float LEAKY_RELU (`reference_ops::LeakyRelu`: alpha may be > 1 or < 0, so not

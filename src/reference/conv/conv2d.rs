@@ -4,7 +4,7 @@
 use crate::model::{Conv2DOptions, DType};
 use crate::Result;
 
-use super::super::common::{clamp_f32, Epilogue};
+use super::super::common::{clamp_like_cpp, Epilogue};
 use super::super::float_order::eigen_gemm_dot;
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
@@ -155,7 +155,7 @@ impl Kernel for ConvF32 {
                         });
                         let bias_value = bias.map_or(0.0, |v| v[oc]);
                         output[g.out_offset(b, oy, ox) + oc] =
-                            clamp_f32(total + bias_value, lo, hi);
+                            clamp_like_cpp(total + bias_value, lo, hi);
                     }
                 }
             }
@@ -197,7 +197,7 @@ impl ConvF32 {
                         let total = eigen_gemm_dot(row, &patch, (oc, g.out_c), (col, pixels));
                         let bias_value = bias.map_or(0.0, |v| v[oc]);
                         output[g.out_offset(b, oy, ox) + oc] =
-                            clamp_f32(total + bias_value, lo, hi);
+                            clamp_like_cpp(total + bias_value, lo, hi);
                     }
                 }
             }
@@ -296,7 +296,7 @@ impl Kernel for ConvHybrid {
                         if let Some(bias) = bias {
                             acc_float += bias[oc];
                         }
-                        output[g.out_offset(b, oy, ox) + oc] = clamp_f32(acc_float, lo, hi);
+                        output[g.out_offset(b, oy, ox) + oc] = clamp_like_cpp(acc_float, lo, hi);
                     }
                 }
             }

@@ -5,7 +5,7 @@
 use crate::model::{DType, DepthwiseConv2DOptions};
 use crate::Result;
 
-use super::super::common::{clamp_f32, Epilogue};
+use super::super::common::{clamp_like_cpp, Epilogue};
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
@@ -166,7 +166,7 @@ impl Kernel for DwF32 {
                                     acc
                                 }
                             };
-                            output[g.out_offset(b, oy, ox) + oc] = clamp_f32(value, lo, hi);
+                            output[g.out_offset(b, oy, ox) + oc] = clamp_like_cpp(value, lo, hi);
                         }
                     }
                 }
@@ -259,7 +259,8 @@ impl Kernel for DwHybrid {
                             if let Some(bias) = bias {
                                 acc_float += bias[oc];
                             }
-                            output[g.out_offset(b, oy, ox) + oc] = clamp_f32(acc_float, lo, hi);
+                            output[g.out_offset(b, oy, ox) + oc] =
+                                clamp_like_cpp(acc_float, lo, hi);
                         }
                     }
                 }

@@ -31,7 +31,10 @@
 //! - Same scale: the outputs of single-input same-scale ops (pooling, RESHAPE, SQUEEZE,
 //!   PAD, PADV2, SLICE, STRIDED_SLICE, TRANSPOSE, RESIZE_*) carry their input's parameters
 //!   (their own statistics are dropped). CONCATENATION, MAXIMUM and MINIMUM keep their
-//!   output's calibrated parameters and push them back onto their operands; an operand
+//!   output's calibrated parameters and push them back onto their operands, and on up
+//!   through quantized same-scale producers to the op that computes the values (a
+//!   DenseNet's MAX_POOL_2D/PAD/AVERAGE_POOL_2D between convolution and concatenation,
+//!   `tests/quantize_int8.rs`); an operand
 //!   whose parameters are fixed by its producer (LOGISTIC, TANH, SOFTMAX) is requantized
 //!   instead, by an int8→int8 QUANTIZE right after the producer (`requant_concat`).
 //! - Layout (the exporter writes the function body in order, `passes::layout`): quantized

@@ -241,7 +241,19 @@ pub(super) fn activation_plan(
     // 2b. Backward through ops that unify their operands' scales (CONCATENATION, MAXIMUM,
     //     MINIMUM): an operand whose parameters are not fixed by its producer takes the
     //     output's (the converter's driver propagates results backwards); fixed ones are
-    //     requantized below. Same-scale ops downstream of a changed tensor follow.
+    //     requantized below. The parameters go on up through quantized same-scale producers
+    //     (pooling, PAD, RESHAPE, ...) to the op that computes the values, as the converter
+    //     does (a DenseNet's concatenations reach back through MAX_POOL_2D, PAD and
+    //     AVERAGE_POOL_2D to the convolutions: no requantizing QUANTIZE in between). Same-scale
+    //     ops downstream of a changed tensor follow.
+    let same_scale_input = |t: usize| -> Option<usize> {
+        let &p = producer.get(&t)?;
+        if quantized[p] && kind(&w.ops[p].op) == Some(Kind::SameScale) {
+            w.ops[p].input(0)
+        } else {
+            None
+        }
+    };
     for k in (0..n_ops).rev() {
         if !quantized[k] || kind(&w.ops[k].op) != Some(Kind::Unified) {
             continue;
@@ -258,6 +270,18 @@ pub(super) fn activation_plan(
             if params.contains_key(&t) && source.get(&t) != Some(&"fixed by the op") {
                 params.insert(t, out_p);
                 source.insert(t, "same scale as its consumer");
+                let mut up = t;
+                for _ in 0..n_ops {
+                    let Some(i) = same_scale_input(up) else {
+                        break;
+                    };
+                    if !params.contains_key(&i) || source.get(&i) == Some(&"fixed by the op") {
+                        break;
+                    }
+                    params.insert(i, out_p);
+                    source.insert(i, "same scale as its consumer");
+                    up = i;
+                }
             }
         }
     }
