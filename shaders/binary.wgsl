@@ -1,4 +1,4 @@
-// ADD, SUB, MUL, MAXIMUM, MINIMUM with numpy broadcasting, twin of `src/reference/binary`.
+// ADD, SUB, MUL, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE with numpy broadcasting, twin of `src/reference/binary`.
 // One invocation computes the elements of one output word. KIND picks the element function
 // (a pipeline constant, so each pipeline has one path):
 //   0 float32 arithmetic with the activation clamp   (`BinaryOp::Float`)
@@ -7,9 +7,15 @@
 //   3 int8/uint8 MUL                                  (`MulParams::apply`)
 //   4 MAXIMUM/MINIMUM of float32 values               (`max_min`)
 //   5 MAXIMUM/MINIMUM of integer values               (`max_min`)
+//   6 int8 SQUARED_DIFFERENCE                         (`AddSubParams::squared_difference`)
+// and, in the entry point `quant_div` (it raises the op's status flag where the reference
+// refuses the run: a divisor equal to its zero point), int8/uint8 DIV (`DivParams::apply`).
+// Float DIV is KIND 0 with arith 4, divided by the soft float's correctly rounded f32_div.
 
 #import grid
 #import fixedpoint
+#import gemmlowp
+#import softfloat
 #import elemwise
 
 override WG: u32 = 64u;
@@ -22,7 +28,8 @@ struct Params {
     len: u32,
     // Broadcast rank (after merging dimensions); 0 when both inputs are read at i.
     rank: u32,
-    // 0 add, 1 sub, 2 mul (KIND 0, 1); 1 for SUB in KIND 2; 1 for MAXIMUM in KIND 4, 5.
+    // 0 add, 1 sub, 2 mul, 3 squared difference, 4 div (KIND 0, 1); 1 for SUB in KIND 2;
+    // 1 for MAXIMUM in KIND 4, 5.
     arith: u32,
     left_shift: u32,
     in1_offset: i32,
@@ -50,6 +57,8 @@ struct Params {
 @group(0) @binding(3) var<uniform> p: Params;
 // Broadcast layout: dims[rank], strides of a[rank], strides of b[rank] (0: broadcast).
 @group(0) @binding(4) var<storage, read> bcast: array<u32>;
+// quant_div: the op's run-time failure flag (GpuOpCtx::status).
+@group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
 
 // Flat indices into a and b of output element i.
 fn source_indices(i: u32) -> vec2<u32> {
@@ -91,6 +100,14 @@ fn float_arith(x: f32, z: f32) -> f32 {
     if (p.arith == 1u) {
         return x - z;
     }
+    if (p.arith == 3u) {
+        let d = x - z;
+        return d * d;
+    }
+    if (p.arith == 4u) {
+        // Correctly rounded (WGSL's `/` may be 2.5 ulp off): the CPU's bits.
+        return bitcast<f32>(f32_div(bitcast<u32>(x), bitcast<u32>(z)));
+    }
     return x * z;
 }
 
@@ -101,25 +118,42 @@ fn int32_arith(x: i32, z: i32) -> i32 {
     if (p.arith == 1u) {
         return x - z;
     }
+    if (p.arith == 3u) {
+        let d = x - z;
+        return d * d;
+    }
     return x * z;
 }
 
-fn quant_add_sub(x: i32, z: i32) -> i32 {
-    let input1_val = p.in1_offset + x;
-    let input2_val = p.in2_offset + z;
-    let shifted_input1_val = input1_val * (1 << p.left_shift);
-    let shifted_input2_val = input2_val * (1 << p.left_shift);
-    let scaled_input1_val =
-        multiply_by_quantized_multiplier(shifted_input1_val, p.in1_multiplier, p.in1_shift);
-    let scaled_input2_val =
-        multiply_by_quantized_multiplier(shifted_input2_val, p.in2_multiplier, p.in2_shift);
-    var raw = scaled_input1_val + scaled_input2_val;
-    if (p.arith == 1u) {
-        raw = scaled_input1_val - scaled_input2_val;
-    }
-    let raw_output =
-        multiply_by_quantized_multiplier(raw, p.out_multiplier, p.out_shift) + p.out_offset;
+// `AddSubParams::scaled_inputs`: both inputs offset, shifted and rescaled.
+fn scaled_inputs(x: i32, z: i32) -> vec2<i32> {
+    let shifted_input1_val = (p.in1_offset + x) * (1 << p.left_shift);
+    let shifted_input2_val = (p.in2_offset + z) * (1 << p.left_shift);
+    return vec2<i32>(
+        multiply_by_quantized_multiplier(shifted_input1_val, p.in1_multiplier, p.in1_shift),
+        multiply_by_quantized_multiplier(shifted_input2_val, p.in2_multiplier, p.in2_shift),
+    );
+}
+
+// `AddSubParams::output`: the output multiplier, zero point and clamp.
+fn add_sub_output(raw: i32) -> i32 {
+    let raw_output = multiply_by_quantized_multiplier(raw, p.out_multiplier, p.out_shift) + p.out_offset;
     return min(max(raw_output, p.act_min), p.act_max);
+}
+
+fn quant_add_sub(x: i32, z: i32) -> i32 {
+    let scaled = scaled_inputs(x, z);
+    if (p.arith == 1u) {
+        return add_sub_output(scaled.x - scaled.y);
+    }
+    return add_sub_output(scaled.x + scaled.y);
+}
+
+// squared_difference.cc's int8 element (left_shift 7, the type's range as the clamp).
+fn quant_squared_difference(x: i32, z: i32) -> i32 {
+    let scaled = scaled_inputs(x, z);
+    let raw_diff = scaled.x - scaled.y;
+    return add_sub_output(raw_diff * raw_diff);
 }
 
 fn quant_mul(x: i32, z: i32) -> i32 {
@@ -154,11 +188,14 @@ fn element(x: i32, z: i32) -> i32 {
             }
             return select(z, x, fx < fz);
         }
-        default: {
+        case 5u: {
             if (p.arith == 1u) {
                 return select(z, x, x > z);
             }
             return select(z, x, x < z);
+        }
+        default: {
+            return quant_squared_difference(x, z);
         }
     }
 }
@@ -182,6 +219,71 @@ fn main(
         }
         let src = source_indices(i);
         word |= elem_place(element(load_a(src.x), load_b(src.y)), i, BITS);
+    }
+    y[w] = word;
+}
+
+// `count_leading_sign_bits` (TFLite `CountLeadingSignBits`).
+fn count_leading_sign_bits(v: i32) -> i32 {
+    if (v >= 0) {
+        return i32(countLeadingZeros(u32(v))) - 1;
+    }
+    if (v != i32(-2147483647 - 1)) {
+        return i32(countLeadingZeros(2u * u32(-v) - 1u));
+    }
+    return 0;
+}
+
+// `rounding_divide_by_pot_wide`: RoundingDivideByPOT for exponents above 31 as LiteRT's
+// x86-64 build computes it (an all-ones mask, the shift count mod 32).
+fn rounding_divide_by_pot_wide(v: i32, exponent: i32) -> i32 {
+    if (exponent <= 31) {
+        return rounding_divide_by_pot(v, exponent);
+    }
+    let threshold = -1 + select(0, 1, v < 0);
+    return (v >> (u32(exponent) & 31u)) + select(0, 1, v > threshold);
+}
+
+// `DivParams::apply`; the divisor equal to its zero point raises the status flag.
+fn quant_div_element(x: i32, z: i32) -> i32 {
+    var input1_val = p.in1_offset + x;
+    var input2_val = p.in2_offset + z;
+    if (input2_val == 0) {
+        atomicOr(&status[0], 1u);
+        return 0;
+    }
+    if (input2_val < 0) {
+        input1_val = -input1_val;
+        input2_val = -input2_val;
+    }
+    let recip = get_reciprocal(input2_val, 31);
+    let headroom = count_leading_sign_bits(input1_val);
+    let unscaled_quotient =
+        multiply_by_quantized_multiplier_greater_than_one(input1_val, recip.x, headroom);
+    let total_shift = p.out_shift - recip.y - headroom;
+    let scaled = rounding_divide_by_pot_wide(srdhm(unscaled_quotient, p.out_multiplier), -total_shift);
+    return min(max(p.out_offset + scaled, p.act_min), p.act_max);
+}
+
+@compute @workgroup_size(WG)
+fn quant_div(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let w = flat_workgroup(wid, nwg) * WG + lid;
+    let per = 32u / BITS;
+    if (w >= (p.len + per - 1u) / per) {
+        return;
+    }
+    var word = 0u;
+    for (var k = 0u; k < per; k++) {
+        let i = w * per + k;
+        if (i >= p.len) {
+            break;
+        }
+        let src = source_indices(i);
+        word |= elem_place(quant_div_element(load_a(src.x), load_b(src.y)), i, BITS);
     }
     y[w] = word;
 }

@@ -122,6 +122,77 @@ fn mean_f32(
     y[o] = f32_div(bitcast<u32>(sum), bitcast<u32>(f32(count)));
 }
 
+// Eigen's `predux` of an AVX Packet8f: the halves, then `(a0 + a2) + (a1 + a3)`.
+fn eigen_predux8(c: array<f32, 8>) -> f32 {
+    return ((c[0] + c[4]) + (c[2] + c[6])) + ((c[1] + c[5]) + (c[3] + c[7]));
+}
+
+fn eigen_packet(at: u32) -> array<f32, 8> {
+    var v: array<f32, 8>;
+    for (var k = 0u; k < 8u; k++) {
+        v[k] = bitcast<f32>(x[at + k]);
+    }
+    return v;
+}
+
+fn eigen_packet_add(a: array<f32, 8>, b: array<f32, 8>) -> array<f32, 8> {
+    var v: array<f32, 8>;
+    for (var k = 0u; k < 8u; k++) {
+        v[k] = a[k] + b[k];
+    }
+    return v;
+}
+
+// Float MEAN in the converter's order (`Mean::eigen_rows`, twin of `eigen_redux_sum` in
+// src/reference/float_order.rs): output o is the Eigen linear vectorised sum of the row
+// x[o·n .. (o+1)·n] (its first element o·n mod 8 floats past a 32-byte boundary), divided
+// by n (correctly rounded).
+@compute @workgroup_size(WG)
+fn mean_f32_eigen(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let o = flat_workgroup(wid, nwg) * WG + lid;
+    if (o >= u32(plan[0])) {
+        return;
+    }
+    let n = u32(plan[1]);
+    let start = o * n;
+    let aligned_start = min((8u - start % 8u) % 8u, n);
+    let aligned_size = (n - aligned_start) / 8u * 8u;
+    var res: f32;
+    if (aligned_size == 0u) {
+        res = bitcast<f32>(x[start]);
+        for (var i = 1u; i < n; i++) {
+            res += bitcast<f32>(x[start + i]);
+        }
+    } else {
+        let aligned_end = aligned_start + aligned_size;
+        let aligned_end2 = aligned_start + (n - aligned_start) / 16u * 16u;
+        var res0 = eigen_packet(start + aligned_start);
+        if (aligned_size > 8u) {
+            var res1 = eigen_packet(start + aligned_start + 8u);
+            for (var i = aligned_start + 16u; i < aligned_end2; i += 16u) {
+                res0 = eigen_packet_add(res0, eigen_packet(start + i));
+                res1 = eigen_packet_add(res1, eigen_packet(start + i + 8u));
+            }
+            res0 = eigen_packet_add(res0, res1);
+            if (aligned_end > aligned_end2) {
+                res0 = eigen_packet_add(res0, eigen_packet(start + aligned_end2));
+            }
+        }
+        res = eigen_predux8(res0);
+        for (var i = 0u; i < aligned_start; i++) {
+            res += bitcast<f32>(x[start + i]);
+        }
+        for (var i = aligned_end; i < n; i++) {
+            res += bitcast<f32>(x[start + i]);
+        }
+    }
+    y[o] = f32_div(bitcast<u32>(res), bitcast<u32>(f32(n)));
+}
+
 // Long integer reductions (count >= the host's threshold): one workgroup per output word, its
 // RWG invocations striding over the reduced elements, then a tree over workgroup memory.
 // Integer sums wrap, so any order gives the reference's bits. (Float32 sums are never split:

@@ -290,7 +290,9 @@ fn requests_are_checked() {
         .unwrap()
         .unwrap();
     let x = Tensor::from_f32(&[12], &[1.0; 12]).unwrap();
-    assert!(r.run_statistics(&[x.clone()], acc.as_mut()).is_err());
+    assert!(r
+        .run_statistics(std::slice::from_ref(&x), acc.as_mut())
+        .is_err());
     s.run_statistics(&[x], acc.as_mut()).unwrap();
     let got = acc.read().unwrap();
     assert_eq!(
@@ -359,10 +361,16 @@ fn calibrate_fixtures_of_supported_ops_equals_the_reference() {
 /// Whether a model has an op whose float results use the device's `exp`.
 fn has_exp_op(m: &Model) -> bool {
     use litequant::model::code;
-    m.main()
-        .operators
-        .iter()
-        .any(|op| [code::LOGISTIC, code::TANH, code::SOFTMAX].contains(&op.op.code()))
+    m.main().operators.iter().any(|op| {
+        [
+            code::LOGISTIC,
+            code::TANH,
+            code::SOFTMAX,
+            code::EXP,
+            code::GELU,
+        ]
+        .contains(&op.op.code())
+    })
 }
 
 /// The distance in float32 steps between two values of the same sign.
@@ -373,7 +381,7 @@ fn ulps(a: f32, b: f32) -> i64 {
 /// Calibration on the GPU in the converter's float order gives `ConverterFloatEngine`'s
 /// statistics (what `quantize --backend reference` calibrates with) bit for bit, on every
 /// float op fixture with calibration data; models with an op built on the device's `exp`
-/// (LOGISTIC, TANH, SOFTMAX) within 4 ulp.
+/// (LOGISTIC, TANH, SOFTMAX, EXP, GELU) within 4 ulp.
 #[test]
 fn calibrate_every_float_fixture_as_the_converter_engine() {
     let Some(engine) = engine() else { return };

@@ -5,8 +5,8 @@
 //! calibration runs in. Every GPU kernel sums in the CPU kernel's order with every product
 //! rounded (`shaders/common/unfused.wgsl`, `eigen_order.wgsl`) and divides in software.
 //!
-//! The exceptions are named: the ops built on the device's `exp` (LOGISTIC, TANH, SOFTMAX)
-//! and every tensor computed from one of their outputs are compared within the conformance
+//! The exceptions are named: the ops built on the device's `exp` (LOGISTIC, TANH, SOFTMAX,
+//! EXP, GELU) and every tensor computed from one of their outputs are compared within the conformance
 //! tolerance instead. Integer tensors are compared exactly everywhere.
 
 mod common;
@@ -22,8 +22,14 @@ use litequant::{
     Tensor,
 };
 
-/// Ops whose float results use the device's `exp`.
-const EXP_OPS: &[i32] = &[code::LOGISTIC, code::TANH, code::SOFTMAX];
+/// Ops whose float results use the device's `exp` (GELU: with an `erfc` polynomial).
+const EXP_OPS: &[i32] = &[
+    code::LOGISTIC,
+    code::TANH,
+    code::SOFTMAX,
+    code::EXP,
+    code::GELU,
+];
 
 /// Tolerance for the tensors downstream of an `exp` op (as `gpu_conformance`).
 const ATOL: f32 = 1e-4;

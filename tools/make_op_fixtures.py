@@ -17,6 +17,11 @@ for PReLU) writes one .tflite per variant:
   hybrid   dynamic range (Optimize.DEFAULT, no dataset): int8 weights, float
            activations, checked to be a real hybrid op
   f16      float16 weights (DEQUANTIZE FLOAT16 -> FLOAT32 in front of the op)
+  int8raw  the f32 model with its activations retyped to INT8 (per-case scales and zero
+           points, `Case.raw_quant`): int8 kernels the converter never emits but
+           BUILTIN_REF has (NEG)
+  uint8raw the int8io model with every INT8 tensor retyped to UINT8, zero points + 128:
+           uint8 kernels the converter never emits but BUILTIN_REF has (GELU)
 
 Each model is checked with LiteRT's _get_ops_details() (and the flatbuffer) to
 contain the op under test in the intended dtypes; a model that does not is not
@@ -73,6 +78,7 @@ from typing import Callable, Optional
 import numpy as np
 
 import npz_fixed
+from retype import qparams, retype
 import tensorflow as tf
 
 from ai_edge_litert import schema_py_generated as schema
@@ -120,6 +126,8 @@ class Case:
     notes: str = ""
     sig: Optional[list] = None                # converter input shapes (None = dynamic dim)
     main_spec: Optional[str] = None           # e.g. "QUANTIZE:INT8->INT8" (default: op)
+    widen: float = None                       # golden widening (default GOLDEN_WIDEN)
+    raw_quant: Optional[list] = None          # int8raw: [(scale, zp)] per activation tensor
     w: dict = dataclasses.field(default_factory=dict)
 
     def seed(self, k):
@@ -207,7 +215,8 @@ def bmm_const_case(name, a_shape, w_shape, adj_y=False, variants=("f32", "int8",
 def binary_case(name, op, a_shape, b_shape, act=None, b_range=(-0.7, 3.0),
                 variants=("f32", "int8"), const_b=False, notes=""):
     tfop = {"ADD": tf.add, "SUB": tf.subtract, "MUL": tf.multiply,
-            "MAXIMUM": tf.maximum, "MINIMUM": tf.minimum}[op]
+            "MAXIMUM": tf.maximum, "MINIMUM": tf.minimum,
+            "SQUARED_DIFFERENCE": tf.math.squared_difference, "DIV": tf.math.divide}[op]
     if const_b:
         c = Case(name, op, [(a_shape, RANGE)], variants=variants, notes=notes)
         bc = rnd(c, "b", b_shape, lo=b_range[0], hi=b_range[1])
@@ -240,6 +249,29 @@ def prelu_keras(case):
     out = layer(inp)
     m = tf.keras.Model(inp, out)
     layer.set_weights([alpha])
+    return m
+
+
+def gelu_mlp_case():
+    """A transformer MLP: dense -> GELU -> dense on [1, 4, 12]."""
+    c = Case("gelu_mlp", "GELU", [([1, 4, 12], RANGE)], variants=("f32", "int8"),
+             notes="x @ W1 + b1 -> gelu (exact) -> @ W2 + b2: FULLY_CONNECTED around GELU")
+    w1 = rnd(c, "w1", (12, 24), scale=1.0 / np.sqrt(12))
+    b1 = rnd(c, "b1", (24,), scale=0.3)
+    w2 = rnd(c, "w2", (24, 8), scale=1.0 / np.sqrt(24))
+    b2 = rnd(c, "b2", (8,), scale=0.3)
+    c.fn = lambda x: tf.matmul(tf.nn.gelu(tf.matmul(x, w1) + b1, approximate=False), w2) + b2
+    return c
+
+
+def layernorm_keras(case):
+    shape = case.inputs[0][0]
+    gamma = rnd(case, "gamma", (shape[-1],), lo=0.5, hi=1.5)
+    beta = rnd(case, "beta", (shape[-1],), lo=-0.3, hi=0.3)
+    inp = tf.keras.Input(shape=shape[1:], batch_size=1, name="x0")
+    layer = tf.keras.layers.LayerNormalization(epsilon=1e-3, name="ln")
+    m = tf.keras.Model(inp, layer(inp))
+    layer.set_weights([gamma, beta])
     return m
 
 
@@ -431,6 +463,54 @@ def build_cases():
         binary_case("minimum", "MINIMUM", [1, 4, 4, 3], [1, 4, 4, 3]),
         binary_case("minimum_bcast_hw", "MINIMUM", [1, 4, 4, 3], [1, 4, 1, 1]),
     ]
+    # ---- elementwise math (ConvNeXt / transformer blocks)
+    C += [
+        unary_case("neg", "NEG", [1, 4, 4, 3], tf.math.negative,
+                   variants=("f32", "int8raw"),
+                   notes="int8raw: the f32 model retyped to INT8 (input (0.02, 3), output "
+                         "(0.02, -3)); the converter never quantizes NEG"),
+        Case("neg_island", "ADD", [([1, 4, 4, 3], RANGE)],
+             fn=lambda x: tf.math.negative(x + 0.5) * 1.7,
+             variants=("f32", "int8"), main_spec="ADD",
+             expect={"int8": ["NEG:FLOAT32->FLOAT32"], "f32": ["NEG"]},
+             notes="ADD -> NEG -> MUL: the converter leaves NEG float between "
+                   "DEQUANTIZE and QUANTIZE"),
+        binary_case("sqdiff_same", "SQUARED_DIFFERENCE", [1, 4, 4, 3], [1, 4, 4, 3],
+                    variants=ALLQ),
+        binary_case("sqdiff_bcast_c", "SQUARED_DIFFERENCE", [1, 4, 4, 3], [1, 1, 1, 3]),
+        binary_case("sqdiff_bcast_hw", "SQUARED_DIFFERENCE", [1, 4, 4, 3], [1, 4, 1, 1]),
+        binary_case("sqdiff_const_c", "SQUARED_DIFFERENCE", [1, 4, 4, 3], [3],
+                    const_b=True),
+        unary_case("rsqrt", "RSQRT", [1, 4, 4, 3], tf.math.rsqrt, variants=ALLQ,
+                   rng=(0.1, 4.0)),
+        unary_case("rsqrt_small", "RSQRT", [1, 5, 7], tf.math.rsqrt, rng=(0.002, 0.3)),
+        unary_case("sqrt", "SQRT", [1, 4, 4, 3], tf.math.sqrt, variants=ALLQ, rng=(0.05, 4.0)),
+        unary_case("exp", "EXP", [1, 4, 4, 3], tf.math.exp, variants=ALLQ),
+        unary_case("exp_rank2", "EXP", [1, 10], tf.math.exp, rng=(-6.0, 0.5)),
+        binary_case("div_same", "DIV", [1, 4, 4, 3], [1, 4, 4, 3], b_range=(0.5, 3.0),
+                    variants=ALLQ + ("uint8raw",)),
+        binary_case("div_bcast_c", "DIV", [1, 4, 4, 3], [1, 1, 1, 3], b_range=(-3.0, -0.4)),
+        Case("div_const_num", "DIV", [([1, 4, 4, 3], (0.5, 3.0))],
+             fn=lambda x: tf.math.divide(tf.constant([1.5, -0.7, 2.2], tf.float32), x),
+             notes="a constant dividend [3] over the input (a constant divisor becomes MUL)"),
+        binary_case("div_relu", "DIV", [1, 4, 4, 3], [1, 4, 4, 3], act="relu",
+                    b_range=(0.5, 3.0)),
+        unary_case("gelu", "GELU", [1, 4, 4, 3], lambda x: tf.nn.gelu(x, approximate=False),
+                   variants=ALLQ + ("uint8raw",), rng=(-4.0, 3.0)),
+        unary_case("gelu_approx", "GELU", [1, 4, 4, 3],
+                   lambda x: tf.nn.gelu(x, approximate=True),
+                   variants=ALLQ + ("uint8raw",), rng=(-4.0, 3.0)),
+        gelu_mlp_case(),
+        Case("layernorm", "RSQRT", [([1, 4, 8], RANGE)], keras=layernorm_keras,
+             variants=("f32", "int8"),
+             notes="keras LayerNormalization(epsilon=1e-3) over the last axis: the "
+                   "converter's MEAN / SQUARED_DIFFERENCE / RSQRT / MUL / SUB chain"),
+    ]
+    for c in C:
+        if c.name in ("rsqrt", "rsqrt_small", "sqrt"):
+            c.widen = 0.01   # stay positive: float RSQRT/SQRT of a negative is NaN
+        if c.name == "neg":
+            c.raw_quant = [(0.02, 3), (0.02, -3)]
     names = [c.name for c in C]
     assert len(names) == len(set(names)), "duplicate case names"
     return C
@@ -465,9 +545,38 @@ def recording(gen, record, names):
     return wrapped
 
 
+def int8_raw(case, buf):
+    """The f32 model's non-constant tensors as INT8 with case.raw_quant[k] (in tensor
+    order)."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
+    consts = constant_tensors(m)
+    acts = [i for i in range(len(m.subgraphs[0].tensors)) if i not in consts]
+    assert len(acts) == len(case.raw_quant), (case.name, acts)
+
+    def fn(i, t):
+        if i in acts:
+            assert t.type == schema.TensorType.FLOAT32
+            t.type = schema.TensorType.INT8
+            t.quantization = qparams(*case.raw_quant[acts.index(i)])
+    return retype(buf, fn)
+
+
+def uint8_raw(buf):
+    """Every INT8 tensor of an int8io model as UINT8 with its zero point + 128."""
+    def fn(i, t):
+        if t.type == schema.TensorType.INT8:
+            t.type = schema.TensorType.UINT8
+            t.quantization.zeroPoint = [int(z) + 128 for z in t.quantization.zeroPoint]
+    return retype(buf, fn)
+
+
 def convert(case, variant, record=None):
     """The converted model. For the int8 family, `record` (a list) receives what the
     representative dataset yielded: one list of samples per pass over it."""
+    if variant == "int8raw":
+        return int8_raw(case, convert(case, "f32"))
+    if variant == "uint8raw":
+        return uint8_raw(convert(case, "int8io", record))
     set_determinism()
     calib = input_samples(case, N_CALIB, 1)
 
@@ -651,7 +760,10 @@ def check_model(case, variant, ops):
     act_in = [t for i, t in zip(o["inputs"], o["input_types"])
               if i >= 0 and i not in o["const_inputs"]]
     const_in = [t for i, t in zip(o["inputs"], o["input_types"]) if i in o["const_inputs"]]
-    if variant in ("int8", "int8io", "uint8io"):
+    if variant == "uint8raw":
+        if not all(t == "UINT8" for t in act_in + o["output_types"]):
+            return f"{case.op} is not uint8: {o['input_types']}"
+    if variant in ("int8", "int8io", "uint8io", "int8raw"):
         if not all(t == "INT8" for t in act_in + o["output_types"]):
             return (f"{case.op} is not int8: inputs {o['input_types']}, "
                     f"outputs {o['output_types']} (ops: {names})")
@@ -666,7 +778,7 @@ def check_model(case, variant, ops):
         if "DEQUANTIZE" not in names or not any(
                 "FLOAT16" in d["input_types"] for d in ops if d["op"] == "DEQUANTIZE"):
             return f"no FLOAT16 DEQUANTIZE (ops: {names})"
-    if variant in ("int8io", "uint8io"):
+    if variant in ("int8io", "uint8io", "int8raw", "uint8raw"):
         if "FLOAT32" in [t for d in ops for t in d["input_types"] + d["output_types"] if t]:
             return "float tensors left in an integer-only model"
     return None
@@ -849,7 +961,8 @@ def main():
 
     for case in cases:
         cal_ranges = [list(r) for _, r in case.inputs]
-        golden_x = input_samples(case, N_GOLDEN, 2, widen=GOLDEN_WIDEN)
+        golden_x = input_samples(case, N_GOLDEN, 2,
+                                 widen=GOLDEN_WIDEN if case.widen is None else case.widen)
         calib = None          # {signature name: [N_CALIB, *shape]} of this case
         calib_models = []     # int8-family models written for this case
         for variant in case.variants:

@@ -59,6 +59,11 @@ pub const SHADERS: &[(&str, &str)] = &[
     ),
     // Calibration statistics: min/max/counts reductions, histograms, the per-sample merge.
     ("stats", include_str!("../../shaders/stats.wgsl")),
+    // NEG, RSQRT, SQRT, EXP, GELU (twin of src/reference/elementwise).
+    (
+        "elementwise",
+        include_str!("../../shaders/elementwise.wgsl"),
+    ),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.

@@ -39,6 +39,13 @@ pub mod code {
     pub const QUANTIZE: i32 = 114;
     pub const HARD_SWISH: i32 = 117;
     pub const BATCH_MATMUL: i32 = 126;
+    pub const DIV: i32 = 42;
+    pub const EXP: i32 = 47;
+    pub const NEG: i32 = 59;
+    pub const SQRT: i32 = 75;
+    pub const RSQRT: i32 = 76;
+    pub const SQUARED_DIFFERENCE: i32 = 99;
+    pub const GELU: i32 = 150;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -267,6 +274,13 @@ pub enum Op {
     Minimum,
     Quantize,
     Dequantize,
+    Neg,
+    SquaredDifference,
+    Rsqrt,
+    Sqrt,
+    Exp,
+    Gelu { approximate: bool },
+    Div { activation: Activation },
     Other(OtherOp),
 }
 
@@ -307,6 +321,13 @@ impl Op {
             Op::Minimum => MINIMUM,
             Op::Quantize => QUANTIZE,
             Op::Dequantize => DEQUANTIZE,
+            Op::Neg => NEG,
+            Op::SquaredDifference => SQUARED_DIFFERENCE,
+            Op::Rsqrt => RSQRT,
+            Op::Sqrt => SQRT,
+            Op::Exp => EXP,
+            Op::Gelu { .. } => GELU,
+            Op::Div { .. } => DIV,
             Op::Other(o) => o.code,
         }
     }
@@ -327,7 +348,9 @@ impl Op {
     pub fn activation(&self) -> Option<Activation> {
         match self {
             Op::Add(o) | Op::Sub(o) => Some(o.activation),
-            Op::Mul { activation } | Op::Concatenation { activation, .. } => Some(*activation),
+            Op::Mul { activation }
+            | Op::Concatenation { activation, .. }
+            | Op::Div { activation } => Some(*activation),
             Op::Conv2D(o) => Some(o.activation),
             Op::DepthwiseConv2D(o) => Some(o.activation),
             Op::FullyConnected(o) => Some(o.activation),

@@ -190,9 +190,14 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             s.extend([m, n]);
             s
         }
-        Op::Add(_) | Op::Sub(_) | Op::Mul { .. } | Op::Maximum | Op::Minimum | Op::Prelu => {
-            Tensor::broadcast_shape(&x, &shape(1)?)?
-        }
+        Op::Add(_)
+        | Op::Sub(_)
+        | Op::Mul { .. }
+        | Op::Maximum
+        | Op::Minimum
+        | Op::Prelu
+        | Op::SquaredDifference
+        | Op::Div { .. } => Tensor::broadcast_shape(&x, &shape(1)?)?,
         Op::Mean { keep_dims } => {
             let axes: Vec<usize> = const_i32(sg, op, 1)?
                 .iter()
@@ -278,7 +283,12 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::LeakyRelu { .. }
         | Op::HardSwish
         | Op::Quantize
-        | Op::Dequantize => x,
+        | Op::Dequantize
+        | Op::Neg
+        | Op::Rsqrt
+        | Op::Sqrt
+        | Op::Exp
+        | Op::Gelu { .. } => x,
         _ => return None,
     })
 }

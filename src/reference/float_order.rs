@@ -18,6 +18,12 @@
 //!   and one column per output pixel, [`eigen_gemm_dot`]); the bias after.
 //! - DEPTHWISE_CONV_2D (`optimized_ops::DepthwiseConv`): the accumulator starts at the bias,
 //!   then each tap is added in (ky, kx) order.
+//! - MEAN of float32 over the last dimensions (after TFLite drops size-1 dimensions and
+//!   merges neighbours, `[outer, n]` with `n` reduced: `optimized_ops::Mean<float, float>`'s
+//!   Eigen `colwise().sum()`): each row of `n` summed by Eigen's linear vectorised
+//!   `redux` ([`eigen_redux_sum`]), then divided by `n` in float. Established by the
+//!   converter's own file: the `layernorm` op fixture's int8 scales are reproduced to the
+//!   bit with it and are one ulp off without it (`tests/quantize_int8.rs`).
 //! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86; the kernel
 //!   is in `activations/hard_swish.rs`): whole vectors of four compute
 //!   `(x · (1/6)) · min(6, max(0, x + 3))`, the tail `x · min(6, max(0, x + 3)) / 6`.
@@ -38,6 +44,51 @@ pub enum FloatOrder {
     Reference,
     /// The optimized kernels TensorFlow's converter calibrates with (x86-64 build).
     Converter,
+}
+
+/// Eigen's linear vectorised `redux` (sum) of a contiguous run of floats whose first element
+/// sits `misalign` floats past a 32-byte boundary (the arena aligns tensors to 64 bytes):
+/// the elements before the first aligned one are set aside; whole AVX packets are summed
+/// into two accumulators in turn (one when there is a single packet), the two added, a last
+/// odd packet added, the lanes reduced by `predux`; then the set-aside head and the tail
+/// are added one by one. Runs too short for a packet are summed in order.
+pub(crate) fn eigen_redux_sum(x: &[f32], misalign: usize) -> f32 {
+    let n = x.len();
+    let aligned_start = ((8 - misalign % 8) % 8).min(n);
+    let aligned_size = (n - aligned_start) / 8 * 8;
+    if aligned_size == 0 {
+        let mut res = x.first().copied().unwrap_or(0.0);
+        for v in x.iter().skip(1) {
+            res += v;
+        }
+        return res;
+    }
+    let aligned_size2 = (n - aligned_start) / 16 * 16;
+    let (aligned_end, aligned_end2) = (aligned_start + aligned_size, aligned_start + aligned_size2);
+    let load = |i: usize| -> [f32; 8] { std::array::from_fn(|k| x[i + k]) };
+    let add = |a: [f32; 8], b: [f32; 8]| -> [f32; 8] { std::array::from_fn(|k| a[k] + b[k]) };
+    let mut res0 = load(aligned_start);
+    if aligned_size > 8 {
+        let mut res1 = load(aligned_start + 8);
+        let mut i = aligned_start + 16;
+        while i < aligned_end2 {
+            res0 = add(res0, load(i));
+            res1 = add(res1, load(i + 8));
+            i += 16;
+        }
+        res0 = add(res0, res1);
+        if aligned_end > aligned_end2 {
+            res0 = add(res0, load(aligned_end2));
+        }
+    }
+    let mut res = predux8(res0);
+    for v in &x[..aligned_start] {
+        res += v;
+    }
+    for v in &x[aligned_end..] {
+        res += v;
+    }
+    res
 }
 
 /// Eigen's `predux` of an AVX `Packet8f`: the halves, then the SSE `Packet4f` reduction.

@@ -10,6 +10,7 @@ pub(crate) mod activations;
 pub(crate) mod binary;
 pub(crate) mod common;
 pub(crate) mod conv;
+pub(crate) mod elementwise;
 mod float_order;
 pub(crate) mod fully_connected;
 pub(crate) mod pooling;
@@ -229,6 +230,13 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::HardSwish => activations::prepare_hard_swish(ctx),
         Op::Quantize => quantize::prepare_quantize(ctx),
         Op::Dequantize => quantize::prepare_dequantize(ctx),
+        Op::Neg => elementwise::prepare_neg(ctx),
+        Op::SquaredDifference => binary::prepare_squared_difference(ctx),
+        Op::Div { activation } => binary::prepare_div(ctx, *activation),
+        Op::Rsqrt => elementwise::prepare_rsqrt(ctx),
+        Op::Sqrt => elementwise::prepare_sqrt(ctx),
+        Op::Exp => elementwise::prepare_exp(ctx),
+        Op::Gelu { approximate } => elementwise::prepare_gelu(ctx, *approximate),
         _ => Err(ctx.unsupported("the reference engine has no kernel for this op")),
     }
 }

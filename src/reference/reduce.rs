@@ -22,7 +22,8 @@ use crate::quant::fixedpoint::{
 use crate::{Buf, Error, Result, Tensor};
 
 use super::common::QInt;
-use super::{dims, Kernel, OpCtx};
+use super::float_order::eigen_redux_sum;
+use super::{dims, FloatOrder, Kernel, OpCtx};
 
 /// `ResolveAxis`: negative axes wrap, duplicates drop, order of first appearance kept.
 /// `None` for an axis out of range.
@@ -151,10 +152,20 @@ pub(crate) struct Mean {
     pub(crate) count: usize,
     /// `None` for float32.
     pub(crate) requant: Option<MeanRequant>,
+    /// Float32 in the converter's order over `[outer, n]` rows ([`FloatOrder::Converter`],
+    /// a last-dimensions reduction): `(outer, n)`.
+    pub(crate) eigen_rows: Option<(usize, usize)>,
 }
 
 impl Mean {
     fn run_f32(&self, input: &[f32], out: &mut [f32]) {
+        if let Some((outer, n)) = self.eigen_rows {
+            for (o, y) in out.iter_mut().enumerate().take(outer) {
+                let row = &input[o * n..(o + 1) * n];
+                *y = eigen_redux_sum(row, (o * n) % 8) / n as f32;
+            }
+            return;
+        }
         let mut sum = vec![0.0f32; self.n_out];
         for (x, &o) in input.iter().zip(&self.map) {
             sum[o] += *x;
@@ -281,12 +292,35 @@ pub(super) fn prepare_mean(ctx: &OpCtx, keep_dims: bool) -> Result<Box<dyn Kerne
         }
         other => return Err(ctx.unsupported(format!("dtype {other}"))),
     };
+    let eigen_rows = (input.dtype == DType::F32 && ctx.float_order == FloatOrder::Converter)
+        .then(|| last_dims_rows(&in_shape, &axes))
+        .flatten();
     Ok(Box::new(Mean {
         map,
         n_out,
         count,
         requant,
+        eigen_rows,
     }))
+}
+
+/// `(outer, n)` when TFLite's optimized float MEAN takes its last-dimension path: with the
+/// size-1 dimensions dropped, the reduced dimensions are a non-empty suffix and at least one
+/// dimension is not reduced (`reduce_utils::ResolveAxis` then gives `[outer, n]`).
+fn last_dims_rows(shape: &[usize], axes: &[usize]) -> Option<(usize, usize)> {
+    let kept: Vec<(usize, bool)> = shape
+        .iter()
+        .enumerate()
+        .filter(|&(_, &d)| d != 1)
+        .map(|(i, &d)| (d, axes.contains(&i)))
+        .collect();
+    let first_reduced = kept.iter().position(|&(_, r)| r)?;
+    if first_reduced == 0 || !kept[first_reduced..].iter().all(|&(_, r)| r) {
+        return None;
+    }
+    let outer = kept[..first_reduced].iter().map(|&(d, _)| d).product();
+    let n = kept[first_reduced..].iter().map(|&(d, _)| d).product();
+    Some((outer, n))
 }
 
 #[cfg(test)]
@@ -350,6 +384,30 @@ mod tests {
         assert_eq!(r.multiplier.multiplier, (((1i64 << 30) << 32) >> 40) as i32);
     }
 
+    /// The converter's float MEAN path: which reductions take it, and Eigen's summation.
+    #[test]
+    fn last_dimension_means_sum_like_eigen() {
+        assert_eq!(last_dims_rows(&[1, 4, 8], &[2]), Some((4, 8)));
+        assert_eq!(last_dims_rows(&[2, 3, 1, 5], &[1, 3]), Some((2, 15)));
+        assert_eq!(last_dims_rows(&[1, 1, 8], &[2]), None); // one dimension left
+        assert_eq!(last_dims_rows(&[1, 5, 7, 3], &[1, 2]), None); // not a suffix
+                                                                  // One aligned packet: predux8 = ((x0+x4)+(x2+x6)) + ((x1+x5)+(x3+x7)).
+        let x = [1e8f32, 1.0, -1e8, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let want = ((x[0] + x[4]) + (x[2] + x[6])) + ((x[1] + x[5]) + (x[3] + x[7]));
+        assert_eq!(eigen_redux_sum(&x, 0), want);
+        // Too short for a packet: in order.
+        assert_eq!(eigen_redux_sum(&[1e8, 1.0, -1e8], 0), (1e8f32 + 1.0) - 1e8);
+        // Misaligned by 4 floats with 12 elements: the head of 4 is added after the packet.
+        let y: Vec<f32> = (0..12).map(|i| 1.0 + i as f32 * 1e-3).collect();
+        let p = std::array::from_fn::<f32, 8, _>(|k| y[4 + k]);
+        let head = y[..4].iter().fold(predux8_for_test(p), |a, v| a + v);
+        assert_eq!(eigen_redux_sum(&y, 4), head);
+    }
+
+    fn predux8_for_test(c: [f32; 8]) -> f32 {
+        ((c[0] + c[4]) + (c[2] + c[6])) + ((c[1] + c[5]) + (c[3] + c[7]))
+    }
+
     #[test]
     fn integer_mean_clamps_and_wraps_like_the_reference() {
         let m = quantize_multiplier(4.0);
@@ -358,6 +416,7 @@ mod tests {
             n_out: 2,
             count: 2,
             requant: Some(MeanRequant::new(m, 2, 0, 0)),
+            eigen_rows: None,
         };
         let mut out = [0i8; 2];
         k.run_int(k.requant.as_ref().unwrap(), &[100i8, 100, -3, -4], &mut out);

@@ -220,6 +220,25 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
         code::RELU if none => Op::Relu,
         code::RELU6 if none => Op::Relu6,
         code::PRELU if none => Op::Prelu,
+        code::NEG if none || matches!(o, B::NegOptions(_)) => Op::Neg,
+        code::SQUARED_DIFFERENCE if none || matches!(o, B::SquaredDifferenceOptions(_)) => {
+            Op::SquaredDifference
+        }
+        code::RSQRT if none => Op::Rsqrt,
+        code::SQRT if none => Op::Sqrt,
+        code::EXP if none || matches!(o, B::ExpOptions(_)) => Op::Exp,
+        code::GELU => {
+            let x = opts!(GeluOptions, GeluOptionsT);
+            Op::Gelu {
+                approximate: x.approximate,
+            }
+        }
+        code::DIV => {
+            let x = opts!(DivOptions, DivOptionsT);
+            Op::Div {
+                activation: act(x.fused_activation_function),
+            }
+        }
         _ => return None,
     };
     Some(op)
@@ -341,6 +360,16 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::Dequantize => b(B::DequantizeOptions(Box::default())),
         Op::HardSwish => b(B::HardSwishOptions(Box::default())),
         Op::Logistic | Op::Tanh | Op::Relu | Op::Relu6 | Op::Prelu => b(B::NONE),
+        Op::Neg => b(B::NegOptions(Box::default())),
+        Op::SquaredDifference => b(B::SquaredDifferenceOptions(Box::default())),
+        Op::Rsqrt | Op::Sqrt => b(B::NONE),
+        Op::Exp => b(B::ExpOptions(Box::default())),
+        Op::Gelu { approximate } => b(B::GeluOptions(Box::new(fb::GeluOptionsT {
+            approximate: *approximate,
+        }))),
+        Op::Div { activation } => b(B::DivOptions(Box::new(fb::DivOptionsT {
+            fused_activation_function: fact(*activation),
+        }))),
         Op::Other(o) => (o.options.builtin.clone(), o.options.builtin2.clone()),
     }
 }

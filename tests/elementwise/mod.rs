@@ -7,6 +7,7 @@ pub use crate::common::Rng;
 mod activations;
 mod binary;
 mod fixtures;
+mod math;
 mod quantize;
 
 use litequant::gpu::{self, shaders, GpuContext, GpuEngine};

@@ -1,4 +1,4 @@
-//! ADD, SUB, MUL, MAXIMUM, MINIMUM on the GPU, twin of `src/reference/binary` (shader
+//! ADD, SUB, MUL, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, DIV on the GPU, twin of `src/reference/binary` (shader
 //! `shaders/binary.wgsl`). The reference's prepared kernel gives the path and every
 //! multiplier; this file lays out the broadcast (merged dimensions and strides) and the
 //! parameter block.
@@ -58,7 +58,24 @@ pub(crate) fn broadcast_layout(
     (merged.iter().map(|m| m.0).collect(), sa, sb)
 }
 
-/// ADD, SUB, MUL, MAXIMUM, MINIMUM.
+/// The words of MUL's and DIV's parameters: the zero point offsets, the output multiplier
+/// and shift, the activation range.
+fn offsets_and_output(
+    w: &mut [u32; 20],
+    [in1, in2, out, multiplier]: [i32; 4],
+    shift: i32,
+    (act_min, act_max): (i32, i32),
+) {
+    w[4] = in1 as u32;
+    w[7] = in2 as u32;
+    w[10] = out as u32;
+    w[11] = multiplier as u32;
+    w[12] = shift as u32;
+    w[13] = act_min as u32;
+    w[14] = act_max as u32;
+}
+
+/// ADD, SUB, MUL, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, DIV.
 pub(crate) fn prepare_binary(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     let k: &BinaryKernel = ctx.kernel()?;
     let dtype = ctx.op.output(0)?.dtype;
@@ -83,6 +100,8 @@ pub(crate) fn prepare_binary(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Arith::Add => 0u32,
         Arith::Sub => 1,
         Arith::Mul => 2,
+        Arith::SquaredDifference => 3,
+        Arith::Div => 4,
     };
     // Params words, in the shader's order.
     let mut w = [0u32; 20];
@@ -101,8 +120,10 @@ pub(crate) fn prepare_binary(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             w[14] = *hi as u32;
             1
         }
-        BinaryOp::QuantAddSub { p, subtract } => {
-            w[2] = u32::from(*subtract);
+        BinaryOp::QuantAddSub { p, .. } | BinaryOp::QuantSquaredDiff(p) => {
+            if let BinaryOp::QuantAddSub { subtract, .. } = &k.op {
+                w[2] = u32::from(*subtract);
+            }
             w[3] = p.left_shift as u32;
             w[4] = p.input1_offset as u32;
             w[5] = p.input1_multiplier.multiplier as u32;
@@ -115,17 +136,33 @@ pub(crate) fn prepare_binary(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             w[12] = p.output_multiplier.shift as u32;
             w[13] = p.act_min as u32;
             w[14] = p.act_max as u32;
-            2
+            if matches!(k.op, BinaryOp::QuantSquaredDiff(_)) {
+                6
+            } else {
+                2
+            }
         }
         BinaryOp::QuantMul(p) => {
-            w[4] = p.input1_offset as u32;
-            w[7] = p.input2_offset as u32;
-            w[10] = p.output_offset as u32;
-            w[11] = p.output_multiplier.multiplier as u32;
-            w[12] = p.output_multiplier.shift as u32;
-            w[13] = p.act_min as u32;
-            w[14] = p.act_max as u32;
+            let m = &p.output_multiplier;
+            let words = [
+                p.input1_offset,
+                p.input2_offset,
+                p.output_offset,
+                m.multiplier,
+            ];
+            offsets_and_output(&mut w, words, m.shift, (p.act_min, p.act_max));
             3
+        }
+        BinaryOp::QuantDiv(p) => {
+            let m = &p.output_multiplier;
+            let words = [
+                p.input1_offset,
+                p.input2_offset,
+                p.output_offset,
+                m.multiplier,
+            ];
+            offsets_and_output(&mut w, words, m.shift, (p.act_min, p.act_max));
+            7
         }
         BinaryOp::MaxMin { max } => {
             w[2] = u32::from(*max);
@@ -147,6 +184,19 @@ pub(crate) fn prepare_binary(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         .constant("BITS", f64::from(nbits))
         .constant("SIGNED", f64::from(u8::from(signed)));
     let grid = grid_for(ctx, out_words(k.operands.len_out, nbits))?;
+    if kind == 7 {
+        // int8/uint8 DIV: its own entry point, with the status flag of refused runs.
+        let status = ctx.status("DIV: a divisor equals its zero point (TFLite refuses the run)")?;
+        let key = PipelineKey::new("binary", "quant_div")
+            .constant("WG", f64::from(WG))
+            .constant("BITS", f64::from(nbits))
+            .constant("SIGNED", f64::from(u8::from(signed)));
+        return Ok(vec![ctx.dispatch(
+            &key,
+            &[&a, &b, &y, &p, &l, &status],
+            grid,
+        )?]);
+    }
     Ok(vec![ctx.dispatch(&key, &[&a, &b, &y, &p, &l], grid)?])
 }
 

@@ -10,6 +10,7 @@
 mod activations;
 mod binary;
 pub(crate) mod conv;
+pub(crate) mod elementwise;
 mod fully_connected;
 pub(crate) mod hybrid;
 mod pooling;
@@ -362,6 +363,8 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::DepthwiseConv2D(_) => conv::prepare_depthwise(ctx),
         Op::FullyConnected(_) => fully_connected::prepare_fully_connected(ctx),
         Op::BatchMatMul(_) => fully_connected::prepare_batch_matmul(ctx),
+        Op::Neg | Op::Rsqrt | Op::Sqrt | Op::Exp | Op::Gelu { .. } => elementwise::prepare(ctx),
+        Op::SquaredDifference | Op::Div { .. } => binary::prepare_binary(ctx),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
 }

@@ -3,7 +3,8 @@
 //! one invocation per output word walks each output's reduced elements in the input's
 //! row-major order; long integer ones (at least [`LONG`] elements): a workgroup per output
 //! word. Float32 sums keep the reference's order, so its bits (the division is the soft
-//! float's correctly rounded `f32_div`).
+//! float's correctly rounded `f32_div`); in the converter's order, last-dimension float
+//! means sum each row in Eigen's vectorised order instead (`mean_f32_eigen`).
 
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
@@ -84,6 +85,16 @@ pub(crate) fn prepare_mean(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     // Long integer reductions: a workgroup per output word; short ones and every float32
     // one (whose order is the reference's): an invocation per word.
     let key = |e| PipelineKey::new("reduce", e);
+    if bits == 32 && k.eigen_rows.is_some() {
+        // The converter's order over [outer, n] rows (`Mean::eigen_rows`).
+        let key = key("mean_f32_eigen").constant("WG", f64::from(WG));
+        let groups = (k.n_out as u64).div_ceil(u64::from(WG));
+        return Ok(vec![ctx.dispatch(
+            &key,
+            &[&plan, &x, &y],
+            ctx.grid(groups)?,
+        )?]);
+    }
     let (key, groups) = match (k.count >= LONG && bits != 32, bits == 32) {
         (true, _) => (key("mean_int_long"), words),
         (false, f32) => (

@@ -212,6 +212,11 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
         | Op::Mean { .. }
         | Op::Relu
         | Op::Relu6
+        | Op::SquaredDifference
+        | Op::Rsqrt
+        | Op::Sqrt
+        | Op::Exp
+        | Op::Gelu { .. }
             if in0 == Some(I8) =>
         {
             // Option-driven versions (RESIZE_* half_pixel_centers/align_corners: 3) are
@@ -311,6 +316,11 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::QUANTIZE, 2, "1.15.0"),
     (code::QUANTIZE, 3, "2.7.0"),
     (code::QUANTIZE, 4, "2.21.0"),
+    (code::SQUARED_DIFFERENCE, 2, "2.5.0"),
+    (code::RSQRT, 2, "2.5.0"),
+    (code::SQRT, 2, "2.21.0"),
+    (code::EXP, 2, "2.12.0"),
+    (code::GELU, 2, "2.9.0"),
 ];
 
 /// `CompareRuntimeVersion(a, b)`: `a` precedes `b` (numeric components; a shorter prefix

@@ -60,7 +60,7 @@ pub(super) fn one_in_one_out<'a>(
 }
 
 /// The single input and output of a unary activation: same dtype, same shape.
-fn unary_io<'a>(ctx: &OpCtx<'a>) -> Result<(&'a model::Tensor, &'a model::Tensor)> {
+pub(super) fn unary_io<'a>(ctx: &OpCtx<'a>) -> Result<(&'a model::Tensor, &'a model::Tensor)> {
     let (input, output) = one_in_one_out(ctx)?;
     if input.dtype != output.dtype {
         return Err(ctx.unsupported("input and output dtypes differ"));
@@ -143,7 +143,7 @@ pub(super) fn unary_run_io<'t, 'o>(
     Ok((input, output))
 }
 
-fn mismatch(label: &str, input: &Tensor, output: &Tensor) -> Error {
+pub(super) fn mismatch(label: &str, input: &Tensor, output: &Tensor) -> Error {
     Error::Shape(format!(
         "{label}: cannot map {} {:?} to {} {:?}",
         input.dtype(),

@@ -30,19 +30,31 @@ impl AddSubParams {
     /// is MBQM with a shift ≤ 0, which prepare guarantees.
     #[inline]
     pub fn apply(&self, x: i32, y: i32, subtract: bool) -> i32 {
-        let input1_val = self.input1_offset.wrapping_add(x);
-        let input2_val = self.input2_offset.wrapping_add(y);
-        let shifted_input1_val = input1_val.wrapping_mul(1 << self.left_shift);
-        let shifted_input2_val = input2_val.wrapping_mul(1 << self.left_shift);
-        let scaled_input1_val =
-            multiply_by_quantized_multiplier(shifted_input1_val, self.input1_multiplier);
-        let scaled_input2_val =
-            multiply_by_quantized_multiplier(shifted_input2_val, self.input2_multiplier);
+        let (scaled_input1_val, scaled_input2_val) = self.scaled_inputs(x, y);
         let raw = if subtract {
             scaled_input1_val.wrapping_sub(scaled_input2_val)
         } else {
             scaled_input1_val.wrapping_add(scaled_input2_val)
         };
+        self.output(raw)
+    }
+
+    /// Both inputs offset, shifted left by `left_shift` and rescaled by their multipliers.
+    #[inline]
+    fn scaled_inputs(&self, x: i32, y: i32) -> (i32, i32) {
+        let input1_val = self.input1_offset.wrapping_add(x);
+        let input2_val = self.input2_offset.wrapping_add(y);
+        let shifted_input1_val = input1_val.wrapping_mul(1 << self.left_shift);
+        let shifted_input2_val = input2_val.wrapping_mul(1 << self.left_shift);
+        (
+            multiply_by_quantized_multiplier(shifted_input1_val, self.input1_multiplier),
+            multiply_by_quantized_multiplier(shifted_input2_val, self.input2_multiplier),
+        )
+    }
+
+    /// The output multiplier, zero point and clamp of a raw result.
+    #[inline]
+    fn output(&self, raw: i32) -> i32 {
         let raw_output = multiply_by_quantized_multiplier(raw, self.output_multiplier)
             .wrapping_add(self.output_offset);
         raw_output.max(self.act_min).min(self.act_max)
@@ -75,6 +87,55 @@ impl AddSubParams {
             output_multiplier: q(real_output_multiplier, "output")?,
             act_min,
             act_max,
+        })
+    }
+}
+
+impl AddSubParams {
+    /// squared_difference.cc's int8 element: both inputs rescaled as ADD's, their
+    /// difference squared (int32), then the output multiplier and zero point, clamped.
+    #[inline]
+    pub fn squared_difference(&self, x: i32, y: i32) -> i32 {
+        let (scaled_input1_val, scaled_input2_val) = self.scaled_inputs(x, y);
+        let raw_diff = scaled_input1_val.wrapping_sub(scaled_input2_val);
+        self.output(raw_diff.wrapping_mul(raw_diff))
+    }
+
+    /// squared_difference.cc Prepare: `left_shift = 7`, input multipliers
+    /// `s_i / (2·max(s1, s2))`, output multiplier `(2·max)² / (2^14 · s_out)`, all in double
+    /// and each below 1; the int8 range as the clamp.
+    pub fn prepare_squared_difference(
+        ctx: &OpCtx,
+        params: [(f32, i32); 3],
+    ) -> Result<AddSubParams> {
+        AddSubParams::squared_difference_params(params).map_err(|why| ctx.unsupported(why))
+    }
+
+    /// [`AddSubParams::prepare_squared_difference`] without an op: the reason as text when
+    /// refused.
+    pub fn squared_difference_params(
+        [(s1, z1), (s2, z2), (so, zo)]: [(f32, i32); 3],
+    ) -> std::result::Result<AddSubParams, String> {
+        let left_shift = 7;
+        let twice_max_input_scale = 2.0 * f64::from(if s1 < s2 { s2 } else { s1 });
+        let real_input1_multiplier = f64::from(s1) / twice_max_input_scale;
+        let real_input2_multiplier = f64::from(s2) / twice_max_input_scale;
+        let real_output_multiplier = (twice_max_input_scale * twice_max_input_scale)
+            / (f64::from(1i32 << (left_shift * 2)) * f64::from(so));
+        let q = |m: f64, what: &str| {
+            quantize_multiplier_smaller_than_one(m)
+                .ok_or_else(|| format!("{what} multiplier {m} is not below 1 (TFLite aborts)"))
+        };
+        Ok(AddSubParams {
+            left_shift,
+            input1_offset: -z1,
+            input1_multiplier: q(real_input1_multiplier, "input 1")?,
+            input2_offset: -z2,
+            input2_multiplier: q(real_input2_multiplier, "input 2")?,
+            output_offset: zo,
+            output_multiplier: q(real_output_multiplier, "output")?,
+            act_min: i32::from(i8::MIN),
+            act_max: i32::from(i8::MAX),
         })
     }
 }

@@ -26,6 +26,7 @@
 //!   kernels read each input through an index map precomputed at prepare.
 
 mod add_sub;
+mod div;
 mod min_max;
 mod mul;
 #[cfg(test)]
@@ -38,12 +39,13 @@ use crate::{Buf, Error, Result, Tensor};
 
 use super::common::{
     broadcast_shape, clamp_like_cpp, float_activation_range, qrange, quantized_activation_range,
-    shape_of,
+    shape_of, QInt,
 };
 use super::quantize::dtype_error;
 use super::{Kernel, OpCtx};
 use add_sub::quant_add_sub;
 pub(crate) use add_sub::AddSubParams;
+pub(crate) use div::DivParams;
 use min_max::max_min;
 use mul::quant_mul;
 pub(crate) use mul::MulParams;
@@ -99,6 +101,11 @@ impl Operands {
         })
     }
 
+    /// Whether either input is broadcast (read through an index map).
+    fn is_broadcast(&self) -> bool {
+        self.map_a.is_some() || self.map_b.is_some()
+    }
+
     /// `out[i] = f(a[ia(i)], b[ib(i)])` over every output element.
     fn zip_with<T: Copy, U>(&self, a: &[T], b: &[T], out: &mut [U], f: impl Fn(T, T) -> U) {
         for (i, o) in out.iter_mut().enumerate() {
@@ -129,6 +136,10 @@ pub(crate) enum Arith {
     Add,
     Sub,
     Mul,
+    /// SQUARED_DIFFERENCE: `(x - y) · (x - y)`.
+    SquaredDifference,
+    /// DIV: `x / y` (float32 only; int8/uint8 through [`DivParams`]).
+    Div,
 }
 
 impl Arith {
@@ -137,6 +148,8 @@ impl Arith {
             Arith::Add => "ADD",
             Arith::Sub => "SUB",
             Arith::Mul => "MUL",
+            Arith::SquaredDifference => "SQUARED_DIFFERENCE",
+            Arith::Div => "DIV",
         }
     }
 }
@@ -151,6 +164,10 @@ pub(crate) enum BinaryOp {
     QuantAddSub { p: AddSubParams, subtract: bool },
     /// int8/uint8 MUL.
     QuantMul(MulParams),
+    /// int8 SQUARED_DIFFERENCE (`left_shift = 7`, no fused activation).
+    QuantSquaredDiff(AddSubParams),
+    /// int8/uint8 DIV.
+    QuantDiv(DivParams),
     /// MAXIMUM (`max == true`) or MINIMUM on stored values of any held dtype.
     MaxMin { max: bool },
 }
@@ -167,6 +184,11 @@ fn float_arith(arith: Arith, x: f32, y: f32) -> f32 {
         Arith::Add => x + y,
         Arith::Sub => x - y,
         Arith::Mul => x * y,
+        Arith::SquaredDifference => {
+            let d = x - y;
+            d * d
+        }
+        Arith::Div => x / y,
     }
 }
 
@@ -176,6 +198,12 @@ fn int32_arith(arith: Arith, x: i32, y: i32) -> i32 {
         Arith::Add => x.wrapping_add(y),
         Arith::Sub => x.wrapping_sub(y),
         Arith::Mul => x.wrapping_mul(y),
+        Arith::SquaredDifference => {
+            let d = x.wrapping_sub(y);
+            d.wrapping_mul(d)
+        }
+        // Not prepared (int32 DIV is refused).
+        Arith::Div => x.checked_div(y).unwrap_or(0),
     }
 }
 
@@ -215,6 +243,17 @@ impl Kernel for BinaryKernel {
             }
             (BinaryOp::QuantMul(p), Buf::U8(x), Buf::U8(y), Buf::U8(o)) => {
                 quant_mul(ops, p, x, y, o)
+            }
+            (BinaryOp::QuantDiv(p), Buf::I8(x), Buf::I8(y), Buf::I8(o)) => {
+                quant_div(ops, p, x, y, o)?
+            }
+            (BinaryOp::QuantDiv(p), Buf::U8(x), Buf::U8(y), Buf::U8(o)) => {
+                quant_div(ops, p, x, y, o)?
+            }
+            (BinaryOp::QuantSquaredDiff(p), Buf::I8(x), Buf::I8(y), Buf::I8(o)) => {
+                ops.zip_with(x, y, o, |x, y| {
+                    p.squared_difference(x.into(), y.into()) as i8
+                })
             }
             (BinaryOp::MaxMin { max }, x, y, o) => match (x, y, o) {
                 (Buf::F32(x), Buf::F32(y), Buf::F32(o)) => {
@@ -293,7 +332,7 @@ fn prepare_arith(ctx: &OpCtx, arith: Arith, act: Activation) -> Result<Box<dyn K
             let (lo, hi) = float_activation_range(act).ok_or_else(unsupported_act)?;
             BinaryOp::Float { arith, lo, hi }
         }
-        DType::I32 => {
+        DType::I32 if arith != Arith::Div => {
             let (lo, hi) = int32_activation_range(act).ok_or_else(unsupported_act)?;
             BinaryOp::Int32 { arith, lo, hi }
         }
@@ -308,6 +347,10 @@ fn prepare_arith(ctx: &OpCtx, arith: Arith, act: Activation) -> Result<Box<dyn K
                     subtract: arith == Arith::Sub,
                 },
                 Arith::Mul => BinaryOp::QuantMul(MulParams::prepare(params, act_range)),
+                Arith::Div => BinaryOp::QuantDiv(DivParams::prepare(ctx, params, act_range)?),
+                Arith::SquaredDifference => {
+                    return Err(ctx.unsupported("SQUARED_DIFFERENCE has its own prepare"))
+                }
             }
         }
         _ => {
@@ -334,4 +377,68 @@ pub(super) fn prepare_sub(ctx: &OpCtx, o: &AddSubOptions) -> Result<Box<dyn Kern
 
 pub(super) fn prepare_mul(ctx: &OpCtx, activation: Activation) -> Result<Box<dyn Kernel>> {
     prepare_arith(ctx, Arith::Mul, activation)
+}
+
+/// DIV: float32 and int8/uint8 (int32 DIV, which TFLite also has, is refused here).
+pub(super) fn prepare_div(ctx: &OpCtx, activation: Activation) -> Result<Box<dyn Kernel>> {
+    prepare_arith(ctx, Arith::Div, activation)
+}
+
+/// int8/uint8 DIV over every output element; refused (as `CheckNonZero` refuses the run)
+/// when a divisor equals its zero point.
+fn quant_div<T: QInt>(
+    ops: &Operands,
+    p: &DivParams,
+    a: &[T],
+    b: &[T],
+    out: &mut [T],
+) -> Result<()> {
+    let refused = std::cell::Cell::new(false);
+    ops.zip_with(a, b, out, |x, y| match p.apply(x.to_i32(), y.to_i32()) {
+        Some(v) => T::from_i32(v),
+        None => {
+            refused.set(true);
+            T::from_i32(0)
+        }
+    });
+    if refused.get() {
+        return Err(Error::Unsupported(
+            "DIV: a divisor equals its zero point (TFLite refuses the run)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// SQUARED_DIFFERENCE (`kernels/squared_difference.cc`): float32 and int32 `(x − y)²` with
+/// no clamp; int8 through the ADD/SUB-style rescale with `left_shift = 7`
+/// ([`AddSubParams::prepare_squared_difference`]).
+/// The broadcasting paths are `BroadcastBinaryFunction4DSlow`: at most 4 dimensions.
+pub(super) fn prepare_squared_difference(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
+    let operands = Operands::new(ctx)?;
+    let dtype = common_dtype(ctx)?;
+    if operands.is_broadcast() && shape_of(ctx.output(0)?).len() > 4 {
+        return Err(ctx.unsupported("a broadcast has at most 4 dimensions"));
+    }
+    let op = match dtype {
+        DType::F32 => BinaryOp::Float {
+            arith: Arith::SquaredDifference,
+            lo: f32::NEG_INFINITY,
+            hi: f32::INFINITY,
+        },
+        DType::I32 => BinaryOp::Int32 {
+            arith: Arith::SquaredDifference,
+            lo: i32::MIN,
+            hi: i32::MAX,
+        },
+        DType::I8 => {
+            let params = quant_params(ctx, dtype)?;
+            BinaryOp::QuantSquaredDiff(AddSubParams::prepare_squared_difference(ctx, params)?)
+        }
+        _ => return Err(ctx.unsupported("SQUARED_DIFFERENCE supports float32, int32 and int8")),
+    };
+    Ok(Box::new(BinaryKernel {
+        name: Arith::SquaredDifference.name(),
+        operands,
+        op,
+    }))
 }

@@ -227,3 +227,74 @@ fn add_and_sub_reject_what_tflite_aborts_on() {
         assert!(matches!(prepare_first(&m, op), Err(Error::Unsupported(_))));
     }
 }
+
+/// int8/uint8 DIV and int8 SQUARED_DIFFERENCE against LiteRT's outputs on 1024 input pairs
+/// (edge values and zero points among them) for 16 parameter sets per op and dtype
+/// (`tools/make_binary_tables.py`), value for value.
+#[test]
+fn quantized_elements_match_litert_on_random_pairs() {
+    use crate::data::Npz;
+    use crate::reference::test_support::fixtures_dir;
+    let ints = |t: &Tensor| -> Vec<i32> {
+        match t.buf() {
+            Buf::I8(v) => v.iter().map(|&x| i32::from(x)).collect(),
+            Buf::U8(v) => v.iter().map(|&x| i32::from(x)).collect(),
+            other => panic!("unexpected {:?}", other.dtype()),
+        }
+    };
+    let mut compared = 0;
+    for (file, dtype) in [
+        ("div_int8.npz", DType::I8),
+        ("div_uint8.npz", DType::U8),
+        ("squared_difference_int8.npz", DType::I8),
+    ] {
+        let mut npz = Npz::open(fixtures_dir().join("binary_tables").join(file)).unwrap();
+        let params = npz.read("params").unwrap().as_f32().unwrap().to_vec();
+        let a = ints(&npz.read("a").unwrap());
+        let b = ints(&npz.read("b").unwrap());
+        let want = ints(&npz.read("outputs").unwrap());
+        let sets = params.len() / 6;
+        let per = a.len() / sets;
+        assert!(sets >= 16 && per >= 1024, "{file}");
+        let (lo, hi) = qrange(dtype).unwrap();
+        for k in 0..sets {
+            let p = &params[6 * k..6 * k + 6];
+            let q = [
+                (p[0], p[1] as i32),
+                (p[2], p[3] as i32),
+                (p[4], p[5] as i32),
+            ];
+            let f: Box<dyn Fn(i32, i32) -> Option<i32>> = if file.starts_with("div") {
+                let d = DivParams::new(q, (lo, hi)).unwrap();
+                Box::new(move |x, y| d.apply(x, y))
+            } else {
+                let s = AddSubParams::squared_difference_params(q).unwrap();
+                Box::new(move |x, y| Some(s.squared_difference(x, y)))
+            };
+            for i in k * per..(k + 1) * per {
+                assert_eq!(
+                    f(a[i], b[i]),
+                    Some(want[i]),
+                    "{file} set {k} {q:?}: {} ∘ {}",
+                    a[i],
+                    b[i]
+                );
+                compared += 1;
+            }
+        }
+    }
+    println!("{compared} element results equal to LiteRT's");
+}
+
+#[test]
+fn count_leading_sign_bits_follows_tflite() {
+    use super::div::count_leading_sign_bits as clsb;
+    assert_eq!(clsb(0), 31);
+    assert_eq!(clsb(1), 30);
+    assert_eq!(clsb(255), 23);
+    assert_eq!(clsb(-1), 31);
+    assert_eq!(clsb(-255), 23);
+    assert_eq!(clsb(-256), 23);
+    assert_eq!(clsb(i32::MAX), 0);
+    assert_eq!(clsb(i32::MIN), 0);
+}

@@ -84,7 +84,13 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::BatchMatMul(_)
         | Op::HardSwish
         | Op::Prelu
-        | Op::LeakyRelu { .. } => Kind::Own,
+        | Op::LeakyRelu { .. }
+        | Op::SquaredDifference
+        | Op::Rsqrt
+        | Op::Sqrt
+        | Op::Exp
+        | Op::Gelu { .. }
+        | Op::Div { .. } => Kind::Own,
         _ => return None,
     })
 }

@@ -41,6 +41,10 @@ pub(super) fn which_ops(
                 return Some(format!("kept float on request (every {name})"));
             }
             let Some(kd) = kind(&op.op) else {
+                if matches!(op.op, crate::model::Op::Neg) {
+                    // TFLite has an int8 NEG, but it ignores the quantization parameters.
+                    return Some(format!("{name} stays float, as the TF converter keeps it"));
+                }
                 return Some(format!(
                     "{name} has no int8 kernel in litequant's quantizer"
                 ));

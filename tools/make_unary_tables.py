@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""LiteRT's int8/uint8 results of the one-input math ops over every input value, for many
+quantization parameters (tests/fixtures/unary_tables/): the reference engine's element
+functions (src/reference/elementwise) are compared with them value for value.
+
+Run from the repository root:
+
+    /work/venv/bin/python tools/make_unary_tables.py     # a few seconds, no network
+
+For each op (RSQRT, SQRT, EXP int8; GELU and approximate GELU int8 and uint8) the real TF
+converter writes the float model of the op on a [256] input; its two tensors are retyped
+to INT8/UINT8 with random (scale, zero point) pairs (scales over several decades, zero
+points at the type's edges among them), and LiteRT's BUILTIN_REF kernels run it on all 256
+values of the type. RSQRT and SQRT refuse inputs below the input zero point (the run
+fails), so those inputs are replaced by the zero point and their outputs recorded as they
+come (the test skips them).
+
+Writes OP_DTYPE.npz per (op, dtype): `params` float32 [N, 4] = (s_in, zp_in, s_out,
+zp_out) with the scales as stored (float32), `inputs` [N, 256] and `outputs` [N, 256] in
+the dtype. Deterministic (fixed seed, fixed zip timestamps).
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+import npz_fixed
+from retype import float_model, int_type, qparams, retype
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "tests" / "fixtures" / "unary_tables"
+N = 48  # parameter sets per (op, dtype)
+
+OPS = {
+    "rsqrt": (tf.math.rsqrt, ("int8",)),
+    "sqrt": (tf.math.sqrt, ("int8",)),
+    "exp": (tf.math.exp, ("int8",)),
+    "gelu": (lambda x: tf.nn.gelu(x, approximate=False), ("int8", "uint8")),
+    "gelu_approx": (lambda x: tf.nn.gelu(x, approximate=True), ("int8", "uint8")),
+}
+
+
+def retyped(buf, dtype, qin, qout):
+    def fn(i, t):
+        if i in (sg_in, sg_out):
+            t.type = int_type(dtype)
+            t.quantization = qparams(*(qin if i == sg_in else qout))
+    m = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
+    sg = m.subgraphs[0]
+    assert len(sg.tensors) == 2 and len(sg.operators) == 1, "one op, two tensors"
+    sg_in, sg_out = sg.inputs[0], sg.outputs[0]
+    return retype(buf, fn, version=2)
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"tensorflow {tf.__version__}")
+    for name, (fn, dtypes) in OPS.items():
+        base = float_model(fn, [[256]])
+        for dtype in dtypes:
+            rng = np.random.default_rng([7, len(name), sum(map(ord, name + dtype))])
+            info = np.iinfo(dtype)
+            lo, hi = int(info.min), int(info.max)
+            params, inputs, outputs = [], [], []
+            for k in range(N):
+                def qp():
+                    s = np.float32(10.0 ** rng.uniform(-3.5, 0.5))
+                    z = [lo, hi, (lo + hi) // 2, int(rng.integers(lo, hi + 1))][k % 4]
+                    return s, z
+                qin, qout = qp(), qp()
+                if name in ("exp",):
+                    # exp of large inputs saturates everything: keep input scales small.
+                    qin = (np.float32(qin[0] / 20), qin[1])
+                x = np.arange(lo, hi + 1)
+                if name in ("rsqrt", "sqrt"):
+                    x = np.maximum(x, qin[1])
+                x = x.astype(dtype)
+                it = Interpreter(model_content=retyped(base, dtype, qin, qout),
+                                 experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+                it.allocate_tensors()
+                it.set_tensor(it.get_input_details()[0]["index"], x)
+                it.invoke()
+                y = it.get_tensor(it.get_output_details()[0]["index"]).copy()
+                params.append([float(qin[0]), qin[1], float(qout[0]), qout[1]])
+                inputs.append(x)
+                outputs.append(y)
+            path = OUT / f"{name}_{dtype}.npz"
+            npz_fixed.write_npz(path, {"params": np.array(params, np.float32),
+                                       "inputs": np.stack(inputs),
+                                       "outputs": np.stack(outputs)},
+                                lambda k: ["params", "inputs", "outputs"].index(k))
+            print(f"[ok] {path.name}: {N} parameter sets, {path.stat().st_size} B")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
