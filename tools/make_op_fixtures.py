@@ -173,6 +173,31 @@ def dw_case(name, in_shape, k, mult, padding="SAME", stride=1, dilation=1, act=N
     return c
 
 
+def tconv_case(name, in_shape, k, cout, padding="SAME", stride=1, act=None, bias=True,
+               variants=("f32", "int8"), notes=""):
+    """tf.nn.conv2d_transpose (Keras Conv2DTranspose's op) -> TRANSPOSE_CONV, the bias
+    folded into its fourth input. Output size as Keras computes it: SAME in*stride,
+    VALID (in-1)*stride + k."""
+    c = Case(name, "TRANSPOSE_CONV", [(in_shape, RANGE)], variants=variants, notes=notes)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    n, h, w_, cin = in_shape
+    if padding == "SAME":
+        oh, ow = h * stride, w_ * stride
+    else:
+        oh, ow = (h - 1) * stride + kh, (w_ - 1) * stride + kw
+    w = rnd(c, "w", (kh, kw, cout, cin), scale=1.0 / np.sqrt(kh * kw * cin))
+    b = rnd(c, "b", (cout,), scale=0.3) if bias else None
+
+    def fn(x):
+        y = tf.nn.conv2d_transpose(x, w, output_shape=[n, oh, ow, cout],
+                                   strides=[1, stride, stride, 1], padding=padding)
+        if b is not None:
+            y = tf.nn.bias_add(y, b)
+        return ACT[act](y)
+    c.fn = fn
+    return c
+
+
 def fc_case(name, in_shape, units, bias=True, act=None, variants=("f32", "int8"), notes=""):
     c = Case(name, "FULLY_CONNECTED", [(in_shape, RANGE)], variants=variants, notes=notes)
     k = in_shape[-1]
@@ -278,6 +303,21 @@ def build_cases():
         dw_case("dwconv_big_m2_valid", [1, 4, 4, 64], 3, 2, "VALID",
                 variants=("f32", "int8", "hybrid", "f16"),
                 notes="1152 weights (>= 1024) so dynamic range quantizes them"),
+    ]
+    # ---- TRANSPOSE_CONV
+    C += [
+        tconv_case("tconv_same", [1, 5, 3, 3], 3, 4, "SAME", variants=ALLQ),
+        tconv_case("tconv_s2_same_relu", [1, 3, 5, 3], 3, 5, "SAME", stride=2, act="relu",
+                   variants=ALLQ),
+        tconv_case("tconv_valid_nobias", [1, 4, 3, 2], (3, 2), 3, "VALID", bias=False),
+        tconv_case("tconv_s2_valid", [1, 3, 4, 4], 3, 3, "VALID", stride=2),
+        tconv_case("tconv_s2_k2_valid_relu6", [1, 3, 3, 5], 2, 4, "VALID", stride=2,
+                   act="relu6", notes="the Keras/U-Net 2x2 stride-2 upsampling"),
+        tconv_case("tconv_s2_same_nobias", [1, 4, 3, 3], (3, 4), 2, "SAME", stride=2,
+                   bias=False),
+        tconv_case("tconv_big_s2_same", [1, 3, 3, 16], 3, 8, "SAME", stride=2,
+                   variants=("f32", "int8", "hybrid", "f16"),
+                   notes="1152 weights (>= 1024) so dynamic range quantizes them"),
     ]
     # ---- FULLY_CONNECTED
     C += [
@@ -795,7 +835,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--only", nargs="*", default=None,
-                    help="only cases whose name contains one of these (no manifest cleanup)")
+                    help="only cases whose name contains one of these (their entries "
+                         "replace those in the existing manifest.json)")
     args = ap.parse_args()
     out = args.out
     if args.only is None and out.exists():
@@ -951,10 +992,15 @@ def main():
                   f"{' '.join(f'{k}{list(v.shape)}' for k, v in calib.items())}"
                   f"  for {', '.join(calib_models)}")
 
-    if args.only is None:
-        (out / "manifest.json").write_text(compact_json(manifest) + "\n")
-    else:
-        print("(--only: manifest.json not written)")
+    if args.only is not None and (out / "manifest.json").exists():
+        # --only: merge into the existing manifest, replacing the selected cases' entries.
+        old = json.loads((out / "manifest.json").read_text())
+        chosen = {c.name for c in cases}
+        for key in ("models", "not_produced"):
+            kept = {k: v for k, v in old[key].items() if k.rsplit("_", 1)[0] not in chosen}
+            kept.update(manifest[key])  # the selected cases after the others
+            manifest[key] = kept
+    (out / "manifest.json").write_text(compact_json(manifest) + "\n")
 
     print("\n[not produced]")
     for k, v in manifest["not_produced"].items():

@@ -39,6 +39,7 @@ pub mod code {
     pub const QUANTIZE: i32 = 114;
     pub const HARD_SWISH: i32 = 117;
     pub const BATCH_MATMUL: i32 = 126;
+    pub const TRANSPOSE_CONV: i32 = 67;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -139,6 +140,18 @@ pub struct DepthwiseConv2DOptions {
     pub activation: Activation,
     pub dilation_w: i32,
     pub dilation_h: i32,
+}
+
+/// TRANSPOSE_CONV's options (inputs: output shape, weights `[O, H, W, I]`, input, bias).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransposeConvOptions {
+    pub padding: Padding,
+    pub stride_w: i32,
+    pub stride_h: i32,
+    /// Since version 4.
+    pub activation: Activation,
+    /// Storage type of a quantized bias (FLOAT32 = unspecified).
+    pub quantized_bias_type: DType,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -267,6 +280,7 @@ pub enum Op {
     Minimum,
     Quantize,
     Dequantize,
+    TransposeConv(TransposeConvOptions),
     Other(OtherOp),
 }
 
@@ -307,6 +321,7 @@ impl Op {
             Op::Minimum => MINIMUM,
             Op::Quantize => QUANTIZE,
             Op::Dequantize => DEQUANTIZE,
+            Op::TransposeConv(_) => TRANSPOSE_CONV,
             Op::Other(o) => o.code,
         }
     }
@@ -331,6 +346,7 @@ impl Op {
             Op::Conv2D(o) => Some(o.activation),
             Op::DepthwiseConv2D(o) => Some(o.activation),
             Op::FullyConnected(o) => Some(o.activation),
+            Op::TransposeConv(o) => Some(o.activation),
             Op::AveragePool2D(o) | Op::MaxPool2D(o) => Some(o.activation),
             _ => None,
         }
