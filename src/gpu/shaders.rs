@@ -59,6 +59,11 @@ pub const SHADERS: &[(&str, &str)] = &[
     ),
     // Calibration statistics: min/max/counts reductions, histograms, the per-sample merge.
     ("stats", include_str!("../../shaders/stats.wgsl")),
+    // TRANSPOSE_CONV (int8 / float32 in both orders / hybrid).
+    (
+        "transpose_conv",
+        include_str!("../../shaders/transpose_conv.wgsl"),
+    ),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.
