@@ -18,6 +18,10 @@
 //!   and one column per output pixel, [`eigen_gemm_dot`]); the bias after.
 //! - DEPTHWISE_CONV_2D (`optimized_ops::DepthwiseConv`): the accumulator starts at the bias,
 //!   then each tap is added in (ky, kx) order.
+//! - TRANSPOSE_CONV (`optimized_ops::TransposeConvV2`): Eigen's GEMM of the weights as a
+//!   row-major `[H·W·O, I]` matrix by one column per input pixel ([`eigen_gemm_dot`]; its
+//!   GEMV when there is one pixel or one row), then `Col2im` adds each pixel's products into
+//!   the zeroed output in pixel order, then the bias (`conv/transpose_conv.rs`).
 //! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86; the kernel
 //!   is in `activations/hard_swish.rs`): whole vectors of four compute
 //!   `(x · (1/6)) · min(6, max(0, x + 3))`, the tail `x · min(6, max(0, x + 3)) / 6`.
