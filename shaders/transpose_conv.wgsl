@@ -74,6 +74,25 @@ fn site(e: u32) -> vec4<u32> {
     return vec4<u32>(rest / tp.out_h, rest % tp.out_h, ox, oc);
 }
 
+// The input rows / columns whose taps reach output element s: [lo, hi).
+fn tap_rows(s: vec4<u32>) -> vec2<u32> {
+    return sources(s.y, tp.pad_h, tp.stride_h, tp.filter_h, tp.in_h);
+}
+
+fn tap_cols(s: vec4<u32>) -> vec2<u32> {
+    return sources(s.z, tp.pad_w, tp.stride_w, tp.filter_w, tp.in_w);
+}
+
+// The input element (x) and weight (y) of channel 0 of the tap of input pixel (iy, ix) on
+// output element s.
+fn tap_at(s: vec4<u32>, iy: u32, ix: u32) -> vec2<u32> {
+    let fy = s.y + tp.pad_h - iy * tp.stride_h;
+    let fx = s.z + tp.pad_w - ix * tp.stride_w;
+    let x0 = s.x * tp.batch_stride + (iy * tp.in_w + ix) * tp.in_c;
+    let w0 = ((s.w * tp.filter_h + fy) * tp.filter_w + fx) * tp.in_c;
+    return vec2<u32>(x0, w0);
+}
+
 fn byte_of(words_index: u32, word: u32) -> i32 {
     return extractBits(i32(word), (words_index % 4u) * 8u, 8u);
 }
@@ -81,18 +100,15 @@ fn byte_of(words_index: u32, word: u32) -> i32 {
 // Σ w·(x + offset) over the taps of element s, in the reference's order; `x` read from the
 // packed input with batch stride `tp.batch_stride`.
 fn int_sum(s: vec4<u32>, offset: i32) -> i32 {
-    let ys = sources(s.y, tp.pad_h, tp.stride_h, tp.filter_h, tp.in_h);
-    let xs = sources(s.z, tp.pad_w, tp.stride_w, tp.filter_w, tp.in_w);
+    let ys = tap_rows(s);
+    let xs = tap_cols(s);
     var acc = 0i;
     for (var iy = ys.x; iy < ys.y; iy++) {
-        let fy = s.y + tp.pad_h - iy * tp.stride_h;
         for (var ix = xs.x; ix < xs.y; ix++) {
-            let fx = s.z + tp.pad_w - ix * tp.stride_w;
-            let x0 = s.x * tp.batch_stride + (iy * tp.in_w + ix) * tp.in_c;
-            let w0 = ((s.w * tp.filter_h + fy) * tp.filter_w + fx) * tp.in_c;
+            let at = tap_at(s, iy, ix);
             for (var ic = 0u; ic < tp.in_c; ic++) {
-                let x = byte_of(x0 + ic, input_q[(x0 + ic) / 4u]);
-                let w = byte_of(w0 + ic, weights_q[(w0 + ic) / 4u]);
+                let x = byte_of(at.x + ic, input_q[(at.x + ic) / 4u]);
+                let w = byte_of(at.y + ic, weights_q[(at.y + ic) / 4u]);
                 acc += (x + offset) * w;
             }
         }
@@ -144,18 +160,15 @@ fn tconv_hybrid(
     let offset = row_zero_point[s.x];
     let scaling = row_scale[s.x];
     let scale = tc_scales[s.w];
-    let ys = sources(s.y, tp.pad_h, tp.stride_h, tp.filter_h, tp.in_h);
-    let xs = sources(s.z, tp.pad_w, tp.stride_w, tp.filter_w, tp.in_w);
+    let ys = tap_rows(s);
+    let xs = tap_cols(s);
     var total = 0.0;
     for (var iy = ys.x; iy < ys.y; iy++) {
-        let fy = s.y + tp.pad_h - iy * tp.stride_h;
         for (var ix = xs.x; ix < xs.y; ix++) {
-            let fx = s.z + tp.pad_w - ix * tp.stride_w;
-            let x0 = s.x * tp.batch_stride + (iy * tp.in_w + ix) * tp.in_c;
-            let w0 = ((s.w * tp.filter_h + fy) * tp.filter_w + fx) * tp.in_c;
+            let at = tap_at(s, iy, ix);
             for (var ic = 0u; ic < tp.in_c; ic++) {
-                let x = byte_of(x0 + ic, input_q[(x0 + ic) / 4u]);
-                let w = byte_of(w0 + ic, weights_q[(w0 + ic) / 4u]);
+                let x = byte_of(at.x + ic, input_q[(at.x + ic) / 4u]);
+                let w = byte_of(at.y + ic, weights_q[(at.y + ic) / 4u]);
                 total += unfused(f32((x - offset) * w) * scale * scaling);
             }
         }
@@ -224,16 +237,13 @@ fn tconv_f32(
     if (tp.converter != 0u) {
         total = col2im_sum(s);
     } else {
-        let ys = sources(s.y, tp.pad_h, tp.stride_h, tp.filter_h, tp.in_h);
-        let xs = sources(s.z, tp.pad_w, tp.stride_w, tp.filter_w, tp.in_w);
+        let ys = tap_rows(s);
+        let xs = tap_cols(s);
         for (var iy = ys.x; iy < ys.y; iy++) {
-            let fy = s.y + tp.pad_h - iy * tp.stride_h;
             for (var ix = xs.x; ix < xs.y; ix++) {
-                let fx = s.z + tp.pad_w - ix * tp.stride_w;
-                let x0 = s.x * tp.batch_stride + (iy * tp.in_w + ix) * tp.in_c;
-                let w0 = ((s.w * tp.filter_h + fy) * tp.filter_w + fx) * tp.in_c;
+                let at = tap_at(s, iy, ix);
                 for (var ic = 0u; ic < tp.in_c; ic++) {
-                    total += unfused(input_f[x0 + ic] * filter_f[w0 + ic]);
+                    total += unfused(input_f[at.x + ic] * filter_f[at.y + ic]);
                 }
             }
         }

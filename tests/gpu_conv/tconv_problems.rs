@@ -3,45 +3,17 @@
 //! zero points at the edges, per-channel and per-tensor weight scales, fused activations,
 //! with and without bias, in int8, float32 and hybrid.
 
-use litequant::model::{
-    self, Activation, DType, Op, Operator, Padding, Subgraph, TransposeConvOptions,
-};
+use litequant::model::{self, Activation, DType, Op, Padding, TransposeConvOptions};
 use litequant::{Model, Tensor};
 
-use super::problems::{constant, le, qp, tensor, Kind, Problem};
+use super::problems::{constant, le, one_op_model, qp, tensor, Kind, Problem};
 use super::Rng;
 
 /// The one-op model: tensors input, weights, bias, output shape, output; the op reads
 /// (output shape, weights, input, bias).
 fn tconv_model(op: Op, tensors: Vec<model::Tensor>, has_bias: bool) -> Model {
-    let version = if tensors[0].dtype == DType::I8 { 3 } else { 1 };
-    Model {
-        version: 3,
-        description: None,
-        subgraphs: vec![Subgraph {
-            name: None,
-            inputs: vec![0],
-            outputs: vec![4],
-            operators: vec![Operator {
-                op,
-                version,
-                inputs: vec![3, 1, 0, if has_bias { 2 } else { model::OPTIONAL }],
-                outputs: vec![4],
-                intermediates: vec![],
-                mutating_variable_inputs: vec![],
-                debug_metadata_index: -1,
-                options_omitted: false,
-            }],
-            tensors,
-            debug_metadata_index: -1,
-        }],
-        metadata: vec![],
-        signature_defs: vec![],
-        legacy_metadata_buffers: vec![],
-        external_buffer_groups: vec![],
-        external_buffers: vec![],
-        unused_operator_codes: vec![],
-    }
+    let bias = if has_bias { 2 } else { model::OPTIONAL };
+    one_op_model(op, tensors, vec![3, 1, 0, bias])
 }
 
 pub(crate) fn tconv_problem(rng: &mut Rng, kind: Kind) -> Problem {

@@ -133,6 +133,21 @@ impl TconvShape {
     pub fn out_offset(&self, b: usize, y: usize, x: usize) -> usize {
         ((b * self.out_h + y) * self.out_w + x) * self.out_c
     }
+
+    /// Calls `element((b, oy, ox, oc), flat index)` for every output element, in NHWC order.
+    #[inline]
+    pub fn for_each_output(&self, mut element: impl FnMut((usize, usize, usize, usize), usize)) {
+        for b in 0..self.batches {
+            for oy in 0..self.out_h {
+                for ox in 0..self.out_w {
+                    let base = self.out_offset(b, oy, ox);
+                    for oc in 0..self.out_c {
+                        element((b, oy, ox, oc), base + oc);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The checks of `transpose_conv.cc`'s `Prepare` that do not depend on the dtypes, and the
@@ -336,30 +351,22 @@ impl Kernel for TconvF32 {
         let bias = opt_f32_arg(inputs, 3, s.out_c, &self.label)?;
         let output = f32_out(outputs, s.output_len(), &self.label)?;
         let (lo, hi) = self.act;
-        for b in 0..s.batches {
-            for oy in 0..s.out_h {
-                for ox in 0..s.out_w {
-                    for oc in 0..s.out_c {
-                        let mut acc = match self.order {
-                            FloatOrder::Reference => {
-                                let mut total = 0.0f32;
-                                s.for_each_tap((b, oy, ox, oc), |x, w| {
-                                    total += input[x] * filter[w];
-                                });
-                                total
-                            }
-                            FloatOrder::Converter => {
-                                self.col2im_sum(input, filter, (b, oy, ox, oc))
-                            }
-                        };
-                        if let Some(bias) = bias {
-                            acc += bias[oc];
-                        }
-                        output[s.out_offset(b, oy, ox) + oc] = clamp_like_cpp(acc, lo, hi);
-                    }
+        s.for_each_output(|at, i| {
+            let mut acc = match self.order {
+                FloatOrder::Reference => {
+                    let mut total = 0.0f32;
+                    s.for_each_tap(at, |x, w| {
+                        total += input[x] * filter[w];
+                    });
+                    total
                 }
+                FloatOrder::Converter => self.col2im_sum(input, filter, at),
+            };
+            if let Some(bias) = bias {
+                acc += bias[at.3];
             }
-        }
+            output[i] = clamp_like_cpp(acc, lo, hi);
+        });
         Ok(())
     }
 }
@@ -418,23 +425,16 @@ impl Kernel for TconvI8 {
         let input = i8_arg(inputs, 2, s.input_len(), &self.label, "the input")?;
         let output = i8_out(outputs, s.output_len(), &self.label)?;
         let filter = &self.filter;
-        for b in 0..s.batches {
-            for oy in 0..s.out_h {
-                for ox in 0..s.out_w {
-                    for oc in 0..s.out_c {
-                        let mut acc: i32 = 0;
-                        s.for_each_tap((b, oy, ox, oc), |x, w| {
-                            let input_value = i32::from(input[x]);
-                            let filter_value = i32::from(filter[w]);
-                            acc = acc.wrapping_add(
-                                (input_value + self.input_offset).wrapping_mul(filter_value),
-                            );
-                        });
-                        output[s.out_offset(b, oy, ox) + oc] = self.epilogue.apply(acc, oc) as i8;
-                    }
-                }
-            }
-        }
+        s.for_each_output(|at, i| {
+            let mut acc: i32 = 0;
+            s.for_each_tap(at, |x, w| {
+                let input_value = i32::from(input[x]);
+                let filter_value = i32::from(filter[w]);
+                acc =
+                    acc.wrapping_add((input_value + self.input_offset).wrapping_mul(filter_value));
+            });
+            output[i] = self.epilogue.apply(acc, at.3) as i8;
+        });
         Ok(())
     }
 }
@@ -459,29 +459,23 @@ impl Kernel for TconvHybrid {
         let q = quantize_asymmetric(input, s.batches);
         let filter = &self.filter;
         let (lo, hi) = self.act;
-        for b in 0..s.batches {
-            let scaling_factor = q.scaling[b];
-            let input_offset = q.offset[b];
-            for oy in 0..s.out_h {
-                for ox in 0..s.out_w {
-                    for oc in 0..s.out_c {
-                        let mut total = 0.0f32;
-                        s.for_each_tap((b, oy, ox, oc), |x, w| {
-                            let input_value = i32::from(q.data[x]);
-                            let filter_value = i32::from(filter[w]);
-                            let acc = input_value
-                                .wrapping_sub(input_offset)
-                                .wrapping_mul(filter_value);
-                            total += acc as f32 * self.scales[oc] * scaling_factor;
-                        });
-                        if let Some(bias) = bias {
-                            total += bias[oc];
-                        }
-                        output[s.out_offset(b, oy, ox) + oc] = clamp_like_cpp(total, lo, hi);
-                    }
-                }
+        s.for_each_output(|at, i| {
+            let (b, oc) = (at.0, at.3);
+            let (scaling_factor, input_offset) = (q.scaling[b], q.offset[b]);
+            let mut total = 0.0f32;
+            s.for_each_tap(at, |x, w| {
+                let input_value = i32::from(q.data[x]);
+                let filter_value = i32::from(filter[w]);
+                let acc = input_value
+                    .wrapping_sub(input_offset)
+                    .wrapping_mul(filter_value);
+                total += acc as f32 * self.scales[oc] * scaling_factor;
+            });
+            if let Some(bias) = bias {
+                total += bias[oc];
             }
-        }
+            output[i] = clamp_like_cpp(total, lo, hi);
+        });
         Ok(())
     }
 }
