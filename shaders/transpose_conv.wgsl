@@ -1,11 +1,11 @@
 // TRANSPOSE_CONV (host: `src/gpu/kernels/conv/transpose_conv.rs`).
 //
-// Twin of `src/reference/conv/transpose_conv.rs` (TconvI8, TconvF32, TconvHybrid). The
+// Twin of `src/reference/conv/transpose_conv.rs` (TconvI8, TconvU8, TconvF32, TconvHybrid). The
 // reference scatters each input element over the outputs under the filter; gathered per
 // output element that is a sum over the input rows iy whose tap fy = oy + pad_h - iy*stride_h
 // lies in the filter (ascending), then the columns likewise, then the input channels
 // (`TconvShape::for_each_tap`). Every invocation sums its outputs' terms in that order:
-// int8 one output word (four consecutive elements), float32 and hybrid one element.
+// int8 / uint8 one output word (four consecutive elements), float32 and hybrid one element.
 // Under the converter's float order (`TconvF32::col2im_sum`), each input pixel's term is a
 // dot product over the input channels in Eigen's GEMM order (`eigen_order.wgsl`), added pixel
 // by pixel in Col2im's order.
@@ -47,6 +47,10 @@ struct TcParams {
     has_bias: u32,
     // float32: 1 for the converter's order (TransposeConvV2), 0 for the reference's.
     converter: u32,
+    // Integer: 1 for uint8 input, weights and output, 0 for int8.
+    unsigned_bytes: u32,
+    // uint8: -weights zero point (int8 weights have none).
+    filter_offset: i32,
 }
 
 @group(0) @binding(0) var<uniform> tp: TcParams;
@@ -97,8 +101,16 @@ fn byte_of(words_index: u32, word: u32) -> i32 {
     return extractBits(i32(word), (words_index % 4u) * 8u, 8u);
 }
 
-// Σ w·(x + offset) over the taps of element s, in the reference's order; `x` read from the
-// packed input with batch stride `tp.batch_stride`.
+// Byte `index` of a packed 8-bit tensor: signed (int8) or not (uint8) as `tp.unsigned_bytes`.
+fn int_of(index: u32, word: u32) -> i32 {
+    if (tp.unsigned_bytes != 0u) {
+        return i32(extractBits(word, (index % 4u) * 8u, 8u));
+    }
+    return byte_of(index, word);
+}
+
+// Σ (w + filter_offset)·(x + offset) over the taps of element s, in the reference's order;
+// `x` read from the packed input with batch stride `tp.batch_stride`.
 fn int_sum(s: vec4<u32>, offset: i32) -> i32 {
     let ys = tap_rows(s);
     let xs = tap_cols(s);
@@ -107,9 +119,9 @@ fn int_sum(s: vec4<u32>, offset: i32) -> i32 {
         for (var ix = xs.x; ix < xs.y; ix++) {
             let at = tap_at(s, iy, ix);
             for (var ic = 0u; ic < tp.in_c; ic++) {
-                let x = byte_of(at.x + ic, input_q[(at.x + ic) / 4u]);
-                let w = byte_of(at.y + ic, weights_q[(at.y + ic) / 4u]);
-                acc += (x + offset) * w;
+                let x = int_of(at.x + ic, input_q[(at.x + ic) / 4u]);
+                let w = int_of(at.y + ic, weights_q[(at.y + ic) / 4u]);
+                acc += (x + offset) * (w + tp.filter_offset);
             }
         }
     }

@@ -10,8 +10,9 @@
 //! - Every convolution of the op fixtures, cut out as a one-op model and run on the tensors
 //!   LiteRT recorded, against LiteRT's recorded output and the reference engine.
 //!
-//! - TRANSPOSE_CONV the same way (`gpu_conv/tconv_problems.rs`): int8 and float32 (both
-//!   orders) bit for bit, hybrid bit for bit too (its float steps are products and sums).
+//! - TRANSPOSE_CONV the same way (`gpu_conv/tconv_problems.rs`): int8, uint8 and float32
+//!   (both orders) bit for bit, hybrid bit for bit too (its float steps are products and
+//!   sums).
 //!
 //! Skips without an adapter unless `LITEQUANT_REQUIRE_GPU=1` (lavapipe in CI).
 
@@ -61,6 +62,13 @@ fn differences(got: &Tensor, want: &Tensor, exact: bool) -> Option<String> {
     }
     let bad: Vec<String> = match (got.buf(), want.buf()) {
         (Buf::I8(a), Buf::I8(b)) => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .filter(|(_, (x, y))| x != y)
+            .map(|(i, (x, y))| format!("[{i}] {x} vs {y}"))
+            .collect(),
+        (Buf::U8(a), Buf::U8(b)) => a
             .iter()
             .zip(b)
             .enumerate()
@@ -289,6 +297,17 @@ fn depthwise_hybrid_matches_reference() -> litequant::Result<()> {
 #[test]
 fn transpose_conv_int8_matches_reference() -> litequant::Result<()> {
     check_random(11, Family::Transpose, Kind::Int8, 40, FloatOrder::Reference)
+}
+
+#[test]
+fn transpose_conv_uint8_matches_reference() -> litequant::Result<()> {
+    check_random(
+        15,
+        Family::Transpose,
+        Kind::Uint8,
+        30,
+        FloatOrder::Reference,
+    )
 }
 
 #[test]

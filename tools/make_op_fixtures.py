@@ -17,6 +17,9 @@ for PReLU) writes one .tflite per variant:
   hybrid   dynamic range (Optimize.DEFAULT, no dataset): int8 weights, float
            activations, checked to be a real hybrid op
   f16      float16 weights (DEQUANTIZE FLOAT16 -> FLOAT32 in front of the op)
+  uint8    the int8io model rewritten in the legacy TF1 uint8 scheme (legacy_uint8):
+           uint8 activations, per-tensor asymmetric uint8 weights; no TF 2.21
+           converter writes it, LiteRT still runs it (TRANSPOSE_CONV's uint8 path)
 
 Each model is checked with LiteRT's _get_ops_details() (and the flatbuffer) to
 contain the op under test in the intended dtypes; a model that does not is not
@@ -70,6 +73,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Optional
 
+import flatbuffers
 import numpy as np
 
 import npz_fixed
@@ -306,9 +310,9 @@ def build_cases():
     ]
     # ---- TRANSPOSE_CONV
     C += [
-        tconv_case("tconv_same", [1, 5, 3, 3], 3, 4, "SAME", variants=ALLQ),
+        tconv_case("tconv_same", [1, 5, 3, 3], 3, 4, "SAME", variants=ALLQ + ("uint8",)),
         tconv_case("tconv_s2_same_relu", [1, 3, 5, 3], 3, 5, "SAME", stride=2, act="relu",
-                   variants=ALLQ),
+                   variants=ALLQ + ("uint8",)),
         tconv_case("tconv_valid_nobias", [1, 4, 3, 2], (3, 2), 3, "VALID", bias=False),
         tconv_case("tconv_s2_valid", [1, 3, 4, 4], 3, 3, "VALID", stride=2),
         tconv_case("tconv_s2_k2_valid_relu6", [1, 3, 3, 5], 2, 4, "VALID", stride=2,
@@ -505,6 +509,66 @@ def recording(gen, record, names):
     return wrapped
 
 
+def legacy_uint8(buf):
+    """An int8-only model rewritten in the legacy (TF1) uint8 scheme, which TFLite still
+    runs (no TF 2.21 converter writes it): activations uint8 with zero point + 128 and the
+    same scale; weights dequantized and requantized per tensor, asymmetric uint8 (range
+    widened to include 0, scale (max - min) / 255, zero point round(-min / scale)); int32
+    biases requantized to the new s_in * s_w."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
+    sg = m.subgraphs[0]
+    def data(t):
+        return m.buffers[t.buffer].data if t.buffer > 0 else None
+    new_scale = {}
+    for i, t in enumerate(sg.tensors):
+        if t.type != schema.TensorType.INT8:
+            continue
+        q = t.quantization
+        raw = data(t)
+        t.type = schema.TensorType.UINT8
+        if raw is None:  # an activation
+            q.zeroPoint = [int(z) + 128 for z in q.zeroPoint]
+            continue
+        v = np.frombuffer(bytes(raw), np.int8).astype(np.float64)
+        scales = np.array(q.scale, np.float64)
+        axis = q.quantizedDimension if len(scales) > 1 else 0
+        shape = [int(d) for d in t.shape]
+        bshape = [1] * len(shape)
+        bshape[axis] = len(scales)
+        w = v.reshape(shape) * scales.reshape(bshape)
+        lo, hi = min(w.min(), 0.0), max(w.max(), 0.0)
+        sc = np.float32((hi - lo) / 255.0)
+        zp = int(np.clip(np.round(-lo / np.float64(sc)), 0, 255))
+        qv = np.clip(np.round(w / np.float64(sc)) + zp, 0, 255).astype(np.uint8)
+        m.buffers[t.buffer].data = np.frombuffer(qv.tobytes(), np.uint8)
+        t.quantization.scale = [float(sc)]
+        t.quantization.zeroPoint = [zp]
+        t.quantization.quantizedDimension = 0
+        new_scale[i] = sc
+    for op in sg.operators:
+        ins = [int(x) for x in op.inputs]
+        wts = [x for x in ins if x in new_scale]
+        for b in ins:
+            t = sg.tensors[b] if b >= 0 else None
+            if t is None or t.type != schema.TensorType.INT32 or t.quantization is None \
+                    or t.quantization.scale is None or len(t.quantization.scale) == 0:
+                continue
+            act = [x for x in ins if x >= 0 and sg.tensors[x].type == schema.TensorType.UINT8
+                   and x not in new_scale]
+            s_in = np.float32(sg.tensors[act[0]].quantization.scale[0])
+            s_b = np.float32(s_in * new_scale[wts[0]])
+            old = np.array(t.quantization.scale, np.float64)
+            v = np.frombuffer(bytes(data(t)), np.int32).astype(np.float64)
+            f = v * (old if len(old) > 1 else old[0])
+            qb = np.round(f / np.float64(s_b)).astype(np.int32)
+            m.buffers[t.buffer].data = np.frombuffer(qb.tobytes(), np.uint8)
+            t.quantization.scale = [float(s_b)]
+            t.quantization.zeroPoint = [0]
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 def convert(case, variant, record=None):
     """The converted model. For the int8 family, `record` (a list) receives what the
     representative dataset yielded: one list of samples per pass over it."""
@@ -556,6 +620,8 @@ def convert(case, variant, record=None):
     elif variant == "f16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
+    elif variant == "uint8":
+        return legacy_uint8(convert(case, "int8io", record))
     else:
         raise ValueError(variant)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -706,7 +772,10 @@ def check_model(case, variant, ops):
         if "DEQUANTIZE" not in names or not any(
                 "FLOAT16" in d["input_types"] for d in ops if d["op"] == "DEQUANTIZE"):
             return f"no FLOAT16 DEQUANTIZE (ops: {names})"
-    if variant in ("int8io", "uint8io"):
+    if variant == "uint8":
+        if not all(t == "UINT8" for t in act_in + o["output_types"]):
+            return f"{case.op} is not uint8: {o['input_types']} -> {o['output_types']}"
+    if variant in ("int8io", "uint8io", "uint8"):
         if "FLOAT32" in [t for d in ops for t in d["input_types"] + d["output_types"] if t]:
             return "float tensors left in an integer-only model"
     return None
@@ -774,7 +843,7 @@ def write_npz(path, arrays, order=key_order):
     npz_fixed.write_npz(path, arrays, order)
 
 
-INT8_FAMILY = ("int8", "int8io", "uint8io")
+INT8_FAMILY = ("int8", "int8io", "uint8io", "uint8")
 
 
 def calib_arrays(case, record, name):

@@ -111,6 +111,8 @@ pub(crate) enum Kind {
     Float,
     /// float32 input and output, int8 weights (dynamic range).
     Hybrid,
+    /// uint8 tensors, per-tensor weights with a zero point (TRANSPOSE_CONV only).
+    Uint8,
 }
 
 pub(crate) fn random_problem(rng: &mut Rng, depthwise: bool, kind: Kind) -> Problem {

@@ -1,7 +1,7 @@
 //! Random single-op TRANSPOSE_CONV problems for `tests/gpu_conv.rs`: output sizes the
 //! padding implies and others (cropped or grown outputs), strides 1-3, SAME/VALID, batches,
 //! zero points at the edges, per-channel and per-tensor weight scales, fused activations,
-//! with and without bias, in int8, float32 and hybrid.
+//! with and without bias, in int8, uint8, float32 and hybrid.
 
 use litequant::model::{self, Activation, DType, Op, Padding, TransposeConvOptions};
 use litequant::{Model, Tensor};
@@ -119,6 +119,58 @@ pub(crate) fn tconv_problem(rng: &mut Rng, kind: Kind) -> Problem {
                 })
                 .collect();
             input = Tensor::from_i8(&in_shape, &x).unwrap();
+        }
+        Kind::Uint8 => {
+            let zp = |rng: &mut Rng| {
+                let any = rng.range(0, 255);
+                rng.pick(&[0i64, 255, 128, any])
+            };
+            let (zp_in, zp_w, zp_out) = (zp(rng), zp(rng), zp(rng));
+            let s_in = 0.01 + rng.unit() * 0.1;
+            let s_w = 0.001 + rng.unit() * 0.02;
+            let taps = (fh * fw * in_c) as f32;
+            let s_out = s_in * 0.02 * taps.sqrt() * (0.5 + rng.unit() * 40.0);
+            let bias: Vec<i32> = (0..out_c)
+                .map(|_| rng.range(-50_000, 50_000) as i32)
+                .collect();
+            input_t = tensor(
+                "input",
+                DType::U8,
+                &in_shape,
+                qp(vec![s_in], vec![zp_in], 0),
+            );
+            let w: Vec<u8> = (0..n_filter).map(|_| rng.range(0, 255) as u8).collect();
+            filter_t = constant(
+                tensor(
+                    "weights",
+                    DType::U8,
+                    &filter_shape,
+                    qp(vec![s_w], vec![zp_w], 0),
+                ),
+                w,
+            );
+            bias_t = constant(
+                tensor(
+                    "bias",
+                    DType::I32,
+                    &[out_c],
+                    qp(vec![s_in * s_w], vec![0], 0),
+                ),
+                le(&bias, |x| x.to_le_bytes().to_vec()),
+            );
+            output_t = tensor(
+                "output",
+                DType::U8,
+                &out_shape,
+                qp(vec![s_out], vec![zp_out], 0),
+            );
+            let x: Vec<u8> = (0..n_in)
+                .map(|_| match rng.next() % 6 {
+                    0 => [0, 255, zp_in as u8][rng.usize(0, 2)],
+                    _ => rng.range(0, 255) as u8,
+                })
+                .collect();
+            input = Tensor::from_u8(&in_shape, &x).unwrap();
         }
         Kind::Hybrid | Kind::Float => {
             input_t = tensor("input", DType::F32, &in_shape, None);

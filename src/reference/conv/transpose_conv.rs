@@ -1,5 +1,6 @@
 //! TRANSPOSE_CONV: float32 (`reference_ops::TransposeConv`), int8
-//! (`reference_integer_ops::TransposeConv`, per-channel) and hybrid
+//! (`reference_integer_ops::TransposeConv`, per-channel), uint8 (`reference_ops::
+//! TransposeConv`, per-tensor weights with a zero point) and hybrid
 //! (`reference_ops::HybridTransposeConv`), as LiteRT's `transpose_conv.cc` runs them under
 //! `Register_TRANSPOSECONV_REF`.
 //!
@@ -23,10 +24,13 @@
 //! pixels as columns, then `Col2im` adds each pixel's column of `H·W·O` dot products into the
 //! zeroed output, pixel by pixel in row-major order; then the bias, then the clamp.
 
-use crate::model::{DType, TransposeConvOptions};
-use crate::{Error, Result};
+use crate::model::{Activation, DType, TransposeConvOptions};
+use crate::quant::fixedpoint::quantize_multiplier;
+use crate::{Buf, Error, Result};
 
-use super::super::common::{clamp_like_cpp, compute_padding, shape_of, Epilogue};
+use super::super::common::{
+    clamp_like_cpp, compute_padding, quantized_activation_range, shape_of, Epilogue,
+};
 use super::super::float_order::{eigen_gemm_dot, eigen_gemv_row, gemv_single_row};
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
@@ -305,11 +309,75 @@ pub(crate) fn prepare_transpose_conv(
                 act,
             }))
         }
+        (DType::U8, DType::U8) => Ok(Box::new(prepare_u8(ctx, shape, o.activation)?)),
         (i, w) => Err(ctx.unsupported(format!(
-            "TRANSPOSE_CONV with {i} input and {w} weights (supported: float32, int8 with \
-             int8 weights, float32 with int8 weights; not uint8 or int16)"
+            "TRANSPOSE_CONV with {i} input and {w} weights (supported: float32, int8 and \
+             uint8 with weights of the same type, float32 with int8 weights; not int16)"
         ))),
     }
+}
+
+/// The uint8 path (`EvalQuantized`: `reference_ops::TransposeConv` on uint8): per-tensor
+/// weights with a zero point, and the legacy multiplier of `GetQuantizedConvolutionMultipler`
+/// — `(double)(s_in · s_w)` (the product in float) `/ (double)s_out` — after its check that
+/// the bias scale is within 2 % of the output scale of `s_in · s_w`.
+fn prepare_u8(ctx: &OpCtx, shape: TconvShape, act: Activation) -> Result<TconvU8> {
+    let input = ctx.input(OPERANDS.input)?;
+    let weights = ctx.input(OPERANDS.filter)?;
+    let output = ctx.output(0)?;
+    let (s_in, zp_in) = ctx.per_tensor(input)?;
+    let (s_w, zp_w) = ctx.per_tensor(weights).map_err(|_| {
+        ctx.unsupported(format!(
+            "uint8 weights '{}' need one scale (TFLite has per-channel weights for int8 only)",
+            weights.name
+        ))
+    })?;
+    let (s_out, zp_out) = ctx.per_tensor(output)?;
+    let out_c = shape.out_c;
+    let bias = match check_bias_at(ctx, OPERANDS.bias, DType::I32, out_c)? {
+        None => vec![0; out_c],
+        Some(b) => {
+            let s_b = b
+                .quant
+                .as_ref()
+                .and_then(|q| q.scale.first().copied())
+                .unwrap_or(0.0);
+            let diff = (f64::from(s_in) * f64::from(s_w) - f64::from(s_b)).abs();
+            if diff / f64::from(s_out) > 0.02 {
+                return Err(ctx.unsupported(format!(
+                    "bias '{}' scale {s_b} is not input scale × weight scale ({s_in} × {s_w}) \
+                     within 2% of the output scale {s_out}",
+                    b.name
+                )));
+            }
+            ctx.require_const(OPERANDS.bias, "the int32 bias")?
+                .as_i32()
+                .ok_or_else(|| ctx.invalid("the bias data is not int32"))?
+                .to_vec()
+        }
+    };
+    let filter = ctx
+        .require_const(OPERANDS.filter, "the uint8 weights")?
+        .as_u8()
+        .ok_or_else(|| ctx.invalid("the weights' data is not uint8"))?
+        .to_vec();
+    let multiplier = quantize_multiplier(f64::from(s_in * s_w) / f64::from(s_out));
+    let (act_min, act_max) = quantized_activation_range(act, DType::U8, s_out, zp_out)
+        .ok_or_else(|| ctx.unsupported(format!("fused activation {act:?}")))?;
+    Ok(TconvU8 {
+        label: ctx.label(),
+        shape,
+        input_offset: -zp_in,
+        filter_offset: -zp_w,
+        filter,
+        epilogue: Epilogue {
+            bias,
+            multipliers: vec![multiplier; out_c],
+            output_zero_point: zp_out,
+            act_min,
+            act_max,
+        },
+    })
 }
 
 /// A non-constant output shape (input 0) must still be the prepared one.
@@ -434,6 +502,60 @@ impl Kernel for TconvI8 {
                     acc.wrapping_add((input_value + self.input_offset).wrapping_mul(filter_value));
             });
             output[i] = self.epilogue.apply(acc, at.3) as i8;
+        });
+        Ok(())
+    }
+}
+
+/// `reference_ops::TransposeConv` on uint8 (per-tensor weights with a zero point).
+pub(crate) struct TconvU8 {
+    pub(crate) label: String,
+    pub(crate) shape: TconvShape,
+    /// `-input_zero_point`.
+    pub(crate) input_offset: i32,
+    /// `-weights_zero_point`.
+    pub(crate) filter_offset: i32,
+    pub(crate) filter: Vec<u8>,
+    pub(crate) epilogue: Epilogue,
+}
+
+impl Kernel for TconvU8 {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let s = &self.shape;
+        check_output_shape(inputs, s, &self.label)?;
+        let n = s.input_len();
+        let input = match inputs.get(2).copied().flatten() {
+            Some(t) => t.as_u8().filter(|v| v.len() == n),
+            None => None,
+        }
+        .ok_or_else(|| {
+            Error::Shape(format!(
+                "{}: the input must be uint8 with {n} elements",
+                self.label
+            ))
+        })?;
+        let n = s.output_len();
+        let output = match outputs.first_mut().map(|t| t.buf_mut()) {
+            Some(Buf::U8(v)) if v.len() == n => v,
+            _ => {
+                return Err(Error::Shape(format!(
+                    "{}: the output must be uint8 with {n} elements",
+                    self.label
+                )))
+            }
+        };
+        let filter = &self.filter;
+        s.for_each_output(|at, i| {
+            let mut acc: i32 = 0;
+            s.for_each_tap(at, |x, w| {
+                let input_value = i32::from(input[x]);
+                let filter_value = i32::from(filter[w]);
+                acc = acc.wrapping_add(
+                    (input_value + self.input_offset)
+                        .wrapping_mul(filter_value + self.filter_offset),
+                );
+            });
+            output[i] = self.epilogue.apply(acc, at.3) as u8;
         });
         Ok(())
     }

@@ -4,17 +4,20 @@
 use super::super::{hybrid, Command, GpuOpCtx};
 use super::{check_index_range, epilogue_records, Words};
 use crate::gpu::shaders::PipelineKey;
-use crate::reference::conv::transpose_conv::{TconvF32, TconvHybrid, TconvI8, TconvShape};
+use crate::reference::conv::transpose_conv::{TconvF32, TconvHybrid, TconvI8, TconvShape, TconvU8};
 use crate::reference::FloatOrder;
 use crate::Result;
 
 /// Invocations per workgroup (the shader's `@workgroup_size`).
 const WG: u64 = 64;
 
-/// TRANSPOSE_CONV in int8, float32 or hybrid (float32 input, int8 weights).
+/// TRANSPOSE_CONV in int8, uint8, float32 or hybrid (float32 input, int8 weights).
 pub(crate) fn prepare_transpose_conv(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<TconvI8>() {
         return prepare_i8(ctx, k);
+    }
+    if let Some(k) = ctx.kernel.downcast_ref::<TconvU8>() {
+        return prepare_u8(ctx, k);
     }
     if let Some(k) = ctx.kernel.downcast_ref::<TconvF32>() {
         return prepare_f32(ctx, k);
@@ -34,6 +37,8 @@ struct Setup {
     act: (f32, f32),
     has_bias: bool,
     order: FloatOrder,
+    /// uint8: `-weights zero point`; `None` for int8 and the float kernels.
+    unsigned: Option<i32>,
 }
 
 /// The `TcParams` uniform of `shaders/transpose_conv.wgsl`.
@@ -57,6 +62,8 @@ fn params(ctx: &GpuOpCtx, s: &TconvShape, u: &Setup) -> Result<Words> {
     w.u(0)
         .u(usize::from(u.has_bias))
         .u(usize::from(u.order == FloatOrder::Converter));
+    w.u(usize::from(u.unsigned.is_some()))
+        .i(u.unsigned.unwrap_or(0));
     Ok(w)
 }
 
@@ -85,10 +92,37 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &TconvI8) -> Result<Vec<Command>> {
         act: (0.0, 0.0),
         has_bias: false,
         order: FloatOrder::Reference,
+        unsigned: None,
     };
-    let uniform = ctx.uniform("tconv_i8 params", &params(ctx, s, &setup)?.0)?;
     let weights: Vec<u8> = k.filter.iter().map(|&v| v as u8).collect();
-    let weights = ctx.upload("tconv_i8 weights", &weights)?;
+    integer(ctx, s, &setup, &weights, e)
+}
+
+fn prepare_u8(ctx: &GpuOpCtx, k: &TconvU8) -> Result<Vec<Command>> {
+    let s = &k.shape;
+    let e = &k.epilogue;
+    let setup = Setup {
+        batch_stride: s.in_h * s.in_w * s.in_c,
+        input_offset: k.input_offset,
+        q: (e.output_zero_point, e.act_min, e.act_max),
+        act: (0.0, 0.0),
+        has_bias: false,
+        order: FloatOrder::Reference,
+        unsigned: Some(k.filter_offset),
+    };
+    integer(ctx, s, &setup, &k.filter, e)
+}
+
+/// `tconv_i8` (int8 or uint8 bytes): one invocation per output word.
+fn integer(
+    ctx: &GpuOpCtx,
+    s: &TconvShape,
+    setup: &Setup,
+    weights: &[u8],
+    e: &crate::reference::common::Epilogue,
+) -> Result<Vec<Command>> {
+    let uniform = ctx.uniform("tconv_i8 params", &params(ctx, s, setup)?.0)?;
+    let weights = ctx.upload("tconv_i8 weights", weights)?;
     let epilogue = ctx.upload("tconv_i8 epilogue", &epilogue_records(e, |_| 0))?;
     let input = ctx.input(2)?;
     let output = ctx.output(0)?;
@@ -110,6 +144,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &TconvF32) -> Result<Vec<Command>> {
         act: k.act,
         has_bias,
         order: k.order,
+        unsigned: None,
     };
     let uniform = ctx.uniform("tconv_f32 params", &params(ctx, s, &setup)?.0)?;
     let filter = ctx.input(1)?;
@@ -140,6 +175,7 @@ fn prepare_hybrid(ctx: &GpuOpCtx, k: &TconvHybrid) -> Result<Vec<Command>> {
         act: k.act,
         has_bias,
         order: FloatOrder::Reference,
+        unsigned: None,
     };
     let uniform = ctx.uniform("tconv_hybrid params", &params(ctx, s, &setup)?.0)?;
     let weights: Vec<u8> = k.filter.iter().map(|&v| v as u8).collect();
