@@ -454,20 +454,19 @@ impl TconvF32 {
         let s = &self.shape;
         let rows = s.filter_h * s.filter_w * s.out_c;
         let pixels = s.in_h * s.in_w;
-        let mut weights = vec![0.0f32; s.in_c];
         let mut total = 0.0f32;
         s.for_each_col2im_source((oy, ox), |p, fy, fx| {
             let w = ((oc * s.filter_h + fy) * s.filter_w + fx) * s.in_c;
-            weights.copy_from_slice(&filter[w..w + s.in_c]);
+            let weights = &filter[w..w + s.in_c];
             let x = &input[(b * pixels + p) * s.in_c..][..s.in_c];
             let row = (fy * s.filter_w + fx) * s.out_c + oc;
             let dot = if pixels == 1 {
-                eigen_gemv_row(&weights, x, gemv_single_row(row, rows))
+                eigen_gemv_row(weights, x, gemv_single_row(row, rows))
             } else if rows == 1 {
                 // A row vector times the input: Eigen's GEMV over the pixels.
-                eigen_gemv_row(x, &weights, gemv_single_row(p, pixels))
+                eigen_gemv_row(x, weights, gemv_single_row(p, pixels))
             } else {
-                eigen_gemm_dot(&weights, x, (row, rows), (p, pixels))
+                eigen_gemm_dot(weights, x, (row, rows), (p, pixels))
             };
             total += dot;
         });
