@@ -29,7 +29,7 @@ use crate::quant::fixedpoint::quantize_multiplier;
 use crate::{Buf, Error, Result};
 
 use super::super::common::{
-    clamp_like_cpp, compute_padding, quantized_activation_range, shape_of, Epilogue,
+    clamp_like_cpp, compute_padding, quantized_activation_range, shape_of, Epilogue, QInt,
 };
 use super::super::float_order::{eigen_gemm_dot, eigen_gemv_row, gemv_single_row};
 use super::super::{FloatOrder, Kernel, OpCtx};
@@ -283,11 +283,13 @@ pub(crate) fn prepare_transpose_conv(
         (DType::I8, DType::I8) => {
             let (input_offset, filter, epilogue) =
                 int8_params_at(ctx, OPERANDS, out_c, o.activation)?;
-            Ok(Box::new(TconvI8 {
+            Ok(Box::new(TconvInt {
                 label,
                 shape,
+                dtype: DType::I8,
                 input_offset,
-                filter,
+                filter_offset: 0,
+                filter: filter.into_iter().map(i32::from).collect(),
                 epilogue,
             }))
         }
@@ -321,7 +323,7 @@ pub(crate) fn prepare_transpose_conv(
 /// weights with a zero point, and the legacy multiplier of `GetQuantizedConvolutionMultipler`
 /// — `(double)(s_in · s_w)` (the product in float) `/ (double)s_out` — after its check that
 /// the bias scale is within 2 % of the output scale of `s_in · s_w`.
-fn prepare_u8(ctx: &OpCtx, shape: TconvShape, act: Activation) -> Result<TconvU8> {
+fn prepare_u8(ctx: &OpCtx, shape: TconvShape, act: Activation) -> Result<TconvInt> {
     let input = ctx.input(OPERANDS.input)?;
     let weights = ctx.input(OPERANDS.filter)?;
     let output = ctx.output(0)?;
@@ -364,12 +366,13 @@ fn prepare_u8(ctx: &OpCtx, shape: TconvShape, act: Activation) -> Result<TconvU8
     let multiplier = quantize_multiplier(f64::from(s_in * s_w) / f64::from(s_out));
     let (act_min, act_max) = quantized_activation_range(act, DType::U8, s_out, zp_out)
         .ok_or_else(|| ctx.unsupported(format!("fused activation {act:?}")))?;
-    Ok(TconvU8 {
+    Ok(TconvInt {
         label: ctx.label(),
         shape,
+        dtype: DType::U8,
         input_offset: -zp_in,
         filter_offset: -zp_w,
-        filter,
+        filter: filter.into_iter().map(i32::from).collect(),
         epilogue: Epilogue {
             bias,
             multipliers: vec![multiplier; out_c],
@@ -474,88 +477,67 @@ impl TconvF32 {
     }
 }
 
-/// `reference_integer_ops::TransposeConv` (int8 activations, per-channel int8 weights,
-/// int32 bias).
-pub(crate) struct TconvI8 {
+/// The integer loops: `reference_integer_ops::TransposeConv` (int8 activations, per-channel
+/// int8 weights, int32 bias) and `reference_ops::TransposeConv` on uint8 (per-tensor weights
+/// with a zero point): `Σ (x + input_offset)·(w + filter_offset)`, then the epilogue.
+pub(crate) struct TconvInt {
     pub(crate) label: String,
     pub(crate) shape: TconvShape,
+    /// int8 or uint8 (input, weights and output).
+    pub(crate) dtype: DType,
     /// `-input_zero_point`.
     pub(crate) input_offset: i32,
-    pub(crate) filter: Vec<i8>,
-    pub(crate) epilogue: Epilogue,
-}
-
-impl Kernel for TconvI8 {
-    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
-        let s = &self.shape;
-        check_output_shape(inputs, s, &self.label)?;
-        let input = i8_arg(inputs, 2, s.input_len(), &self.label, "the input")?;
-        let output = i8_out(outputs, s.output_len(), &self.label)?;
-        let filter = &self.filter;
-        s.for_each_output(|at, i| {
-            let mut acc: i32 = 0;
-            s.for_each_tap(at, |x, w| {
-                let input_value = i32::from(input[x]);
-                let filter_value = i32::from(filter[w]);
-                acc =
-                    acc.wrapping_add((input_value + self.input_offset).wrapping_mul(filter_value));
-            });
-            output[i] = self.epilogue.apply(acc, at.3) as i8;
-        });
-        Ok(())
-    }
-}
-
-/// `reference_ops::TransposeConv` on uint8 (per-tensor weights with a zero point).
-pub(crate) struct TconvU8 {
-    pub(crate) label: String,
-    pub(crate) shape: TconvShape,
-    /// `-input_zero_point`.
-    pub(crate) input_offset: i32,
-    /// `-weights_zero_point`.
+    /// `-weights_zero_point` (uint8; 0 for int8).
     pub(crate) filter_offset: i32,
-    pub(crate) filter: Vec<u8>,
+    /// The weights, widened.
+    pub(crate) filter: Vec<i32>,
     pub(crate) epilogue: Epilogue,
 }
 
-impl Kernel for TconvU8 {
-    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+impl TconvInt {
+    fn run_int<T: QInt>(&self, input: &[T], output: &mut [T]) {
         let s = &self.shape;
-        check_output_shape(inputs, s, &self.label)?;
-        let n = s.input_len();
-        let input = match inputs.get(2).copied().flatten() {
-            Some(t) => t.as_u8().filter(|v| v.len() == n),
-            None => None,
-        }
-        .ok_or_else(|| {
-            Error::Shape(format!(
-                "{}: the input must be uint8 with {n} elements",
-                self.label
-            ))
-        })?;
-        let n = s.output_len();
-        let output = match outputs.first_mut().map(|t| t.buf_mut()) {
-            Some(Buf::U8(v)) if v.len() == n => v,
-            _ => {
-                return Err(Error::Shape(format!(
-                    "{}: the output must be uint8 with {n} elements",
-                    self.label
-                )))
-            }
-        };
         let filter = &self.filter;
         s.for_each_output(|at, i| {
             let mut acc: i32 = 0;
             s.for_each_tap(at, |x, w| {
-                let input_value = i32::from(input[x]);
-                let filter_value = i32::from(filter[w]);
+                let input_value = input[x].to_i32();
+                let filter_value = filter[w];
                 acc = acc.wrapping_add(
                     (input_value + self.input_offset)
                         .wrapping_mul(filter_value + self.filter_offset),
                 );
             });
-            output[i] = self.epilogue.apply(acc, at.3) as u8;
+            output[i] = T::from_i32(self.epilogue.apply(acc, at.3));
         });
+    }
+}
+
+impl Kernel for TconvInt {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let s = &self.shape;
+        check_output_shape(inputs, s, &self.label)?;
+        let (n_in, n_out) = (s.input_len(), s.output_len());
+        let input = inputs.get(2).copied().flatten().map(|t| t.buf());
+        let output = outputs.first_mut().map(|t| t.buf_mut());
+        match (self.dtype, input, output) {
+            (DType::I8, Some(Buf::I8(x)), Some(Buf::I8(y)))
+                if x.len() == n_in && y.len() == n_out =>
+            {
+                self.run_int(x, y)
+            }
+            (DType::U8, Some(Buf::U8(x)), Some(Buf::U8(y)))
+                if x.len() == n_in && y.len() == n_out =>
+            {
+                self.run_int(x, y)
+            }
+            _ => {
+                return Err(Error::Shape(format!(
+                    "{}: the input and output must be {} with {n_in} and {n_out} elements",
+                    self.label, self.dtype
+                )))
+            }
+        }
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 use super::super::{hybrid, Command, GpuOpCtx};
 use super::{check_index_range, epilogue_records, Words};
 use crate::gpu::shaders::PipelineKey;
-use crate::reference::conv::transpose_conv::{TconvF32, TconvHybrid, TconvI8, TconvShape, TconvU8};
+use crate::model::DType;
+use crate::reference::conv::transpose_conv::{TconvF32, TconvHybrid, TconvInt, TconvShape};
 use crate::reference::FloatOrder;
 use crate::Result;
 
@@ -13,11 +14,8 @@ const WG: u64 = 64;
 
 /// TRANSPOSE_CONV in int8, uint8, float32 or hybrid (float32 input, int8 weights).
 pub(crate) fn prepare_transpose_conv(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
-    if let Some(k) = ctx.kernel.downcast_ref::<TconvI8>() {
-        return prepare_i8(ctx, k);
-    }
-    if let Some(k) = ctx.kernel.downcast_ref::<TconvU8>() {
-        return prepare_u8(ctx, k);
+    if let Some(k) = ctx.kernel.downcast_ref::<TconvInt>() {
+        return prepare_int(ctx, k);
     }
     if let Some(k) = ctx.kernel.downcast_ref::<TconvF32>() {
         return prepare_f32(ctx, k);
@@ -82,7 +80,8 @@ fn bias(ctx: &GpuOpCtx, out_c: usize) -> Result<(super::super::Arg, bool)> {
     }
 }
 
-fn prepare_i8(ctx: &GpuOpCtx, k: &TconvI8) -> Result<Vec<Command>> {
+/// `tconv_i8` on int8 or uint8 bytes: one invocation per output word.
+fn prepare_int(ctx: &GpuOpCtx, k: &TconvInt) -> Result<Vec<Command>> {
     let s = &k.shape;
     let e = &k.epilogue;
     let setup = Setup {
@@ -92,37 +91,12 @@ fn prepare_i8(ctx: &GpuOpCtx, k: &TconvI8) -> Result<Vec<Command>> {
         act: (0.0, 0.0),
         has_bias: false,
         order: FloatOrder::Reference,
-        unsigned: None,
+        unsigned: (k.dtype == DType::U8).then_some(k.filter_offset),
     };
+    // The weights' bytes (two's complement for int8).
     let weights: Vec<u8> = k.filter.iter().map(|&v| v as u8).collect();
-    integer(ctx, s, &setup, &weights, e)
-}
-
-fn prepare_u8(ctx: &GpuOpCtx, k: &TconvU8) -> Result<Vec<Command>> {
-    let s = &k.shape;
-    let e = &k.epilogue;
-    let setup = Setup {
-        batch_stride: s.in_h * s.in_w * s.in_c,
-        input_offset: k.input_offset,
-        q: (e.output_zero_point, e.act_min, e.act_max),
-        act: (0.0, 0.0),
-        has_bias: false,
-        order: FloatOrder::Reference,
-        unsigned: Some(k.filter_offset),
-    };
-    integer(ctx, s, &setup, &k.filter, e)
-}
-
-/// `tconv_i8` (int8 or uint8 bytes): one invocation per output word.
-fn integer(
-    ctx: &GpuOpCtx,
-    s: &TconvShape,
-    setup: &Setup,
-    weights: &[u8],
-    e: &crate::reference::common::Epilogue,
-) -> Result<Vec<Command>> {
-    let uniform = ctx.uniform("tconv_i8 params", &params(ctx, s, setup)?.0)?;
-    let weights = ctx.upload("tconv_i8 weights", weights)?;
+    let uniform = ctx.uniform("tconv_i8 params", &params(ctx, s, &setup)?.0)?;
+    let weights = ctx.upload("tconv_i8 weights", &weights)?;
     let epilogue = ctx.upload("tconv_i8 epilogue", &epilogue_records(e, |_| 0))?;
     let input = ctx.input(2)?;
     let output = ctx.output(0)?;

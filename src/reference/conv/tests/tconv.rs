@@ -4,7 +4,7 @@
 //! channel, filter row, filter column, output channel), bit for bit, over random shapes with
 //! output sizes on and off the ones the padding implies.
 
-use super::super::transpose_conv::{TconvF32, TconvI8, TconvShape};
+use super::super::transpose_conv::{TconvF32, TconvInt, TconvShape};
 use crate::model::Padding;
 use crate::quant::fixedpoint::quantize_multiplier;
 use crate::reference::common::{clamp_like_cpp, compute_padding, Epilogue};
@@ -164,11 +164,13 @@ fn int8_gather_equals_tflites_scatter() {
             .enumerate()
             .map(|(o, &a)| epilogue.apply(a, o % s.out_c) as i8)
             .collect();
-        let kernel = TconvI8 {
+        let kernel = TconvInt {
             label: "test".into(),
             shape: s,
+            dtype: crate::model::DType::I8,
             input_offset: -zp_in,
-            filter: w,
+            filter_offset: 0,
+            filter: w.iter().map(|&v| i32::from(v)).collect(),
             epilogue,
         };
         let dims = [s.batches, s.in_h, s.in_w, s.in_c];
