@@ -147,6 +147,10 @@ fn float_kernels_equal_the_converters_bit_for_bit() {
         "conv2d_s2_valid",
         "dwconv_m2_valid",
         "fc_keepdims",
+        "tconv_same",
+        "gemm_tconv3x3_s2_c19_o6",
+        "gemv_tconv_1px_c13_o5",
+        "gemv_tconv_rowvec_c12",
     ] {
         assert!(
             reference_differs

@@ -10,6 +10,10 @@
 //! - Every convolution of the op fixtures, cut out as a one-op model and run on the tensors
 //!   LiteRT recorded, against LiteRT's recorded output and the reference engine.
 //!
+//! - TRANSPOSE_CONV the same way (`gpu_conv/tconv_problems.rs`): int8, uint8 and float32
+//!   (both orders) bit for bit, hybrid bit for bit too (its float steps are products and
+//!   sums).
+//!
 //! Skips without an adapter unless `LITEQUANT_REQUIRE_GPU=1` (lavapipe in CI).
 
 mod common;
@@ -24,8 +28,18 @@ use litequant::{
 
 #[path = "gpu_conv/problems.rs"]
 mod problems;
+#[path = "gpu_conv/tconv_problems.rs"]
+mod tconv_problems;
 
 use problems::{constant, model_of, random_problem, tensor, Kind};
+
+/// Which convolution a random problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Conv,
+    Depthwise,
+    Transpose,
+}
 
 // ---- comparing --------------------------------------------------------------------------
 
@@ -48,6 +62,13 @@ fn differences(got: &Tensor, want: &Tensor, exact: bool) -> Option<String> {
     }
     let bad: Vec<String> = match (got.buf(), want.buf()) {
         (Buf::I8(a), Buf::I8(b)) => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .filter(|(_, (x, y))| x != y)
+            .map(|(i, (x, y))| format!("[{i}] {x} vs {y}"))
+            .collect(),
+        (Buf::U8(a), Buf::U8(b)) => a
             .iter()
             .zip(b)
             .enumerate()
@@ -162,7 +183,7 @@ fn tile_configs() -> Vec<(&'static str, ConvTiles)> {
 /// summation order `order`.
 fn check_random(
     seed: u64,
-    depthwise: bool,
+    family: Family,
     kind: Kind,
     count: usize,
     order: FloatOrder,
@@ -171,15 +192,35 @@ fn check_random(
         return Ok(());
     };
     let gpu = GpuEngine::new(ctx).with_float_order(order);
-    let exact = kind != Kind::Hybrid;
+    // Hybrid CONV_2D / DEPTHWISE_CONV_2D scale in another association than the CPU; TRANSPOSE_CONV
+    // does not.
+    let exact = kind != Kind::Hybrid || family == Family::Transpose;
     let mut rng = Rng(seed);
     let configs = tile_configs();
-    let mut failures = Vec::new();
+    let (mut failures, mut refused) = (Vec::new(), 0);
     for i in 0..count {
-        let p = random_problem(&mut rng, depthwise, kind);
+        let p = match family {
+            Family::Transpose => tconv_problems::tconv_problem(&mut rng, kind),
+            f => random_problem(&mut rng, f == Family::Depthwise, kind),
+        };
         let want = match order {
-            FloatOrder::Reference => run_on(&ReferenceEngine, &p.model, &p.input)?,
-            FloatOrder::Converter => run_on(&ConverterFloatEngine, &p.model, &p.input)?,
+            FloatOrder::Reference => run_on(&ReferenceEngine, &p.model, &p.input),
+            FloatOrder::Converter => run_on(&ConverterFloatEngine, &p.model, &p.input),
+        };
+        // A problem the CPU engine refuses (TRANSPOSE_CONV's optimized kernel on an output
+        // larger than its input covers) must be refused on the GPU too.
+        let want = match want {
+            Err(litequant::Error::Unsupported(why)) => {
+                match run_on(&gpu, &p.model, &p.input) {
+                    Err(litequant::Error::Unsupported(_)) => refused += 1,
+                    other => failures.push(format!(
+                        "problem {i} ({}): the CPU refuses ({why}), the GPU gives {other:?}",
+                        p.what
+                    )),
+                }
+                continue;
+            }
+            other => other?,
         };
         // Every problem under the default tiles, and under two of the others in turn.
         let picks = [
@@ -200,47 +241,106 @@ fn check_random(
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        refused * 4 <= count,
+        "{refused} of {count} problems refused"
+    );
     Ok(())
 }
 
 #[test]
 fn conv2d_int8_matches_reference() -> litequant::Result<()> {
-    check_random(1, false, Kind::Int8, 60, FloatOrder::Reference)
+    check_random(1, Family::Conv, Kind::Int8, 60, FloatOrder::Reference)
 }
 
 #[test]
 fn conv2d_f32_matches_reference() -> litequant::Result<()> {
-    check_random(2, false, Kind::Float, 30, FloatOrder::Reference)
+    check_random(2, Family::Conv, Kind::Float, 30, FloatOrder::Reference)
 }
 
 #[test]
 fn depthwise_int8_matches_reference() -> litequant::Result<()> {
-    check_random(3, true, Kind::Int8, 60, FloatOrder::Reference)
+    check_random(3, Family::Depthwise, Kind::Int8, 60, FloatOrder::Reference)
 }
 
 #[test]
 fn depthwise_f32_matches_reference() -> litequant::Result<()> {
-    check_random(4, true, Kind::Float, 30, FloatOrder::Reference)
+    check_random(4, Family::Depthwise, Kind::Float, 30, FloatOrder::Reference)
 }
 
 #[test]
 fn conv2d_f32_converter_order_matches_converter_engine() -> litequant::Result<()> {
-    check_random(7, false, Kind::Float, 30, FloatOrder::Converter)
+    check_random(7, Family::Conv, Kind::Float, 30, FloatOrder::Converter)
 }
 
 #[test]
 fn depthwise_f32_converter_order_matches_converter_engine() -> litequant::Result<()> {
-    check_random(8, true, Kind::Float, 20, FloatOrder::Converter)
+    check_random(8, Family::Depthwise, Kind::Float, 20, FloatOrder::Converter)
 }
 
 #[test]
 fn conv2d_hybrid_matches_reference() -> litequant::Result<()> {
-    check_random(5, false, Kind::Hybrid, 30, FloatOrder::Reference)
+    check_random(5, Family::Conv, Kind::Hybrid, 30, FloatOrder::Reference)
 }
 
 #[test]
 fn depthwise_hybrid_matches_reference() -> litequant::Result<()> {
-    check_random(6, true, Kind::Hybrid, 30, FloatOrder::Reference)
+    check_random(
+        6,
+        Family::Depthwise,
+        Kind::Hybrid,
+        30,
+        FloatOrder::Reference,
+    )
+}
+
+#[test]
+fn transpose_conv_int8_matches_reference() -> litequant::Result<()> {
+    check_random(11, Family::Transpose, Kind::Int8, 40, FloatOrder::Reference)
+}
+
+#[test]
+fn transpose_conv_uint8_matches_reference() -> litequant::Result<()> {
+    check_random(
+        15,
+        Family::Transpose,
+        Kind::Uint8,
+        30,
+        FloatOrder::Reference,
+    )
+}
+
+#[test]
+fn transpose_conv_f32_matches_reference() -> litequant::Result<()> {
+    check_random(
+        12,
+        Family::Transpose,
+        Kind::Float,
+        30,
+        FloatOrder::Reference,
+    )
+}
+
+#[test]
+fn transpose_conv_f32_converter_order_matches_converter_engine() -> litequant::Result<()> {
+    check_random(
+        13,
+        Family::Transpose,
+        Kind::Float,
+        30,
+        FloatOrder::Converter,
+    )
+}
+
+#[test]
+fn transpose_conv_hybrid_matches_reference() -> litequant::Result<()> {
+    check_random(
+        14,
+        Family::Transpose,
+        Kind::Hybrid,
+        30,
+        FloatOrder::Reference,
+    )
 }
 
 // ---- the op fixtures' convolutions on LiteRT's recorded tensors --------------------------

@@ -283,6 +283,6 @@ fn extra_converter_pairs_are_reproduced() {
             }
         }
     }
-    assert_eq!(checked, 18, "pairs in tests/fixtures/ptq");
+    assert_eq!(checked, 22, "pairs in tests/fixtures/ptq");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

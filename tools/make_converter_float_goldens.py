@@ -15,7 +15,8 @@ the wheel's own kernels, not ai-edge-litert's) and saves:
 
   tests/fixtures/converter_float/NAME.npz
       input_K (the samples), and t{index} for the output of every CONV_2D,
-      DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D and MEAN
+      DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D, MEAN and
+      TRANSPOSE_CONV
       (the ops whose float result depends on the summation order), stacked
       over the samples on a new leading axis, run at batch 1.
   tests/fixtures/converter_float/ranges.json
@@ -28,7 +29,8 @@ digits_calib.npy; every op fixture tests/fixtures/ops/CASE_f32.tflite that
 has CASE.calib.npz, on its first 5 samples (ranges over all of them); and the
 float models made here (tests/fixtures/converter_float/NAME.tflite, see
 EXTRA) for the GEMM/GEMV paths the op fixtures leave out — 24 and 20 output
-channels (row blocks of 16, then 8 or 4), 13 and 9 units, odd depths — on 6
+channels (row blocks of 16, then 8 or 4), 13 and 9 units, odd depths, and
+TRANSPOSE_CONV's GEMM and both of its GEMV cases — on 6
 samples of uniform [-1, 1] data saved as their goldens' input_0 (ranges over
 those samples).
 
@@ -63,7 +65,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
 OUT = FIX / "converter_float"
 ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH",
-             "AVERAGE_POOL_2D", "MEAN"}
+             "AVERAGE_POOL_2D", "MEAN", "TRANSPOSE_CONV"}
 def interpreter(path):
     return tf.lite.Interpreter(
         model_path=str(path),
@@ -147,11 +149,30 @@ def _fc(k, units, seed):
     return lambda x: tf.matmul(x, w) + b
 
 
+def _tconv(shape, cout, k, stride, padding, seed):
+    rng = np.random.default_rng(seed)
+    n, h, w_, cin = shape
+    w = tf.constant(rng.uniform(-0.3, 0.3, (k, k, cout, cin)).astype(np.float32))
+    b = tf.constant(rng.uniform(-0.5, 0.5, cout).astype(np.float32))
+    if padding == "SAME":
+        out = [n, h * stride, w_ * stride, cout]
+    else:
+        out = [n, (h - 1) * stride + k, (w_ - 1) * stride + k, cout]
+    return lambda x: tf.nn.conv2d_transpose(x, w, out, stride, padding) + b
+
+
 EXTRA = {
     "gemm_conv1x1_144x24": ([1, 6, 6, 144], _conv(144, 24, 1, 1)),
     "gemm_conv3x3_16x20": ([1, 5, 7, 16], _conv(16, 20, 3, 2)),
     "gemm_fc_b5_k43_u13": ([5, 43], _fc(43, 13, 3)),
     "gemv_fc_k13_u9": ([1, 13], _fc(13, 9, 4)),
+    # TRANSPOSE_CONV: GEMM rows 3*3*6 = 54 (blocks of 16, then 4, then the swapped kernel),
+    # 30 pixel columns (blocks of four and two left over), depth 19.
+    "gemm_tconv3x3_s2_c19_o6": ([1, 5, 6, 19], _tconv([1, 5, 6, 19], 6, 3, 2, "SAME", 5)),
+    # One input pixel: Eigen's GEMV (45 rows, the last one alone).
+    "gemv_tconv_1px_c13_o5": ([1, 1, 1, 13], _tconv([1, 1, 1, 13], 5, 3, 2, "VALID", 6)),
+    # One weights row (1x1, one output channel): GEMV over 25 pixels.
+    "gemv_tconv_rowvec_c12": ([1, 5, 5, 12], _tconv([1, 5, 5, 12], 1, 1, 1, "VALID", 7)),
 }
 
 

@@ -22,6 +22,9 @@ for PReLU) writes one .tflite per variant:
            BUILTIN_REF has (NEG)
   uint8raw the int8io model with every INT8 tensor retyped to UINT8, zero points + 128:
            uint8 kernels the converter never emits but BUILTIN_REF has (GELU)
+  uint8    the int8io model rewritten in the legacy TF1 uint8 scheme (legacy_uint8):
+           uint8 activations, per-tensor asymmetric uint8 weights; no TF 2.21
+           converter writes it, LiteRT still runs it (TRANSPOSE_CONV's uint8 path)
 
 Each model is checked with LiteRT's _get_ops_details() (and the flatbuffer) to
 contain the op under test in the intended dtypes; a model that does not is not
@@ -75,6 +78,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Optional
 
+import flatbuffers
 import numpy as np
 
 import npz_fixed
@@ -177,6 +181,31 @@ def dw_case(name, in_shape, k, mult, padding="SAME", stride=1, dilation=1, act=N
         y = tf.nn.depthwise_conv2d(x, w, strides=[1, stride, stride, 1], padding=padding,
                                    dilations=[dilation, dilation])
         return ACT[act](tf.nn.bias_add(y, b))
+    c.fn = fn
+    return c
+
+
+def tconv_case(name, in_shape, k, cout, padding="SAME", stride=1, act=None, bias=True,
+               variants=("f32", "int8"), notes=""):
+    """tf.nn.conv2d_transpose (Keras Conv2DTranspose's op) -> TRANSPOSE_CONV, the bias
+    folded into its fourth input. Output size as Keras computes it: SAME in*stride,
+    VALID (in-1)*stride + k."""
+    c = Case(name, "TRANSPOSE_CONV", [(in_shape, RANGE)], variants=variants, notes=notes)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    n, h, w_, cin = in_shape
+    if padding == "SAME":
+        oh, ow = h * stride, w_ * stride
+    else:
+        oh, ow = (h - 1) * stride + kh, (w_ - 1) * stride + kw
+    w = rnd(c, "w", (kh, kw, cout, cin), scale=1.0 / np.sqrt(kh * kw * cin))
+    b = rnd(c, "b", (cout,), scale=0.3) if bias else None
+
+    def fn(x):
+        y = tf.nn.conv2d_transpose(x, w, output_shape=[n, oh, ow, cout],
+                                   strides=[1, stride, stride, 1], padding=padding)
+        if b is not None:
+            y = tf.nn.bias_add(y, b)
+        return ACT[act](y)
     c.fn = fn
     return c
 
@@ -310,6 +339,21 @@ def build_cases():
         dw_case("dwconv_big_m2_valid", [1, 4, 4, 64], 3, 2, "VALID",
                 variants=("f32", "int8", "hybrid", "f16"),
                 notes="1152 weights (>= 1024) so dynamic range quantizes them"),
+    ]
+    # ---- TRANSPOSE_CONV
+    C += [
+        tconv_case("tconv_same", [1, 5, 3, 3], 3, 4, "SAME", variants=ALLQ + ("uint8",)),
+        tconv_case("tconv_s2_same_relu", [1, 3, 5, 3], 3, 5, "SAME", stride=2, act="relu",
+                   variants=ALLQ + ("uint8",)),
+        tconv_case("tconv_valid_nobias", [1, 4, 3, 2], (3, 2), 3, "VALID", bias=False),
+        tconv_case("tconv_s2_valid", [1, 3, 4, 4], 3, 3, "VALID", stride=2),
+        tconv_case("tconv_s2_k2_valid_relu6", [1, 3, 3, 5], 2, 4, "VALID", stride=2,
+                   act="relu6", notes="the Keras/U-Net 2x2 stride-2 upsampling"),
+        tconv_case("tconv_s2_same_nobias", [1, 4, 3, 3], (3, 4), 2, "SAME", stride=2,
+                   bias=False),
+        tconv_case("tconv_big_s2_same", [1, 3, 3, 16], 3, 8, "SAME", stride=2,
+                   variants=("f32", "int8", "hybrid", "f16"),
+                   notes="1152 weights (>= 1024) so dynamic range quantizes them"),
     ]
     # ---- FULLY_CONNECTED
     C += [
@@ -568,6 +612,64 @@ def uint8_raw(buf):
             t.type = schema.TensorType.UINT8
             t.quantization.zeroPoint = [int(z) + 128 for z in t.quantization.zeroPoint]
     return retype(buf, fn)
+def legacy_uint8(buf):
+    """An int8-only model rewritten in the legacy (TF1) uint8 scheme, which TFLite still
+    runs (no TF 2.21 converter writes it): activations uint8 with zero point + 128 and the
+    same scale; weights dequantized and requantized per tensor, asymmetric uint8 (range
+    widened to include 0, scale (max - min) / 255, zero point round(-min / scale)); int32
+    biases requantized to the new s_in * s_w."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
+    sg = m.subgraphs[0]
+    def data(t):
+        return m.buffers[t.buffer].data if t.buffer > 0 else None
+    new_scale = {}
+    for i, t in enumerate(sg.tensors):
+        if t.type != schema.TensorType.INT8:
+            continue
+        q = t.quantization
+        raw = data(t)
+        t.type = schema.TensorType.UINT8
+        if raw is None:  # an activation
+            q.zeroPoint = [int(z) + 128 for z in q.zeroPoint]
+            continue
+        v = np.frombuffer(bytes(raw), np.int8).astype(np.float64)
+        scales = np.array(q.scale, np.float64)
+        axis = q.quantizedDimension if len(scales) > 1 else 0
+        shape = [int(d) for d in t.shape]
+        bshape = [1] * len(shape)
+        bshape[axis] = len(scales)
+        w = v.reshape(shape) * scales.reshape(bshape)
+        lo, hi = min(w.min(), 0.0), max(w.max(), 0.0)
+        sc = np.float32((hi - lo) / 255.0)
+        zp = int(np.clip(np.round(-lo / np.float64(sc)), 0, 255))
+        qv = np.clip(np.round(w / np.float64(sc)) + zp, 0, 255).astype(np.uint8)
+        m.buffers[t.buffer].data = np.frombuffer(qv.tobytes(), np.uint8)
+        t.quantization.scale = [float(sc)]
+        t.quantization.zeroPoint = [zp]
+        t.quantization.quantizedDimension = 0
+        new_scale[i] = sc
+    for op in sg.operators:
+        ins = [int(x) for x in op.inputs]
+        wts = [x for x in ins if x in new_scale]
+        for b in ins:
+            t = sg.tensors[b] if b >= 0 else None
+            if t is None or t.type != schema.TensorType.INT32 or t.quantization is None \
+                    or t.quantization.scale is None or len(t.quantization.scale) == 0:
+                continue
+            act = [x for x in ins if x >= 0 and sg.tensors[x].type == schema.TensorType.UINT8
+                   and x not in new_scale]
+            s_in = np.float32(sg.tensors[act[0]].quantization.scale[0])
+            s_b = np.float32(s_in * new_scale[wts[0]])
+            old = np.array(t.quantization.scale, np.float64)
+            v = np.frombuffer(bytes(data(t)), np.int32).astype(np.float64)
+            f = v * (old if len(old) > 1 else old[0])
+            qb = np.round(f / np.float64(s_b)).astype(np.int32)
+            m.buffers[t.buffer].data = np.frombuffer(qb.tobytes(), np.uint8)
+            t.quantization.scale = [float(s_b)]
+            t.quantization.zeroPoint = [0]
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
 def convert(case, variant, record=None):
@@ -625,6 +727,8 @@ def convert(case, variant, record=None):
     elif variant == "f16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
+    elif variant == "uint8":
+        return legacy_uint8(convert(case, "int8io", record))
     else:
         raise ValueError(variant)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -778,7 +882,10 @@ def check_model(case, variant, ops):
         if "DEQUANTIZE" not in names or not any(
                 "FLOAT16" in d["input_types"] for d in ops if d["op"] == "DEQUANTIZE"):
             return f"no FLOAT16 DEQUANTIZE (ops: {names})"
-    if variant in ("int8io", "uint8io", "int8raw", "uint8raw"):
+    if variant == "uint8":
+        if not all(t == "UINT8" for t in act_in + o["output_types"]):
+            return f"{case.op} is not uint8: {o['input_types']} -> {o['output_types']}"
+    if variant in ("int8io", "uint8io", "int8raw", "uint8raw", "uint8"):
         if "FLOAT32" in [t for d in ops for t in d["input_types"] + d["output_types"] if t]:
             return "float tensors left in an integer-only model"
     return None
@@ -846,7 +953,7 @@ def write_npz(path, arrays, order=key_order):
     npz_fixed.write_npz(path, arrays, order)
 
 
-INT8_FAMILY = ("int8", "int8io", "uint8io")
+INT8_FAMILY = ("int8", "int8io", "uint8io", "uint8")
 
 
 def calib_arrays(case, record, name):
@@ -907,7 +1014,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--only", nargs="*", default=None,
-                    help="only cases whose name contains one of these (no manifest cleanup)")
+                    help="only cases whose name contains one of these (their entries "
+                         "replace those in the existing manifest.json)")
     args = ap.parse_args()
     out = args.out
     if args.only is None and out.exists():
@@ -1064,10 +1172,15 @@ def main():
                   f"{' '.join(f'{k}{list(v.shape)}' for k, v in calib.items())}"
                   f"  for {', '.join(calib_models)}")
 
-    if args.only is None:
-        (out / "manifest.json").write_text(compact_json(manifest) + "\n")
-    else:
-        print("(--only: manifest.json not written)")
+    if args.only is not None and (out / "manifest.json").exists():
+        # --only: merge into the existing manifest, replacing the selected cases' entries.
+        old = json.loads((out / "manifest.json").read_text())
+        chosen = {c.name for c in cases}
+        for key in ("models", "not_produced"):
+            kept = {k: v for k, v in old[key].items() if k.rsplit("_", 1)[0] not in chosen}
+            kept.update(manifest[key])  # the selected cases after the others
+            manifest[key] = kept
+    (out / "manifest.json").write_text(compact_json(manifest) + "\n")
 
     print("\n[not produced]")
     for k, v in manifest["not_produced"].items():

@@ -95,3 +95,14 @@ def f12(x):
     _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, tf.nn.relu(tf.matmul(y, W12) + B12)), [tf.constant(0), x])
     return tf.matmul(y, W13) + B12
 convert('e12', f12, [(1, 32)])
+# e13: TRANSPOSE_CONV without bias whose output is the model's (the hidden no-value
+# constant); e14: with bias and RELU, then a second one without bias inside the model.
+r = np.random.default_rng(31)
+W13t = (r.standard_normal((3, 3, 8, 16)) * 0.2).astype(np.float32)
+convert('e13', lambda x: tf.nn.conv2d_transpose(x, W13t, [1, 8, 8, 8], 2, 'SAME'), [(1, 4, 4, 16)])
+W14a = (r.standard_normal((2, 2, 16, 32)) * 0.2).astype(np.float32); B14a = (r.standard_normal((16,)) * 0.3).astype(np.float32)
+W14b = (r.standard_normal((3, 3, 8, 16)) * 0.2).astype(np.float32)
+def f14(x):
+    y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d_transpose(x, W14a, [1, 6, 6, 16], 2, 'VALID'), B14a))
+    return tf.nn.conv2d_transpose(y, W14b, [1, 8, 8, 8], 1, 'VALID') * 2.0
+convert('e14', f14, [(1, 3, 3, 32)])

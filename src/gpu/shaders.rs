@@ -64,6 +64,11 @@ pub const SHADERS: &[(&str, &str)] = &[
         "elementwise",
         include_str!("../../shaders/elementwise.wgsl"),
     ),
+    // TRANSPOSE_CONV (int8 / float32 in both orders / hybrid).
+    (
+        "transpose_conv",
+        include_str!("../../shaders/transpose_conv.wgsl"),
+    ),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.

@@ -14,7 +14,7 @@ pub use dtype::DType;
 pub use op::{
     builtin_name, code, Activation, AddSubOptions, BatchMatMulOptions, Conv2DOptions,
     DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpaqueOptions, OtherOp, Padding,
-    Pool2DOptions, ResizeOptions, StridedSliceOptions,
+    Pool2DOptions, ResizeOptions, StridedSliceOptions, TransposeConvOptions,
 };
 pub use quant::{DimensionMetadata, QuantDetails, QuantParams, SegmentArray, Sparsity};
 

@@ -46,6 +46,7 @@ pub mod code {
     pub const RSQRT: i32 = 76;
     pub const SQUARED_DIFFERENCE: i32 = 99;
     pub const GELU: i32 = 150;
+    pub const TRANSPOSE_CONV: i32 = 67;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -146,6 +147,18 @@ pub struct DepthwiseConv2DOptions {
     pub activation: Activation,
     pub dilation_w: i32,
     pub dilation_h: i32,
+}
+
+/// TRANSPOSE_CONV's options (inputs: output shape, weights `[O, H, W, I]`, input, bias).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransposeConvOptions {
+    pub padding: Padding,
+    pub stride_w: i32,
+    pub stride_h: i32,
+    /// Since version 4.
+    pub activation: Activation,
+    /// Storage type of a quantized bias (FLOAT32 = unspecified).
+    pub quantized_bias_type: DType,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -281,6 +294,7 @@ pub enum Op {
     Exp,
     Gelu { approximate: bool },
     Div { activation: Activation },
+    TransposeConv(TransposeConvOptions),
     Other(OtherOp),
 }
 
@@ -328,6 +342,7 @@ impl Op {
             Op::Exp => EXP,
             Op::Gelu { .. } => GELU,
             Op::Div { .. } => DIV,
+            Op::TransposeConv(_) => TRANSPOSE_CONV,
             Op::Other(o) => o.code,
         }
     }
@@ -354,6 +369,7 @@ impl Op {
             Op::Conv2D(o) => Some(o.activation),
             Op::DepthwiseConv2D(o) => Some(o.activation),
             Op::FullyConnected(o) => Some(o.activation),
+            Op::TransposeConv(o) => Some(o.activation),
             Op::AveragePool2D(o) | Op::MaxPool2D(o) => Some(o.activation),
             _ => None,
         }

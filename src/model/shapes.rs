@@ -154,6 +154,8 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             )
             .output_shape(&x, (&f, 3))?
         }
+        // The output shape is input 0's constant value.
+        Op::TransposeConv(_) => const_i32(sg, op, 0)?,
         Op::AveragePool2D(o) | Op::MaxPool2D(o) => {
             let stride = (o.stride_h, o.stride_w);
             Window2D::new((o.filter_h, o.filter_w), stride, (1, 1), o.padding)

@@ -198,7 +198,11 @@ fn is_weight(qsg: &Subgraph, c: usize, mode: Mode) -> bool {
     qsg.operators.iter().any(|o| {
         o.inputs.get(1) == Some(&(c as i32))
             && match o.op {
-                Op::Conv2D(_) | Op::DepthwiseConv2D(_) | Op::FullyConnected(_) | Op::Prelu => true,
+                Op::Conv2D(_)
+                | Op::DepthwiseConv2D(_)
+                | Op::FullyConnected(_)
+                | Op::TransposeConv(_)
+                | Op::Prelu => true,
                 Op::BatchMatMul(_) => mode == Mode::Dynamic,
                 _ => false,
             }

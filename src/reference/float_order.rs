@@ -24,6 +24,10 @@
 //!   `redux` ([`eigen_redux_sum`]), then divided by `n` in float. Established by the
 //!   converter's own file: the `layernorm` op fixture's int8 scales are reproduced to the
 //!   bit with it and are one ulp off without it (`tests/quantize_int8.rs`).
+//! - TRANSPOSE_CONV (`optimized_ops::TransposeConvV2`): Eigen's GEMM of the weights as a
+//!   row-major `[H·W·O, I]` matrix by one column per input pixel ([`eigen_gemm_dot`]; its
+//!   GEMV when there is one pixel or one row), then `Col2im` adds each pixel's products into
+//!   the zeroed output in pixel order, then the bias (`conv/transpose_conv.rs`).
 //! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86; the kernel
 //!   is in `activations/hard_swish.rs`): whole vectors of four compute
 //!   `(x · (1/6)) · min(6, max(0, x + 3))`, the tail `x · min(6, max(0, x + 3)) / 6`.

@@ -198,6 +198,7 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     match &ctx.op.op {
         Op::Conv2D(o) => conv::prepare_conv2d(ctx, o),
         Op::DepthwiseConv2D(o) => conv::prepare_depthwise(ctx, o),
+        Op::TransposeConv(o) => conv::prepare_transpose_conv(ctx, o),
         Op::FullyConnected(o) => fully_connected::prepare_fully_connected(ctx, o),
         Op::BatchMatMul(o) => fully_connected::prepare_batch_matmul(ctx, o),
         Op::Add(o) => binary::prepare_add(ctx, o),

@@ -4,7 +4,7 @@ use super::fb;
 use crate::model::{
     code, Activation, AddSubOptions, BatchMatMulOptions, Conv2DOptions, DType,
     DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpaqueOptions, OtherOp, Padding,
-    Pool2DOptions, ResizeOptions, StridedSliceOptions,
+    Pool2DOptions, ResizeOptions, StridedSliceOptions, TransposeConvOptions,
 };
 use fb::BuiltinOptionsT as B;
 
@@ -205,6 +205,16 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
             let x = opts!(LeakyReluOptions, LeakyReluOptionsT);
             Op::LeakyRelu { alpha: x.alpha }
         }
+        code::TRANSPOSE_CONV => {
+            let x = opts!(TransposeConvOptions, TransposeConvOptionsT);
+            Op::TransposeConv(TransposeConvOptions {
+                padding: pad(x.padding),
+                stride_w: x.stride_w,
+                stride_h: x.stride_h,
+                activation: act(x.fused_activation_function),
+                quantized_bias_type: DType::from_code(x.quantized_bias_type.0),
+            })
+        }
         // Ops whose options tables are empty: the table or none, as writers differ.
         code::PAD if none || matches!(o, B::PadOptions(_)) => Op::Pad,
         code::PADV2 if none || matches!(o, B::PadV2Options(_)) => Op::PadV2,
@@ -263,6 +273,15 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
             dilation_h_factor: o.dilation_h,
             quantized_bias_type: fb::TensorType(o.quantized_bias_type.code()),
         }))),
+        Op::TransposeConv(o) => b(B::TransposeConvOptions(Box::new(
+            fb::TransposeConvOptionsT {
+                padding: fpad(o.padding),
+                stride_w: o.stride_w,
+                stride_h: o.stride_h,
+                fused_activation_function: fact(o.activation),
+                quantized_bias_type: fb::TensorType(o.quantized_bias_type.code()),
+            },
+        ))),
         Op::DepthwiseConv2D(o) => b(B::DepthwiseConv2DOptions(Box::new(
             fb::DepthwiseConv2DOptionsT {
                 padding: fpad(o.padding),

@@ -56,6 +56,12 @@ pub(crate) fn qp(scale: Vec<f32>, zero_point: Vec<i64>, axis: i32) -> Option<Qua
 }
 
 pub(crate) fn model_of(op: Op, tensors: Vec<model::Tensor>, has_bias: bool) -> Model {
+    let inputs = vec![0, 1, if has_bias { 2 } else { model::OPTIONAL }];
+    one_op_model(op, tensors, inputs)
+}
+
+/// A model of one operator reading `inputs`: subgraph input tensor 0, output the last.
+pub(crate) fn one_op_model(op: Op, tensors: Vec<model::Tensor>, inputs: Vec<i32>) -> Model {
     let version = if tensors[0].dtype == DType::I8 { 3 } else { 1 };
     let out = tensors.len() - 1;
     Model {
@@ -68,7 +74,7 @@ pub(crate) fn model_of(op: Op, tensors: Vec<model::Tensor>, has_bias: bool) -> M
             operators: vec![Operator {
                 op,
                 version,
-                inputs: vec![0, 1, if has_bias { 2 } else { model::OPTIONAL }],
+                inputs,
                 outputs: vec![out as i32],
                 intermediates: vec![],
                 mutating_variable_inputs: vec![],
@@ -105,6 +111,8 @@ pub(crate) enum Kind {
     Float,
     /// float32 input and output, int8 weights (dynamic range).
     Hybrid,
+    /// uint8 tensors, per-tensor weights with a zero point (TRANSPOSE_CONV only).
+    Uint8,
 }
 
 pub(crate) fn random_problem(rng: &mut Rng, depthwise: bool, kind: Kind) -> Problem {

@@ -361,6 +361,7 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::ResizeNearestNeighbor(_) => resize::prepare_nearest(ctx),
         Op::Conv2D(_) => conv::prepare_conv2d(ctx),
         Op::DepthwiseConv2D(_) => conv::prepare_depthwise(ctx),
+        Op::TransposeConv(_) => conv::prepare_transpose_conv(ctx),
         Op::FullyConnected(_) => fully_connected::prepare_fully_connected(ctx),
         Op::BatchMatMul(_) => fully_connected::prepare_batch_matmul(ctx),
         Op::Neg | Op::Rsqrt | Op::Sqrt | Op::Exp | Op::Gelu { .. } => elementwise::prepare(ctx),

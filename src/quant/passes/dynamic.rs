@@ -2,11 +2,11 @@
 //! representative dataset (`PrepareDynamicRangeQuantizePass` + `QuantizePass`, TF 2.21).
 //!
 //! Rules (`prepare_quantize_dynamic_range.cc`, `tfl_ops.td`, checked on the fixtures):
-//! - The weight operand (input 1) of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and
-//!   BATCH_MATMUL, when it is a float32 constant with at least
+//! - The weight operand (input 1) of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
+//!   BATCH_MATMUL and TRANSPOSE_CONV, when it is a float32 constant with at least
 //!   [`DynamicOptions::min_elements`] elements, becomes a symmetric int8 constant
 //!   ([`crate::quant::weights::symmetric_int8`]): per channel on axis 0 (CONV_2D,
-//!   FULLY_CONNECTED) or 3 (DEPTHWISE_CONV_2D), per tensor for BATCH_MATMUL.
+//!   FULLY_CONNECTED, TRANSPOSE_CONV) or 3 (DEPTHWISE_CONV_2D), per tensor for BATCH_MATMUL.
 //! - The operator then runs its hybrid kernel on the int8 weight directly (no DEQUANTIZE);
 //!   FULLY_CONNECTED and BATCH_MATMUL get `asymmetric_quantize_inputs = true`.
 //! - Biases and every other constant stay float32. A constant that other operators also
@@ -14,11 +14,12 @@
 //!   share one int8 tensor.
 //! - The int8 tensor keeps the constant's location name (`tfl.pseudo_qconst` for
 //!   constants without one); operator versions follow (CONV_2D 5, DEPTHWISE_CONV_2D 6,
-//!   FULLY_CONNECTED 12 per channel, BATCH_MATMUL 4); `CONVERSION_METADATA` records
+//!   FULLY_CONNECTED 12 per channel, BATCH_MATMUL 4, TRANSPOSE_CONV 2 or 3 with a bias);
+//!   `CONVERSION_METADATA` records
 //!   `PTQ_DYNAMIC_RANGE`.
 //!
 //! Not handled (they stay float, where the converter would quantize them): the weights of
-//! ops litequant keeps opaque (EMBEDDING_LOOKUP, TRANSPOSE_CONV, LSTM/RNN/SVDF family,
+//! ops litequant keeps opaque (EMBEDDING_LOOKUP, LSTM/RNN/SVDF family,
 //! CONV_3D, custom ops with a quantization spec), and sparse constants.
 
 use crate::model::{DType, Op, QuantParams, Tensor};
@@ -56,6 +57,8 @@ fn weight_slot(op: &Op, options: &DynamicOptions) -> Option<(usize, Option<usize
     match op {
         Op::Conv2D(_) => Some((1, pc.then_some(0))),
         Op::DepthwiseConv2D(_) => Some((1, pc.then_some(3))),
+        // Weights `[O, H, W, I]`: per channel on axis 0, run by the hybrid kernel.
+        Op::TransposeConv(_) => Some((1, pc.then_some(0))),
         Op::FullyConnected(_) => Some((1, (pc && options.per_channel_dense).then_some(0))),
         Op::BatchMatMul(_) => Some((1, None)),
         _ => None,

@@ -28,8 +28,10 @@
 //! like any constant. When a model has exactly one FULLY_CONNECTED and it has no bias, the
 //! no-value constant carries that op's location name (its weight's) and sits right after
 //! the weight; with more FULLY_CONNECTED ops its location is a fusion of several names that
-//! never collides. The hypothesis is kept only if the float file's names are consistent
-//! with it.
+//! never collides. Failing that, one TRANSPOSE_CONV without bias whose output is a subgraph
+//! output: the no-value constant carries the output's location and sits before the op
+//! (the int8 file names the op's output `X2` after the reserved `X` and the no-value's
+//! `X1`). The hypothesis is kept only if the float file's names are consistent with it.
 //!
 //! Checked against the converter on the fixtures (`tests/quantize_*.rs`) and on extra
 //! conversions made while writing this (shared weights, unnamed constants, FULLY_CONNECTED
@@ -114,6 +116,25 @@ pub(crate) fn float_body(sg: &Subgraph) -> (Body, Option<usize>) {
         }
         _ => None,
     };
+    // Else one TRANSPOSE_CONV without bias whose output is a subgraph output: its no-value
+    // constant carries the op's location (the output's) and is named before the op's
+    // output, which the exporter has reserved (the function's result): in the float file,
+    // right after that output.
+    let tconvs: Vec<(usize, &crate::model::Operator)> = sg
+        .operators
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.op.code() == code::TRANSPOSE_CONV)
+        .collect();
+    let tconv_no_value = match tconvs.as_slice() {
+        [(k, op)] if no_value_after.is_none() && op.input(3).is_none() => op
+            .outputs
+            .first()
+            .and_then(|&o| usize::try_from(o).ok())
+            .filter(|o| sg.outputs.contains(o))
+            .map(|o| (*k, o)),
+        _ => None,
+    };
 
     let mut args: Vec<usize> = Vec::new();
     let mut seen = HashSet::new();
@@ -144,6 +165,11 @@ pub(crate) fn float_body(sg: &Subgraph) -> (Body, Option<usize>) {
             push_const(&mut items, consts[next_const]);
             next_const += 1;
         }
+        if tconv_no_value.is_some_and(|(tk, _)| tk == k) {
+            items.push(Item::NoValue {
+                base: String::new(),
+            });
+        }
         items.push(Item::Op(k));
     }
     while next_const < consts.len() {
@@ -153,6 +179,7 @@ pub(crate) fn float_body(sg: &Subgraph) -> (Body, Option<usize>) {
     let loose = (0..n)
         .filter(|&t| !is_arg[t] && !produced[t] && !is_const(t))
         .collect();
+    let no_value_after = no_value_after.or(tconv_no_value.map(|(_, o)| o));
     (Body { args, items, loose }, no_value_after)
 }
 

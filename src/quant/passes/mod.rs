@@ -312,15 +312,19 @@ pub(crate) fn finish_with_maps(
             .iter()
             .map(|&t| w.tensors[t].clone())
             .collect();
+        // The exporter names the function's results first: the pass's reserved tensors,
+        // then the subgraph outputs.
+        let mut reserved = w.reserved_names.clone();
+        reserved.extend(w.outputs.iter().filter(|t| !w.reserved_names.contains(t)));
         if matches!(naming, Naming::Converter) {
-            for &t in &w.reserved_names {
+            for &t in &reserved {
                 if let Some(&i) = map.get(&t) {
                     tensors[i].name = namer.unique(&w.bases[t]);
                 }
             }
         }
         for ev in &emitted.names {
-            if matches!((ev, &naming), (Ok(t), Naming::Converter) if w.reserved_names.contains(t)) {
+            if matches!((ev, &naming), (Ok(t), Naming::Converter) if reserved.contains(t)) {
                 continue;
             }
             match (ev, &naming) {

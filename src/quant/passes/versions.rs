@@ -31,7 +31,7 @@ fn scales_match_dim(sg: &Subgraph, op: &Operator, slot: usize, dim: usize) -> bo
 }
 
 /// `GetBuiltinOperatorVersion` for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
-/// BATCH_MATMUL, QUANTIZE and DEQUANTIZE; `None` for other ops.
+/// BATCH_MATMUL, TRANSPOSE_CONV, QUANTIZE and DEQUANTIZE; `None` for other ops.
 pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
     use DType::*;
     let input = |i: usize| slot_type(sg, op.input(i));
@@ -125,6 +125,25 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
                     3
                 }
             } else if o.weights_format == 1 {
+                2
+            } else {
+                1
+            }
+        }
+        Op::TransposeConv(o) => {
+            // Slot 0 is the output shape (int32), so the int16 row never applies to the
+            // converter's files; kept as `op_version.cc` writes it.
+            if in0 == Some(I16)
+                && in1 == Some(I8)
+                && out0 == Some(I16)
+                && o.quantized_bias_type != F32
+            {
+                5
+            } else if o.activation != crate::model::Activation::None {
+                4
+            } else if op.input(3).is_some() {
+                3
+            } else if in1 == Some(I8) {
                 2
             } else {
                 1
@@ -261,6 +280,11 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::CONV_2D, 6, "2.9.0"),
     (code::CONV_2D, 7, "2.11.0"),
     (code::CONV_2D, 8, "2.15.0"),
+    (code::TRANSPOSE_CONV, 1, "1.9.0"),
+    (code::TRANSPOSE_CONV, 2, "2.2.0"),
+    (code::TRANSPOSE_CONV, 3, "2.3.0"),
+    (code::TRANSPOSE_CONV, 4, "2.13.0"),
+    (code::TRANSPOSE_CONV, 5, "2.15.0"),
     (code::DEPTHWISE_CONV_2D, 1, "1.5.0"),
     (code::DEPTHWISE_CONV_2D, 2, "1.12.0"),
     (code::DEPTHWISE_CONV_2D, 3, "1.14.0"),

@@ -19,7 +19,10 @@
 //! - hybrid DEPTHWISE_CONV_2D: always `reference_integer_ops::DepthwiseConvHybridPerChannel`
 //!   (asymmetric, per channel), and it uses the options' `depth_multiplier`.
 //!
-//! Every loop skips taps outside the image (zero padding by omission), accumulates in the
+//! TRANSPOSE_CONV (`transpose_conv.rs`) scatters instead: `reference_ops::TransposeConv`,
+//! `reference_integer_ops::TransposeConv`, `reference_ops::HybridTransposeConv`.
+//!
+//! Every CONV_2D / DEPTHWISE_CONV_2D loop skips taps outside the image (zero padding by omission), accumulates in the
 //! order filter row, filter column, input channel, and adds the bias after the sum.
 
 /// The [`Window`] of a `Conv2DOptions` or `DepthwiseConv2DOptions` (same field names).
@@ -39,9 +42,11 @@ pub(crate) mod conv2d;
 pub(crate) mod depthwise;
 #[cfg(test)]
 mod tests;
+pub(crate) mod transpose_conv;
 
 pub(super) use conv2d::prepare_conv2d;
 pub(super) use depthwise::prepare_depthwise;
+pub(super) use transpose_conv::prepare_transpose_conv;
 
 use crate::model::{self, Activation, DType, Padding};
 use crate::quant::fixedpoint::quantize_multiplier;
@@ -243,7 +248,17 @@ pub(super) fn check_bias<'a>(
     dtype: DType,
     out_c: usize,
 ) -> Result<Option<&'a model::Tensor>> {
-    let Some(bias) = ctx.opt_input(2) else {
+    check_bias_at(ctx, 2, dtype, out_c)
+}
+
+/// The optional bias (input `index`): its dtype and element count are checked.
+pub(super) fn check_bias_at<'a>(
+    ctx: &OpCtx<'a>,
+    index: usize,
+    dtype: DType,
+    out_c: usize,
+) -> Result<Option<&'a model::Tensor>> {
+    let Some(bias) = ctx.opt_input(index) else {
         return Ok(None);
     };
     let n: usize = shape_of(bias).iter().product();
@@ -295,18 +310,44 @@ pub(super) fn int8_params(
     out_c: usize,
     act: Activation,
 ) -> Result<(i32, Vec<i8>, Epilogue)> {
-    let input = ctx.input(0)?;
-    let filter = ctx.input(1)?;
+    int8_params_at(ctx, Operands::CONV, out_c, act)
+}
+
+/// Where an op keeps its input, filter and bias.
+#[derive(Clone, Copy)]
+pub(super) struct Operands {
+    pub input: usize,
+    pub filter: usize,
+    pub bias: usize,
+}
+
+impl Operands {
+    pub const CONV: Operands = Operands {
+        input: 0,
+        filter: 1,
+        bias: 2,
+    };
+}
+
+/// [`int8_params`] for an op whose operands are at `at`.
+pub(super) fn int8_params_at(
+    ctx: &OpCtx,
+    at: Operands,
+    out_c: usize,
+    act: Activation,
+) -> Result<(i32, Vec<i8>, Epilogue)> {
+    let input = ctx.input(at.input)?;
+    let filter = ctx.input(at.filter)?;
     let output = ctx.output(0)?;
     let (s_in, zp_in) = ctx.per_tensor(input)?;
     let (s_out, zp_out) = ctx.per_tensor(output)?;
     let scales = filter_scales(ctx, filter, out_c)?;
     let weights = ctx
-        .require_const(1, "the int8 filter")?
+        .require_const(at.filter, "the int8 filter")?
         .as_i8()
         .ok_or_else(|| ctx.invalid("the filter's data is not int8"))?
         .to_vec();
-    let bias = match check_bias(ctx, DType::I32, out_c)? {
+    let bias = match check_bias_at(ctx, at.bias, DType::I32, out_c)? {
         None => vec![0; out_c],
         Some(b) => {
             if let Some(q) = &b.quant {
@@ -314,7 +355,7 @@ pub(super) fn int8_params(
                     return Err(ctx.unsupported("the bias has a non-zero zero point"));
                 }
             }
-            ctx.require_const(2, "the int32 bias")?
+            ctx.require_const(at.bias, "the int32 bias")?
                 .as_i32()
                 .ok_or_else(|| ctx.invalid("the bias data is not int32"))?
                 .to_vec()
@@ -347,8 +388,13 @@ pub(super) fn int8_params(
 
 /// The constant int8 filter of a hybrid op.
 pub(super) fn hybrid_weights(ctx: &OpCtx) -> Result<Vec<i8>> {
+    hybrid_weights_at(ctx, 1)
+}
+
+/// The constant int8 filter (input `index`) of a hybrid op.
+pub(super) fn hybrid_weights_at(ctx: &OpCtx, index: usize) -> Result<Vec<i8>> {
     Ok(ctx
-        .require_const(1, "the hybrid op's int8 filter")?
+        .require_const(index, "the hybrid op's int8 filter")?
         .as_i8()
         .ok_or_else(|| ctx.invalid("the filter's data is not int8"))?
         .to_vec())

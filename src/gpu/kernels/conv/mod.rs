@@ -1,5 +1,6 @@
-//! CONV_2D and DEPTHWISE_CONV_2D on the GPU (`shaders/conv.wgsl`, `shaders/depthwise.wgsl`,
-//! `shaders/common/conv_io.wgsl`), twins of `src/reference/conv`.
+//! CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV on the GPU (`shaders/conv.wgsl`,
+//! `shaders/depthwise.wgsl`, `shaders/transpose_conv.wgsl`, `shaders/common/conv_io.wgsl`),
+//! twins of `src/reference/conv`.
 //!
 //! The reference kernel prepared for the op is downcast and its parameters are uploaded as
 //! they are: the geometry (`reference::conv::Geom`), the int8 filter and input offset, and
@@ -10,6 +11,7 @@
 
 mod conv2d;
 mod depthwise;
+mod transpose_conv;
 
 use std::cell::Cell;
 
@@ -20,6 +22,7 @@ use crate::Result;
 
 pub(crate) use conv2d::prepare_conv2d;
 pub(crate) use depthwise::prepare_depthwise;
+pub(crate) use transpose_conv::prepare_transpose_conv;
 
 /// The tile constants of the convolution kernels (WGSL `override`s of the conv shaders).
 ///

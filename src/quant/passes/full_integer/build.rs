@@ -17,7 +17,7 @@ use crate::{Error, Result};
 
 use super::super::layout::Item;
 use super::super::Working;
-use super::params::{activation_params, kind, new_op, quantized_const, Kind, Params};
+use super::params::{activation_params, kind, new_op, quantized_const, slots, Kind, Params};
 use super::{bias_fit, Int8Options, Int8Report, IoType, TensorReport};
 use super::{order, plan};
 
@@ -136,7 +136,8 @@ pub(super) fn quantize_subgraph(
             continue;
         };
         let axis = options.per_channel.then_some(axis);
-        let Some(wt) = w.ops[k].input(1) else {
+        let sl = slots(&w.ops[k].op);
+        let Some(wt) = w.ops[k].input(sl.weight) else {
             return Err(Error::InvalidModel(format!(
                 "operator {k} ({}): no weight input",
                 w.ops[k].op.name()
@@ -149,14 +150,14 @@ pub(super) fn quantize_subgraph(
             symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
                 .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
         let in_p = w.ops[k]
-            .input(0)
+            .input(sl.input)
             .and_then(|i| params.get(&i))
             .copied()
             .ok_or_else(|| {
                 Error::InvalidModel(format!("operator {k}: input without parameters"))
             })?;
         // The converter raises the weight scales of channels whose int32 bias would overflow.
-        if let Some(bt) = w.ops[k].input(2) {
+        if let Some(bt) = w.ops[k].input(sl.bias) {
             let bvals = f32_values(w.tensors[bt].data.as_deref().unwrap_or_default());
             let raised =
                 bias_fit::fit_bias(&mut q, &values, &shape, &bvals, (in_p.scale64, in_p.scale));
@@ -178,7 +179,7 @@ pub(super) fn quantize_subgraph(
         );
         let base = w.location(wt).unwrap_or("tfl.pseudo_qconst").to_string();
         let wq = w.add_twin(wq, base, wt);
-        w.ops[k].inputs[1] = wq as i32;
+        w.ops[k].inputs[sl.weight] = wq as i32;
         front.insert(
             0,
             Item::Const {
@@ -189,7 +190,7 @@ pub(super) fn quantize_subgraph(
         replaced_consts.push(wt);
 
         let in_scale = f64::from(in_p.scale);
-        if let Some(bt) = w.ops[k].input(2) {
+        if let Some(bt) = w.ops[k].input(sl.bias) {
             let bias = w.tensors[bt].clone();
             let bvals = f32_values(bias.data.as_deref().unwrap_or_default());
             // The float32 product s_in × s_w[c] (what the file stores), and the values
@@ -223,7 +224,7 @@ pub(super) fn quantize_subgraph(
             );
             let base = w.location(bt).unwrap_or("tfl.pseudo_qconst").to_string();
             let bq = w.add_twin(bq, base, bt);
-            w.ops[k].inputs[2] = bq as i32;
+            w.ops[k].inputs[sl.bias] = bq as i32;
             front.insert(
                 0,
                 Item::Const {
@@ -513,7 +514,11 @@ pub(super) fn quantize_subgraph(
             && matches!(w.ops[k].op, Op::FullyConnected(_))
             && w.ops[k].inputs.get(2).is_some_and(|&b| b < 0)
     });
-    if !float_fc_without_bias {
+    // A TRANSPOSE_CONV without bias keeps it, quantized or not (the int8 file names the
+    // op's output `X2` after the reserved `X` and the no-value's `X1`).
+    let tconv_without_bias = (0..n_ops)
+        .any(|k| matches!(w.ops[k].op, Op::TransposeConv(_)) && w.ops[k].input(3).is_none());
+    if !float_fc_without_bias && !tconv_without_bias {
         w.body.items.retain(|i| !matches!(i, Item::NoValue { .. }));
     }
 

@@ -45,7 +45,7 @@ impl Params {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Kind {
-    /// Weight in slot 1 (per-channel axis), optional bias in slot 2.
+    /// A weight (per-channel axis) and an optional bias, in the slots [`slots`] names.
     Weighted(usize),
     Fixed(f32, i64),
     /// Output carries input 0's parameters.
@@ -61,6 +61,7 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         Op::Conv2D(_) => Kind::Weighted(0),
         Op::DepthwiseConv2D(_) => Kind::Weighted(3),
         Op::FullyConnected(o) if o.weights_format == 0 => Kind::Weighted(0),
+        Op::TransposeConv(_) => Kind::Weighted(0),
         Op::Softmax { .. } | Op::Logistic => Kind::Fixed(1.0 / 256.0, -128),
         Op::Tanh => Kind::Fixed(1.0 / 128.0, 0),
         Op::AveragePool2D(_)
@@ -93,6 +94,30 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::Div { .. } => Kind::Own,
         _ => return None,
     })
+}
+
+/// The input slots of a weighted op: (activation input, weight, bias).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Slots {
+    pub input: usize,
+    pub weight: usize,
+    pub bias: usize,
+}
+
+pub(super) fn slots(op: &Op) -> Slots {
+    match op {
+        // Inputs: output shape, weights, input, bias.
+        Op::TransposeConv(_) => Slots {
+            input: 2,
+            weight: 1,
+            bias: 3,
+        },
+        _ => Slots {
+            input: 0,
+            weight: 1,
+            bias: 2,
+        },
+    }
 }
 
 pub(super) fn new_op(op: Op, input: usize, output: usize) -> Operator {

@@ -12,7 +12,7 @@ use crate::quant::weights::f32_values;
 use crate::{Error, Result};
 
 use super::super::Working;
-use super::params::{activation_params, kind, Kind, Params};
+use super::params::{activation_params, kind, slots, Kind, Params};
 use super::{FloatOp, Int8Options, Int8Report};
 
 /// Step 1: a flag per operator (quantized or not) and the report with the operators left
@@ -60,7 +60,8 @@ pub(super) fn which_ops(
                 }
                 let weighted = matches!(kd, Kind::Weighted(_));
                 if constants.contains(&t) || tensor.data.is_some() {
-                    if weighted && (slot == 1 || slot == 2) {
+                    let sl = slots(&op.op);
+                    if weighted && (slot == sl.weight || slot == sl.bias) {
                         let vals = f32_values(tensor.data.as_deref().unwrap_or_default());
                         if vals.iter().any(|v| !v.is_finite()) {
                             return Some(format!(
@@ -107,7 +108,7 @@ pub(super) fn which_ops(
                 }
             }
             if let Kind::Weighted(_) = kd {
-                let wt = op.input(1)?;
+                let wt = op.input(slots(&op.op).weight)?;
                 if !constants.contains(&wt) {
                     return Some("the weight is not a constant".into());
                 }

@@ -22,6 +22,7 @@ use crate::reference::test_support::Rng;
 
 mod padded;
 mod prepare;
+mod tconv;
 
 /// Every CONV_2D / DEPTHWISE_CONV_2D in the op fixtures, run alone (the model fixtures record
 /// only their inputs and outputs; the conformance test covers them whole).
