@@ -104,3 +104,65 @@ fn sparse_files_round_trip() {
         }
     }
 }
+
+mod quantize_common;
+
+/// The sparse float model calibrated on the converter's representative samples
+/// (`calib.npy`, in order) in the converter's float order.
+fn calibrated_f32() -> (Model, litequant::Stats) {
+    use litequant::data::NpyDataset;
+    use litequant::{calibrate, CalibrationOptions, ConverterFloatEngine, Session};
+    let m = Model::from_file(fixture("f32").0).unwrap();
+    let spec = ReferenceEngine.prepare(&m).unwrap().inputs()[0].clone();
+    let mut data = NpyDataset::open(common::fixtures().join("sparse/calib.npy"))
+        .unwrap()
+        .with_input(&spec)
+        .unwrap();
+    let stats = calibrate(&m, &ConverterFloatEngine, &mut data, &CalibrationOptions::default())
+        .unwrap();
+    assert_eq!(stats.samples, 16);
+    (m, stats)
+}
+
+#[test]
+fn quantizing_sparse_float_weights_gives_the_converters_dense_int8_model() {
+    use litequant::quant::{quantize_int8, Int8Options};
+    let (m, stats) = calibrated_f32();
+    let ours = quantize_int8(&m, &stats, &Int8Options::int8()).unwrap();
+    let theirs = Model::from_file(fixture("int8_dense").0).unwrap();
+    // Field for field, scales and values to the bit. The one residual is names: the
+    // converter's sparsity pass renamed the weights it made sparse (the FULLY_CONNECTED
+    // weights carry fused location names, the second one 'StatefulPartitionedCall_1:01'),
+    // and the names the converter gives the dense weights cannot be recovered from them;
+    // the activations after them take other uniquifier suffixes.
+    let d = quantize_common::diffs(&ours, &theirs);
+    let other: Vec<&String> = d.iter().filter(|d| !d.contains("): name: ")).collect();
+    assert!(other.is_empty(), "{}", d.join("\n"));
+    assert!(d.len() <= 6, "more names differ than the weights': {}", d.join("\n"));
+    // The same computation: every tensor bit-identical to the converter's file on the
+    // golden samples, and the converter's file equal to LiteRT on every tensor.
+    let compared = quantize_common::same_results(&ours, &theirs, &fixture("int8_dense").1);
+    assert!(compared >= 3 * 7, "{compared} compared");
+}
+
+/// Pruned output channels (all weights zero, bias not) need the converter's bias fit: the
+/// weight scale raised so that the bias stays within int32::MAX / 2 on its grid.
+#[test]
+fn zero_weight_channels_get_the_converters_bias_fit() {
+    use litequant::quant::{quantize_int8, Int8Options};
+    let (m, stats) = calibrated_f32();
+    let ours = quantize_int8(&m, &stats, &Int8Options::int8()).unwrap();
+    let mut fitted = 0;
+    for t in &ours.main().tensors {
+        let (Some(data), Some(q)) = (&t.data, &t.quant) else { continue };
+        if t.dtype == litequant::model::DType::I32 {
+            for c in data.chunks_exact(4) {
+                let v = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                assert!(v.unsigned_abs() <= (i32::MAX / 2) as u32 + 1, "{}: {v}", t.name);
+                fitted += usize::from(v.unsigned_abs() >= (i32::MAX / 2) as u32);
+            }
+            assert!(q.scale.iter().all(|s| s.is_finite() && *s > 0.0));
+        }
+    }
+    assert!(fitted >= 2, "{fitted} biases at the fit bound");
+}

@@ -32,6 +32,7 @@ pub mod dynamic;
 pub mod float16;
 pub mod full_integer;
 pub(crate) mod layout;
+pub(crate) mod sparse;
 pub mod metadata;
 pub mod versions;
 

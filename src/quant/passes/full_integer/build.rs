@@ -145,8 +145,19 @@ pub(super) fn quantize_subgraph(
         let float = w.tensors[wt].clone();
         let shape: Vec<usize> = float.shape.iter().map(|&d| d.max(0) as usize).collect();
         let values = f32_values(float.data.as_deref().unwrap_or_default());
-        let q = symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
+        let mut q = symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
             .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
+        let in_scale = w.ops[k]
+            .input(0)
+            .and_then(|i| params.get(&i))
+            .map(|p| f64::from(p.scale))
+            .ok_or_else(|| {
+                Error::InvalidModel(format!("operator {k}: input without parameters"))
+            })?;
+        if let Some(bt) = w.ops[k].input(2) {
+            let bvals = f32_values(w.tensors[bt].data.as_deref().unwrap_or_default());
+            fit_bias(&mut q, &values, &shape, &bvals, in_scale);
+        }
         let nsc = q.scales.len();
         let wq = quantized_const(
             &float,
@@ -171,13 +182,6 @@ pub(super) fn quantize_subgraph(
         );
         replaced_consts.push(wt);
 
-        let in_scale = w.ops[k]
-            .input(0)
-            .and_then(|i| params.get(&i))
-            .map(|p| f64::from(p.scale))
-            .ok_or_else(|| {
-                Error::InvalidModel(format!("operator {k}: input without parameters"))
-            })?;
         if let Some(bt) = w.ops[k].input(2) {
             let bias = w.tensors[bt].clone();
             let bvals = f32_values(bias.data.as_deref().unwrap_or_default());
@@ -574,4 +578,56 @@ pub(super) fn quantize_subgraph(
         });
     }
     Ok(report)
+}
+
+/// The converter's largest quantized bias magnitude: half of int32's range, leaving room
+/// for the accumulator (`kBiasMax`, `QuantizationDriver::SetBiasParamsWithAdjustments`).
+const BIAS_MAX: f64 = (i32::MAX / 2) as f64;
+
+/// Where a bias would not fit its grid `s_in × s_w[c]` within [`BIAS_MAX`], the converter
+/// raises the weight scale instead of letting the bias saturate
+/// (`QuantizationDriver::SetBiasParamsWithAdjustments`, TF 2.21): per channel, when
+/// `|b[c]| / (s_in · s_w[c]) > BIAS_MAX`, the bias scale becomes `|b[c]| / BIAS_MAX` and the
+/// weight scale that over `s_in` (in double); per tensor, when `max |b| / (s_in · s_w) ≥
+/// BIAS_MAX`, the same with `max |b|`. The weights of a changed channel are quantized again
+/// on the new scale. Pruned models meet it on every output channel whose weights are all
+/// zero (the weight scale is then tiny) and whose bias is not.
+fn fit_bias(
+    q: &mut crate::quant::weights::SymmetricInt8,
+    values: &[f32],
+    shape: &[usize],
+    bias: &[f32],
+    in_scale: f64,
+) {
+    let channels = q.scales.len();
+    let mut changed = vec![false; channels];
+    if channels == 1 {
+        let half = bias.iter().fold(0f64, |m, &b| m.max(f64::from(b).abs()));
+        let bias_scale = in_scale * f64::from(q.scales[0]);
+        if half / bias_scale >= BIAS_MAX {
+            q.scales[0] = (half / BIAS_MAX / in_scale) as f32;
+            changed[0] = true;
+        }
+    } else {
+        for (c, &b) in bias.iter().enumerate().take(channels) {
+            let abs = f64::from(b.abs());
+            if abs / (in_scale * f64::from(q.scales[c])) > BIAS_MAX {
+                q.scales[c] = (abs / BIAS_MAX / in_scale) as f32;
+                changed[c] = true;
+            }
+        }
+    }
+    if !changed.contains(&true) {
+        return;
+    }
+    let slice: usize = match q.axis {
+        Some(a) => shape.get(a + 1..).map_or(1, |s| s.iter().product()),
+        None => values.len().max(1),
+    };
+    for (i, &v) in values.iter().enumerate() {
+        let c = if channels == 1 { 0 } else { (i / slice.max(1)) % channels };
+        if changed[c] {
+            q.values[i] = round_with_inverse(v, q.scales[c]).clamp(-127.0, 127.0) as i8;
+        }
+    }
 }
