@@ -166,3 +166,62 @@ fn zero_weight_channels_get_the_converters_bias_fit() {
     }
     assert!(fitted >= 2, "{fitted} biases at the fit bound");
 }
+
+#[test]
+fn inspect_shows_the_sparsity_of_each_sparse_tensor() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_litequant"))
+        .arg("inspect")
+        .arg(fixture("f32").0)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sparse: 92 of 288 values; levels d0:8 d1:3 d2:3 d3:csr(u8)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "sparse: 1136 of 4608 values; levels d0:16 d1:csr(u8) d2:4; blocks [4] on dims [1]"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("DENSIFY v1  in [2] out [3]"), "{text}");
+}
+
+/// Metadata LiteRT's verifier refuses is an error at prepare that names the tensor and the
+/// rule, on both engines' shared path; never a panic or an out-of-bounds write.
+#[test]
+fn broken_sparsity_is_a_clear_error() {
+    use litequant::model::SegmentArray;
+    let m = Model::from_file(fixture("f32").0).unwrap();
+    let mut bad = m.clone();
+    let sp = bad.subgraphs[0].tensors[8].sparsity.as_mut().unwrap();
+    sp.dim_metadata[1].array_indices = Some(SegmentArray::U8(vec![200; 284]));
+    let e = ReferenceEngine.prepare(&bad).err().expect("refused").to_string();
+    assert!(
+        e.contains("tensor 8") && e.contains("array_indices[0] = 200 is outside"),
+        "{e}"
+    );
+    let mut bad = m.clone();
+    bad.subgraphs[0].tensors[2].data = Some(vec![0u8; 12].into());
+    let e = ReferenceEngine.prepare(&bad).err().expect("refused").to_string();
+    assert!(e.contains("tensor 2") && e.contains("holds 12 bytes"), "{e}");
+    // The quantizer reports the same.
+    let e = litequant::quant::quantize_float16(&bad).unwrap_err().to_string();
+    assert!(e.contains("tensor 2") && e.contains("holds 12 bytes"), "{e}");
+}
+
+/// The dense contents of sparse constants are charged to the memory budget.
+#[test]
+fn densified_weights_count_against_the_memory_budget() {
+    let m = Model::from_file(fixture("f32").0).unwrap();
+    let e = ReferenceEngine
+        .with_max_memory(10_000)
+        .prepare(&m)
+        .err()
+        .expect("over budget");
+    assert!(matches!(e, litequant::Error::Memory(_)), "{e}");
+    assert!(e.to_string().contains("sparse tensor 8"), "{e}");
+    assert!(ReferenceEngine.with_max_memory(100_000).prepare(&m).is_ok());
+}

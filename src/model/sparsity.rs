@@ -242,6 +242,41 @@ impl Sparsity {
     }
 }
 
+impl Sparsity {
+    /// One line for `inspect`: `sparse: 92 of 288 values; levels D8 D3 D3 S4(u8); block
+    /// [4] on dims [1]`, or why the metadata is invalid.
+    pub fn summary(&self, shape: &[i32]) -> String {
+        let total = shape
+            .iter()
+            .try_fold(1u64, |a, &d| u64::try_from(d).ok().and_then(|d| a.checked_mul(d)));
+        let stored = match (self.stored_elements(shape), total) {
+            (Ok(n), Some(t)) => format!("{n} of {t} values"),
+            (Err(e), _) => return format!("sparse, invalid: {e}"),
+            (Ok(n), None) => format!("{n} values"),
+        };
+        let levels: Vec<String> = self
+            .dim_metadata
+            .iter()
+            .zip(&self.traversal_order)
+            .map(|(d, &dim)| match (d.format, &d.array_indices) {
+                (DENSE, _) => format!("d{dim}:{}", d.dense_size),
+                (_, Some(SegmentArray::U8(_))) => format!("d{dim}:csr(u8)"),
+                (_, Some(SegmentArray::U16(_))) => format!("d{dim}:csr(u16)"),
+                (_, _) => format!("d{dim}:csr(i32)"),
+            })
+            .collect();
+        let mut s = format!("sparse: {stored}; levels {}", levels.join(" "));
+        if !self.block_map.is_empty() {
+            let sizes: Vec<i32> = self.dim_metadata[shape.len().min(self.dim_metadata.len())..]
+                .iter()
+                .map(|d| d.dense_size)
+                .collect();
+            s += &format!("; blocks {sizes:?} on dims {:?}", self.block_map);
+        }
+        s
+    }
+}
+
 /// The bytes per element of a type that densifies (fixed whole-byte elements).
 fn element_bytes(t: &Tensor) -> Option<usize> {
     let one = t.dtype.storage_bytes(1)?;
