@@ -110,16 +110,19 @@ mod quantize_common;
 /// The sparse float model calibrated on the converter's representative samples
 /// (`calib.npy`, in order) in the converter's float order.
 fn calibrated_f32() -> (Model, litequant::Stats) {
+    calibrated_f32_on(&litequant::ConverterFloatEngine)
+}
+
+fn calibrated_f32_on<E: Engine>(engine: &E) -> (Model, litequant::Stats) {
     use litequant::data::NpyDataset;
-    use litequant::{calibrate, CalibrationOptions, ConverterFloatEngine, Session};
+    use litequant::{calibrate, CalibrationOptions, Session};
     let m = Model::from_file(fixture("f32").0).unwrap();
     let spec = ReferenceEngine.prepare(&m).unwrap().inputs()[0].clone();
     let mut data = NpyDataset::open(common::fixtures().join("sparse/calib.npy"))
         .unwrap()
         .with_input(&spec)
         .unwrap();
-    let stats = calibrate(&m, &ConverterFloatEngine, &mut data, &CalibrationOptions::default())
-        .unwrap();
+    let stats = calibrate(&m, engine, &mut data, &CalibrationOptions::default()).unwrap();
     assert_eq!(stats.samples, 16);
     (m, stats)
 }
@@ -224,4 +227,24 @@ fn densified_weights_count_against_the_memory_budget() {
     assert!(matches!(e, litequant::Error::Memory(_)), "{e}");
     assert!(e.to_string().contains("sparse tensor 8"), "{e}");
     assert!(ReferenceEngine.with_max_memory(100_000).prepare(&m).is_ok());
+}
+
+/// Calibrating the sparse model on the GPU (DENSIFY's output a constant there) gives the
+/// same int8 model as on the CPU.
+#[test]
+fn gpu_calibration_of_a_sparse_model_quantizes_the_same() -> litequant::Result<()> {
+    use litequant::quant::{quantize_int8, Int8Options};
+    use litequant::reference::FloatOrder;
+    let Some(ctx) = gpu::context_or_skip("gpu_calibration_of_a_sparse_model_quantizes_the_same")?
+    else {
+        return Ok(());
+    };
+    let engine = GpuEngine::new(ctx).with_float_order(FloatOrder::Converter);
+    let (m, gpu_stats) = calibrated_f32_on(&engine);
+    let (_, cpu_stats) = calibrated_f32();
+    let ours = quantize_int8(&m, &gpu_stats, &Int8Options::int8())?;
+    let cpu = quantize_int8(&m, &cpu_stats, &Int8Options::int8())?;
+    let d = quantize_common::diffs(&ours, &cpu);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+    Ok(())
 }
