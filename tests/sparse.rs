@@ -1,6 +1,7 @@
 //! Sparse weights as TF's converter writes them with `Optimize.EXPERIMENTAL_SPARSITY`
 //! (`tools/make_sparse_fixtures.py`): DENSIFY before CONV_2D and FULLY_CONNECTED, float32
-//! FULLY_CONNECTED weights read sparse directly (1x4 blocks), int8 and hybrid variants.
+//! FULLY_CONNECTED weights read sparse directly (1x4 blocks), int8, hybrid and float16
+//! (DENSIFY of float16 weights) variants.
 //! Every tensor equals LiteRT's BUILTIN_REF results on the reference engine and on the GPU;
 //! the files round-trip; quantizing the sparse float model gives the converter's dense int8
 //! file.
@@ -13,7 +14,7 @@ use common::golden::{check_model, check_model_on, Outcome};
 use litequant::gpu::{self, GpuEngine};
 use litequant::{Engine, Model, ReferenceEngine};
 
-const GOLDEN: [&str; 4] = ["f32", "int8", "dynamic", "int8_dense"];
+const GOLDEN: [&str; 5] = ["f32", "int8", "dynamic", "conv_float16", "int8_dense"];
 
 fn fixture(name: &str) -> (PathBuf, PathBuf) {
     let dir = common::fixtures().join("sparse");
@@ -39,6 +40,7 @@ fn the_fixtures_are_sparse_as_the_converter_writes_them() {
         ("int8", 3, 3),
         ("dynamic", 3, 2),
         ("float16", 3, 1),
+        ("conv_float16", 2, 2),
         ("int8_dense", 0, 0),
     ] {
         let m = Model::from_file(fixture(name).0).unwrap();

@@ -21,6 +21,9 @@ What the converter writes (TF 2.21), per variant (all written to `tests/fixtures
            directly. LiteRT's DEQUANTIZE does not expand them: it reads the compressed values
            as if dense, and past the end of the buffer (its outputs change from run to run),
            so this file has no goldens; litequant refuses it naming the op.
+  conv_float16  a second model, CONV_2D 3x3 (8, relu) -> CONV_2D 3x3 (4), pruned the same
+           way, in float16 + EXPERIMENTAL_SPARSITY: float16 weights sparse behind DENSIFY
+           (float16) then DEQUANTIZE, which LiteRT runs.
   int8_dense  the int8 variant without EXPERIMENTAL_SPARSITY (the converter's dense int8
            file of the same model and data: what `litequant quantize` of the f32 file is
            compared with).
@@ -86,6 +89,22 @@ def keras_model():
     return m
 
 
+def conv_model():
+    tf.keras.utils.set_random_seed(6)
+    x = tf.keras.Input((6, 6, 4), batch_size=1)
+    y = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    y = tf.keras.layers.Conv2D(4, 3, padding="same")(y)
+    m = tf.keras.Model(x, y)
+    rng = np.random.default_rng(10)
+    for layer in m.layers:
+        w = layer.get_weights()
+        if w:
+            w[0] = prune_blocks(w[0], rng)
+            w[1] = rng.uniform(-0.1, 0.1, size=w[1].shape).astype(np.float32)
+            layer.set_weights(w)
+    return m
+
+
 def calib():
     rng = np.random.default_rng(21)
     return rng.uniform(-1.0, 1.0, size=(16, 1, 6, 6, 4)).astype(np.float32)
@@ -106,7 +125,7 @@ def convert(m, variant, data):
         c.representative_dataset = rep
     elif variant == "dynamic":
         c.optimizations = [tf.lite.Optimize.DEFAULT] + sparse
-    elif variant == "float16":
+    elif variant in ("float16", "conv_float16"):
         c.optimizations = [tf.lite.Optimize.DEFAULT] + sparse
         c.target_spec.supported_types = [tf.float16]
     return c.convert()
@@ -155,9 +174,9 @@ def main():
     np.save(OUT / "calib.npy", data)
     rng = np.random.default_rng(33)
     xs = [rng.uniform(-1.0, 1.0, size=(1, 6, 6, 4)).astype(np.float32) for _ in range(3)]
-    for variant in ("f32", "int8", "dynamic", "float16", "int8_dense"):
+    for variant in ("f32", "int8", "dynamic", "float16", "conv_float16", "int8_dense"):
         path = OUT / f"{variant}.tflite"
-        path.write_bytes(convert(m, variant, data))
+        path.write_bytes(convert(conv_model() if variant == "conv_float16" else m, variant, data))
         if variant != "float16":
             write_npz(OUT / f"{variant}.npz", goldens(path, xs))
         print(f"  {variant}: {describe(path)}")
