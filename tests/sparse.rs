@@ -51,7 +51,11 @@ fn the_fixtures_are_sparse_as_the_converter_writes_them() {
             .iter()
             .filter(|op| op.op.name() == "DENSIFY")
             .count();
-        assert_eq!((n, d), (sparse, densify), "{name}: sparse tensors, DENSIFY ops");
+        assert_eq!(
+            (n, d),
+            (sparse, densify),
+            "{name}: sparse tensors, DENSIFY ops"
+        );
     }
 }
 
@@ -82,7 +86,11 @@ fn gpu_engine_equals_litert_on_sparse_models() -> litequant::Result<()> {
 #[test]
 fn dequantize_of_a_sparse_tensor_is_refused_by_name() {
     let m = Model::from_file(fixture("float16").0).unwrap();
-    let e = ReferenceEngine.prepare(&m).err().expect("refused").to_string();
+    let e = ReferenceEngine
+        .prepare(&m)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(
         e.contains("DEQUANTIZE") && e.contains("stored sparse") && e.contains("MatMul1"),
         "{e}"
@@ -143,7 +151,11 @@ fn quantizing_sparse_float_weights_gives_the_converters_dense_int8_model() {
     let d = quantize_common::diffs(&ours, &theirs);
     let other: Vec<&String> = d.iter().filter(|d| !d.contains("): name: ")).collect();
     assert!(other.is_empty(), "{}", d.join("\n"));
-    assert!(d.len() <= 6, "more names differ than the weights': {}", d.join("\n"));
+    assert!(
+        d.len() <= 6,
+        "more names differ than the weights': {}",
+        d.join("\n")
+    );
     // The same computation: every tensor bit-identical to the converter's file on the
     // golden samples, and the converter's file equal to LiteRT on every tensor.
     let compared = quantize_common::same_results(&ours, &theirs, &fixture("int8_dense").1);
@@ -159,11 +171,17 @@ fn zero_weight_channels_get_the_converters_bias_fit() {
     let ours = quantize_int8(&m, &stats, &Int8Options::int8()).unwrap();
     let mut fitted = 0;
     for t in &ours.main().tensors {
-        let (Some(data), Some(q)) = (&t.data, &t.quant) else { continue };
+        let (Some(data), Some(q)) = (&t.data, &t.quant) else {
+            continue;
+        };
         if t.dtype == litequant::model::DType::I32 {
             for c in data.chunks_exact(4) {
                 let v = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                assert!(v.unsigned_abs() <= (i32::MAX / 2) as u32 + 1, "{}: {v}", t.name);
+                assert!(
+                    v.unsigned_abs() <= (i32::MAX / 2) as u32 + 1,
+                    "{}: {v}",
+                    t.name
+                );
                 fitted += usize::from(v.unsigned_abs() >= (i32::MAX / 2) as u32);
             }
             assert!(q.scale.iter().all(|s| s.is_finite() && *s > 0.0));
@@ -203,18 +221,34 @@ fn broken_sparsity_is_a_clear_error() {
     let mut bad = m.clone();
     let sp = bad.subgraphs[0].tensors[8].sparsity.as_mut().unwrap();
     sp.dim_metadata[1].array_indices = Some(SegmentArray::U8(vec![200; 284]));
-    let e = ReferenceEngine.prepare(&bad).err().expect("refused").to_string();
+    let e = ReferenceEngine
+        .prepare(&bad)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(
         e.contains("tensor 8") && e.contains("array_indices[0] = 200 is outside"),
         "{e}"
     );
     let mut bad = m.clone();
     bad.subgraphs[0].tensors[2].data = Some(vec![0u8; 12].into());
-    let e = ReferenceEngine.prepare(&bad).err().expect("refused").to_string();
-    assert!(e.contains("tensor 2") && e.contains("holds 12 bytes"), "{e}");
+    let e = ReferenceEngine
+        .prepare(&bad)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("tensor 2") && e.contains("holds 12 bytes"),
+        "{e}"
+    );
     // The quantizer reports the same.
-    let e = litequant::quant::quantize_float16(&bad).unwrap_err().to_string();
-    assert!(e.contains("tensor 2") && e.contains("holds 12 bytes"), "{e}");
+    let e = litequant::quant::quantize_float16(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tensor 2") && e.contains("holds 12 bytes"),
+        "{e}"
+    );
 }
 
 /// The dense contents of sparse constants are charged to the memory budget.

@@ -116,7 +116,10 @@ impl Sparsity {
         let mut tail: Vec<i32> = self.traversal_order[rank..].to_vec();
         tail.sort_unstable();
         if head.iter().enumerate().any(|(i, &d)| d != i as i32)
-            || tail.iter().enumerate().any(|(i, &d)| d != (rank + i) as i32)
+            || tail
+                .iter()
+                .enumerate()
+                .any(|(i, &d)| d != (rank + i) as i32)
         {
             return Err(format!(
                 "sparsity traversal_order {:?} is not a permutation of the {rank} dimensions \
@@ -179,7 +182,11 @@ impl Sparsity {
                     let n = segments.len();
                     for j in 0..n {
                         let s = segments.get(j).unwrap_or(-1);
-                        let prev = if j == 0 { 0 } else { segments.get(j - 1).unwrap_or(0) };
+                        let prev = if j == 0 {
+                            0
+                        } else {
+                            segments.get(j - 1).unwrap_or(0)
+                        };
                         if s < 0 || s < prev {
                             return Err(format!(
                                 "sparsity dim_metadata[{level}].array_segments is negative or \
@@ -246,9 +253,9 @@ impl Sparsity {
     /// One line for `inspect`: `sparse: 92 of 288 values; levels D8 D3 D3 S4(u8); block
     /// [4] on dims [1]`, or why the metadata is invalid.
     pub fn summary(&self, shape: &[i32]) -> String {
-        let total = shape
-            .iter()
-            .try_fold(1u64, |a, &d| u64::try_from(d).ok().and_then(|d| a.checked_mul(d)));
+        let total = shape.iter().try_fold(1u64, |a, &d| {
+            u64::try_from(d).ok().and_then(|d| a.checked_mul(d))
+        });
         let stored = match (self.stored_elements(shape), total) {
             (Ok(n), Some(t)) => format!("{n} of {t} values"),
             (Err(e), _) => return format!("sparse, invalid: {e}"),
@@ -300,8 +307,12 @@ pub fn densify(t: &Tensor) -> Result<Vec<u8>, String> {
     let Some(data) = &t.data else {
         return Err(format!("{} is sparse but holds no data", label(t)));
     };
-    let esize = element_bytes(t)
-        .ok_or_else(|| format!("{}: sparse tensors of this type cannot be densified", label(t)))?;
+    let esize = element_bytes(t).ok_or_else(|| {
+        format!(
+            "{}: sparse tensors of this type cannot be densified",
+            label(t)
+        )
+    })?;
     let plan = sparsity
         .plan(&t.shape)
         .map_err(|e| format!("{} has invalid sparsity parameters: {e}", label(t)))?;

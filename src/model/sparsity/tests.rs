@@ -61,7 +61,10 @@ fn one_by_four_blocks_expand_in_place() {
         block_map: vec![1],
         dim_metadata: vec![
             dense(2),
-            csr(SegmentArray::I32(vec![0, 1, 2]), SegmentArray::I32(vec![1, 0])),
+            csr(
+                SegmentArray::I32(vec![0, 1, 2]),
+                SegmentArray::I32(vec![1, 0]),
+            ),
             dense(4),
         ],
     };
@@ -80,7 +83,10 @@ fn traversal_order_permutes_the_dimensions() {
         block_map: vec![],
         dim_metadata: vec![
             dense(2),
-            csr(SegmentArray::U8(vec![0, 2, 3]), SegmentArray::U8(vec![0, 2, 1])),
+            csr(
+                SegmentArray::U8(vec![0, 2, 3]),
+                SegmentArray::U8(vec![0, 2, 1]),
+            ),
         ],
     };
     let t = tensor_f32(vec![3, 2], s, &[1., 2., 3.]);
@@ -115,7 +121,10 @@ fn metadata_litert_refuses_is_refused_with_the_reason() {
         block_map: vec![],
         dim_metadata: vec![
             dense(2),
-            csr(SegmentArray::U8(vec![0, 1, 2]), SegmentArray::U8(vec![1, 0])),
+            csr(
+                SegmentArray::U8(vec![0, 1, 2]),
+                SegmentArray::U8(vec![1, 0]),
+            ),
         ],
     };
     assert!(densify(&tensor_f32(vec![2, 2], good(), &[1., 2.])).is_ok());

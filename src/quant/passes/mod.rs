@@ -32,8 +32,8 @@ pub mod dynamic;
 pub mod float16;
 pub mod full_integer;
 pub(crate) mod layout;
-pub(crate) mod sparse;
 pub mod metadata;
+pub(crate) mod sparse;
 pub mod versions;
 
 use std::collections::HashMap;

@@ -71,7 +71,10 @@ pub(crate) fn densified(model: &Model) -> Result<Option<Densified>> {
         // A sparse tensor only DENSIFY read is gone with it (the converter's dense model has
         // no such constant): no data, no readers.
         for (ti, t) in sg.tensors.iter_mut().enumerate() {
-            let read = sg.operators.iter().any(|op| op.input_tensors().any(|x| x == ti))
+            let read = sg
+                .operators
+                .iter()
+                .any(|op| op.input_tensors().any(|x| x == ti))
                 || sg.outputs.contains(&ti);
             if sparse_before[ti] && !read {
                 t.data = None;

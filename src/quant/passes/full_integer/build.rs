@@ -145,8 +145,9 @@ pub(super) fn quantize_subgraph(
         let float = w.tensors[wt].clone();
         let shape: Vec<usize> = float.shape.iter().map(|&d| d.max(0) as usize).collect();
         let values = f32_values(float.data.as_deref().unwrap_or_default());
-        let mut q = symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
-            .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
+        let mut q =
+            symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
+                .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
         let in_scale = w.ops[k]
             .input(0)
             .and_then(|i| params.get(&i))
@@ -625,7 +626,11 @@ fn fit_bias(
         None => values.len().max(1),
     };
     for (i, &v) in values.iter().enumerate() {
-        let c = if channels == 1 { 0 } else { (i / slice.max(1)) % channels };
+        let c = if channels == 1 {
+            0
+        } else {
+            (i / slice.max(1)) % channels
+        };
         if changed[c] {
             q.values[i] = round_with_inverse(v, q.scales[c]).clamp(-127.0, 127.0) as i8;
         }
