@@ -73,6 +73,8 @@ pub struct TensorReport {
     pub dense_bytes: Option<u64>,
     pub is_variable: bool,
     pub sparse: bool,
+    /// For a sparse tensor, its sparsity in one line (stored values, levels, blocks).
+    pub sparsity: Option<String>,
     pub quantization: Option<QuantReport>,
 }
 
@@ -144,6 +146,7 @@ fn tensor_report(index: usize, t: &Tensor) -> TensorReport {
         dense_bytes: t.dense_bytes(),
         is_variable: t.is_variable,
         sparse: t.sparsity.is_some(),
+        sparsity: t.sparsity.as_ref().map(|sp| sp.summary(&t.shape)),
         quantization: t.quant.as_ref().map(quant_report),
     }
 }
@@ -394,6 +397,9 @@ impl fmt::Display for Report {
                     q,
                     t.name
                 );
+                if let Some(sp) = &t.sparsity {
+                    let _ = writeln!(s, "          {sp}");
+                }
             }
             let _ = writeln!(s, "  operators:");
             for o in &sg.operators {

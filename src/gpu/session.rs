@@ -78,10 +78,7 @@ impl GpuSession {
         reference::charge_tensors(sg, &budget, |t| {
             sg.inputs.contains(&t) || sg.outputs.contains(&t)
         })?;
-        let mut consts = Vec::with_capacity(sg.tensors.len());
-        for (ti, t) in sg.tensors.iter().enumerate() {
-            consts.push(reference::constant_value(0, ti, t)?);
-        }
+        let consts = reference::densify::constants(0, sg, &budget)?;
         let specs: Vec<(model::DType, Vec<usize>)> = sg
             .tensors
             .iter()
@@ -278,6 +275,8 @@ impl GpuSession {
             .iter()
             .map(|s| s.tensor)
             .chain(self.steps.iter().flat_map(|s| s.outputs.iter().copied()))
+            // DENSIFY's outputs are constants from prepare on: nothing to observe.
+            .filter(|&t| self.consts[t].is_none())
             .map(|t| (t, self.specs[t].0 == model::DType::F32))
             .collect()
     }
@@ -477,10 +476,18 @@ impl Session for GpuSession {
                 o.observe(t, &self.names[t], &v)?;
             }
             let stop = failed.map_or(per_step.len(), |st| st.index);
-            for list in &per_step[..stop.min(per_step.len())] {
+            for (step, list) in self.steps.iter().zip(&per_step[..stop.min(per_step.len())]) {
                 for &(t, at) in list {
                     let v = self.decode(t, &bytes[at as usize..])?;
                     o.observe(t, &self.names[t], &v)?;
+                }
+                // Outputs fixed at prepare (DENSIFY's) live on the device as constants.
+                for &t in &step.outputs {
+                    if self.placed(t).is_none() && o.wants(t) {
+                        if let Some(v) = &self.consts[t] {
+                            o.observe(t, &self.names[t], v)?;
+                        }
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@ mod lint;
 mod op;
 mod quant;
 mod shapes;
+pub mod sparsity;
 mod validate;
 
 use std::sync::Arc;

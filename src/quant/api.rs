@@ -262,7 +262,10 @@ pub fn quantize(
         }
     };
     let twin_of = |s: usize, t: usize, _: &str| twins.get(s).and_then(|m| m.get(&t)).copied();
-    let mut report = Report::build(model, &quantized, stats, opts, twin_of)?;
+    // Sparse float weights are reported against their dense values (what was quantized).
+    let densified = crate::quant::passes::sparse::densified(model)?;
+    let float = densified.as_ref().map_or(model, |d| &d.model);
+    let mut report = Report::build(float, &quantized, stats, opts, twin_of)?;
     report.float_ops = float_ops;
     report.bias_fitted = bias_fitted;
     Ok((quantized, report))

@@ -11,6 +11,7 @@ pub(crate) mod binary;
 pub(crate) mod common;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
+pub(crate) mod densify;
 mod float_order;
 pub(crate) mod fully_connected;
 pub(crate) mod pooling;
@@ -24,7 +25,7 @@ mod test_support;
 
 use crate::engine::{Engine, IoSpec, Observer, Session};
 use crate::model::{self, Model, Op, Operator, Subgraph};
-use crate::{Buf, Error, Result, Tensor};
+use crate::{Error, Result, Tensor};
 
 pub(crate) use common::OpCtx;
 pub use float_order::FloatOrder;
@@ -145,22 +146,6 @@ pub(crate) fn dims(t: &model::Tensor) -> Vec<usize> {
     t.shape.iter().map(|&d| d.max(0) as usize).collect()
 }
 
-/// Decode a constant tensor's data into a value.
-pub(crate) fn constant_value(si: usize, ti: usize, t: &model::Tensor) -> Result<Option<Tensor>> {
-    let Some(data) = &t.data else { return Ok(None) };
-    if t.sparsity.is_some() {
-        return Err(Error::Unsupported(format!(
-            "tensor {ti} ('{}') of subgraph {si} is stored sparse",
-            t.name
-        )));
-    }
-    let Some(buf) = Buf::from_le_bytes(t.dtype, data) else {
-        // Kept undecoded: only ops that read it would fail, at prepare.
-        return Ok(None);
-    };
-    Tensor::new(&dims(t), buf).map(Some)
-}
-
 pub(crate) fn io_specs(model: &Model, sg: &Subgraph, list: &[usize], inputs: bool) -> Vec<IoSpec> {
     list.iter()
         .map(|&t| {
@@ -195,6 +180,7 @@ pub(crate) fn io_specs(model: &Model, sg: &Subgraph, list: &[usize], inputs: boo
 }
 
 pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
+    densify::check_sparse_inputs(ctx)?;
     match &ctx.op.op {
         Op::Conv2D(o) => conv::prepare_conv2d(ctx, o),
         Op::DepthwiseConv2D(o) => conv::prepare_depthwise(ctx, o),
@@ -238,6 +224,7 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::Sqrt => elementwise::prepare_sqrt(ctx),
         Op::Exp => elementwise::prepare_exp(ctx),
         Op::Gelu { approximate } => elementwise::prepare_gelu(ctx, *approximate),
+        Op::Other(o) if o.code == densify::DENSIFY => densify::prepare_densify(ctx),
         _ => Err(ctx.unsupported("the reference engine has no kernel for this op")),
     }
 }
@@ -293,10 +280,7 @@ impl ReferenceSession {
         // Every value of a run stays alive to its end: all activations are on the host.
         let budget = crate::memory::Budget::new(max_memory);
         charge_tensors(sg, &budget, |_| true)?;
-        let mut consts = Vec::with_capacity(sg.tensors.len());
-        for (ti, t) in sg.tensors.iter().enumerate() {
-            consts.push(constant_value(0, ti, t)?);
-        }
+        let consts = densify::constants(0, sg, &budget)?;
         let mut steps = Vec::with_capacity(sg.operators.len());
         for (index, op) in sg.operators.iter().enumerate() {
             let ctx = OpCtx {

@@ -14,7 +14,7 @@ use crate::data::Npz;
 use crate::model::{self, DType, Model, Op, Operator, QuantParams, Subgraph};
 use crate::{Buf, Result, Tensor};
 
-use super::{constant_value, prepare_op, Kernel, OpCtx};
+use super::{densify, prepare_op, Kernel, OpCtx};
 
 pub(crate) use crate::quant::fixedpoint::test_rng::SplitMix64 as Rng;
 
@@ -376,11 +376,7 @@ pub(crate) fn check_op(fixture: &str, op: &str) -> usize {
 
 /// The decoded constant values of a subgraph's tensors.
 pub(crate) fn constants(sg: &Subgraph) -> Vec<Option<Tensor>> {
-    sg.tensors
-        .iter()
-        .enumerate()
-        .map(|(ti, t)| constant_value(0, ti, t).expect("constant decodes"))
-        .collect()
+    densify::constants(0, sg, &crate::memory::Budget::new(None)).expect("constants decode")
 }
 
 /// Prepares operator `index` of `sg`.

@@ -366,6 +366,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::BatchMatMul(_) => fully_connected::prepare_batch_matmul(ctx),
         Op::Neg | Op::Rsqrt | Op::Sqrt | Op::Exp | Op::Gelu { .. } => elementwise::prepare(ctx),
         Op::SquaredDifference | Op::Div { .. } => binary::prepare_binary(ctx),
+        // Densified on the host at prepare (reference::densify); its output is a constant
+        // uploaded like the model's own weights, so there is nothing to dispatch.
+        Op::Other(o) if o.code == crate::reference::densify::DENSIFY => Ok(Vec::new()),
         _ => Err(ctx.unsupported("the GPU engine has no kernel for this op yet")),
     }
 }

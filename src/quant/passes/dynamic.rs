@@ -41,7 +41,13 @@ pub(crate) fn quantize_dynamic_with_twins(
     model: &Model,
     options: &DynamicOptions,
 ) -> Result<(Model, Twins)> {
+    // Sparse float weights are quantized as the dense weights they stand for.
+    let densified = super::sparse::densified(model)?;
+    let model = densified.as_ref().map_or(model, |d| &d.model);
     let (mut works, naming) = prepare(model)?;
+    if let Some(d) = &densified {
+        d.forget_dropped(&mut works);
+    }
     for w in &mut works {
         quantize_subgraph(w, options)?;
     }

@@ -23,7 +23,13 @@ use super::{finish, metadata, prepare, Working};
 
 /// float16 quantization of a float model, as the TFLite converter does it.
 pub fn quantize_float16(model: &Model) -> Result<Model> {
+    // Sparse float weights are quantized as the dense weights they stand for.
+    let densified = super::sparse::densified(model)?;
+    let model = densified.as_ref().map_or(model, |d| &d.model);
     let (mut works, naming) = prepare(model)?;
+    if let Some(d) = &densified {
+        d.forget_dropped(&mut works);
+    }
     for w in &mut works {
         convert_subgraph(w);
     }

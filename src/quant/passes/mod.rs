@@ -33,6 +33,7 @@ pub mod float16;
 pub mod full_integer;
 pub(crate) mod layout;
 pub mod metadata;
+pub(crate) mod sparse;
 pub mod versions;
 
 use std::collections::HashMap;

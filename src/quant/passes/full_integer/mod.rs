@@ -214,7 +214,13 @@ fn quantize_int8_with_twins(
             model.subgraphs.len()
         )));
     }
+    // Sparse float weights are quantized as the dense weights they stand for.
+    let densified = super::sparse::densified(model)?;
+    let model = densified.as_ref().map_or(model, |d| &d.model);
     let (mut works, naming) = prepare(model)?;
+    if let Some(d) = &densified {
+        d.forget_dropped(&mut works);
+    }
     let w = &mut works[0];
     let report = build::quantize_subgraph(w, stats, options)?;
     let twins = working_twins(model, &works);
