@@ -189,13 +189,12 @@ fn pair(
     (float, int8)
 }
 
-/// CONV_2D `1 x h x w x cin -> cout`, `k x k`, stride `s`, SAME padding.
+/// CONV_2D `1 x h x w x cin -> cout` (`[h, w, cin]` given), `k x k`, stride `s`, SAME
+/// padding.
 pub fn conv(
     name: &str,
     rng: &mut Rng,
-    h: usize,
-    w: usize,
-    cin: usize,
+    [h, w, cin]: [usize; 3],
     cout: usize,
     k: usize,
     s: usize,
@@ -343,8 +342,8 @@ pub fn layers(small: bool) -> Vec<Layer> {
     let d = if small { 4 } else { 1 };
     vec![
         depthwise("mbv2_dw3x3", &mut rng, 112 / d, 112 / d, 32, 3, 1),
-        conv("mbv2_pw1x1", &mut rng, 56 / d, 56 / d, 24, 144, 1, 1),
-        conv("resnet_conv3x3", &mut rng, 56 / d, 56 / d, 64, 64, 3, 1),
+        conv("mbv2_pw1x1", &mut rng, [56 / d, 56 / d, 24], 144, 1, 1),
+        conv("resnet_conv3x3", &mut rng, [56 / d, 56 / d, 64], 64, 3, 1),
         fully_connected("fc", &mut rng, 1, 1280 / d, 1000 / d),
         batch_matmul("vit_bmm", &mut rng, 197 / d, 768 / d, 768 / d),
     ]

@@ -25,7 +25,6 @@ use serde::Serialize;
 use crate::model::Model;
 use crate::quant::calibrate::Stats;
 use crate::quant::options::DynamicOptions;
-use crate::quant::passes::Twins;
 use crate::{CalibrationOptions, Error, Result};
 
 /// What the quantizer makes of a float model (the TFLite converter's modes).
@@ -280,7 +279,7 @@ fn dispatch_int8(
     model: &Model,
     stats: &Stats,
     opts: &QuantizeOptions,
-) -> Result<(Model, Vec<FloatOp>, Vec<(String, usize)>, Twins)> {
+) -> Result<crate::quant::passes::full_integer::Dispatched> {
     crate::quant::passes::full_integer::dispatch(model, stats, opts)
 }
 

@@ -242,6 +242,15 @@ fn quantize_int8_with_twins(
     Ok((out, report, twins))
 }
 
+/// What [`dispatch`] gives: the model, the ops left float, the weights whose scales the bias
+/// fit raised (name, channels) and the tensors' float twins.
+pub(crate) type Dispatched = (
+    Model,
+    Vec<crate::quant::api::FloatOp>,
+    Vec<(String, usize)>,
+    Twins,
+);
+
 /// The full-integer pass behind [`crate::quant::quantize`]'s int8 modes (called by
 /// `api::dispatch_int8`), with the ops left float in the API's report form and the
 /// tensors' twins in `model`.
@@ -249,12 +258,7 @@ pub(crate) fn dispatch(
     model: &Model,
     stats: &Stats,
     opts: &crate::quant::QuantizeOptions,
-) -> Result<(
-    Model,
-    Vec<crate::quant::api::FloatOp>,
-    Vec<(String, usize)>,
-    Twins,
-)> {
+) -> Result<Dispatched> {
     let int8 = Int8Options {
         per_channel: !opts.per_tensor,
         integer_only: opts.mode == crate::quant::Mode::Int8Only,
