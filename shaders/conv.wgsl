@@ -67,8 +67,12 @@ struct Params {
     act_hi: f32,
     // Always 0 (`fuse_guard`, shaders/common/unfused.wgsl).
     guard: u32,
-    // `conv_f32_converter`: the first output channel it computes (out_c rounded down to 16).
+    // `conv_f32_converter`: the first output channel it computes (out_c rounded down to 16,
+    // or 0 when it computes every output), the pixels it computes (those within the blocks
+    // of four, or all), and Eigen's depth blocking `kc` (`eigen_kc`).
     ord_row0: u32,
+    ord_cols: u32,
+    ord_kc: u32,
 }
 
 // Invocations per workgroup, WG_M of them along pixels (WG_N = WG / WG_M along channels).
@@ -472,7 +476,7 @@ fn conv_f32_converter(
 ) {
     let i = flat_workgroup(wid, nwg) * 64u + lid;
     let rows = p.out_c - p.ord_row0;
-    let cols = p.m / 4u * 4u;
+    let cols = p.ord_cols;
     if (i >= rows * cols) {
         return;
     }
@@ -481,7 +485,7 @@ fn conv_f32_converter(
     ord_px = pixel_entry(m);
     ord_channel0 = (oc / p.per_group) * p.filter_in_c;
     ord_filter = oc * p.k;
-    let v = eigen_gemm_dot(p.k, oc, p.out_c, m, p.m) + bias_f[oc];
+    let v = eigen_product_dot(p.k, p.ord_kc, oc, p.out_c, m, p.m) + bias_f[oc];
     output_f[m * p.out_c + oc] = clamp_cpp(v, p.act_lo, p.act_hi);
 }
 

@@ -71,7 +71,8 @@ struct Gemm {
     float_offset: u32,
     // Always 0 (`fuse_guard`, shaders/common/unfused.wgsl).
     guard: u32,
-    pad1: u32,
+    // `gemm_f32_converter`: Eigen's depth blocking `kc` (`k` when the product is not blocked).
+    ord_kc: u32,
 }
 
 // Per product of a batch: first row of A, first row of B, first output element, first row
@@ -447,12 +448,12 @@ fn gemm_f32(
 
 // ---- float32 FULLY_CONNECTED in the converter's order -------------------------------------
 //
-// `FloatOrder::Converter` (`FloatFc`): one row of input goes through Eigen's GEMV (every
-// output in the lanes' order, `eigen_gemv_row`); several through Eigen's GEMM with the
-// weights as the left-hand side (`eigen_gemm_dot`, row = unit, column = input row), where
-// only the units past the blocks of 16, in the columns within the blocks of four, are not
-// summed in plain order: `gemm_f32` computes everything, then this sums those again. One
-// invocation per output, units fastest.
+// `FloatOrder::Converter` (`FloatFc`): the product with the weights as the left-hand side
+// (row = unit, column = input row) in Eigen's order (`eigen_product_dot`). One input row or
+// one unit goes through Eigen's GEMV, a depth over `kc` is summed block by block: every
+// output is summed here. Otherwise only the units past the blocks of 16, in the columns
+// within the blocks of four, are not summed in plain order: `gemm_f32` computes everything,
+// then this sums those again. One invocation per output, units fastest.
 
 fn fuse_guard() -> u32 {
     return p.guard;
@@ -476,9 +477,10 @@ fn gemm_f32_converter(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let i = flat_workgroup(wid, nwg) * 64u + lid;
-    let gemv = p.m == 1u;
-    let row0 = select(p.n / 16u * 16u, 0u, gemv);
-    let cols = select(p.m / 4u * 4u, 1u, gemv);
+    // Every output when Eigen takes its GEMV (one input row or one unit) or blocks the depth.
+    let whole = p.m == 1u || p.n == 1u || p.ord_kc < p.k;
+    let row0 = select(p.n / 16u * 16u, 0u, whole);
+    let cols = select(p.m / 4u * 4u, p.m, whole);
     let rows = p.n - row0;
     if (i >= rows * cols) {
         return;
@@ -488,13 +490,7 @@ fn gemm_f32_converter(
     let zo = zoff[0];
     ord_x = (zo.a + b) * p.k;
     ord_w = (zo.b + o) * p.k;
-    var total: f32;
-    if (gemv) {
-        total = eigen_gemv_row(p.k, p.n % 2u == 1u && o + 1u == p.n);
-    } else {
-        total = eigen_gemm_dot(p.k, o, p.n, b, p.m);
-    }
-    var v = total + fbias[o];
+    var v = eigen_product_dot(p.k, p.ord_kc, o, p.n, b, p.m) + fbias[o];
     if (p.f_clamp == 1u) {
         v = clamp_cpp(v, p.f_min, p.f_max);
     }

@@ -51,6 +51,8 @@ struct TcParams {
     unsigned_bytes: u32,
     // uint8: -weights zero point (int8 weights have none).
     filter_offset: i32,
+    // float32, converter's order: Eigen's depth blocking `kc` of the GEMM (`eigen_kc`).
+    ord_kc: u32,
 }
 
 @group(0) @binding(0) var<uniform> tp: TcParams;
@@ -220,15 +222,7 @@ fn col2im_sum(s: vec4<u32>) -> f32 {
             ord_filter = ((s.w * tp.filter_h + fy) * tp.filter_w + fx) * tp.in_c;
             ord_input = (s.x * pixels + p) * tp.in_c;
             let row = (fy * tp.filter_w + fx) * tp.out_c + s.w;
-            var dot: f32;
-            if (pixels == 1u) {
-                dot = eigen_gemv_row(tp.in_c, rows % 2u == 1u && row + 1u == rows);
-            } else if (rows == 1u) {
-                dot = eigen_gemv_row(tp.in_c, pixels % 2u == 1u && p + 1u == pixels);
-            } else {
-                dot = eigen_gemm_dot(tp.in_c, row, rows, p, pixels);
-            }
-            total += dot;
+            total += eigen_product_dot(tp.in_c, tp.ord_kc, row, rows, p, pixels);
         }
     }
     return total;

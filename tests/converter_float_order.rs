@@ -10,12 +10,24 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use litequant::data::{Npz, NpzDataset};
 use litequant::{
     calibrate, Buf, CalibrationOptions, ConverterFloatEngine, Engine, Model, Observer,
     ReferenceEngine, Session, Tensor,
 };
+
+/// The goldens were made on a machine with a 32 KiB L1 data cache (Eigen's kc = 400 for the
+/// float GEMMs). The converter order's cache size is a process-wide setting: each test holds
+/// this lock while it runs, with the size it needs.
+static CACHE: Mutex<()> = Mutex::new(());
+
+fn with_l1d(bytes: usize) -> MutexGuard<'static, ()> {
+    let guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    litequant::reference::set_converter_l1d_cache(Some(bytes));
+    guard
+}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -118,6 +130,7 @@ fn golden_models() -> Vec<(String, Model, PathBuf)> {
 
 #[test]
 fn float_kernels_equal_the_converters_bit_for_bit() {
+    let _cache = with_l1d(32 * 1024);
     let cases = golden_models();
     assert!(cases.len() >= 30, "{} golden files", cases.len());
     let mut problems = Vec::new();
@@ -125,8 +138,11 @@ fn float_kernels_equal_the_converters_bit_for_bit() {
     for (name, model, golden) in &cases {
         let (n, bad) = against_golden(&ConverterFloatEngine, model, golden);
         tensors += n;
-        if bad > 0 {
-            problems.push(format!("{name}: {bad} elements differ"));
+        let residual = GOLDEN_RESIDUAL.contains(&name.as_str());
+        if (bad > 0) != residual {
+            problems.push(format!(
+                "{name}: {bad} elements differ (listed as a residual: {residual})"
+            ));
         }
         let (_, bad_ref) = against_golden(&ReferenceEngine, model, golden);
         if bad_ref > 0 {
@@ -151,6 +167,11 @@ fn float_kernels_equal_the_converters_bit_for_bit() {
         "gemm_tconv3x3_s2_c19_o6",
         "gemv_tconv_1px_c13_o5",
         "gemv_tconv_rowvec_c12",
+        "gemv_conv_1px_c16_o13",
+        "gemv_conv_1ch_c24",
+        "gemv_fc_b5_k40_u1",
+        "kc_conv1x1_408x28",
+        "kc_fc_b5_k820_u13",
     ] {
         assert!(
             reference_differs
@@ -158,6 +179,23 @@ fn float_kernels_equal_the_converters_bit_for_bit() {
                 .any(|r| r.starts_with(&format!("{must} "))),
             "{must}: the reference order should differ from the converter's"
         );
+    }
+}
+
+/// Eigen's depth blocking is what makes the deep products equal (they are in the test
+/// above): without it — an L1 so large that `kc` covers every depth — they differ.
+#[test]
+fn deep_products_need_eigens_depth_blocking() {
+    let _cache = with_l1d(1 << 30);
+    let deep: Vec<_> = golden_models()
+        .into_iter()
+        .filter(|(name, ..)| name.starts_with("kc_"))
+        .collect();
+    assert_eq!(deep.len(), 4);
+    for (name, model, golden) in &deep {
+        let (n, bad) = against_golden(&ConverterFloatEngine, model, golden);
+        assert!(n > 0 && bad > 0, "{name}: equal without the blocking");
+        println!("{name}: {bad} elements differ without Eigen's depth blocking");
     }
 }
 
@@ -229,7 +267,14 @@ fn calibrated_with<E: Engine>(engine: &E, model_rel: &str, m: &Model) -> litequa
 /// parameters (same-scale), and the optimized kernel interpolates half-pixel centres in
 /// another order. The quantized models of these cases equal the converter's
 /// (tests/quantize_int8.rs).
+///
+/// DIV's `div_bcast_c` tensor 0 is a model input whose values are all negative: TF's
+/// calibration logger starts each running maximum at `std::numeric_limits<float>::min()`
+/// (`calibration_logger`'s `MinMax`: 1.18e-38, the smallest normal float, not the most
+/// negative one), so it records that as the maximum. The quantized range includes 0 either way
+/// (`[min, 0]` vs `[min, 1.18e-38]`: the same scale and zero point).
 const RANGE_UNUSED: &[(&str, usize)] = &[
+    ("ops/div_bcast_c_f32.tflite", 0),
     ("ops/logistic_f32.tflite", 1),
     ("ops/resize_bilinear_half_f32.tflite", 2),
     ("ops/softmax_f32.tflite", 1),
@@ -237,8 +282,23 @@ const RANGE_UNUSED: &[(&str, usize)] = &[
     ("ops/tanh_f32.tflite", 1),
 ];
 
+/// Ranges the converter-order engine does not reproduce and that do feed a scale — residuals
+/// of the converter parity, listed in docs/ops.md: GELU's float output, which the converter's
+/// optimized kernel computes with Eigen's vectorised `erf`/`tanh` (ours: the C library's
+/// `erfcf`, as BUILTIN_REF), one float32 ulp apart on some values; and, through it, the
+/// FULLY_CONNECTED after it in `gelu_mlp`.
+const RANGE_RESIDUAL: &[(&str, usize)] = &[
+    ("ops/gelu_approx_f32.tflite", 1),
+    ("ops/gelu_f32.tflite", 1),
+    ("ops/gelu_mlp_f32.tflite", 7),
+];
+
+/// Golden files whose tensors consume a residual's output (see [`RANGE_RESIDUAL`]).
+const GOLDEN_RESIDUAL: &[&str] = &["gelu_mlp"];
+
 #[test]
 fn calibration_ranges_equal_the_converters_calibrator() {
+    let _cache = with_l1d(32 * 1024);
     let ranges = converter_ranges();
     assert!(ranges.len() >= 90, "{} models", ranges.len());
     let mut problems = Vec::new();
@@ -254,7 +314,8 @@ fn calibration_ranges_equal_the_converters_calibrator() {
                 continue;
             };
             compared += 1;
-            let unused = RANGE_UNUSED.contains(&(rel.as_str(), *t));
+            let unused = RANGE_UNUSED.contains(&(rel.as_str(), *t))
+                || RANGE_RESIDUAL.contains(&(rel.as_str(), *t));
             if ((s.min.to_bits(), s.max.to_bits()) == (*lo, *hi)) == unused {
                 problems.push(format!(
                     "{rel}: tensor {t} (documented as differing: {unused}): ours [{}, {}], \
@@ -275,7 +336,7 @@ fn calibration_ranges_equal_the_converters_calibrator() {
         "{} models, {} of {compared} ranges equal to TF's calibrator; {reference_moved} differ \
          in the reference order",
         ranges.len(),
-        compared - RANGE_UNUSED.len()
+        compared - RANGE_UNUSED.len() - RANGE_RESIDUAL.len()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(reference_moved > 0);

@@ -29,8 +29,10 @@ digits_calib.npy; every op fixture tests/fixtures/ops/CASE_f32.tflite that
 has CASE.calib.npz, on its first 5 samples (ranges over all of them); and the
 float models made here (tests/fixtures/converter_float/NAME.tflite, see
 EXTRA) for the GEMM/GEMV paths the op fixtures leave out — 24 and 20 output
-channels (row blocks of 16, then 8 or 4), 13 and 9 units, odd depths, and
-TRANSPOSE_CONV's GEMM and both of its GEMV cases — on 6
+channels (row blocks of 16, then 8 or 4), 13 and 9 units, odd depths,
+TRANSPOSE_CONV's GEMM and both of its GEMV cases, CONV_2D's and
+FULLY_CONNECTED's GEMV cases (one output pixel, one output channel or unit), and depths over Eigen's cache
+blocking kc (made on a machine with a 32 KiB L1 data cache: kc = 400) — on 6
 samples of uniform [-1, 1] data saved as their goldens' input_0 (ranges over
 those samples).
 
@@ -173,10 +175,24 @@ EXTRA = {
     "gemv_tconv_1px_c13_o5": ([1, 1, 1, 13], _tconv([1, 1, 1, 13], 5, 3, 2, "VALID", 6)),
     # One weights row (1x1, one output channel): GEMV over 25 pixels.
     "gemv_tconv_rowvec_c12": ([1, 5, 5, 12], _tconv([1, 5, 5, 12], 1, 1, 1, "VALID", 7)),
+    # Products with one column or one row are Eigen's GEMV: CONV_2D with one output pixel
+    # (3x3 SAME on a 1x1 input: depth 144, 13 channels, the last one alone) or one output
+    # channel (GEMV over the 25 pixels); FULLY_CONNECTED with one unit over 5 input rows.
+    "gemv_conv_1px_c16_o13": ([1, 1, 1, 16], _conv(16, 13, 3, 12)),
+    "gemv_conv_1ch_c24": ([1, 5, 5, 24], _conv(24, 1, 3, 13)),
+    "gemv_fc_b5_k40_u1": ([5, 40], _fc(40, 1, 14)),
+    # Depths over Eigen's kc (400 with this machine's 32 KiB L1 data cache): summed block by
+    # block. 408 -> blocks 208 + 200; 3x3x56 = 504 -> 256 + 248; 820 -> 280 + 280 + 260;
+    # TRANSPOSE_CONV's GEMM depth is its input channels: 410 -> 208 + 202. Two samples each
+    # (KB-sized goldens).
+    "kc_conv1x1_408x28": ([1, 3, 3, 408], _conv(408, 28, 1, 8), 2),
+    "kc_conv3x3_56x20": ([1, 4, 5, 56], _conv(56, 20, 3, 9), 2),
+    "kc_fc_b5_k820_u13": ([5, 820], _fc(820, 13, 10), 2),
+    "kc_tconv2x2_c410_o5": ([1, 2, 3, 410], _tconv([1, 2, 3, 410], 5, 2, 2, "VALID", 11), 2),
 }
 
 
-def make_extra(name, shape, fn):
+def make_extra(name, shape, fn, n=6):
     module = tf.Module()
     module.f = tf.function(fn, input_signature=[tf.TensorSpec(shape, tf.float32, name="x0")])
     conv = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -184,7 +200,7 @@ def make_extra(name, shape, fn):
     path = OUT / f"{name}.tflite"
     path.write_bytes(conv.convert())
     rng = np.random.default_rng(len(name))
-    samples = [[rng.uniform(-1, 1, shape).astype(np.float32)] for _ in range(6)]
+    samples = [[rng.uniform(-1, 1, shape).astype(np.float32)] for _ in range(n)]
     return path, samples
 
 
@@ -211,8 +227,8 @@ def main():
         if any(k.startswith("t") for k in arrays):
             npz_fixed.write_npz(OUT / f"{case}.npz", arrays)
         ranges[f"ops/{case}_f32.tflite"] = calibrated_ranges(path, samples)
-    for name, (shape, fn) in EXTRA.items():
-        path, samples = make_extra(name, shape, fn)
+    for name, (shape, fn, *n) in EXTRA.items():
+        path, samples = make_extra(name, shape, fn, *n)
         npz_fixed.write_npz(OUT / f"{name}.npz", run(path, samples))
         ranges[f"converter_float/{name}.tflite"] = calibrated_ranges(path, samples)
     (OUT / "ranges.json").write_text(json.dumps(ranges, indent=1, sort_keys=True) + "\n")

@@ -48,47 +48,76 @@ fn eigen_gemv_row(n: u32, single: bool) -> f32 {
     return ord_seq(j, n, cc);
 }
 
-// `eigen_gemm_dot`: output (row, col) of a `rows` x `cols` GEMM of depth `depth` in Eigen's
-// `gebp_kernel` (mr = 16, nr = 4), whose order depends on the output's place in the blocking:
+// `eigen_product_dot`: output (row, col) of a `rows` x `cols` product of depth `depth` as
+// TFLite's `cpu_backend_gemm` has Eigen compute it: one column, Eigen's GEMV (the last row of
+// an odd count alone); one row, the GEMV of the transposed product over the columns; else
+// the blocked GEMM (`eigen_gemm_dot`, blocks of `kc`).
+fn eigen_product_dot(depth: u32, kc: u32, row: u32, rows: u32, col: u32, cols: u32) -> f32 {
+    if (cols == 1u) {
+        return eigen_gemv_row(depth, rows % 2u == 1u && row + 1u == rows);
+    }
+    if (rows == 1u) {
+        return eigen_gemv_row(depth, cols % 2u == 1u && col + 1u == cols);
+    }
+    return eigen_gemm_dot(depth, kc, row, rows, col, cols);
+}
+
+// `eigen_gemm_dot`: output (row, col) of a `rows` x `cols` GEMM of depth `depth`, cut by
+// Eigen's depth blocking into blocks of `kc` (the host's `eigen_kc`; `depth` itself when the
+// product is not blocked): the destination starts at 0 and each block's sum (`gebp_dot`) is
+// added to it in turn.
+fn eigen_gemm_dot(depth: u32, kc: u32, row: u32, rows: u32, col: u32, cols: u32) -> f32 {
+    let blocks = (depth + kc - 1u) / kc;
+    var c = 0.0;
+    for (var bi = 0u; bi < blocks; bi++) {
+        let k0 = bi * kc;
+        c += gebp_dot(k0, min(kc, depth - k0), row, rows, col, cols);
+    }
+    return c;
+}
+
+// One block of `eigen_gemm_dot`: steps `k0 .. k0 + depth` in Eigen's `gebp_kernel` (mr = 16,
+// nr = 4), whose order depends on the output's place in the blocking:
 // rows in blocks of 16, or a column outside the blocks of four: in order; rows in blocks of
 // 8 or 4: even and odd steps apart over the depth rounded down to 8, then in order; the rows
 // after those: the "swapped" kernel (eight partial sums, k = 8m + 2r + p in `even[r]` for
 // p = 0 and `odd[r]` for p = 1, reduced register-wise; two lanes on; an odd last step last).
-fn eigen_gemm_dot(depth: u32, row: u32, rows: u32, col: u32, cols: u32) -> f32 {
+fn gebp_dot(k0: u32, depth: u32, row: u32, rows: u32, col: u32, cols: u32) -> f32 {
     let p2 = rows / 16u * 16u;
     let p1 = p2 + (rows - p2) / 8u * 8u;
     let half = p1 + (rows - p1) / 4u * 4u;
     let in_block_of_four = col < cols / 4u * 4u;
     if (row < p2 || !in_block_of_four) {
-        return ord_seq(0u, depth, 0.0);
+        return ord_seq(k0, k0 + depth, 0.0);
     }
     if (row < half) {
         let peeled = depth / 8u * 8u;
         var c = 0.0;
         var d = 0.0;
         for (var k = 0u; k < peeled; k += 2u) {
-            c += ord_prod(k);
-            d += ord_prod(k + 1u);
+            c += ord_prod(k0 + k);
+            d += ord_prod(k0 + k + 1u);
         }
-        return ord_seq(peeled, depth, c + d);
+        return ord_seq(k0 + peeled, k0 + depth, c + d);
     }
     let end4 = depth / 8u * 8u;
     let end2 = depth / 2u * 2u;
     var even = vec4<f32>(0.0);
     var odd = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < end4; k0 += 8u) {
-        even += vec4<f32>(ord_prod(k0), ord_prod(k0 + 2u), ord_prod(k0 + 4u), ord_prod(k0 + 6u));
-        odd += vec4<f32>(ord_prod(k0 + 1u), ord_prod(k0 + 3u), ord_prod(k0 + 5u), ord_prod(k0 + 7u));
+    for (var k8 = 0u; k8 < end4; k8 += 8u) {
+        let k = k0 + k8;
+        even += vec4<f32>(ord_prod(k), ord_prod(k + 2u), ord_prod(k + 4u), ord_prod(k + 6u));
+        odd += vec4<f32>(ord_prod(k + 1u), ord_prod(k + 3u), ord_prod(k + 5u), ord_prod(k + 7u));
     }
     var s0 = (even.x + even.y) + (even.z + even.w);
     var s1 = (odd.x + odd.y) + (odd.z + odd.w);
     for (var k = end4; k < end2; k += 2u) {
-        s0 += ord_prod(k);
-        s1 += ord_prod(k + 1u);
+        s0 += ord_prod(k0 + k);
+        s1 += ord_prod(k0 + k + 1u);
     }
     let total = s0 + s1;
     if (end2 < depth) {
-        return total + ord_prod(end2);
+        return total + ord_prod(k0 + end2);
     }
     return total;
 }

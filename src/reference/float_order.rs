@@ -15,7 +15,12 @@
 //!   product at a time; the bias is added after. Several rows: Eigen's GEMM kernel
 //!   ([`eigen_gemm_dot`]).
 //! - CONV_2D (`optimized_ops::Conv`: im2col, then Eigen's GEMM with one row per output channel
-//!   and one column per output pixel, [`eigen_gemm_dot`]); the bias after.
+//!   and one column per output pixel, [`eigen_product_dot`]: its GEMV when there is one
+//!   output pixel or one channel, else [`eigen_gemm_dot`]); the bias after. Depths over
+//!   Eigen's cache blocking `kc` (400 with a 32 KiB L1 data cache, [`eigen_kc`]) are summed
+//!   block by block, so the result depends on the L1 size of the machine the converter ran
+//!   on ([`set_converter_l1d_cache`]); the same holds for FULLY_CONNECTED with several rows
+//!   and TRANSPOSE_CONV.
 //! - DEPTHWISE_CONV_2D (`optimized_ops::DepthwiseConv`): the accumulator starts at the bias,
 //!   then each tap is added in (ky, kx) order.
 //! - MEAN of float32 over the last dimensions (after TFLite drops size-1 dimensions and
@@ -39,6 +44,9 @@
 //! the converter on another CPU family (ARM: ruy and NEON) sums in yet another order. Other
 //! kernels' results do not depend on the order (elementwise ops) or their outputs take fixed
 //! or inherited parameters (softmax, logistic, tanh, pooling, reshapes).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 /// Which summation order the float32 kernels follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,6 +147,27 @@ pub(crate) fn gemv_single_row(row: usize, rows: usize) -> bool {
     rows % 2 == 1 && row + 1 == rows
 }
 
+/// One output of a float product as TFLite's `cpu_backend_gemm` has Eigen compute it: `a` is
+/// row `row` of the row-major left-hand side (`rows` rows), `b` column `col` of the
+/// right-hand side (`cols` columns). A product with one column is Eigen's row-major GEMV
+/// (`dst.cols() == 1`); one with a single row is the GEMV of the transposed product over the
+/// columns (`dst.rows() == 1`, Eigen's `gemv_dense_selector` on the left); anything else its
+/// blocked GEMM kernel ([`eigen_gemm_dot`]).
+pub(crate) fn eigen_product_dot(
+    a: &[f32],
+    b: &[f32],
+    (row, rows): (usize, usize),
+    (col, cols): (usize, usize),
+) -> f32 {
+    if cols == 1 {
+        eigen_gemv_row(a, b, gemv_single_row(row, rows))
+    } else if rows == 1 {
+        eigen_gemv_row(b, a, gemv_single_row(col, cols))
+    } else {
+        eigen_gemm_dot(a, b, (row, rows), (col, cols))
+    }
+}
+
 /// One output of Eigen's GEMM kernel (`gebp_kernel`, AVX `Packet8f`; `mr` = 16, Eigen's
 /// `default_mr`, as the build has no single-instruction multiply-add; `nr` = 4) as
 /// TFLite's `cpu_backend_gemm` runs it: `a` is row `row` of the row-major left-hand side
@@ -155,14 +184,30 @@ pub(crate) fn gemv_single_row(row: usize, rows: usize) -> bool {
 ///   over the depth rounded down to a multiple of 8, reduced register-wise, continued two
 ///   steps at a time, the two lanes added, an odd last step added last.
 ///
-/// Depths above Eigen's cache blocking (`kc`) are not split here: the kernels' order is
-/// exact for the calibration-sized products this is used for (up to a few hundred).
+/// Depths above Eigen's cache blocking `kc` ([`eigen_kc`]) are summed a block at a time:
+/// the destination starts at zero and each block's sum, in the kernel's order over that
+/// block alone, is added to it (`dst.setZero()`, then `gebp_kernel` per `kc` block storing
+/// `C += acc`).
 pub(crate) fn eigen_gemm_dot(
     a: &[f32],
     b: &[f32],
     (row, rows): (usize, usize),
     (col, cols): (usize, usize),
 ) -> f32 {
+    let depth = a.len().min(b.len());
+    let kc = eigen_kc(depth, rows, cols).max(1);
+    let mut c = 0.0f32;
+    let mut k0 = 0;
+    while k0 < depth {
+        let k1 = (k0 + kc).min(depth);
+        c += gebp_dot(&a[k0..k1], &b[k0..k1], (row, rows), (col, cols));
+        k0 = k1;
+    }
+    c
+}
+
+/// One `kc` block of [`eigen_gemm_dot`]: the sum over the block in the kernel's order.
+fn gebp_dot(a: &[f32], b: &[f32], (row, rows): (usize, usize), (col, cols): (usize, usize)) -> f32 {
     let depth = a.len().min(b.len());
     let seq = |from: usize, to: usize, mut acc: f32| {
         for k in from..to {
@@ -216,9 +261,143 @@ pub(crate) fn eigen_gemm_dot(
     }
 }
 
+/// Eigen's depth blocking of a `rows × depth` by `depth × cols` float GEMM, single-threaded
+/// (`evaluateProductBlockingSizesHeuristic` in `GeneralBlockPanelKernel.h`, with
+/// `KcFactor` 1 and the AVX kernel's `mr` = 16, `nr` = 4): an `mr × kc` panel of the
+/// left-hand side and a `kc × nr` panel of the right-hand side plus an `mr × nr` block of
+/// results fit in L1, so `max_kc = ((l1 − 16·4·4) / (16·4 + 4·4))` rounded down to a multiple
+/// of 8 (400 with a 32 KiB L1); a deeper product is cut into the fewest blocks that
+/// allows, the blocks made as even as multiples of 8 permit. Problems whose every side is
+/// under 48 are not blocked. The L1 size is the one Eigen reads from the CPU
+/// ([`converter_l1d_cache`]).
+pub(crate) fn eigen_kc(depth: usize, rows: usize, cols: usize) -> usize {
+    kc_for(depth, rows, cols, converter_l1d_cache())
+}
+
+/// [`eigen_kc`] for an L1 data cache of `l1` bytes.
+fn kc_for(depth: usize, rows: usize, cols: usize, l1: usize) -> usize {
+    const MR: usize = 16;
+    const NR: usize = 4;
+    const PEELING: usize = 8;
+    if depth.max(rows).max(cols) < 48 {
+        return depth;
+    }
+    let k_div = MR * 4 + NR * 4;
+    let k_sub = MR * NR * 4;
+    let max_kc = ((l1.saturating_sub(k_sub) / k_div) & !(PEELING - 1)).max(1);
+    if depth <= max_kc {
+        depth
+    } else if depth % max_kc == 0 {
+        max_kc
+    } else {
+        max_kc - PEELING * ((max_kc - 1 - depth % max_kc) / (PEELING * (depth / max_kc + 1)))
+    }
+}
+
+/// The L1 data cache size set with [`set_converter_l1d_cache`]; 0 when none is set.
+static CONVERTER_L1D: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the L1 data cache size (bytes) that [`FloatOrder::Converter`] assumes the converter
+/// ran with, or `None` to go back to the default: the environment variable
+/// `LITEQUANT_CONVERTER_L1D` (bytes) if set, else this CPU's as Eigen reads it.
+///
+/// Eigen, inside the converter, cuts float GEMMs deeper than `kc` (400 with a 32 KiB L1)
+/// into blocks and sums block by block; `kc` follows the L1 size of the machine the
+/// converter ran on. To reproduce a converter file made on another machine, set its L1
+/// size here.
+pub fn set_converter_l1d_cache(bytes: Option<usize>) {
+    CONVERTER_L1D.store(bytes.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The L1 data cache size (bytes) the converter order assumes: the one set with
+/// [`set_converter_l1d_cache`], else `LITEQUANT_CONVERTER_L1D`, else this CPU's as Eigen's
+/// `queryCacheSizes` reads it through CPUID (Intel: leaf 4, the level-1 data or unified
+/// cache's ways × partitions × line size × sets; AMD: leaf 0x8000_0005, ECX bits 31–24 in
+/// KiB), else Eigen's x86 default of 32 KiB.
+pub fn converter_l1d_cache() -> usize {
+    match CONVERTER_L1D.load(Ordering::Relaxed) {
+        0 => *HOST_L1D.get_or_init(|| {
+            std::env::var("LITEQUANT_CONVERTER_L1D")
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&v| v > 0)
+                .or_else(cpuid_l1d)
+                .unwrap_or(32 * 1024)
+        }),
+        set => set,
+    }
+}
+
+static HOST_L1D: OnceLock<usize> = OnceLock::new();
+
+/// Eigen's `queryCacheSizes` for the L1 data cache (`None` where it finds none).
+#[cfg(target_arch = "x86_64")]
+#[allow(unused_unsafe)] // CPUID's intrinsics became safe after the crate's minimum Rust
+fn cpuid_l1d() -> Option<usize> {
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
+    // SAFETY (Rust before 1.89): CPUID is available on every x86-64 processor.
+    let vendor = unsafe { __cpuid(0) };
+    let amd = matches!(
+        (vendor.ebx, vendor.edx, vendor.ecx),
+        (0x6874_7541, 0x6974_6e65, 0x444d_4163) | (0x6944_4d41, 0x7465_6273, 0x2172_6574)
+    );
+    if amd {
+        // SAFETY: as above; leaves past the maximum return zeros, checked first.
+        let max_ext = unsafe { __cpuid(0x8000_0000) }.eax;
+        if max_ext < 0x8000_0006 {
+            return None;
+        }
+        let l1 = (unsafe { __cpuid(0x8000_0005) }.ecx >> 24) as usize * 1024;
+        return (l1 > 0).then_some(l1);
+    }
+    if vendor.eax < 4 {
+        return None;
+    }
+    for id in 0..16 {
+        // SAFETY: as above; leaf 4 is supported (max standard leaf >= 4).
+        let r = unsafe { __cpuid_count(4, id) };
+        let kind = r.eax & 0x0f;
+        if kind == 0 {
+            break;
+        }
+        if (kind == 1 || kind == 3) && (r.eax & 0xe0) >> 5 == 1 {
+            let ways = ((r.ebx >> 22) & 0x3ff) as usize + 1;
+            let partitions = ((r.ebx >> 12) & 0x3ff) as usize + 1;
+            let line = (r.ebx & 0xfff) as usize + 1;
+            let sets = r.ecx as usize + 1;
+            return Some(ways * partitions * line * sets);
+        }
+    }
+    None
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpuid_l1d() -> Option<usize> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depth_blocks_as_eigen_cuts_them() {
+        let kc = |depth, l1| kc_for(depth, 24, 25, l1);
+        // 32 KiB: max_kc = (32768 - 256) / 80 = 406, down to a multiple of 8: 400.
+        assert_eq!(
+            [kc(400, 32768), kc(408, 32768), kc(504, 32768)],
+            [400, 208, 256]
+        );
+        assert_eq!(
+            [kc(820, 32768), kc(800, 32768), kc(2000, 32768)],
+            [280, 400, 400]
+        );
+        // 48 KiB: max_kc 608.
+        assert_eq!([kc(600, 49152), kc(700, 49152)], [600, 352]);
+        // Small problems are never blocked, and kc stays positive on a tiny cache.
+        assert_eq!(kc_for(40, 40, 40, 1024), 40);
+        assert_eq!(kc_for(100, 40, 40, 100), 1);
+    }
 
     #[test]
     fn predux_orders() {

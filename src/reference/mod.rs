@@ -28,7 +28,8 @@ use crate::model::{self, Model, Op, Operator, Subgraph};
 use crate::{Error, Result, Tensor};
 
 pub(crate) use common::OpCtx;
-pub use float_order::FloatOrder;
+pub(crate) use float_order::eigen_kc;
+pub use float_order::{converter_l1d_cache, set_converter_l1d_cache, FloatOrder};
 
 /// A prepared operator: computes its outputs from its inputs.
 ///

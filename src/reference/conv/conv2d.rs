@@ -5,7 +5,7 @@ use crate::model::{Conv2DOptions, DType};
 use crate::Result;
 
 use super::super::common::{clamp_like_cpp, Epilogue};
-use super::super::float_order::eigen_gemm_dot;
+use super::super::float_order::eigen_product_dot;
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
@@ -194,7 +194,7 @@ impl ConvF32 {
                             s.for_each_tap((b, oy, ox, oc), |x, w| patch[w - base] = input[x]);
                         }
                         let row = &filter[s.filter_offset(oc, 0, 0)..][..depth];
-                        let total = eigen_gemm_dot(row, &patch, (oc, g.out_c), (col, pixels));
+                        let total = eigen_product_dot(row, &patch, (oc, g.out_c), (col, pixels));
                         let bias_value = bias.map_or(0.0, |v| v[oc]);
                         output[g.out_offset(b, oy, ox) + oc] =
                             clamp_like_cpp(total + bias_value, lo, hi);

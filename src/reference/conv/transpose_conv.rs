@@ -31,7 +31,7 @@ use crate::{Buf, Error, Result};
 use super::super::common::{
     clamp_like_cpp, compute_padding, quantized_activation_range, shape_of, Epilogue, QInt,
 };
-use super::super::float_order::{eigen_gemm_dot, eigen_gemv_row, gemv_single_row};
+use super::super::float_order::eigen_product_dot;
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     check_bias_at, f32_arg, f32_out, filter_scales, float_range, hybrid_weights_at, int8_params_at,
@@ -463,15 +463,7 @@ impl TconvF32 {
             let weights = &filter[w..w + s.in_c];
             let x = &input[(b * pixels + p) * s.in_c..][..s.in_c];
             let row = (fy * s.filter_w + fx) * s.out_c + oc;
-            let dot = if pixels == 1 {
-                eigen_gemv_row(weights, x, gemv_single_row(row, rows))
-            } else if rows == 1 {
-                // A row vector times the input: Eigen's GEMV over the pixels.
-                eigen_gemv_row(x, weights, gemv_single_row(p, pixels))
-            } else {
-                eigen_gemm_dot(weights, x, (row, rows), (p, pixels))
-            };
-            total += dot;
+            total += eigen_product_dot(weights, x, (row, rows), (p, pixels));
         });
         total
     }

@@ -10,7 +10,7 @@ use crate::model::{DType, FullyConnectedOptions};
 use crate::{Result, Tensor};
 
 use super::super::common::{clamp_i32, clamp_like_cpp, quantized_activation_range, shape_of};
-use super::super::float_order::{eigen_gemm_dot, eigen_gemv_row, gemv_single_row};
+use super::super::float_order::eigen_product_dot;
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     arg, batch_quantize, check_len, f32s, f32s_mut, i32s, i8s, out0, qs, qs_mut, row_sums,
@@ -198,11 +198,8 @@ impl Kernel for FloatFc {
                         }
                         total
                     }
-                    // One row: Eigen's GEMV; several: Eigen's GEMM kernel.
-                    FloatOrder::Converter if batches == 1 => {
-                        eigen_gemv_row(wr, xr, gemv_single_row(o, units))
-                    }
-                    FloatOrder::Converter => eigen_gemm_dot(wr, xr, (o, units), (b, batches)),
+                    // One input row (or one unit): Eigen's GEMV; else its GEMM kernel.
+                    FloatOrder::Converter => eigen_product_dot(wr, xr, (o, units), (b, batches)),
                 };
                 let bias_value = bias.map_or(0.0, |v| v[o]);
                 out[o + units * b] = clamp_like_cpp(total + bias_value, self.lo, self.hi);

@@ -126,9 +126,44 @@ fn params(s: &ConvShape, gemm: &Gemm, i: &Input, q: (i32, i32, i32), act: (f32, 
     w.u(usize::from(i.aligned)).u(i.pad_word as usize);
     w.u(i.batch_stride).u(usize::from(i.per_channel));
     w.i(q.0).i(q.1).i(q.2).f(act.0).f(act.1);
-    // The fuse guard (always 0), and `conv_f32_converter`'s first channel.
-    w.u(0).u(g.out_c / 16 * 16);
+    // The fuse guard (always 0), and what `conv_f32_converter` computes.
+    let c = ConverterFixup::of(g.out_c, gemm.m, gemm.k);
+    w.u(0).u(c.row0).u(c.cols).u(c.kc);
     w
+}
+
+/// The outputs `conv_f32_converter` sums again in the converter's order (Eigen's, as
+/// `eigen_product_dot`): those the tiled GEMM's plain order gets wrong. Without depth
+/// blocking those are the channels past the blocks of 16 in the pixels within the blocks of
+/// four; a product with one pixel or one channel (Eigen's GEMV) or deeper than `kc` (summed
+/// block by block) has every output in another order.
+struct ConverterFixup {
+    row0: usize,
+    cols: usize,
+    kc: usize,
+}
+
+impl ConverterFixup {
+    fn of(out_c: usize, pixels: usize, depth: usize) -> Self {
+        let kc = crate::reference::eigen_kc(depth, out_c, pixels);
+        if kc < depth || pixels == 1 || out_c == 1 {
+            ConverterFixup {
+                row0: 0,
+                cols: pixels,
+                kc,
+            }
+        } else {
+            ConverterFixup {
+                row0: out_c / 16 * 16,
+                cols: pixels / 4 * 4,
+                kc,
+            }
+        }
+    }
+
+    fn outputs(&self, out_c: usize) -> usize {
+        (out_c - self.row0) * self.cols
+    }
 }
 
 /// Per reduction index k: `(fy * dilation_h, fx * dilation_w, first input channel, 0)`.
@@ -249,11 +284,8 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
         ctx.grid(gemm.workgroups())?,
     )?];
     if k.order == FloatOrder::Converter {
-        // Eigen's GEMM sums the outputs of the channels past the blocks of 16, in the
-        // columns within the blocks of four, in other orders (`eigen_gemm_dot`).
-        let rows = g.out_c - g.out_c / 16 * 16;
-        let cols = gemm.m / 4 * 4;
-        let n = rows * cols;
+        // The outputs Eigen sums in other orders (`ConverterFixup`).
+        let n = ConverterFixup::of(g.out_c, gemm.m, gemm.k).outputs(g.out_c);
         check_index_range(ctx, &[n])?;
         if n > 0 {
             let key = PipelineKey::new("conv", "conv_f32_converter");

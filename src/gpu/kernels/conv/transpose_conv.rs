@@ -62,6 +62,9 @@ fn params(ctx: &GpuOpCtx, s: &TconvShape, u: &Setup) -> Result<Words> {
         .u(usize::from(u.order == FloatOrder::Converter));
     w.u(usize::from(u.unsigned.is_some()))
         .i(u.unsigned.unwrap_or(0));
+    // The GEMM of TransposeConvV2: filter_h·filter_w·out_c rows, one column per input pixel.
+    let rows = s.filter_h * s.filter_w * s.out_c;
+    w.u(crate::reference::eigen_kc(s.in_c, rows, s.in_h * s.in_w));
     Ok(w)
 }
 

@@ -123,6 +123,8 @@ pub(crate) struct Gemm {
     pub input_offset: i32,
     /// hybrid BATCH_MATMUL: subtract the offset term in float, as TFLite.
     pub float_offset: bool,
+    /// `gemm_f32_converter`: Eigen's depth blocking (`eigen_kc`; `k` when not blocked).
+    pub kc: u32,
 }
 
 impl Gemm {
@@ -148,6 +150,7 @@ impl Gemm {
             filter_scale: 0.0,
             input_offset: 0,
             float_offset: false,
+            kc: c(k, "depth")?,
         })
     }
 
@@ -181,7 +184,7 @@ impl Gemm {
             self.input_offset as u32,
             u32::from(self.float_offset),
             0,
-            0,
+            self.kc,
         ];
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
     }

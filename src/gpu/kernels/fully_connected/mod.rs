@@ -251,15 +251,19 @@ fn prepare_float(ctx: &GpuOpCtx, k: &FloatFc) -> Result<Vec<Command>> {
     let out = ctx.output(0)?;
     let args = [&a, &b, &bias, &out];
     let mut cmds = Vec::new();
-    // The converter's order: one input row goes through Eigen's GEMV (every output summed
-    // by `gemm_f32_converter`); several through its GEMM, where the units past the blocks of
-    // 16, in the rows within the blocks of four, are summed in other orders.
-    let converter = match (k.order, d.batches) {
-        (FloatOrder::Reference, _) => 0,
-        (FloatOrder::Converter, 1) => d.units,
-        (FloatOrder::Converter, b) => (d.units - d.units / 16 * 16) * (b / 4 * 4),
+    // The converter's order: one input row or one unit goes through Eigen's GEMV, and a depth
+    // over Eigen's `kc` is summed block by block (every output summed by
+    // `gemm_f32_converter`); otherwise Eigen's GEMM sums the units past the blocks of 16, in
+    // the rows within the blocks of four, in other orders.
+    let kc = crate::reference::eigen_kc(d.depth, d.units, d.batches);
+    g.kc = u32::try_from(kc).unwrap_or(g.k);
+    let whole = d.batches == 1 || d.units == 1 || kc < d.depth;
+    let converter = match k.order {
+        FloatOrder::Reference => 0,
+        FloatOrder::Converter if whole => d.units * d.batches,
+        FloatOrder::Converter => (d.units - d.units / 16 * 16) * (d.batches / 4 * 4),
     };
-    if !(k.order == FloatOrder::Converter && d.batches == 1) {
+    if !(k.order == FloatOrder::Converter && whole) {
         let key = tiles.key("gemm_f32");
         cmds.push(g.dispatch(ctx, &tiles, "gemm_f32", key, &[[0; 8]], &args)?);
     }
