@@ -171,14 +171,23 @@ fn main() -> anyhow::Result<()> {
     let mut data = litequant::data::open(&calib, &inputs, &Default::default())?;
     let stats = litequant::calibrate(&float, &engine, &mut data, &Default::default())
         .with_context(|| format!("calibrating on {}", calib.display()))?;
-    println!("calibration: {} samples on {}", stats.samples, engine.name());
+    println!(
+        "calibration: {} samples on {}",
+        stats.samples,
+        engine.name()
+    );
 
     // 3. Quantize: the custom op stays float between DEQUANTIZE and QUANTIZE.
     let (quantized, report) = quantize(&float, Some(&stats), &QuantizeOptions::int8())?;
     for f in &report.float_ops {
         println!("float op:    operator {} ({}): {}", f.index, f.op, f.reason);
     }
-    let ops: Vec<String> = quantized.main().operators.iter().map(|o| o.op.name()).collect();
+    let ops: Vec<String> = quantized
+        .main()
+        .operators
+        .iter()
+        .map(|o| o.op.name())
+        .collect();
     println!("int8 ops:    {}", ops.join(" "));
     quantized.write_file(&out)?;
     println!("written:     {}", out.display());
@@ -188,8 +197,15 @@ fn main() -> anyhow::Result<()> {
     let x = litequant::bind_inputs(&inputs, data.next_sample().context("no samples")??)?;
     let want = engine.prepare(&float)?.run(&x)?;
     let got = engine.prepare(&quantized)?.run(&x)?;
-    let (want, got) = (want[0].as_f32().unwrap_or(&[]), got[0].as_f32().unwrap_or(&[]));
-    let err = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let (want, got) = (
+        want[0].as_f32().unwrap_or(&[]),
+        got[0].as_f32().unwrap_or(&[]),
+    );
+    let err = want
+        .iter()
+        .zip(got)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     let range = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     println!("int8 vs float on sample 0: max |diff| {err:.5} (outputs up to {range:.4})");
     Ok(())

@@ -196,11 +196,7 @@ pub trait CustomKernel: Send + Sync {
     /// `inputs[i]` is `None` for an omitted optional input. `outputs` arrive allocated
     /// (zeros) with the dtypes and shapes of [`CustomNode::outputs`]; a kernel may write
     /// into them or replace them, but the dtype and shape must stay (the engine checks).
-    fn run(
-        &self,
-        inputs: &[Option<&Tensor>],
-        outputs: &mut [Tensor],
-    ) -> Result<(), CustomOpError>;
+    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<(), CustomOpError>;
 }
 
 /// Custom-op kernels by name. Cheap to clone (the kernels are shared).
@@ -465,12 +461,10 @@ impl BuiltinKernel {
     /// included (kernels read some of them at run), into `outputs`, which must have the
     /// declared dtypes and shapes.
     pub fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
-        self.kernel
-            .run(inputs, outputs)
-            .map_err(|e| match e {
-                Error::Shape(m) => Error::Shape(format!("{}: {m}", self.op)),
-                other => other,
-            })
+        self.kernel.run(inputs, outputs).map_err(|e| match e {
+            Error::Shape(m) => Error::Shape(format!("{}: {m}", self.op)),
+            other => other,
+        })
     }
 }
 

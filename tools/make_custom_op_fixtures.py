@@ -210,7 +210,7 @@ def describe(buf):
 
 
 def check_quantized(path):
-    path = Path(path)
+    path = Path(path).resolve()
     buf = path.read_bytes()
     n_tensors = len(schema.ModelT.InitFromPackedBuf(bytearray(buf), 0).subgraphs[0].tensors)
     builtin = to_builtin(buf)
