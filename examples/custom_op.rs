@@ -5,7 +5,8 @@
 //! With nothing given it uses `tests/fixtures/custom/mediapipe_f32.tflite` (a converter
 //! model whose two TRANSPOSE_CONVs were rewritten into the custom op as MediaPipe's files
 //! store it, `tools/make_custom_op_fixtures.py`) with `calib.npy` beside it, and writes
-//! `tests/fixtures/custom/mediapipe_int8.tflite`.
+//! `target/custom_op/mediapipe_int8.tflite` (the fixture `tests/fixtures/custom/
+//! mediapipe_int8.tflite` is this file: tools/README.md).
 //!
 //! The op (mediapipe/util/tflite/operations/transpose_conv_bias.cc): inputs 0 the input
 //! `[N, H, W, I]`, 1 the weights `[O, KH, KW, I]`, 2 the bias `[O]`, all float32; output
@@ -154,7 +155,8 @@ fn main() -> anyhow::Result<()> {
         [] => (
             fixtures.join("mediapipe_f32.tflite"),
             fixtures.join("calib.npy"),
-            fixtures.join("mediapipe_int8.tflite"),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/custom_op/mediapipe_int8.tflite"),
         ),
         [m, c, o] => (m.clone(), c.clone(), o.clone()),
         _ => anyhow::bail!("usage: custom_op [MODEL CALIB OUT.tflite]"),
@@ -189,6 +191,9 @@ fn main() -> anyhow::Result<()> {
         .map(|o| o.op.name())
         .collect();
     println!("int8 ops:    {}", ops.join(" "));
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     quantized.write_file(&out)?;
     println!("written:     {}", out.display());
 

@@ -95,7 +95,11 @@ fn the_registered_kernel_equals_litert_on_the_builtin_model() {
     // The converter-order engine runs the op too (its TRANSPOSE_CONV order differs).
     let m = Model::from_file(fixture("mediapipe_f32.tflite")).unwrap();
     let x = Tensor::from_f32(&[1, 4, 4, 3], &[0.25; 48]).unwrap();
-    let a = converter.prepare(&m).unwrap().run(std::slice::from_ref(&x)).unwrap();
+    let a = converter
+        .prepare(&m)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap();
     let b = engine().prepare(&m).unwrap().run(&[x]).unwrap();
     let (a, b) = (a[0].as_f32().unwrap(), b[0].as_f32().unwrap());
     assert!(a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-5));
@@ -247,7 +251,7 @@ fn calibration_runs_through_the_op_and_int8_keeps_it_float() {
         DType::I8
     );
 
-    // The committed file is this one (written by `cargo run --example custom_op`), and its
+    // The committed file is this one (written by `examples/custom_op.rs`), and its
     // LiteRT goldens come from the same file with the op written back as TRANSPOSE_CONV.
     let bytes = q.to_bytes().unwrap();
     let committed = std::fs::read(fixture("mediapipe_int8.tflite")).unwrap();
@@ -279,7 +283,11 @@ fn dynamic_and_float16_leave_the_op_as_it_is() {
         &(0..48).map(|i| (i as f32 / 24.0) - 1.0).collect::<Vec<_>>(),
     )
     .unwrap();
-    let want = engine().prepare(&m).unwrap().run(std::slice::from_ref(&x)).unwrap();
+    let want = engine()
+        .prepare(&m)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap();
     // Weights of every size quantized, so that a rule that touched the op's would show.
     let dynamic = litequant::quant::quantize_dynamic(
         &m,
@@ -303,7 +311,11 @@ fn dynamic_and_float16_leave_the_op_as_it_is() {
                 );
             }
         }
-        let got = engine().prepare(q).unwrap().run(std::slice::from_ref(&x)).unwrap();
+        let got = engine()
+            .prepare(q)
+            .unwrap()
+            .run(std::slice::from_ref(&x))
+            .unwrap();
         let (a, b) = (want[0].as_f32().unwrap(), got[0].as_f32().unwrap());
         let err = a
             .iter()

@@ -23,8 +23,8 @@ MediaPipe's `Convolution2DTransposeBias`, made from a real converter output.
    after the sum: the same float values up to the rounding of that one addition).
 4. `calib.npy`: 16 calibration samples, float32 [16, 1, 4, 4, 3].
 
-`--check-quantized FILE` (after `cargo run --example custom_op`, which writes
-`tests/fixtures/custom/mediapipe_int8.tflite`): rewrites the custom ops of that quantized
+`--check-quantized FILE` (after `cargo run --example custom_op -- MODEL CALIB OUT` wrote
+`tests/fixtures/custom/mediapipe_int8.tflite`, tools/README.md): rewrites the custom ops of that quantized
 file back into float TRANSPOSE_CONV ops (an int32 output-shape constant appended as the last
 tensor), checks that LiteRT loads and runs it, and writes its BUILTIN_REF goldens on the same
 3 inputs next to it as `mediapipe_int8.npz` (format as above), which
