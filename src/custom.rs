@@ -44,6 +44,9 @@
 //!   are CPU code; docs/gpu.md).
 //! - An operator whose name has no registered kernel is [`crate::Error::MissingCustomOp`] at
 //!   prepare, naming the op and how to register one.
+//! - Outputs have the shapes the model declares: new input shapes
+//!   ([`crate::Engine::prepare_with_input_shapes`]) cannot be propagated through a custom op
+//!   (an error naming it). What a kernel allocates is outside the engine's memory budget.
 //!
 //! The quantizer never needs a kernel: in full-integer mode a custom op stays float between
 //! DEQUANTIZE and QUANTIZE (a float island, as the TF converter keeps ops it cannot
