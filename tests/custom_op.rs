@@ -422,3 +422,82 @@ fn the_cli_says_it_cannot_load_custom_kernels() {
         assert_eq!(custom_ops(&q).len(), 2, "{mode}");
     }
 }
+
+/// A kernel that misbehaves at run: `Wrong::Shape` returns its output reshaped,
+/// `Wrong::Fails` an error of its own.
+enum Wrong {
+    Shape,
+    Fails,
+}
+
+impl litequant::custom::CustomOp for Wrong {
+    fn prepare(
+        &self,
+        _node: &litequant::custom::CustomNode<'_>,
+    ) -> Result<Box<dyn litequant::custom::CustomKernel>, litequant::custom::CustomOpError> {
+        Ok(Box::new(match self {
+            Wrong::Shape => Wrong::Shape,
+            Wrong::Fails => Wrong::Fails,
+        }))
+    }
+}
+
+impl litequant::custom::CustomKernel for Wrong {
+    fn run(
+        &self,
+        _inputs: &[Option<&Tensor>],
+        outputs: &mut [Tensor],
+    ) -> Result<(), litequant::custom::CustomOpError> {
+        match self {
+            Wrong::Shape => {
+                let n = outputs[0].len();
+                outputs[0] = Tensor::from_f32(&[n], &vec![0.0; n])?;
+                Ok(())
+            }
+            Wrong::Fails => Err(litequant::custom::CustomOpError::Other(
+                "device lost".into(),
+            )),
+        }
+    }
+}
+
+#[test]
+fn a_kernel_that_misbehaves_at_run_is_an_error_naming_the_op() {
+    let m = Model::from_file(fixture("mediapipe_f32.tflite")).unwrap();
+    let x = Tensor::from_f32(&[1, 4, 4, 3], &[0.5; 48]).unwrap();
+    let run = |op: Wrong| {
+        ReferenceEngine::default()
+            .with_custom_op(NAME, op)
+            .prepare(&m)
+            .unwrap()
+            .run(std::slice::from_ref(&x))
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        run(Wrong::Shape),
+        "operator 1 (Convolution2DTransposeBias): the kernel returned output 0 as FLOAT32 \
+         [384], the model declares FLOAT32 [1, 8, 8, 6]"
+    );
+    assert_eq!(
+        run(Wrong::Fails),
+        "operator 1 (Convolution2DTransposeBias): device lost"
+    );
+    // Registries compare by what they hold; builtin kernels are for builtin ops only.
+    let a = litequant::custom::CustomOps::new().with(NAME, TransposeConvBias);
+    assert_eq!(a.names().collect::<Vec<_>>(), [NAME]);
+    assert_eq!(a, a.clone());
+    assert_ne!(
+        a,
+        litequant::custom::CustomOps::new().with(NAME, TransposeConvBias)
+    );
+    let custom = m.main().operators[1].op.clone();
+    let e = litequant::custom::BuiltinKernel::prepare(
+        custom,
+        &[],
+        &[],
+        litequant::FloatOrder::Reference,
+    );
+    assert!(e.is_err());
+}
