@@ -36,7 +36,7 @@
 //! ```
 //!
 //! What the engines do with custom ops:
-//! - [`crate::ReferenceEngine`] and [`crate::ConverterFloatEngine`] call the registered
+//! - [`struct@crate::ReferenceEngine`] and [`struct@crate::ConverterFloatEngine`] call the registered
 //!   [`CustomOp::prepare`] once per operator when a model is prepared, and the kernel it
 //!   returns on every run. Calibration ([`crate::calibrate`]) therefore runs through the op
 //!   and records its outputs like any other tensor.

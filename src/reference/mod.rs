@@ -115,7 +115,7 @@ impl Engine for ReferenceEngine {
 /// TensorFlow's converter calibrates with ([`FloatOrder::Converter`]); everything else —
 /// every integer kernel included — is the reference engine's. Calibrating on it gives the
 /// converter's ranges, and so its scales, bit for bit (on the x86-64 converter build).
-/// Memory budget and custom ops as [`ReferenceEngine`]'s.
+/// Memory budget and custom ops as [`struct@ReferenceEngine`]'s.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConverterFloatEngine {
     max_memory: Option<u64>,
