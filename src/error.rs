@@ -36,6 +36,28 @@ pub enum Error {
     /// precomputes from shapes), found at prepare; see [`crate::memory`].
     #[error("out of memory budget: {0}")]
     Memory(String),
+    /// The model has a custom operator that no kernel is registered for
+    /// ([`crate::custom`]).
+    #[error(
+        "operator {index} is the custom op '{name}', which has no registered kernel: implement \
+         litequant::custom::CustomOp for it and register it with \
+         ReferenceEngine::default().with_custom_op(\"{name}\", kernel) (or \
+         ConverterFloatEngine::default().with_custom_op)"
+    )]
+    MissingCustomOp {
+        /// The operator's index in the main subgraph.
+        index: usize,
+        /// The custom-op name (`custom_code`).
+        name: String,
+    },
+    /// A registered custom kernel failed (at prepare or run).
+    #[error("{op}: {source}")]
+    CustomOp {
+        /// The operator: `operator 3 (Convolution2DTransposeBias)`.
+        op: String,
+        #[source]
+        source: crate::custom::CustomOpError,
+    },
     /// A GPU adapter, device or shader problem.
     #[error("gpu: {0}")]
     Gpu(String),

@@ -3,6 +3,7 @@
 
 extern crate alloc;
 
+pub mod custom;
 pub mod data;
 pub mod engine;
 pub mod error;

@@ -72,6 +72,17 @@ impl GpuSession {
     ) -> Result<GpuSession> {
         model.validate()?;
         let sg = model.main();
+        // Custom kernels are CPU code registered on the reference engines; this engine
+        // runs none (docs/gpu.md).
+        for (index, op) in sg.operators.iter().enumerate() {
+            if let Some(name) = crate::custom::custom_name(op) {
+                return Err(Error::Unsupported(format!(
+                    "operator {index} is the custom op '{name}': the GPU engine does not run \
+                     custom ops (their kernels are CPU code); run this model on \
+                     ReferenceEngine::default().with_custom_op(\"{name}\", kernel)"
+                )));
+            }
+        }
         // Host memory: the inputs and outputs (read back) and the kernels' tables; the
         // other activations live on the device (checked against its limits below).
         let budget = crate::memory::Budget::new(max_memory);

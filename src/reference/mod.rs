@@ -23,6 +23,7 @@ pub(crate) mod softmax;
 #[cfg(test)]
 mod test_support;
 
+use crate::custom::{CustomOp, CustomOps};
 use crate::engine::{Engine, IoSpec, Observer, Session};
 use crate::model::{self, Model, Op, Operator, Subgraph};
 use crate::{Error, Result, Tensor};
@@ -36,7 +37,7 @@ pub use float_order::{converter_l1d_cache, set_converter_l1d_cache, FloatOrder};
 /// `Any` so that the GPU engine can read a prepared kernel's parameters (multipliers, tables,
 /// geometry): both engines run from one precomputation ([`crate::gpu`] downcasts to the
 /// family's kernel struct), never from copies of it.
-pub(crate) trait Kernel: std::any::Any + Send {
+pub(crate) trait Kernel: std::any::Any + Send + Sync {
     /// `inputs[i]` is `None` for an omitted optional input. `outputs` arrive allocated with
     /// the model's output shapes and dtypes (zeros).
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()>;
@@ -45,17 +46,22 @@ pub(crate) trait Kernel: std::any::Any + Send {
 /// The CPU reference engine.
 ///
 /// `ReferenceEngine` (the value) is the engine with the default memory budget (the memory
-/// available at prepare, [`crate::memory`]); `ReferenceEngine::default().with_max_memory(n)`
-/// sets another.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// available at prepare, [`crate::memory`]) and no custom ops;
+/// `ReferenceEngine::default().with_max_memory(n)` sets another budget, and
+/// [`ReferenceEngine::with_custom_op`] registers a kernel for a custom op ([`crate::custom`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReferenceEngine {
     max_memory: Option<u64>,
+    custom: CustomOps,
 }
 
 /// The reference engine with the default memory budget (written like a unit struct, as the
 /// engine was before it had options).
 #[allow(non_upper_case_globals)]
-pub const ReferenceEngine: ReferenceEngine = ReferenceEngine { max_memory: None };
+pub const ReferenceEngine: ReferenceEngine = ReferenceEngine {
+    max_memory: None,
+    custom: CustomOps::new(),
+};
 
 impl ReferenceEngine {
     /// This engine with a memory budget of `bytes` for each prepared model: its activation
@@ -64,12 +70,33 @@ impl ReferenceEngine {
     pub fn with_max_memory(self, bytes: u64) -> Self {
         Self {
             max_memory: Some(bytes),
+            ..self
         }
     }
 
     /// The budget set with [`ReferenceEngine::with_max_memory`] (`None`: the default).
     pub fn max_memory(&self) -> Option<u64> {
         self.max_memory
+    }
+
+    /// This engine with `op` as the kernel of the custom op `name` (the operator's
+    /// `custom_code`; [`crate::custom`]).
+    pub fn with_custom_op(mut self, name: impl Into<String>, op: impl CustomOp + 'static) -> Self {
+        self.custom.register(name, op);
+        self
+    }
+
+    /// This engine with the custom-op kernels `ops` (replacing those registered before).
+    pub fn with_custom_ops(self, ops: CustomOps) -> Self {
+        Self {
+            custom: ops,
+            ..self
+        }
+    }
+
+    /// The custom-op kernels registered on this engine.
+    pub fn custom_ops(&self) -> &CustomOps {
+        &self.custom
     }
 }
 
@@ -81,7 +108,7 @@ impl Engine for ReferenceEngine {
     }
 
     fn prepare(&self, model: &Model) -> Result<ReferenceSession> {
-        ReferenceSession::new(model, FloatOrder::Reference, self.max_memory)
+        ReferenceSession::new(model, FloatOrder::Reference, self.max_memory, &self.custom)
     }
 }
 
@@ -89,27 +116,51 @@ impl Engine for ReferenceEngine {
 /// TensorFlow's converter calibrates with ([`FloatOrder::Converter`]); everything else —
 /// every integer kernel included — is the reference engine's. Calibrating on it gives the
 /// converter's ranges, and so its scales, bit for bit (on the x86-64 converter build).
-/// Memory budget as [`ReferenceEngine`]'s.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Memory budget and custom ops as [`struct@ReferenceEngine`]'s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConverterFloatEngine {
     max_memory: Option<u64>,
+    custom: CustomOps,
 }
 
 /// The converter-order engine with the default memory budget.
 #[allow(non_upper_case_globals)]
-pub const ConverterFloatEngine: ConverterFloatEngine = ConverterFloatEngine { max_memory: None };
+pub const ConverterFloatEngine: ConverterFloatEngine = ConverterFloatEngine {
+    max_memory: None,
+    custom: CustomOps::new(),
+};
 
 impl ConverterFloatEngine {
     /// As [`ReferenceEngine::with_max_memory`].
     pub fn with_max_memory(self, bytes: u64) -> Self {
         Self {
             max_memory: Some(bytes),
+            ..self
         }
     }
 
     /// The budget set with [`ConverterFloatEngine::with_max_memory`] (`None`: the default).
     pub fn max_memory(&self) -> Option<u64> {
         self.max_memory
+    }
+
+    /// As [`ReferenceEngine::with_custom_op`].
+    pub fn with_custom_op(mut self, name: impl Into<String>, op: impl CustomOp + 'static) -> Self {
+        self.custom.register(name, op);
+        self
+    }
+
+    /// As [`ReferenceEngine::with_custom_ops`].
+    pub fn with_custom_ops(self, ops: CustomOps) -> Self {
+        Self {
+            custom: ops,
+            ..self
+        }
+    }
+
+    /// The custom-op kernels registered on this engine.
+    pub fn custom_ops(&self) -> &CustomOps {
+        &self.custom
     }
 }
 
@@ -121,7 +172,7 @@ impl Engine for ConverterFloatEngine {
     }
 
     fn prepare(&self, model: &Model) -> Result<ReferenceSession> {
-        ReferenceSession::new(model, FloatOrder::Converter, self.max_memory)
+        ReferenceSession::new(model, FloatOrder::Converter, self.max_memory, &self.custom)
     }
 }
 
@@ -226,6 +277,11 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::Exp => elementwise::prepare_exp(ctx),
         Op::Gelu { approximate } => elementwise::prepare_gelu(ctx, *approximate),
         Op::Other(o) if o.code == densify::DENSIFY => densify::prepare_densify(ctx),
+        // Custom ops run only through a registered kernel (`ReferenceSession::new`).
+        Op::Other(o) if o.code == model::code::CUSTOM => Err(crate::custom::missing(
+            ctx.index,
+            o.custom_code.as_deref().unwrap_or(""),
+        )),
         _ => Err(ctx.unsupported("the reference engine has no kernel for this op")),
     }
 }
@@ -275,6 +331,7 @@ impl ReferenceSession {
         model: &Model,
         float_order: FloatOrder,
         max_memory: Option<u64>,
+        custom: &CustomOps,
     ) -> Result<ReferenceSession> {
         model.validate()?;
         let sg = model.main();
@@ -292,7 +349,10 @@ impl ReferenceSession {
                 float_order,
                 budget: &budget,
             };
-            let kernel = prepare_op(&ctx)?;
+            let kernel = match crate::custom::custom_name(op) {
+                Some(name) => crate::custom::prepare_custom(&ctx, name, custom)?,
+                None => prepare_op(&ctx)?,
+            };
             steps.push(Step {
                 kernel,
                 inputs: op.inputs.iter().map(|&t| usize::try_from(t).ok()).collect(),

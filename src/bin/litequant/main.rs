@@ -568,6 +568,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("litequant: error: {e}");
+            if let Error::MissingCustomOp { .. } = e {
+                eprintln!(
+                    "litequant: the command line cannot load custom kernels; register one \
+                     from Rust with the library (examples/custom_op.rs). `quantize --mode \
+                     dynamic` and `--mode float16` need no kernel."
+                );
+            }
             ExitCode::FAILURE
         }
     }

@@ -251,7 +251,7 @@ fn float_kernel(ctx: &OpCtx, f: FloatFn) -> Box<dyn Kernel> {
 }
 
 /// An integer elementwise op: one input value (as `i32`) to one output value.
-pub(crate) trait QuantOp: Send + 'static {
+pub(crate) trait QuantOp: Send + Sync + 'static {
     fn apply(&self, x: i32) -> i32;
 }
 

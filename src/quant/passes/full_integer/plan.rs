@@ -40,6 +40,10 @@ pub(super) fn which_ops(
             if options.keep_float.contains(&name) {
                 return Some(format!("kept float on request (every {name})"));
             }
+            if crate::custom::custom_name(op).is_some() {
+                // Its kernel is the application's, on float32 (crate::custom).
+                return Some(format!("custom op {name} stays float"));
+            }
             let Some(kd) = kind(&op.op) else {
                 if matches!(op.op, crate::model::Op::Neg) {
                     // TFLite has an int8 NEG, but it ignores the quantization parameters.
