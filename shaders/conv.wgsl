@@ -69,9 +69,12 @@ struct Params {
     guard: u32,
     // `conv_f32_converter`: the first output channel it computes (out_c rounded down to 16,
     // or 0 when it computes every output), the pixels it computes (those within the blocks
-    // of four, or all), and Eigen's depth blocking `kc` (`eigen_kc`).
+    // of four, or all), the order (`eigen_conv_dot`: 0 Eigen's GEMM kernel, 1
+    // `cpu_backend_gemm`'s product, 2 the column-major GEMV) and its blocking (`eigen_kc`, or
+    // the GEMV's column block).
     ord_row0: u32,
     ord_cols: u32,
+    ord_mode: u32,
     ord_kc: u32,
 }
 
@@ -485,7 +488,15 @@ fn conv_f32_converter(
     ord_px = pixel_entry(m);
     ord_channel0 = (oc / p.per_group) * p.filter_in_c;
     ord_filter = oc * p.k;
-    let v = eigen_product_dot(p.k, p.ord_kc, oc, p.out_c, m, p.m) + bias_f[oc];
+    var dot: f32;
+    if (p.ord_mode == 2u) {
+        dot = eigen_colmajor_gemv(p.k, p.ord_kc);
+    } else if (p.ord_mode == 1u) {
+        dot = eigen_product_dot(p.k, p.ord_kc, oc, p.out_c, m, p.m);
+    } else {
+        dot = eigen_gemm_dot(p.k, p.ord_kc, oc, p.out_c, m, p.m);
+    }
+    let v = dot + bias_f[oc];
     output_f[m * p.out_c + oc] = clamp_cpp(v, p.act_lo, p.act_hi);
 }
 

@@ -167,7 +167,7 @@ fn float_kernels_equal_the_converters_bit_for_bit() {
         "gemm_tconv3x3_s2_c19_o6",
         "gemv_tconv_1px_c13_o5",
         "gemv_tconv_rowvec_c12",
-        "gemv_conv_1px_c16_o13",
+        "gemv_conv_1px_c300_o13",
         "gemv_conv_1ch_c24",
         "gemv_fc_b5_k40_u1",
         "kc_conv1x1_408x28",

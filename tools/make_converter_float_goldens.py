@@ -74,7 +74,10 @@ def interpreter(path):
         experimental_op_resolver_type=(
             tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES),
         experimental_preserve_all_tensors=True,
-        num_threads=1,
+        # As TF's calibrator: its interpreter keeps the default thread count, with which
+        # float CONV_2D runs multithreaded_ops::Conv (Eigen's tensor contraction on a pool
+        # of 4); with num_threads=1 it would run im2col + cpu_backend_gemm instead.
+        num_threads=4,
     )
 
 
@@ -175,10 +178,11 @@ EXTRA = {
     "gemv_tconv_1px_c13_o5": ([1, 1, 1, 13], _tconv([1, 1, 1, 13], 5, 3, 2, "VALID", 6)),
     # One weights row (1x1, one output channel): GEMV over 25 pixels.
     "gemv_tconv_rowvec_c12": ([1, 5, 5, 12], _tconv([1, 5, 5, 12], 1, 1, 1, "VALID", 7)),
-    # Products with one column or one row are Eigen's GEMV: CONV_2D with one output pixel
-    # (3x3 SAME on a 1x1 input: depth 144, 13 channels, the last one alone) or one output
-    # channel (GEMV over the 25 pixels); FULLY_CONNECTED with one unit over 5 input rows.
-    "gemv_conv_1px_c16_o13": ([1, 1, 1, 16], _conv(16, 13, 3, 12)),
+    # Products with one column or one row: CONV_2D with one output pixel (1x1 on a 1x1
+    # input, depth 300: the tensor contraction's column-major GEMV, blocks of 16 columns) or
+    # one output channel (its GEMM kernel with one row); FULLY_CONNECTED with one unit over 5
+    # input rows (cpu_backend_gemm: Eigen's GEMV over the rows).
+    "gemv_conv_1px_c300_o13": ([1, 1, 1, 300], _conv(300, 13, 1, 12)),
     "gemv_conv_1ch_c24": ([1, 5, 5, 24], _conv(24, 1, 3, 13)),
     "gemv_fc_b5_k40_u1": ([5, 40], _fc(40, 1, 14)),
     # Depths over Eigen's kc (400 with this machine's 32 KiB L1 data cache): summed block by

@@ -48,6 +48,20 @@ fn eigen_gemv_row(n: u32, single: bool) -> f32 {
     return ord_seq(j, n, cc);
 }
 
+// `eigen_colmajor_gemv`: one output of Eigen's column-major GEMV (the tensor contraction's,
+// for a product with one column): per block of `block` columns (`colmajor_gemv_block`) the
+// products summed in order from zero, each block's sum added to the zeroed destination.
+fn eigen_colmajor_gemv(depth: u32, block: u32) -> f32 {
+    let blocks = (depth + block - 1u) / block;
+    var res = 0.0;
+    for (var bi = 0u; bi < blocks; bi++) {
+        let j0 = bi * block;
+        let c = ord_seq(j0, min(j0 + block, depth), 0.0);
+        res = c + res;
+    }
+    return res;
+}
+
 // `eigen_product_dot`: output (row, col) of a `rows` x `cols` product of depth `depth` as
 // TFLite's `cpu_backend_gemm` has Eigen compute it: one column, Eigen's GEMV (the last row of
 // an odd count alone); one row, the GEMV of the transposed product over the columns; else

@@ -14,9 +14,11 @@
 //!   packet (four lanes) follows for the last, unpaired row, leftover columns are added one
 //!   product at a time; the bias is added after. Several rows: Eigen's GEMM kernel
 //!   ([`eigen_gemm_dot`]).
-//! - CONV_2D (`optimized_ops::Conv`: im2col, then Eigen's GEMM with one row per output channel
-//!   and one column per output pixel, [`eigen_product_dot`]: its GEMV when there is one
-//!   output pixel or one channel, else [`eigen_gemm_dot`]); the bias after. Depths over
+//! - CONV_2D: undilated, `multithreaded_ops::Conv` (the calibrator's interpreter runs several
+//!   threads): Eigen's tensor contraction of the filter, one row per output channel, with
+//!   one column per output pixel — its column-major GEMV for one pixel, else its GEMM
+//!   kernel ([`eigen_conv_dot`]); dilated, `optimized_ops::Conv` (im2col, `cpu_backend_gemm`:
+//!   [`eigen_product_dot`]). The bias after. Depths over
 //!   Eigen's cache blocking `kc` (400 with a 32 KiB L1 data cache, [`eigen_kc`]) are summed
 //!   block by block, so the result depends on the L1 size of the machine the converter ran
 //!   on ([`set_converter_l1d_cache`]); the same holds for FULLY_CONNECTED with several rows
@@ -166,6 +168,62 @@ pub(crate) fn eigen_product_dot(
     } else {
         eigen_gemm_dot(a, b, (row, rows), (col, cols))
     }
+}
+
+/// One output of a float CONV_2D product as the converter's calibrator computes it. The
+/// calibrator runs the interpreter at its default thread count, so an undilated CONV_2D takes
+/// `multithreaded_ops::Conv` (conv.cc's `supports_multithreaded_kernel`): Eigen's tensor
+/// contraction of the filter (`[out_c, depth]`, the left-hand side) with the image patches,
+/// on a thread pool of 4. One output pixel makes it the contraction's GEMV, Eigen's
+/// column-major `general_matrix_vector_product` ([`eigen_colmajor_gemv`]); otherwise its
+/// GEMM kernel with the same blocking as [`eigen_gemm_dot`], as long as Eigen's cost model
+/// keeps the contraction on one thread (larger contractions are split over threads in an
+/// order not emulated: docs/ops.md). A dilated CONV_2D runs im2col and `cpu_backend_gemm`
+/// ([`eigen_product_dot`]).
+pub(crate) fn eigen_conv_dot(
+    a: &[f32],
+    b: &[f32],
+    (row, rows): (usize, usize),
+    (col, cols): (usize, usize),
+    dilated: bool,
+) -> f32 {
+    if dilated {
+        eigen_product_dot(a, b, (row, rows), (col, cols))
+    } else if cols == 1 {
+        eigen_colmajor_gemv(a, b, rows)
+    } else {
+        eigen_gemm_dot(a, b, (row, rows), (col, cols))
+    }
+}
+
+/// The column blocks of Eigen's column-major GEMV: all columns when there are fewer than
+/// 128, else 16 when a column of the matrix (`rows` floats) is under 32,000 bytes, else 4.
+pub(crate) fn colmajor_gemv_block(depth: usize, rows: usize) -> usize {
+    if depth < 128 {
+        depth.max(1)
+    } else if rows * 4 < 32_000 {
+        16
+    } else {
+        4
+    }
+}
+
+/// One output of Eigen's column-major GEMV (`general_matrix_vector_product<…, ColMajor, …>`)
+/// of a matrix with `rows` rows: `a` is the output's row, `b` the vector. The destination
+/// starts at zero; per block of columns ([`colmajor_gemv_block`]) the row's products are
+/// summed in order from zero and the sum is added to it.
+pub(crate) fn eigen_colmajor_gemv(a: &[f32], b: &[f32], rows: usize) -> f32 {
+    let depth = a.len().min(b.len());
+    let block = colmajor_gemv_block(depth, rows);
+    let mut res = 0.0f32;
+    for j0 in (0..depth).step_by(block) {
+        let mut c = 0.0f32;
+        for j in j0..(j0 + block).min(depth) {
+            c += a[j] * b[j];
+        }
+        res = c + res;
+    }
+    res
 }
 
 /// One output of Eigen's GEMM kernel (`gebp_kernel`, AVX `Packet8f`; `mr` = 16, Eigen's

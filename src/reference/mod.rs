@@ -29,7 +29,7 @@ use crate::model::{self, Model, Op, Operator, Subgraph};
 use crate::{Error, Result, Tensor};
 
 pub(crate) use common::OpCtx;
-pub(crate) use float_order::eigen_kc;
+pub(crate) use float_order::{colmajor_gemv_block, eigen_kc};
 pub use float_order::{converter_l1d_cache, set_converter_l1d_cache, FloatOrder};
 
 /// A prepared operator: computes its outputs from its inputs.

@@ -5,7 +5,7 @@ use crate::model::{Conv2DOptions, DType};
 use crate::Result;
 
 use super::super::common::{clamp_like_cpp, Epilogue};
-use super::super::float_order::eigen_product_dot;
+use super::super::float_order::eigen_conv_dot;
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
@@ -165,9 +165,9 @@ impl Kernel for ConvF32 {
 }
 
 impl ConvF32 {
-    /// [`FloatOrder::Converter`]: `optimized_ops::Conv` — im2col (zeros where the window
-    /// leaves the image), then Eigen's GEMM with the filter as the row-major left-hand side
-    /// (one row per output channel) and one column per output pixel; the bias after.
+    /// [`FloatOrder::Converter`]: the product of the filter (one row per output channel) by
+    /// the image patches (zeros where the window leaves the image; one column per output
+    /// pixel) in the order of the converter's kernel (`eigen_conv_dot`); the bias after.
     fn run_im2col_gemm(
         &self,
         input: &[f32],
@@ -180,6 +180,7 @@ impl ConvF32 {
         let (lo, hi) = self.act;
         let depth = g.filter_h * g.filter_w * s.filter_in_c;
         let pixels = g.batches * g.out_h * g.out_w;
+        let dilated = g.dilation_h != 1 || g.dilation_w != 1;
         let mut patch = vec![0.0f32; depth];
         for b in 0..g.batches {
             for oy in 0..g.out_h {
@@ -194,7 +195,8 @@ impl ConvF32 {
                             s.for_each_tap((b, oy, ox, oc), |x, w| patch[w - base] = input[x]);
                         }
                         let row = &filter[s.filter_offset(oc, 0, 0)..][..depth];
-                        let total = eigen_product_dot(row, &patch, (oc, g.out_c), (col, pixels));
+                        let total =
+                            eigen_conv_dot(row, &patch, (oc, g.out_c), (col, pixels), dilated);
                         let bias_value = bias.map_or(0.0, |v| v[oc]);
                         output[g.out_offset(b, oy, ox) + oc] =
                             clamp_like_cpp(total + bias_value, lo, hi);

@@ -127,37 +127,47 @@ fn params(s: &ConvShape, gemm: &Gemm, i: &Input, q: (i32, i32, i32), act: (f32, 
     w.u(i.batch_stride).u(usize::from(i.per_channel));
     w.i(q.0).i(q.1).i(q.2).f(act.0).f(act.1);
     // The fuse guard (always 0), and what `conv_f32_converter` computes.
-    let c = ConverterFixup::of(g.out_c, gemm.m, gemm.k);
-    w.u(0).u(c.row0).u(c.cols).u(c.kc);
+    let c = ConverterFixup::of(g, gemm.m, gemm.k);
+    w.u(0).u(c.row0).u(c.cols).u(c.mode).u(c.block);
     w
 }
 
-/// The outputs `conv_f32_converter` sums again in the converter's order (Eigen's, as
-/// `eigen_product_dot`): those the tiled GEMM's plain order gets wrong. Without depth
-/// blocking those are the channels past the blocks of 16 in the pixels within the blocks of
-/// four; a product with one pixel or one channel (Eigen's GEMV) or deeper than `kc` (summed
-/// block by block) has every output in another order.
+/// The outputs `conv_f32_converter` sums again in the converter's order (`eigen_conv_dot`):
+/// those the tiled GEMM's plain order gets wrong. Without depth blocking those are the
+/// channels past the blocks of 16 in the pixels within the blocks of four; a product deeper
+/// than `kc` (summed block by block), with one pixel (a GEMV) or, dilated, with one channel
+/// (`cpu_backend_gemm`'s GEMV) has every output in another order.
 struct ConverterFixup {
     row0: usize,
     cols: usize,
-    kc: usize,
+    /// 0: Eigen's GEMM kernel; 1: `cpu_backend_gemm`'s product (dilated); 2: the tensor
+    /// contraction's column-major GEMV.
+    mode: usize,
+    /// `kc`, or (mode 2) the GEMV's column block.
+    block: usize,
 }
 
 impl ConverterFixup {
-    fn of(out_c: usize, pixels: usize, depth: usize) -> Self {
+    fn of(g: &crate::reference::conv::Geom, pixels: usize, depth: usize) -> Self {
+        let out_c = g.out_c;
+        let dilated = g.dilation_h != 1 || g.dilation_w != 1;
         let kc = crate::reference::eigen_kc(depth, out_c, pixels);
-        if kc < depth || pixels == 1 || out_c == 1 {
-            ConverterFixup {
-                row0: 0,
-                cols: pixels,
-                kc,
-            }
+        let (mode, block) = match (dilated, pixels) {
+            (true, _) => (1, kc),
+            (false, 1) => (2, crate::reference::colmajor_gemv_block(depth, out_c)),
+            (false, _) => (0, kc),
+        };
+        let whole = kc < depth || pixels == 1 || (dilated && out_c == 1);
+        let (row0, cols) = if whole {
+            (0, pixels)
         } else {
-            ConverterFixup {
-                row0: out_c / 16 * 16,
-                cols: pixels / 4 * 4,
-                kc,
-            }
+            (out_c / 16 * 16, pixels / 4 * 4)
+        };
+        ConverterFixup {
+            row0,
+            cols,
+            mode,
+            block,
         }
     }
 
@@ -285,7 +295,7 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
     )?];
     if k.order == FloatOrder::Converter {
         // The outputs Eigen sums in other orders (`ConverterFixup`).
-        let n = ConverterFixup::of(g.out_c, gemm.m, gemm.k).outputs(g.out_c);
+        let n = ConverterFixup::of(g, gemm.m, gemm.k).outputs(g.out_c);
         check_index_range(ctx, &[n])?;
         if n > 0 {
             let key = PipelineKey::new("conv", "conv_f32_converter");
