@@ -221,7 +221,7 @@ pub(crate) fn eigen_colmajor_gemv(a: &[f32], b: &[f32], rows: usize) -> f32 {
         for j in j0..(j0 + block).min(depth) {
             c += a[j] * b[j];
         }
-        res = c + res;
+        res += c; // `pmadd(c, alpha, res)`: c·1 + res, commutative
     }
     res
 }
