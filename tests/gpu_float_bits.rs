@@ -6,7 +6,7 @@
 //! rounded (`shaders/common/unfused.wgsl`, `eigen_order.wgsl`) and divides in software.
 //!
 //! The exceptions are named: the ops built on the device's `exp` (LOGISTIC, TANH, SOFTMAX,
-//! EXP, GELU) and every tensor computed from one of their outputs are compared within the conformance
+//! EXP, GELU) or `log` (LOG) and every tensor computed from one of their outputs are compared within the conformance
 //! tolerance instead. Integer tensors are compared exactly everywhere.
 
 mod common;
@@ -22,13 +22,15 @@ use litequant::{
     Tensor,
 };
 
-/// Ops whose float results use the device's `exp` (GELU: with an `erfc` polynomial).
+/// Ops whose float results use the device's `exp` (GELU: with an `erfc` polynomial) or
+/// `log` (LOG).
 const EXP_OPS: &[i32] = &[
     code::LOGISTIC,
     code::TANH,
     code::SOFTMAX,
     code::EXP,
     code::GELU,
+    code::LOG,
 ];
 
 /// Tolerance for the tensors downstream of an `exp` op (as `gpu_conformance`).

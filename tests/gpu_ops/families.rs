@@ -5,6 +5,8 @@ use litequant::model::{
     Activation, DType, Model, Op, Padding, Pool2DOptions, ResizeOptions, Subgraph,
 };
 
+use litequant::{Engine as _, Session as _};
+
 use super::{check, engine, i32_bytes, one_op, random_quant, tensor, Ran, Rng};
 
 const INT_TYPES: [DType; 4] = [DType::F32, DType::I8, DType::U8, DType::I16];
@@ -152,6 +154,100 @@ fn mean_matches_the_reference() {
         long[0] >= 1 && long[1] >= 2,
         "long reductions (f32, int): {long:?}"
     );
+}
+
+/// SUM, REDUCE_MAX, REDUCE_MIN: float32 (from the neutral value and, reducing every axis,
+/// from the first element), int8 (SUM read as uint8), uint8, with NaN and infinities among
+/// the float inputs; int16 refused by both engines.
+#[test]
+fn sum_max_min_match_the_reference() {
+    let Some(engine) = engine("sum_max_min_match_the_reference") else {
+        return;
+    };
+    let mut rng = Rng(212);
+    let (mut agreed, mut refused) = (0, 0);
+    for case in 0..60 {
+        let dtype = INT_TYPES[case % 4];
+        let op_of = |keep_dims| match (case / 4) % 3 {
+            0 => Op::Sum { keep_dims },
+            1 => Op::ReduceMax { keep_dims },
+            _ => Op::ReduceMin { keep_dims },
+        };
+        let rank = rng.range(1, 4) as usize;
+        let mut shape: Vec<usize> = (0..rank).map(|_| rng.range(1, 7) as usize).collect();
+        if case % 7 == 6 {
+            shape[0] = rng.range(40, 70) as usize;
+        }
+        // Every third case reduces every axis (BUILTIN_REF's ReduceAllDims).
+        let axes: Vec<i32> = if case % 3 == 2 {
+            (0..rank as i32).rev().collect()
+        } else {
+            let n_axes = rng.range(1, rank as i64) as usize;
+            (0..n_axes)
+                .map(|_| rng.range(0, rank as i64 - 1) as i32 - rank as i32 * (case % 2) as i32)
+                .collect()
+        };
+        let keep = rng.next() % 2 == 0;
+        let resolved: Vec<usize> = axes
+            .iter()
+            .map(|&a| (a + if a < 0 { rank as i32 } else { 0 }) as usize)
+            .collect();
+        let out_shape: Vec<usize> = (0..rank)
+            .filter_map(|d| match (resolved.contains(&d), keep) {
+                (true, true) => Some(1),
+                (true, false) => None,
+                (false, _) => Some(shape[d]),
+            })
+            .collect();
+        let op = op_of(keep);
+        let qi = random_quant(&mut rng, dtype);
+        let qo = if matches!(op, Op::Sum { .. }) {
+            random_quant(&mut rng, dtype)
+        } else {
+            qi
+        };
+        let model = one_op(
+            op.clone(),
+            vec![
+                tensor(dtype, &shape, qi, None),
+                tensor(DType::I32, &[axes.len()], None, Some(i32_bytes(&axes))),
+                tensor(dtype, &out_shape, qo, None),
+            ],
+            2,
+        );
+        let what = format!("case {case} {op:?} {dtype} {shape:?} axes {axes:?} {qi:?}->{qo:?}");
+        match check(&engine, &mut rng, &model, &what) {
+            Ran::Agree => agreed += 1,
+            _ => refused += 1,
+        }
+        if dtype == DType::F32 {
+            // Special values: each of them first, NaN inside, all -inf, all -0.
+            let n: usize = shape.iter().product();
+            let specials = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0, 0.0, 1.5];
+            let mut reference = litequant::ReferenceEngine.prepare(&model).unwrap();
+            let mut gpu = engine.prepare(&model).unwrap();
+            for pattern in 0..8 {
+                let x: Vec<f32> = (0..n)
+                    .map(|i| match pattern {
+                        6 => f32::NEG_INFINITY,
+                        7 => -0.0,
+                        _ => specials[(i * 7 + pattern) % 6],
+                    })
+                    .collect();
+                let x = litequant::Tensor::from_f32(&shape, &x).unwrap();
+                let want = reference.run(std::slice::from_ref(&x)).unwrap();
+                let got = gpu.run(&[x]).unwrap();
+                let (w, g) = (want[0].as_f32().unwrap(), got[0].as_f32().unwrap());
+                for (a, b) in g.iter().zip(w) {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{what}: specials {pattern}: got {g:?}, want {w:?}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(agreed >= 40, "only {agreed} reduce cases ran ({refused} refused)");
 }
 
 #[test]

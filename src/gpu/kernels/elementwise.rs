@@ -22,6 +22,7 @@ fn fkind(f: UnaryFloatFn) -> u32 {
         UnaryFloatFn::Exp => 3,
         UnaryFloatFn::Gelu => 4,
         UnaryFloatFn::GeluApprox => 5,
+        UnaryFloatFn::Log => 6,
     }
 }
 
