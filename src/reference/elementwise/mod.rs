@@ -269,22 +269,20 @@ pub(super) fn prepare_exp(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     }
 }
 
+/// `LogLUTPrepare`'s function: `logf`, with non-positive values mapped to the output's
+/// lowest real value, `(int8 min − zp_out) · s_out` in float.
+fn log_transform((s_out, zp_out): (f32, i32)) -> impl Fn(f32) -> f32 {
+    let output_min = (-128 - zp_out) as f32 * s_out;
+    move |v| if v <= 0.0 { output_min } else { v.ln() }
+}
+
 pub(super) fn prepare_log(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         DType::F32 => Ok(float_kernel(ctx, UnaryFloatFn::Log)),
         DType::I8 => {
-            // LogLUTPrepare: non-positive values map to the output's lowest real value,
-            // `(int8 min - zp_out) * s_out` in float.
-            let (_, (s_out, zp_out)) = (quant_params(ctx, input)?, quant_params(ctx, output)?);
-            let output_min = (-128 - zp_out) as f32 * s_out;
-            table_kernel(ctx, input, output, |v| {
-                if v <= 0.0 {
-                    output_min
-                } else {
-                    v.ln()
-                }
-            })
+            let qout = quant_params(ctx, output)?;
+            table_kernel(ctx, input, output, log_transform(qout))
         }
         _ => Err(ctx.unsupported("LOG supports float32 and int8")),
     }
