@@ -28,6 +28,10 @@
 //!   row-major `[H·W·O, I]` matrix by one column per input pixel ([`eigen_gemm_dot`]; its
 //!   GEMV when there is one pixel or one row), then `Col2im` adds each pixel's products into
 //!   the zeroed output in pixel order, then the bias (`conv/transpose_conv.rs`).
+//! - SUM, REDUCE_MAX, REDUCE_MIN (`optimized_ops::ReduceGeneric`, `ReduceImpl`): the same
+//!   row-major order per output as the reference, but each output starts at its first input
+//!   instead of the neutral value, and MAX/MIN keep `(current > in) ? current : in` (a NaN
+//!   input replaces the result); `reduce_generic.rs`.
 //! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86; the kernel
 //!   is in `activations/hard_swish.rs`): whole vectors of four compute
 //!   `(x · (1/6)) · min(6, max(0, x + 3))`, the tail `x · min(6, max(0, x + 3)) / 6`.

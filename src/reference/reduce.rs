@@ -70,7 +70,11 @@ fn output_index_map(in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
 }
 
 /// [`output_index_map`] written into `map` (emptied first; give it the capacity).
-pub(super) fn output_index_map_in(mut map: Vec<usize>, in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
+pub(super) fn output_index_map_in(
+    mut map: Vec<usize>,
+    in_shape: &[usize],
+    axes: &[usize],
+) -> Vec<usize> {
     map.clear();
     let rank = in_shape.len();
     // Strides of the output with reduced axes kept as size 1 (same flat order).

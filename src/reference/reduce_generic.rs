@@ -318,9 +318,9 @@ pub(super) fn prepare_reduce(
             }
         }
         (DType::I16, ReduceKind::Sum) => {
-            return Err(ctx.unsupported(
-                "int16 SUM: BUILTIN_REF's kernel reads the int16 data as bytes",
-            ))
+            return Err(
+                ctx.unsupported("int16 SUM: BUILTIN_REF's kernel reads the int16 data as bytes")
+            )
         }
         (other, _) => return Err(ctx.unsupported(format!("dtype {other}"))),
     }

@@ -247,7 +247,10 @@ fn sum_max_min_match_the_reference() {
             }
         }
     }
-    assert!(agreed >= 40, "only {agreed} reduce cases ran ({refused} refused)");
+    assert!(
+        agreed >= 40,
+        "only {agreed} reduce cases ran ({refused} refused)"
+    );
 }
 
 #[test]
