@@ -124,6 +124,13 @@ fn float_kernels_equal_the_converters_bit_for_bit() {
     let (mut tensors, mut reference_differs) = (0, Vec::new());
     for (name, model, golden) in &cases {
         let (n, bad) = against_golden(&ConverterFloatEngine, model, golden);
+        if KERNELS_NOT_EMULATED.contains(&name.as_str()) {
+            assert!(
+                bad > 0,
+                "{name} is reproduced now: take it off KERNELS_NOT_EMULATED"
+            );
+            continue;
+        }
         tensors += n;
         if bad > 0 {
             problems.push(format!("{name}: {bad} elements differ"));
@@ -151,6 +158,10 @@ fn float_kernels_equal_the_converters_bit_for_bit() {
         "gemm_tconv3x3_s2_c19_o6",
         "gemv_tconv_1px_c13_o5",
         "gemv_tconv_rowvec_c12",
+        "softmax",
+        "softmax_7x37_s30",
+        "softmax_3x200_s120",
+        "softmax_fc_4x24_u10",
     ] {
         assert!(
             reference_differs
@@ -223,19 +234,38 @@ fn calibrated_with<E: Engine>(engine: &E, model_rel: &str, m: &Model) -> litequa
 }
 
 /// Ranges the converter-order engine does not reproduce, and why that changes no quantized
-/// model: (model, tensor). LOGISTIC, SOFTMAX (1/256, -128) and TANH (1/128, 0) outputs take
+/// model: (model, tensor). LOGISTIC (1/256, -128) and TANH (1/128, 0) outputs take
 /// fixed int8 parameters whatever their range, and the optimized kernels evaluate exp() and
 /// tanh() another way (the last bits of the minimum differ); RESIZE_BILINEAR's output takes its input's
 /// parameters (same-scale), and the optimized kernel interpolates half-pixel centres in
-/// another order. The quantized models of these cases equal the converter's
-/// (tests/quantize_int8.rs).
+/// another order. GELU (not emulated: the optimized kernel evaluates `erf`/`tanh` with Eigen's
+/// vectorised functions) moves its output's minimum by one ulp, and the FULLY_CONNECTED after
+/// it in `gelu_mlp` by one ulp: the quantized fixtures still equal the converter's, scales to
+/// the bit. The quantized models of these cases equal the converter's (tests/quantize_int8.rs).
 const RANGE_UNUSED: &[(&str, usize)] = &[
     ("ops/logistic_f32.tflite", 1),
     ("ops/resize_bilinear_half_f32.tflite", 2),
-    ("ops/softmax_f32.tflite", 1),
-    ("ops/softmax_rank3_f32.tflite", 1),
     ("ops/tanh_f32.tflite", 1),
+    ("ops/gelu_f32.tflite", 1),
+    ("ops/gelu_approx_f32.tflite", 1),
+    ("ops/gelu_mlp_f32.tflite", 7),
 ];
+
+/// Golden models whose float kernels are not emulated (the converter's results are kept to
+/// show the difference): `gelu_mlp`'s FULLY_CONNECTED reads the optimized GELU's output.
+const KERNELS_NOT_EMULATED: &[&str] = &["gelu_mlp"];
+
+/// TF's calibrator starts every tensor's maximum at `std::numeric_limits<float>::min()`
+/// (`calibration_logger.h`: FLT_MIN, the smallest *positive* normal float), so a tensor whose
+/// values are all negative (or zero) reports FLT_MIN as its maximum. The quantized range
+/// includes 0 either way (`activation_params`), so no scale or zero point changes.
+fn calibrator_max(ours: f32) -> f32 {
+    if ours < f32::MIN_POSITIVE {
+        f32::MIN_POSITIVE
+    } else {
+        ours
+    }
+}
 
 #[test]
 fn calibration_ranges_equal_the_converters_calibrator() {
@@ -255,7 +285,8 @@ fn calibration_ranges_equal_the_converters_calibrator() {
             };
             compared += 1;
             let unused = RANGE_UNUSED.contains(&(rel.as_str(), *t));
-            if ((s.min.to_bits(), s.max.to_bits()) == (*lo, *hi)) == unused {
+            let max = calibrator_max(s.max);
+            if ((s.min.to_bits(), max.to_bits()) == (*lo, *hi)) == unused {
                 problems.push(format!(
                     "{rel}: tensor {t} (documented as differing: {unused}): ours [{}, {}], \
                      the calibrator's [{}, {}]",
@@ -266,7 +297,7 @@ fn calibration_ranges_equal_the_converters_calibrator() {
                 ));
             }
             let r = &reference.tensors[t];
-            if (r.min.to_bits(), r.max.to_bits()) != (*lo, *hi) {
+            if (r.min.to_bits(), calibrator_max(r.max).to_bits()) != (*lo, *hi) {
                 reference_moved += 1;
             }
         }

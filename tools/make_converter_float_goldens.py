@@ -15,8 +15,8 @@ the wheel's own kernels, not ai-edge-litert's) and saves:
 
   tests/fixtures/converter_float/NAME.npz
       input_K (the samples), and t{index} for the output of every CONV_2D,
-      DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D, MEAN and
-      TRANSPOSE_CONV
+      DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D, MEAN,
+      TRANSPOSE_CONV and SOFTMAX
       (the ops whose float result depends on the summation order), stacked
       over the samples on a new leading axis, run at batch 1.
   tests/fixtures/converter_float/ranges.json
@@ -30,7 +30,10 @@ has CASE.calib.npz, on its first 5 samples (ranges over all of them); and the
 float models made here (tests/fixtures/converter_float/NAME.tflite, see
 EXTRA) for the GEMM/GEMV paths the op fixtures leave out — 24 and 20 output
 channels (row blocks of 16, then 8 or 4), 13 and 9 units, odd depths, and
-TRANSPOSE_CONV's GEMM and both of its GEMV cases — on 6
+TRANSPOSE_CONV's GEMM and both of its GEMV cases, SOFTMAX rows of odd lengths (7 rows of
+37: each row's sum starts at another misalignment) on inputs scaled by 30 and by 120 (exps
+down to zero, subnormal results), and a SOFTMAX feeding a FULLY_CONNECTED (attention
+weights times values) — on 6
 samples of uniform [-1, 1] data saved as their goldens' input_0 (ranges over
 those samples).
 
@@ -65,7 +68,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
 OUT = FIX / "converter_float"
 ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH",
-             "AVERAGE_POOL_2D", "MEAN", "TRANSPOSE_CONV"}
+             "AVERAGE_POOL_2D", "MEAN", "TRANSPOSE_CONV", "SOFTMAX"}
 def interpreter(path):
     return tf.lite.Interpreter(
         model_path=str(path),
@@ -161,6 +164,16 @@ def _tconv(shape, cout, k, stride, padding, seed):
     return lambda x: tf.nn.conv2d_transpose(x, w, out, stride, padding) + b
 
 
+def _softmax(scale):
+    return lambda x: tf.nn.softmax(x * scale)
+
+
+def _softmax_fc(k, units, seed):
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.uniform(-1.0, 1.0, (k, units)).astype(np.float32))
+    return lambda x: tf.matmul(tf.nn.softmax(x * 8.0), w)
+
+
 EXTRA = {
     "gemm_conv1x1_144x24": ([1, 6, 6, 144], _conv(144, 24, 1, 1)),
     "gemm_conv3x3_16x20": ([1, 5, 7, 16], _conv(16, 20, 3, 2)),
@@ -173,6 +186,10 @@ EXTRA = {
     "gemv_tconv_1px_c13_o5": ([1, 1, 1, 13], _tconv([1, 1, 1, 13], 5, 3, 2, "VALID", 6)),
     # One weights row (1x1, one output channel): GEMV over 25 pixels.
     "gemv_tconv_rowvec_c12": ([1, 5, 5, 12], _tconv([1, 5, 5, 12], 1, 1, 1, "VALID", 7)),
+    # SOFTMAX (optimized_ops::Softmax: Eigen's pexp, redux sum, product by the inverse).
+    "softmax_7x37_s30": ([7, 37], _softmax(30.0)),
+    "softmax_3x200_s120": ([3, 200], _softmax(120.0)),
+    "softmax_fc_4x24_u10": ([4, 24], _softmax_fc(24, 10, 8)),
 }
 
 

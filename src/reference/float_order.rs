@@ -32,6 +32,13 @@
 //!   row-major order per output as the reference, but each output starts at its first input
 //!   instead of the neutral value, and MAX/MIN keep `(current > in) ? current : in` (a NaN
 //!   input replaces the result); `reduce_generic.rs`.
+//! - SOFTMAX (`optimized_ops::Softmax` → `SoftmaxImpl`, Eigen expressions over the
+//!   `[depth, rows]` column-major map): per row the max, `t = (x − max)·beta` (two
+//!   roundings), `e = ` Eigen's vectorised `pexp` of `t` for *every* element (whole AVX
+//!   packets, and the ragged ends as masked packet segments: never the C library's `expf`;
+//!   [`eigen_pexp`]), the row's sum by Eigen's `redux` ([`eigen_redux_sum`], the row's first
+//!   element `row·depth mod 8` floats past a 32-byte boundary), `inv = 1 / sum`, then
+//!   `y = e · inv` (a product, not the reference's quotient); `softmax.rs`.
 //! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86; the kernel
 //!   is in `activations/hard_swish.rs`): whole vectors of four compute
 //!   `(x · (1/6)) · min(6, max(0, x + 3))`, the tail `x · min(6, max(0, x + 3)) / 6`.
@@ -97,6 +104,44 @@ pub(crate) fn eigen_redux_sum(x: &[f32], misalign: usize) -> f32 {
         res += v;
     }
     res
+}
+
+/// Eigen's `pexp_float` (`Eigen/src/Core/arch/Default/GenericPacketMathFunctions.h` as
+/// shipped in TensorFlow 2.21's wheel) on one lane, without fused multiply-add (`pmadd` is a
+/// rounded product, then a rounded sum): clamp to 88.723, `m = floor(x·log2(e) + 0.5)`,
+/// `r = x − m·ln 2` in two parts (−0.693359375, 2.12194440e-4), a degree-6 polynomial in
+/// even and odd halves, then `y·2^m` — Eigen's `pldexp_fast` or `pldexp` (the latter for a
+/// packet holding any |x| > 87): both scale exactly and round once, as the single product
+/// in double here does — then `max(·, x)`; inputs below −104 give 0.
+pub(crate) fn eigen_pexp(x_in: f32) -> f32 {
+    let zero = x_in < -104.0;
+    // pmin(x, hi), a NaN passing through.
+    let x = if x_in > 88.723 { 88.723 } else { x_in };
+    let m = (x * 1.442_695_f32 + 0.5).floor();
+    let r = m * -0.693_359_4_f32 + x;
+    let r = m * 2.121_944_4e-4_f32 + r;
+    let r2 = r * r;
+    let p_even = r2 * 1.374_496_4e-3_f32 + 4.166_965_2e-2_f32;
+    let p_odd = r2 * 8.368_945e-3_f32 + 0.166_665_18_f32;
+    let p_even = r2 * p_even + 0.499_999_88_f32;
+    let p_low = r + 1.0;
+    let y = r * p_odd + p_even;
+    let y = r2 * y + p_low;
+    let scaled = if m.is_finite() {
+        // y·2^m, exact in double (|m| ≤ 150), rounded once to float.
+        (f64::from(y) * 2f64.powi(m as i32)) as f32
+    } else {
+        y * m
+    };
+    if zero {
+        return 0.0;
+    }
+    // pmax(scaled, x).
+    if scaled < x_in {
+        x_in
+    } else {
+        scaled
+    }
 }
 
 /// Eigen's `predux` of an AVX `Packet8f`: the halves, then the SSE `Packet4f` reduction.
