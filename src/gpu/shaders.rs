@@ -118,6 +118,12 @@ pub const COMMON: &[(&str, &str)] = &[
         "eigen_order",
         include_str!("../../shaders/common/eigen_order.wgsl"),
     ),
+    // Eigen's vectorised exp (the converter's float SOFTMAX): twin of `eigen_pexp` in
+    // src/reference/float_order.rs.
+    (
+        "eigen_exp",
+        include_str!("../../shaders/common/eigen_exp.wgsl"),
+    ),
     // IEEE binary64 arithmetic on vec2<u32>: twin of
     // src/quant/fixedpoint/softfloat/binary64.rs.
     (

@@ -114,16 +114,26 @@ pub(crate) fn eigen_redux_sum(x: &[f32], misalign: usize) -> f32 {
 /// packet holding any |x| > 87): both scale exactly and round once, as the single product
 /// in double here does — then `max(·, x)`; inputs below −104 give 0.
 pub(crate) fn eigen_pexp(x_in: f32) -> f32 {
-    let zero = x_in < -104.0;
+    // Eigen's constants as float32 bits (the shader's, `shaders/common/eigen_exp.wgsl`).
+    let c = f32::from_bits;
+    let (exp_hi, exp_lo) = (c(0x42b1_722d), c(0xc2d0_0000)); // 88.723, -104
+    let log2ef = c(0x3fb8_aa3b); // 1.44269504088896341
+    let (c1, c2) = (c(0xbf31_8000), c(0x395e_8083)); // -0.693359375, 2.12194440e-4
+    let p2 = c(0x3eff_fffc); // 0.49999988079071044921875
+    let p3 = c(0x3e2a_aa47); // 0.16666518151760101318359375
+    let p4 = c(0x3d2a_adcc); // 4.166965186595916748046875e-2
+    let p5 = c(0x3c09_1de6); // 8.36894474923610687255859375e-3
+    let p6 = c(0x3ab4_2872); // 1.37449637986719608306884765625e-3
+    let zero = x_in < exp_lo;
     // pmin(x, hi), a NaN passing through.
-    let x = if x_in > 88.723 { 88.723 } else { x_in };
-    let m = (x * 1.442_695_f32 + 0.5).floor();
-    let r = m * -0.693_359_4_f32 + x;
-    let r = m * 2.121_944_4e-4_f32 + r;
+    let x = if x_in > exp_hi { exp_hi } else { x_in };
+    let m = (x * log2ef + 0.5).floor();
+    let r = m * c1 + x;
+    let r = m * c2 + r;
     let r2 = r * r;
-    let p_even = r2 * 1.374_496_4e-3_f32 + 4.166_965_2e-2_f32;
-    let p_odd = r2 * 8.368_945e-3_f32 + 0.166_665_18_f32;
-    let p_even = r2 * p_even + 0.499_999_88_f32;
+    let p_even = r2 * p6 + p4;
+    let p_odd = r2 * p5 + p3;
+    let p_even = r2 * p_even + p2;
     let p_low = r + 1.0;
     let y = r * p_odd + p_even;
     let y = r2 * y + p_low;
@@ -268,6 +278,30 @@ pub(crate) fn eigen_gemm_dot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Eigen's `pexp` at its edges, and not the C library's `expf` (the converter goldens
+    /// check its bits).
+    #[test]
+    fn eigen_pexp_edges() {
+        assert_eq!(eigen_pexp(0.0), 1.0);
+        assert_eq!(eigen_pexp(f32::NEG_INFINITY), 0.0);
+        assert_eq!(eigen_pexp(-104.5), 0.0);
+        assert_eq!(eigen_pexp(f32::INFINITY), f32::INFINITY);
+        assert_eq!(eigen_pexp(89.0), f32::INFINITY);
+        assert!(eigen_pexp(f32::NAN).is_nan());
+        // Subnormal results below about -87.3, zero below -104.
+        assert!(eigen_pexp(-95.0) > 0.0 && eigen_pexp(-95.0) < f32::MIN_POSITIVE);
+        let differ = (0..2000)
+            .map(|i| -20.0 + i as f32 * 0.0137)
+            .filter(|x| eigen_pexp(*x) != x.exp())
+            .count();
+        assert!(differ > 100, "{differ}");
+        for i in 0..2000 {
+            let x = -20.0 + i as f32 * 0.0137;
+            let (a, b) = (eigen_pexp(x), x.exp());
+            assert!((a - b).abs() <= 2.0 * f32::EPSILON * b, "{x}: {a} vs {b}");
+        }
+    }
 
     #[test]
     fn predux_orders() {

@@ -293,6 +293,70 @@ fn softmax_matches_the_reference() {
     assert!(agreed >= 20, "only {agreed} softmax cases ran");
 }
 
+/// Float SOFTMAX in the converter's order (Eigen's `pexp`, `redux` row sums, a product by the
+/// inverse) gives `ConverterFloatEngine`'s bits on the GPU: rows of every length from 1 to
+/// 300 (each row's sum at another misalignment), inputs wide enough that exps reach zero,
+/// several betas. Outputs the CPU gives as subnormals may be flushed by a GPU (none on
+/// lavapipe, which keeps them).
+#[test]
+fn softmax_in_the_converters_order_gives_the_cpu_bits() {
+    let Some(engine) = engine("softmax_in_the_converters_order_gives_the_cpu_bits") else {
+        return;
+    };
+    let engine = engine.with_float_order(litequant::FloatOrder::Converter);
+    let mut rng = Rng(313);
+    let (mut compared, mut flushed) = (0usize, 0usize);
+    for case in 0..24 {
+        let depth = match case % 4 {
+            0 => rng.range(1, 9) as usize,
+            1 => rng.range(9, 40) as usize,
+            2 => rng.range(40, 120) as usize,
+            _ => rng.range(120, 300) as usize,
+        };
+        let rows = rng.range(1, 7) as usize;
+        let beta = rng.pick(&[1.0f32, 0.5, 2.0, 1.3]);
+        let spread = rng.pick(&[1.0f32, 8.0, 40.0, 150.0]);
+        let shape = [rows, depth];
+        let model = one_op(
+            Op::Softmax { beta },
+            vec![
+                tensor(DType::F32, &shape, None, None),
+                tensor(DType::F32, &shape, None, None),
+            ],
+            1,
+        );
+        let x: Vec<f32> = (0..rows * depth)
+            .map(|_| rng.f32(-spread, spread))
+            .collect();
+        let x = litequant::Tensor::from_f32(&shape, &x).unwrap();
+        let want = litequant::ConverterFloatEngine
+            .prepare(&model)
+            .unwrap()
+            .run(std::slice::from_ref(&x))
+            .unwrap();
+        let got = engine.prepare(&model).unwrap().run(&[x]).unwrap();
+        let (w, g) = (want[0].as_f32().unwrap(), got[0].as_f32().unwrap());
+        for (i, (a, b)) in g.iter().zip(w).enumerate() {
+            if a.to_bits() == b.to_bits() {
+                compared += 1;
+            } else if b.is_subnormal() && *a == 0.0 {
+                flushed += 1;
+            } else {
+                panic!(
+                    "case {case} {shape:?} beta {beta} spread {spread}: element {i}: gpu {a:e} \
+                     ({:#x}), cpu {b:e} ({:#x})",
+                    a.to_bits(),
+                    b.to_bits()
+                );
+            }
+        }
+    }
+    println!(
+        "softmax (converter order): {compared} outputs bit for bit, {flushed} subnormals flushed"
+    );
+    assert!(compared > 4000);
+}
+
 #[test]
 fn resize_matches_the_reference() {
     let Some(engine) = engine("resize_matches_the_reference") else {
