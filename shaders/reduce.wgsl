@@ -1,4 +1,4 @@
-// MEAN, SUM, REDUCE_MAX, REDUCE_MIN, twin of `src/reference/reduce.rs` and
+// MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, twin of `src/reference/reduce.rs` and
 // `src/reference/reduce_generic.rs`. One invocation per output word (four int8/uint8
 // outputs, two int16 outputs, one float32 output); each output takes its reduced elements
 // in the input's row-major order (the reduced axes ascending), as the reference does.
@@ -12,15 +12,21 @@
 //   (`in < current`), or with flag 2 (the converter's kernels) take the input unless
 //   `current > in` (`current < in`). Comparisons by the bits, NaN never ordered.
 // - MAX/MIN integer (`minmax_int`): from the type's lowest (largest) value, on stored values.
+// - PROD float32: `reduce_f32` with products (from 1, or the first input). int8 (`prod_int`,
+//   `QuantizedReduceProd`): from `q - zp_in` of the first input, then
+//   `MBQM64(current·(q - zp_in))`, finally `MBQM64(current) + zp_out`, clamped; MBQM64 is
+//   `(x·rm + 2^(ts-1)) >> ts` in 64-bit two's complement (`mul_round_shift64`), with rm in [8]
+//   and ts in [9].
 //
 // plan (i32): [0] output elements, [1] count, [2] kept axes K, [3] reduced axes R, [4] bits
 // (8, 16, 32 for float32), [5] 1 if signed, [6] zp_in, [7] zp_out, [8] multiplier, [9] shift,
-// [10] lo, [11] hi, [12] kind (0 MEAN, 1 SUM, 2 MAX, 3 MIN), [13] flags; then K (size, input
+// [10] lo, [11] hi, [12] kind (0 MEAN, 1 SUM, 2 MAX, 3 MIN, 4 PROD), [13] flags; then K (size, input
 // stride) pairs, then R (size, input stride) pairs.
 
 #import grid
 #import fixedpoint
 #import softfloat
+#import mbqm64
 
 override WG: u32 = 64u;
 
@@ -284,6 +290,9 @@ fn reduce_step(kind: i32, optimized: bool, cur: u32, v: u32) -> u32 {
     if (kind == 1) {
         return bitcast<u32>(bitcast<f32>(cur) + bitcast<f32>(v));
     }
+    if (kind == 4) {
+        return bitcast<u32>(bitcast<f32>(cur) * bitcast<f32>(v));
+    }
     if (optimized) {
         // MaxOp / MinOp: (current > in) ? current : in.
         var keep: bool;
@@ -320,6 +329,8 @@ fn reduce_f32(
     var acc: u32;
     if (kind == 1) {
         acc = 0u;
+    } else if (kind == 4) {
+        acc = 0x3f800000u; // 1
     } else if (kind == 2) {
         acc = 0xff7fffffu; // -FLT_MAX
     } else {
@@ -369,6 +380,42 @@ fn minmax_int(
                 acc = select(min(acc, v), max(acc, v), is_max);
             }
             packed = insertBits(packed, u32(acc), k * bits, bits);
+        }
+    }
+    y[word] = packed;
+}
+
+@compute @workgroup_size(WG)
+fn prod_int(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let word = flat_workgroup(wid, nwg) * WG + lid;
+    let n = u32(plan[0]);
+    let count = u32(plan[1]);
+    let first = word * 4u;
+    if (first >= n) {
+        return;
+    }
+    let zp_in = plan[6];
+    let rm = plan[8];
+    let ts = u32(plan[9]);
+    var packed = 0u;
+    for (var k = 0u; k < 4u; k++) {
+        if (first + k < n) {
+            var v = 0;
+            if (count > 0u) {
+                let base = out_base(first + k);
+                var acc = load_int(base, 8u, true) - zp_in;
+                for (var r = 1u; r < count; r++) {
+                    let d = load_int(base + red_offset(r), 8u, true) - zp_in;
+                    // MBQM64((int64)acc · d) = (acc · (d·rm) + round) >> ts.
+                    acc = mul_round_shift64(acc, d * rm, ts);
+                }
+                v = clamp(mul_round_shift64(acc, rm, ts) + plan[7], -128, 127);
+            }
+            packed = insertBits(packed, u32(v), k * 8u, 8u);
         }
     }
     y[word] = packed;

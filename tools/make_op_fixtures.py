@@ -569,6 +569,11 @@ def build_cases():
                    lambda x: tf.reduce_min(x, axis=[1], keepdims=False), variants=ALLQ),
         unary_case("reduce_min_last", "REDUCE_MIN", [1, 4, 6],
                    lambda x: tf.reduce_min(x, axis=[2], keepdims=True)),
+        unary_case("reduce_prod_last", "REDUCE_PROD", [1, 4, 5],
+                   lambda x: tf.reduce_prod(x, axis=[2], keepdims=False), rng=(0.5, 1.6),
+                   variants=ALLQ),
+        unary_case("reduce_prod_hw_keepdims", "REDUCE_PROD", [1, 3, 2, 4],
+                   lambda x: tf.reduce_prod(x, axis=[1, 2], keepdims=True), rng=(-1.2, 1.5)),
         unary_case("log", "LOG", [1, 4, 4, 3], tf.math.log, variants=ALLQ, rng=(0.05, 4.0)),
         unary_case("log_rank2", "LOG", [1, 10], tf.math.log, rng=(0.001, 0.5)),
     ]

@@ -51,6 +51,7 @@ pub mod code {
     pub const SUM: i32 = 74;
     pub const REDUCE_MAX: i32 = 82;
     pub const REDUCE_MIN: i32 = 89;
+    pub const REDUCE_PROD: i32 = 81;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -272,6 +273,7 @@ pub enum Op {
     Sum { keep_dims: bool },
     ReduceMax { keep_dims: bool },
     ReduceMin { keep_dims: bool },
+    ReduceProd { keep_dims: bool },
     Reshape { new_shape: Option<Vec<i32>> },
     Squeeze { squeeze_dims: Vec<i32> },
     Concatenation { axis: i32, activation: Activation },
@@ -324,6 +326,7 @@ impl Op {
             Op::Sum { .. } => SUM,
             Op::ReduceMax { .. } => REDUCE_MAX,
             Op::ReduceMin { .. } => REDUCE_MIN,
+            Op::ReduceProd { .. } => REDUCE_PROD,
             Op::Reshape { .. } => RESHAPE,
             Op::Squeeze { .. } => SQUEEZE,
             Op::Concatenation { .. } => CONCATENATION,

@@ -203,7 +203,8 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         Op::Mean { keep_dims }
         | Op::Sum { keep_dims }
         | Op::ReduceMax { keep_dims }
-        | Op::ReduceMin { keep_dims } => {
+        | Op::ReduceMin { keep_dims }
+        | Op::ReduceProd { keep_dims } => {
             let axes: Vec<usize> = const_i32(sg, op, 1)?
                 .iter()
                 .map(|&a| axis(a, x.len()))

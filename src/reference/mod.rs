@@ -204,6 +204,9 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::ReduceMin { keep_dims } => {
             reduce_generic::prepare_reduce(ctx, ReduceKind::Min, *keep_dims)
         }
+        Op::ReduceProd { keep_dims } => {
+            reduce_generic::prepare_reduce(ctx, ReduceKind::Prod, *keep_dims)
+        }
         Op::Reshape { .. } => shape_ops::prepare_reshape(ctx),
         Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::Concatenation { axis, activation } => {

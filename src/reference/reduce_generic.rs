@@ -1,4 +1,4 @@
-//! SUM, REDUCE_MAX, REDUCE_MIN.
+//! SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD.
 //!
 //! TFLite: `kernels/reduce.cc` (`PrepareSimple`, `PrepareMeanOrSum`, `EvalSum`,
 //! `EvalGeneric` → `EvalType<T, kReference>`, `ReduceAllDims`) and
@@ -24,6 +24,15 @@
 //!   `M, shift = QuantizeMultiplier((double)s_in / (double)s_out)` (no `1/n` fold), clamped to
 //!   [0, 255]. An empty input gives 0. (The default resolver's optimized kernel reads int8
 //!   as int8: BUILTIN_REF and the default differ by up to 109 steps on the fixtures.)
+//! - int8 REDUCE_PROD (`EvalQuantizedProd` → `reference_ops::QuantizedReduceProd`): prepare
+//!   takes `n = input elements / output elements` and
+//!   `M, shift = QuantizeMultiplier(s_in / pow(s_out, 1/n))` (double); each output starts at
+//!   `q − zp_in` of its first input and takes each next one as
+//!   `MBQM64((int64)current · (q − zp_in))`, then `MBQM64(current) + zp_out`, clamped, where
+//!   `MBQM64` is the int64 `MultiplyByQuantizedMultiplier` (`common.cc`, double-rounding
+//!   build): `(x · rm + 2^(ts−1)) >> ts` with the multiplier reduced to 16 bits,
+//!   `rm = M < 0x7FFF0000 ? (M + 2^15) >> 16 : 0x7FFF`, and `ts = 15 − shift`, truncated to
+//!   int32. float32 PROD starts at 1 (a neutral start that leaves every bit alone).
 //! - float32 in the converter's order ([`FloatOrder::Converter`], `optimized_ops::ReduceGeneric`
 //!   over the normalized dimensions): each output takes its inputs in the same row-major
 //!   order, but starts at its first input (not at the neutral value), and MAX/MIN keep the
@@ -31,7 +40,7 @@
 //!   With no axis, a copy.
 
 use crate::model::DType;
-use crate::quant::fixedpoint::quantize_multiplier;
+use crate::quant::fixedpoint::{quantize_multiplier, QuantizedMultiplier};
 use crate::{Buf, Error, Result, Tensor};
 
 use super::common::QInt;
@@ -44,6 +53,7 @@ pub(crate) enum ReduceKind {
     Sum,
     Max,
     Min,
+    Prod,
 }
 
 impl ReduceKind {
@@ -52,6 +62,7 @@ impl ReduceKind {
             ReduceKind::Sum => "SUM",
             ReduceKind::Max => "REDUCE_MAX",
             ReduceKind::Min => "REDUCE_MIN",
+            ReduceKind::Prod => "REDUCE_PROD",
         }
     }
 
@@ -61,6 +72,7 @@ impl ReduceKind {
             ReduceKind::Sum => 0.0,
             ReduceKind::Max => f32::MIN,
             ReduceKind::Min => f32::MAX,
+            ReduceKind::Prod => 1.0,
         }
     }
 
@@ -69,6 +81,7 @@ impl ReduceKind {
     fn reference(self, current: f32, x: f32) -> f32 {
         match self {
             ReduceKind::Sum => current + x,
+            ReduceKind::Prod => current * x,
             ReduceKind::Max => {
                 if x > current {
                     x
@@ -91,6 +104,7 @@ impl ReduceKind {
     fn optimized(self, current: f32, x: f32) -> f32 {
         match self {
             ReduceKind::Sum => current + x,
+            ReduceKind::Prod => current * x,
             ReduceKind::Max => {
                 if current > x {
                     current
@@ -113,6 +127,7 @@ impl ReduceKind {
     fn int(self, current: i32, x: i32) -> i32 {
         match self {
             ReduceKind::Sum => current.wrapping_add(x),
+            ReduceKind::Prod => current.wrapping_mul(x),
             ReduceKind::Max => current.max(x),
             ReduceKind::Min => current.min(x),
         }
@@ -135,6 +150,49 @@ pub(crate) struct Reduce {
     pub(crate) optimized_compare: bool,
     /// int8/uint8 SUM: the requantization (an int8 SUM reads and writes uint8 bytes).
     pub(crate) sum_requant: Option<MeanRequant>,
+    /// int8 PROD: the per-step rescale.
+    pub(crate) prod_requant: Option<ProdRequant>,
+}
+
+/// `QuantizedReduceProd`'s parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProdRequant {
+    pub(crate) input_zero_point: i32,
+    pub(crate) output_zero_point: i32,
+    /// The multiplier reduced to 16 bits (`rm`).
+    pub(crate) reduced_multiplier: i32,
+    /// `15 − shift`, in [8, 46].
+    pub(crate) total_shift: u32,
+}
+
+impl ProdRequant {
+    /// TFLite's int64 `MultiplyByQuantizedMultiplier` (double-rounding build):
+    /// `(x · rm + 2^(ts−1)) >> ts`, truncated to int32.
+    #[inline]
+    pub(crate) fn mbqm64(&self, x: i64) -> i32 {
+        let round = 1i64 << (self.total_shift - 1);
+        (x.wrapping_mul(i64::from(self.reduced_multiplier))
+            .wrapping_add(round)
+            >> self.total_shift) as i32
+    }
+
+    fn new(m: QuantizedMultiplier, zp_in: i32, zp_out: i32) -> Option<ProdRequant> {
+        // The kernel's DCHECKs: shift in [-31, 7] (so 8 <= 15 - shift <= 46), M >= 0.
+        if !(-31..8).contains(&m.shift) || m.multiplier < 0 {
+            return None;
+        }
+        let reduced_multiplier = if m.multiplier < 0x7FFF_0000 {
+            (m.multiplier + (1 << 15)) >> 16
+        } else {
+            0x7FFF
+        };
+        Some(ProdRequant {
+            input_zero_point: zp_in,
+            output_zero_point: zp_out,
+            reduced_multiplier,
+            total_shift: (15 - m.shift) as u32,
+        })
+    }
 }
 
 impl Reduce {
@@ -169,6 +227,30 @@ impl Reduce {
         }
         for (y, a) in y.iter_mut().zip(acc) {
             *y = T::from_i32(a);
+        }
+    }
+
+    /// int8 PROD (`QuantizedReduceProd`): an empty input leaves TFLite's output as it was;
+    /// here it is 0.
+    fn run_prod_i8(&self, p: &ProdRequant, x: &[i8], y: &mut [i8]) {
+        if x.is_empty() {
+            y.fill(0);
+            return;
+        }
+        let mut acc = vec![0i32; self.n_out];
+        let mut started = vec![false; self.n_out];
+        for (&v, &o) in x.iter().zip(&self.map) {
+            let d = i32::from(v) - p.input_zero_point;
+            if started[o] {
+                acc[o] = p.mbqm64(i64::from(acc[o]) * i64::from(d));
+            } else {
+                acc[o] = d;
+                started[o] = true;
+            }
+        }
+        for (y, &a) in y.iter_mut().zip(&acc) {
+            let r = p.mbqm64(i64::from(a)).wrapping_add(p.output_zero_point);
+            *y = r.clamp(-128, 127) as i8;
         }
     }
 
@@ -210,6 +292,20 @@ impl Kernel for Reduce {
                 input.shape(),
                 out.shape()
             )));
+        }
+        if let Some(p) = &self.prod_requant {
+            return match (input.buf(), out.buf_mut()) {
+                (Buf::I8(i), Buf::I8(o)) => {
+                    self.run_prod_i8(p, i, o);
+                    Ok(())
+                }
+                (i, o) => Err(Error::Shape(format!(
+                    "{}: prepared for int8, not {} -> {}",
+                    self.label,
+                    i.dtype(),
+                    o.dtype()
+                ))),
+            };
         }
         match (&self.sum_requant, input.buf(), out.buf_mut()) {
             (None, Buf::F32(i), Buf::F32(o)) => self.run_f32(i, o),
@@ -283,8 +379,33 @@ pub(super) fn prepare_reduce(
     let n_out: usize = out_shape.iter().product();
     let converter = ctx.float_order == FloatOrder::Converter;
     let mut sum_requant = None;
+    let mut prod_requant = None;
     match (input.dtype, kind) {
         (DType::F32, _) => {}
+        (DType::I8, ReduceKind::Prod) => {
+            let (s_in, zp_in) = ctx.per_tensor(input)?;
+            let (s_out, zp_out) = ctx.per_tensor(output)?;
+            if !(s_in > 0.0 && s_out > 0.0 && s_in.is_finite() && s_out.is_finite()) {
+                return Err(ctx.unsupported(format!("scales {s_in} -> {s_out}")));
+            }
+            let n_out_flat = out_shape.iter().product::<usize>().max(1);
+            let n = (n_in.unwrap_or(0) / n_out_flat).max(1);
+            // GetQuantProdScaling in double.
+            let scaling = f64::from(s_in) / f64::from(s_out).powf(1.0 / n as f64);
+            let m = quantize_multiplier(scaling);
+            prod_requant = Some(ProdRequant::new(m, zp_in, zp_out).ok_or_else(|| {
+                ctx.unsupported(format!(
+                    "the per-step scaling {scaling} gives a shift of {} outside [-31, 7]",
+                    m.shift
+                ))
+            })?);
+        }
+        (_, ReduceKind::Prod) => {
+            return Err(ctx.unsupported(format!(
+                "{} REDUCE_PROD (float32 and quantized int8 are supported)",
+                input.dtype
+            )))
+        }
         (DType::I8 | DType::U8, ReduceKind::Sum) => {
             let (s_in, zp_in) = ctx.per_tensor(input)?;
             let (s_out, zp_out) = ctx.per_tensor(output)?;
@@ -334,6 +455,7 @@ pub(super) fn prepare_reduce(
         start_at_first: all_dims || converter,
         optimized_compare: converter,
         sum_requant,
+        prod_requant,
     }))
 }
 

@@ -19,6 +19,7 @@ fn float_kernel(kind: ReduceKind, shape: &[usize], axes: &[usize], converter: bo
         start_at_first: axes.len() == shape.len() || converter,
         optimized_compare: converter,
         sum_requant: None,
+        prod_requant: None,
     }
 }
 
@@ -173,7 +174,46 @@ fn fixtures_match_litert_in_isolation() {
         ("reduce_min_c_int8io", "REDUCE_MIN"),
         ("reduce_min_last_f32", "REDUCE_MIN"),
         ("reduce_min_last_int8", "REDUCE_MIN"),
+        ("reduce_prod_last_f32", "REDUCE_PROD"),
+        ("reduce_prod_last_int8", "REDUCE_PROD"),
+        ("reduce_prod_last_int8io", "REDUCE_PROD"),
+        ("reduce_prod_hw_keepdims_f32", "REDUCE_PROD"),
+        ("reduce_prod_hw_keepdims_int8", "REDUCE_PROD"),
     ] {
         assert!(check_op(f, op) > 0, "{f}");
     }
+}
+
+/// TFLite's int64 `MultiplyByQuantizedMultiplier`: the multiplier reduced to 16 bits, one
+/// rounding shift (round half up), truncated to int32.
+#[test]
+fn prod_rescale_is_the_int64_multiplier() {
+    let m = quantize_multiplier(0.75); // 0x60000000, shift 0
+    let p = ProdRequant::new(m, 0, 0).unwrap();
+    assert_eq!(p.reduced_multiplier, (0x6000_0000 + (1 << 15)) >> 16);
+    assert_eq!(p.total_shift, 15);
+    assert_eq!(p.mbqm64(100), 75);
+    assert_eq!(p.mbqm64(-100), -75);
+    // Ties round up (towards +inf): 0.75 * 2 = 1.5 -> 2, 0.75 * -2 = -1.5 -> -1.
+    assert_eq!(p.mbqm64(2), 2);
+    assert_eq!(p.mbqm64(-2), -1);
+    // Multipliers at or above 0x7FFF0000 reduce to 0x7FFF.
+    let big = QuantizedMultiplier {
+        multiplier: 0x7FFF_8000,
+        shift: 1,
+    };
+    assert_eq!(
+        ProdRequant::new(big, 0, 0).unwrap().reduced_multiplier,
+        0x7FFF
+    );
+    // Shifts outside [-31, 7] are refused (the kernel's DCHECK).
+    let far = QuantizedMultiplier {
+        multiplier: 1 << 30,
+        shift: 9,
+    };
+    assert!(ProdRequant::new(far, 0, 0).is_none());
+    // Large products: (2^40 * rm + round) >> ts, truncated.
+    let x = 1i64 << 40;
+    let want = ((x * i64::from(p.reduced_multiplier) + (1 << 14)) >> 15) as i32;
+    assert_eq!(p.mbqm64(x), want);
 }

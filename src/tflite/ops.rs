@@ -147,13 +147,14 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 Op::AveragePool2D(p)
             }
         }
-        code::MEAN | code::SUM | code::REDUCE_MAX | code::REDUCE_MIN => {
+        code::MEAN | code::SUM | code::REDUCE_MAX | code::REDUCE_MIN | code::REDUCE_PROD => {
             let keep_dims = opts!(ReducerOptions, ReducerOptionsT).keep_dims;
             match c {
                 code::MEAN => Op::Mean { keep_dims },
                 code::SUM => Op::Sum { keep_dims },
                 code::REDUCE_MAX => Op::ReduceMax { keep_dims },
-                _ => Op::ReduceMin { keep_dims },
+                code::REDUCE_MIN => Op::ReduceMin { keep_dims },
+                _ => Op::ReduceProd { keep_dims },
             }
         }
         code::RESHAPE => {
@@ -336,7 +337,8 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::Mean { keep_dims }
         | Op::Sum { keep_dims }
         | Op::ReduceMax { keep_dims }
-        | Op::ReduceMin { keep_dims } => b(B::ReducerOptions(Box::new(fb::ReducerOptionsT {
+        | Op::ReduceMin { keep_dims }
+        | Op::ReduceProd { keep_dims } => b(B::ReducerOptions(Box::new(fb::ReducerOptionsT {
             keep_dims: *keep_dims,
         }))),
         Op::Reshape { new_shape } => b(B::ReshapeOptions(Box::new(fb::ReshapeOptionsT {

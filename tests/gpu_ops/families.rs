@@ -156,22 +156,24 @@ fn mean_matches_the_reference() {
     );
 }
 
-/// SUM, REDUCE_MAX, REDUCE_MIN: float32 (from the neutral value and, reducing every axis,
-/// from the first element), int8 (SUM read as uint8), uint8, with NaN and infinities among
-/// the float inputs; int16 refused by both engines.
+/// SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD: float32 (from the neutral value and, reducing
+/// every axis, from the first element), int8 (SUM read as uint8, PROD's 64-bit rescale),
+/// uint8, with NaN and infinities among the float inputs; int16 (and uint8 PROD) refused by
+/// both engines.
 #[test]
-fn sum_max_min_match_the_reference() {
-    let Some(engine) = engine("sum_max_min_match_the_reference") else {
+fn reductions_match_the_reference() {
+    let Some(engine) = engine("reductions_match_the_reference") else {
         return;
     };
     let mut rng = Rng(212);
-    let (mut agreed, mut refused) = (0, 0);
-    for case in 0..60 {
+    let (mut agreed, mut refused, mut int8_prod) = (0, 0, 0);
+    for case in 0..80 {
         let dtype = INT_TYPES[case % 4];
-        let op_of = |keep_dims| match (case / 4) % 3 {
+        let op_of = |keep_dims| match (case / 4) % 4 {
             0 => Op::Sum { keep_dims },
             1 => Op::ReduceMax { keep_dims },
-            _ => Op::ReduceMin { keep_dims },
+            2 => Op::ReduceMin { keep_dims },
+            _ => Op::ReduceProd { keep_dims },
         };
         let rank = rng.range(1, 4) as usize;
         let mut shape: Vec<usize> = (0..rank).map(|_| rng.range(1, 7) as usize).collect();
@@ -201,7 +203,7 @@ fn sum_max_min_match_the_reference() {
             .collect();
         let op = op_of(keep);
         let qi = random_quant(&mut rng, dtype);
-        let qo = if matches!(op, Op::Sum { .. }) {
+        let qo = if matches!(op, Op::Sum { .. } | Op::ReduceProd { .. }) {
             random_quant(&mut rng, dtype)
         } else {
             qi
@@ -217,7 +219,10 @@ fn sum_max_min_match_the_reference() {
         );
         let what = format!("case {case} {op:?} {dtype} {shape:?} axes {axes:?} {qi:?}->{qo:?}");
         match check(&engine, &mut rng, &model, &what) {
-            Ran::Agree => agreed += 1,
+            Ran::Agree => {
+                agreed += 1;
+                int8_prod += usize::from(dtype == DType::I8 && matches!(op, Op::ReduceProd { .. }));
+            }
             _ => refused += 1,
         }
         if dtype == DType::F32 {
@@ -248,9 +253,32 @@ fn sum_max_min_match_the_reference() {
         }
     }
     assert!(
-        agreed >= 40,
+        agreed >= 50,
         "only {agreed} reduce cases ran ({refused} refused)"
     );
+    assert!(
+        int8_prod >= 3,
+        "only {int8_prod} int8 REDUCE_PROD cases ran"
+    );
+    // int8 PROD with a tiny input scale: total shifts above 32 (the 64-bit shift's high word,
+    // negative products sign-extended).
+    for (k, s_in) in [3e-7f32, 1e-6, 4e-6, 2e-5].into_iter().enumerate() {
+        let shape = [3, 5, 4];
+        let model = one_op(
+            Op::ReduceProd { keep_dims: false },
+            vec![
+                tensor(DType::I8, &shape, Some((s_in, 3)), None),
+                tensor(DType::I32, &[1], None, Some(i32_bytes(&[1]))),
+                tensor(DType::I8, &[3, 4], Some((0.37, -2)), None),
+            ],
+            2,
+        );
+        let what = format!("tiny-scale PROD {k}: s_in {s_in}");
+        assert!(
+            check(&engine, &mut rng, &model, &what) == Ran::Agree,
+            "{what}"
+        );
+    }
 }
 
 #[test]

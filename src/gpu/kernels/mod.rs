@@ -356,7 +356,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::Concatenation { .. } => shape_ops::prepare_concatenation(ctx),
         Op::AveragePool2D(_) | Op::MaxPool2D(_) => pooling::prepare(ctx),
         Op::Mean { .. } => reduce::prepare_mean(ctx),
-        Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } => reduce::prepare_reduce(ctx),
+        Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {
+            reduce::prepare_reduce(ctx)
+        }
         Op::Softmax { .. } => softmax::prepare(ctx),
         Op::ResizeBilinear(_) => resize::prepare_bilinear(ctx),
         Op::ResizeNearestNeighbor(_) => resize::prepare_nearest(ctx),

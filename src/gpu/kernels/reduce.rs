@@ -1,4 +1,4 @@
-//! MEAN, SUM, REDUCE_MAX, REDUCE_MIN on the GPU (`shaders/reduce.wgsl`), twin of
+//! MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD on the GPU (`shaders/reduce.wgsl`), twin of
 //! `src/reference/reduce.rs` and `src/reference/reduce_generic.rs`: the reference's
 //! multipliers (MEAN's folded one, SUM's plain one) and zero points are uploaded as they are.
 //! Short reductions: one invocation per output word walks each output's reduced elements in
@@ -12,6 +12,7 @@
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
 use crate::model::DType;
+use crate::quant::fixedpoint::QuantizedMultiplier;
 use crate::reference::dims;
 use crate::reference::reduce::{resolve_axes, Mean, MeanRequant};
 use crate::reference::reduce_generic::{Reduce, ReduceKind};
@@ -124,7 +125,7 @@ fn int_sum(ctx: &GpuOpCtx, p: &Plan, count: usize) -> Result<Vec<Command>> {
     )?])
 }
 
-/// SUM, REDUCE_MAX, REDUCE_MIN.
+/// SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD.
 pub(crate) fn prepare_reduce(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     let k: &Reduce = ctx.kernel()?;
     if k.n_out == 0 {
@@ -135,7 +136,27 @@ pub(crate) fn prepare_reduce(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         ReduceKind::Sum => 1,
         ReduceKind::Max => 2,
         ReduceKind::Min => 3,
+        ReduceKind::Prod => 4,
     };
+    if let Some(q) = &k.prod_requant {
+        // int8 PROD: the reduced multiplier and the total shift in the multiplier's slots.
+        let r = MeanRequant {
+            input_zero_point: q.input_zero_point,
+            output_zero_point: q.output_zero_point,
+            multiplier: QuantizedMultiplier {
+                multiplier: q.reduced_multiplier,
+                shift: q.total_shift as i32,
+            },
+            count: k.count as i64,
+        };
+        let p = plan(ctx, dtype, k.n_out, k.count, Some(&r), kind, 0)?;
+        let key = PipelineKey::new("reduce", "prod_int").constant("WG", f64::from(WG));
+        return Ok(vec![ctx.dispatch(
+            &key,
+            &[&p.buf, &ctx.input(0)?, &ctx.output(0)?],
+            ctx.grid(p.words.div_ceil(u64::from(WG)))?,
+        )?]);
+    }
     if let Some(r) = &k.sum_requant {
         // int8 SUM reads and writes its bytes as uint8, as BUILTIN_REF does.
         let p = plan(ctx, DType::U8, k.n_out, k.count, Some(r), kind, 0)?;

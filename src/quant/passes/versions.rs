@@ -232,6 +232,7 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
         | Op::Sum { .. }
         | Op::ReduceMax { .. }
         | Op::ReduceMin { .. }
+        | Op::ReduceProd { .. }
         | Op::Relu
         | Op::Relu6
         | Op::SquaredDifference
@@ -352,6 +353,7 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::SUM, 2, "1.15.0"),
     (code::REDUCE_MAX, 2, "1.14.0"),
     (code::REDUCE_MIN, 2, "1.14.0"),
+    (code::REDUCE_PROD, 2, "2.6.0"),
     (code::LOG, 2, "2.15.0"),
 ];
 

@@ -85,6 +85,7 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::Relu6
         | Op::Mean { .. }
         | Op::Sum { .. }
+        | Op::ReduceProd { .. }
         | Op::BatchMatMul(_)
         | Op::HardSwish
         | Op::Prelu
