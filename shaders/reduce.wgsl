@@ -342,12 +342,10 @@ fn reduce_f32(
         return;
     }
     let base = out_base(o);
-    var r = 0u;
     if (from_first) {
         acc = x[base];
-        r = 1u;
     }
-    for (; r < count; r++) {
+    for (var r = select(0u, 1u, from_first); r < count; r++) {
         acc = reduce_step(kind, optimized, acc, x[base + red_offset(r)]);
     }
     y[o] = acc;
