@@ -81,8 +81,21 @@ fn reductions_match_the_reference() {
             // Special values: each of them first, NaN inside, all -inf, all -0.
             let n: usize = shape.iter().product();
             let specials = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0, 0.0, 1.5];
-            let mut reference = litequant::ReferenceEngine.prepare(&model).unwrap();
-            let mut gpu = engine.prepare(&model).unwrap();
+            // Both orders: the reference's reducers, and the converter's (first input, NaN
+            // inputs taking over MAX/MIN).
+            let converter = engine
+                .clone()
+                .with_float_order(litequant::FloatOrder::Converter);
+            let mut pairs = [
+                (
+                    litequant::ReferenceEngine.prepare(&model).unwrap(),
+                    engine.prepare(&model).unwrap(),
+                ),
+                (
+                    litequant::ConverterFloatEngine.prepare(&model).unwrap(),
+                    converter.prepare(&model).unwrap(),
+                ),
+            ];
             for pattern in 0..8 {
                 let x: Vec<f32> = (0..n)
                     .map(|i| match pattern {
@@ -92,14 +105,16 @@ fn reductions_match_the_reference() {
                     })
                     .collect();
                 let x = litequant::Tensor::from_f32(&shape, &x).unwrap();
-                let want = reference.run(std::slice::from_ref(&x)).unwrap();
-                let got = gpu.run(&[x]).unwrap();
-                let (w, g) = (want[0].as_f32().unwrap(), got[0].as_f32().unwrap());
-                for (a, b) in g.iter().zip(w) {
-                    assert!(
-                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-                        "{what}: specials {pattern}: got {g:?}, want {w:?}"
-                    );
+                for (order, (cpu, gpu)) in pairs.iter_mut().enumerate() {
+                    let want = cpu.run(std::slice::from_ref(&x)).unwrap();
+                    let got = gpu.run(std::slice::from_ref(&x)).unwrap();
+                    let (w, g) = (want[0].as_f32().unwrap(), got[0].as_f32().unwrap());
+                    for (a, b) in g.iter().zip(w) {
+                        assert!(
+                            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                            "{what}: order {order}, specials {pattern}: got {g:?}, want {w:?}"
+                        );
+                    }
                 }
             }
         }
