@@ -16,7 +16,7 @@ the wheel's own kernels, not ai-edge-litert's) and saves:
   tests/fixtures/converter_float/NAME.npz
       input_K (the samples), and t{index} for the output of every CONV_2D,
       DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D, MEAN,
-      TRANSPOSE_CONV and SOFTMAX
+      TRANSPOSE_CONV, SOFTMAX, SUM, REDUCE_MAX, REDUCE_MIN and REDUCE_PROD
       (the ops whose float result depends on the summation order), stacked
       over the samples on a new leading axis, run at batch 1.
   tests/fixtures/converter_float/ranges.json
@@ -68,7 +68,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
 OUT = FIX / "converter_float"
 ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH",
-             "AVERAGE_POOL_2D", "MEAN", "TRANSPOSE_CONV", "SOFTMAX"}
+             "AVERAGE_POOL_2D", "MEAN", "TRANSPOSE_CONV", "SOFTMAX", "SUM", "REDUCE_MAX",
+             "REDUCE_MIN", "REDUCE_PROD"}
 def interpreter(path):
     return tf.lite.Interpreter(
         model_path=str(path),
