@@ -1,14 +1,15 @@
-// NEG, RSQRT, SQRT, EXP and GELU, twin of `src/reference/elementwise`. One invocation
+// NEG, RSQRT, SQRT, EXP, LOG and GELU, twin of `src/reference/elementwise`. One invocation
 // computes the elements of one output word.
 //
 // `float_main`: float32, p.fkind picks the function (`UnaryFloatFn`): 0 NEG, 1 RSQRT,
-// 2 SQRT, 3 EXP, 4 GELU, 5 GELU approximate. NEG, SQRT and RSQRT give the CPU's bits (a
-// correctly rounded soft square root and the soft float's `f32_div`); EXP and GELU use the
-// device's `exp` (and an erfc polynomial): within the conformance tolerance.
+// 2 SQRT, 3 EXP, 4 GELU, 5 GELU approximate, 6 LOG. NEG, SQRT and RSQRT give the CPU's bits
+// (a correctly rounded soft square root and the soft float's `f32_div`); EXP and GELU use the
+// device's `exp` (and an erfc polynomial), LOG the device's `log`: within the conformance
+// tolerance.
 // `table_main`: int8/uint8. Every int8/uint8 path of the family is a function of the input
 // value alone; the reference evaluates it on the type's 256 values at prepare
 // (`QuantUnary::table`: NEG's wrap, RSQRT's fixed-point Newton-Raphson, SQRT's float
-// steps, EXP's and GELU's `LUTPopulate` tables) and this kernel looks results up. An entry
+// steps, EXP's, LOG's and GELU's `LUTPopulate` tables) and this kernel looks results up. An entry
 // of i32::MIN marks an input on which the reference refuses the run (RSQRT below the zero
 // point, SQRT of a negative): the op's status flag is raised and the run fails alike.
 
@@ -109,6 +110,26 @@ fn gelu_approximate(v: f32) -> f32 {
     return v / (1.0 + exp(-2.0 * u));
 }
 
+// LOG: the device's `log` on positive finite values (not the CPU's `logf` bits: within
+// the float tolerance); the special values as `logf` gives them, by their bits (WGSL leaves
+// `log` of zero, negatives, infinities and NaN to the implementation).
+fn log_f32(v: f32) -> f32 {
+    let b = bitcast<u32>(v);
+    if ((b & 0x7fffffffu) > 0x7f800000u) {
+        return v; // NaN
+    }
+    if ((b & 0x7fffffffu) == 0u) {
+        return bitcast<f32>(0xff800000u); // ±0: -inf
+    }
+    if ((b & 0x80000000u) != 0u) {
+        return bitcast<f32>(0x7fc00000u); // negative: NaN
+    }
+    if (b == 0x7f800000u) {
+        return v; // +inf
+    }
+    return log(v);
+}
+
 fn float_fn(v: f32) -> f32 {
     switch p.fkind {
         case 0u: {
@@ -127,6 +148,9 @@ fn float_fn(v: f32) -> f32 {
         }
         case 4u: {
             return gelu(v);
+        }
+        case 6u: {
+            return log_f32(v);
         }
         default: {
             return gelu_approximate(v);

@@ -1,20 +1,37 @@
-// MEAN, twin of `src/reference/reduce.rs`. One invocation per output word (four int8/uint8
-// outputs, two int16 outputs, one float32 output); each output sums its reduced elements in
-// the input's row-major order (the reduced axes ascending), as the reference does.
-// - float32: `sum / (float)count`, NaN for an empty reduction.
-// - integer (`QuantizedMeanOrSum`): the raw sum wraps in i32; then
-//   MultiplyByQuantizedMultiplier(sum - zp_in * count, m', shift') + zp_out, clamped to the
-//   type (the reference's folded multiplier, uploaded); 0 for an empty reduction.
+// MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, twin of `src/reference/reduce.rs` and
+// `src/reference/reduce_generic.rs`. One invocation per output word (four int8/uint8
+// outputs, two int16 outputs, one float32 output); each output takes its reduced elements
+// in the input's row-major order (the reduced axes ascending), as the reference does.
+// - MEAN float32: `sum / (float)count`, NaN for an empty reduction.
+// - MEAN and SUM integer (`QuantizedMeanOrSum`): the raw sum wraps in i32; then
+//   MultiplyByQuantizedMultiplier(sum - zp_in * count, m, shift) + zp_out, clamped to the
+//   type (the reference's multiplier, MEAN's with 1/count folded in, uploaded); 0 for an
+//   empty reduction. An int8 SUM comes as a uint8 one (BUILTIN_REF reads its bytes so).
+// - SUM/MAX/MIN float32 (`reduce_f32`): from the neutral value (0, -FLT_MAX, FLT_MAX) or,
+//   with flag 1, from the first input; MAX/MIN keep the current value unless `in > current`
+//   (`in < current`), or with flag 2 (the converter's kernels) take the input unless
+//   `current > in` (`current < in`). Comparisons by the bits, NaN never ordered.
+// - MAX/MIN integer (`minmax_int`): from the type's lowest (largest) value, on stored values.
+// - PROD float32: `reduce_f32` with products (from 1, or the first input). int8 (`prod_int`,
+//   `QuantizedReduceProd`): from `q - zp_in` of the first input, then
+//   `MBQM64(current·(q - zp_in))`, finally `MBQM64(current) + zp_out`, clamped; MBQM64 is
+//   `(x·rm + 2^(ts-1)) >> ts` in 64-bit two's complement (`mul_round_shift64`), with rm in [8]
+//   and ts in [9].
 //
 // plan (i32): [0] output elements, [1] count, [2] kept axes K, [3] reduced axes R, [4] bits
 // (8, 16, 32 for float32), [5] 1 if signed, [6] zp_in, [7] zp_out, [8] multiplier, [9] shift,
-// [10] lo, [11] hi; then K (size, input stride) pairs, then R (size, input stride) pairs.
+// [10] lo, [11] hi, [12] kind (0 MEAN, 1 SUM, 2 MAX, 3 MIN, 4 PROD), [13] flags; then K (size, input
+// stride) pairs, then R (size, input stride) pairs.
 
 #import grid
 #import fixedpoint
 #import softfloat
+#import mbqm64
 
 override WG: u32 = 64u;
+
+// Plan header words.
+const HDR: i32 = 14;
 
 @group(0) @binding(0) var<storage, read> plan: array<i32>;
 @group(0) @binding(1) var<storage, read> x: array<u32>;
@@ -36,8 +53,8 @@ fn out_base(o: u32) -> u32 {
     var rem = o;
     var at = 0u;
     for (var d = kept - 1; d >= 0; d--) {
-        let size = u32(plan[12 + 2 * d]);
-        at += (rem % size) * u32(plan[13 + 2 * d]);
+        let size = u32(plan[HDR + 2 * d]);
+        at += (rem % size) * u32(plan[HDR + 1 + 2 * d]);
         rem = rem / size;
     }
     return at;
@@ -50,7 +67,7 @@ fn red_offset(r: u32) -> u32 {
     var rem = r;
     var at = 0u;
     for (var d = red - 1; d >= 0; d--) {
-        let m = 12 + 2 * (kept + d);
+        let m = HDR + 2 * (kept + d);
         let size = u32(plan[m]);
         at += (rem % size) * u32(plan[m + 1]);
         rem = rem / size;
@@ -242,6 +259,161 @@ fn mean_int_long(
             let shifted = partial_int[k * RWG] - plan[6] * i32(count);
             let v = clamp(multiply_by_quantized_multiplier(shifted, plan[8], plan[9]) + plan[7], plan[10], plan[11]);
             packed = insertBits(packed, u32(v), k * bits, bits);
+        }
+    }
+    y[word] = packed;
+}
+
+// IEEE `a > b` on float bits: false when either is NaN, +0 == -0.
+fn f32_gt_bits(a: u32, b: u32) -> bool {
+    let ma = a & 0x7fffffffu;
+    let mb = b & 0x7fffffffu;
+    if (ma > 0x7f800000u || mb > 0x7f800000u) {
+        return false;
+    }
+    if (ma == 0u && mb == 0u) {
+        return false;
+    }
+    let na = (a >> 31u) == 1u;
+    let nb = (b >> 31u) == 1u;
+    if (na != nb) {
+        return nb;
+    }
+    if (na) {
+        return ma < mb;
+    }
+    return ma > mb;
+}
+
+// The reducer of kind 1-3 on float bits: `current` and `in`, the flags' comparison.
+fn reduce_step(kind: i32, optimized: bool, cur: u32, v: u32) -> u32 {
+    if (kind == 1) {
+        return bitcast<u32>(bitcast<f32>(cur) + bitcast<f32>(v));
+    }
+    if (kind == 4) {
+        return bitcast<u32>(bitcast<f32>(cur) * bitcast<f32>(v));
+    }
+    if (optimized) {
+        // MaxOp / MinOp: (current > in) ? current : in.
+        var keep: bool;
+        if (kind == 2) {
+            keep = f32_gt_bits(cur, v);
+        } else {
+            keep = f32_gt_bits(v, cur);
+        }
+        return select(v, cur, keep);
+    }
+    // ReduceGeneric's reducers: (in > current) ? in : current.
+    var take: bool;
+    if (kind == 2) {
+        take = f32_gt_bits(v, cur);
+    } else {
+        take = f32_gt_bits(cur, v);
+    }
+    return select(cur, v, take);
+}
+
+@compute @workgroup_size(WG)
+fn reduce_f32(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let o = flat_workgroup(wid, nwg) * WG + lid;
+    if (o >= u32(plan[0])) {
+        return;
+    }
+    let kind = plan[12];
+    let from_first = (plan[13] & 1) != 0;
+    let optimized = (plan[13] & 2) != 0;
+    var acc: u32;
+    if (kind == 1) {
+        acc = 0u;
+    } else if (kind == 4) {
+        acc = 0x3f800000u; // 1
+    } else if (kind == 2) {
+        acc = 0xff7fffffu; // -FLT_MAX
+    } else {
+        acc = 0x7f7fffffu; // FLT_MAX
+    }
+    let count = u32(plan[1]);
+    if (count == 0u) {
+        y[o] = acc;
+        return;
+    }
+    let base = out_base(o);
+    if (from_first) {
+        acc = x[base];
+    }
+    for (var r = select(0u, 1u, from_first); r < count; r++) {
+        acc = reduce_step(kind, optimized, acc, x[base + red_offset(r)]);
+    }
+    y[o] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn minmax_int(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let word = flat_workgroup(wid, nwg) * WG + lid;
+    let n = u32(plan[0]);
+    let count = u32(plan[1]);
+    let bits = u32(plan[4]);
+    let signed = plan[5] == 1;
+    let is_max = plan[12] == 2;
+    let per_word = 32u / bits;
+    let first = word * per_word;
+    if (first >= n) {
+        return;
+    }
+    var packed = 0u;
+    for (var k = 0u; k < per_word; k++) {
+        if (first + k < n) {
+            var acc = select(plan[11], plan[10], is_max);
+            let base = out_base(first + k);
+            for (var r = 0u; r < count; r++) {
+                let v = load_int(base + red_offset(r), bits, signed);
+                acc = select(min(acc, v), max(acc, v), is_max);
+            }
+            packed = insertBits(packed, u32(acc), k * bits, bits);
+        }
+    }
+    y[word] = packed;
+}
+
+@compute @workgroup_size(WG)
+fn prod_int(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let word = flat_workgroup(wid, nwg) * WG + lid;
+    let n = u32(plan[0]);
+    let count = u32(plan[1]);
+    let first = word * 4u;
+    if (first >= n) {
+        return;
+    }
+    let zp_in = plan[6];
+    let rm = plan[8];
+    let ts = u32(plan[9]);
+    var packed = 0u;
+    for (var k = 0u; k < 4u; k++) {
+        if (first + k < n) {
+            var v = 0;
+            if (count > 0u) {
+                let base = out_base(first + k);
+                var acc = load_int(base, 8u, true) - zp_in;
+                for (var r = 1u; r < count; r++) {
+                    let d = load_int(base + red_offset(r), 8u, true) - zp_in;
+                    // MBQM64((int64)acc · d) = (acc · (d·rm) + round) >> ts.
+                    acc = mul_round_shift64(acc, d * rm, ts);
+                }
+                v = clamp(mul_round_shift64(acc, rm, ts) + plan[7], -128, 127);
+            }
+            packed = insertBits(packed, u32(v), k * 8u, 8u);
         }
     }
     y[word] = packed;

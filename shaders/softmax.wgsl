@@ -2,6 +2,10 @@
 // `*_rows` computes each row's statistics into `stats` (one invocation per row), `*_out` each
 // output word from its row's statistics (so that packed outputs are written whole).
 // - float32: max, then sum of exp((x - max) * beta) in order; y = exp((x - max) * beta) / sum.
+// - float32 in the converter's order (`eigen_rows`, `eigen_out`; `SoftmaxF32::converter_row`):
+//   Eigen's `pexp` (`eigen_exp.wgsl`), the row summed in Eigen's `redux` order (the row's
+//   first element `row·depth mod 8` floats past a 32-byte boundary), `inv = 1 / sum`
+//   (correctly rounded), `y = e·inv`.
 // - int8/uint8 input (`softmax_row_q`): gemmlowp exp on Q5.26 differences, a Q12.19 sum,
 //   GetReciprocal, a rounding shift to the output's 8 or 16 bits, offset by its minimum.
 //   Where the reference refuses a row (the shift leaves [0, 31]) `quant_rows` sets the
@@ -11,10 +15,12 @@
 // params (i32): [0] rows, [1] depth, [2] input bits, [3] 1 if the input is signed,
 // [4] input type minimum, [5] output bits, [6] output min, [7] output max,
 // [8] input_multiplier, [9] input_left_shift, [10] diff_min, [11] beta (f32 bits),
-// [12] elements.
+// [12] elements, [13] 0 (the fuse guard).
 
 #import grid
 #import gemmlowp
+#import softfloat
+#import eigen_exp
 
 override WG: u32 = 64u;
 
@@ -38,6 +44,10 @@ fn load_int(i: u32) -> i32 {
         return extractBits(i32(word), at, bits);
     }
     return i32(extractBits(word, at, bits));
+}
+
+fn fuse_guard() -> u32 {
+    return u32(params[13]);
 }
 
 fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
@@ -159,4 +169,107 @@ fn float_out(
     let beta = bitcast<f32>(params[11]);
     let e = exp((bitcast<f32>(x[o]) - bitcast<f32>(s.x)) * beta);
     y[o] = bitcast<u32>(e / bitcast<f32>(s.y));
+}
+
+// The row's max, as `float_rows` finds it.
+fn row_max(start: u32, depth: u32) -> f32 {
+    var m = -3.40282347e+38;
+    for (var i = 0u; i < depth; i++) {
+        let v = bitcast<f32>(x[start + i]);
+        if (m < v) {
+            m = v;
+        }
+    }
+    return m;
+}
+
+fn eigen_e(i: u32, m: f32, beta: f32) -> f32 {
+    return eigen_pexp(unfused((bitcast<f32>(x[i]) - m) * beta));
+}
+
+fn eigen_e8(at: u32, m: f32, beta: f32) -> array<f32, 8> {
+    var v: array<f32, 8>;
+    for (var k = 0u; k < 8u; k++) {
+        v[k] = eigen_e(at + k, m, beta);
+    }
+    return v;
+}
+
+fn eigen_add8(a: array<f32, 8>, b: array<f32, 8>) -> array<f32, 8> {
+    var v: array<f32, 8>;
+    for (var k = 0u; k < 8u; k++) {
+        v[k] = a[k] + b[k];
+    }
+    return v;
+}
+
+// Eigen's linear vectorised `redux` of the row's exponentials (twin of `eigen_redux_sum`).
+fn eigen_row_sum(start: u32, n: u32, m: f32, beta: f32) -> f32 {
+    let aligned_start = min((8u - start % 8u) % 8u, n);
+    let aligned_size = (n - aligned_start) / 8u * 8u;
+    if (aligned_size == 0u) {
+        var res = eigen_e(start, m, beta);
+        for (var i = 1u; i < n; i++) {
+            res += eigen_e(start + i, m, beta);
+        }
+        return res;
+    }
+    let aligned_end = aligned_start + aligned_size;
+    let aligned_end2 = aligned_start + (n - aligned_start) / 16u * 16u;
+    var res0 = eigen_e8(start + aligned_start, m, beta);
+    if (aligned_size > 8u) {
+        var res1 = eigen_e8(start + aligned_start + 8u, m, beta);
+        for (var i = aligned_start + 16u; i < aligned_end2; i += 16u) {
+            res0 = eigen_add8(res0, eigen_e8(start + i, m, beta));
+            res1 = eigen_add8(res1, eigen_e8(start + i + 8u, m, beta));
+        }
+        res0 = eigen_add8(res0, res1);
+        if (aligned_end > aligned_end2) {
+            res0 = eigen_add8(res0, eigen_e8(start + aligned_end2, m, beta));
+        }
+    }
+    var res = ((res0[0] + res0[4]) + (res0[2] + res0[6])) + ((res0[1] + res0[5]) + (res0[3] + res0[7]));
+    for (var i = 0u; i < aligned_start; i++) {
+        res += eigen_e(start + i, m, beta);
+    }
+    for (var i = aligned_end; i < n; i++) {
+        res += eigen_e(start + i, m, beta);
+    }
+    return res;
+}
+
+@compute @workgroup_size(WG)
+fn eigen_rows(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = index(wid, nwg, lid);
+    if (row >= u32(params[0])) {
+        return;
+    }
+    let depth = u32(params[1]);
+    let beta = bitcast<f32>(params[11]);
+    let start = row * depth;
+    let m = row_max(start, depth);
+    let sum = eigen_row_sum(start, depth, m, beta);
+    // Eigen's `inverse()`: 1 / sum, correctly rounded (WGSL's `/` may be 2.5 ulp off).
+    let inv = f32_div(0x3f800000u, bitcast<u32>(sum));
+    stats[row] = vec4<i32>(bitcast<i32>(m), bitcast<i32>(inv), 0, 0);
+}
+
+@compute @workgroup_size(WG)
+fn eigen_out(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let o = index(wid, nwg, lid);
+    if (o >= u32(params[12])) {
+        return;
+    }
+    let s = stats[o / u32(params[1])];
+    let beta = bitcast<f32>(params[11]);
+    let e = eigen_e(o, bitcast<f32>(s.x), beta);
+    y[o] = bitcast<u32>(unfused(e * bitcast<f32>(s.y)));
 }

@@ -17,6 +17,8 @@ mod families;
 mod gemmlowp;
 #[path = "gpu_ops/litert.rs"]
 mod litert;
+#[path = "gpu_ops/reductions.rs"]
+mod reductions;
 #[path = "gpu_ops/shape.rs"]
 mod shape;
 

@@ -146,3 +146,58 @@ fn metadata_and_signatures_survive() {
     assert!(m.metadata("min_runtime_version").is_some());
     assert_eq!(m.signature_defs[0].key, "serving_default");
 }
+
+/// The reductions and LOG read as typed ops with the converter's options and survive a write
+/// unchanged (every op fixture holding one; the writer re-emits `ReducerOptions` and LOG's
+/// absent options table as read).
+#[test]
+fn reductions_and_log_round_trip_typed() {
+    let dir = common::fixtures().join("ops");
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = common::stem(&path);
+        let wanted = [
+            "sum_",
+            "reduce_max_",
+            "reduce_min_",
+            "reduce_prod_",
+            "log_",
+            "log.",
+        ];
+        if path.extension().is_none_or(|e| e != "tflite")
+            || !wanted.iter().any(|w| name.starts_with(w) || name == "log")
+        {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let m = Model::from_bytes(&bytes).unwrap();
+        for op in &m.main().operators {
+            let keep = match &op.op {
+                Op::Sum { keep_dims }
+                | Op::ReduceMax { keep_dims }
+                | Op::ReduceMin { keep_dims }
+                | Op::ReduceProd { keep_dims } => Some(*keep_dims),
+                Op::Log => None,
+                Op::Other(o) => panic!("{name}: {} read untyped", o.code),
+                _ => continue,
+            };
+            // keep_dims as the converter set it: the output keeps the input's rank.
+            if let Some(k) = keep {
+                let sg = m.main();
+                let rank = |t: i32| sg.tensors[t as usize].shape.len();
+                let same_rank = rank(op.inputs[0]) == rank(op.outputs[0]);
+                assert_eq!(k, same_rank, "{name}: keep_dims");
+            }
+            *seen.entry(op.op.name()).or_insert(0) += 1;
+        }
+        let again = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert_eq!(m, again, "{name}");
+    }
+    let names: Vec<&str> = seen.keys().map(|s| s.as_str()).collect();
+    assert_eq!(
+        names,
+        ["LOG", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "SUM"],
+        "{seen:?}"
+    );
+}

@@ -15,8 +15,8 @@ the wheel's own kernels, not ai-edge-litert's) and saves:
 
   tests/fixtures/converter_float/NAME.npz
       input_K (the samples), and t{index} for the output of every CONV_2D,
-      DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D, MEAN and
-      TRANSPOSE_CONV
+      DEPTHWISE_CONV_2D, FULLY_CONNECTED, HARD_SWISH, AVERAGE_POOL_2D, MEAN,
+      TRANSPOSE_CONV, SOFTMAX, SUM, REDUCE_MAX, REDUCE_MIN and REDUCE_PROD
       (the ops whose float result depends on the summation order), stacked
       over the samples on a new leading axis, run at batch 1.
   tests/fixtures/converter_float/ranges.json
@@ -30,9 +30,12 @@ has CASE.calib.npz, on its first 5 samples (ranges over all of them); and the
 float models made here (tests/fixtures/converter_float/NAME.tflite, see
 EXTRA) for the GEMM/GEMV paths the op fixtures leave out — 24 and 20 output
 channels (row blocks of 16, then 8 or 4), 13 and 9 units, odd depths,
-TRANSPOSE_CONV's GEMM and both of its GEMV cases, CONV_2D's and
-FULLY_CONNECTED's GEMV cases (one output pixel, one output channel or unit), and depths over Eigen's cache
-blocking kc (made on a machine with a 32 KiB L1 data cache: kc = 400) — on 6
+TRANSPOSE_CONV's GEMM and both of its GEMV cases, CONV_2D's and FULLY_CONNECTED's
+GEMV cases (one output pixel, one output channel or unit), depths over Eigen's cache
+blocking kc (made on a machine with a 32 KiB L1 data cache: kc = 400), SOFTMAX rows of
+odd lengths (7 rows of 37: each row's sum starts at another misalignment) on inputs
+scaled by 30 and by 120 (exps down to zero, subnormal results), and a SOFTMAX feeding a
+FULLY_CONNECTED (attention weights times values) — on 6
 samples of uniform [-1, 1] data saved as their goldens' input_0 (ranges over
 those samples).
 
@@ -67,7 +70,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
 OUT = FIX / "converter_float"
 ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH",
-             "AVERAGE_POOL_2D", "MEAN", "TRANSPOSE_CONV"}
+             "AVERAGE_POOL_2D", "MEAN", "TRANSPOSE_CONV", "SOFTMAX", "SUM", "REDUCE_MAX",
+             "REDUCE_MIN", "REDUCE_PROD"}
 def interpreter(path):
     return tf.lite.Interpreter(
         model_path=str(path),
@@ -166,6 +170,16 @@ def _tconv(shape, cout, k, stride, padding, seed):
     return lambda x: tf.nn.conv2d_transpose(x, w, out, stride, padding) + b
 
 
+def _softmax(scale):
+    return lambda x: tf.nn.softmax(x * scale)
+
+
+def _softmax_fc(k, units, seed):
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.uniform(-1.0, 1.0, (k, units)).astype(np.float32))
+    return lambda x: tf.matmul(tf.nn.softmax(x * 8.0), w)
+
+
 EXTRA = {
     "gemm_conv1x1_144x24": ([1, 6, 6, 144], _conv(144, 24, 1, 1)),
     "gemm_conv3x3_16x20": ([1, 5, 7, 16], _conv(16, 20, 3, 2)),
@@ -193,6 +207,10 @@ EXTRA = {
     "kc_conv3x3_56x20": ([1, 4, 5, 56], _conv(56, 20, 3, 9), 2),
     "kc_fc_b5_k820_u13": ([5, 820], _fc(820, 13, 10), 2),
     "kc_tconv2x2_c410_o5": ([1, 2, 3, 410], _tconv([1, 2, 3, 410], 5, 2, 2, "VALID", 11), 2),
+    # SOFTMAX (optimized_ops::Softmax: Eigen's pexp, redux sum, product by the inverse).
+    "softmax_7x37_s30": ([7, 37], _softmax(30.0)),
+    "softmax_3x200_s120": ([3, 200], _softmax(120.0)),
+    "softmax_fc_4x24_u10": ([4, 24], _softmax_fc(24, 10, 8)),
 }
 
 

@@ -550,7 +550,36 @@ def build_cases():
              notes="keras LayerNormalization(epsilon=1e-3) over the last axis: the "
                    "converter's MEAN / SQUARED_DIFFERENCE / RSQRT / MUL / SUB chain"),
     ]
+    # ---- reductions and LOG (transformer / attention pooling, log-domain heads)
+    C += [
+        unary_case("sum_hw_keepdims", "SUM", [1, 5, 7, 3],
+                   lambda x: tf.reduce_sum(x, axis=[1, 2], keepdims=True), variants=ALLQ),
+        unary_case("sum_last", "SUM", [1, 4, 4, 6],
+                   lambda x: tf.reduce_sum(x, axis=[3], keepdims=False)),
+        unary_case("sum_c0", "SUM", [1, 4, 6],
+                   lambda x: tf.reduce_sum(x, axis=[1], keepdims=True)),
+        unary_case("sum_all", "SUM", [1, 3, 5], lambda x: tf.reduce_sum(x, axis=[0, 1, 2])),
+        unary_case("reduce_max_hw", "REDUCE_MAX", [1, 5, 7, 3],
+                   lambda x: tf.reduce_max(x, axis=[1, 2], keepdims=False), variants=ALLQ),
+        unary_case("reduce_max_last_keepdims", "REDUCE_MAX", [1, 4, 6],
+                   lambda x: tf.reduce_max(x, axis=[-1], keepdims=True)),
+        unary_case("reduce_max_all", "REDUCE_MAX", [1, 3, 5],
+                   lambda x: tf.reduce_max(x, axis=[0, 1, 2])),
+        unary_case("reduce_min_c", "REDUCE_MIN", [1, 4, 4, 3],
+                   lambda x: tf.reduce_min(x, axis=[1], keepdims=False), variants=ALLQ),
+        unary_case("reduce_min_last", "REDUCE_MIN", [1, 4, 6],
+                   lambda x: tf.reduce_min(x, axis=[2], keepdims=True)),
+        unary_case("reduce_prod_last", "REDUCE_PROD", [1, 4, 5],
+                   lambda x: tf.reduce_prod(x, axis=[2], keepdims=False), rng=(0.5, 1.6),
+                   variants=ALLQ),
+        unary_case("reduce_prod_hw_keepdims", "REDUCE_PROD", [1, 3, 2, 4],
+                   lambda x: tf.reduce_prod(x, axis=[1, 2], keepdims=True), rng=(-1.2, 1.5)),
+        unary_case("log", "LOG", [1, 4, 4, 3], tf.math.log, variants=ALLQ, rng=(0.05, 4.0)),
+        unary_case("log_rank2", "LOG", [1, 10], tf.math.log, rng=(0.001, 0.5)),
+    ]
     for c in C:
+        if c.name in ("log", "log_rank2"):
+            c.widen = 0.01   # stay positive: float LOG of a negative is NaN
         if c.name in ("rsqrt", "rsqrt_small", "sqrt"):
             c.widen = 0.01   # stay positive: float RSQRT/SQRT of a negative is NaN
         if c.name == "neg":

@@ -7,13 +7,17 @@ Run from the repository root:
 
     /work/venv/bin/python tools/make_unary_tables.py     # a few seconds, no network
 
-For each op (RSQRT, SQRT, EXP int8; GELU and approximate GELU int8 and uint8) the real TF
+For each op (RSQRT, SQRT, EXP, LOG int8; GELU and approximate GELU int8 and uint8) the real TF
 converter writes the float model of the op on a [256] input; its two tensors are retyped
 to INT8/UINT8 with random (scale, zero point) pairs (scales over several decades, zero
 points at the type's edges among them), and LiteRT's BUILTIN_REF kernels run it on all 256
 values of the type. RSQRT and SQRT refuse inputs below the input zero point (the run
 fails), so those inputs are replaced by the zero point and their outputs recorded as they
 come (the test skips them).
+
+Float LOG (`log_float32.npz`: `inputs`, `outputs` float32 [8192 + specials]): LiteRT's
+`logf` on positive floats of every exponent (subnormals included), values next to 1 and
+the special values, compared bit for bit with the reference engine's `f32::ln`.
 
 Writes OP_DTYPE.npz per (op, dtype): `params` float32 [N, 4] = (s_in, zp_in, s_out,
 zp_out) with the scales as stored (float32), `inputs` [N, 256] and `outputs` [N, 256] in
@@ -44,6 +48,7 @@ OPS = {
     "rsqrt": (tf.math.rsqrt, ("int8",)),
     "sqrt": (tf.math.sqrt, ("int8",)),
     "exp": (tf.math.exp, ("int8",)),
+    "log": (tf.math.log, ("int8",)),
     "gelu": (lambda x: tf.nn.gelu(x, approximate=False), ("int8", "uint8")),
     "gelu_approx": (lambda x: tf.nn.gelu(x, approximate=True), ("int8", "uint8")),
 }
@@ -101,5 +106,27 @@ def main():
             print(f"[ok] {path.name}: {N} parameter sets, {path.stat().st_size} B")
 
 
+def float_log():
+    """LiteRT's float LOG on floats of every exponent, bit for bit."""
+    rng = np.random.default_rng([7, 3, 1])
+    bits = rng.integers(1, 0x7f800000, size=8192, dtype=np.int64).astype(np.uint32)
+    near_one = (np.float32(1.0) + rng.uniform(-1e-3, 1e-3, size=512)).astype(np.float32)
+    specials = np.array([0.0, -0.0, -1.0, np.inf, -np.inf, np.nan, 1.0, 2.0, 0.5,
+                         np.finfo(np.float32).tiny, np.finfo(np.float32).max, 1e-45],
+                        np.float32)
+    x = np.concatenate([bits.view(np.float32), near_one, specials]).astype(np.float32)
+    it = Interpreter(model_content=float_model(tf.math.log, [[len(x)]]),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    y = it.get_tensor(it.get_output_details()[0]["index"]).copy()
+    path = OUT / "log_float32.npz"
+    npz_fixed.write_npz(path, {"inputs": x, "outputs": y},
+                        lambda k: ["inputs", "outputs"].index(k))
+    print(f"[ok] {path.name}: {len(x)} values, {path.stat().st_size} B")
+
+
 if __name__ == "__main__":
+    float_log()
     sys.exit(main())

@@ -118,6 +118,15 @@ pub const COMMON: &[(&str, &str)] = &[
         "eigen_order",
         include_str!("../../shaders/common/eigen_order.wgsl"),
     ),
+    // TFLite's int64 MultiplyByQuantizedMultiplier (int8 REDUCE_PROD): twin of
+    // `ProdRequant::mbqm64` in src/reference/reduce_generic.rs.
+    ("mbqm64", include_str!("../../shaders/common/mbqm64.wgsl")),
+    // Eigen's vectorised exp (the converter's float SOFTMAX): twin of `eigen_pexp` in
+    // src/reference/float_order.rs.
+    (
+        "eigen_exp",
+        include_str!("../../shaders/common/eigen_exp.wgsl"),
+    ),
     // IEEE binary64 arithmetic on vec2<u32>: twin of
     // src/quant/fixedpoint/softfloat/binary64.rs.
     (

@@ -47,6 +47,11 @@ pub mod code {
     pub const SQUARED_DIFFERENCE: i32 = 99;
     pub const GELU: i32 = 150;
     pub const TRANSPOSE_CONV: i32 = 67;
+    pub const LOG: i32 = 73;
+    pub const SUM: i32 = 74;
+    pub const REDUCE_MAX: i32 = 82;
+    pub const REDUCE_MIN: i32 = 89;
+    pub const REDUCE_PROD: i32 = 81;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -265,6 +270,10 @@ pub enum Op {
     AveragePool2D(Pool2DOptions),
     MaxPool2D(Pool2DOptions),
     Mean { keep_dims: bool },
+    Sum { keep_dims: bool },
+    ReduceMax { keep_dims: bool },
+    ReduceMin { keep_dims: bool },
+    ReduceProd { keep_dims: bool },
     Reshape { new_shape: Option<Vec<i32>> },
     Squeeze { squeeze_dims: Vec<i32> },
     Concatenation { axis: i32, activation: Activation },
@@ -292,6 +301,7 @@ pub enum Op {
     Rsqrt,
     Sqrt,
     Exp,
+    Log,
     Gelu { approximate: bool },
     Div { activation: Activation },
     TransposeConv(TransposeConvOptions),
@@ -313,6 +323,10 @@ impl Op {
             Op::AveragePool2D(_) => AVERAGE_POOL_2D,
             Op::MaxPool2D(_) => MAX_POOL_2D,
             Op::Mean { .. } => MEAN,
+            Op::Sum { .. } => SUM,
+            Op::ReduceMax { .. } => REDUCE_MAX,
+            Op::ReduceMin { .. } => REDUCE_MIN,
+            Op::ReduceProd { .. } => REDUCE_PROD,
             Op::Reshape { .. } => RESHAPE,
             Op::Squeeze { .. } => SQUEEZE,
             Op::Concatenation { .. } => CONCATENATION,
@@ -340,6 +354,7 @@ impl Op {
             Op::Rsqrt => RSQRT,
             Op::Sqrt => SQRT,
             Op::Exp => EXP,
+            Op::Log => LOG,
             Op::Gelu { .. } => GELU,
             Op::Div { .. } => DIV,
             Op::TransposeConv(_) => TRANSPOSE_CONV,

@@ -200,7 +200,11 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::Prelu
         | Op::SquaredDifference
         | Op::Div { .. } => Tensor::broadcast_shape(&x, &shape(1)?)?,
-        Op::Mean { keep_dims } => {
+        Op::Mean { keep_dims }
+        | Op::Sum { keep_dims }
+        | Op::ReduceMax { keep_dims }
+        | Op::ReduceMin { keep_dims }
+        | Op::ReduceProd { keep_dims } => {
             let axes: Vec<usize> = const_i32(sg, op, 1)?
                 .iter()
                 .map(|&a| axis(a, x.len()))
@@ -290,6 +294,7 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::Rsqrt
         | Op::Sqrt
         | Op::Exp
+        | Op::Log
         | Op::Gelu { .. } => x,
         _ => return None,
     })

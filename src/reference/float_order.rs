@@ -35,6 +35,17 @@
 //!   row-major `[H·W·O, I]` matrix by one column per input pixel ([`eigen_gemm_dot`]; its
 //!   GEMV when there is one pixel or one row), then `Col2im` adds each pixel's products into
 //!   the zeroed output in pixel order, then the bias (`conv/transpose_conv.rs`).
+//! - SUM, REDUCE_MAX, REDUCE_MIN (`optimized_ops::ReduceGeneric`, `ReduceImpl`): the same
+//!   row-major order per output as the reference, but each output starts at its first input
+//!   instead of the neutral value, and MAX/MIN keep `(current > in) ? current : in` (a NaN
+//!   input replaces the result); `reduce_generic.rs`.
+//! - SOFTMAX (`optimized_ops::Softmax` → `SoftmaxImpl`, Eigen expressions over the
+//!   `[depth, rows]` column-major map): per row the max, `t = (x − max)·beta` (two
+//!   roundings), `e = ` Eigen's vectorised `pexp` of `t` for *every* element (whole AVX
+//!   packets, and the ragged ends as masked packet segments: never the C library's `expf`;
+//!   [`eigen_pexp`]), the row's sum by Eigen's `redux` ([`eigen_redux_sum`], the row's first
+//!   element `row·depth mod 8` floats past a 32-byte boundary), `inv = 1 / sum`, then
+//!   `y = e · inv` (a product, not the reference's quotient); `softmax.rs`.
 //! - HARD_SWISH (`optimized_ops::HardSwish`, NEON code through NEON_2_SSE on x86; the kernel
 //!   is in `activations/hard_swish.rs`): whole vectors of four compute
 //!   `(x · (1/6)) · min(6, max(0, x + 3))`, the tail `x · min(6, max(0, x + 3)) / 6`.
@@ -103,6 +114,54 @@ pub(crate) fn eigen_redux_sum(x: &[f32], misalign: usize) -> f32 {
         res += v;
     }
     res
+}
+
+/// Eigen's `pexp_float` (`Eigen/src/Core/arch/Default/GenericPacketMathFunctions.h` as
+/// shipped in TensorFlow 2.21's wheel) on one lane, without fused multiply-add (`pmadd` is a
+/// rounded product, then a rounded sum): clamp to 88.723, `m = floor(x·log2(e) + 0.5)`,
+/// `r = x − m·ln 2` in two parts (−0.693359375, 2.12194440e-4), a degree-6 polynomial in
+/// even and odd halves, then `y·2^m` — Eigen's `pldexp_fast` or `pldexp` (the latter for a
+/// packet holding any |x| > 87): both scale exactly and round once, as the single product
+/// in double here does — then `max(·, x)`; inputs below −104 give 0.
+pub(crate) fn eigen_pexp(x_in: f32) -> f32 {
+    // Eigen's constants as float32 bits (the shader's, `shaders/common/eigen_exp.wgsl`).
+    let c = f32::from_bits;
+    let (exp_hi, exp_lo) = (c(0x42b1_722d), c(0xc2d0_0000)); // 88.723, -104
+    let log2ef = c(0x3fb8_aa3b); // 1.44269504088896341
+    let (c1, c2) = (c(0xbf31_8000), c(0x395e_8083)); // -0.693359375, 2.12194440e-4
+    let p2 = c(0x3eff_fffc); // 0.49999988079071044921875
+    let p3 = c(0x3e2a_aa47); // 0.16666518151760101318359375
+    let p4 = c(0x3d2a_adcc); // 4.166965186595916748046875e-2
+    let p5 = c(0x3c09_1de6); // 8.36894474923610687255859375e-3
+    let p6 = c(0x3ab4_2872); // 1.37449637986719608306884765625e-3
+    let zero = x_in < exp_lo;
+    // pmin(x, hi), a NaN passing through.
+    let x = if x_in > exp_hi { exp_hi } else { x_in };
+    let m = (x * log2ef + 0.5).floor();
+    let r = m * c1 + x;
+    let r = m * c2 + r;
+    let r2 = r * r;
+    let p_even = r2 * p6 + p4;
+    let p_odd = r2 * p5 + p3;
+    let p_even = r2 * p_even + p2;
+    let p_low = r + 1.0;
+    let y = r * p_odd + p_even;
+    let y = r2 * y + p_low;
+    let scaled = if m.is_finite() {
+        // y·2^m, exact in double (|m| ≤ 150), rounded once to float.
+        (f64::from(y) * 2f64.powi(m as i32)) as f32
+    } else {
+        y * m
+    };
+    if zero {
+        return 0.0;
+    }
+    // pmax(scaled, x).
+    if scaled < x_in {
+        x_in
+    } else {
+        scaled
+    }
 }
 
 /// Eigen's `predux` of an AVX `Packet8f`: the halves, then the SSE `Packet4f` reduction.
@@ -437,6 +496,30 @@ fn cpuid_l1d() -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Eigen's `pexp` at its edges, and not the C library's `expf` (the converter goldens
+    /// check its bits).
+    #[test]
+    fn eigen_pexp_edges() {
+        assert_eq!(eigen_pexp(0.0), 1.0);
+        assert_eq!(eigen_pexp(f32::NEG_INFINITY), 0.0);
+        assert_eq!(eigen_pexp(-104.5), 0.0);
+        assert_eq!(eigen_pexp(f32::INFINITY), f32::INFINITY);
+        assert_eq!(eigen_pexp(89.0), f32::INFINITY);
+        assert!(eigen_pexp(f32::NAN).is_nan());
+        // Subnormal results below about -87.3, zero below -104.
+        assert!(eigen_pexp(-95.0) > 0.0 && eigen_pexp(-95.0) < f32::MIN_POSITIVE);
+        let differ = (0..2000)
+            .map(|i| -20.0 + i as f32 * 0.0137)
+            .filter(|x| eigen_pexp(*x) != x.exp())
+            .count();
+        assert!(differ > 100, "{differ}");
+        for i in 0..2000 {
+            let x = -20.0 + i as f32 * 0.0137;
+            let (a, b) = (eigen_pexp(x), x.exp());
+            assert!((a - b).abs() <= 2.0 * f32::EPSILON * b, "{x}: {a} vs {b}");
+        }
+    }
 
     #[test]
     fn depth_blocks_as_eigen_cuts_them() {

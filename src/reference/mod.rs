@@ -17,6 +17,7 @@ pub(crate) mod fully_connected;
 pub(crate) mod pooling;
 pub(crate) mod quantize;
 pub(crate) mod reduce;
+pub(crate) mod reduce_generic;
 pub(crate) mod resize;
 pub(crate) mod shape_ops;
 pub(crate) mod softmax;
@@ -27,6 +28,7 @@ use crate::custom::{CustomOp, CustomOps};
 use crate::engine::{Engine, IoSpec, Observer, Session};
 use crate::model::{self, Model, Op, Operator, Subgraph};
 use crate::{Error, Result, Tensor};
+use reduce_generic::ReduceKind;
 
 pub(crate) use common::OpCtx;
 pub(crate) use float_order::{colmajor_gemv_block, eigen_kc};
@@ -247,6 +249,16 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::AveragePool2D(o) => pooling::prepare_average_pool(ctx, o),
         Op::MaxPool2D(o) => pooling::prepare_max_pool(ctx, o),
         Op::Mean { keep_dims } => reduce::prepare_mean(ctx, *keep_dims),
+        Op::Sum { keep_dims } => reduce_generic::prepare_reduce(ctx, ReduceKind::Sum, *keep_dims),
+        Op::ReduceMax { keep_dims } => {
+            reduce_generic::prepare_reduce(ctx, ReduceKind::Max, *keep_dims)
+        }
+        Op::ReduceMin { keep_dims } => {
+            reduce_generic::prepare_reduce(ctx, ReduceKind::Min, *keep_dims)
+        }
+        Op::ReduceProd { keep_dims } => {
+            reduce_generic::prepare_reduce(ctx, ReduceKind::Prod, *keep_dims)
+        }
         Op::Reshape { .. } => shape_ops::prepare_reshape(ctx),
         Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::Concatenation { axis, activation } => {
@@ -275,6 +287,7 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::Rsqrt => elementwise::prepare_rsqrt(ctx),
         Op::Sqrt => elementwise::prepare_sqrt(ctx),
         Op::Exp => elementwise::prepare_exp(ctx),
+        Op::Log => elementwise::prepare_log(ctx),
         Op::Gelu { approximate } => elementwise::prepare_gelu(ctx, *approximate),
         Op::Other(o) if o.code == densify::DENSIFY => densify::prepare_densify(ctx),
         // Custom ops run only through a registered kernel (`ReferenceSession::new`).

@@ -50,7 +50,7 @@ pub(crate) fn resolve_axes(rank: usize, axes: &[i32]) -> Option<Vec<usize>> {
 }
 
 /// The output shape of a reduction (`GetOutputShape`).
-fn reduced_shape(in_shape: &[usize], axes: &[usize], keep_dims: bool) -> Vec<usize> {
+pub(super) fn reduced_shape(in_shape: &[usize], axes: &[usize], keep_dims: bool) -> Vec<usize> {
     in_shape
         .iter()
         .enumerate()
@@ -70,7 +70,11 @@ fn output_index_map(in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
 }
 
 /// [`output_index_map`] written into `map` (emptied first; give it the capacity).
-fn output_index_map_in(mut map: Vec<usize>, in_shape: &[usize], axes: &[usize]) -> Vec<usize> {
+pub(super) fn output_index_map_in(
+    mut map: Vec<usize>,
+    in_shape: &[usize],
+    axes: &[usize],
+) -> Vec<usize> {
     map.clear();
     let rank = in_shape.len();
     // Strides of the output with reduced axes kept as size 1 (same flat order).
@@ -137,7 +141,7 @@ impl MeanRequant {
 
     /// One output value (before the clamp to the type's range) from a raw sum.
     #[inline]
-    fn apply(&self, sum: i32) -> i32 {
+    pub(super) fn apply(&self, sum: i32) -> i32 {
         let shifted = (sum as i64 - self.input_zero_point as i64 * self.count) as i32;
         multiply_by_quantized_multiplier(shifted, self.multiplier)
             .wrapping_add(self.output_zero_point)

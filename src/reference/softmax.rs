@@ -13,6 +13,10 @@
 //!   int8/uint8 → int16 are not checked by TFLite (the kernel ignores the output params).
 //!   The optimized kernel's float table is not used by the reference resolver.
 //! - int16 → int16 (a LUT-based kernel) is unsupported here.
+//!
+//! Float32 in the converter's order ([`FloatOrder::Converter`]): the optimized kernel's Eigen
+//! expressions (`optimized_ops::Softmax`; `float_order.rs`): Eigen's own vectorised `exp`,
+//! the row sum in Eigen's `redux` order, and a product by the sum's inverse.
 
 use crate::model::DType;
 use crate::quant::fixedpoint::{
@@ -24,7 +28,8 @@ use crate::{Buf, Error, Result, Tensor};
 
 use super::activations::{one_in_one_out, unary_run_io};
 use super::common::shape_of;
-use super::{Kernel, OpCtx};
+use super::float_order::{eigen_pexp, eigen_redux_sum};
+use super::{FloatOrder, Kernel, OpCtx};
 
 /// Integer bits of the scaled input differences (Q5.26).
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
@@ -136,6 +141,26 @@ pub(crate) struct SoftmaxF32 {
     label: String,
     pub(crate) beta: f32,
     pub(crate) depth: usize,
+    /// The converter's kernel (`optimized_ops::Softmax`, [`FloatOrder::Converter`]).
+    pub(crate) converter: bool,
+}
+
+impl SoftmaxF32 {
+    /// `SoftmaxImpl`'s Eigen expressions on row `row` (`float_order.rs`): Eigen's `pexp`,
+    /// the row summed by `redux`, each value times the sum's inverse.
+    fn converter_row(&self, row: usize, x: &[f32], y: &mut [f32]) {
+        let max = x
+            .iter()
+            .copied()
+            .fold(f32::MIN, |m, v| if m < v { v } else { m });
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = eigen_pexp((x - max) * self.beta);
+        }
+        let inv = 1.0 / eigen_redux_sum(y, (row * self.depth) % 8);
+        for y in y.iter_mut() {
+            *y *= inv;
+        }
+    }
 }
 
 impl Kernel for SoftmaxF32 {
@@ -146,6 +171,16 @@ impl Kernel for SoftmaxF32 {
             return Err(Error::Shape(format!("{label}: float32 tensors expected")));
         };
         check_rows(label, x.len(), y.len(), self.depth)?;
+        if self.converter {
+            for (row, (x, y)) in x
+                .chunks_exact(self.depth)
+                .zip(y.chunks_exact_mut(self.depth))
+                .enumerate()
+            {
+                self.converter_row(row, x, y);
+            }
+            return Ok(());
+        }
         for (x, y) in x
             .chunks_exact(self.depth)
             .zip(y.chunks_exact_mut(self.depth))
@@ -226,7 +261,12 @@ pub(super) fn prepare_softmax(ctx: &OpCtx, beta: f32) -> Result<Box<dyn Kernel>>
     }
     let label = ctx.label();
     match (input.dtype, output.dtype) {
-        (DType::F32, DType::F32) => Ok(Box::new(SoftmaxF32 { label, beta, depth })),
+        (DType::F32, DType::F32) => Ok(Box::new(SoftmaxF32 {
+            label,
+            beta,
+            depth,
+            converter: ctx.float_order == FloatOrder::Converter,
+        })),
         (DType::I8 | DType::U8, DType::I8 | DType::U8 | DType::I16)
             if input.dtype == output.dtype || output.dtype == DType::I16 =>
         {

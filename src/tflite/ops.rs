@@ -147,10 +147,14 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 Op::AveragePool2D(p)
             }
         }
-        code::MEAN => {
-            let x = opts!(ReducerOptions, ReducerOptionsT);
-            Op::Mean {
-                keep_dims: x.keep_dims,
+        code::MEAN | code::SUM | code::REDUCE_MAX | code::REDUCE_MIN | code::REDUCE_PROD => {
+            let keep_dims = opts!(ReducerOptions, ReducerOptionsT).keep_dims;
+            match c {
+                code::MEAN => Op::Mean { keep_dims },
+                code::SUM => Op::Sum { keep_dims },
+                code::REDUCE_MAX => Op::ReduceMax { keep_dims },
+                code::REDUCE_MIN => Op::ReduceMin { keep_dims },
+                _ => Op::ReduceProd { keep_dims },
             }
         }
         code::RESHAPE => {
@@ -237,6 +241,7 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
         code::RSQRT if none => Op::Rsqrt,
         code::SQRT if none => Op::Sqrt,
         code::EXP if none || matches!(o, B::ExpOptions(_)) => Op::Exp,
+        code::LOG if none => Op::Log,
         code::GELU => {
             let x = opts!(GeluOptions, GeluOptionsT);
             Op::Gelu {
@@ -329,7 +334,11 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
                 fused_activation_function: fact(o.activation),
             })))
         }
-        Op::Mean { keep_dims } => b(B::ReducerOptions(Box::new(fb::ReducerOptionsT {
+        Op::Mean { keep_dims }
+        | Op::Sum { keep_dims }
+        | Op::ReduceMax { keep_dims }
+        | Op::ReduceMin { keep_dims }
+        | Op::ReduceProd { keep_dims } => b(B::ReducerOptions(Box::new(fb::ReducerOptionsT {
             keep_dims: *keep_dims,
         }))),
         Op::Reshape { new_shape } => b(B::ReshapeOptions(Box::new(fb::ReshapeOptionsT {
@@ -381,7 +390,7 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::Logistic | Op::Tanh | Op::Relu | Op::Relu6 | Op::Prelu => b(B::NONE),
         Op::Neg => b(B::NegOptions(Box::default())),
         Op::SquaredDifference => b(B::SquaredDifferenceOptions(Box::default())),
-        Op::Rsqrt | Op::Sqrt => b(B::NONE),
+        Op::Rsqrt | Op::Sqrt | Op::Log => b(B::NONE),
         Op::Exp => b(B::ExpOptions(Box::default())),
         Op::Gelu { approximate } => b(B::GeluOptions(Box::new(fb::GeluOptionsT {
             approximate: *approximate,

@@ -1,4 +1,4 @@
-//! NEG, RSQRT, SQRT, EXP, GELU, SQUARED_DIFFERENCE and DIV.
+//! NEG, RSQRT, SQRT, EXP, LOG, GELU, SQUARED_DIFFERENCE and DIV.
 
 use litequant::model::{DType, Op, QuantParams};
 use litequant::{Buf, Engine as _, Session as _, Tensor};
@@ -6,12 +6,13 @@ use litequant::{Buf, Engine as _, Session as _, Tensor};
 use super::*;
 
 /// The unary ops of the family (GELU both ways).
-fn unary_ops() -> [Op; 6] {
+fn unary_ops() -> [Op; 7] {
     [
         Op::Neg,
         Op::Rsqrt,
         Op::Sqrt,
         Op::Exp,
+        Op::Log,
         Op::Gelu { approximate: false },
         Op::Gelu { approximate: true },
     ]
@@ -46,10 +47,10 @@ fn float_unary_math_matches_reference() -> litequant::Result<()> {
     };
     let mut rng = Rng(0x6e1);
     for case in 0..48 {
-        let op = unary_ops()[case % 6].clone();
+        let op = unary_ops()[case % 7].clone();
         let shape = random_shape(&mut rng, 5, 500);
         let n: usize = shape.iter().product();
-        let positive = matches!(op, Op::Rsqrt | Op::Sqrt);
+        let positive = matches!(op, Op::Rsqrt | Op::Sqrt | Op::Log);
         let x: Vec<f32> = (0..n)
             .map(|i| match i % 13 {
                 3 => f32::NAN,
@@ -90,9 +91,9 @@ fn quantized_unary_math_matches_reference() -> litequant::Result<()> {
     let mut rng = Rng(0x6e2);
     let mut done = 0;
     for case in 0..120 {
-        let op = unary_ops()[case % 6].clone();
+        let op = unary_ops()[case % 7].clone();
         let dtypes = quant_dtypes(&op);
-        let dtype = dtypes[(case / 6) % dtypes.len()];
+        let dtype = dtypes[(case / 7) % dtypes.len()];
         let shape = random_shape(&mut rng, 5, 500);
         let n: usize = shape.iter().product();
         let (qx, qy) = (

@@ -8,6 +8,7 @@ mod activations;
 mod binary;
 mod fixtures;
 mod math;
+mod mbqm64;
 mod quantize;
 
 use litequant::gpu::{self, shaders, GpuContext, GpuEngine};

@@ -1,4 +1,4 @@
-//! NEG, RSQRT, SQRT, EXP, GELU on the GPU, twin of `src/reference/elementwise` (shader
+//! NEG, RSQRT, SQRT, EXP, LOG, GELU on the GPU, twin of `src/reference/elementwise` (shader
 //! `shaders/elementwise.wgsl`). Float kernels compute the function; int8/uint8 kernels look
 //! up the reference's evaluation of its element function on every input value
 //! ([`QuantUnary::table`]), with refused inputs raising the op's status flag.
@@ -22,6 +22,7 @@ fn fkind(f: UnaryFloatFn) -> u32 {
         UnaryFloatFn::Exp => 3,
         UnaryFloatFn::Gelu => 4,
         UnaryFloatFn::GeluApprox => 5,
+        UnaryFloatFn::Log => 6,
     }
 }
 
@@ -34,7 +35,7 @@ pub(crate) fn device_table(k: &QuantUnary) -> Vec<u32> {
         .collect()
 }
 
-/// NEG, RSQRT, SQRT, EXP, GELU.
+/// NEG, RSQRT, SQRT, EXP, LOG, GELU.
 pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     let input = ctx.op.input(0)?;
     let len = shape_of(input).iter().product::<usize>();

@@ -356,6 +356,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::Concatenation { .. } => shape_ops::prepare_concatenation(ctx),
         Op::AveragePool2D(_) | Op::MaxPool2D(_) => pooling::prepare(ctx),
         Op::Mean { .. } => reduce::prepare_mean(ctx),
+        Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {
+            reduce::prepare_reduce(ctx)
+        }
         Op::Softmax { .. } => softmax::prepare(ctx),
         Op::ResizeBilinear(_) => resize::prepare_bilinear(ctx),
         Op::ResizeNearestNeighbor(_) => resize::prepare_nearest(ctx),
@@ -364,7 +367,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::TransposeConv(_) => conv::prepare_transpose_conv(ctx),
         Op::FullyConnected(_) => fully_connected::prepare_fully_connected(ctx),
         Op::BatchMatMul(_) => fully_connected::prepare_batch_matmul(ctx),
-        Op::Neg | Op::Rsqrt | Op::Sqrt | Op::Exp | Op::Gelu { .. } => elementwise::prepare(ctx),
+        Op::Neg | Op::Rsqrt | Op::Sqrt | Op::Exp | Op::Log | Op::Gelu { .. } => {
+            elementwise::prepare(ctx)
+        }
         Op::SquaredDifference | Op::Div { .. } => binary::prepare_binary(ctx),
         // Densified on the host at prepare (reference::densify); its output is a constant
         // uploaded like the model's own weights, so there is nothing to dispatch.

@@ -1,7 +1,9 @@
 //! SOFTMAX on the GPU (`shaders/softmax.wgsl`), twin of `src/reference/softmax.rs`: float32,
 //! and int8/uint8 inputs (int8/uint8/int16 outputs) with gemmlowp's fixed-point exp
 //! (`shaders/common/gemmlowp.wgsl`), the reference's `SoftmaxQuantParams` uploaded as they
-//! are. Two dispatches: per-row statistics into a scratch buffer, then the outputs.
+//! are. Two dispatches: per-row statistics into a scratch buffer, then the outputs. Float32
+//! in the converter's order runs the optimized kernel's Eigen steps (`eigen_rows`,
+//! `eigen_out`): the CPU's bits, except where a result is subnormal on a GPU that flushes.
 //!
 //! Where the reference refuses a row at run time (the sum of exponentials needs a shift
 //! outside [0, 31]: more than ~500 near-equal maxima with an 8-bit output), the row kernel
@@ -24,9 +26,11 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         i32::try_from(v).map_err(|_| ctx.unsupported("the tensor is too large for 32-bit indices"))
     };
     fit(n)?;
+    let mut eigen = false;
     let (depth, float, params) = if let Ok(k) = ctx.kernel::<SoftmaxF32>() {
-        let mut p = [0i32; 13];
+        let mut p = [0i32; 14];
         p[11] = k.beta.to_bits() as i32;
+        eigen = k.converter;
         (k.depth, true, p)
     } else {
         let k: &SoftmaxQuant = ctx.kernel()?;
@@ -56,6 +60,7 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             q.diff_min,
             0,
             0,
+            0,
         ];
         (k.depth, false, p)
     };
@@ -72,7 +77,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     let stats = ctx.scratch("softmax row statistics", rows as u64 * 16)?;
     let x = ctx.input(0)?;
     let y = ctx.output(0)?;
-    let (rows_entry, out_entry, per_word) = if float {
+    let (rows_entry, out_entry, per_word) = if eigen {
+        ("eigen_rows", "eigen_out", 1)
+    } else if float {
         ("float_rows", "float_out", 1)
     } else if params_out_bits(output.dtype) == 16 {
         ("quant_rows", "quant_out", 2)

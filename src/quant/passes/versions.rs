@@ -229,12 +229,17 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
         | Op::Maximum
         | Op::Minimum
         | Op::Mean { .. }
+        | Op::Sum { .. }
+        | Op::ReduceMax { .. }
+        | Op::ReduceMin { .. }
+        | Op::ReduceProd { .. }
         | Op::Relu
         | Op::Relu6
         | Op::SquaredDifference
         | Op::Rsqrt
         | Op::Sqrt
         | Op::Exp
+        | Op::Log
         | Op::Gelu { .. }
             if in0 == Some(I8) =>
         {
@@ -345,6 +350,11 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::SQRT, 2, "2.21.0"),
     (code::EXP, 2, "2.12.0"),
     (code::GELU, 2, "2.9.0"),
+    (code::SUM, 2, "1.15.0"),
+    (code::REDUCE_MAX, 2, "1.14.0"),
+    (code::REDUCE_MIN, 2, "1.14.0"),
+    (code::REDUCE_PROD, 2, "2.6.0"),
+    (code::LOG, 2, "2.15.0"),
 ];
 
 /// `CompareRuntimeVersion(a, b)`: `a` precedes `b` (numeric components; a shorter prefix

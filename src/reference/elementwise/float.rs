@@ -13,6 +13,8 @@ pub(crate) enum UnaryFloatFn {
     Sqrt,
     /// EXP: `std::exp(x)`.
     Exp,
+    /// LOG: `std::log(x)` (`logf`).
+    Log,
     /// GELU: `0.5·x·erfc(−x/√2)`.
     Gelu,
     /// GELU with `approximate`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
@@ -27,6 +29,7 @@ impl UnaryFloatFn {
             UnaryFloatFn::Rsqrt => 1.0 / x.sqrt(),
             UnaryFloatFn::Sqrt => x.sqrt(),
             UnaryFloatFn::Exp => x.exp(),
+            UnaryFloatFn::Log => x.ln(),
             UnaryFloatFn::Gelu => gelu::gelu_transform(x),
             UnaryFloatFn::GeluApprox => gelu::gelu_transform_approximate(x),
         }

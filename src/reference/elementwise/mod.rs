@@ -1,4 +1,4 @@
-//! Elementwise unary math: NEG, RSQRT, SQRT, EXP, GELU.
+//! Elementwise unary math: NEG, RSQRT, SQRT, EXP, LOG, GELU.
 //!
 //! What LiteRT's `BUILTIN_REF` resolver runs (`kernels/register_ref.cc`) and what this
 //! family follows:
@@ -16,6 +16,9 @@
 //!   `(int)(sqrtf(s_in · (x − zp_in)) / s_out) + zp_out` (truncated, not rounded), clamped.
 //! - EXP (`kernels/exp.cc`): float `std::exp`; int8 a 256-entry `LUTPopulate` table of
 //!   `expf`.
+//! - LOG (`kernels/elementwise.cc`, `LogEval`): float `std::log`; int8 a 256-entry
+//!   `LUTPopulate` table (`LogLUTPrepare`) of `logf`, with every non-positive dequantized
+//!   input mapped to the output's lowest real value `(−128 − zp_out)·s_out` (float).
 //! - GELU (`kernels/activations.cc`, `reference/gelu.h`): float
 //!   `0.5·x·erfc(−x/√2)` or, `approximate`, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`;
 //!   int8 and uint8 a 256-entry `LUTPopulate` table of the same transforms in float
@@ -263,6 +266,25 @@ pub(super) fn prepare_exp(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         DType::F32 => Ok(float_kernel(ctx, UnaryFloatFn::Exp)),
         DType::I8 => table_kernel(ctx, input, output, f32::exp),
         _ => Err(ctx.unsupported("EXP supports float32 and int8")),
+    }
+}
+
+/// `LogLUTPrepare`'s function: `logf`, with non-positive values mapped to the output's
+/// lowest real value, `(int8 min − zp_out) · s_out` in float.
+fn log_transform((s_out, zp_out): (f32, i32)) -> impl Fn(f32) -> f32 {
+    let output_min = (-128 - zp_out) as f32 * s_out;
+    move |v| if v <= 0.0 { output_min } else { v.ln() }
+}
+
+pub(super) fn prepare_log(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
+    let (input, output) = unary_io(ctx)?;
+    match input.dtype {
+        DType::F32 => Ok(float_kernel(ctx, UnaryFloatFn::Log)),
+        DType::I8 => {
+            let qout = quant_params(ctx, output)?;
+            table_kernel(ctx, input, output, log_transform(qout))
+        }
+        _ => Err(ctx.unsupported("LOG supports float32 and int8")),
     }
 }
 

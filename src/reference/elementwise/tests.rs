@@ -5,10 +5,11 @@ use crate::data::Npz;
 use crate::reference::activations::lut::lut_populate;
 use crate::reference::test_support::{fixtures_dir, run_alone_everywhere, Compare};
 
-/// Every NEG, RSQRT, SQRT, EXP and GELU of the fixtures, alone on LiteRT's recorded inputs.
+/// Every NEG, RSQRT, SQRT, EXP, LOG and GELU of the fixtures, alone on LiteRT's recorded
+/// inputs.
 #[test]
 fn elementwise_ops_match_their_goldens() {
-    let ops = ["NEG", "RSQRT", "SQRT", "EXP", "GELU"];
+    let ops = ["NEG", "RSQRT", "SQRT", "EXP", "LOG", "GELU"];
     let r = run_alone_everywhere(&ops, Compare::Tolerance);
     assert!(r.failures.is_empty(), "{}", r.failures.join("\n"));
     println!(
@@ -96,10 +97,11 @@ fn sqrt_int8_truncates() {
 /// the RSQRT/SQRT inputs below the zero point, which LiteRT refuses.
 #[test]
 fn quantized_elements_match_litert_over_every_input() {
-    let cases: [(&str, DType); 7] = [
+    let cases: [(&str, DType); 8] = [
         ("rsqrt", DType::I8),
         ("sqrt", DType::I8),
         ("exp", DType::I8),
+        ("log", DType::I8),
         ("gelu", DType::I8),
         ("gelu", DType::U8),
         ("gelu_approx", DType::I8),
@@ -132,6 +134,7 @@ fn quantized_elements_match_litert_over_every_input() {
                     output: qout,
                 },
                 "exp" => QuantFn::Table(lut_populate(dtype, qin, qout, f32::exp)),
+                "log" => QuantFn::Table(lut_populate(dtype, qin, qout, log_transform(qout))),
                 "gelu" => QuantFn::Table(lut_populate(dtype, qin, qout, gelu::gelu_transform)),
                 _ => QuantFn::Table(lut_populate(
                     dtype,
@@ -158,4 +161,26 @@ fn ints(b: &Buf) -> Vec<i32> {
         Buf::U8(v) => v.iter().map(|&x| i32::from(x)).collect(),
         other => panic!("unexpected {:?}", other.dtype()),
     }
+}
+
+/// Float LOG is `logf`: LiteRT's results on positive floats of every exponent (subnormals
+/// included), values next to 1 and the special values, bit for bit
+/// (`tools/make_unary_tables.py`, `log_float32.npz`).
+#[test]
+fn float_log_is_litert_bit_for_bit() {
+    let mut npz = Npz::open(fixtures_dir().join("unary_tables").join("log_float32.npz")).unwrap();
+    let x = npz.read("inputs").unwrap();
+    let y = npz.read("outputs").unwrap();
+    let (x, y) = (x.as_f32().unwrap(), y.as_f32().unwrap());
+    assert!(x.len() > 8000 && x.len() == y.len());
+    let mut finite = 0;
+    for (&v, &want) in x.iter().zip(y) {
+        let got = UnaryFloatFn::Log.apply(v);
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "log({v:e}): got {got:e}, LiteRT {want:e}"
+        );
+        finite += usize::from(want.is_finite());
+    }
+    assert!(finite > 8000);
 }

@@ -74,7 +74,9 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::StridedSlice(_)
         | Op::Transpose
         | Op::ResizeBilinear(_)
-        | Op::ResizeNearestNeighbor(_) => Kind::SameScale,
+        | Op::ResizeNearestNeighbor(_)
+        | Op::ReduceMax { .. }
+        | Op::ReduceMin { .. } => Kind::SameScale,
         Op::Concatenation { .. } | Op::Maximum | Op::Minimum => Kind::Unified,
         Op::Add(_)
         | Op::Sub(_)
@@ -82,6 +84,8 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::Relu
         | Op::Relu6
         | Op::Mean { .. }
+        | Op::Sum { .. }
+        | Op::ReduceProd { .. }
         | Op::BatchMatMul(_)
         | Op::HardSwish
         | Op::Prelu
@@ -90,6 +94,7 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::Rsqrt
         | Op::Sqrt
         | Op::Exp
+        | Op::Log
         | Op::Gelu { .. }
         | Op::Div { .. } => Kind::Own,
         _ => return None,
