@@ -550,6 +550,63 @@ def build_cases():
              notes="keras LayerNormalization(epsilon=1e-3) over the last axis: the "
                    "converter's MEAN / SQUARED_DIFFERENCE / RSQRT / MUL / SUB chain"),
     ]
+    # ---- SPLIT / SPLIT_V / PACK / UNPACK / GATHER / EXPAND_DIMS (model zoo: RNN, transformer)
+    C += [
+        # Ops with several results that are model outputs: f32 and int8io only. In int8
+        # (float I/O) files the converter's order of their output DEQUANTIZE ops varies
+        # between identical structures (docs/ops.md); the int8 cases feed the results on.
+        unary_case("split_axis3", "SPLIT", [1, 4, 4, 6], lambda x: tuple(tf.split(x, 3, axis=3)),
+                   variants=("f32", "int8io")),
+        unary_case("split_concat", "SPLIT", [1, 4, 4, 6],
+                   lambda x: (lambda a, b, c: tf.concat([c, a, b], axis=3))(
+                       *tf.split(x, 3, axis=3)),
+                   variants=ALLQ, notes="three pieces concatenated in another order"),
+        unary_case("split_neg_axis", "SPLIT", [1, 6, 5, 2],
+                   lambda x: (lambda a, b: a - b)(*tf.split(tf.nn.relu(x), 2, axis=-3)),
+                   notes="RELU, a split along axis -3 (negative axis constant), SUB"),
+        unary_case("split_v", "SPLIT_V", [1, 4, 6, 3],
+                   lambda x: tuple(tf.split(x, [1, 3, 2], axis=2)), variants=("f32", "int8io")),
+        unary_case("split_v_gates", "SPLIT_V", [1, 12],
+                   lambda x: (lambda i, f, g: tf.concat(
+                       [tf.math.sigmoid(i), tf.math.tanh(f), g], axis=1))(
+                       *tf.split(x * 1.5, [5, 4, 3], axis=1)),
+                   variants=ALLQ,
+                   notes="MUL, uneven pieces of a vector (an LSTM's gates) into LOGISTIC, TANH "
+                         "and a CONCATENATION"),
+        Case("pack_axis1", "PACK", [([1, 4, 3], RANGE), ([1, 4, 3], RANGE)],
+             fn=lambda a, b: tf.stack([a, b], axis=1), variants=ALLQ),
+        Case("pack_three", "PACK",
+             [([1, 5], RANGE), ([1, 5], (-0.4, 3.0)), ([1, 5], (-2.5, 0.7))],
+             fn=lambda a, b, c: tf.stack([a, tf.nn.relu(b), c * 2.0], axis=-1),
+             notes="three inputs of different ranges, last axis: the converter carries the "
+                   "output's parameters back into the producers"),
+        Case("pack_fixed", "PACK", [([1, 4, 3], (-5.0, 3.5)), ([1, 4, 3], RANGE)],
+             fn=lambda a, b: tf.stack([tf.math.sigmoid(a), b], axis=0),
+             notes="a LOGISTIC input (fixed 1/256, -128) stacked with the model input: "
+                   "a requantizing QUANTIZE in front of the PACK"),
+        unary_case("unpack_axis1", "UNPACK", [1, 3, 4, 2], lambda x: tuple(tf.unstack(x, axis=1)),
+                   variants=("f32", "int8io")),
+        unary_case("unpack_last", "UNPACK", [1, 4, 3],
+                   lambda x: (lambda a, b, c: a * b + c)(*tf.unstack(x - 0.25, axis=-1)),
+                   variants=ALLQ, notes="SUB, unstack of the last axis, MUL and ADD"),
+        unary_case("gather_axis1", "GATHER", [1, 5, 3],
+                   lambda x: tf.gather(x, [2, 0, 3, 3], axis=1), variants=ALLQ),
+        unary_case("gather_2d_idx", "GATHER", [1, 4, 6],
+                   lambda x: tf.gather(x, [[1, 5], [0, 2], [4, 4]], axis=2),
+                   notes="rank-2 indices on the last axis"),
+        unary_case("gather_i64", "GATHER", [1, 6, 2],
+                   lambda x: tf.gather(tf.nn.relu(x), tf.constant([5, 1, 0], tf.int64), axis=1),
+                   notes="int64 indices"),
+        unary_case("gather_batch_dims", "GATHER", [1, 5, 3],
+                   lambda x: tf.gather(x, [[4, 1, 1]], axis=1, batch_dims=1),
+                   notes="batch_dims 1"),
+        Case("expand_dims", "EXPAND_DIMS", [([1, 4, 3], RANGE)],
+             fn=lambda x: tf.expand_dims(x, 2), sig=[[None, 4, 3]], variants=ALLQ,
+             notes="converted with a dynamic batch (a static EXPAND_DIMS becomes RESHAPE)"),
+        Case("expand_dims_neg", "EXPAND_DIMS", [([1, 6], RANGE)],
+             fn=lambda x: tf.expand_dims(tf.nn.relu(x), -1), sig=[[None, 6]],
+             notes="axis -1, dynamic batch"),
+    ]
     for c in C:
         if c.name in ("rsqrt", "rsqrt_small", "sqrt"):
             c.widen = 0.01   # stay positive: float RSQRT/SQRT of a negative is NaN

@@ -291,8 +291,98 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::Sqrt
         | Op::Exp
         | Op::Gelu { .. } => x,
+        Op::Pack { axis: a, .. } => {
+            let n = op.inputs.len() as i32;
+            let a = axis(*a, x.len() + 1)?;
+            let mut s = x.clone();
+            s.insert(a, n);
+            s
+        }
+        Op::Gather {
+            axis: a,
+            batch_dims,
+        } => {
+            let idx = shape(1)?;
+            let a = axis(*a, x.len())?;
+            let bd = if *batch_dims < 0 {
+                batch_dims + idx.len() as i32
+            } else {
+                *batch_dims
+            };
+            let bd = usize::try_from(bd)
+                .ok()
+                .filter(|&b| b <= a && b <= idx.len())?;
+            let mut s = x[..a].to_vec();
+            s.extend_from_slice(&idx[bd..]);
+            s.extend_from_slice(&x[a + 1..]);
+            s
+        }
+        Op::ExpandDims => {
+            let t = &sg.tensors[op.input(1)?];
+            let v: i64 = match (t.dtype, t.data.as_deref()) {
+                (super::DType::I32, Some(d)) if d.len() == 4 => {
+                    i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64
+                }
+                (super::DType::I64, Some(d)) if d.len() == 8 => {
+                    i64::from_le_bytes(d.try_into().ok()?)
+                }
+                _ => return None,
+            };
+            let rank = x.len() as i64;
+            let a = if v < 0 { rank + 1 + v } else { v };
+            let a = usize::try_from(a).ok().filter(|&a| a as i64 <= rank)?;
+            let mut s = x.clone();
+            s.insert(a, 1);
+            s
+        }
         _ => return None,
     })
+}
+
+/// The output shapes of `op`: one per output (SPLIT, SPLIT_V and UNPACK have several).
+fn output_shapes(sg: &Subgraph, op: &Operator) -> Option<Vec<Vec<i32>>> {
+    let n = op.outputs.len();
+    let split = |x: Vec<i32>, a: usize, sizes: Vec<i32>| -> Option<Vec<Vec<i32>>> {
+        (sizes.len() == n).then(|| {
+            sizes
+                .iter()
+                .map(|&d| {
+                    let mut s = x.clone();
+                    s[a] = d;
+                    s
+                })
+                .collect()
+        })
+    };
+    match &op.op {
+        Op::Split { num_splits } => {
+            let x = sg.tensors[op.input(1)?].shape.clone();
+            let a = axis(*const_i32(sg, op, 0)?.first()?, x.len())?;
+            let k = *num_splits;
+            if k <= 0 || x[a] % k != 0 {
+                return None;
+            }
+            split(x.clone(), a, vec![x[a] / k; k as usize])
+        }
+        Op::SplitV { .. } => {
+            let x = sg.tensors[op.input(0)?].shape.clone();
+            let a = axis(*const_i32(sg, op, 2)?.first()?, x.len())?;
+            let mut sizes = const_i32(sg, op, 1)?;
+            let known: i32 = sizes.iter().filter(|&&d| d != -1).sum();
+            if let Some(d) = sizes.iter_mut().find(|d| **d == -1) {
+                *d = x[a] - known;
+            }
+            split(x, a, sizes)
+        }
+        Op::Unpack { axis: a, .. } => {
+            let mut x = sg.tensors[op.input(0)?].shape.clone();
+            let a = axis(*a, x.len())?;
+            x.remove(a);
+            Some(vec![x; n])
+        }
+        _ if n == 1 => Some(vec![output_shape(sg, op)?]),
+        _ => None,
+    }
 }
 
 impl Model {
@@ -343,21 +433,21 @@ impl Model {
                 continue;
             }
             let outs: Vec<usize> = op.output_tensors().collect();
-            if outs.len() != 1 {
-                return Err(err(sg, oi, op, "only single-output ops are re-shaped"));
-            }
-            let shape = output_shape(sg, op)
+            let shapes = output_shapes(sg, op)
+                .filter(|s| s.len() == outs.len())
                 .ok_or_else(|| err(sg, oi, op, "no shape rule for these inputs"))?;
-            if shape.iter().any(|&d| d < 0) {
-                return Err(err(
-                    sg,
-                    oi,
-                    op,
-                    format!("the output shape {shape:?} is negative"),
-                ));
+            for (&o, shape) in outs.iter().zip(shapes) {
+                if shape.iter().any(|&d| d < 0) {
+                    return Err(err(
+                        sg,
+                        oi,
+                        op,
+                        format!("the output shape {shape:?} is negative"),
+                    ));
+                }
+                sg.tensors[o].shape = shape;
+                changed[o] = true;
             }
-            sg.tensors[outs[0]].shape = shape;
-            changed[outs[0]] = true;
         }
         m.validate()?;
         Ok(m)

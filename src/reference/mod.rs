@@ -10,8 +10,8 @@ pub(crate) mod activations;
 pub(crate) mod binary;
 pub(crate) mod common;
 pub(crate) mod conv;
-pub(crate) mod elementwise;
 pub(crate) mod densify;
+pub(crate) mod elementwise;
 mod float_order;
 pub(crate) mod fully_connected;
 pub(crate) mod pooling;
@@ -205,6 +205,12 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::StridedSlice(o) => shape_ops::prepare_strided_slice(ctx, o),
         Op::Slice => shape_ops::prepare_slice(ctx),
         Op::Transpose => shape_ops::prepare_transpose(ctx),
+        Op::Split { num_splits } => shape_ops::prepare_split(ctx, *num_splits),
+        Op::SplitV { num_splits } => shape_ops::prepare_split_v(ctx, *num_splits),
+        Op::Unpack { num, axis } => shape_ops::prepare_unpack(ctx, *num, *axis),
+        Op::Pack { values_count, axis } => shape_ops::prepare_pack(ctx, *values_count, *axis),
+        Op::Gather { axis, batch_dims } => shape_ops::prepare_gather(ctx, *axis, *batch_dims),
+        Op::ExpandDims => shape_ops::prepare_expand_dims(ctx),
         Op::ResizeBilinear(o) => resize::prepare_bilinear(ctx, o),
         Op::ResizeNearestNeighbor(o) => resize::prepare_nearest(ctx, o),
         Op::Softmax { beta } => softmax::prepare_softmax(ctx, *beta),

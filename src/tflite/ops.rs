@@ -249,6 +249,40 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 activation: act(x.fused_activation_function),
             }
         }
+        code::SPLIT => {
+            let x = opts!(SplitOptions, SplitOptionsT);
+            Op::Split {
+                num_splits: x.num_splits,
+            }
+        }
+        code::SPLIT_V => {
+            let x = opts!(SplitVOptions, SplitVOptionsT);
+            Op::SplitV {
+                num_splits: x.num_splits,
+            }
+        }
+        code::PACK => {
+            let x = opts!(PackOptions, PackOptionsT);
+            Op::Pack {
+                values_count: x.values_count,
+                axis: x.axis,
+            }
+        }
+        code::UNPACK => {
+            let x = opts!(UnpackOptions, UnpackOptionsT);
+            Op::Unpack {
+                num: x.num,
+                axis: x.axis,
+            }
+        }
+        code::GATHER => {
+            let x = opts!(GatherOptions, GatherOptionsT);
+            Op::Gather {
+                axis: x.axis,
+                batch_dims: x.batch_dims,
+            }
+        }
+        code::EXPAND_DIMS if none || matches!(o, B::ExpandDimsOptions(_)) => Op::ExpandDims,
         _ => return None,
     };
     Some(op)
@@ -389,6 +423,25 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::Div { activation } => b(B::DivOptions(Box::new(fb::DivOptionsT {
             fused_activation_function: fact(*activation),
         }))),
+        Op::Split { num_splits } => b(B::SplitOptions(Box::new(fb::SplitOptionsT {
+            num_splits: *num_splits,
+        }))),
+        Op::SplitV { num_splits } => b(B::SplitVOptions(Box::new(fb::SplitVOptionsT {
+            num_splits: *num_splits,
+        }))),
+        Op::Pack { values_count, axis } => b(B::PackOptions(Box::new(fb::PackOptionsT {
+            values_count: *values_count,
+            axis: *axis,
+        }))),
+        Op::Unpack { num, axis } => b(B::UnpackOptions(Box::new(fb::UnpackOptionsT {
+            num: *num,
+            axis: *axis,
+        }))),
+        Op::Gather { axis, batch_dims } => b(B::GatherOptions(Box::new(fb::GatherOptionsT {
+            axis: *axis,
+            batch_dims: *batch_dims,
+        }))),
+        Op::ExpandDims => b(B::ExpandDimsOptions(Box::default())),
         Op::Other(o) => (o.options.builtin.clone(), o.options.builtin2.clone()),
     }
 }

@@ -353,7 +353,10 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         }
         Op::Transpose | Op::Slice | Op::StridedSlice(_) => shape_ops::prepare_gather(ctx),
         Op::Pad | Op::PadV2 => shape_ops::prepare_pad(ctx),
-        Op::Concatenation { .. } => shape_ops::prepare_concatenation(ctx),
+        Op::Concatenation { .. } | Op::Pack { .. } => shape_ops::prepare_concatenation(ctx),
+        Op::Split { .. } | Op::SplitV { .. } | Op::Unpack { .. } => shape_ops::prepare_split(ctx),
+        Op::Gather { .. } => shape_ops::prepare_gather_index(ctx),
+        Op::ExpandDims => shape_ops::prepare_reshape(ctx),
         Op::AveragePool2D(_) | Op::MaxPool2D(_) => pooling::prepare(ctx),
         Op::Mean { .. } => reduce::prepare_mean(ctx),
         Op::Softmax { .. } => softmax::prepare(ctx),

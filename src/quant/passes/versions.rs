@@ -208,6 +208,8 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
                 1
             }
         }
+        // SPLIT's data is its input 1 (input 0 is the axis).
+        Op::Split { .. } if input(1) == Some(I8) => op.version.max(2),
         // Full-integer versions of the ops the int8 pass quantizes (float ops keep the
         // version they were read with).
         Op::AveragePool2D(_)
@@ -236,6 +238,10 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
         | Op::Sqrt
         | Op::Exp
         | Op::Gelu { .. }
+        | Op::SplitV { .. }
+        | Op::Pack { .. }
+        | Op::Unpack { .. }
+        | Op::Gather { .. }
             if in0 == Some(I8) =>
         {
             // Option-driven versions (RESIZE_* half_pixel_centers/align_corners: 3) are
@@ -345,6 +351,11 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::SQRT, 2, "2.21.0"),
     (code::EXP, 2, "2.12.0"),
     (code::GELU, 2, "2.9.0"),
+    (code::SPLIT, 2, "1.14.0"),
+    (code::SPLIT_V, 2, "2.3.0"),
+    (code::PACK, 2, "1.14.0"),
+    (code::UNPACK, 2, "1.14.0"),
+    (code::GATHER, 2, "1.14.0"),
 ];
 
 /// `CompareRuntimeVersion(a, b)`: `a` precedes `b` (numeric components; a shorter prefix

@@ -17,7 +17,9 @@ use crate::{Error, Result};
 
 use super::super::layout::Item;
 use super::super::Working;
-use super::params::{activation_params, kind, new_op, quantized_const, slots, Kind, Params};
+use super::params::{
+    activation_params, data_slot, kind, new_op, quantized_const, slots, Kind, Params,
+};
 use super::{bias_fit, Int8Options, Int8Report, IoType, TensorReport};
 use super::{order, plan};
 
@@ -61,7 +63,10 @@ pub(super) fn quantize_subgraph(
                 let vals = f32_values(ct.data.as_deref().unwrap_or_default());
                 let p = match kd {
                     // PADV2's padding value: the input's parameters.
-                    Kind::SameScale => w.ops[k].input(0).and_then(|i| params.get(&i)).copied(),
+                    Kind::SameScale => w.ops[k]
+                        .input(data_slot(&w.ops[k].op))
+                        .and_then(|i| params.get(&i))
+                        .copied(),
                     Kind::Unified => w.ops[k]
                         .outputs
                         .first()
@@ -423,8 +428,37 @@ pub(super) fn quantize_subgraph(
             w.ops[k].inputs[slot] = rt as i32;
         }
     }
-    // 5e. Outputs.
-    for o in 0..w.outputs.len() {
+    // 5e. Outputs, in the order the converter adds their DEQUANTIZE ops: by producer, then
+    // by result (a SPLIT's outputs in result order, whatever the subgraph's output order).
+    let mut out_order: Vec<usize> = (0..w.outputs.len()).collect();
+    out_order.sort_by_key(|&o| {
+        let t = w.outputs[o];
+        producer
+            .get(&t)
+            .map(|&p| (p, w.ops[p].output_tensors().position(|x| x == t)))
+    });
+    // A multi-result op whose results are subgraph outputs: once they are DEQUANTIZE'd, its
+    // int8 results carry the op's own location, the names of its results joined by ';' (as
+    // the others already do, `passes::fuse_multi_result_locations`).
+    let mut fused_loc: HashMap<usize, String> = HashMap::new();
+    for k in 0..n_ops {
+        let outs: Vec<usize> = w.ops[k].output_tensors().collect();
+        if !quantized[k] || outs.len() < 2 || options.output_type == IoType::Int8 {
+            continue;
+        }
+        if !outs.iter().any(|t| w.outputs.contains(t)) {
+            continue;
+        }
+        let loc = outs
+            .iter()
+            .map(|&t| w.tensors[t].name.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        for t in outs {
+            fused_loc.insert(t, loc.clone());
+        }
+    }
+    for o in out_order {
         let t = w.outputs[o];
         if !params.contains_key(&t) || float_twin.contains_key(&t) {
             continue;
@@ -466,6 +500,9 @@ pub(super) fn quantize_subgraph(
                 };
                 w.outputs[o] = d;
                 reserve.push(d);
+                if let Some(loc) = fused_loc.get(&t) {
+                    w.bases[t] = loc.clone();
+                }
             }
         }
     }
@@ -485,9 +522,10 @@ pub(super) fn quantize_subgraph(
             .min()
             .unwrap_or((usize::MAX, 0))
     };
-    // Input QUANTIZE ops: those of inputs with their own calibrated parameters first, in
-    // input order; then those whose parameters came back from a consumer (CONCATENATION,
-    // MAXIMUM, MINIMUM), in the order of their first use.
+    // Input QUANTIZE ops: those of inputs whose parameters came back from a consumer
+    // (CONCATENATION, PACK, MAXIMUM, MINIMUM) first, in the order of their first use; then
+    // those with their own calibrated parameters, in input order (a PACK of a model input
+    // and a LOGISTIC or RELU of another shows both kinds).
     let mut keyed: Vec<(bool, (usize, usize), usize)> = arg_ops
         .iter()
         .map(|&a| {
@@ -502,11 +540,14 @@ pub(super) fn quantize_subgraph(
                     0,
                 )
             };
-            (propagated, key, a)
+            (!propagated, key, a)
         })
         .collect();
     keyed.sort();
-    let arg_ops: Vec<usize> = keyed.into_iter().map(|(_, _, a)| a).collect();
+    // The propagated ones open the body, ahead of the materialized constants (a PACK of a
+    // model input beside a MUL by a constant: `tfl.quantize` comes before the constant).
+    let propagated_ops: Vec<usize> = keyed.iter().filter(|k| !k.0).map(|&(_, _, a)| a).collect();
+    let arg_ops: Vec<usize> = keyed.iter().filter(|k| k.0).map(|&(_, _, a)| a).collect();
     // A quantized FULLY_CONNECTED without bias: the hidden no-value constant is not
     // materialized before its weight (the weight keeps the plain name).
     let float_fc_without_bias = (0..n_ops).any(|k| {
@@ -525,7 +566,8 @@ pub(super) fn quantize_subgraph(
     // 6. The body: quantized constants in front, then the rest in order with the new ops.
     // The input QUANTIZE ops open the body (right after the materialized constants); the
     // constant folder then moves the remaining foldable constants in front of them.
-    let mut items = front;
+    let mut items: Vec<Item> = propagated_ops.iter().map(|&a| Item::Op(a)).collect();
+    items.extend(front);
     items.extend(arg_ops.iter().map(|&a| Item::Op(a)));
     let old = std::mem::take(&mut w.body.items);
     let mut args_done = true;

@@ -17,7 +17,8 @@
 //!   (those of float ops at the end of the model), up to the first one that is quantized,
 //!   stays in that order at the end; the float constants after it come back in order of
 //!   first use, in front. The other (int32) constants sit between the two, in order of
-//!   first use:
+//!   first use; of those one operator uses first, the ones without a location name
+//!   (`arith.constant`, made anew by a pass: a SPLIT_V's axis) lead:
 //!   `[float constants of earlier float ops, first use order] [int32 constants, first use
 //!   order] [float constants of the trailing float ops, reverse order]`.
 
@@ -58,13 +59,19 @@ pub(super) fn hoist_foldable(
     // First use: operators in order, operands in order; constant outputs last.
     let mut seen = HashSet::new();
     let mut first_use = Vec::new();
-    let uses = inputs.iter().flatten().copied().chain(
-        w.outputs
-            .iter()
-            .filter(|t| constants.contains(t))
-            .map(|&t| t as i32),
-    );
-    for t in uses {
+    // The operator of each first use (constant outputs: one past the last).
+    let mut user: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
+    let uses = inputs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, ins)| ins.iter().map(move |&t| (k, t)))
+        .chain(
+            w.outputs
+                .iter()
+                .filter(|t| constants.contains(t))
+                .map(|&t| (inputs.len(), t as i32)),
+        );
+    for (op, t) in uses {
         let k = if t < 0 {
             Key::NoValue
         } else if constants.contains(&(t as usize)) {
@@ -76,6 +83,7 @@ pub(super) fn hoist_foldable(
             && seen.insert(k)
         {
             first_use.push(k);
+            user.insert(k, op);
         }
     }
     let is_float = |k: &Key| match k {
@@ -83,6 +91,14 @@ pub(super) fn hoist_foldable(
         Key::Tensor(t) => w.tensors[*t].dtype == DType::F32,
     };
     let (floats, others): (Vec<Key>, Vec<Key>) = first_use.into_iter().partition(is_float);
+    // Of the int32 constants one operator uses first, those without a location name
+    // (`arith.constant`, made anew by a pass: a SPLIT_V's axis) come before the others.
+    let unnamed = |k: &Key| match k {
+        Key::Tensor(t) => super::super::layout::is_op_name_fallback(&w.bases[*t]),
+        Key::NoValue => false,
+    };
+    let mut int_run = others.clone();
+    int_run.sort_by_key(|k| (user[k], !unnamed(k)));
     let order: Vec<Key> = if floats.is_empty() {
         others.into_iter().rev().collect()
     } else {
@@ -96,7 +112,7 @@ pub(super) fn hoist_foldable(
         moved
             .iter()
             .rev()
-            .chain(&others)
+            .chain(&int_run)
             .chain(kept)
             .copied()
             .filter(|k| present.contains(k))

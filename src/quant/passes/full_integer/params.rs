@@ -74,8 +74,13 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::StridedSlice(_)
         | Op::Transpose
         | Op::ResizeBilinear(_)
-        | Op::ResizeNearestNeighbor(_) => Kind::SameScale,
-        Op::Concatenation { .. } | Op::Maximum | Op::Minimum => Kind::Unified,
+        | Op::ResizeNearestNeighbor(_)
+        | Op::Split { .. }
+        | Op::SplitV { .. }
+        | Op::Unpack { .. }
+        | Op::Gather { .. }
+        | Op::ExpandDims => Kind::SameScale,
+        Op::Concatenation { .. } | Op::Pack { .. } | Op::Maximum | Op::Minimum => Kind::Unified,
         Op::Add(_)
         | Op::Sub(_)
         | Op::Mul { .. }
@@ -94,6 +99,15 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::Div { .. } => Kind::Own,
         _ => return None,
     })
+}
+
+/// The input slot whose parameters a same-scale op's outputs carry (its data input: 1 for
+/// SPLIT, whose input 0 is the axis; 0 otherwise).
+pub(super) fn data_slot(op: &Op) -> usize {
+    match op {
+        Op::Split { .. } => 1,
+        _ => 0,
+    }
 }
 
 /// The input slots of a weighted op: (activation input, weight, bias).
