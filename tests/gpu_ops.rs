@@ -19,6 +19,8 @@ mod gemmlowp;
 mod litert;
 #[path = "gpu_ops/shape.rs"]
 mod shape;
+#[path = "gpu_ops/split_gather.rs"]
+mod split_gather;
 
 use litequant::gpu::{self, GpuEngine};
 use litequant::model::{self, DType, Model, Op, Operator, QuantParams, Subgraph};
