@@ -11,6 +11,8 @@
 
 mod common;
 pub use common::Rng;
+#[path = "gpu_ops/cast.rs"]
+mod cast;
 #[path = "gpu_ops/families.rs"]
 mod families;
 #[path = "gpu_ops/gemmlowp.rs"]

@@ -607,6 +607,41 @@ def build_cases():
              fn=lambda x: tf.expand_dims(tf.nn.relu(x), -1), sig=[[None, 6]],
              notes="axis -1, dynamic batch"),
     ]
+    # ---- CAST (float32 model only: the converter never quantizes CAST; it stays a float
+    # island in int8 files, the island case below)
+    I8T = (tf.int32, tf.int8, tf.uint8, tf.int16, tf.int64, tf.bool, tf.float16)
+    C += [
+        unary_case("cast_from_float", "CAST", [1, 4, 6],
+                   lambda x: tuple(tf.cast(x * 100.0, t) for t in I8T)
+                   + (tf.cast(x * 3e9, tf.int32), tf.cast(x * 1e5, tf.float16)),
+                   variants=("f32",),
+                   notes="x*100 to int32, int8, uint8, int16, int64, bool, float16 (the int8 and "
+                         "uint8 casts saturate), x*3e9 to int32 (saturates), x*1e5 to float16 "
+                         "(overflows to infinity)"),
+        Case("cast_from_int", "CAST", [([1, 4, 6], RANGE)],
+                   fn=lambda x: (lambda i: tuple(tf.cast(i, t) for t in
+                                              (tf.float32, tf.int8, tf.uint8, tf.int16,
+                                               tf.int64, tf.bool, tf.float16)))(
+                       tf.cast(x * 150.0, tf.int32)),
+                   variants=("f32",), main_spec="CAST:INT32->FLOAT32",
+                   notes="x*150 to int32, then to float32, int8 and uint8 and int16 (wrap), "
+                         "int64, bool, float16"),
+        Case("cast_chain", "CAST", [([1, 4, 6], RANGE)],
+                   fn=lambda x: (tf.cast(tf.cast(tf.cast(x * 4e4, tf.int64), tf.int16), tf.float32),
+                              tf.cast(tf.cast(x, tf.bool), tf.float32),
+                              tf.cast(tf.cast(tf.cast(x * 9e3, tf.float16), tf.int8),
+                                      tf.int32),
+                              tf.cast(tf.cast(x * 60.0, tf.uint8), tf.float16)),
+                   variants=("f32",), main_spec="CAST:INT64->INT16",
+                   notes="int64 to int16 (wrap), bool to float32, float16 to int8 "
+                         "(saturating), uint8 to float16"),
+        Case("cast_island", "ADD", [([1, 4, 6], RANGE)],
+             fn=lambda x: tf.cast(tf.cast(x * 10.0, tf.int32), tf.float32) * 0.1 + x,
+             variants=("f32", "int8"), main_spec="ADD",
+             expect={"int8": ["CAST:FLOAT32->INT32", "CAST:INT32->FLOAT32"]},
+             notes="MUL, CAST to int32 and back, MUL, ADD: the casts stay float between "
+                   "DEQUANTIZE and QUANTIZE in the int8 file"),
+    ]
     for c in C:
         if c.name in ("rsqrt", "rsqrt_small", "sqrt"):
             c.widen = 0.01   # stay positive: float RSQRT/SQRT of a negative is NaN
@@ -928,7 +963,7 @@ def check_model(case, variant, ops):
         if not all(t == "INT8" for t in act_in + o["output_types"]):
             return (f"{case.op} is not int8: inputs {o['input_types']}, "
                     f"outputs {o['output_types']} (ops: {names})")
-    if variant in ("f32", "f16", "hybrid"):
+    if variant in ("f32", "f16", "hybrid") and case.op != "CAST":
         if not all(t == "FLOAT32" for t in act_in + o["output_types"]):
             return f"{case.op} activations are not float32: {o['input_types']}"
     if variant == "hybrid":
@@ -1057,7 +1092,12 @@ def max_abs_diff(a, b):
         return None
     if a.size == 0:
         return 0.0
-    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
+    if same.all():
+        return 0.0
+    d = float(np.max(np.abs(a64[~same] - b64[~same])))
+    return d if np.isfinite(d) else "non-finite"   # JSON has no NaN/Infinity
 
 
 # --------------------------------------------------------------------------- main
@@ -1221,7 +1261,7 @@ def main():
             print(f"[ok] {name:34s} {len(buf):6d} B  "
                   f"{' '.join(f'{k}x{v}' if v > 1 else k for k, v in sorted(hist.items()))}"
                   f"  v{entry['main_op']['version']}  default-diff "
-                  f"{max(v for v in default_diff.values() if v is not None):.3g}")
+                  f"{max((v for v in default_diff.values() if isinstance(v, float)), default=0):.3g}")
         if calib_models:
             cpath = out / f"{case.name}.calib.npz"
             write_npz(cpath, calib, order=calib_order)

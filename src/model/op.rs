@@ -53,6 +53,7 @@ pub mod code {
     pub const PACK: i32 = 83;
     pub const UNPACK: i32 = 88;
     pub const SPLIT_V: i32 = 102;
+    pub const CAST: i32 = 53;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -345,6 +346,11 @@ pub enum Op {
     },
     /// Inputs: input, axis.
     ExpandDims,
+    /// The options' types as written (LiteRT casts by the tensors' types).
+    Cast {
+        in_data_type: DType,
+        out_data_type: DType,
+    },
     Other(OtherOp),
 }
 
@@ -399,6 +405,7 @@ impl Op {
             Op::Unpack { .. } => UNPACK,
             Op::Gather { .. } => GATHER,
             Op::ExpandDims => EXPAND_DIMS,
+            Op::Cast { .. } => CAST,
             Op::Other(o) => o.code,
         }
     }

@@ -290,7 +290,8 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::Rsqrt
         | Op::Sqrt
         | Op::Exp
-        | Op::Gelu { .. } => x,
+        | Op::Gelu { .. }
+        | Op::Cast { .. } => x,
         Op::Pack { axis: a, .. } => {
             let n = op.inputs.len() as i32;
             let a = axis(*a, x.len() + 1)?;

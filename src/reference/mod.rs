@@ -8,6 +8,7 @@
 
 pub(crate) mod activations;
 pub(crate) mod binary;
+pub(crate) mod cast;
 pub(crate) mod common;
 pub(crate) mod conv;
 pub(crate) mod densify;
@@ -211,6 +212,7 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::Pack { values_count, axis } => shape_ops::prepare_pack(ctx, *values_count, *axis),
         Op::Gather { axis, batch_dims } => shape_ops::prepare_gather(ctx, *axis, *batch_dims),
         Op::ExpandDims => shape_ops::prepare_expand_dims(ctx),
+        Op::Cast { .. } => cast::prepare_cast(ctx),
         Op::ResizeBilinear(o) => resize::prepare_bilinear(ctx, o),
         Op::ResizeNearestNeighbor(o) => resize::prepare_nearest(ctx, o),
         Op::Softmax { beta } => softmax::prepare_softmax(ctx, *beta),

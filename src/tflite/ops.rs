@@ -283,6 +283,13 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
             }
         }
         code::EXPAND_DIMS if none || matches!(o, B::ExpandDimsOptions(_)) => Op::ExpandDims,
+        code::CAST => {
+            let x = opts!(CastOptions, CastOptionsT);
+            Op::Cast {
+                in_data_type: DType::from_code(x.in_data_type.0),
+                out_data_type: DType::from_code(x.out_data_type.0),
+            }
+        }
         _ => return None,
     };
     Some(op)
@@ -442,6 +449,13 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
             batch_dims: *batch_dims,
         }))),
         Op::ExpandDims => b(B::ExpandDimsOptions(Box::default())),
+        Op::Cast {
+            in_data_type,
+            out_data_type,
+        } => b(B::CastOptions(Box::new(fb::CastOptionsT {
+            in_data_type: fb::TensorType(in_data_type.code()),
+            out_data_type: fb::TensorType(out_data_type.code()),
+        }))),
         Op::Other(o) => (o.options.builtin.clone(), o.options.builtin2.clone()),
     }
 }

@@ -9,6 +9,7 @@
 
 mod activations;
 mod binary;
+mod cast;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 mod fully_connected;
@@ -357,6 +358,7 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::Split { .. } | Op::SplitV { .. } | Op::Unpack { .. } => shape_ops::prepare_split(ctx),
         Op::Gather { .. } => shape_ops::prepare_gather_index(ctx),
         Op::ExpandDims => shape_ops::prepare_reshape(ctx),
+        Op::Cast { .. } => cast::prepare(ctx),
         Op::AveragePool2D(_) | Op::MaxPool2D(_) => pooling::prepare(ctx),
         Op::Mean { .. } => reduce::prepare_mean(ctx),
         Op::Softmax { .. } => softmax::prepare(ctx),

@@ -41,6 +41,11 @@ pub(super) fn which_ops(
                 return Some(format!("kept float on request (every {name})"));
             }
             let Some(kd) = kind(&op.op) else {
+                if matches!(op.op, crate::model::Op::Cast { .. }) {
+                    // The converter never quantizes CAST: it stays float between
+                    // DEQUANTIZE and QUANTIZE (integer-only mode included).
+                    return Some(format!("{name} stays float, as the TF converter keeps it"));
+                }
                 if matches!(op.op, crate::model::Op::Neg) {
                     // TFLite has an int8 NEG, but it ignores the quantization parameters.
                     return Some(format!("{name} stays float, as the TF converter keeps it"));
