@@ -642,6 +642,42 @@ def build_cases():
              notes="MUL, CAST to int32 and back, MUL, ADD: the casts stay float between "
                    "DEQUANTIZE and QUANTIZE in the int8 file"),
     ]
+    # ---- SHAPE, FILL, ZEROS_LIKE, BROADCAST_TO: shape-producing ops. The converter folds
+    # them when every shape is static; a dynamic batch keeps them (the goldens run at 1).
+    DYN = [[None, 4, 3]]
+    C += [
+        Case("shape_reshape", "SHAPE", [([1, 4, 3], RANGE)],
+             fn=lambda x: tf.reshape(x, [tf.shape(x)[0], 12]), sig=DYN, variants=ALLQ,
+             main_spec="RESHAPE",
+             expect={"f32": ["SHAPE"], "int8": ["SHAPE:INT8->INT32"],
+                     "int8io": ["SHAPE:INT8->INT32"]},
+             notes="dynamic batch: SHAPE, STRIDED_SLICE, PACK of int32 shape values, RESHAPE"),
+        Case("fill_shape", "FILL", [([1, 4, 3], RANGE)],
+             fn=lambda x: tf.fill(tf.shape(x), 2.0) + x, sig=DYN, variants=ALLQ,
+             expect={"f32": ["SHAPE"], "int8": ["SHAPE:INT8->INT32"]},
+             notes="dynamic batch: FILL of the input's SHAPE with 2.0, ADD"),
+        Case("zeros_like", "ZEROS_LIKE", [([1, 4, 3], RANGE)],
+             fn=lambda x: tf.zeros_like(x) + tf.nn.relu(x), sig=DYN, variants=("f32", "int8"),
+             main_spec="ADD", expect={"f32": ["ZEROS_LIKE"],
+                                      "int8": ["ZEROS_LIKE:FLOAT32->FLOAT32"]},
+             notes="dynamic batch; int8: ZEROS_LIKE stays float, its QUANTIZE has the "
+                   "converter's very-small-range parameters (2e-6/255, 0)"),
+        Case("zeros_like_int", "ZEROS_LIKE", [([1, 4, 3], RANGE)],
+             fn=lambda x: tf.cast(tf.zeros_like(tf.cast(x * 10.0, tf.int32)) + 1,
+                                  tf.float32) * x,
+             sig=DYN, variants=("f32",), main_spec="ZEROS_LIKE:INT32->INT32",
+             notes="int32 ZEROS_LIKE (dynamic batch)"),
+        unary_case("broadcast_to", "BROADCAST_TO", [1, 4, 1, 3],
+                   lambda x: tf.broadcast_to(x, [1, 4, 5, 3]), variants=ALLQ),
+        unary_case("broadcast_to_rank", "BROADCAST_TO", [1, 3],
+                   lambda x: tf.broadcast_to(tf.nn.relu(x), [2, 4, 3]),
+                   notes="RELU, then [1, 3] to [2, 4, 3] (a new leading axis)"),
+        Case("broadcast_to_shape", "BROADCAST_TO", [([1, 4, 3], RANGE)],
+             fn=lambda x: tf.broadcast_to(tf.reduce_mean(x, axis=1, keepdims=True),
+                                          tf.shape(x)),
+             sig=DYN, variants=("f32", "int8"),
+             notes="dynamic batch: MEAN over axis 1 broadcast back to the input's SHAPE"),
+    ]
     for c in C:
         if c.name in ("rsqrt", "rsqrt_small", "sqrt"):
             c.widen = 0.01   # stay positive: float RSQRT/SQRT of a negative is NaN
@@ -953,8 +989,9 @@ def check_model(case, variant, ops):
         if not any(op_matches(e, o) for o in ops):
             return f"no {e} in the converted model (ops: {names})"
     o = main[0]
+    # Computed int32/int64 inputs are shapes (a SHAPE's output feeding FILL, RESHAPE, ...).
     act_in = [t for i, t in zip(o["inputs"], o["input_types"])
-              if i >= 0 and i not in o["const_inputs"]]
+              if i >= 0 and i not in o["const_inputs"] and t not in ("INT32", "INT64")]
     const_in = [t for i, t in zip(o["inputs"], o["input_types"]) if i in o["const_inputs"]]
     if variant == "uint8raw":
         if not all(t == "UINT8" for t in act_in + o["output_types"]):
@@ -963,7 +1000,7 @@ def check_model(case, variant, ops):
         if not all(t == "INT8" for t in act_in + o["output_types"]):
             return (f"{case.op} is not int8: inputs {o['input_types']}, "
                     f"outputs {o['output_types']} (ops: {names})")
-    if variant in ("f32", "f16", "hybrid") and case.op != "CAST":
+    if variant in ("f32", "f16", "hybrid") and case.op not in ("CAST", "ZEROS_LIKE"):
         if not all(t == "FLOAT32" for t in act_in + o["output_types"]):
             return f"{case.op} activations are not float32: {o['input_types']}"
     if variant == "hybrid":

@@ -54,6 +54,10 @@ pub mod code {
     pub const UNPACK: i32 = 88;
     pub const SPLIT_V: i32 = 102;
     pub const CAST: i32 = 53;
+    pub const SHAPE: i32 = 77;
+    pub const ZEROS_LIKE: i32 = 93;
+    pub const FILL: i32 = 94;
+    pub const BROADCAST_TO: i32 = 130;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -351,6 +355,15 @@ pub enum Op {
         in_data_type: DType,
         out_data_type: DType,
     },
+    /// `out_type`: INT32 (the default) or INT64.
+    Shape {
+        out_type: DType,
+    },
+    /// Inputs: dims, value.
+    Fill,
+    ZerosLike,
+    /// Inputs: input, shape.
+    BroadcastTo,
     Other(OtherOp),
 }
 
@@ -406,6 +419,10 @@ impl Op {
             Op::Gather { .. } => GATHER,
             Op::ExpandDims => EXPAND_DIMS,
             Op::Cast { .. } => CAST,
+            Op::Shape { .. } => SHAPE,
+            Op::Fill => FILL,
+            Op::ZerosLike => ZEROS_LIKE,
+            Op::BroadcastTo => BROADCAST_TO,
             Op::Other(o) => o.code,
         }
     }

@@ -291,7 +291,12 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::Sqrt
         | Op::Exp
         | Op::Gelu { .. }
-        | Op::Cast { .. } => x,
+        | Op::Cast { .. }
+        | Op::ZerosLike => x,
+        Op::Shape { .. } => vec![x.len() as i32],
+        // A shape input that is a constant; one computed at run time has no rule here.
+        Op::Fill => const_i32(sg, op, 0)?,
+        Op::BroadcastTo => const_i32(sg, op, 1)?,
         Op::Pack { axis: a, .. } => {
             let n = op.inputs.len() as i32;
             let a = axis(*a, x.len() + 1)?;
@@ -436,7 +441,16 @@ impl Model {
             let outs: Vec<usize> = op.output_tensors().collect();
             let shapes = output_shapes(sg, op)
                 .filter(|s| s.len() == outs.len())
-                .ok_or_else(|| err(sg, oi, op, "no shape rule for these inputs"))?;
+                .ok_or_else(|| {
+                    err(
+                        sg,
+                        oi,
+                        op,
+                        "no shape rule for these inputs (an output shape read from a \
+                         computed tensor, such as a SHAPE's, is not followed: the engines \
+                         plan shapes before any value is computed)",
+                    )
+                })?;
             for (&o, shape) in outs.iter().zip(shapes) {
                 if shape.iter().any(|&d| d < 0) {
                     return Err(err(

@@ -290,6 +290,15 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 out_data_type: DType::from_code(x.out_data_type.0),
             }
         }
+        code::SHAPE => {
+            let x = opts!(ShapeOptions, ShapeOptionsT);
+            Op::Shape {
+                out_type: DType::from_code(x.out_type.0),
+            }
+        }
+        code::FILL if none || matches!(o, B::FillOptions(_)) => Op::Fill,
+        code::ZEROS_LIKE if none || matches!(o, B::ZerosLikeOptions(_)) => Op::ZerosLike,
+        code::BROADCAST_TO if none || matches!(o, B::BroadcastToOptions(_)) => Op::BroadcastTo,
         _ => return None,
     };
     Some(op)
@@ -456,6 +465,12 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
             in_data_type: fb::TensorType(in_data_type.code()),
             out_data_type: fb::TensorType(out_data_type.code()),
         }))),
+        Op::Shape { out_type } => b(B::ShapeOptions(Box::new(fb::ShapeOptionsT {
+            out_type: fb::TensorType(out_type.code()),
+        }))),
+        Op::Fill => b(B::FillOptions(Box::default())),
+        Op::ZerosLike => b(B::ZerosLikeOptions(Box::default())),
+        Op::BroadcastTo => b(B::BroadcastToOptions(Box::default())),
         Op::Other(o) => (o.options.builtin.clone(), o.options.builtin2.clone()),
     }
 }

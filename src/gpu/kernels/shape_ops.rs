@@ -13,6 +13,7 @@
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
 use crate::model::DType;
+use crate::reference::shape_ops::fill::FillKernel;
 use crate::reference::shape_ops::gather::GatherIndexKernel;
 use crate::reference::shape_ops::kernels::{
     ConcatKernel, CopyKernel, GatherKernel, PadKernel, PadValue, Walk,
@@ -409,4 +410,25 @@ pub(crate) fn prepare_gather_index(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         &[&plan, &x, &indices, &out, &status],
         ctx.grid(groups)?,
     )?])
+}
+
+/// FILL: the value's first element at every output position (a walk of step 0).
+pub(crate) fn prepare_fill(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    let k: &FillKernel = ctx.kernel()?;
+    if k.len == 0 {
+        return Ok(Vec::new());
+    }
+    let walk = Walk::new(1, 0, vec![k.len], vec![0])
+        .ok_or_else(|| ctx.unsupported("the fill does not fit a walk"))?;
+    let plan = walk_plan(elem_bytes(ctx, output_dtype(ctx)?)?, &walk);
+    let value = ctx.input(k.input)?;
+    Ok(vec![gather(ctx, &plan, &value, &no_aux(ctx)?, &k.what)?])
+}
+
+/// ZEROS_LIKE: the output buffer cleared.
+pub(crate) fn prepare_zeros(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    let _: &crate::reference::shape_ops::fill::ZerosKernel = ctx.kernel()?;
+    Ok(vec![Command::Clear {
+        buffer: ctx.output(0)?.buffer,
+    }])
 }

@@ -208,6 +208,9 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
                 1
             }
         }
+        Op::BroadcastTo if in0 == Some(I8) => op.version.max(3),
+        // FILL's value is its input 1 (int8 and int16 values: version 3).
+        Op::Fill if matches!(input(1), Some(I8) | Some(I16)) => op.version.max(3),
         // SPLIT's data is its input 1 (input 0 is the axis).
         Op::Split { .. } if input(1) == Some(I8) => op.version.max(2),
         // Full-integer versions of the ops the int8 pass quantizes (float ops keep the
@@ -356,6 +359,8 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::PACK, 2, "1.14.0"),
     (code::UNPACK, 2, "1.14.0"),
     (code::GATHER, 2, "1.14.0"),
+    (code::BROADCAST_TO, 3, "2.5.0"),
+    (code::FILL, 3, "2.5.0"),
 ];
 
 /// `CompareRuntimeVersion(a, b)`: `a` precedes `b` (numeric components; a shorter prefix

@@ -10,6 +10,7 @@
 //! arithmetic is uint8 CONCATENATION of inputs whose parameters differ from the output's.
 
 mod concatenation;
+pub(crate) mod fill;
 pub(crate) mod gather;
 pub(crate) mod kernels;
 mod pad;
@@ -24,6 +25,7 @@ use crate::{Buf, Result, Tensor};
 use super::common::shape_of;
 use super::{Kernel, OpCtx};
 pub(super) use concatenation::prepare_concatenation;
+pub(super) use fill::{prepare_broadcast_to, prepare_fill, prepare_shape, prepare_zeros_like};
 pub(super) use gather::prepare_gather;
 use kernels::{CopyKernel, GatherKernel, Walk};
 pub(super) use pad::prepare_pad;

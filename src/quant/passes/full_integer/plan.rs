@@ -41,7 +41,10 @@ pub(super) fn which_ops(
                 return Some(format!("kept float on request (every {name})"));
             }
             let Some(kd) = kind(&op.op) else {
-                if matches!(op.op, crate::model::Op::Cast { .. }) {
+                if matches!(
+                    op.op,
+                    crate::model::Op::Cast { .. } | crate::model::Op::ZerosLike
+                ) {
                     // The converter never quantizes CAST: it stays float between
                     // DEQUANTIZE and QUANTIZE (integer-only mode included).
                     return Some(format!("{name} stays float, as the TF converter keeps it"));
@@ -104,13 +107,16 @@ pub(super) fn which_ops(
                     ));
                 }
             }
-            for t in op.output_tensors() {
+            for t in op.output_tensors().filter(|_| kd != Kind::ShapeOf) {
                 let tensor = &w.tensors[t];
                 if tensor.dtype != DType::F32 {
                     return Some(format!(
                         "output '{}' is {}, not float32",
                         tensor.name, tensor.dtype
                     ));
+                }
+                if kd == Kind::ShapeOf {
+                    continue;
                 }
                 if !matches!(kd, Kind::Fixed(..) | Kind::SameScale)
                     && !stats.tensors.get(&t).is_some_and(|s| s.has_range())
@@ -228,6 +234,7 @@ pub(super) fn activation_plan(
         }
         for t in op.output_tensors() {
             let (p, src) = match kd {
+                Kind::ShapeOf => continue,
                 Kind::Fixed(scale, zp) => (
                     Params {
                         scale,
