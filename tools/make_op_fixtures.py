@@ -678,6 +678,27 @@ def build_cases():
              sig=DYN, variants=("f32", "int8"),
              notes="dynamic batch: MEAN over axis 1 broadcast back to the input's SHAPE"),
     ]
+    # The same graphs run at batch 2 (converted with a dynamic batch, stored as batch 1; the
+    # goldens come from LiteRT resized to [2, 4, 3]): the engines propagate the new shape
+    # through the SHAPE values (float32 models: the int8 pairs calibrate at the stored shape).
+    B2 = [([2, 4, 3], RANGE)]
+    C += [
+        Case("shape_reshape_b2", "SHAPE", B2, fn=lambda x: tf.reshape(x, [tf.shape(x)[0], 12]),
+             sig=DYN, variants=("f32",), main_spec="RESHAPE", expect={"f32": ["SHAPE"]},
+             notes="shape_reshape at batch 2"),
+        Case("fill_shape_b2", "FILL", B2, fn=lambda x: tf.fill(tf.shape(x), 2.0) + x,
+             sig=DYN, variants=("f32",), expect={"f32": ["SHAPE"]},
+             notes="fill_shape at batch 2"),
+        Case("broadcast_to_shape_b2", "BROADCAST_TO", B2,
+             fn=lambda x: tf.broadcast_to(tf.reduce_mean(x, axis=1, keepdims=True),
+                                          tf.shape(x)),
+             sig=DYN, variants=("f32",), notes="broadcast_to_shape at batch 2"),
+        Case("zeros_like_b2", "ZEROS_LIKE", B2,
+             fn=lambda x: tf.zeros_like(x) + tf.nn.relu(x), sig=DYN, variants=("f32",),
+             main_spec="ADD", expect={"f32": ["ZEROS_LIKE"]}, notes="zeros_like at batch 2"),
+        Case("expand_dims_b2", "EXPAND_DIMS", B2, fn=lambda x: tf.expand_dims(x, 2), sig=DYN,
+             variants=("f32",), notes="expand_dims at batch 2"),
+    ]
     for c in C:
         if c.name in ("rsqrt", "rsqrt_small", "sqrt"):
             c.widen = 0.01   # stay positive: float RSQRT/SQRT of a negative is NaN

@@ -82,3 +82,60 @@ pub(crate) fn fold_shape_values(
     }
     Ok(())
 }
+
+/// Operator `oi`'s int32/int64 outputs computed by its reference kernel from `known` values
+/// and the model's constants (for shape propagation, `Model::with_input_shapes_evaluated`);
+/// `None` when an input is neither or the op cannot be prepared or run here.
+pub(crate) fn evaluate(
+    sg: &Subgraph,
+    oi: usize,
+    known: &[Option<Vec<i64>>],
+) -> Option<Vec<Vec<i64>>> {
+    let op = sg.operators.get(oi)?;
+    let budget = crate::memory::Budget::new(None);
+    let mut consts: Vec<Option<Tensor>> = vec![None; sg.tensors.len()];
+    for t in op.input_tensors() {
+        let x = &sg.tensors[t];
+        consts[t] = match &known[t] {
+            Some(v) => {
+                let buf = match x.dtype {
+                    DType::I32 => crate::Buf::I32(v.iter().map(|&a| a as i32).collect()),
+                    DType::I64 => crate::Buf::I64(v.clone()),
+                    _ => return None,
+                };
+                Some(Tensor::new(&super::dims(x), buf).ok()?)
+            }
+            None => super::densify::constant_value(0, t, x, &budget).ok()?,
+        };
+    }
+    let ctx = OpCtx {
+        index: oi,
+        op,
+        sg,
+        consts: &consts,
+        float_order: FloatOrder::Reference,
+        budget: &budget,
+    };
+    let kernel = super::prepare_op(&ctx).ok()?;
+    let ins: Vec<Option<&Tensor>> = op
+        .inputs
+        .iter()
+        .map(|&t| usize::try_from(t).ok().and_then(|t| consts[t].as_ref()))
+        .collect();
+    let mut outs = Vec::new();
+    for t in op.output_tensors() {
+        let x = &sg.tensors[t];
+        if super::dims(x).iter().product::<usize>() > MAX_FOLDED {
+            return None;
+        }
+        outs.push(Tensor::try_zeros(x.dtype, &super::dims(x)).ok()??);
+    }
+    kernel.run(&ins, &mut outs).ok()?;
+    outs.iter()
+        .map(|t| match t.buf() {
+            crate::Buf::I32(v) => Some(v.iter().map(|&a| a as i64).collect()),
+            crate::Buf::I64(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect()
+}

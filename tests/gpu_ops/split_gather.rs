@@ -322,3 +322,101 @@ fn gather_indices_out_of_bounds_fail_the_run_on_both_engines() {
         assert_eq!(got[0].buf(), want[0].buf(), "{idx_type} after a refusal");
     }
 }
+
+#[test]
+fn broadcast_to_fill_and_zeros_like_match_the_reference() {
+    let Some(engine) = engine("broadcast_to_fill_and_zeros_like_match_the_reference") else {
+        return;
+    };
+    let mut rng = Rng(61);
+    let types = [
+        DType::F32,
+        DType::F16,
+        DType::U8,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::Bool,
+    ];
+    for case in 0..40 {
+        let dtype = types[case % types.len()];
+        let rank = rng.range(1, 4) as usize;
+        let out = random_shape(&mut rng, rank);
+        match case % 3 {
+            0 => {
+                // An input of up to `rank` dims, each 1 or the output's.
+                let drop = rng.range(0, rank as i64 - 1) as usize;
+                let input: Vec<usize> = out[drop..]
+                    .iter()
+                    .map(|&d| if rng.next() % 2 == 0 { 1 } else { d })
+                    .collect();
+                let q = random_quant(&mut rng, dtype);
+                let dims: Vec<i32> = out.iter().map(|&d| d as i32).collect();
+                let tensors = vec![
+                    tensor(dtype, &input, q, None),
+                    tensor(DType::I32, &[rank], None, Some(i32_bytes(&dims))),
+                    tensor(dtype, &out, q, None),
+                ];
+                let what = format!("broadcast_to case {case} {dtype} {input:?} -> {out:?}");
+                agree(
+                    &engine,
+                    &mut rng,
+                    &one_op(Op::BroadcastTo, tensors, 2),
+                    &what,
+                );
+            }
+            1 if !matches!(dtype, DType::U8) => {
+                let q = random_quant(&mut rng, dtype);
+                let dims: Vec<i32> = out.iter().map(|&d| d as i32).collect();
+                let tensors = vec![
+                    tensor(DType::I32, &[rank], None, Some(i32_bytes(&dims))),
+                    tensor(dtype, &[], q, None),
+                    tensor(dtype, &out, q, None),
+                ];
+                let what = format!("fill case {case} {dtype} {out:?}");
+                agree(&engine, &mut rng, &one_op(Op::Fill, tensors, 2), &what);
+            }
+            _ if matches!(dtype, DType::F32 | DType::I32 | DType::I64) => {
+                let tensors = vec![
+                    tensor(dtype, &out, None, None),
+                    tensor(dtype, &out, None, None),
+                ];
+                let what = format!("zeros_like case {case} {dtype} {out:?}");
+                agree(&engine, &mut rng, &one_op(Op::ZerosLike, tensors, 1), &what);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_shape_known_only_at_run_time_is_refused_by_name() {
+    // FILL whose dims are a model input: TFLite resizes the output at run time; the engines
+    // plan shapes at prepare and refuse, naming the op.
+    let model = one_op(
+        Op::Fill,
+        vec![
+            tensor(DType::I32, &[2], None, None),
+            tensor(DType::F32, &[], None, Some(1.5f32.to_le_bytes().to_vec())),
+            tensor(DType::F32, &[3, 4], None, None),
+        ],
+        2,
+    );
+    let e = ReferenceEngine
+        .prepare(&model)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("FILL") && e.contains("computed at run time"),
+        "{e}"
+    );
+    if let Some(engine) = engine("a_shape_known_only_at_run_time_is_refused_by_name") {
+        let e = engine.prepare(&model).err().expect("refused").to_string();
+        assert!(
+            e.contains("FILL") && e.contains("computed at run time"),
+            "{e}"
+        );
+    }
+}
