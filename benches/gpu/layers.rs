@@ -190,6 +190,7 @@ fn pair(
 }
 
 /// CONV_2D `1 x h x w x cin -> cout`, `k x k`, stride `s`, SAME padding.
+#[allow(clippy::too_many_arguments)]
 pub fn conv(
     name: &str,
     rng: &mut Rng,

@@ -73,9 +73,9 @@ pub(crate) fn constant_value(
         })?;
         let dense = sparsity::densify(t)
             .map_err(|e| Error::InvalidModel(format!("subgraph {si} tensor {ti}: {e}")))?;
-        return Ok(Buf::from_le_bytes(t.dtype, &dense)
+        return Buf::from_le_bytes(t.dtype, &dense)
             .map(|buf| Tensor::new(&dims(t), buf))
-            .transpose()?);
+            .transpose();
     }
     let Some(buf) = Buf::from_le_bytes(t.dtype, data) else {
         return Ok(None);

@@ -34,8 +34,8 @@ use super::super::common::{
 use super::super::float_order::{eigen_gemm_dot, eigen_gemv_row, gemv_single_row};
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
-    check_bias_at, f32_arg, f32_out, filter_scales, float_range, hybrid_weights_at, i8_arg, i8_out,
-    int8_params_at, opt_f32_arg, quantize_asymmetric, shape4, Operands,
+    check_bias_at, f32_arg, f32_out, filter_scales, float_range, hybrid_weights_at, int8_params_at,
+    opt_f32_arg, quantize_asymmetric, shape4, Operands,
 };
 
 const OPERANDS: Operands = Operands {

@@ -10,6 +10,7 @@
 //!   input's double scale); its weights are requantized at that scale;
 //! - per tensor: when `max|b| / (s_in · s_w) >= kBiasMax`, the one weight scale becomes
 //!   `max|b| / kBiasMax / s_in`.
+//!
 //! The bias is then quantized at `s_in · s_w` with the raised weight scale, as every bias is,
 //! and lands at ±2^30 instead of clipping at ±(2^31 − 1). The legacy quantizer
 //! (`tools/optimize`, `AdjustWeightsForBiasScale`) has the same idea with `INT32_MAX` and a

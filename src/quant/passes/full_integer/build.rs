@@ -428,36 +428,13 @@ pub(super) fn quantize_subgraph(
             w.ops[k].inputs[slot] = rt as i32;
         }
     }
-    // 5e. Outputs, in the order the converter adds their DEQUANTIZE ops: by producer, then
-    // by result (a SPLIT's outputs in result order, whatever the subgraph's output order).
-    let mut out_order: Vec<usize> = (0..w.outputs.len()).collect();
-    out_order.sort_by_key(|&o| {
-        let t = w.outputs[o];
-        producer
-            .get(&t)
-            .map(|&p| (p, w.ops[p].output_tensors().position(|x| x == t)))
-    });
-    // A multi-result op whose results are subgraph outputs: once they are DEQUANTIZE'd, its
-    // int8 results carry the op's own location, the names of its results joined by ';' (as
-    // the others already do, `passes::fuse_multi_result_locations`).
-    let mut fused_loc: HashMap<usize, String> = HashMap::new();
-    for k in 0..n_ops {
-        let outs: Vec<usize> = w.ops[k].output_tensors().collect();
-        if !quantized[k] || outs.len() < 2 || options.output_type == IoType::Int8 {
-            continue;
-        }
-        if !outs.iter().any(|t| w.outputs.contains(t)) {
-            continue;
-        }
-        let loc = outs
-            .iter()
-            .map(|&t| w.tensors[t].name.as_str())
-            .collect::<Vec<_>>()
-            .join(";");
-        for t in outs {
-            fused_loc.insert(t, loc.clone());
-        }
-    }
+    // 5e. Outputs (see `order::output_order`, `order::multi_result_locations`).
+    let out_order = order::output_order(w, &producer);
+    let fused_loc = if options.output_type == IoType::Int8 {
+        HashMap::new()
+    } else {
+        order::multi_result_locations(w, &quantized)
+    };
     for o in out_order {
         let t = w.outputs[o];
         if !params.contains_key(&t) || float_twin.contains_key(&t) {

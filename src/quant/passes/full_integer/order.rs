@@ -22,7 +22,7 @@
 //!   `[float constants of earlier float ops, first use order] [int32 constants, first use
 //!   order] [float constants of the trailing float ops, reverse order]`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::DType;
 
@@ -130,4 +130,44 @@ pub(super) fn hoist_foldable(
             .filter(|i| key(i).is_none_or(|k| !order.contains(&k))),
     );
     front
+}
+
+/// The order in which the converter adds the output DEQUANTIZE (or uint8 QUANTIZE) ops, as
+/// indices into the subgraph outputs: by producer, then by result (a SPLIT's outputs in
+/// result order, whatever the subgraph's output order).
+pub(super) fn output_order(w: &Working, producer: &HashMap<usize, usize>) -> Vec<usize> {
+    let mut out_order: Vec<usize> = (0..w.outputs.len()).collect();
+    out_order.sort_by_key(|&o| {
+        let t = w.outputs[o];
+        producer
+            .get(&t)
+            .map(|&p| (p, w.ops[p].output_tensors().position(|x| x == t)))
+    });
+    out_order
+}
+
+/// The location names of the results of quantized multi-result ops whose results are
+/// subgraph outputs: once they are DEQUANTIZE'd, their int8 results carry the op's own
+/// location, the names of its results joined by ';' (as its other results already do,
+/// `passes::fuse_multi_result_locations`).
+pub(super) fn multi_result_locations(w: &Working, quantized: &[bool]) -> HashMap<usize, String> {
+    let mut fused_loc = HashMap::new();
+    for (k, op) in w.ops.iter().enumerate() {
+        let outs: Vec<usize> = op.output_tensors().collect();
+        if !quantized.get(k).copied().unwrap_or(false) || outs.len() < 2 {
+            continue;
+        }
+        if !outs.iter().any(|t| w.outputs.contains(t)) {
+            continue;
+        }
+        let loc = outs
+            .iter()
+            .map(|&t| w.tensors[t].name.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        for t in outs {
+            fused_loc.insert(t, loc.clone());
+        }
+    }
+    fused_loc
 }
