@@ -423,3 +423,66 @@ fn a_shape_known_only_at_run_time_is_refused_by_name() {
         );
     }
 }
+
+#[test]
+fn rescaling_copies_are_refused_where_litert_refuses_them() {
+    // LiteRT 2.3.0 (BUILTIN_REF) refuses PACK, UNPACK and EXPAND_DIMS whose input and output
+    // scales differ (their Prepare checks) and runs SPLIT, GATHER and BROADCAST_TO alike,
+    // copying the bytes (checked on the converter's int8io fixtures with one scale doubled).
+    let (a, b) = (Some((0.05f32, -3i64)), Some((0.1f32, -3i64)));
+    let pack = one_op(
+        Op::Pack {
+            values_count: 2,
+            axis: 0,
+        },
+        vec![
+            tensor(DType::I8, &[3], a, None),
+            tensor(DType::I8, &[3], a, None),
+            tensor(DType::I8, &[2, 3], b, None),
+        ],
+        2,
+    );
+    let unpack = one_op(
+        Op::Unpack { num: 2, axis: 0 },
+        vec![
+            tensor(DType::I8, &[2, 3], a, None),
+            tensor(DType::I8, &[3], b, None),
+            tensor(DType::I8, &[3], a, None),
+        ],
+        1,
+    );
+    let expand = one_op(
+        Op::ExpandDims,
+        vec![
+            tensor(DType::I8, &[3], a, None),
+            tensor(DType::I32, &[], None, Some(i32_bytes(&[0]))),
+            tensor(DType::I8, &[1, 3], b, None),
+        ],
+        2,
+    );
+    for (m, op) in [
+        (&pack, "PACK"),
+        (&unpack, "UNPACK"),
+        (&expand, "EXPAND_DIMS"),
+    ] {
+        let Err(e) = ReferenceEngine.prepare(m) else {
+            panic!("{op} with rescaling prepares");
+        };
+        let e = e.to_string();
+        assert!(e.contains(op) && e.contains("scale"), "{e}");
+    }
+    let split = one_op(
+        Op::Split { num_splits: 2 },
+        vec![
+            tensor(DType::I32, &[], None, Some(i32_bytes(&[0]))),
+            tensor(DType::I8, &[4], a, None),
+            tensor(DType::I8, &[2], b, None),
+            tensor(DType::I8, &[2], a, None),
+        ],
+        2,
+    );
+    let x = Tensor::new(&[4], Buf::I8(vec![-7, 1, 100, -128])).unwrap();
+    let out = ReferenceEngine.prepare(&split).unwrap().run(&[x]).unwrap();
+    assert_eq!(out[0].buf(), &Buf::I8(vec![-7, 1]));
+    assert_eq!(out[1].buf(), &Buf::I8(vec![100, -128]));
+}
