@@ -88,3 +88,83 @@ fn gather(
         dst[w] = word;
     }
 }
+
+// GATHER with run-time indices (twin of `GatherIndexKernel` in
+// `src/reference/shape_ops/gather.rs`): output element e = ((b * outer + o) * coords + i) *
+// inner + j reads input element ((b * outer + o) * axis_size + indices[b * coords + i]) *
+// inner + j. `aux` holds the indices (int16, int32 or int64, little-endian); an index below 0
+// or at or past the axis size sets `status` (the reference fails the run) and reads element 0.
+//
+// gplan (i32): [0] output units, [1] unit bits, [2] units per element (2 for int64), [3]
+// outer, [4] coords, [5] inner, [6] axis size, [7] index bits (16, 32, 64).
+@group(0) @binding(4) var<storage, read_write> status: array<atomic<u32>>;
+
+// Index `k` of the indices, or -1 when it is out of [0, axis_size).
+fn gather_position(k: u32, index_bits: u32, axis_size: u32) -> i32 {
+    var v = 0i;
+    var ok = true;
+    if (index_bits == 16u) {
+        let word = aux[k / 2u];
+        v = i32(extractBits(word, (k % 2u) * 16u, 16u) << 16u) >> 16u;
+    } else if (index_bits == 32u) {
+        v = i32(aux[k]);
+    } else {
+        let lo = aux[2u * k];
+        let hi = aux[2u * k + 1u];
+        ok = hi == 0u && lo < 0x80000000u;
+        v = i32(lo);
+    }
+    if (!ok || v < 0 || u32(v) >= axis_size) {
+        return -1;
+    }
+    return v;
+}
+
+@compute @workgroup_size(WG)
+fn gather_index(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let w = flat_workgroup(wid, nwg) * WG + lid;
+    let n = u32(plan[0]);
+    let bits = u32(plan[1]);
+    let per_word = 32u / bits;
+    let first = w * per_word;
+    if (first >= n) {
+        return;
+    }
+    let split = u32(plan[2]);
+    let outer = u32(plan[3]);
+    let coords = u32(plan[4]);
+    let inner = u32(plan[5]);
+    let axis_size = u32(plan[6]);
+    let index_bits = u32(plan[7]);
+    var word = 0u;
+    var bad = false;
+    for (var k = 0u; k < per_word; k++) {
+        let u = first + k;
+        if (u >= n) {
+            break;
+        }
+        let e = u / split;
+        let part = u % split;
+        let j = e % inner;
+        let row = e / inner;
+        let i = row % coords;
+        let bo = row / coords;
+        let b = bo / outer;
+        var pos = gather_position(b * coords + i, index_bits, axis_size);
+        if (pos < 0) {
+            bad = true;
+            pos = 0;
+        }
+        let at = ((bo * axis_size + u32(pos)) * inner + j) * split + part;
+        let v = unit_of(src[at / per_word], at % per_word, bits);
+        word = insertBits(word, v, k * bits, bits);
+    }
+    dst[w] = word;
+    if (bad) {
+        atomicOr(&status[0], 1u);
+    }
+}

@@ -127,7 +127,9 @@ pub trait Engine {
         model: &Model,
         shapes: &[Vec<usize>],
     ) -> Result<Self::Session> {
-        self.prepare(&model.with_input_shapes(shapes)?)
+        // Shape values (a SHAPE's output, what is computed from it) by the reference kernels.
+        let eval = crate::reference::fold::evaluate;
+        self.prepare(&model.with_input_shapes_evaluated(shapes, Some(&eval))?)
     }
 }
 

@@ -11,6 +11,8 @@
 
 mod common;
 pub use common::Rng;
+#[path = "gpu_ops/cast.rs"]
+mod cast;
 #[path = "gpu_ops/families.rs"]
 mod families;
 #[path = "gpu_ops/gemmlowp.rs"]
@@ -21,6 +23,8 @@ mod litert;
 mod reductions;
 #[path = "gpu_ops/shape.rs"]
 mod shape;
+#[path = "gpu_ops/split_gather.rs"]
+mod split_gather;
 
 use litequant::gpu::{self, GpuEngine};
 use litequant::model::{self, DType, Model, Op, Operator, QuantParams, Subgraph};

@@ -134,3 +134,73 @@ fn every_float_fixture_converts_and_runs() {
     }
     assert!(ran >= 95, "only {ran} models ran");
 }
+
+/// The shape ops (SPLIT ... BROADCAST_TO, CAST) are left as they are by the float16 and
+/// dynamic-range modes: every one of them in every float fixture stays, with the same
+/// tensor types, and the quantized model runs to the float model's outputs where no other
+/// op's constant became float16.
+#[test]
+fn float16_and_dynamic_modes_leave_the_shape_ops_as_they_are() {
+    use litequant::model::code;
+    use litequant::quant::{quantize_dynamic, DynamicOptions};
+    let shape_ops = [
+        code::SPLIT,
+        code::SPLIT_V,
+        code::PACK,
+        code::UNPACK,
+        code::GATHER,
+        code::EXPAND_DIMS,
+        code::CAST,
+        code::SHAPE,
+        code::FILL,
+        code::ZEROS_LIKE,
+        code::BROADCAST_TO,
+    ];
+    let signature = |m: &Model| -> Vec<(i32, Vec<String>)> {
+        let sg = m.main();
+        sg.operators
+            .iter()
+            .filter(|o| shape_ops.contains(&o.op.code()))
+            .map(|o| {
+                let types = o
+                    .input_tensors()
+                    .chain(o.output_tensors())
+                    .map(|t| sg.tensors[t].dtype.to_string())
+                    .collect();
+                (o.op.code(), types)
+            })
+            .collect()
+    };
+    let mut checked = 0;
+    for (name, path, golden) in quantize_common::float_models() {
+        let float = Model::from_file(&path).unwrap();
+        let want = signature(&float);
+        if want.is_empty() {
+            continue;
+        }
+        let golden = golden.expect("op fixtures have goldens");
+        let base = quantize_common::run_first_sample(&float, &golden).expect(&name);
+        for q in [
+            quantize_float16(&float).unwrap(),
+            quantize_dynamic(&float, &DynamicOptions::default()).unwrap(),
+        ] {
+            assert_eq!(signature(&q), want, "{name}");
+            let got = quantize_common::run_first_sample(&q, &golden).expect(&name);
+            // Equal results unless another op's float constant became float16 (a MUL by
+            // 3e9 is a MUL by 65504 in float16).
+            let halved = q
+                .main()
+                .tensors
+                .iter()
+                .any(|t| t.dtype == litequant::model::DType::F16 && t.data.is_some());
+            if !halved {
+                assert_eq!(got, base, "{name}");
+            }
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 30,
+        "only {checked} float fixtures with shape ops"
+    );
+}

@@ -89,7 +89,8 @@ impl GpuSession {
         reference::charge_tensors(sg, &budget, |t| {
             sg.inputs.contains(&t) || sg.outputs.contains(&t)
         })?;
-        let consts = reference::densify::constants(0, sg, &budget)?;
+        let mut consts = reference::densify::constants(0, sg, &budget)?;
+        reference::fold::fold_shape_values(sg, &mut consts, float_order, &budget)?;
         let specs: Vec<(model::DType, Vec<usize>)> = sg
             .tensors
             .iter()

@@ -36,7 +36,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     // RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR.
     ("resize", include_str!("../../shaders/resize.wgsl")),
-    // TRANSPOSE, SLICE, STRIDED_SLICE, PAD, PADV2, CONCATENATION.
+    // TRANSPOSE, SLICE, STRIDED_SLICE, PAD, PADV2, CONCATENATION, SPLIT, SPLIT_V, UNPACK,
+    // PACK, GATHER.
     ("shape_ops", include_str!("../../shaders/shape_ops.wgsl")),
     // SOFTMAX (float32; int8/uint8 with gemmlowp's fixed-point exp).
     ("softmax", include_str!("../../shaders/softmax.wgsl")),
@@ -64,6 +65,8 @@ pub const SHADERS: &[(&str, &str)] = &[
         "elementwise",
         include_str!("../../shaders/elementwise.wgsl"),
     ),
+    // CAST between float32, float16, int8, uint8, int16, int32, int64, bool (integer steps).
+    ("cast", include_str!("../../shaders/cast.wgsl")),
     // TRANSPOSE_CONV (int8 / float32 in both orders / hybrid).
     (
         "transpose_conv",

@@ -52,6 +52,17 @@ pub mod code {
     pub const REDUCE_MAX: i32 = 82;
     pub const REDUCE_MIN: i32 = 89;
     pub const REDUCE_PROD: i32 = 81;
+    pub const GATHER: i32 = 36;
+    pub const SPLIT: i32 = 49;
+    pub const EXPAND_DIMS: i32 = 70;
+    pub const PACK: i32 = 83;
+    pub const UNPACK: i32 = 88;
+    pub const SPLIT_V: i32 = 102;
+    pub const CAST: i32 = 53;
+    pub const SHAPE: i32 = 77;
+    pub const ZEROS_LIKE: i32 = 93;
+    pub const FILL: i32 = 94;
+    pub const BROADCAST_TO: i32 = 130;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
     pub const PLACEHOLDER_FOR_GREATER_OP_CODES: i32 = 127;
@@ -262,21 +273,40 @@ impl OpaqueOptions {
 pub enum Op {
     Add(AddSubOptions),
     Sub(AddSubOptions),
-    Mul { activation: Activation },
+    Mul {
+        activation: Activation,
+    },
     Conv2D(Conv2DOptions),
     DepthwiseConv2D(DepthwiseConv2DOptions),
     FullyConnected(FullyConnectedOptions),
     BatchMatMul(BatchMatMulOptions),
     AveragePool2D(Pool2DOptions),
     MaxPool2D(Pool2DOptions),
-    Mean { keep_dims: bool },
-    Sum { keep_dims: bool },
-    ReduceMax { keep_dims: bool },
-    ReduceMin { keep_dims: bool },
-    ReduceProd { keep_dims: bool },
-    Reshape { new_shape: Option<Vec<i32>> },
-    Squeeze { squeeze_dims: Vec<i32> },
-    Concatenation { axis: i32, activation: Activation },
+    Mean {
+        keep_dims: bool,
+    },
+    Sum {
+        keep_dims: bool,
+    },
+    ReduceMax {
+        keep_dims: bool,
+    },
+    ReduceMin {
+        keep_dims: bool,
+    },
+    ReduceProd {
+        keep_dims: bool,
+    },
+    Reshape {
+        new_shape: Option<Vec<i32>>,
+    },
+    Squeeze {
+        squeeze_dims: Vec<i32>,
+    },
+    Concatenation {
+        axis: i32,
+        activation: Activation,
+    },
     Pad,
     PadV2,
     StridedSlice(StridedSliceOptions),
@@ -284,12 +314,16 @@ pub enum Op {
     Transpose,
     ResizeBilinear(ResizeOptions),
     ResizeNearestNeighbor(ResizeOptions),
-    Softmax { beta: f32 },
+    Softmax {
+        beta: f32,
+    },
     Logistic,
     Tanh,
     Relu,
     Relu6,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     Prelu,
     HardSwish,
     Maximum,
@@ -302,9 +336,52 @@ pub enum Op {
     Sqrt,
     Exp,
     Log,
-    Gelu { approximate: bool },
-    Div { activation: Activation },
+    Gelu {
+        approximate: bool,
+    },
+    Div {
+        activation: Activation,
+    },
     TransposeConv(TransposeConvOptions),
+    /// Inputs: axis (int32 scalar), input; `num_splits` outputs.
+    Split {
+        num_splits: i32,
+    },
+    /// Inputs: input, size_splits, axis; `num_splits` outputs.
+    SplitV {
+        num_splits: i32,
+    },
+    /// `values_count` inputs stacked along a new `axis`.
+    Pack {
+        values_count: i32,
+        axis: i32,
+    },
+    /// One input unstacked along `axis` into `num` outputs.
+    Unpack {
+        num: i32,
+        axis: i32,
+    },
+    /// Inputs: params, indices.
+    Gather {
+        axis: i32,
+        batch_dims: i32,
+    },
+    /// Inputs: input, axis.
+    ExpandDims,
+    /// The options' types as written (LiteRT casts by the tensors' types).
+    Cast {
+        in_data_type: DType,
+        out_data_type: DType,
+    },
+    /// `out_type`: INT32 (the default) or INT64.
+    Shape {
+        out_type: DType,
+    },
+    /// Inputs: dims, value.
+    Fill,
+    ZerosLike,
+    /// Inputs: input, shape.
+    BroadcastTo,
     Other(OtherOp),
 }
 
@@ -358,6 +435,17 @@ impl Op {
             Op::Gelu { .. } => GELU,
             Op::Div { .. } => DIV,
             Op::TransposeConv(_) => TRANSPOSE_CONV,
+            Op::Split { .. } => SPLIT,
+            Op::SplitV { .. } => SPLIT_V,
+            Op::Pack { .. } => PACK,
+            Op::Unpack { .. } => UNPACK,
+            Op::Gather { .. } => GATHER,
+            Op::ExpandDims => EXPAND_DIMS,
+            Op::Cast { .. } => CAST,
+            Op::Shape { .. } => SHAPE,
+            Op::Fill => FILL,
+            Op::ZerosLike => ZEROS_LIKE,
+            Op::BroadcastTo => BROADCAST_TO,
             Op::Other(o) => o.code,
         }
     }

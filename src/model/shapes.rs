@@ -3,6 +3,10 @@
 //! what TFLite does on `ResizeInputTensor` + `AllocateTensors`.
 
 use super::{Model, Op, Operator, Subgraph, Tensor};
+
+/// Computes an operator's int32/int64 outputs from the values known so far (see
+/// [`Model::with_input_shapes_evaluated`]).
+pub(crate) type ShapeEval = dyn Fn(&Subgraph, usize, &[Option<Vec<i64>>]) -> Option<Vec<Vec<i64>>>;
 use crate::{Error, Result};
 
 fn err(sg: &Subgraph, oi: usize, op: &Operator, why: impl std::fmt::Display) -> Error {
@@ -108,9 +112,20 @@ impl Window2D {
     }
 }
 
-/// Constant int32 values of input `i` of an operator.
-fn const_i32(sg: &Subgraph, op: &Operator, i: usize) -> Option<Vec<i32>> {
-    let t = &sg.tensors[op.input(i)?];
+/// Constant int32 values of input `i` of an operator: its data, or the value computed for it
+/// (`known`: a SHAPE's output and what is computed from it alone, see
+/// [`Model::with_input_shapes_evaluated`]).
+fn const_i32(
+    sg: &Subgraph,
+    known: &[Option<Vec<i64>>],
+    op: &Operator,
+    i: usize,
+) -> Option<Vec<i32>> {
+    let ti = op.input(i)?;
+    let t = &sg.tensors[ti];
+    if let Some(v) = known.get(ti).and_then(|v| v.as_ref()) {
+        return v.iter().map(|&x| i32::try_from(x).ok()).collect();
+    }
     if t.dtype != super::DType::I32 {
         return None;
     }
@@ -128,7 +143,7 @@ fn axis(a: i32, rank: usize) -> Option<usize> {
 }
 
 /// The output shape of `op` given its (current) input shapes.
-fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
+fn output_shape(sg: &Subgraph, known: &[Option<Vec<i64>>], op: &Operator) -> Option<Vec<i32>> {
     let shape = |i: usize| op.input(i).map(|t| sg.tensors[t].shape.clone());
     let x = shape(0)?;
     Some(match &op.op {
@@ -155,7 +170,7 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             .output_shape(&x, (&f, 3))?
         }
         // The output shape is input 0's constant value.
-        Op::TransposeConv(_) => const_i32(sg, op, 0)?,
+        Op::TransposeConv(_) => const_i32(sg, known, op, 0)?,
         Op::AveragePool2D(o) | Op::MaxPool2D(o) => {
             let stride = (o.stride_h, o.stride_w);
             Window2D::new((o.filter_h, o.filter_w), stride, (1, 1), o.padding)
@@ -205,7 +220,7 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::ReduceMax { keep_dims }
         | Op::ReduceMin { keep_dims }
         | Op::ReduceProd { keep_dims } => {
-            let axes: Vec<usize> = const_i32(sg, op, 1)?
+            let axes: Vec<usize> = const_i32(sg, known, op, 1)?
                 .iter()
                 .map(|&a| axis(a, x.len()))
                 .collect::<Option<_>>()?;
@@ -219,8 +234,14 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
                 .collect()
         }
         Op::Reshape { new_shape } => {
-            let mut s = match const_i32(sg, op, 1) {
-                Some(s) => s,
+            // The shape input wins when it is an int32 vector (`GetOutputShape`); one
+            // computed from data has no rule.
+            let shape_input = op
+                .input(1)
+                .map(|t| &sg.tensors[t])
+                .filter(|t| t.dtype == super::DType::I32 && t.shape.len() == 1);
+            let mut s = match shape_input {
+                Some(_) => const_i32(sg, known, op, 1)?,
                 None => new_shape.clone()?,
             };
             let total: i64 = x.iter().map(|&d| d as i64).product();
@@ -251,15 +272,15 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
             s
         }
         Op::Pad | Op::PadV2 => {
-            let p = const_i32(sg, op, 1)?;
+            let p = const_i32(sg, known, op, 1)?;
             x.iter()
                 .enumerate()
                 .map(|(d, &n)| Some(n + p.get(2 * d)? + p.get(2 * d + 1)?))
                 .collect::<Option<_>>()?
         }
         Op::Slice => {
-            let b = const_i32(sg, op, 1)?;
-            let size = const_i32(sg, op, 2)?;
+            let b = const_i32(sg, known, op, 1)?;
+            let size = const_i32(sg, known, op, 2)?;
             x.iter()
                 .enumerate()
                 .map(|(d, &n)| {
@@ -272,13 +293,13 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
                 .collect::<Option<_>>()?
         }
         Op::Transpose => {
-            let perm = const_i32(sg, op, 1)?;
+            let perm = const_i32(sg, known, op, 1)?;
             perm.iter()
                 .map(|&p| axis(p, x.len()).map(|p| x[p]))
                 .collect::<Option<_>>()?
         }
         Op::ResizeBilinear(_) | Op::ResizeNearestNeighbor(_) => {
-            let size = const_i32(sg, op, 1)?;
+            let size = const_i32(sg, known, op, 1)?;
             vec![x[0], *size.first()?, *size.get(1)?, *x.get(3)?]
         }
         Op::Softmax { .. }
@@ -295,9 +316,109 @@ fn output_shape(sg: &Subgraph, op: &Operator) -> Option<Vec<i32>> {
         | Op::Sqrt
         | Op::Exp
         | Op::Log
-        | Op::Gelu { .. } => x,
+        | Op::Gelu { .. }
+        | Op::Cast { .. }
+        | Op::ZerosLike => x,
+        Op::Shape { .. } => vec![x.len() as i32],
+        // A shape input that is a constant; one computed at run time has no rule here.
+        Op::Fill => const_i32(sg, known, op, 0)?,
+        Op::BroadcastTo => const_i32(sg, known, op, 1)?,
+        Op::Pack { axis: a, .. } => {
+            let n = op.inputs.len() as i32;
+            let a = axis(*a, x.len() + 1)?;
+            let mut s = x.clone();
+            s.insert(a, n);
+            s
+        }
+        Op::Gather {
+            axis: a,
+            batch_dims,
+        } => {
+            let idx = shape(1)?;
+            let a = axis(*a, x.len())?;
+            let bd = if *batch_dims < 0 {
+                batch_dims + idx.len() as i32
+            } else {
+                *batch_dims
+            };
+            let bd = usize::try_from(bd)
+                .ok()
+                .filter(|&b| b <= a && b <= idx.len())?;
+            let mut s = x[..a].to_vec();
+            s.extend_from_slice(&idx[bd..]);
+            s.extend_from_slice(&x[a + 1..]);
+            s
+        }
+        Op::ExpandDims => {
+            let t = &sg.tensors[op.input(1)?];
+            let v: i64 = match (t.dtype, t.data.as_deref()) {
+                (super::DType::I32, Some(d)) if d.len() == 4 => {
+                    i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64
+                }
+                (super::DType::I64, Some(d)) if d.len() == 8 => {
+                    i64::from_le_bytes(d.try_into().ok()?)
+                }
+                _ => return None,
+            };
+            let rank = x.len() as i64;
+            let a = if v < 0 { rank + 1 + v } else { v };
+            let a = usize::try_from(a).ok().filter(|&a| a as i64 <= rank)?;
+            let mut s = x.clone();
+            s.insert(a, 1);
+            s
+        }
         _ => return None,
     })
+}
+
+/// The output shapes of `op`: one per output (SPLIT, SPLIT_V and UNPACK have several).
+fn output_shapes(
+    sg: &Subgraph,
+    known: &[Option<Vec<i64>>],
+    op: &Operator,
+) -> Option<Vec<Vec<i32>>> {
+    let n = op.outputs.len();
+    let split = |x: Vec<i32>, a: usize, sizes: Vec<i32>| -> Option<Vec<Vec<i32>>> {
+        (sizes.len() == n).then(|| {
+            sizes
+                .iter()
+                .map(|&d| {
+                    let mut s = x.clone();
+                    s[a] = d;
+                    s
+                })
+                .collect()
+        })
+    };
+    match &op.op {
+        Op::Split { num_splits } => {
+            let x = sg.tensors[op.input(1)?].shape.clone();
+            let a = axis(*const_i32(sg, known, op, 0)?.first()?, x.len())?;
+            let k = *num_splits;
+            if k <= 0 || x[a] % k != 0 {
+                return None;
+            }
+            split(x.clone(), a, vec![x[a] / k; k as usize])
+        }
+        Op::SplitV { .. } => {
+            let x = sg.tensors[op.input(0)?].shape.clone();
+            let a = axis(*const_i32(sg, known, op, 2)?.first()?, x.len())?;
+            let mut sizes = const_i32(sg, known, op, 1)?;
+            let known: i32 = sizes.iter().filter(|&&d| d != -1).sum();
+            if let Some(d) = sizes.iter_mut().find(|d| **d == -1) {
+                *d = x[a] - known;
+            }
+            split(x, a, sizes)
+        }
+        Op::Unpack { axis: a, .. } => {
+            let mut x = sg.tensors[op.input(0)?].shape.clone();
+            let a = axis(*a, x.len())?;
+            x.remove(a);
+            Some(vec![x; n])
+        }
+        _ if n == 1 => Some(vec![output_shape(sg, known, op)?]),
+        _ => None,
+    }
 }
 
 impl Model {
@@ -305,6 +426,19 @@ impl Model {
     /// every downstream tensor's shape recomputed. Dimensions may differ from the stored
     /// shape only where the input's `shape_signature` has `-1` (or the file has no signature).
     pub fn with_input_shapes(&self, shapes: &[Vec<usize>]) -> Result<Model> {
+        self.with_input_shapes_evaluated(shapes, None)
+    }
+
+    /// [`Model::with_input_shapes`], with `eval` computing the int32/int64 values that
+    /// output shapes are read from: a SHAPE's output and what is computed from such values
+    /// and constants alone (`eval(subgraph, operator index, values so far)` gives the
+    /// operator's outputs; the engines pass their reference kernels). Without it, an output
+    /// shape read from a computed tensor has no rule (an error naming the operator).
+    pub(crate) fn with_input_shapes_evaluated(
+        &self,
+        shapes: &[Vec<usize>],
+        eval: Option<&ShapeEval>,
+    ) -> Result<Model> {
         let mut m = self.clone();
         let sg = &mut m.subgraphs[0];
         if shapes.len() != sg.inputs.len() {
@@ -342,27 +476,68 @@ impl Model {
             tensor.shape = new;
             changed[t] = true;
         }
+        let mut known: Vec<Option<Vec<i64>>> = vec![None; sg.tensors.len()];
         for oi in 0..sg.operators.len() {
             let op = &sg.operators[oi];
+            let outs: Vec<usize> = op.output_tensors().collect();
+            if let Some(eval) = eval {
+                // Values first (a SHAPE's output changes with its input's shape, not its own).
+                let is_shape = matches!(op.op, Op::Shape { .. });
+                let from_known = op.input_tensors().any(|t| known[t].is_some())
+                    && op
+                        .input_tensors()
+                        .all(|t| known[t].is_some() || sg.tensors[t].data.is_some());
+                let ints = outs
+                    .iter()
+                    .all(|&t| matches!(sg.tensors[t].dtype, super::DType::I32 | super::DType::I64));
+                if (is_shape && op.input_tensors().any(|t| changed[t])) || (from_known && ints) {
+                    // Ops without a shape rule here (STRIDED_SLICE, GATHER, ...) keep their
+                    // stored output shapes, which the kernel's prepare checks.
+                    if !is_shape {
+                        if let Some(new) =
+                            output_shapes(sg, &known, op).filter(|s| s.len() == outs.len())
+                        {
+                            for (&o, shape) in outs.iter().zip(new) {
+                                sg.tensors[o].shape = shape;
+                            }
+                        }
+                    }
+                    if let Some(values) = eval(sg, oi, &known) {
+                        for (&o, v) in outs.iter().zip(values) {
+                            known[o] = Some(v);
+                            changed[o] = true;
+                        }
+                        continue;
+                    }
+                }
+            }
             if !op.input_tensors().any(|t| changed[t]) {
                 continue;
             }
-            let outs: Vec<usize> = op.output_tensors().collect();
-            if outs.len() != 1 {
-                return Err(err(sg, oi, op, "only single-output ops are re-shaped"));
+            let shapes = output_shapes(sg, &known, op)
+                .filter(|s| s.len() == outs.len())
+                .ok_or_else(|| {
+                    err(
+                        sg,
+                        oi,
+                        op,
+                        "no shape rule for these inputs (an output shape read from a \
+                         computed tensor, such as a SHAPE's, is not followed: the engines \
+                         plan shapes before any value is computed)",
+                    )
+                })?;
+            for (&o, shape) in outs.iter().zip(shapes) {
+                if shape.iter().any(|&d| d < 0) {
+                    return Err(err(
+                        sg,
+                        oi,
+                        op,
+                        format!("the output shape {shape:?} is negative"),
+                    ));
+                }
+                sg.tensors[o].shape = shape;
+                changed[o] = true;
             }
-            let shape = output_shape(sg, op)
-                .ok_or_else(|| err(sg, oi, op, "no shape rule for these inputs"))?;
-            if shape.iter().any(|&d| d < 0) {
-                return Err(err(
-                    sg,
-                    oi,
-                    op,
-                    format!("the output shape {shape:?} is negative"),
-                ));
-            }
-            sg.tensors[outs[0]].shape = shape;
-            changed[outs[0]] = true;
         }
         m.validate()?;
         Ok(m)

@@ -275,7 +275,6 @@ pub fn quantize(
 /// `opts.input_type`, `opts.output_type`, returning the model, the ops it left float
 /// (`int8` mode; they go to [`Report::float_ops`]) and the tensors' float twins.
 /// Statistics reach it finite (`check_finite`).
-#[allow(clippy::type_complexity)]
 fn dispatch_int8(
     model: &Model,
     stats: &Stats,

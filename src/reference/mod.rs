@@ -8,11 +8,13 @@
 
 pub(crate) mod activations;
 pub(crate) mod binary;
+pub(crate) mod cast;
 pub(crate) mod common;
 pub(crate) mod conv;
 pub(crate) mod densify;
 pub(crate) mod elementwise;
 mod float_order;
+pub(crate) mod fold;
 pub(crate) mod fully_connected;
 pub(crate) mod pooling;
 pub(crate) mod quantize;
@@ -269,6 +271,17 @@ pub(crate) fn prepare_op(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         Op::StridedSlice(o) => shape_ops::prepare_strided_slice(ctx, o),
         Op::Slice => shape_ops::prepare_slice(ctx),
         Op::Transpose => shape_ops::prepare_transpose(ctx),
+        Op::Split { num_splits } => shape_ops::prepare_split(ctx, *num_splits),
+        Op::SplitV { num_splits } => shape_ops::prepare_split_v(ctx, *num_splits),
+        Op::Unpack { num, axis } => shape_ops::prepare_unpack(ctx, *num, *axis),
+        Op::Pack { values_count, axis } => shape_ops::prepare_pack(ctx, *values_count, *axis),
+        Op::Gather { axis, batch_dims } => shape_ops::prepare_gather(ctx, *axis, *batch_dims),
+        Op::ExpandDims => shape_ops::prepare_expand_dims(ctx),
+        Op::Cast { .. } => cast::prepare_cast(ctx),
+        Op::Shape { .. } => shape_ops::prepare_shape(ctx),
+        Op::Fill => shape_ops::prepare_fill(ctx),
+        Op::ZerosLike => shape_ops::prepare_zeros_like(ctx),
+        Op::BroadcastTo => shape_ops::prepare_broadcast_to(ctx),
         Op::ResizeBilinear(o) => resize::prepare_bilinear(ctx, o),
         Op::ResizeNearestNeighbor(o) => resize::prepare_nearest(ctx, o),
         Op::Softmax { beta } => softmax::prepare_softmax(ctx, *beta),
@@ -351,7 +364,8 @@ impl ReferenceSession {
         // Every value of a run stays alive to its end: all activations are on the host.
         let budget = crate::memory::Budget::new(max_memory);
         charge_tensors(sg, &budget, |_| true)?;
-        let consts = densify::constants(0, sg, &budget)?;
+        let mut consts = densify::constants(0, sg, &budget)?;
+        fold::fold_shape_values(sg, &mut consts, float_order, &budget)?;
         let mut steps = Vec::with_capacity(sg.operators.len());
         for (index, op) in sg.operators.iter().enumerate() {
             let ctx = OpCtx {

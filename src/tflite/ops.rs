@@ -254,6 +254,56 @@ fn typed(c: i32, o: &fb::BuiltinOptionsT) -> Option<Op> {
                 activation: act(x.fused_activation_function),
             }
         }
+        code::SPLIT => {
+            let x = opts!(SplitOptions, SplitOptionsT);
+            Op::Split {
+                num_splits: x.num_splits,
+            }
+        }
+        code::SPLIT_V => {
+            let x = opts!(SplitVOptions, SplitVOptionsT);
+            Op::SplitV {
+                num_splits: x.num_splits,
+            }
+        }
+        code::PACK => {
+            let x = opts!(PackOptions, PackOptionsT);
+            Op::Pack {
+                values_count: x.values_count,
+                axis: x.axis,
+            }
+        }
+        code::UNPACK => {
+            let x = opts!(UnpackOptions, UnpackOptionsT);
+            Op::Unpack {
+                num: x.num,
+                axis: x.axis,
+            }
+        }
+        code::GATHER => {
+            let x = opts!(GatherOptions, GatherOptionsT);
+            Op::Gather {
+                axis: x.axis,
+                batch_dims: x.batch_dims,
+            }
+        }
+        code::EXPAND_DIMS if none || matches!(o, B::ExpandDimsOptions(_)) => Op::ExpandDims,
+        code::CAST => {
+            let x = opts!(CastOptions, CastOptionsT);
+            Op::Cast {
+                in_data_type: DType::from_code(x.in_data_type.0),
+                out_data_type: DType::from_code(x.out_data_type.0),
+            }
+        }
+        code::SHAPE => {
+            let x = opts!(ShapeOptions, ShapeOptionsT);
+            Op::Shape {
+                out_type: DType::from_code(x.out_type.0),
+            }
+        }
+        code::FILL if none || matches!(o, B::FillOptions(_)) => Op::Fill,
+        code::ZEROS_LIKE if none || matches!(o, B::ZerosLikeOptions(_)) => Op::ZerosLike,
+        code::BROADCAST_TO if none || matches!(o, B::BroadcastToOptions(_)) => Op::BroadcastTo,
         _ => return None,
     };
     Some(op)
@@ -398,6 +448,38 @@ pub(crate) fn options_of(op: &Op) -> (fb::BuiltinOptionsT, fb::BuiltinOptions2T)
         Op::Div { activation } => b(B::DivOptions(Box::new(fb::DivOptionsT {
             fused_activation_function: fact(*activation),
         }))),
+        Op::Split { num_splits } => b(B::SplitOptions(Box::new(fb::SplitOptionsT {
+            num_splits: *num_splits,
+        }))),
+        Op::SplitV { num_splits } => b(B::SplitVOptions(Box::new(fb::SplitVOptionsT {
+            num_splits: *num_splits,
+        }))),
+        Op::Pack { values_count, axis } => b(B::PackOptions(Box::new(fb::PackOptionsT {
+            values_count: *values_count,
+            axis: *axis,
+        }))),
+        Op::Unpack { num, axis } => b(B::UnpackOptions(Box::new(fb::UnpackOptionsT {
+            num: *num,
+            axis: *axis,
+        }))),
+        Op::Gather { axis, batch_dims } => b(B::GatherOptions(Box::new(fb::GatherOptionsT {
+            axis: *axis,
+            batch_dims: *batch_dims,
+        }))),
+        Op::ExpandDims => b(B::ExpandDimsOptions(Box::default())),
+        Op::Cast {
+            in_data_type,
+            out_data_type,
+        } => b(B::CastOptions(Box::new(fb::CastOptionsT {
+            in_data_type: fb::TensorType(in_data_type.code()),
+            out_data_type: fb::TensorType(out_data_type.code()),
+        }))),
+        Op::Shape { out_type } => b(B::ShapeOptions(Box::new(fb::ShapeOptionsT {
+            out_type: fb::TensorType(out_type.code()),
+        }))),
+        Op::Fill => b(B::FillOptions(Box::default())),
+        Op::ZerosLike => b(B::ZerosLikeOptions(Box::default())),
+        Op::BroadcastTo => b(B::BroadcastToOptions(Box::default())),
         Op::Other(o) => (o.options.builtin.clone(), o.options.builtin2.clone()),
     }
 }

@@ -64,7 +64,10 @@ fn family_ops_in_every_fixture_match_litert_on_recorded_tensors() {
             };
             let mut one = cut(&model, i);
             // The recorded shapes (models with dynamic dimensions store 1 there).
-            let used: Vec<usize> = op.input_tensors().chain(op.output_tensors()).collect();
+            // As `cut` lists them (a tensor read twice in a row, as a STRIDED_SLICE's end and
+            // strides may be, once).
+            let mut used: Vec<usize> = op.input_tensors().chain(op.output_tensors()).collect();
+            used.dedup();
             for (k, &t) in used.iter().enumerate() {
                 if let Some(r) = recorded(t) {
                     one.subgraphs[0].tensors[k].shape =

@@ -9,6 +9,7 @@
 
 mod activations;
 mod binary;
+mod cast;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 mod fully_connected;
@@ -340,6 +341,12 @@ pub(crate) fn grid_within(groups: u64, max: u64) -> Option<[u32; 3]> {
 /// The GPU kernels of the op in `ctx`: each family's `prepare`, by op.
 pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     use crate::model::Op;
+    // Outputs fixed at prepare (SHAPE's and what is computed from it alone,
+    // `reference::fold`) are constants uploaded like the model's own.
+    let op = ctx.op.op;
+    if !op.outputs.is_empty() && op.output_tensors().all(|t| ctx.op.consts[t].is_some()) {
+        return Ok(Vec::new());
+    }
     match &ctx.op.op.op {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::Quantize => quantize::prepare_quantize(ctx),
@@ -353,7 +360,14 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         }
         Op::Transpose | Op::Slice | Op::StridedSlice(_) => shape_ops::prepare_gather(ctx),
         Op::Pad | Op::PadV2 => shape_ops::prepare_pad(ctx),
-        Op::Concatenation { .. } => shape_ops::prepare_concatenation(ctx),
+        Op::Concatenation { .. } | Op::Pack { .. } => shape_ops::prepare_concatenation(ctx),
+        Op::Split { .. } | Op::SplitV { .. } | Op::Unpack { .. } => shape_ops::prepare_split(ctx),
+        Op::Gather { .. } => shape_ops::prepare_gather_index(ctx),
+        Op::ExpandDims => shape_ops::prepare_reshape(ctx),
+        Op::Cast { .. } => cast::prepare(ctx),
+        Op::BroadcastTo => shape_ops::prepare_gather(ctx),
+        Op::Fill => shape_ops::prepare_fill(ctx),
+        Op::ZerosLike => shape_ops::prepare_zeros(ctx),
         Op::AveragePool2D(_) | Op::MaxPool2D(_) => pooling::prepare(ctx),
         Op::Mean { .. } => reduce::prepare_mean(ctx),
         Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {

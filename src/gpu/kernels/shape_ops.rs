@@ -13,9 +13,12 @@
 use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
 use crate::model::DType;
+use crate::reference::shape_ops::fill::FillKernel;
+use crate::reference::shape_ops::gather::GatherIndexKernel;
 use crate::reference::shape_ops::kernels::{
-    ConcatKernel, CopyKernel, GatherKernel, PadKernel, PadValue,
+    ConcatKernel, CopyKernel, GatherKernel, PadKernel, PadValue, Walk,
 };
+use crate::reference::shape_ops::split_pack::SplitKernel;
 use crate::{Buf, Result};
 
 /// Invocations per workgroup of the gather kernel.
@@ -149,13 +152,24 @@ fn gather(
     aux: &super::Arg,
     label: &str,
 ) -> Result<Command> {
+    gather_into(ctx, plan, src, aux, &ctx.output(0)?, label)
+}
+
+/// [`gather`] into `out`.
+fn gather_into(
+    ctx: &GpuOpCtx,
+    plan: &Plan,
+    src: &super::Arg,
+    aux: &super::Arg,
+    out: &super::Arg,
+    label: &str,
+) -> Result<Command> {
     let words = plan
         .words()
         .ok_or_else(|| ctx.unsupported("the tensor is too large for 32-bit indices"))?;
     let units = words[1] as u64;
     let per_word = 32 / words[2] as u64;
     let first_word = words[7] as u64;
-    let out = ctx.output(0)?;
     let bytes: Vec<u8> = words.iter().flat_map(|v| v.to_le_bytes()).collect();
     let plan_buf = ctx.upload(label, &bytes)?;
     // Units per element (2 for int64); dispatch up to the word holding the last element.
@@ -166,7 +180,7 @@ fn gather(
     };
     let groups = end_word.saturating_sub(first_word).div_ceil(u64::from(WG));
     let key = PipelineKey::new("shape_ops", "gather").constant("WG", f64::from(WG));
-    ctx.dispatch(&key, &[&plan_buf, src, aux, &out], ctx.grid(groups)?)
+    ctx.dispatch(&key, &[&plan_buf, src, aux, out], ctx.grid(groups)?)
 }
 
 /// A placeholder `aux` binding for plans that read none.
@@ -174,12 +188,10 @@ fn no_aux(ctx: &GpuOpCtx) -> Result<super::Arg> {
     ctx.upload("shape_ops no aux", &[0; 4])
 }
 
-/// TRANSPOSE, SLICE, STRIDED_SLICE.
-pub(crate) fn prepare_gather(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
-    let k: &GatherKernel = ctx.kernel()?;
-    let w = &k.walk;
-    let plan = Plan {
-        elem_bytes: elem_bytes(ctx, output_dtype(ctx)?)?,
+/// The gather plan of a [`Walk`].
+fn walk_plan(elem_bytes: usize, w: &Walk) -> Plan {
+    Plan {
+        elem_bytes,
         base: w.base as i64,
         axes: w
             .counts
@@ -196,7 +208,39 @@ pub(crate) fn prepare_gather(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         table: false,
         first_unit: 0,
         end_unit: None,
-    };
+    }
+}
+
+/// SPLIT, SPLIT_V, UNPACK: one walk per output.
+pub(crate) fn prepare_split(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    let k: &SplitKernel = ctx.kernel()?;
+    let elem = elem_bytes(ctx, output_dtype(ctx)?)?;
+    let x = ctx.input(k.input)?;
+    let aux = no_aux(ctx)?;
+    let mut commands = Vec::new();
+    for (i, w) in k.walks.iter().enumerate() {
+        if w.len() == 0 {
+            continue;
+        }
+        let out = ctx.output(i)?;
+        let label = format!("{} output {i}", k.what);
+        commands.push(gather_into(
+            ctx,
+            &walk_plan(elem, w),
+            &x,
+            &aux,
+            &out,
+            &label,
+        )?);
+    }
+    Ok(commands)
+}
+
+/// TRANSPOSE, SLICE, STRIDED_SLICE.
+pub(crate) fn prepare_gather(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    let k: &GatherKernel = ctx.kernel()?;
+    let w = &k.walk;
+    let plan = walk_plan(elem_bytes(ctx, output_dtype(ctx)?)?, w);
     if w.len() == 0 {
         return Ok(Vec::new());
     }
@@ -308,4 +352,83 @@ pub(crate) fn prepare_concatenation(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         offset += n;
     }
     Ok(commands)
+}
+
+/// GATHER: `shaders/shape_ops.wgsl::gather_index`, the indices read on the device; an index
+/// out of bounds sets the op's status flag, so the run fails as the reference's does.
+pub(crate) fn prepare_gather_index(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    let k: &GatherIndexKernel = ctx.kernel()?;
+    if k.out_len() == 0 {
+        return Ok(Vec::new());
+    }
+    let elem = elem_bytes(ctx, output_dtype(ctx)?)?;
+    let (bits, split) = match elem {
+        1 => (8u32, 1usize),
+        2 => (16, 1),
+        4 => (32, 1),
+        8 => (32, 2),
+        _ => return Err(ctx.unsupported(format!("{elem}-byte elements"))),
+    };
+    let index_bits = match ctx.op.input(1)?.dtype {
+        DType::I16 => 16,
+        DType::I32 => 32,
+        DType::I64 => 64,
+        d => return Err(ctx.unsupported(format!("{d} indices"))),
+    };
+    let too_large = || ctx.unsupported("the tensor is too large for 32-bit indices");
+    let units = k.out_len().checked_mul(split).ok_or_else(too_large)?;
+    // Every unit index the shader forms stays below 2^32 when the input's does.
+    k.in_len
+        .checked_mul(split)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(too_large)?;
+    let words: Vec<i32> = [
+        units,
+        bits as usize,
+        split,
+        k.outer,
+        k.coords,
+        k.inner,
+        k.axis_size,
+        index_bits,
+    ]
+    .iter()
+    .map(|&v| i32::try_from(v).map_err(|_| too_large()))
+    .collect::<Result<_>>()?;
+    let bytes: Vec<u8> = words.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let plan = ctx.upload(&k.what, &bytes)?;
+    let status = ctx.status(&format!(
+        "{}: a gather index is out of bounds for an axis of size {} (LiteRT fails the run)",
+        k.what, k.axis_size
+    ))?;
+    let (x, indices, out) = (ctx.input(0)?, ctx.input(1)?, ctx.output(0)?);
+    let per_word = 32 / bits as u64;
+    let groups = (units as u64).div_ceil(per_word).div_ceil(u64::from(WG));
+    let key = PipelineKey::new("shape_ops", "gather_index").constant("WG", f64::from(WG));
+    Ok(vec![ctx.dispatch(
+        &key,
+        &[&plan, &x, &indices, &out, &status],
+        ctx.grid(groups)?,
+    )?])
+}
+
+/// FILL: the value's first element at every output position (a walk of step 0).
+pub(crate) fn prepare_fill(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    let k: &FillKernel = ctx.kernel()?;
+    if k.len == 0 {
+        return Ok(Vec::new());
+    }
+    let walk = Walk::new(1, 0, vec![k.len], vec![0])
+        .ok_or_else(|| ctx.unsupported("the fill does not fit a walk"))?;
+    let plan = walk_plan(elem_bytes(ctx, output_dtype(ctx)?)?, &walk);
+    let value = ctx.input(k.input)?;
+    Ok(vec![gather(ctx, &plan, &value, &no_aux(ctx)?, &k.what)?])
+}
+
+/// ZEROS_LIKE: the output buffer cleared.
+pub(crate) fn prepare_zeros(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
+    let _: &crate::reference::shape_ops::fill::ZerosKernel = ctx.kernel()?;
+    Ok(vec![Command::Clear {
+        buffer: ctx.output(0)?.buffer,
+    }])
 }

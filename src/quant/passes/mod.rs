@@ -185,6 +185,30 @@ fn check_float(model: &Model) -> Result<()> {
     Ok(())
 }
 
+/// The converter quantizes a re-imported float flatbuffer, where an operator with several
+/// results (SPLIT, SPLIT_V, UNPACK) takes the fused location of its results' names joined
+/// by ';' (`split;split1;split2`); the exporter then names each result that is not a
+/// subgraph output from it (`split;split1;split2`, `split;split1;split21`, ...). Returned
+/// results keep their output names.
+fn fuse_multi_result_locations(sg: &crate::model::Subgraph, bases: &mut [String]) {
+    for op in &sg.operators {
+        let outs: Vec<usize> = op.output_tensors().collect();
+        if outs.len() < 2 {
+            continue;
+        }
+        let loc = outs
+            .iter()
+            .map(|&t| sg.tensors[t].name.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        for &t in &outs {
+            if !sg.outputs.contains(&t) {
+                bases[t] = loc.clone();
+            }
+        }
+    }
+}
+
 /// Turn every subgraph into the converter's body, with recovered location names.
 pub(crate) fn prepare(model: &Model) -> Result<(Vec<Working>, Naming)> {
     model.validate()?;
@@ -204,10 +228,13 @@ pub(crate) fn prepare(model: &Model) -> Result<(Vec<Working>, Naming)> {
     };
     let mut works = Vec::new();
     for (s, (sg, mut body)) in model.subgraphs.iter().zip(bodies).enumerate() {
-        let (bases, no_value) = match &recovered {
+        let (mut bases, no_value) = match &recovered {
             Some(r) => (r.bases[s].clone(), r.no_value[s].clone()),
             None => (sg.tensors.iter().map(|t| t.name.clone()).collect(), None),
         };
+        if recovered.is_some() {
+            fuse_multi_result_locations(sg, &mut bases);
+        }
         // Keep the hidden no-value constant only where the names confirmed it.
         body.items.retain_mut(|i| match i {
             Item::NoValue { base } => match &no_value {

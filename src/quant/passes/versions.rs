@@ -208,6 +208,11 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
                 1
             }
         }
+        Op::BroadcastTo if in0 == Some(I8) => op.version.max(3),
+        // FILL's value is its input 1 (int8 and int16 values: version 3).
+        Op::Fill if matches!(input(1), Some(I8) | Some(I16)) => op.version.max(3),
+        // SPLIT's data is its input 1 (input 0 is the axis).
+        Op::Split { .. } if input(1) == Some(I8) => op.version.max(2),
         // Full-integer versions of the ops the int8 pass quantizes (float ops keep the
         // version they were read with).
         Op::AveragePool2D(_)
@@ -241,6 +246,10 @@ pub fn op_version(sg: &Subgraph, op: &Operator) -> Option<i32> {
         | Op::Exp
         | Op::Log
         | Op::Gelu { .. }
+        | Op::SplitV { .. }
+        | Op::Pack { .. }
+        | Op::Unpack { .. }
+        | Op::Gather { .. }
             if in0 == Some(I8) =>
         {
             // Option-driven versions (RESIZE_* half_pixel_centers/align_corners: 3) are
@@ -355,6 +364,13 @@ const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[
     (code::REDUCE_MIN, 2, "1.14.0"),
     (code::REDUCE_PROD, 2, "2.6.0"),
     (code::LOG, 2, "2.15.0"),
+    (code::SPLIT, 2, "1.14.0"),
+    (code::SPLIT_V, 2, "2.3.0"),
+    (code::PACK, 2, "1.14.0"),
+    (code::UNPACK, 2, "1.14.0"),
+    (code::GATHER, 2, "1.14.0"),
+    (code::BROADCAST_TO, 3, "2.5.0"),
+    (code::FILL, 3, "2.5.0"),
 ];
 
 /// `CompareRuntimeVersion(a, b)`: `a` precedes `b` (numeric components; a shorter prefix

@@ -1,4 +1,5 @@
-//! Data movement: RESHAPE/SQUEEZE, CONCATENATION, PAD/PADV2, STRIDED_SLICE, SLICE, TRANSPOSE.
+//! Data movement: RESHAPE/SQUEEZE, CONCATENATION, PAD/PADV2, STRIDED_SLICE, SLICE, TRANSPOSE,
+//! SPLIT/SPLIT_V/UNPACK/PACK/EXPAND_DIMS ([`split_pack`]) and GATHER ([`gather`]).
 //!
 //! Each `prepare_*` follows the op's `Prepare` in LiteRT's `kernels/*.cc`: it checks arity,
 //! dtypes and the constant index inputs, computes the output shape the way TFLite does and
@@ -9,8 +10,11 @@
 //! arithmetic is uint8 CONCATENATION of inputs whose parameters differ from the output's.
 
 mod concatenation;
+pub(crate) mod fill;
+pub(crate) mod gather;
 pub(crate) mod kernels;
 mod pad;
+pub(crate) mod split_pack;
 mod strided_slice;
 #[cfg(test)]
 mod tests;
@@ -21,8 +25,13 @@ use crate::{Buf, Result, Tensor};
 use super::common::shape_of;
 use super::{Kernel, OpCtx};
 pub(super) use concatenation::prepare_concatenation;
+pub(super) use fill::{prepare_broadcast_to, prepare_fill, prepare_shape, prepare_zeros_like};
+pub(super) use gather::prepare_gather;
 use kernels::{CopyKernel, GatherKernel, Walk};
 pub(super) use pad::prepare_pad;
+pub(super) use split_pack::{
+    prepare_expand_dims, prepare_pack, prepare_split, prepare_split_v, prepare_unpack,
+};
 
 /// Whether the engines can hold the dtype (what every data-movement kernel needs).
 fn movable(dtype: DType) -> bool {

@@ -17,7 +17,9 @@ use crate::{Error, Result};
 
 use super::super::layout::Item;
 use super::super::Working;
-use super::params::{activation_params, kind, new_op, quantized_const, slots, Kind, Params};
+use super::params::{
+    activation_params, data_slot, kind, new_op, quantized_const, slots, Kind, Params,
+};
 use super::{bias_fit, Int8Options, Int8Report, IoType, TensorReport};
 use super::{order, plan};
 
@@ -61,7 +63,10 @@ pub(super) fn quantize_subgraph(
                 let vals = f32_values(ct.data.as_deref().unwrap_or_default());
                 let p = match kd {
                     // PADV2's padding value: the input's parameters.
-                    Kind::SameScale => w.ops[k].input(0).and_then(|i| params.get(&i)).copied(),
+                    Kind::SameScale => w.ops[k]
+                        .input(data_slot(&w.ops[k].op))
+                        .and_then(|i| params.get(&i))
+                        .copied(),
                     Kind::Unified => w.ops[k]
                         .outputs
                         .first()
@@ -423,8 +428,14 @@ pub(super) fn quantize_subgraph(
             w.ops[k].inputs[slot] = rt as i32;
         }
     }
-    // 5e. Outputs.
-    for o in 0..w.outputs.len() {
+    // 5e. Outputs (see `order::output_order`, `order::multi_result_locations`).
+    let out_order = order::output_order(w, &producer);
+    let fused_loc = if options.output_type == IoType::Int8 {
+        HashMap::new()
+    } else {
+        order::multi_result_locations(w, &quantized)
+    };
+    for o in out_order {
         let t = w.outputs[o];
         if !params.contains_key(&t) || float_twin.contains_key(&t) {
             continue;
@@ -466,6 +477,9 @@ pub(super) fn quantize_subgraph(
                 };
                 w.outputs[o] = d;
                 reserve.push(d);
+                if let Some(loc) = fused_loc.get(&t) {
+                    w.bases[t] = loc.clone();
+                }
             }
         }
     }
@@ -485,9 +499,10 @@ pub(super) fn quantize_subgraph(
             .min()
             .unwrap_or((usize::MAX, 0))
     };
-    // Input QUANTIZE ops: those of inputs with their own calibrated parameters first, in
-    // input order; then those whose parameters came back from a consumer (CONCATENATION,
-    // MAXIMUM, MINIMUM), in the order of their first use.
+    // Input QUANTIZE ops: those of inputs whose parameters came back from a consumer
+    // (CONCATENATION, PACK, MAXIMUM, MINIMUM) first, in the order of their first use; then
+    // those with their own calibrated parameters, in input order (a PACK of a model input
+    // and a LOGISTIC or RELU of another shows both kinds).
     let mut keyed: Vec<(bool, (usize, usize), usize)> = arg_ops
         .iter()
         .map(|&a| {
@@ -502,11 +517,14 @@ pub(super) fn quantize_subgraph(
                     0,
                 )
             };
-            (propagated, key, a)
+            (!propagated, key, a)
         })
         .collect();
     keyed.sort();
-    let arg_ops: Vec<usize> = keyed.into_iter().map(|(_, _, a)| a).collect();
+    // The propagated ones open the body, ahead of the materialized constants (a PACK of a
+    // model input beside a MUL by a constant: `tfl.quantize` comes before the constant).
+    let propagated_ops: Vec<usize> = keyed.iter().filter(|k| !k.0).map(|&(_, _, a)| a).collect();
+    let arg_ops: Vec<usize> = keyed.iter().filter(|k| k.0).map(|&(_, _, a)| a).collect();
     // A quantized FULLY_CONNECTED without bias: the hidden no-value constant is not
     // materialized before its weight (the weight keeps the plain name).
     let float_fc_without_bias = (0..n_ops).any(|k| {
@@ -525,7 +543,8 @@ pub(super) fn quantize_subgraph(
     // 6. The body: quantized constants in front, then the rest in order with the new ops.
     // The input QUANTIZE ops open the body (right after the materialized constants); the
     // constant folder then moves the remaining foldable constants in front of them.
-    let mut items = front;
+    let mut items: Vec<Item> = propagated_ops.iter().map(|&a| Item::Op(a)).collect();
+    items.extend(front);
     items.extend(arg_ops.iter().map(|&a| Item::Op(a)));
     let old = std::mem::take(&mut w.body.items);
     let mut args_done = true;

@@ -254,7 +254,6 @@ pub(crate) type Dispatched = (
 /// The full-integer pass behind [`crate::quant::quantize`]'s int8 modes (called by
 /// `api::dispatch_int8`), with the ops left float in the API's report form and the
 /// tensors' twins in `model`.
-#[allow(clippy::type_complexity)]
 pub(crate) fn dispatch(
     model: &Model,
     stats: &Stats,

@@ -17,11 +17,12 @@
 //!   (those of float ops at the end of the model), up to the first one that is quantized,
 //!   stays in that order at the end; the float constants after it come back in order of
 //!   first use, in front. The other (int32) constants sit between the two, in order of
-//!   first use:
+//!   first use; of those one operator uses first, the ones without a location name
+//!   (`arith.constant`, made anew by a pass: a SPLIT_V's axis) lead:
 //!   `[float constants of earlier float ops, first use order] [int32 constants, first use
 //!   order] [float constants of the trailing float ops, reverse order]`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::DType;
 
@@ -58,13 +59,19 @@ pub(super) fn hoist_foldable(
     // First use: operators in order, operands in order; constant outputs last.
     let mut seen = HashSet::new();
     let mut first_use = Vec::new();
-    let uses = inputs.iter().flatten().copied().chain(
-        w.outputs
-            .iter()
-            .filter(|t| constants.contains(t))
-            .map(|&t| t as i32),
-    );
-    for t in uses {
+    // The operator of each first use (constant outputs: one past the last).
+    let mut user: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
+    let uses = inputs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, ins)| ins.iter().map(move |&t| (k, t)))
+        .chain(
+            w.outputs
+                .iter()
+                .filter(|t| constants.contains(t))
+                .map(|&t| (inputs.len(), t as i32)),
+        );
+    for (op, t) in uses {
         let k = if t < 0 {
             Key::NoValue
         } else if constants.contains(&(t as usize)) {
@@ -76,6 +83,7 @@ pub(super) fn hoist_foldable(
             && seen.insert(k)
         {
             first_use.push(k);
+            user.insert(k, op);
         }
     }
     let is_float = |k: &Key| match k {
@@ -83,6 +91,14 @@ pub(super) fn hoist_foldable(
         Key::Tensor(t) => w.tensors[*t].dtype == DType::F32,
     };
     let (floats, others): (Vec<Key>, Vec<Key>) = first_use.into_iter().partition(is_float);
+    // Of the int32 constants one operator uses first, those without a location name
+    // (`arith.constant`, made anew by a pass: a SPLIT_V's axis) come before the others.
+    let unnamed = |k: &Key| match k {
+        Key::Tensor(t) => super::super::layout::is_op_name_fallback(&w.bases[*t]),
+        Key::NoValue => false,
+    };
+    let mut int_run = others.clone();
+    int_run.sort_by_key(|k| (user[k], !unnamed(k)));
     let order: Vec<Key> = if floats.is_empty() {
         others.into_iter().rev().collect()
     } else {
@@ -96,7 +112,7 @@ pub(super) fn hoist_foldable(
         moved
             .iter()
             .rev()
-            .chain(&others)
+            .chain(&int_run)
             .chain(kept)
             .copied()
             .filter(|k| present.contains(k))
@@ -114,4 +130,44 @@ pub(super) fn hoist_foldable(
             .filter(|i| key(i).is_none_or(|k| !order.contains(&k))),
     );
     front
+}
+
+/// The order in which the converter adds the output DEQUANTIZE (or uint8 QUANTIZE) ops, as
+/// indices into the subgraph outputs: by producer, then by result (a SPLIT's outputs in
+/// result order, whatever the subgraph's output order).
+pub(super) fn output_order(w: &Working, producer: &HashMap<usize, usize>) -> Vec<usize> {
+    let mut out_order: Vec<usize> = (0..w.outputs.len()).collect();
+    out_order.sort_by_key(|&o| {
+        let t = w.outputs[o];
+        producer
+            .get(&t)
+            .map(|&p| (p, w.ops[p].output_tensors().position(|x| x == t)))
+    });
+    out_order
+}
+
+/// The location names of the results of quantized multi-result ops whose results are
+/// subgraph outputs: once they are DEQUANTIZE'd, their int8 results carry the op's own
+/// location, the names of its results joined by ';' (as its other results already do,
+/// `passes::fuse_multi_result_locations`).
+pub(super) fn multi_result_locations(w: &Working, quantized: &[bool]) -> HashMap<usize, String> {
+    let mut fused_loc = HashMap::new();
+    for (k, op) in w.ops.iter().enumerate() {
+        let outs: Vec<usize> = op.output_tensors().collect();
+        if !quantized.get(k).copied().unwrap_or(false) || outs.len() < 2 {
+            continue;
+        }
+        if !outs.iter().any(|t| w.outputs.contains(t)) {
+            continue;
+        }
+        let loc = outs
+            .iter()
+            .map(|&t| w.tensors[t].name.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        for t in outs {
+            fused_loc.insert(t, loc.clone());
+        }
+    }
+    fused_loc
 }

@@ -8,10 +8,14 @@ use crate::model::{DType, Op, Operator, QuantParams, Tensor};
 /// point, the scale as f64).
 pub fn activation_params(min: f32, max: f32) -> (f32, i64, f64) {
     let (qmin, qmax) = (-128.0f32, 127.0f32);
-    let min = min.min(0.0);
-    let max = max.max(0.0);
-    if (f64::from(max) - f64::from(min)).abs() < f64::EPSILON {
-        return (1.0, -128, 1.0);
+    let mut min = min.min(0.0);
+    let mut max = max.max(0.0);
+    // `ExpandVerySmallRange` (quantization_utils.cc): a range of at most 1e-6 grows to
+    // at least ±1e-6 (`kSmallestHalfRange` in TF 2.21: a ZEROS_LIKE output observed on
+    // [0, 0] gets scale 2e-6/255 and zero point 0 in the converter's file).
+    if f64::from(max) - f64::from(min) <= 1e-6 {
+        min = min.min(-1e-6);
+        max = max.max(1e-6);
     }
     let scale = (max - min) / (qmax - qmin);
     let zp_from_min = qmin - min / scale;
@@ -54,6 +58,8 @@ pub(super) enum Kind {
     Unified,
     /// Output from its own range, inputs anything.
     Own,
+    /// Reads its input's int8 values as they are, writes no activation (SHAPE: int32).
+    ShapeOf,
 }
 
 pub(super) fn kind(op: &Op) -> Option<Kind> {
@@ -76,8 +82,15 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::ResizeBilinear(_)
         | Op::ResizeNearestNeighbor(_)
         | Op::ReduceMax { .. }
-        | Op::ReduceMin { .. } => Kind::SameScale,
-        Op::Concatenation { .. } | Op::Maximum | Op::Minimum => Kind::Unified,
+        | Op::ReduceMin { .. }
+        | Op::Split { .. }
+        | Op::SplitV { .. }
+        | Op::Unpack { .. }
+        | Op::Gather { .. }
+        | Op::ExpandDims
+        | Op::BroadcastTo => Kind::SameScale,
+        Op::Shape { .. } => Kind::ShapeOf,
+        Op::Concatenation { .. } | Op::Pack { .. } | Op::Maximum | Op::Minimum => Kind::Unified,
         Op::Add(_)
         | Op::Sub(_)
         | Op::Mul { .. }
@@ -96,9 +109,19 @@ pub(super) fn kind(op: &Op) -> Option<Kind> {
         | Op::Exp
         | Op::Log
         | Op::Gelu { .. }
-        | Op::Div { .. } => Kind::Own,
+        | Op::Div { .. }
+        | Op::Fill => Kind::Own,
         _ => return None,
     })
+}
+
+/// The input slot whose parameters a same-scale op's outputs carry (its data input: 1 for
+/// SPLIT, whose input 0 is the axis; 0 otherwise).
+pub(super) fn data_slot(op: &Op) -> usize {
+    match op {
+        Op::Split { .. } => 1,
+        _ => 0,
+    }
 }
 
 /// The input slots of a weighted op: (activation input, weight, bias).

@@ -12,7 +12,7 @@ use crate::quant::weights::f32_values;
 use crate::{Error, Result};
 
 use super::super::Working;
-use super::params::{activation_params, kind, slots, Kind, Params};
+use super::params::{activation_params, data_slot, kind, slots, Kind, Params};
 use super::{FloatOp, Int8Options, Int8Report};
 
 /// Step 1: a flag per operator (quantized or not) and the report with the operators left
@@ -45,6 +45,14 @@ pub(super) fn which_ops(
                 return Some(format!("custom op {name} stays float"));
             }
             let Some(kd) = kind(&op.op) else {
+                if matches!(
+                    op.op,
+                    crate::model::Op::Cast { .. } | crate::model::Op::ZerosLike
+                ) {
+                    // The converter never quantizes CAST: it stays float between
+                    // DEQUANTIZE and QUANTIZE (integer-only mode included).
+                    return Some(format!("{name} stays float, as the TF converter keeps it"));
+                }
                 if matches!(op.op, crate::model::Op::Neg) {
                     // TFLite has an int8 NEG, but it ignores the quantization parameters.
                     return Some(format!("{name} stays float, as the TF converter keeps it"));
@@ -75,6 +83,12 @@ pub(super) fn which_ops(
                         }
                         continue;
                     }
+                    if kd == Kind::SameScale && slot == data_slot(&op.op) {
+                        return Some(format!(
+                            "its data input {slot} ('{}') is a constant",
+                            tensor.name
+                        ));
+                    }
                     if matches!(kd, Kind::Own | Kind::Unified | Kind::SameScale) {
                         let vals = f32_values(tensor.data.as_deref().unwrap_or_default());
                         if vals.is_empty() || vals.iter().any(|v| !v.is_finite()) {
@@ -97,13 +111,16 @@ pub(super) fn which_ops(
                     ));
                 }
             }
-            for t in op.output_tensors() {
+            for t in op.output_tensors().filter(|_| kd != Kind::ShapeOf) {
                 let tensor = &w.tensors[t];
                 if tensor.dtype != DType::F32 {
                     return Some(format!(
                         "output '{}' is {}, not float32",
                         tensor.name, tensor.dtype
                     ));
+                }
+                if kd == Kind::ShapeOf {
+                    continue;
                 }
                 if !matches!(kd, Kind::Fixed(..) | Kind::SameScale)
                     && !stats.tensors.get(&t).is_some_and(|s| s.has_range())
@@ -186,7 +203,7 @@ pub(super) fn activation_plan(
             if quantized[p] || kind(&w.ops[p].op) != Some(Kind::SameScale) || hops > n_ops {
                 break;
             }
-            t = w.ops[p].input(0)?;
+            t = w.ops[p].input(data_slot(&w.ops[p].op))?;
             if let Some(q) = params.get(&t) {
                 return Some(*q);
             }
@@ -221,6 +238,7 @@ pub(super) fn activation_plan(
         }
         for t in op.output_tensors() {
             let (p, src) = match kd {
+                Kind::ShapeOf => continue,
                 Kind::Fixed(scale, zp) => (
                     Params {
                         scale,
@@ -229,7 +247,7 @@ pub(super) fn activation_plan(
                     },
                     "fixed by the op",
                 ),
-                Kind::SameScale => match op.input(0).and_then(|i| params.get(&i)) {
+                Kind::SameScale => match op.input(data_slot(&op.op)).and_then(|i| params.get(&i)) {
                     Some(p) => (*p, "same scale as the input"),
                     None => continue,
                 },
@@ -254,7 +272,7 @@ pub(super) fn activation_plan(
     let same_scale_input = |t: usize| -> Option<usize> {
         let &p = producer.get(&t)?;
         if quantized[p] && kind(&w.ops[p].op) == Some(Kind::SameScale) {
-            w.ops[p].input(0)
+            w.ops[p].input(data_slot(&w.ops[p].op))
         } else {
             None
         }
@@ -292,7 +310,11 @@ pub(super) fn activation_plan(
     }
     for k in 0..n_ops {
         if quantized[k] && kind(&w.ops[k].op) == Some(Kind::SameScale) {
-            if let Some(p) = w.ops[k].input(0).and_then(|i| params.get(&i)).copied() {
+            if let Some(p) = w.ops[k]
+                .input(data_slot(&w.ops[k].op))
+                .and_then(|i| params.get(&i))
+                .copied()
+            {
                 for t in w.ops[k].output_tensors().collect::<Vec<_>>() {
                     params.insert(t, p);
                 }

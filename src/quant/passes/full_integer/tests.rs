@@ -11,7 +11,9 @@ fn activation_params_like_the_converter() {
     assert_eq!(activation_params(1.0, 2.0).1, -128);
     assert_eq!(activation_params(-2.0, -1.0).1, 127);
     // Constant zero.
-    assert_eq!(activation_params(0.0, 0.0), (1.0, -128, 1.0));
+    // TF 2.21's file for a ZEROS_LIKE output observed on [0, 0] (the zeros_like fixture).
+    assert_eq!(activation_params(0.0, 0.0).0, 7.843_137e-9);
+    assert_eq!(activation_params(0.0, 0.0).1, 0);
     // Symmetric range: -128 + 127.5 = -0.5 rounds away from zero.
     assert_eq!(activation_params(-1.0, 1.0).1, -1);
 }
