@@ -67,42 +67,55 @@ pub const ReferenceEngine: ReferenceEngine = ReferenceEngine {
     custom: CustomOps::new(),
 };
 
-impl ReferenceEngine {
-    /// This engine with a memory budget of `bytes` for each prepared model: its activation
-    /// tensors and the tables its kernels precompute. A model over it is an
-    /// [`Error::Memory`] at prepare.
-    pub fn with_max_memory(self, bytes: u64) -> Self {
-        Self {
-            max_memory: Some(bytes),
-            ..self
+/// The options both CPU engines take: a memory budget and custom-op kernels.
+macro_rules! cpu_engine_options {
+    ($engine:ident) => {
+        impl $engine {
+            /// This engine with a memory budget of `bytes` for each prepared model: its
+            /// activation tensors and the tables its kernels precompute. A model over it is
+            /// an [`Error::Memory`] at prepare.
+            pub fn with_max_memory(self, bytes: u64) -> Self {
+                Self {
+                    max_memory: Some(bytes),
+                    ..self
+                }
+            }
+
+            /// The budget set with `with_max_memory` (`None`: the default).
+            pub fn max_memory(&self) -> Option<u64> {
+                self.max_memory
+            }
+
+            /// This engine with `op` as the kernel of the custom op `name` (the operator's
+            /// `custom_code`; [`crate::custom`]).
+            pub fn with_custom_op(
+                mut self,
+                name: impl Into<String>,
+                op: impl CustomOp + 'static,
+            ) -> Self {
+                self.custom.register(name, op);
+                self
+            }
+
+            /// This engine with the custom-op kernels `ops` (replacing those registered
+            /// before).
+            pub fn with_custom_ops(self, ops: CustomOps) -> Self {
+                Self {
+                    custom: ops,
+                    ..self
+                }
+            }
+
+            /// The custom-op kernels registered on this engine.
+            pub fn custom_ops(&self) -> &CustomOps {
+                &self.custom
+            }
         }
-    }
-
-    /// The budget set with [`ReferenceEngine::with_max_memory`] (`None`: the default).
-    pub fn max_memory(&self) -> Option<u64> {
-        self.max_memory
-    }
-
-    /// This engine with `op` as the kernel of the custom op `name` (the operator's
-    /// `custom_code`; [`crate::custom`]).
-    pub fn with_custom_op(mut self, name: impl Into<String>, op: impl CustomOp + 'static) -> Self {
-        self.custom.register(name, op);
-        self
-    }
-
-    /// This engine with the custom-op kernels `ops` (replacing those registered before).
-    pub fn with_custom_ops(self, ops: CustomOps) -> Self {
-        Self {
-            custom: ops,
-            ..self
-        }
-    }
-
-    /// The custom-op kernels registered on this engine.
-    pub fn custom_ops(&self) -> &CustomOps {
-        &self.custom
-    }
+    };
 }
+
+cpu_engine_options!(ReferenceEngine);
+cpu_engine_options!(ConverterFloatEngine);
 
 impl Engine for ReferenceEngine {
     type Session = ReferenceSession;
@@ -133,40 +146,6 @@ pub const ConverterFloatEngine: ConverterFloatEngine = ConverterFloatEngine {
     max_memory: None,
     custom: CustomOps::new(),
 };
-
-impl ConverterFloatEngine {
-    /// As [`ReferenceEngine::with_max_memory`].
-    pub fn with_max_memory(self, bytes: u64) -> Self {
-        Self {
-            max_memory: Some(bytes),
-            ..self
-        }
-    }
-
-    /// The budget set with [`ConverterFloatEngine::with_max_memory`] (`None`: the default).
-    pub fn max_memory(&self) -> Option<u64> {
-        self.max_memory
-    }
-
-    /// As [`ReferenceEngine::with_custom_op`].
-    pub fn with_custom_op(mut self, name: impl Into<String>, op: impl CustomOp + 'static) -> Self {
-        self.custom.register(name, op);
-        self
-    }
-
-    /// As [`ReferenceEngine::with_custom_ops`].
-    pub fn with_custom_ops(self, ops: CustomOps) -> Self {
-        Self {
-            custom: ops,
-            ..self
-        }
-    }
-
-    /// The custom-op kernels registered on this engine.
-    pub fn custom_ops(&self) -> &CustomOps {
-        &self.custom
-    }
-}
 
 impl Engine for ConverterFloatEngine {
     type Session = ReferenceSession;

@@ -235,44 +235,88 @@ impl Kernel for Mean {
     }
 }
 
+/// What every reduction (MEAN, SUM, REDUCE_MAX/MIN/PROD) checks and computes at prepare:
+/// equal input and output dtypes, a constant INT32 axis tensor within the rank, the output
+/// shape the reduction gives, and the input-to-output index map (charged to the budget).
+pub(super) struct Reduction<'a> {
+    pub input: &'a crate::model::Tensor,
+    pub output: &'a crate::model::Tensor,
+    pub in_shape: Vec<usize>,
+    pub out_shape: Vec<usize>,
+    pub axes: Vec<usize>,
+    /// Input elements per output.
+    pub count: usize,
+    /// Input elements (`None` on overflow).
+    pub n_in: Option<usize>,
+    pub map: Vec<usize>,
+    pub n_out: usize,
+}
+
+impl<'a> Reduction<'a> {
+    pub(super) fn prepare(ctx: &OpCtx<'a>, keep_dims: bool) -> Result<Self> {
+        let input = ctx.input(0)?;
+        let axis_t = ctx.input(1)?;
+        let output = ctx.output(0)?;
+        if input.dtype != output.dtype {
+            return Err(ctx.unsupported("input and output dtypes differ"));
+        }
+        if axis_t.dtype != DType::I32 {
+            return Err(ctx.unsupported("the axis tensor must be INT32"));
+        }
+        let axis = ctx.require_const(1, "the axis")?;
+        let Some(axes) = axis.as_i32() else {
+            return Err(ctx.unsupported("the axis tensor could not be decoded as INT32"));
+        };
+        let in_shape = dims(input);
+        let out_shape = dims(output);
+        let Some(axes) = resolve_axes(in_shape.len(), axes) else {
+            return Err(ctx.invalid(format!(
+                "axis {axes:?} out of range for rank {}",
+                in_shape.len()
+            )));
+        };
+        let want = reduced_shape(&in_shape, &axes, keep_dims);
+        if out_shape != want {
+            return Err(ctx.invalid(format!(
+                "output shape {out_shape:?}, the reduction of {in_shape:?} over {axes:?} gives {want:?}"
+            )));
+        }
+        let count: usize = axes.iter().map(|&a| in_shape[a]).product();
+        let n_in = in_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let map = ctx.budget.with_capacity(n_in.unwrap_or(usize::MAX), || {
+            format!("{}: the index map of its {in_shape:?} input", ctx.label())
+        })?;
+        let map = output_index_map_in(map, &in_shape, &axes);
+        let n_out: usize = out_shape.iter().product();
+        Ok(Reduction {
+            input,
+            output,
+            in_shape,
+            out_shape,
+            axes,
+            count,
+            n_in,
+            map,
+            n_out,
+        })
+    }
+}
+
 pub(super) fn prepare_mean(ctx: &OpCtx, keep_dims: bool) -> Result<Box<dyn Kernel>> {
     if ctx.num_inputs() != 2 || ctx.op.outputs.len() != 1 {
         return Err(ctx.invalid("MEAN takes an input and an axis tensor, and one output"));
     }
-    let input = ctx.input(0)?;
-    let axis_t = ctx.input(1)?;
-    let output = ctx.output(0)?;
-    if input.dtype != output.dtype {
-        return Err(ctx.unsupported("input and output dtypes differ"));
-    }
-    if axis_t.dtype != DType::I32 {
-        return Err(ctx.unsupported("the axis tensor must be INT32"));
-    }
-    let axis = ctx.require_const(1, "the axis")?;
-    let Some(axes) = axis.as_i32() else {
-        return Err(ctx.unsupported("the axis tensor could not be decoded as INT32"));
-    };
-    let in_shape = dims(input);
-    let out_shape = dims(output);
-    let Some(axes) = resolve_axes(in_shape.len(), axes) else {
-        return Err(ctx.invalid(format!(
-            "axis {axes:?} out of range for rank {}",
-            in_shape.len()
-        )));
-    };
-    let want = reduced_shape(&in_shape, &axes, keep_dims);
-    if out_shape != want {
-        return Err(ctx.invalid(format!(
-            "output shape {out_shape:?}, the reduction of {in_shape:?} over {axes:?} gives {want:?}"
-        )));
-    }
-    let count: usize = axes.iter().map(|&a| in_shape[a]).product();
-    let n_in = in_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    let map = ctx.budget.with_capacity(n_in.unwrap_or(usize::MAX), || {
-        format!("{}: the index map of its {in_shape:?} input", ctx.label())
-    })?;
-    let map = output_index_map_in(map, &in_shape, &axes);
-    let n_out: usize = out_shape.iter().product();
+    let Reduction {
+        input,
+        output,
+        in_shape,
+        out_shape: _,
+        axes,
+        count,
+        n_in: _,
+        map,
+        n_out,
+    } = Reduction::prepare(ctx, keep_dims)?;
     let requant = match input.dtype {
         DType::F32 => None,
         DType::I8 | DType::U8 | DType::I16 => {

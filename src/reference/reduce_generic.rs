@@ -44,8 +44,8 @@ use crate::quant::fixedpoint::{quantize_multiplier, QuantizedMultiplier};
 use crate::{Buf, Error, Result, Tensor};
 
 use super::common::QInt;
-use super::reduce::{output_index_map_in, reduced_shape, resolve_axes, MeanRequant};
-use super::{dims, FloatOrder, Kernel, OpCtx};
+use super::reduce::{MeanRequant, Reduction};
+use super::{FloatOrder, Kernel, OpCtx};
 
 /// Which reduction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,40 +343,17 @@ pub(super) fn prepare_reduce(
             "{name} takes an input and an axis tensor, and one output"
         )));
     }
-    let input = ctx.input(0)?;
-    let axis_t = ctx.input(1)?;
-    let output = ctx.output(0)?;
-    if input.dtype != output.dtype {
-        return Err(ctx.unsupported("input and output dtypes differ"));
-    }
-    if axis_t.dtype != DType::I32 {
-        return Err(ctx.unsupported("the axis tensor must be INT32"));
-    }
-    let axis = ctx.require_const(1, "the axis")?;
-    let Some(axes) = axis.as_i32() else {
-        return Err(ctx.unsupported("the axis tensor could not be decoded as INT32"));
-    };
-    let in_shape = dims(input);
-    let out_shape = dims(output);
-    let Some(axes) = resolve_axes(in_shape.len(), axes) else {
-        return Err(ctx.invalid(format!(
-            "axis {axes:?} out of range for rank {}",
-            in_shape.len()
-        )));
-    };
-    let want = reduced_shape(&in_shape, &axes, keep_dims);
-    if out_shape != want {
-        return Err(ctx.invalid(format!(
-            "output shape {out_shape:?}, the reduction of {in_shape:?} over {axes:?} gives {want:?}"
-        )));
-    }
-    let count: usize = axes.iter().map(|&a| in_shape[a]).product();
-    let n_in = in_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    let map = ctx.budget.with_capacity(n_in.unwrap_or(usize::MAX), || {
-        format!("{}: the index map of its {in_shape:?} input", ctx.label())
-    })?;
-    let map = output_index_map_in(map, &in_shape, &axes);
-    let n_out: usize = out_shape.iter().product();
+    let Reduction {
+        input,
+        output,
+        in_shape,
+        out_shape,
+        axes,
+        count,
+        n_in,
+        map,
+        n_out,
+    } = Reduction::prepare(ctx, keep_dims)?;
     let converter = ctx.float_order == FloatOrder::Converter;
     let mut sum_requant = None;
     let mut prod_requant = None;

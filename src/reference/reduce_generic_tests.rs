@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::Op;
+use crate::reference::reduce::{output_index_map_in, reduced_shape};
 use crate::reference::test_support::{check_op, prepare_single, tensor};
 
 fn axis_bytes(axes: &[i32]) -> Vec<u8> {
