@@ -126,11 +126,15 @@ fn float_fn(v: f32, i: u32) -> f32 {
             return div_f32(v * relu6, 6.0);
         }
         case 4u: {
-            var c = v;
-            if (!is_nan_f32(v)) {
-                c = max(-100.0, min(100.0, v));
+            // `reference_ops::Logistic`: 1 above 16.619047, exp(x) below -9 (a NaN takes
+            // the last branch and stays NaN).
+            if (v > 16.619047164916992188) {
+                return 1.0;
             }
-            return 1.0 / (1.0 + exp(-c));
+            if (v < -9.0) {
+                return exp(v);
+            }
+            return 1.0 / (1.0 + exp(-v));
         }
         default: {
             return tanh_f32(v);

@@ -15,6 +15,8 @@ values of the type. RSQRT and SQRT refuse inputs below the input zero point (the
 fails), so those inputs are replaced by the zero point and their outputs recorded as they
 come (the test skips them).
 
+Float LOGISTIC (`logistic_float32.npz`: `inputs`, `outputs` float32): LiteRT's
+reference kernel on values across [-120, 120] and around its cutoffs (-9, 16.619047).
 Float LOG (`log_float32.npz`: `inputs`, `outputs` float32 [8192 + specials]): LiteRT's
 `logf` on positive floats of every exponent (subnormals included), values next to 1 and
 the special values, compared bit for bit with the reference engine's `f32::ln`.
@@ -127,6 +129,31 @@ def float_log():
     print(f"[ok] {path.name}: {len(x)} values, {path.stat().st_size} B")
 
 
+def float_logistic():
+    """LiteRT's float LOGISTIC (reference_ops::Logistic) around its cutoffs and beyond."""
+    rng = np.random.default_rng([7, 3, 2])
+    wide = rng.uniform(-120.0, 120.0, size=4096)
+    low = -9.0 + rng.uniform(-0.5, 0.5, size=512)
+    high = 16.619047 + rng.uniform(-0.8, 0.8, size=512)
+    specials = np.array([-9.0, np.nextafter(np.float32(-9.0), np.float32(0)),
+                         np.nextafter(np.float32(-9.0), np.float32(-10)), 16.619047164916992188,
+                         0.0, -0.0, np.inf, -np.inf, np.nan, -100.0, 100.0, -104.0, -88.0],
+                        np.float32)
+    x = np.concatenate([wide, low, high]).astype(np.float32)
+    x = np.concatenate([x, specials]).astype(np.float32)
+    it = Interpreter(model_content=float_model(tf.math.sigmoid, [[len(x)]]),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    y = it.get_tensor(it.get_output_details()[0]["index"]).copy()
+    path = OUT / "logistic_float32.npz"
+    npz_fixed.write_npz(path, {"inputs": x, "outputs": y},
+                        lambda k: ["inputs", "outputs"].index(k))
+    print(f"[ok] {path.name}: {len(x)} values, {path.stat().st_size} B")
+
+
 if __name__ == "__main__":
+    float_logistic()
     float_log()
     sys.exit(main())

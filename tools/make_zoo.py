@@ -220,6 +220,31 @@ def input_for(path, x):
     return np.clip(np.round(x / s) + z, info.min, info.max).astype(d["dtype"])
 
 
+def in_child(fn, *args):
+    """fn(*args) in a forked child: LiteRT aborts the process on some inputs (e.g. an int8
+    SOFTMAX row whose exponentials need a shift of 32, where litequant refuses the run).
+    Returns (value, None) or (None, why)."""
+    import pickle
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rd)
+        try:
+            data = pickle.dumps((fn(*args), None))
+        except Exception as e:  # noqa: BLE001
+            data = pickle.dumps((None, f"{type(e).__name__}: {e}"[:100]))
+        with os.fdopen(wr, "wb") as f:
+            f.write(data)
+        os._exit(0)
+    os.close(wr)
+    with os.fdopen(rd, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        return None, f"LiteRT aborts (wait status {status})"
+    return pickle.loads(data)
+
+
 def litert_all(path, x):
     it = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
                      experimental_preserve_all_tensors=True)
@@ -246,7 +271,10 @@ def exact(path, xs, work):
                      "--dump-all", dump)
         if rc != 0:
             return f"run fails: {msg[0]}", compared
-        theirs, _ = litert_all(path, x)
+        got, why = in_child(litert_all, path, x)
+        if why:
+            return f"{why}; litequant: {msg[0] if rc else 'ran'}", compared
+        theirs, _ = got
         for e in json.loads((dump / "index.json").read_text()):
             i, f = e["tensor"], dump / e["file"]
             if i not in theirs or not f.exists():
@@ -344,10 +372,8 @@ def one(name, size, out, golden, fixed_batch):
             row["loads"] = rc == 0 or msg[0]
             row["exact"], row["tensors"] = exact(p, held[:golden], w)
             if key != "float32":
-                try:
-                    row["sqnr_db"] = round(sqnr(ref, first_output(p, held)), 1)
-                except Exception as e:  # noqa: BLE001 - LiteRT refuses the file
-                    row["sqnr_db"] = f"LiteRT fails: {str(e).splitlines()[0][:60]}"
+                y, why = in_child(first_output, p, held)
+                row["sqnr_db"] = round(sqnr(ref, y), 1) if why is None else why
             if key.startswith("litequant:"):
                 theirs = files.get(key.split(":")[1])
                 if isinstance(theirs, pathlib.Path):

@@ -58,15 +58,19 @@ fn lut_kernel(
     quant_kernel(ctx, Lut { qmin, table })
 }
 
-/// Float LOGISTIC (`reference_ops::Logistic<float>`): clamp to [-100, 100] (NaN passes
-/// through), then `1 / (1 + exp(-x))`.
+/// Float LOGISTIC (`reference_ops::Logistic<float>`, `reference/logistic.h`): 1 above
+/// `cutoff_upper` = 16.619047164916992188, `exp(x)` below `cutoff_lower` = −9, else
+/// `1 / (1 + exp(−x))`; a NaN falls through both comparisons and stays NaN. (EfficientNet's
+/// swish gates reach below −9: the exp branch differs from the quotient there by a factor
+/// 1 + e^x.)
 pub(crate) fn logistic_f32(x: f32) -> f32 {
-    let clamped = if x.is_nan() {
-        x
+    if x > 16.619_047 {
+        1.0
+    } else if x < -9.0 {
+        x.exp()
     } else {
-        (-100.0f32).max(100.0f32.min(x))
-    };
-    1.0 / (1.0 + (-clamped).exp())
+        1.0 / (1.0 + (-x).exp())
+    }
 }
 
 /// `1 / (1 + exp(-x))` as LiteRT's LUT builds it (float).
@@ -77,7 +81,7 @@ fn sigmoid_f32(x: f32) -> f32 {
 pub(crate) fn prepare_logistic(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
-        // reference_ops::Logistic<float>: clamp to [-100, 100] (NaN passes through).
+        // reference_ops::Logistic<float>: 1 above 16.619047, exp(x) below -9 (NaN passes through).
         DType::F32 => Ok(float_kernel(ctx, FloatFn::Logistic)),
         DType::I8 | DType::U8 => {
             let qin = quant_params(ctx, input)?;

@@ -184,3 +184,30 @@ fn float_log_is_litert_bit_for_bit() {
     }
     assert!(finite > 8000);
 }
+
+/// Float LOGISTIC is `reference_ops::Logistic`'s piecewise form: LiteRT's results across
+/// [-120, 120] and around the cutoffs (-9: `exp(x)` below, 16.619047: 1 above), bit for bit
+/// (`tools/make_unary_tables.py`, `logistic_float32.npz`).
+#[test]
+fn float_logistic_is_litert_bit_for_bit() {
+    let mut npz = Npz::open(
+        fixtures_dir()
+            .join("unary_tables")
+            .join("logistic_float32.npz"),
+    )
+    .unwrap();
+    let x = npz.read("inputs").unwrap();
+    let y = npz.read("outputs").unwrap();
+    let (x, y) = (x.as_f32().unwrap(), y.as_f32().unwrap());
+    assert!(x.len() > 5000 && x.len() == y.len());
+    let mut below = 0;
+    for (&v, &want) in x.iter().zip(y) {
+        let got = crate::reference::activations::lut::logistic_f32(v);
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "logistic({v:e}): got {got:e}, LiteRT {want:e}"
+        );
+        below += usize::from(v < -9.0);
+    }
+    assert!(below > 1000);
+}
