@@ -18,6 +18,7 @@ mod plan;
 mod session;
 pub mod shaders;
 mod stats;
+mod submit;
 
 pub use context::GpuContext;
 pub use engine::GpuEngine;

@@ -380,7 +380,7 @@ impl GpuStats {
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("litequant stats"),
         });
-        super::session::record(&mut encoder, commands);
+        super::submit::record(&mut encoder, commands);
         let index = self.gpu.queue().submit([encoder.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(

@@ -38,6 +38,7 @@ pub mod calibrate;
 pub mod fixedpoint;
 pub mod options;
 pub mod passes;
+pub mod report;
 pub mod saturation;
 pub mod stats;
 pub mod weights;

@@ -246,12 +246,39 @@ pub(crate) fn eigen_conv_dot(
     (col, cols): (usize, usize),
     dilated: bool,
 ) -> f32 {
+    match conv_sum(a.len().min(b.len()), rows, cols, dilated) {
+        ConvSum::Product => eigen_product_dot(a, b, (row, rows), (col, cols)),
+        ConvSum::ColumnGemv { .. } => eigen_colmajor_gemv(a, b, rows),
+        ConvSum::Gemm { .. } => eigen_gemm_dot(a, b, (row, rows), (col, cols)),
+    }
+}
+
+/// Which of Eigen's float products a CONV_2D of `rows` output channels, `cols` output
+/// pixels and `depth` terms per output is summed by in the converter's order
+/// ([`eigen_conv_dot`]), with its blocking — the one decision the CPU kernel and the GPU's
+/// fix-up entry both follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConvSum {
+    /// Dilated: im2col and `cpu_backend_gemm` ([`eigen_product_dot`]).
+    Product,
+    /// One output pixel: the tensor contraction's column-major GEMV, in column blocks of
+    /// `block` ([`colmajor_gemv_block`]).
+    ColumnGemv { block: usize },
+    /// The contraction's GEMM kernel, depth blocks of `kc` ([`eigen_kc`]).
+    Gemm { kc: usize },
+}
+
+pub(crate) fn conv_sum(depth: usize, rows: usize, cols: usize, dilated: bool) -> ConvSum {
     if dilated {
-        eigen_product_dot(a, b, (row, rows), (col, cols))
+        ConvSum::Product
     } else if cols == 1 {
-        eigen_colmajor_gemv(a, b, rows)
+        ConvSum::ColumnGemv {
+            block: colmajor_gemv_block(depth, rows),
+        }
     } else {
-        eigen_gemm_dot(a, b, (row, rows), (col, cols))
+        ConvSum::Gemm {
+            kc: eigen_kc(depth, rows, cols),
+        }
     }
 }
 

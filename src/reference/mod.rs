@@ -33,7 +33,7 @@ use crate::{Error, Result, Tensor};
 use reduce_generic::ReduceKind;
 
 pub(crate) use common::OpCtx;
-pub(crate) use float_order::{colmajor_gemv_block, eigen_kc};
+pub(crate) use float_order::{conv_sum, eigen_kc, ConvSum};
 pub use float_order::{converter_l1d_cache, set_converter_l1d_cache, FloatOrder};
 
 /// A prepared operator: computes its outputs from its inputs.

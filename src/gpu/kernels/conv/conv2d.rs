@@ -8,6 +8,7 @@ use super::{
 };
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape, HybridScales};
+use crate::reference::ConvSum;
 use crate::reference::FloatOrder;
 use crate::Result;
 
@@ -152,10 +153,10 @@ impl ConverterFixup {
         let out_c = g.out_c;
         let dilated = g.dilation_h != 1 || g.dilation_w != 1;
         let kc = crate::reference::eigen_kc(depth, out_c, pixels);
-        let (mode, block) = match (dilated, pixels) {
-            (true, _) => (1, kc),
-            (false, 1) => (2, crate::reference::colmajor_gemv_block(depth, out_c)),
-            (false, _) => (0, kc),
+        let (mode, block) = match crate::reference::conv_sum(depth, out_c, pixels, dilated) {
+            ConvSum::Product => (1, kc),
+            ConvSum::ColumnGemv { block } => (2, block),
+            ConvSum::Gemm { kc } => (0, kc),
         };
         let whole = kc < depth || pixels == 1 || (dilated && out_c == 1);
         let (row0, cols) = if whole {

@@ -10,18 +10,14 @@ use std::collections::{HashMap, HashSet};
 
 use crate::model::{DType, Op, QuantParams};
 use crate::quant::calibrate::Stats;
-use crate::quant::weights::{
-    f32_values, round_to_grid, round_with_inverse, symmetric_int8_rounded, WeightRounding,
-};
+use crate::quant::weights::{f32_values, round_to_grid, symmetric_int8_rounded, WeightRounding};
 use crate::{Error, Result};
 
 use super::super::layout::Item;
 use super::super::Working;
-use super::params::{
-    activation_params, data_slot, kind, new_op, quantized_const, slots, Kind, Params,
-};
-use super::{bias_fit, Int8Options, Int8Report, IoType, TensorReport};
+use super::params::{activation_params, data_slot, kind, new_op, quantized_const, Kind, Params};
 use super::{order, plan};
+use super::{weighted, Int8Options, Int8Report, IoType, TensorReport};
 
 pub(super) fn quantize_subgraph(
     w: &mut Working,
@@ -141,104 +137,8 @@ pub(super) fn quantize_subgraph(
             continue;
         };
         let axis = options.per_channel.then_some(axis);
-        let sl = slots(&w.ops[k].op);
-        let Some(wt) = w.ops[k].input(sl.weight) else {
-            return Err(Error::InvalidModel(format!(
-                "operator {k} ({}): no weight input",
-                w.ops[k].op.name()
-            )));
-        };
-        let float = w.tensors[wt].clone();
-        let shape: Vec<usize> = float.shape.iter().map(|&d| d.max(0) as usize).collect();
-        let values = f32_values(float.data.as_deref().unwrap_or_default());
-        let mut q =
-            symmetric_int8_rounded(&values, &shape, axis, WeightRounding::Float32Inverse)
-                .map_err(|e| Error::InvalidModel(format!("tensor {wt} ('{}'): {e}", float.name)))?;
-        let in_p = w.ops[k]
-            .input(sl.input)
-            .and_then(|i| params.get(&i))
-            .copied()
-            .ok_or_else(|| {
-                Error::InvalidModel(format!("operator {k}: input without parameters"))
-            })?;
-        // The converter raises the weight scales of channels whose int32 bias would overflow.
-        if let Some(bt) = w.ops[k].input(sl.bias) {
-            let bvals = f32_values(w.tensors[bt].data.as_deref().unwrap_or_default());
-            let raised =
-                bias_fit::fit_bias(&mut q, &values, &shape, &bvals, (in_p.scale64, in_p.scale));
-            if raised > 0 {
-                report.bias_fitted.push((float.name.clone(), raised));
-            }
-        }
-        let nsc = q.scales.len();
-        let wq = quantized_const(
-            &float,
-            DType::I8,
-            q.values.iter().map(|&v| v as u8).collect(),
-            QuantParams {
-                scale: q.scales.clone(),
-                zero_point: vec![0; nsc],
-                quantized_dimension: axis.unwrap_or(0) as i32,
-                ..Default::default()
-            },
-        );
-        let base = w.location(wt).unwrap_or("tfl.pseudo_qconst").to_string();
-        let wq = w.add_twin(wq, base, wt);
-        w.ops[k].inputs[sl.weight] = wq as i32;
-        front.insert(
-            0,
-            Item::Const {
-                tensor: wq,
-                foldable: false,
-            },
-        );
-        replaced_consts.push(wt);
-
-        let in_scale = f64::from(in_p.scale);
-        if let Some(bt) = w.ops[k].input(sl.bias) {
-            let bias = w.tensors[bt].clone();
-            let bvals = f32_values(bias.data.as_deref().unwrap_or_default());
-            // The float32 product s_in × s_w[c] (what the file stores), and the values
-            // rounded with its float32 inverse.
-            let bscales: Vec<f32> = q.scales.iter().map(|&s| in_scale as f32 * s).collect();
-            let per = bscales.len();
-            let qv: Vec<u8> = bvals
-                .iter()
-                .enumerate()
-                .flat_map(|(i, &b)| {
-                    let s = if per == 1 {
-                        bscales[0]
-                    } else {
-                        bscales[i % per]
-                    };
-                    let q = round_with_inverse(b, s);
-                    let q = q.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
-                    q.to_le_bytes()
-                })
-                .collect();
-            let bq = quantized_const(
-                &bias,
-                DType::I32,
-                qv,
-                QuantParams {
-                    scale: bscales.clone(),
-                    zero_point: vec![0; per],
-                    quantized_dimension: 0,
-                    ..Default::default()
-                },
-            );
-            let base = w.location(bt).unwrap_or("tfl.pseudo_qconst").to_string();
-            let bq = w.add_twin(bq, base, bt);
-            w.ops[k].inputs[sl.bias] = bq as i32;
-            front.insert(
-                0,
-                Item::Const {
-                    tensor: bq,
-                    foldable: false,
-                },
-            );
-            replaced_consts.push(bt);
-        }
+        let replaced = weighted::quantize_weighted(w, k, axis, &params, &mut report, &mut front)?;
+        replaced_consts.extend(replaced);
     }
 
     // 4. Activations become int8 in place (float copies made where float code needs them).

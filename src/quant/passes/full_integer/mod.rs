@@ -97,6 +97,7 @@ mod params;
 mod plan;
 #[cfg(test)]
 mod tests;
+mod weighted;
 
 pub use crate::quant::api::IoType;
 use crate::quant::calibrate::Stats;
