@@ -10,9 +10,9 @@ use crate::reference::FloatOrder;
 use crate::Result;
 
 /// Runs models on a GPU. int8/uint8/int32 results are bit-identical to
-/// [`crate::ReferenceEngine`]. Float32 results follow a [`FloatOrder`]: the reference's by
-/// default, bit-identical to [`crate::ReferenceEngine`]'s; [`FloatOrder::Converter`]
-/// ([`GpuEngine::with_float_order`]) gives [`crate::ConverterFloatEngine`]'s bits, the
+/// [`crate::ReferenceEngine`](struct@crate::ReferenceEngine). Float32 results follow a [`FloatOrder`]: the reference's by
+/// default, bit-identical to [`crate::ReferenceEngine`](struct@crate::ReferenceEngine)'s; [`FloatOrder::Converter`]
+/// ([`GpuEngine::with_float_order`]) gives [`crate::ConverterFloatEngine`](struct@crate::ConverterFloatEngine)'s bits, the
 /// order TensorFlow's converter calibrates with. Every kernel sums in the CPU's order with
 /// every product rounded; the exceptions are the ops built on `exp` (LOGISTIC, TANH,
 /// SOFTMAX), whose float results are within the conformance tolerance, and what is computed

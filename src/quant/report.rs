@@ -10,7 +10,7 @@ use crate::model::Model;
 use crate::quant::calibrate::Stats;
 use crate::Result;
 
-/// What [`quantize`] did: sizes, and every quantized tensor's parameters.
+/// What [`quantize`](super::quantize) did: sizes, and every quantized tensor's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub mode: Mode,
@@ -81,7 +81,7 @@ pub struct FloatOp {
 
 impl Report {
     /// The report of quantizing `float` into `quantized`, each quantized tensor's float twin
-    /// found by name (the same name in the same subgraph of `float`). [`quantize`] knows
+    /// found by name (the same name in the same subgraph of `float`). [`quantize`](super::quantize) knows
     /// the twins exactly (renamed ones too, such as `tfl.quantize` for an input).
     pub fn new(
         float: &Model,

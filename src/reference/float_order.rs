@@ -58,8 +58,8 @@
 //! kernels' results do not depend on the order (elementwise ops) or their outputs take fixed
 //! or inherited parameters (softmax, logistic, tanh, pooling, reshapes).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+pub(crate) use super::eigen_cache::eigen_kc;
+pub use super::eigen_cache::{converter_l1d_cache, set_converter_l1d_cache};
 
 /// Which summation order the float32 kernels follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -405,121 +405,6 @@ fn gebp_dot(a: &[f32], b: &[f32], (row, rows): (usize, usize), (col, cols): (usi
     }
 }
 
-/// Eigen's depth blocking of a `rows × depth` by `depth × cols` float GEMM, single-threaded
-/// (`evaluateProductBlockingSizesHeuristic` in `GeneralBlockPanelKernel.h`, with
-/// `KcFactor` 1 and the AVX kernel's `mr` = 16, `nr` = 4): an `mr × kc` panel of the
-/// left-hand side and a `kc × nr` panel of the right-hand side plus an `mr × nr` block of
-/// results fit in L1, so `max_kc = ((l1 − 16·4·4) / (16·4 + 4·4))` rounded down to a multiple
-/// of 8 (400 with a 32 KiB L1); a deeper product is cut into the fewest blocks that
-/// allows, the blocks made as even as multiples of 8 permit. Problems whose every side is
-/// under 48 are not blocked. The L1 size is the one Eigen reads from the CPU
-/// ([`converter_l1d_cache`]).
-pub(crate) fn eigen_kc(depth: usize, rows: usize, cols: usize) -> usize {
-    kc_for(depth, rows, cols, converter_l1d_cache())
-}
-
-/// [`eigen_kc`] for an L1 data cache of `l1` bytes.
-fn kc_for(depth: usize, rows: usize, cols: usize, l1: usize) -> usize {
-    const MR: usize = 16;
-    const NR: usize = 4;
-    const PEELING: usize = 8;
-    if depth.max(rows).max(cols) < 48 {
-        return depth;
-    }
-    let k_div = MR * 4 + NR * 4;
-    let k_sub = MR * NR * 4;
-    let max_kc = ((l1.saturating_sub(k_sub) / k_div) & !(PEELING - 1)).max(1);
-    if depth <= max_kc {
-        depth
-    } else if depth % max_kc == 0 {
-        max_kc
-    } else {
-        max_kc - PEELING * ((max_kc - 1 - depth % max_kc) / (PEELING * (depth / max_kc + 1)))
-    }
-}
-
-/// The L1 data cache size set with [`set_converter_l1d_cache`]; 0 when none is set.
-static CONVERTER_L1D: AtomicUsize = AtomicUsize::new(0);
-
-/// Sets the L1 data cache size (bytes) that [`FloatOrder::Converter`] assumes the converter
-/// ran with, or `None` to go back to the default: the environment variable
-/// `LITEQUANT_CONVERTER_L1D` (bytes) if set, else this CPU's as Eigen reads it.
-///
-/// Eigen, inside the converter, cuts float GEMMs deeper than `kc` (400 with a 32 KiB L1)
-/// into blocks and sums block by block; `kc` follows the L1 size of the machine the
-/// converter ran on. To reproduce a converter file made on another machine, set its L1
-/// size here.
-pub fn set_converter_l1d_cache(bytes: Option<usize>) {
-    CONVERTER_L1D.store(bytes.unwrap_or(0), Ordering::Relaxed);
-}
-
-/// The L1 data cache size (bytes) the converter order assumes: the one set with
-/// [`set_converter_l1d_cache`], else `LITEQUANT_CONVERTER_L1D`, else this CPU's as Eigen's
-/// `queryCacheSizes` reads it through CPUID (Intel: leaf 4, the level-1 data or unified
-/// cache's ways × partitions × line size × sets; AMD: leaf 0x8000_0005, ECX bits 31–24 in
-/// KiB), else Eigen's x86 default of 32 KiB.
-pub fn converter_l1d_cache() -> usize {
-    match CONVERTER_L1D.load(Ordering::Relaxed) {
-        0 => *HOST_L1D.get_or_init(|| {
-            std::env::var("LITEQUANT_CONVERTER_L1D")
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .filter(|&v| v > 0)
-                .or_else(cpuid_l1d)
-                .unwrap_or(32 * 1024)
-        }),
-        set => set,
-    }
-}
-
-static HOST_L1D: OnceLock<usize> = OnceLock::new();
-
-/// Eigen's `queryCacheSizes` for the L1 data cache (`None` where it finds none).
-#[cfg(target_arch = "x86_64")]
-#[allow(unused_unsafe)] // CPUID's intrinsics became safe after the crate's minimum Rust
-fn cpuid_l1d() -> Option<usize> {
-    use std::arch::x86_64::{__cpuid, __cpuid_count};
-    // SAFETY (Rust before 1.89): CPUID is available on every x86-64 processor.
-    let vendor = unsafe { __cpuid(0) };
-    let amd = matches!(
-        (vendor.ebx, vendor.edx, vendor.ecx),
-        (0x6874_7541, 0x6974_6e65, 0x444d_4163) | (0x6944_4d41, 0x7465_6273, 0x2172_6574)
-    );
-    if amd {
-        // SAFETY: as above; leaves past the maximum return zeros, checked first.
-        let max_ext = unsafe { __cpuid(0x8000_0000) }.eax;
-        if max_ext < 0x8000_0006 {
-            return None;
-        }
-        let l1 = (unsafe { __cpuid(0x8000_0005) }.ecx >> 24) as usize * 1024;
-        return (l1 > 0).then_some(l1);
-    }
-    if vendor.eax < 4 {
-        return None;
-    }
-    for id in 0..16 {
-        // SAFETY: as above; leaf 4 is supported (max standard leaf >= 4).
-        let r = unsafe { __cpuid_count(4, id) };
-        let kind = r.eax & 0x0f;
-        if kind == 0 {
-            break;
-        }
-        if (kind == 1 || kind == 3) && (r.eax & 0xe0) >> 5 == 1 {
-            let ways = ((r.ebx >> 22) & 0x3ff) as usize + 1;
-            let partitions = ((r.ebx >> 12) & 0x3ff) as usize + 1;
-            let line = (r.ebx & 0xfff) as usize + 1;
-            let sets = r.ecx as usize + 1;
-            return Some(ways * partitions * line * sets);
-        }
-    }
-    None
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn cpuid_l1d() -> Option<usize> {
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,25 +431,6 @@ mod tests {
             let (a, b) = (eigen_pexp(x), x.exp());
             assert!((a - b).abs() <= 2.0 * f32::EPSILON * b, "{x}: {a} vs {b}");
         }
-    }
-
-    #[test]
-    fn depth_blocks_as_eigen_cuts_them() {
-        let kc = |depth, l1| kc_for(depth, 24, 25, l1);
-        // 32 KiB: max_kc = (32768 - 256) / 80 = 406, down to a multiple of 8: 400.
-        assert_eq!(
-            [kc(400, 32768), kc(408, 32768), kc(504, 32768)],
-            [400, 208, 256]
-        );
-        assert_eq!(
-            [kc(820, 32768), kc(800, 32768), kc(2000, 32768)],
-            [280, 400, 400]
-        );
-        // 48 KiB: max_kc 608.
-        assert_eq!([kc(600, 49152), kc(700, 49152)], [600, 352]);
-        // Small problems are never blocked, and kc stays positive on a tiny cache.
-        assert_eq!(kc_for(40, 40, 40, 1024), 40);
-        assert_eq!(kc_for(100, 40, 40, 100), 1);
     }
 
     #[test]

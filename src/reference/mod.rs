@@ -12,6 +12,7 @@ pub(crate) mod cast;
 pub(crate) mod common;
 pub(crate) mod conv;
 pub(crate) mod densify;
+mod eigen_cache;
 pub(crate) mod elementwise;
 mod float_order;
 pub(crate) mod fold;

@@ -67,7 +67,7 @@
 //!   constants, which go to the front of the body in the order `order.rs` documents (also
 //!   the order of the int32 constants of plain int8 models).
 //!
-//! Calibrated with [`crate::ConverterFloatEngine`] (the float kernels in the order of those
+//! Calibrated with [`crate::ConverterFloatEngine`](struct@crate::ConverterFloatEngine) (the float kernels in the order of those
 //! the converter calibrates with), the output equals the converter's field for field on the
 //! cnn/mlp demo models and all 102 op cases (tests/quantize_int8.rs); calibrated with the
 //! reference engine, the scales of accumulating ops' outputs (and biases derived from them)
