@@ -2,7 +2,8 @@
 // `src/reference/activations`. One invocation computes the elements of one output word.
 // KIND picks the element function (a pipeline constant):
 //   0 float32 (`FloatFn`, p.fkind: 0 max, 1 clamp, 2 leaky, 3 hard swish, 4 logistic, 5 tanh,
-//     6 the converter's hard swish `HardSwishOpt`)
+//     6 the converter's hard swish `HardSwishOpt`, 7 and 8 the converter's logistic and tanh,
+//     Eigen's packet forms, shaders/common/eigen_act.wgsl)
 //   1 quantized `ReluX`             2 quantized `QuantizeLeakyRelu`
 //   3 quantized `HardSwish` (16-bit fixed point, shaders/common/fixedpoint16.wgsl)
 //   4 table lookup (LOGISTIC, TANH int8/uint8: the reference's 256-entry `LUTPopulate`)
@@ -10,7 +11,8 @@
 //
 // Float RELU, RELU6, LEAKY_RELU and HARD_SWISH give the reference's bits: correctly rounded
 // f32 operations, the division in software (`f32_div`: WGSL's `/` may be off by 2.5 ulp).
-// LOGISTIC and TANH use the device's `exp`: within the conformance tolerance, not bit-exact.
+// LOGISTIC and TANH use the device's `exp`: within the conformance tolerance, not bit-exact;
+// in the converter's order they are Eigen's rational forms, the CPU's bits.
 // Integer results are integer-only.
 
 #import grid
@@ -19,6 +21,7 @@
 #import elemwise
 #import softfloat
 #import fclamp
+#import eigen_act
 
 override WG: u32 = 64u;
 override KIND: u32 = 0u;
@@ -49,6 +52,11 @@ struct Params {
     rank: u32,
     // Table lookup: the input type's minimum (index = x - qmin).
     qmin: i32,
+    // Always 0: `fuse_guard` (shaders/common/unfused.wgsl).
+    guard: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
@@ -58,6 +66,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read> aux: array<u32>;
 // PRELU broadcast: dims[rank], strides of x (unused), strides of alpha.
 @group(0) @binding(4) var<storage, read> bcast: array<u32>;
+
+fn fuse_guard() -> u32 {
+    return p.guard;
+}
 
 fn load_x(i: u32) -> i32 {
     return elem_of(x[elem_word(i, BITS)], i, BITS, SIGNED);
@@ -135,6 +147,12 @@ fn float_fn(v: f32, i: u32) -> f32 {
                 return exp(v);
             }
             return 1.0 / (1.0 + exp(-v));
+        }
+        case 7u: {
+            return eigen_logistic(v);
+        }
+        case 8u: {
+            return eigen_tanh(v);
         }
         default: {
             return tanh_f32(v);

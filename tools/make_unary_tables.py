@@ -21,6 +21,12 @@ Float LOG (`log_float32.npz`: `inputs`, `outputs` float32 [8192 + specials]): Li
 `logf` on positive floats of every exponent (subnormals included), values next to 1 and
 the special values, compared bit for bit with the reference engine's `f32::ln`.
 
+Float GELU (`gelu_float32.npz`: `inputs`, `exact`, `approximate`): LiteRT's BUILTIN_REF GELU,
+Eigen's erfc / fast tanh (src/reference/eigen_math.rs). The converter's calibrator
+(`eigen_float32.npz`: `inputs`, `gelu`, `logistic`, `tanh`): TF 2.21's own interpreter with
+its optimized kernels at 4 threads, whose erfc takes `1/x^2` from the CPU's `rcpps` (the
+GELU column is a fact of the CPU family it was made on). `--eigen` makes only these two.
+
 Writes OP_DTYPE.npz per (op, dtype): `params` float32 [N, 4] = (s_in, zp_in, s_out,
 zp_out) with the scales as stored (float32), `inputs` [N, 256] and `outputs` [N, 256] in
 the dtype. Deterministic (fixed seed, fixed zip timestamps).
@@ -153,7 +159,75 @@ def float_logistic():
     print(f"[ok] {path.name}: {len(x)} values, {path.stat().st_size} B")
 
 
+def eigen_inputs(seed):
+    """Values across each function's branches: wide, near 0, the erfc/tanh/logistic cutoffs,
+    and the special values."""
+    rng = np.random.default_rng([7, 3, seed])
+    parts = [rng.uniform(-12.0, 12.0, 6000), rng.uniform(-1.5, 1.5, 2000),
+             rng.normal(0.0, 3.0, 2000), rng.uniform(-120.0, 30.0, 1000),
+             np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 30.0, -30.0, 100.0,
+                       -100.0, -104.5, 16.6355324, 7.90738964, -7.90738964, 1.41421356,
+                       -1.41421356, 15.5563492, -15.5563492])]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def run_float(fn, x, resolver, tf_interpreter=False):
+    model = float_model(fn, [[len(x)]])
+    if tf_interpreter:
+        it = tf.lite.Interpreter(
+            model_content=model, num_threads=4,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType[resolver])
+    else:
+        it = Interpreter(model_content=model,
+                         experimental_op_resolver_type=OpResolverType[resolver])
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"]).copy()
+
+
+def gelu_exact(t):
+    return tf.nn.gelu(t, approximate=False)
+
+
+def gelu_approximate(t):
+    return tf.nn.gelu(t, approximate=True)
+
+
+def float_gelu():
+    """LiteRT's float GELU (both forms, BUILTIN_REF): Eigen's erfc/tanh, bit for bit."""
+    x = eigen_inputs(3)
+    y = run_float(gelu_exact, x, "BUILTIN_REF")
+    ya = run_float(gelu_approximate, x, "BUILTIN_REF")
+    path = OUT / "gelu_float32.npz"
+    npz_fixed.write_npz(path, {"inputs": x, "exact": y, "approximate": ya},
+                        lambda k: ["inputs", "exact", "approximate"].index(k))
+    print(f"[ok] {path.name}: {len(x)} values, {path.stat().st_size} B")
+
+
+def converter_eigen():
+    """The converter's calibrator (TF's own interpreter, optimized kernels, 4 threads) on
+    float GELU, LOGISTIC and TANH: Eigen's packet forms as TF's wheel builds them. GELU's
+    erfc uses this CPU's rcpps (see src/reference/eigen_math.rs)."""
+    x = eigen_inputs(4)
+    r = "BUILTIN_WITHOUT_DEFAULT_DELEGATES"
+    out = {"inputs": x,
+           "gelu": run_float(gelu_exact, x, r, tf_interpreter=True),
+           "logistic": run_float(tf.math.sigmoid, x, r, tf_interpreter=True),
+           "tanh": run_float(tf.math.tanh, x, r, tf_interpreter=True)}
+    path = OUT / "eigen_float32.npz"
+    keys = list(out)
+    npz_fixed.write_npz(path, out, keys.index)
+    print(f"[ok] {path.name}: {len(x)} values, {path.stat().st_size} B")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--eigen"]:
+        float_gelu()
+        converter_eigen()
+        sys.exit(0)
+    float_gelu()
+    converter_eigen()
     float_logistic()
     float_log()
     sys.exit(main())

@@ -130,6 +130,12 @@ pub const COMMON: &[(&str, &str)] = &[
         "eigen_exp",
         include_str!("../../shaders/common/eigen_exp.wgsl"),
     ),
+    // The converter's float LOGISTIC and TANH (Eigen's packet forms): twin of
+    // src/reference/eigen_math.rs.
+    (
+        "eigen_act",
+        include_str!("../../shaders/common/eigen_act.wgsl"),
+    ),
     // IEEE binary64 arithmetic on vec2<u32>: twin of
     // src/quant/fixedpoint/softfloat/binary64.rs.
     (

@@ -54,9 +54,10 @@
 //! (`tools/make_converter_float_goldens.py`, `tests/converter_float_order.rs`).
 //!
 //! These are facts of one build (TF 2.21's x86-64 wheel, which the fixtures were made with);
-//! the converter on another CPU family (ARM: ruy and NEON) sums in yet another order. Other
-//! kernels' results do not depend on the order (elementwise ops) or their outputs take fixed
-//! or inherited parameters (softmax, logistic, tanh, pooling, reshapes).
+//! the converter on another CPU family (ARM: ruy and NEON) sums in yet another order. Float
+//! LOGISTIC, TANH and GELU are Eigen's vectorised functions in the calibrator
+//! ([`super::eigen_math`]). Other kernels' results do not depend on the order (elementwise
+//! ops) or their outputs take fixed or inherited parameters (pooling, reshapes).
 
 pub(crate) use super::eigen_cache::eigen_kc;
 pub use super::eigen_cache::{converter_l1d_cache, set_converter_l1d_cache};

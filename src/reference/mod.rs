@@ -13,6 +13,7 @@ pub(crate) mod common;
 pub(crate) mod conv;
 pub(crate) mod densify;
 mod eigen_cache;
+pub(crate) mod eigen_math;
 pub(crate) mod elementwise;
 mod float_order;
 pub(crate) mod fold;

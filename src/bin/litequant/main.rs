@@ -101,8 +101,8 @@ enum Command {
         /// hence every scale, equal the TFLite converter's to the bit (converter parity).
         /// gpu: the float kernels sum in the same order with every product rounded and the
         /// statistics are reduced on the device: the same ranges and the same converter
-        /// parity, except for tensors computed through a float LOGISTIC, TANH or SOFTMAX (the
-        /// device's exp), within a few float32 ulp.
+        /// parity, except for tensors computed through a float EXP, GELU (the device's exp)
+        /// or LOG (its log), within a few float32 ulp.
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
         #[command(flatten)]

@@ -62,7 +62,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     // Calibration on the reference side runs the float kernels in the summation order of
     // those TensorFlow's converter calibrates with: the same ranges, hence the same scales,
     // to the bit. The GPU engine runs in the same order (`converter_order`): the same ranges,
-    // except through a float LOGISTIC/TANH/SOFTMAX (the device's exp), within a few ulp.
+    // except through a float EXP/GELU/LOG (the device's exp and log), within a few ulp.
     let mut chosen = match (&a.calib, opts.mode.needs_calibration()) {
         (Some(_), true) => a.backend.choose(a.memory)?,
         _ => Chosen::Reference,

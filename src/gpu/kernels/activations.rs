@@ -55,6 +55,11 @@ impl Params {
             self.hi as u32,
             self.rank,
             self.qmin as u32,
+            // `fuse_guard` (always 0), then padding to a multiple of 16 bytes.
+            0,
+            0,
+            0,
+            0,
         ])
     }
 }
@@ -71,6 +76,8 @@ fn unary_params(ctx: &GpuOpCtx) -> Result<(u32, Params, Option<Vec<u32>>)> {
             FloatFn::HardSwish => (3, 0.0, 0.0),
             FloatFn::Logistic => (4, 0.0, 0.0),
             FloatFn::Tanh => (5, 0.0, 0.0),
+            FloatFn::LogisticConverter => (7, 0.0, 0.0),
+            FloatFn::TanhConverter => (8, 0.0, 0.0),
         };
         let p = Params {
             fkind,

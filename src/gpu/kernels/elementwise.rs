@@ -20,7 +20,7 @@ fn fkind(f: UnaryFloatFn) -> u32 {
         UnaryFloatFn::Rsqrt => 1,
         UnaryFloatFn::Sqrt => 2,
         UnaryFloatFn::Exp => 3,
-        UnaryFloatFn::Gelu => 4,
+        UnaryFloatFn::Gelu | UnaryFloatFn::GeluConverter => 4,
         UnaryFloatFn::GeluApprox => 5,
         UnaryFloatFn::Log => 6,
     }

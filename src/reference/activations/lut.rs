@@ -5,7 +5,7 @@ use crate::model::DType;
 use crate::Result;
 
 use super::super::common::qrange;
-use super::super::{Kernel, OpCtx};
+use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{float_kernel, quant_kernel, quant_params, unary_io, FloatFn, QuantOp};
 
 /// `LUTPopulate<int8_t/uint8_t>`: for each input value `qmin..=qmax` (index `x - qmin`),
@@ -82,6 +82,9 @@ pub(crate) fn prepare_logistic(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         // reference_ops::Logistic<float>: 1 above 16.619047, exp(x) below -9 (NaN passes through).
+        DType::F32 if ctx.float_order == FloatOrder::Converter => {
+            Ok(float_kernel(ctx, FloatFn::LogisticConverter))
+        }
         DType::F32 => Ok(float_kernel(ctx, FloatFn::Logistic)),
         DType::I8 | DType::U8 => {
             let qin = quant_params(ctx, input)?;
@@ -100,6 +103,9 @@ pub(crate) fn prepare_logistic(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 pub(crate) fn prepare_tanh(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
+        DType::F32 if ctx.float_order == FloatOrder::Converter => {
+            Ok(float_kernel(ctx, FloatFn::TanhConverter))
+        }
         DType::F32 => Ok(float_kernel(ctx, FloatFn::Tanh)),
         DType::I8 | DType::U8 => {
             let qin = quant_params(ctx, input)?;

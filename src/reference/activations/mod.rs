@@ -41,7 +41,7 @@ use crate::quant::fixedpoint::{quantize_multiplier, QuantizedMultiplier};
 use crate::{Buf, Error, Result, Tensor};
 
 use super::common::{qrange, shape_of, QInt};
-use super::{Kernel, OpCtx};
+use super::{eigen_math, Kernel, OpCtx};
 
 // ───────────────────────────── shared prepare/run helpers ─────────────────────────────
 
@@ -214,6 +214,12 @@ pub(crate) enum FloatFn {
     Logistic,
     /// TANH: `tanhf`.
     Tanh,
+    /// LOGISTIC in the converter's calibrator (`optimized_ops::Logistic`: Eigen's
+    /// `scalar_logistic_op<float>` packet form, `eigen_math::logistic`).
+    LogisticConverter,
+    /// TANH in the converter's calibrator (`optimized_ops::Tanh`: Eigen's fast-math
+    /// `ptanh_float`, `eigen_math::tanh`).
+    TanhConverter,
 }
 
 impl FloatFn {
@@ -226,6 +232,8 @@ impl FloatFn {
             FloatFn::HardSwish => hard_swish::hard_swish_f32(x),
             FloatFn::Logistic => lut::logistic_f32(x),
             FloatFn::Tanh => x.tanh(),
+            FloatFn::LogisticConverter => eigen_math::logistic(x),
+            FloatFn::TanhConverter => eigen_math::tanh(x),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! GELU's transforms as `reference/gelu.h` writes them (`GeluTransform`,
-//! `GeluTransformApproximate`), in float: they fill the int8/uint8 tables and compute the
-//! float kernel (LiteRT's float kernel evaluates the same formulas with Eigen's vectorised
-//! `erfc`/`tanh`, which agree within the float tolerance).
+//! `GeluTransformApproximate`), in float with the C library's `erfcf`/`tanhf`: they fill the
+//! int8/uint8 tables (`LUTPopulate`). The float kernel is another function — the same
+//! formulas as an Eigen expression, with Eigen's vectorised `erfc`/`tanh`
+//! (`reference::eigen_math`).
 
 /// `M_SQRT1_2` rounded to float.
 const SQRT1_2: f32 = std::f64::consts::FRAC_1_SQRT_2 as f32;

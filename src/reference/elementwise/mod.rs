@@ -34,6 +34,8 @@ mod rsqrt;
 mod tests;
 
 pub(crate) use float::UnaryFloatFn;
+#[cfg(test)]
+pub(crate) use gelu::gelu_transform;
 
 use crate::model::{self, DType};
 use crate::{Buf, Error, Result, Tensor};
@@ -41,7 +43,7 @@ use crate::{Buf, Error, Result, Tensor};
 use super::activations::lut::lut_populate;
 use super::activations::{mismatch, unary_io, unary_run_io};
 use super::common::{qrange, QInt};
-use super::{Kernel, OpCtx};
+use super::{FloatOrder, Kernel, OpCtx};
 use rsqrt::RsqrtParams;
 
 /// The float32 kernel of a unary op.
@@ -290,8 +292,12 @@ pub(super) fn prepare_log(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
 
 pub(super) fn prepare_gelu(ctx: &OpCtx, approximate: bool) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
+    // reference_ops::Gelu's Eigen expression in both resolvers; only erfc's reciprocal
+    // differs between LiteRT's build and the converter's (eigen_math.rs).
     let f = if approximate {
         UnaryFloatFn::GeluApprox
+    } else if ctx.float_order == FloatOrder::Converter {
+        UnaryFloatFn::GeluConverter
     } else {
         UnaryFloatFn::Gelu
     };
