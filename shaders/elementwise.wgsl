@@ -3,9 +3,10 @@
 //
 // `float_main`: float32, p.fkind picks the function (`UnaryFloatFn`): 0 NEG, 1 RSQRT,
 // 2 SQRT, 3 EXP, 4 GELU, 5 GELU approximate, 6 LOG. NEG, SQRT and RSQRT give the CPU's bits
-// (a correctly rounded soft square root and the soft float's `f32_div`); EXP and GELU use the
-// device's `exp` (and an erfc polynomial), LOG the device's `log`: within the conformance
-// tolerance.
+// (a correctly rounded soft square root and the soft float's `f32_div`), and GELU (Eigen's
+// erfc and tanh, shaders/common/eigen_act.wgsl; the converter's GELU takes the CPU's `rcpps`,
+// which the GPU cannot, so it is within the tolerance there); EXP uses the device's `exp`,
+// LOG the device's `log`: within the conformance tolerance.
 // `table_main`: int8/uint8. Every int8/uint8 path of the family is a function of the input
 // value alone; the reference evaluates it on the type's 256 values at prepare
 // (`QuantUnary::table`: NEG's wrap, RSQRT's fixed-point Newton-Raphson, SQRT's float
@@ -16,6 +17,7 @@
 #import grid
 #import softfloat
 #import elemwise
+#import eigen_act
 
 override WG: u32 = 64u;
 override BITS: u32 = 8u;
@@ -37,16 +39,13 @@ struct Params {
 // table_main: the op's run-time failure flag (GpuOpCtx::status).
 @group(0) @binding(4) var<storage, read_write> status: array<atomic<u32>>;
 
+// Always 0 (`Params::pad`): shaders/common/unfused.wgsl.
+fn fuse_guard() -> u32 {
+    return p.pad;
+}
+
 const SQRT1_2: f32 = 0.70710678118654752;
 const SQRT_2_OVER_PI: f32 = 0.79788456080286536;
-
-// erfc(z) for z >= 0: Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
-fn erfc_nonneg(z: f32) -> f32 {
-    let t = 1.0 / (1.0 + 0.3275911 * z);
-    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
-        + t * (-1.453152027 + t * 1.061405429))));
-    return poly * exp(-z * z);
-}
 
 // The correctly rounded square root of an f32 (as bits), so the CPU's bits: the significand
 // scaled to 51–52 bits (an even power of two), its integer square root by the bitwise method
@@ -92,22 +91,18 @@ fn f32_sqrt(a: u32) -> u32 {
     return round_pack32(0u, exp, sig);
 }
 
-// 0.5·x·erfc(−x/√2): erfc of a negative argument as 2 − erfc(|z|).
+// `reference_ops::Gelu`'s Eigen expression: (0.5·x)·erfc(x·(−√½)) with Eigen's erfc, `1/x²`
+// divided (shaders/common/eigen_act.wgsl); the reference's bits.
 fn gelu(v: f32) -> f32 {
-    let z = -v * SQRT1_2;
-    var c: f32;
-    if (z >= 0.0) {
-        c = erfc_nonneg(z);
-    } else {
-        c = 2.0 - erfc_nonneg(-z);
-    }
-    return 0.5 * v * c;
+    return (0.5 * v) * eigen_erfc(v * -SQRT1_2);
 }
 
-// 0.5·x·(1 + tanh(u)) is x·sigmoid(2u): no tanh overflow, no cancellation.
+// (0.5·x)·(1 + tanh(√(2/π)·(x + 0.044715·(x·x·x)))) with Eigen's fast tanh: the reference's
+// bits.
 fn gelu_approximate(v: f32) -> f32 {
-    let u = SQRT_2_OVER_PI * (v + 0.044715 * v * v * v);
-    return v / (1.0 + exp(-2.0 * u));
+    let cube = unfused(unfused(v * v) * v);
+    let inner = unfused(0.044715 * cube) + v;
+    return (0.5 * v) * (1.0 + eigen_tanh(unfused(SQRT_2_OVER_PI * inner)));
 }
 
 // LOG: the device's `log` on positive finite values (not the CPU's `logf` bits: within

@@ -72,3 +72,47 @@ fn eigen_tanh(v: f32) -> f32 {
     qd = unfused(qd * x2) + 1.0;
     return eigen_div(unfused(x3 * pn) + x, qd);
 }
+
+// `generic_fast_erfc<float>` with a correctly rounded `1/x²` (LiteRT's build; the converter's
+// takes the CPU's `rcpps`, which a GPU cannot reproduce): twin of `erfc(x, Recip::Divide)`.
+// x² − fl(x²) exactly by Dekker's product (every step unfused). Below
+// exp(-87) the CPU's subnormals may be flushed here (GELU inputs below about -13).
+fn eigen_erfc(x_in: f32) -> f32 {
+    var x = x_in;
+    if (!eigen_is_nan(x)) {
+        x = clamp(x, -11.0, 11.0);
+    }
+    let x2 = unfused(x * x);
+    var small = bitcast<f32>(0x3a1345eau);
+    small = unfused(small * x2) + bitcast<f32>(0xbba10415u);
+    small = unfused(small * x2) + bitcast<f32>(0x3cdac9b8u);
+    small = unfused(small * x2) + bitcast<f32>(0xbde703beu);
+    small = unfused(small * x2) + bitcast<f32>(0x3ec09330u);
+    small = unfused(small * x2) + bitcast<f32>(0xbf906ebau);
+    small = unfused(x * small) + 1.0;
+    if (!(1.0 < x2)) {
+        return small;
+    }
+    // x = x_hi + x_lo with 12 significant bits each (a truncating split: Veltkamp's
+    // rounding split `(x − 4097x) + 4097x` is what a compiler may fold to x).
+    let x_hi = bitcast<f32>(bitcast<u32>(x) & 0xfffff000u);
+    let x_lo = x - x_hi;
+    var x2_lo = unfused(x_hi * x_hi) - x2;
+    x2_lo = unfused(x_hi * x_lo) + x2_lo;
+    x2_lo = unfused(x_lo * x_hi) + x2_lo;
+    x2_lo = unfused(x_lo * x_lo) + x2_lo;
+    let e = eigen_pexp(-x2);
+    let z = e - unfused(e * x2_lo);
+    let q2 = eigen_div(1.0, x2);
+    var num = bitcast<f32>(0x3dd10feeu);
+    num = unfused(num * q2) + bitcast<f32>(0x3edbc0fau);
+    num = unfused(num * q2) + bitcast<f32>(0x3ea5c7e8u);
+    num = unfused(num * q2) + bitcast<f32>(0x3d5d11b8u);
+    var den = bitcast<f32>(0x3c8d5364u);
+    den = unfused(den * q2) + bitcast<f32>(0x3ec861ddu);
+    den = unfused(den * q2) + 1.0;
+    den = unfused(den * q2) + bitcast<f32>(0x3f1f29dbu);
+    den = unfused(den * q2) + bitcast<f32>(0x3dc3eae4u);
+    let r = eigen_div(num, unfused(x * den));
+    return unfused(z * r) + select(0.0, 2.0, x < 0.0);
+}

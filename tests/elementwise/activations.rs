@@ -348,3 +348,69 @@ fn float_transcendentals_stay_within_tolerance_on_a_dense_sweep() -> litequant::
     }
     Ok(())
 }
+
+/// Eigen's forms on the GPU give the CPU's bits over a dense sweep of [-40, 40], values near
+/// 0 and the special values: float GELU (both forms) in the reference's order, LOGISTIC and
+/// TANH in the converter's (`shaders/common/eigen_act.wgsl`). Inputs whose CPU result is
+/// subnormal are left out (a GPU may flush them).
+#[test]
+fn eigen_forms_are_the_cpu_bits_on_a_dense_sweep() -> litequant::Result<()> {
+    let Some(h) = Harness::new("eigen_forms_are_the_cpu_bits_on_a_dense_sweep")? else {
+        return Ok(());
+    };
+    let mut x: Vec<f32> = (0..160_001).map(|i| -40.0 + i as f32 * 0.0005).collect();
+    x.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 1e-6));
+    x.extend([
+        f32::MAX,
+        f32::MIN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-30,
+    ]);
+    let shape = [x.len()];
+    let input = Tensor::from_f32(&shape, &x)?;
+    let converter = h
+        .engine
+        .clone()
+        .with_float_order(litequant::FloatOrder::Converter);
+    let cases: [(Op, bool); 4] = [
+        (Op::Gelu { approximate: false }, false),
+        (Op::Gelu { approximate: true }, false),
+        (Op::Logistic, true),
+        (Op::Tanh, true),
+    ];
+    for (op, in_converter_order) in cases {
+        let m = one_op(
+            op.clone(),
+            vec![
+                tensor("x", DType::F32, &shape, None),
+                tensor("y", DType::F32, &shape, None),
+            ],
+            1,
+        );
+        let inputs = std::slice::from_ref(&input);
+        let (got, want) = if in_converter_order {
+            let want = litequant::ConverterFloatEngine.prepare(&m)?.run(inputs)?;
+            (converter.prepare(&m)?.run(inputs)?, want)
+        } else {
+            let want = litequant::ReferenceEngine.prepare(&m)?.run(inputs)?;
+            (h.gpu(&m, inputs)?, want)
+        };
+        let (g, w) = (got[0].as_f32().unwrap(), want[0].as_f32().unwrap());
+        let bad: Vec<usize> = (0..x.len())
+            .filter(|&i| w[i] == 0.0 || w[i].is_normal() || w[i].is_nan() || w[i].is_infinite())
+            .filter(|&i| g[i].to_bits() != w[i].to_bits() && !(g[i].is_nan() && w[i].is_nan()))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{op:?}: {} of {} differ, first x = {:e}: gpu {:e}, cpu {:e}",
+            bad.len(),
+            x.len(),
+            x[bad[0]],
+            g[bad[0]],
+            w[bad[0]]
+        );
+    }
+    Ok(())
+}
