@@ -169,7 +169,7 @@ fn blocking(k: i64, m: i64, n: i64, threads: i64, by_col: bool, c: Caches) -> Bl
 fn heuristic(mut k: i64, mut m: i64, mut n: i64, threads: i64, c: Caches) -> (i64, i64, i64) {
     let kdiv = MR * 4 + NR * 4;
     let ksub = MR * NR * 4;
-    let k_cache = ((c.l1 - ksub) / kdiv).min(320).max(8);
+    let k_cache = ((c.l1 - ksub) / kdiv).clamp(8, 320);
     if k_cache < k {
         k = k_cache - k_cache % 8;
     }
@@ -234,7 +234,7 @@ fn total_cost(output_size: f64, c: Cost) -> f64 {
 fn num_threads(output_size: f64, c: Cost) -> i64 {
     let cost = total_cost(output_size, c);
     let threads = ((cost - 100_000.0) / 100_000.0 + 0.9).min(f64::from(i32::MAX));
-    (threads as i64).max(1).min(POOL_THREADS)
+    (threads as i64).clamp(1, POOL_THREADS)
 }
 
 /// `costPerCoeff(true)` of the left-hand side (a map of the filter: one float loaded).

@@ -90,7 +90,7 @@ impl Geom {
             && self.filter_w == self.in_w
             && self.pad_h == 0
             && self.pad_w == 0;
-        !(one_by_one && unit_stride) && !whole_input
+        !(whole_input || one_by_one && unit_stride)
     }
 
     /// The input row under filter row `fy` for output row `oy`, or `None` outside the image.
