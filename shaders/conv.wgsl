@@ -76,6 +76,16 @@ struct Params {
     ord_cols: u32,
     ord_mode: u32,
     ord_kc: u32,
+    // Modes 3 and 4 (the contraction on several threads, `eigen_threads.rs`): the blocking
+    // (mode 4: of the full depth ranges), the number of depth ranges (mode 4, at most 4,
+    // `ord_kc` their size), the last range's blocking.
+    ord_bkc: u32,
+    ord_bm: u32,
+    ord_bn: u32,
+    ord_blocks: u32,
+    ord_lkc: u32,
+    ord_lbm: u32,
+    ord_lbn: u32,
 }
 
 // Invocations per workgroup, WG_M of them along pixels (WG_N = WG / WG_M along channels).
@@ -440,8 +450,9 @@ fn conv_f32(
 
 // ---- float32 in the converter's order ------------------------------------------------
 //
-// `optimized_ops::Conv`: im2col, then Eigen's GEMM with one row per output channel (the
-// filter, row-major) and one column per output pixel (`ConvF32::run_im2col_gemm`). Outputs
+// `multithreaded_ops::Conv` (or, dilated, `optimized_ops::Conv`): Eigen's product with one
+// row per output channel (the filter, row-major) and one column per output pixel
+// (`ConvF32::run_im2col_gemm`), on one thread or several (modes 3 and 4). Outputs
 // in channels from `ord_row0` (out_c rounded down to 16) and in columns within the blocks of
 // four are the ones whose order is not the plain one that `conv_f32` used; one invocation
 // each, channels fastest.
@@ -489,7 +500,13 @@ fn conv_f32_converter(
     ord_channel0 = (oc / p.per_group) * p.filter_in_c;
     ord_filter = oc * p.k;
     var dot: f32;
-    if (p.ord_mode == 2u) {
+    if (p.ord_mode == 3u) {
+        dot = eigen_blocked(0u, p.k, p.ord_bkc, p.ord_bm, p.ord_bn, oc, p.out_c, m, p.m);
+    } else if (p.ord_mode == 4u) {
+        dot = eigen_inner_dim(p.k, p.ord_kc, p.ord_blocks,
+            vec3<u32>(p.ord_bkc, p.ord_bm, p.ord_bn), vec3<u32>(p.ord_lkc, p.ord_lbm, p.ord_lbn),
+            oc, p.out_c, m, p.m);
+    } else if (p.ord_mode == 2u) {
         dot = eigen_colmajor_gemv(p.k, p.ord_kc);
     } else if (p.ord_mode == 1u) {
         dot = eigen_product_dot(p.k, p.ord_kc, oc, p.out_c, m, p.m);

@@ -4,6 +4,8 @@
 Run from the repository root:
 
     tools/.venv/bin/python tools/make_converter_float_goldens.py
+    tools/.venv/bin/python tools/make_converter_float_goldens.py NAME...  # only these
+                                                                        # EXTRA models
 
 The converter's calibrator (tensorflow/lite/python/optimize/calibrator.py) runs
 the float model on the TFLite interpreter *built into the TensorFlow wheel*,
@@ -51,6 +53,7 @@ os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import json
 import pathlib
+import sys
 import warnings
 
 import numpy as np
@@ -151,6 +154,13 @@ def _conv(cin, cout, k, seed):
     return lambda x: tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + b)
 
 
+def _conv_s(cin, cout, k, stride, padding, seed):
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.uniform(-0.3, 0.3, (k, k, cin, cout)).astype(np.float32))
+    b = tf.constant(rng.uniform(-0.5, 0.5, cout).astype(np.float32))
+    return lambda x: tf.nn.conv2d(x, w, stride, padding) + b
+
+
 def _fc(k, units, seed):
     rng = np.random.default_rng(seed)
     w = tf.constant(rng.uniform(-0.3, 0.3, (k, units)).astype(np.float32))
@@ -207,6 +217,25 @@ EXTRA = {
     "kc_conv3x3_56x20": ([1, 4, 5, 56], _conv(56, 20, 3, 9), 2),
     "kc_fc_b5_k820_u13": ([5, 820], _fc(820, 13, 10), 2),
     "kc_tconv2x2_c410_o5": ([1, 2, 3, 410], _tconv([1, 2, 3, 410], 5, 2, 2, "VALID", 11), 2),
+    # CONV_2D contractions that Eigen's cost model runs on several threads of the pool of 4
+    # (TensorContractionThreadPool.h; m output channels, n output pixels, k depth; the
+    # machine's L1/L2/L3 as Eigen reads them: 32 KiB, 1 MiB, 320 MiB). Sharded by the
+    # depth (`inner`: partial sums over k ranges, combined by addToBuffer/addAllToBuffer):
+    # 4 ranges of 288 with m*n = 117 (a scalar tail after the packets of 8); 4 ranges of
+    # 328 (each cut at kc = 320); 3 ranges, 2 ranges; MobileNetV2's 1x1 conv m=24, k=144
+    # (on 19x19 pixels, the smallest map it shards); the transformer's 16x16 patch conv
+    # (k = 768, n = 16, m = 64).
+    "mt_inner4_conv3x3_c128_o13": ([1, 3, 3, 128], _conv(128, 13, 3, 15), 2),
+    "mt_inner4_conv3x3_c144_o7": ([1, 3, 3, 144], _conv(144, 7, 3, 16), 2),
+    "mt_inner3_conv3x3_c28_o5": ([1, 7, 7, 28], _conv(28, 5, 3, 17), 2),
+    "mt_inner2_conv3x3_c16_o5": ([1, 12, 12, 16], _conv(16, 5, 3, 18), 2),
+    "mt_inner2_conv1x1_c144_o24": ([1, 19, 19, 144], _conv(144, 24, 1, 19), 1),
+    "mt_inner4_patch16_c3_o64": ([1, 64, 64, 3], _conv_s(3, 64, 16, 16, "VALID", 20), 1),
+    # Sharded by row (many channels, few pixels): row blocks of 36 (not a multiple of 16:
+    # the kernel's row paths restart in each block).
+    "mt_row4_conv3x3_c32_o144": ([1, 7, 7, 32], _conv(32, 144, 3, 21), 1),
+    # Sharded by column, 4 threads: kc = 320 (324 = 320 + 4), column blocks of 28.
+    "mt_col4_conv3x3_c36_o12": ([1, 10, 10, 36], _conv(36, 12, 3, 22), 2),
     # SOFTMAX (optimized_ops::Softmax: Eigen's pexp, redux sum, product by the inverse).
     "softmax_7x37_s30": ([7, 37], _softmax(30.0)),
     "softmax_3x200_s120": ([3, 200], _softmax(120.0)),
@@ -228,6 +257,18 @@ def make_extra(name, shape, fn, n=6):
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    only = sys.argv[1:]
+    if only:
+        # Regenerate only these EXTRA models; merge their ranges into ranges.json.
+        ranges = json.loads((OUT / "ranges.json").read_text())
+        for name in only:
+            shape, fn, *n = EXTRA[name]
+            path, samples = make_extra(name, shape, fn, *n)
+            npz_fixed.write_npz(OUT / f"{name}.npz", run(path, samples))
+            ranges[f"converter_float/{name}.tflite"] = calibrated_ranges(path, samples)
+        (OUT / "ranges.json").write_text(json.dumps(ranges, indent=1, sort_keys=True) + "\n")
+        print(f"{len(only)} models regenerated")
+        return
     ranges = {}
     digits = np.load(FIX / "digits_calib.npy")
     for name in ("cnn", "mlp"):

@@ -135,3 +135,51 @@ fn gebp_dot(k0: u32, depth: u32, row: u32, rows: u32, col: u32, cols: u32) -> f3
     }
     return total;
 }
+
+// `blocked_dot` (src/reference/eigen_threads.rs): steps `k0 .. k1` of output (row, col) of a
+// `rows` x `cols` product cut into blocks of `mc` rows and `nc` columns: per depth slice of
+// `kc`, the kernel's sum over the output's block (its row and column paths restart in each
+// block) added to the zeroed result in order.
+fn eigen_blocked(k0: u32, k1: u32, kc: u32, mc: u32, nc: u32, row: u32, rows: u32, col: u32, cols: u32) -> f32 {
+    let r0 = row / mc * mc;
+    let c0 = col / nc * nc;
+    let brows = min(mc, rows - r0);
+    let bcols = min(nc, cols - c0);
+    var c = 0.0;
+    // Counted by blocks (Eigen's kc is at least 1; WGSL's x / 0 is x, so it ends anyway): a loop
+    // form that ends by construction (src/gpu/loops.rs).
+    let blocks = (k1 - k0 + kc - 1u) / kc;
+    for (var b = 0u; b < blocks; b++) {
+        let ks = k0 + b * kc;
+        c += gebp_dot(ks, min(kc, k1 - ks), row - r0, brows, col - c0, bcols);
+    }
+    return c;
+}
+
+// `sharded_dot` for `Sharding::InnerDim` with at most 4 depth ranges of `block` (the pool's 4
+// threads): each range summed with its blocking (`full`, the last one `last`: kc, mc, nc);
+// four ranges added as `addAllToBuffer` does — `(s0 + s1) + (s2 + s3)` where the output falls
+// in the packets of 8 of the column-major buffer, `s0 + ((s1 + s2) + s3)` in its scalar tail
+// — fewer one after another.
+fn eigen_inner_dim(depth: u32, block: u32, blocks: u32, full: vec3<u32>, last: vec3<u32>, row: u32, rows: u32, col: u32, cols: u32) -> f32 {
+    var s = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    for (var i = 0u; i < blocks; i++) {
+        let k0 = i * block;
+        var b = full;
+        if (i + 1u == blocks) {
+            b = last;
+        }
+        s[i] = eigen_blocked(k0, min(k0 + block, depth), b.x, b.y, b.z, row, rows, col, cols);
+    }
+    if (blocks == 4u) {
+        if (row + col * rows >= rows * cols / 8u * 8u) {
+            return s[0] + ((s[1] + s[2]) + s[3]);
+        }
+        return (s[0] + s[1]) + (s[2] + s[3]);
+    }
+    var d = s[0];
+    for (var i = 1u; i < blocks; i++) {
+        d += s[i];
+    }
+    return d;
+}

@@ -75,6 +75,112 @@ pub fn converter_l1d_cache() -> usize {
 
 static HOST_L1D: OnceLock<usize> = OnceLock::new();
 
+/// The L2 and L3 sizes set with [`set_converter_l2_l3_cache`]; 0 when none is set.
+static CONVERTER_L2: AtomicUsize = AtomicUsize::new(0);
+static CONVERTER_L3: AtomicUsize = AtomicUsize::new(0);
+static HOST_L2_L3: OnceLock<(usize, usize)> = OnceLock::new();
+
+/// Sets the L2 and L3 cache sizes (bytes) that [`super::FloatOrder::Converter`] assumes the
+/// converter ran with, or `None` to go back to the default: the environment variables
+/// `LITEQUANT_CONVERTER_L2` and `LITEQUANT_CONVERTER_L3` (bytes) if set, else this CPU's as
+/// Eigen reads them.
+///
+/// When Eigen's cost model spreads a CONV_2D's tensor contraction over the calibrator's
+/// threads, its blocking of rows and columns follows the L2 and L3 sizes (each thread's
+/// share of L2 for the columns, of L3 for the rows), and with it the order of the sums.
+pub fn set_converter_l2_l3_cache(bytes: Option<(usize, usize)>) {
+    let (l2, l3) = bytes.unwrap_or((0, 0));
+    CONVERTER_L2.store(l2, Ordering::Relaxed);
+    CONVERTER_L3.store(l3, Ordering::Relaxed);
+}
+
+/// The L2 and L3 cache sizes (bytes) the converter order assumes: those set with
+/// [`set_converter_l2_l3_cache`], else `LITEQUANT_CONVERTER_L2` / `LITEQUANT_CONVERTER_L3`,
+/// else this CPU's as Eigen's `queryCacheSizes` reads them (Intel: leaf 4's level-2 and
+/// level-3 caches; AMD: leaf 0x8000_0006, ECX bits 31–16 in KiB for L2 and
+/// `(EDX & 0x0FFF_C000) >> 18` units of 512 KiB for L3 — Eigen's mask, which drops EDX's top
+/// four bits), else Eigen's x86 defaults of 256 KiB and 2 MiB.
+pub fn converter_l2_l3_cache() -> (usize, usize) {
+    let (l2, l3) = (
+        CONVERTER_L2.load(Ordering::Relaxed),
+        CONVERTER_L3.load(Ordering::Relaxed),
+    );
+    if l2 > 0 && l3 > 0 {
+        return (l2, l3);
+    }
+    *HOST_L2_L3.get_or_init(|| {
+        let env = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&v| v > 0)
+        };
+        let (cpu_l2, cpu_l3) = cpuid_l2_l3();
+        (
+            env("LITEQUANT_CONVERTER_L2")
+                .or(cpu_l2)
+                .unwrap_or(256 * 1024),
+            env("LITEQUANT_CONVERTER_L3")
+                .or(cpu_l3)
+                .unwrap_or(2 * 1024 * 1024),
+        )
+    })
+}
+
+/// Eigen's `queryCacheSizes` for the L2 and L3 caches (`None` where it finds none).
+#[cfg(target_arch = "x86_64")]
+#[allow(unused_unsafe)]
+fn cpuid_l2_l3() -> (Option<usize>, Option<usize>) {
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
+    let some = |v: usize| (v > 0).then_some(v);
+    // SAFETY (Rust before 1.89): CPUID is available on every x86-64 processor.
+    let vendor = unsafe { __cpuid(0) };
+    let amd = matches!(
+        (vendor.ebx, vendor.edx, vendor.ecx),
+        (0x6874_7541, 0x6974_6e65, 0x444d_4163) | (0x6944_4d41, 0x7465_6273, 0x2172_6574)
+    );
+    if amd {
+        // SAFETY: as above; leaves past the maximum return zeros, checked first.
+        let max_ext = unsafe { __cpuid(0x8000_0000) }.eax;
+        if max_ext < 0x8000_0006 {
+            return (None, None);
+        }
+        let r = unsafe { __cpuid(0x8000_0006) };
+        let l2 = (r.ecx >> 16) as usize * 1024;
+        let l3 = ((r.edx & 0x0fff_c000) >> 18) as usize * 512 * 1024;
+        return (some(l2), some(l3));
+    }
+    if vendor.eax < 4 {
+        return (None, None);
+    }
+    let (mut l2, mut l3) = (0, 0);
+    for id in 0..16 {
+        // SAFETY: as above; leaf 4 is supported (max standard leaf >= 4).
+        let r = unsafe { __cpuid_count(4, id) };
+        let kind = r.eax & 0x0f;
+        if kind == 0 {
+            break;
+        }
+        if kind == 1 || kind == 3 {
+            let ways = ((r.ebx >> 22) & 0x3ff) as usize + 1;
+            let partitions = ((r.ebx >> 12) & 0x3ff) as usize + 1;
+            let line = (r.ebx & 0xfff) as usize + 1;
+            let sets = r.ecx as usize + 1;
+            match (r.eax & 0xe0) >> 5 {
+                2 => l2 = ways * partitions * line * sets,
+                3 => l3 = ways * partitions * line * sets,
+                _ => {}
+            }
+        }
+    }
+    (some(l2), some(l3))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpuid_l2_l3() -> (Option<usize>, Option<usize>) {
+    (None, None)
+}
+
 /// Eigen's `queryCacheSizes` for the L1 data cache (`None` where it finds none).
 #[cfg(target_arch = "x86_64")]
 #[allow(unused_unsafe)] // CPUID's intrinsics became safe after the crate's minimum Rust

@@ -17,7 +17,8 @@
 //! - CONV_2D: undilated, `multithreaded_ops::Conv` (the calibrator's interpreter runs several
 //!   threads): Eigen's tensor contraction of the filter, one row per output channel, with
 //!   one column per output pixel — its column-major GEMV for one pixel, else its GEMM
-//!   kernel ([`eigen_conv_dot`]); dilated, `optimized_ops::Conv` (im2col, `cpu_backend_gemm`:
+//!   kernel ([`eigen_conv_dot`]), on one thread or, as Eigen's cost model decides, sharded
+//!   over the pool's threads by rows, columns or depth (`eigen_threads`); dilated, `optimized_ops::Conv` (im2col, `cpu_backend_gemm`:
 //!   [`eigen_product_dot`]). The bias after. Depths over
 //!   Eigen's cache blocking `kc` (400 with a 32 KiB L1 data cache, [`eigen_kc`]) are summed
 //!   block by block, so the result depends on the L1 size of the machine the converter ran
@@ -60,7 +61,10 @@
 //! ops) or their outputs take fixed or inherited parameters (pooling, reshapes).
 
 pub(crate) use super::eigen_cache::eigen_kc;
-pub use super::eigen_cache::{converter_l1d_cache, set_converter_l1d_cache};
+pub use super::eigen_cache::{
+    converter_l1d_cache, converter_l2_l3_cache, set_converter_l1d_cache, set_converter_l2_l3_cache,
+};
+pub(crate) use super::eigen_threads::{sharded_dot, sharding, Blocking, Sharding};
 
 /// Which summation order the float32 kernels follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -230,27 +234,28 @@ pub(crate) fn eigen_product_dot(
     }
 }
 
-/// One output of a float CONV_2D product as the converter's calibrator computes it. The
-/// calibrator runs the interpreter at its default thread count, so an undilated CONV_2D takes
-/// `multithreaded_ops::Conv` (conv.cc's `supports_multithreaded_kernel`): Eigen's tensor
-/// contraction of the filter (`[out_c, depth]`, the left-hand side) with the image patches,
-/// on a thread pool of 4. One output pixel makes it the contraction's GEMV, Eigen's
-/// column-major `general_matrix_vector_product` ([`eigen_colmajor_gemv`]); otherwise its
-/// GEMM kernel with the same blocking as [`eigen_gemm_dot`], as long as Eigen's cost model
-/// keeps the contraction on one thread (larger contractions are split over threads in an
-/// order not emulated: docs/ops.md). A dilated CONV_2D runs im2col and `cpu_backend_gemm`
-/// ([`eigen_product_dot`]).
+/// One output of a float CONV_2D product as the converter's calibrator computes it, summed
+/// as [`conv_sum`] decided for the whole convolution. The calibrator runs the interpreter at
+/// its default thread count, so an undilated CONV_2D takes `multithreaded_ops::Conv`
+/// (conv.cc's `supports_multithreaded_kernel`): Eigen's tensor contraction of the filter
+/// (`[out_c, depth]`, the left-hand side) with the image patches, on a thread pool of 4.
+/// On one thread: with one output pixel the contraction's GEMV, Eigen's column-major
+/// `general_matrix_vector_product` ([`eigen_colmajor_gemv`]); otherwise its GEMM kernel with
+/// the same blocking as [`eigen_gemm_dot`]. When Eigen's cost model spreads it over threads,
+/// the thread pool's blocking or its sharding of the depth (`eigen_threads`). A dilated
+/// CONV_2D runs im2col and `cpu_backend_gemm` ([`eigen_product_dot`]).
 pub(crate) fn eigen_conv_dot(
+    sum: &ConvSum,
     a: &[f32],
     b: &[f32],
     (row, rows): (usize, usize),
     (col, cols): (usize, usize),
-    dilated: bool,
 ) -> f32 {
-    match conv_sum(a.len().min(b.len()), rows, cols, dilated) {
+    match sum {
         ConvSum::Product => eigen_product_dot(a, b, (row, rows), (col, cols)),
         ConvSum::ColumnGemv { .. } => eigen_colmajor_gemv(a, b, rows),
         ConvSum::Gemm { .. } => eigen_gemm_dot(a, b, (row, rows), (col, cols)),
+        ConvSum::Threads(s) => sharded_dot(a, b, (row, rows), (col, cols), s),
     }
 }
 
@@ -265,21 +270,34 @@ pub(crate) enum ConvSum {
     /// One output pixel: the tensor contraction's column-major GEMV, in column blocks of
     /// `block` ([`colmajor_gemv_block`]).
     ColumnGemv { block: usize },
-    /// The contraction's GEMM kernel, depth blocks of `kc` ([`eigen_kc`]).
+    /// The contraction's GEMM kernel on one thread, depth blocks of `kc` ([`eigen_kc`]).
     Gemm { kc: usize },
+    /// The contraction on several threads (never [`Sharding::Sequential`]).
+    Threads(Sharding),
 }
 
-pub(crate) fn conv_sum(depth: usize, rows: usize, cols: usize, dilated: bool) -> ConvSum {
+/// [`ConvSum`] of a CONV_2D: `patches` is false where `multithreaded_ops::Conv` contracts
+/// the input itself (1×1 filters at stride 1, and filters covering the unpadded input), true
+/// where it contracts the image patches (`SpatialConvolution`), which Eigen's cost model
+/// prices higher.
+pub(crate) fn conv_sum(
+    depth: usize,
+    rows: usize,
+    cols: usize,
+    dilated: bool,
+    patches: bool,
+) -> ConvSum {
     if dilated {
-        ConvSum::Product
-    } else if cols == 1 {
-        ConvSum::ColumnGemv {
+        return ConvSum::Product;
+    }
+    match sharding(rows, cols, depth, patches) {
+        Sharding::Sequential if cols == 1 => ConvSum::ColumnGemv {
             block: colmajor_gemv_block(depth, rows),
-        }
-    } else {
-        ConvSum::Gemm {
+        },
+        Sharding::Sequential => ConvSum::Gemm {
             kc: eigen_kc(depth, rows, cols),
-        }
+        },
+        s => ConvSum::Threads(s),
     }
 }
 
@@ -352,7 +370,12 @@ pub(crate) fn eigen_gemm_dot(
 }
 
 /// One `kc` block of [`eigen_gemm_dot`]: the sum over the block in the kernel's order.
-fn gebp_dot(a: &[f32], b: &[f32], (row, rows): (usize, usize), (col, cols): (usize, usize)) -> f32 {
+pub(crate) fn gebp_dot(
+    a: &[f32],
+    b: &[f32],
+    (row, rows): (usize, usize),
+    (col, cols): (usize, usize),
+) -> f32 {
     let depth = a.len().min(b.len());
     let seq = |from: usize, to: usize, mut acc: f32| {
         for k in from..to {

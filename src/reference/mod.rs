@@ -14,6 +14,7 @@ pub(crate) mod conv;
 pub(crate) mod densify;
 mod eigen_cache;
 pub(crate) mod eigen_math;
+mod eigen_threads;
 pub(crate) mod elementwise;
 mod float_order;
 pub(crate) mod fold;
@@ -35,8 +36,11 @@ use crate::{Error, Result, Tensor};
 use reduce_generic::ReduceKind;
 
 pub(crate) use common::OpCtx;
-pub(crate) use float_order::{conv_sum, eigen_kc, ConvSum};
-pub use float_order::{converter_l1d_cache, set_converter_l1d_cache, FloatOrder};
+pub(crate) use float_order::{conv_sum, eigen_kc, Blocking, ConvSum, Sharding};
+pub use float_order::{
+    converter_l1d_cache, converter_l2_l3_cache, set_converter_l1d_cache, set_converter_l2_l3_cache,
+    FloatOrder,
+};
 
 /// A prepared operator: computes its outputs from its inputs.
 ///

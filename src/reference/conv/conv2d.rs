@@ -5,7 +5,7 @@ use crate::model::{Conv2DOptions, DType};
 use crate::Result;
 
 use super::super::common::{clamp_like_cpp, Epilogue};
-use super::super::float_order::eigen_conv_dot;
+use super::super::float_order::{conv_sum, eigen_conv_dot};
 use super::super::{FloatOrder, Kernel, OpCtx};
 use super::{
     conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
@@ -181,6 +181,7 @@ impl ConvF32 {
         let depth = g.filter_h * g.filter_w * s.filter_in_c;
         let pixels = g.batches * g.out_h * g.out_w;
         let dilated = g.dilation_h != 1 || g.dilation_w != 1;
+        let sum = conv_sum(depth, g.out_c, pixels, dilated, g.contracts_patches());
         let mut patch = vec![0.0f32; depth];
         for b in 0..g.batches {
             for oy in 0..g.out_h {
@@ -195,8 +196,7 @@ impl ConvF32 {
                             s.for_each_tap((b, oy, ox, oc), |x, w| patch[w - base] = input[x]);
                         }
                         let row = &filter[s.filter_offset(oc, 0, 0)..][..depth];
-                        let total =
-                            eigen_conv_dot(row, &patch, (oc, g.out_c), (col, pixels), dilated);
+                        let total = eigen_conv_dot(&sum, row, &patch, (oc, g.out_c), (col, pixels));
                         let bias_value = bias.map_or(0.0, |v| v[oc]);
                         output[g.out_offset(b, oy, ox) + oc] =
                             clamp_like_cpp(total + bias_value, lo, hi);

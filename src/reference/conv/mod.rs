@@ -78,6 +78,21 @@ pub(crate) struct Geom {
 }
 
 impl Geom {
+    /// Whether the calibrator's `multithreaded_ops::Conv` contracts the filter with the
+    /// input's image patches (`SpatialConvolution`) rather than with the input itself, as it
+    /// does for 1×1 filters at stride 1 and for filters covering the unpadded input
+    /// (`multithreaded_conv.h`'s `EigenTensorConvFunctor`): Eigen's cost model prices the
+    /// patches higher, which can change the threads it uses.
+    pub fn contracts_patches(&self) -> bool {
+        let one_by_one = self.filter_h == 1 && self.filter_w == 1;
+        let unit_stride = self.stride_h == 1 && self.stride_w == 1;
+        let whole_input = self.filter_h == self.in_h
+            && self.filter_w == self.in_w
+            && self.pad_h == 0
+            && self.pad_w == 0;
+        !(whole_input || one_by_one && unit_stride)
+    }
+
     /// The input row under filter row `fy` for output row `oy`, or `None` outside the image.
     #[inline]
     pub fn in_y(&self, oy: usize, fy: usize) -> Option<usize> {

@@ -8,8 +8,8 @@ use super::{
 };
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape, HybridScales};
-use crate::reference::ConvSum;
 use crate::reference::FloatOrder;
+use crate::reference::{Blocking, ConvSum, Sharding};
 use crate::Result;
 
 /// CONV_2D in int8, float32 or hybrid (float32 input, int8 weights).
@@ -130,22 +130,32 @@ fn params(s: &ConvShape, gemm: &Gemm, i: &Input, q: (i32, i32, i32), act: (f32, 
     // The fuse guard (always 0), and what `conv_f32_converter` computes.
     let c = ConverterFixup::of(g, gemm.m, gemm.k);
     w.u(0).u(c.row0).u(c.cols).u(c.mode).u(c.block);
+    let [full, last] = c.blockings;
+    w.u(full.kc).u(full.mc).u(full.nc).u(c.blocks);
+    w.u(last.kc).u(last.mc).u(last.nc);
     w
 }
 
 /// The outputs `conv_f32_converter` sums again in the converter's order (`eigen_conv_dot`):
 /// those the tiled GEMM's plain order gets wrong. Without depth blocking those are the
 /// channels past the blocks of 16 in the pixels within the blocks of four; a product deeper
-/// than `kc` (summed block by block), with one pixel (a GEMV) or, dilated, with one channel
-/// (`cpu_backend_gemm`'s GEMV) has every output in another order.
+/// than `kc` (summed block by block), with one pixel (a GEMV), dilated with one channel
+/// (`cpu_backend_gemm`'s GEMV), or spread over threads by Eigen's cost model has every output
+/// in another order.
 struct ConverterFixup {
     row0: usize,
     cols: usize,
     /// 0: Eigen's GEMM kernel; 1: `cpu_backend_gemm`'s product (dilated); 2: the tensor
-    /// contraction's column-major GEMV.
+    /// contraction's column-major GEMV; 3: the contraction on several threads, in blocks;
+    /// 4: the contraction sharded by depth.
     mode: usize,
-    /// `kc`, or (mode 2) the GEMV's column block.
+    /// `kc`, (mode 2) the GEMV's column block, or (mode 4) the depth ranges' size.
     block: usize,
+    /// Mode 3: the blocking (`kc` again, `mc`, `nc`), then 0. Mode 4: the blocking of the
+    /// full depth ranges and the number of ranges (at most 4), then the last range's
+    /// blocking.
+    blockings: [Blocking; 2],
+    blocks: usize,
 }
 
 impl ConverterFixup {
@@ -153,12 +163,36 @@ impl ConverterFixup {
         let out_c = g.out_c;
         let dilated = g.dilation_h != 1 || g.dilation_w != 1;
         let kc = crate::reference::eigen_kc(depth, out_c, pixels);
-        let (mode, block) = match crate::reference::conv_sum(depth, out_c, pixels, dilated) {
+        let none = Blocking {
+            kc: 0,
+            mc: 0,
+            nc: 0,
+        };
+        let (mut blockings, mut blocks) = ([none, none], 0);
+        let sum = crate::reference::conv_sum(depth, out_c, pixels, dilated, g.contracts_patches());
+        let (mode, block) = match sum {
             ConvSum::Product => (1, kc),
             ConvSum::ColumnGemv { block } => (2, block),
             ConvSum::Gemm { kc } => (0, kc),
+            ConvSum::Threads(Sharding::Parallel(b)) => {
+                blockings[0] = b;
+                (3, b.kc)
+            }
+            ConvSum::Threads(Sharding::InnerDim {
+                block,
+                blocks: n,
+                full,
+                last,
+            }) => {
+                // The pool's 4 threads make at most 4 ranges (`blockSize`).
+                blockings = [full, last];
+                blocks = n.min(4);
+                (4, block)
+            }
+            // `conv_sum` gives `Gemm`/`ColumnGemv` for one thread.
+            ConvSum::Threads(Sharding::Sequential) => (0, kc),
         };
-        let whole = kc < depth || pixels == 1 || (dilated && out_c == 1);
+        let whole = kc < depth || pixels == 1 || (dilated && out_c == 1) || mode >= 3;
         let (row0, cols) = if whole {
             (0, pixels)
         } else {
@@ -169,6 +203,8 @@ impl ConverterFixup {
             cols,
             mode,
             block,
+            blockings,
+            blocks,
         }
     }
 
