@@ -127,6 +127,16 @@ pub fn converter_l2_l3_cache() -> (usize, usize) {
     })
 }
 
+/// Whether CPUID leaf 0 names AMD ("AuthenticAMD", or "AMDisbetter!"), for which Eigen reads
+/// the cache sizes from the extended leaves.
+#[cfg(target_arch = "x86_64")]
+fn is_amd(vendor: &std::arch::x86_64::CpuidResult) -> bool {
+    matches!(
+        (vendor.ebx, vendor.edx, vendor.ecx),
+        (0x6874_7541, 0x6974_6e65, 0x444d_4163) | (0x6944_4d41, 0x7465_6273, 0x2172_6574)
+    )
+}
+
 /// Eigen's `queryCacheSizes` for the L2 and L3 caches (`None` where it finds none).
 #[cfg(target_arch = "x86_64")]
 #[allow(unused_unsafe)]
@@ -135,10 +145,7 @@ fn cpuid_l2_l3() -> (Option<usize>, Option<usize>) {
     let some = |v: usize| (v > 0).then_some(v);
     // SAFETY (Rust before 1.89): CPUID is available on every x86-64 processor.
     let vendor = unsafe { __cpuid(0) };
-    let amd = matches!(
-        (vendor.ebx, vendor.edx, vendor.ecx),
-        (0x6874_7541, 0x6974_6e65, 0x444d_4163) | (0x6944_4d41, 0x7465_6273, 0x2172_6574)
-    );
+    let amd = is_amd(&vendor);
     if amd {
         // SAFETY: as above; leaves past the maximum return zeros, checked first.
         let max_ext = unsafe { __cpuid(0x8000_0000) }.eax;
@@ -188,10 +195,7 @@ fn cpuid_l1d() -> Option<usize> {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
     // SAFETY (Rust before 1.89): CPUID is available on every x86-64 processor.
     let vendor = unsafe { __cpuid(0) };
-    let amd = matches!(
-        (vendor.ebx, vendor.edx, vendor.ecx),
-        (0x6874_7541, 0x6974_6e65, 0x444d_4163) | (0x6944_4d41, 0x7465_6273, 0x2172_6574)
-    );
+    let amd = is_amd(&vendor);
     if amd {
         // SAFETY: as above; leaves past the maximum return zeros, checked first.
         let max_ext = unsafe { __cpuid(0x8000_0000) }.eax;

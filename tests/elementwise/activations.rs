@@ -312,6 +312,16 @@ fn prelu_matches_reference() -> litequant::Result<()> {
     Ok(())
 }
 
+/// [-40, 40] in steps of 0.0005, the neighbourhood of 0 in steps of 1e-6, the extremes and
+/// infinities, then `more`.
+fn dense_sweep(more: &[f32]) -> Vec<f32> {
+    let mut x: Vec<f32> = (0..160_001).map(|i| -40.0 + i as f32 * 0.0005).collect();
+    x.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 1e-6));
+    x.extend([f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY]);
+    x.extend_from_slice(more);
+    x
+}
+
 /// The float transcendental activations over a dense sweep of [-40, 40] and of the
 /// neighbourhood of 0 (where a `(1 - e) / (1 + e)` tanh would cancel): within tolerance.
 #[test]
@@ -320,16 +330,7 @@ fn float_transcendentals_stay_within_tolerance_on_a_dense_sweep() -> litequant::
     else {
         return Ok(());
     };
-    let mut x: Vec<f32> = (0..160_001).map(|i| -40.0 + i as f32 * 0.0005).collect();
-    x.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 1e-6));
-    x.extend([
-        f32::MAX,
-        f32::MIN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        1e-30,
-        -1e-30,
-    ]);
+    let x = dense_sweep(&[1e-30, -1e-30]);
     let shape = [x.len()];
     for op in [Op::Logistic, Op::Tanh, Op::HardSwish] {
         let m = one_op(
@@ -358,16 +359,7 @@ fn eigen_forms_are_the_cpu_bits_on_a_dense_sweep() -> litequant::Result<()> {
     let Some(h) = Harness::new("eigen_forms_are_the_cpu_bits_on_a_dense_sweep")? else {
         return Ok(());
     };
-    let mut x: Vec<f32> = (0..160_001).map(|i| -40.0 + i as f32 * 0.0005).collect();
-    x.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 1e-6));
-    x.extend([
-        f32::MAX,
-        f32::MIN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::NAN,
-        1e-30,
-    ]);
+    let x = dense_sweep(&[f32::NAN, 1e-30]);
     let shape = [x.len()];
     let input = Tensor::from_f32(&shape, &x)?;
     let converter = h
