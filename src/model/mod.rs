@@ -12,6 +12,7 @@ mod validate;
 use std::sync::Arc;
 
 pub use dtype::DType;
+pub(crate) use lint::quant_oddity;
 pub use op::{
     builtin_name, code, Activation, AddSubOptions, BatchMatMulOptions, Conv2DOptions,
     DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpaqueOptions, OtherOp, Padding,
@@ -244,6 +245,14 @@ impl Model {
     /// graph order). Reading a file runs this; passes that build models may run it too.
     pub fn validate(&self) -> crate::Result<()> {
         validate::validate(self)
+    }
+
+    /// [`Model::validate`], plus the rules LiteRT applies when a model is prepared rather
+    /// than read (a subgraph input that holds constant data): what every engine checks
+    /// before it prepares a model and the quantizer before it returns one.
+    pub fn validate_for_prepare(&self) -> crate::Result<()> {
+        validate::validate(self)?;
+        validate::check_prepare(self)
     }
 
     /// What LiteRT tolerates in this model but a careful writer would not produce: dangling
