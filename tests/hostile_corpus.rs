@@ -41,10 +41,12 @@ fn litequant(args: &[&str]) -> (Option<i32>, String) {
 fn check_run(name: &str, model: &Path, input: &str, rec: &Value, tmp: &Path) -> Vec<String> {
     let mut bad = Vec::new();
     let o = tmp.join("o.npz");
-    let (code, err) = litequant(&["run", model.to_str().unwrap(), "--input", input, "-o"]
-        .into_iter()
-        .chain([o.to_str().unwrap()])
-        .collect::<Vec<_>>());
+    let (code, err) = litequant(
+        &["run", model.to_str().unwrap(), "--input", input, "-o"]
+            .into_iter()
+            .chain([o.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
     match rec["run"].as_str().unwrap() {
         "ok" => {
             if code != Some(0) {
@@ -60,7 +62,9 @@ fn check_run(name: &str, model: &Path, input: &str, rec: &Value, tmp: &Path) -> 
         _ => {
             let want = rec["run_message"].as_str().unwrap();
             if code != Some(1) || err != want {
-                bad.push(format!("{name}: run: exit {code:?}, {err:?}; want {want:?}"));
+                bad.push(format!(
+                    "{name}: run: exit {code:?}, {err:?}; want {want:?}"
+                ));
             }
             // The library says the same as the CLI.
             let lib = Model::from_file(dir().join(model))
@@ -78,7 +82,7 @@ fn check_run(name: &str, model: &Path, input: &str, rec: &Value, tmp: &Path) -> 
 #[test]
 fn hostile_models_are_clean_errors_or_litert_equal() {
     let cases = cases();
-    assert!(cases.len() >= 39, "{} cases", cases.len());
+    assert!(cases.len() >= 44, "{} cases", cases.len());
     let tmp = common::TempDir::new("hostile-corpus");
     let mut bad = Vec::new();
     let (mut written, mut refused) = (0, 0);
@@ -92,7 +96,10 @@ fn hostile_models_are_clean_errors_or_litert_equal() {
         if litert != "ok" {
             assert_eq!(c["run"], "error", "{name}: LiteRT {litert}, we run it");
         } else if c["run"] == "error" {
-            assert!(c["run_error_needle"].is_string(), "{name}: refused without a reason");
+            assert!(
+                c["run_error_needle"].is_string(),
+                "{name}: refused without a reason"
+            );
         }
         bad.extend(check_run(name, &model, input, c, &tmp.0));
         let Some(calib) = c["calib"].as_str() else {
@@ -115,7 +122,10 @@ fn hostile_models_are_clean_errors_or_litert_equal() {
                 written += 1;
                 let file = c["quantized"].as_str().unwrap();
                 let check = &c["quantized_check"];
-                assert_eq!(check["litert"], "ok", "{name}: a written file LiteRT refuses");
+                assert_eq!(
+                    check["litert"], "ok",
+                    "{name}: a written file LiteRT refuses"
+                );
                 if code != Some(0) {
                     bad.push(format!("{name}: quantize failed: {err}"));
                     continue;
@@ -148,7 +158,10 @@ fn hostile_models_are_clean_errors_or_litert_equal() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
-    assert!(written >= 9 && refused >= 11, "{written} written, {refused} refused");
+    assert!(
+        written >= 9 && refused >= 11,
+        "{written} written, {refused} refused"
+    );
 }
 
 /// `inspect` reads what LiteRT loads and names what is odd in it: odd quantization
@@ -156,10 +169,22 @@ fn hostile_models_are_clean_errors_or_litert_equal() {
 #[test]
 fn inspect_warns_about_odd_parameters_and_constant_inputs() {
     for (file, needle) in [
-        ("q_quantize_int8_scale0.tflite", "scale 0 is not a positive finite number"),
-        ("q_quantize_int8_scale_nan.tflite", "scale NaN is not a positive finite number"),
-        ("q_quantize_uint8_zp_out.tflite", "zero point -1 is outside UINT8's range [0, 255]"),
-        ("q_add_int8_zp_out.tflite", "zero point 200 is outside INT8's range [-128, 127]"),
+        (
+            "q_quantize_int8_scale0.tflite",
+            "scale 0 is not a positive finite number",
+        ),
+        (
+            "q_quantize_int8_scale_nan.tflite",
+            "scale NaN is not a positive finite number",
+        ),
+        (
+            "q_quantize_uint8_zp_out.tflite",
+            "zero point -1 is outside UINT8's range [0, 255]",
+        ),
+        (
+            "q_add_int8_zp_out.tflite",
+            "zero point 200 is outside INT8's range [-128, 127]",
+        ),
         ("constant_input.tflite", "which holds constant data"),
     ] {
         let m = Model::from_file(dir().join(file)).unwrap();

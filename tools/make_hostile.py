@@ -262,7 +262,8 @@ def calib_model(kind):
 def qparams(where, scale, zp, dtype=I8):
     """An already quantized chain with one bad activation parameter (`where`):
     'quantize': x -> QUANTIZE -> q(scale, zp) -> DEQUANTIZE -> y;
-    'add', 'sub', 'mul': that int8 op with the bad parameters on its output."""
+    'add', 'sub', 'mul': that int8 op with the bad parameters on its output;
+    'leaky', 'softmax': an int8 LEAKY_RELU / SOFTMAX whose alpha / beta is `scale`."""
     g = Graph()
     x = g.tensor("x", [1, 8])
     if where == "quantize":
@@ -272,11 +273,22 @@ def qparams(where, scale, zp, dtype=I8):
         g.op(OP.DEQUANTIZE, [q], [y])
     else:
         q = g.tensor("q", [1, 8], dtype, scale=0.01, zp=0)
-        s = g.tensor("s", [1, 8], dtype, scale=scale, zp=zp)
+        if where == "leaky":  # `scale` is the alpha
+            s = g.tensor("s", [1, 8], dtype, scale=0.01, zp=0)
+        elif where == "softmax":  # `scale` is the beta
+            s = g.tensor("s", [1, 8], dtype, scale=1 / 256, zp=-128)
+        else:
+            s = g.tensor("s", [1, 8], dtype, scale=scale, zp=zp)
         y = g.tensor("y", [1, 8])
         g.op(OP.QUANTIZE, [x], [q])
         if where == "add":
             g.op(OP.ADD, [q, q], [s], S.BuiltinOptions.AddOptions, opts(S.AddOptionsT))
+        elif where == "leaky":
+            g.op(OP.LEAKY_RELU, [q], [s], S.BuiltinOptions.LeakyReluOptions,
+                 opts(S.LeakyReluOptionsT, alpha=scale))
+        elif where == "softmax":
+            g.op(OP.SOFTMAX, [q], [s], S.BuiltinOptions.SoftmaxOptions,
+                 opts(S.SoftmaxOptionsT, beta=scale))
         elif where == "sub":
             g.op(OP.SUB, [q, q], [s], S.BuiltinOptions.SubOptions, opts(S.SubOptionsT))
         else:
@@ -347,6 +359,12 @@ for _dt, _name, _bad_zp in ((I8, "int8", 200), (U8, "uint8", -1)):
                 f"{_name} {_where.upper()} output with {_sname} ({_s}, zero point {_z})",
                 "not a positive finite number" if _where != "quantize" and _sname != "zp_out"
                 else None, None)
+for _where, _v, _needle in (("leaky", NAN, None), ("leaky", 1e30, "undefined behaviour"),
+                           ("softmax", NAN, None),
+                           ("softmax", -1.0, None), ("softmax", 1e-30, None)):
+    CASES[f"q_{_where}_int8_{_v}"] = (
+        (lambda w=_where, v=_v: qparams(w, v, 0)),
+        f"int8 {'LEAKY_RELU alpha' if _where == 'leaky' else 'SOFTMAX beta'} {_v}", _needle, None)
 
 
 # ---------------------------------------------------------------- LiteRT and litequant

@@ -295,8 +295,7 @@ fn check_finite_scales(model: &Model, stats: &Stats) -> Result<()> {
         if s.count == 0 {
             continue;
         }
-        let (scale, _, _) =
-            crate::quant::passes::full_integer::activation_params(s.min, s.max);
+        let (scale, _, _) = crate::quant::passes::full_integer::activation_params(s.min, s.max);
         if !(scale.is_finite() && scale > 0.0) {
             let name = model.main().tensors.get(t).map_or("?", |x| x.name.as_str());
             return Err(Error::Data(format!(
