@@ -1,5 +1,6 @@
 #!/bin/sh
-# Seed the read_model corpus with the test fixtures (run from anywhere).
+# Seed the read_model corpus with the test fixtures (run from anywhere): the demo models,
+# round-trip, op, hostile and malformed files.
 # fuzz/corpus is git-ignored; libFuzzer adds the inputs it finds there.
 set -e
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -7,6 +8,12 @@ mkdir -p "$root/fuzz/corpus/read_model"
 for f in "$root"/tests/fixtures/*.tflite "$root"/tests/fixtures/roundtrip/*.tflite; do
     # Keep both copies of a fixture that exists in both folders.
     cp "$f" "$root/fuzz/corpus/read_model/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+# The op fixtures (every op and dtype the reader types) and the hostile corpus.
+for d in ops hostile; do
+    for f in "$root"/tests/fixtures/$d/*.tflite; do
+        [ -f "$f" ] && cp "$f" "$root/fuzz/corpus/read_model/$d-$(basename "$f")"
+    done
 done
 if [ -d "$root/tests/fixtures/malformed" ]; then
     for f in "$root"/tests/fixtures/malformed/*; do
