@@ -359,6 +359,8 @@ for _dt, _name, _bad_zp in ((I8, "int8", 200), (U8, "uint8", -1)):
                 f"{_name} {_where.upper()} output with {_sname} ({_s}, zero point {_z})",
                 "not a positive finite number" if _where != "quantize" and _sname != "zp_out"
                 else None, None)
+CASES["q_add_int8_zp_5000"] = (lambda: qparams("add", 0.01, 5000),
+                               "int8 ADD output with zero point 5000", None, None)
 for _where, _v, _needle in (("leaky", NAN, None), ("leaky", 1e30, "undefined behaviour"),
                            ("softmax", NAN, None),
                            ("softmax", -1.0, None), ("softmax", 1e-30, None)):

@@ -307,7 +307,8 @@ fn int32_activation_range(act: Activation) -> Option<(i32, i32)> {
 /// aborts on the others: an infinite or NaN multiplier fails `QuantizeMultiplier`'s checks),
 /// and, where `zp_checked`, zero points inside the type's range (SUB's
 /// `PrepareGeneralSubOp` and SQUARED_DIFFERENCE's Prepare refuse the others; ADD, MUL and
-/// DIV take any zero point and compute with it in int32, as the kernels here do).
+/// DIV take any zero point and compute with it in int32, wrapping as the compiled kernels
+/// do; so do the kernels here).
 fn quant_params(ctx: &OpCtx, dtype: DType, zp_checked: bool) -> Result<[(f32, i32); 3]> {
     let (qmin, qmax) = qrange(dtype).ok_or_else(|| ctx.unsupported("not a quantized type"))?;
     let params = [

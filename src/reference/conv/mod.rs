@@ -394,7 +394,7 @@ pub(super) fn int8_params_at(
     let (act_min, act_max) = quantized_activation_range(act, output.dtype, s_out, zp_out)
         .ok_or_else(|| ctx.unsupported(format!("fused activation {act:?}")))?;
     Ok((
-        -zp_in,
+        zp_in.wrapping_neg(),
         weights,
         Epilogue {
             bias,
