@@ -41,6 +41,8 @@ fn litequant(args: &[&str]) -> (Option<i32>, String) {
 fn check_run(name: &str, model: &Path, input: &str, rec: &Value, tmp: &Path) -> Vec<String> {
     let mut bad = Vec::new();
     let o = tmp.join("o.npz");
+    // An int8/uint8-input file runs on the values LiteRT was given (its own .in.npy).
+    let input = rec["input"].as_str().unwrap_or(input);
     let (code, err) = litequant(
         &["run", model.to_str().unwrap(), "--input", input, "-o"]
             .into_iter()
@@ -82,7 +84,7 @@ fn check_run(name: &str, model: &Path, input: &str, rec: &Value, tmp: &Path) -> 
 #[test]
 fn hostile_models_are_clean_errors_or_litert_equal() {
     let cases = cases();
-    assert!(cases.len() >= 45, "{} cases", cases.len());
+    assert!(cases.len() >= 49, "{} cases", cases.len());
     let tmp = common::TempDir::new("hostile-corpus");
     let mut bad = Vec::new();
     let (mut written, mut refused) = (0, 0);
@@ -107,7 +109,7 @@ fn hostile_models_are_clean_errors_or_litert_equal() {
         };
         let q = tmp.join("q.tflite");
         let _ = std::fs::remove_file(&q);
-        let (code, err) = litequant(&[
+        let mut args = vec![
             "quantize",
             model.to_str().unwrap(),
             "-o",
@@ -116,7 +118,10 @@ fn hostile_models_are_clean_errors_or_litert_equal() {
             "int8",
             "--calib",
             calib,
-        ]);
+        ];
+        let extra = c["quantize_args"].as_array().cloned().unwrap_or_default();
+        args.extend(extra.iter().map(|a| a.as_str().unwrap()));
+        let (code, err) = litequant(&args);
         match c["quantize"].as_str().unwrap() {
             "written" => {
                 written += 1;

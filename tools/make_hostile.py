@@ -37,6 +37,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -300,7 +301,8 @@ def qparams(where, scale, zp, dtype=I8):
 NAN, INF = float("nan"), float("inf")
 
 # name -> (builder, what it is, run_error needle or None, quantize: None (not quantized),
-#          True (a file LiteRT accepts must be written) or an error needle)
+#          True (a file LiteRT accepts must be written) or an error needle[, extra quantize
+#          arguments])
 CASES = {
     "conv_bias_omitted": (lambda: conv("conv", "omitted"),
                           "float CONV_2D whose optional bias is input -1",
@@ -324,6 +326,21 @@ CASES = {
                         "the model input is also its second output", None, True),
     "input_is_first_output": (lambda: relu_model("only_input_out"),
                               "the model input is also its first output", None, True),
+    "input_is_output_int8_io": (lambda: relu_model("input_is_output"),
+                                "the model input is also an output; int8 input and output",
+                                None, True, ["--input-type", "int8", "--output-type", "int8"]),
+    "input_is_output_uint8_io": (lambda: relu_model("input_is_output"),
+                                 "the model input is also an output; uint8 input and output",
+                                 None, True, ["--input-type", "uint8", "--output-type", "uint8"]),
+    "input_is_output_float_in_int8_out": (
+        lambda: relu_model("input_is_output"),
+        "the model input is also an output; float32 input, int8 output", None, True,
+        ["--output-type", "int8"]),
+    "input_is_output_float_in_uint8_out": (
+        lambda: relu_model("input_is_output"),
+        "the model input is also an output; float32 input, uint8 output (not supported: "
+        "a second QUANTIZE of the input)", None, "--output-type uint8",
+        ["--output-type", "uint8"]),
     "constant_input": (lambda: relu_model("constant_input"),
                        "the model input tensor carries constant data", "constant data",
                        "constant data"),
@@ -439,6 +456,12 @@ def check_file(exe, path, x, inp, work, needle, golden):
     problems = []
     if status != "ok":
         rec["litert_message"] = res
+    if status == "ok" and res[0].dtype != x.dtype:
+        # An integer model input: the values LiteRT was given (x quantized by the input's
+        # parameters), saved for our run too.
+        inp = path.name.removesuffix(".tflite") + ".in.npy"
+        np.save(OUT / inp, res[0])
+    rec["input"] = inp
     rc, err = lq(exe, "run", path.name, "--input", inp, "-o", work / "o.npz")
     if rc == 0:
         rec["run"] = "ok"
@@ -482,13 +505,17 @@ def main():
     keep = {c["name"]: c for c in old if args.only and c["name"] not in args.only}
     records, problems = [], []
     work = Path(tempfile.mkdtemp(prefix="hostile"))
-    for name, (build, what, run_needle, quant) in CASES.items():
+    for name, (build, what, run_needle, quant, *extra) in CASES.items():
+        qargs = extra[0] if extra else []
         if args.only and name not in args.only:
             if name in keep:
                 records.append(keep[name])
             continue
         for stale in OUT.glob(f"{name}.*"):
             stale.unlink()
+        # A generator per case, seeded by its name: adding a case changes no other file.
+        global RNG
+        RNG = np.random.default_rng(zlib.crc32(name.encode()))
         model, x, calib = build()
         path = OUT / f"{name}.tflite"
         path.write_bytes(model)
@@ -503,7 +530,8 @@ def main():
             rec["calib"] = f"{name}.calib.npy"
             q = OUT / f"{name}.int8.tflite"
             rc, err = lq(args.litequant, "quantize", path.name, "-o", work / "q.tflite",
-                         "--mode", "int8", "--calib", f"{name}.calib.npy")
+                         "--mode", "int8", "--calib", f"{name}.calib.npy", *qargs)
+            rec["quantize_args"] = qargs
             if rc == 0:
                 q.write_bytes((work / "q.tflite").read_bytes())
             if rc == 0:
