@@ -199,3 +199,43 @@ fn inspect_warns_about_odd_parameters_and_constant_inputs() {
     let clean = Model::from_file(dir().join("fc_bias_absent.tflite")).unwrap();
     assert!(clean.warnings().is_empty(), "{:?}", clean.warnings());
 }
+
+/// The GPU engine agrees: where the reference engine refuses a model (float or written), so
+/// does it; where LiteRT's outputs were matched, it matches them (GPU tolerance, docs/gpu.md)
+/// or leaves the model to the CPU with an "unsupported" error.
+#[test]
+fn the_gpu_engine_refuses_and_computes_alike() -> litequant::Result<()> {
+    use litequant::gpu::{self, GpuEngine};
+    let Some(ctx) = gpu::context_or_skip("the_gpu_engine_refuses_and_computes_alike")? else {
+        return Ok(());
+    };
+    let engine = GpuEngine::new(ctx);
+    let mut bad = Vec::new();
+    let mut compared = 0;
+    for c in cases() {
+        let name = c["name"].as_str().unwrap();
+        let mut files = vec![(c["model"].as_str().unwrap().to_string(), c.clone())];
+        if let Some(q) = c["quantized"].as_str() {
+            files.push((q.to_string(), c["quantized_check"].clone()));
+        }
+        for (file, rec) in files {
+            let path = dir().join(&file);
+            if rec["run"] == "ok" {
+                let golden = dir().join(rec["golden"].as_str().unwrap());
+                match check_model_on(&engine, &path, &golden, 1e-4, 1e-4) {
+                    Outcome::Pass { .. } => compared += 1,
+                    Outcome::Unsupported(e) if e.contains("unsupported") => {}
+                    Outcome::Unsupported(e) => bad.push(format!("{name}: {file}: {e}")),
+                    Outcome::Fail(f) => bad.push(format!("{name}: {file}: {f:?}")),
+                }
+            } else if let Ok(m) = Model::from_file(&path) {
+                if engine.prepare(&m).is_ok() && ReferenceEngine.prepare(&m).is_err() {
+                    bad.push(format!("{name}: {file}: the GPU engine prepares it"));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert!(compared >= 20, "{compared} files compared");
+    Ok(())
+}
