@@ -257,8 +257,9 @@ impl Model {
 
     /// What LiteRT tolerates in this model but a careful writer would not produce: dangling
     /// metadata and debug references, unused operator codes, signatures naming missing
-    /// tensors, ... One line each, for `litequant inspect`. None of them stops a load, a
-    /// run or a round trip (docs/reading.md lists every rule).
+    /// tensors, ... One line each, for `litequant inspect`. None of them stops a load or a
+    /// round trip; a constant model input, or quantization parameters an op's kernel cannot
+    /// use, stop a run at prepare where LiteRT's do (docs/reading.md lists every rule).
     pub fn warnings(&self) -> Vec<String> {
         lint::warnings(self)
     }
