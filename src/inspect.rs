@@ -432,7 +432,7 @@ impl fmt::Display for Report {
         if !self.warnings.is_empty() {
             let _ = writeln!(
                 s,
-                "\nwarnings ({}; the file loads, runs and round-trips as it is):",
+                "\nwarnings ({}; the file loads and round-trips as it is):",
                 self.warnings.len()
             );
             for w in &self.warnings {

@@ -327,3 +327,39 @@ fn fuzz_found_and_hand_made_files_are_rejected_cleanly() {
         }
     }
 }
+
+/// The `prepare_model` fuzz target's finds (`fuzz-prepare-*.tflite`): each reads, prepares
+/// on the reference engine under a small budget and runs on zeros, or fails cleanly — never
+/// a panic (debug builds check integer overflow; LiteRT's int32 arithmetic wraps).
+#[test]
+fn fuzz_found_models_prepare_and_run_or_fail_cleanly() {
+    use litequant::{Engine, ReferenceEngine, Session, Tensor};
+    let dir = common::fixtures().join("malformed");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("fuzz-prepare-") {
+            continue;
+        }
+        seen += 1;
+        let Ok(m) = Model::from_bytes(&std::fs::read(&path).unwrap()) else {
+            continue;
+        };
+        let Ok(mut s) = ReferenceEngine::default()
+            .with_max_memory(16 << 20)
+            .prepare(&m)
+        else {
+            continue;
+        };
+        let inputs: Vec<Tensor> = s
+            .inputs()
+            .iter()
+            .map(|i| Tensor::zeros(i.dtype, &i.shape).unwrap())
+            .collect();
+        if let Err(e) = s.run(&inputs) {
+            assert!(!e.to_string().is_empty(), "{name}");
+        }
+    }
+    assert!(seen > 0);
+}

@@ -71,7 +71,7 @@ impl GpuSession {
         float_order: FloatOrder,
         max_memory: Option<u64>,
     ) -> Result<GpuSession> {
-        model.validate()?;
+        model.validate_for_prepare()?;
         let sg = model.main();
         // Custom kernels are CPU code registered on the reference engines; this engine
         // runs none (docs/gpu.md).

@@ -52,7 +52,26 @@ pub(super) fn warnings(model: &Model) -> Vec<String> {
                 &mut w,
             );
         }
+        for (k, &t) in sg.inputs.iter().enumerate() {
+            if let Some(tensor) = sg.tensors.get(t).filter(|x| x.is_constant()) {
+                w.push(format!(
+                    "subgraph {si}: input {k} is tensor {t} ('{}'), which holds constant data: \
+                     LiteRT loads the file but crashes when the input is set (read-only \
+                     kTfLiteMmapRo data); litequant reads it but refuses to run or quantize it",
+                    tensor.name
+                ));
+            }
+        }
         for (ti, t) in sg.tensors.iter().enumerate() {
+            if let Some(why) = t.quant.as_ref().and_then(|q| quant_oddity(t.dtype, q)) {
+                w.push(format!(
+                    "subgraph {si}, tensor {ti} ('{}', {}): {why}: LiteRT reads it \
+                     (InterpreterBuilder::ParseQuantization checks only the counts); a kernel \
+                     that needs it may refuse the model at prepare, and litequant's engines \
+                     refuse it where LiteRT's kernels do; kept as it is",
+                    t.name, t.dtype
+                ));
+            }
             if let Some(sig) = &t.shape_signature {
                 if sig.iter().any(|&d| d < -1) {
                     w.push(format!(
@@ -92,4 +111,25 @@ pub(super) fn warnings(model: &Model) -> Vec<String> {
         }
     }
     w
+}
+
+/// What is odd in a tensor's quantization parameters: a scale that is not a positive finite
+/// number, or a zero point outside the range of the tensor's type.
+pub(crate) fn quant_oddity(dtype: super::DType, q: &super::QuantParams) -> Option<String> {
+    use super::DType;
+    let (lo, hi) = match dtype {
+        DType::I8 => (-128, 127),
+        DType::U8 => (0, 255),
+        DType::I16 => (-32768, 32767),
+        DType::I4 => (-8, 7),
+        DType::I32 | DType::I64 => (i64::MIN, i64::MAX),
+        _ => return None,
+    };
+    if let Some(s) = q.scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+        return Some(format!("scale {s} is not a positive finite number"));
+    }
+    q.zero_point
+        .iter()
+        .find(|z| !(lo..=hi).contains(*z))
+        .map(|z| format!("zero point {z} is outside {dtype}'s range [{lo}, {hi}]"))
 }

@@ -12,6 +12,7 @@ mod validate;
 use std::sync::Arc;
 
 pub use dtype::DType;
+pub(crate) use lint::quant_oddity;
 pub use op::{
     builtin_name, code, Activation, AddSubOptions, BatchMatMulOptions, Conv2DOptions,
     DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpaqueOptions, OtherOp, Padding,
@@ -246,10 +247,19 @@ impl Model {
         validate::validate(self)
     }
 
+    /// [`Model::validate`], plus the rules LiteRT applies when a model is prepared rather
+    /// than read (a subgraph input that holds constant data): what every engine checks
+    /// before it prepares a model and the quantizer before it returns one.
+    pub fn validate_for_prepare(&self) -> crate::Result<()> {
+        validate::validate(self)?;
+        validate::check_prepare(self)
+    }
+
     /// What LiteRT tolerates in this model but a careful writer would not produce: dangling
     /// metadata and debug references, unused operator codes, signatures naming missing
-    /// tensors, ... One line each, for `litequant inspect`. None of them stops a load, a
-    /// run or a round trip (docs/reading.md lists every rule).
+    /// tensors, ... One line each, for `litequant inspect`. None of them stops a load or a
+    /// round trip; a constant model input, or quantization parameters an op's kernel cannot
+    /// use, stop a run at prepare where LiteRT's do (docs/reading.md lists every rule).
     pub fn warnings(&self) -> Vec<String> {
         lint::warnings(self)
     }

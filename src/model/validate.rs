@@ -40,6 +40,47 @@ pub(super) fn validate(model: &Model) -> Result<()> {
     check_subgraph_calls(model)
 }
 
+/// Rules LiteRT enforces when a model is prepared or run rather than when it is read, so
+/// `inspect` still reads such a file (and warns, [`super::lint`]) while the engines refuse
+/// to prepare it and the quantizer never writes it:
+/// - a subgraph input holding constant data: LiteRT maps buffer data read-only
+///   (`Subgraph::SetTensorParametersReadOnly`, kTfLiteMmapRo in core/subgraph.cc), and
+///   setting the input writes into the file's mapping: LiteRT 2.3.0 dies of SIGSEGV
+///   (tools/make_hostile.py, case `constant_input`).
+/// - a tensor with a zero dimension whose other dimensions multiply past 2^63: it holds no
+///   elements (so reading accepts it, as `Subgraph::BytesRequired` does), but the kernels'
+///   sizes of its slices (outer, inner, strides) overflow — int overflow in LiteRT's kernels,
+///   a panic in litequant's debug builds (a fuzz find).
+pub(super) fn check_prepare(model: &Model) -> Result<()> {
+    for (si, sg) in model.subgraphs.iter().enumerate() {
+        for (ti, t) in sg.tensors.iter().enumerate() {
+            let non_zero = t
+                .shape
+                .iter()
+                .filter(|&&d| d != 0)
+                .try_fold(1i64, |a, &d| a.checked_mul(i64::from(d)));
+            if non_zero.is_none() {
+                return Err(invalid(format!(
+                    "subgraph {si}, tensor {ti} ('{}'): shape {:?} has a zero dimension, and \
+                     its other dimensions multiply past 2^63: the kernels' slice sizes overflow",
+                    t.name, t.shape
+                )));
+            }
+        }
+        for (k, &t) in sg.inputs.iter().enumerate() {
+            if let Some(tensor) = sg.tensors.get(t).filter(|x| x.is_constant()) {
+                return Err(invalid(format!(
+                    "subgraph {si}: input {k} is tensor {t} ('{}'), which holds constant data: \
+                     LiteRT maps constant data read-only and crashes when the input is set \
+                     (kTfLiteMmapRo); a model input cannot be a constant",
+                    tensor.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// LiteRT resolves every entry of the operator-code table, used or not
 /// (InterpreterBuilder::BuildLocalIndexToRegistrationMapping): a CUSTOM code without a
 /// custom_code is "Operator with CUSTOM builtin_code has no custom_code", a negative code

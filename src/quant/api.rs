@@ -262,6 +262,7 @@ pub fn quantize(
             dispatch_int8(model, stats, opts)?
         }
     };
+    check_written(&quantized)?;
     let twin_of = |s: usize, t: usize, _: &str| twins.get(s).and_then(|m| m.get(&t)).copied();
     // Sparse float weights are reported against their dense values (what was quantized).
     let densified = crate::quant::passes::sparse::densified(model)?;
@@ -285,12 +286,68 @@ fn dispatch_int8(
     crate::quant::passes::full_integer::dispatch(model, stats, opts)
 }
 
+/// A finite range whose int8 scale is not finite: `(max - min) / 255` in float32, as the
+/// converter computes it (`GetAsymmetricQuantizationParams`), overflows for ranges wider
+/// than float32's maximum (data near ±3e38, or an op whose result the float kernels clamp
+/// to ±FLT_MAX). An error naming the tensor and its range, before anything is built.
+fn check_finite_scales(model: &Model, stats: &Stats) -> Result<()> {
+    for (&t, s) in &stats.tensors {
+        if s.count == 0 {
+            continue;
+        }
+        let (scale, _, _) = crate::quant::passes::full_integer::activation_params(s.min, s.max);
+        if !(scale.is_finite() && scale > 0.0) {
+            let name = model.main().tensors.get(t).map_or("?", |x| x.name.as_str());
+            return Err(Error::Data(format!(
+                "tensor {t} '{name}': the calibrated range [{:e}, {:e}] gives int8 scale \
+                 {scale} ((max - min) / 255 overflows float32): an int8 scale must be a \
+                 positive finite number; calibrate on data whose values (and the values the \
+                 model computes from them) span less than float32's range",
+                s.min, s.max
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What every quantized model passes before it is returned (and so before it is written):
+/// quantization parameters LiteRT's kernels can use — positive finite scales, zero points
+/// inside their type (a calibrated range wider than float32 can span gives an infinite
+/// scale: LiteRT aborts on it) — and LiteRT's prepare-time rules, checked by preparing
+/// every op on the reference engine ([`crate::reference::check_prepare`]). An error names
+/// the tensor or op; nothing is written.
+fn check_written(model: &Model) -> Result<()> {
+    for (si, sg) in model.subgraphs.iter().enumerate() {
+        for (t, tensor) in sg.tensors.iter().enumerate() {
+            let Some(q) = &tensor.quant else { continue };
+            if let Some(why) = crate::model::quant_oddity(tensor.dtype, q) {
+                let hint = if q.scale.iter().any(|s| s.is_infinite()) {
+                    " (its calibrated range is wider than a float32 scale can span: \
+                     (max - min) / 255 overflows)"
+                } else {
+                    ""
+                };
+                return Err(Error::Data(format!(
+                    "the quantized model would have subgraph {si}, tensor {t} ('{}', {}) with \
+                     {why}{hint}: LiteRT's kernels cannot use it; nothing written",
+                    tensor.name, tensor.dtype
+                )));
+            }
+        }
+    }
+    crate::reference::check_prepare(model).map_err(|e| {
+        Error::Unsupported(format!(
+            "the quantized model would not prepare in LiteRT, nothing written: {e}"
+        ))
+    })
+}
+
 /// An int8 range cannot be trusted when the data made NaN or ±Inf appear: refuse, naming
 /// every tensor and the counts.
 fn check_finite(model: &Model, stats: &Stats) -> Result<()> {
     let bad = stats.non_finite();
     if bad.is_empty() {
-        return Ok(());
+        return check_finite_scales(model, stats);
     }
     let names: Vec<String> = bad
         .iter()

@@ -176,7 +176,9 @@ pub(crate) fn quantized_activation_range(
     zero_point: i32,
 ) -> Option<(i32, i32)> {
     let (qmin, qmax) = qrange(dtype)?;
-    let q = |f: f32| zero_point + (f / scale).round() as i32;
+    // Wrapping as LiteRT's int32 sum compiles (a zero point far outside the type plus a
+    // large quotient overflows; a fuzz find).
+    let q = |f: f32| zero_point.wrapping_add((f / scale).round() as i32);
     Some(match act {
         Activation::None => (qmin, qmax),
         Activation::Relu => (qmin.max(q(0.0)), qmax),

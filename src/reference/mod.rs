@@ -344,7 +344,7 @@ impl ReferenceSession {
         max_memory: Option<u64>,
         custom: &CustomOps,
     ) -> Result<ReferenceSession> {
-        model.validate()?;
+        model.validate_for_prepare()?;
         let sg = model.main();
         // Every value of a run stays alive to its end: all activations are on the host.
         let budget = crate::memory::Budget::new(max_memory);
@@ -381,6 +381,38 @@ impl ReferenceSession {
             steps,
         })
     }
+}
+
+/// Prepare every op of `model` as the reference engine would, for what LiteRT checks at
+/// prepare (the kernels' prepare mirrors theirs: a CONV_2D without its bias, an int8
+/// SOFTMAX whose beta makes no multiplier, a resize that reads out of bounds, scales that
+/// are not positive, ...), without a memory budget and without running anything. Ops the
+/// engine has no kernel for (unknown builtins, custom ops) are skipped: they are LiteRT's
+/// to judge. The quantizer calls this on every model before returning it, so that it never
+/// writes a file LiteRT refuses at prepare.
+pub(crate) fn check_prepare(model: &Model) -> Result<()> {
+    model.validate_for_prepare()?;
+    let sg = model.main();
+    let budget = crate::memory::Budget::new(Some(u64::MAX));
+    let mut consts = densify::constants(0, sg, &budget)?;
+    fold::fold_shape_values(sg, &mut consts, FloatOrder::Reference, &budget)?;
+    for (index, op) in sg.operators.iter().enumerate() {
+        if crate::custom::custom_name(op).is_some()
+            || matches!(&op.op, Op::Other(o) if o.code != densify::DENSIFY)
+        {
+            continue;
+        }
+        let ctx = OpCtx {
+            index,
+            op,
+            sg,
+            consts: &consts,
+            float_order: FloatOrder::Reference,
+            budget: &budget,
+        };
+        prepare_op(&ctx)?;
+    }
+    Ok(())
 }
 
 /// Check run inputs against the session's input specs.

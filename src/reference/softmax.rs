@@ -51,8 +51,14 @@ pub(crate) fn softmax_quant_params(
     input_scale: f64,
 ) -> std::result::Result<SoftmaxQuantParams, String> {
     let max_real_multiplier = (1i64 << 31) as f64 - 1.0;
-    let real = (beta * input_scale * (1i64 << (31 - SCALED_DIFF_INTEGER_BITS)) as f64)
-        .min(max_real_multiplier);
+    let raw = beta * input_scale * (1i64 << (31 - SCALED_DIFF_INTEGER_BITS)) as f64;
+    // `f64::min` would drop a NaN (std::min(NaN, max) in C++ keeps it, and
+    // QuantizeMultiplierGreaterThanOne's TFLITE_CHECK_GT then aborts LiteRT).
+    let real = if raw.is_nan() {
+        raw
+    } else {
+        raw.min(max_real_multiplier)
+    };
     if real.is_nan() || real <= 1.0 {
         return Err(format!(
             "beta * input scale * 2^26 = {real} must exceed 1 (QuantizeMultiplierGreaterThanOne)"

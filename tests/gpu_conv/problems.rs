@@ -55,8 +55,14 @@ pub(crate) fn qp(scale: Vec<f32>, zero_point: Vec<i64>, axis: i32) -> Option<Qua
     })
 }
 
+/// Without a bias, a DEPTHWISE_CONV_2D reads two inputs; a CONV_2D, which LiteRT (and so
+/// the engines) refuses without one or with an omitted one, reads the zero bias tensor 2.
 pub(crate) fn model_of(op: Op, tensors: Vec<model::Tensor>, has_bias: bool) -> Model {
-    let inputs = vec![0, 1, if has_bias { 2 } else { model::OPTIONAL }];
+    let inputs = if has_bias || matches!(op, Op::Conv2D(_)) {
+        vec![0, 1, 2]
+    } else {
+        vec![0, 1]
+    };
     one_op_model(op, tensors, inputs)
 }
 

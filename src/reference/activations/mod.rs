@@ -116,7 +116,11 @@ fn multiplier(ctx: &OpCtx, real: f64, what: &str) -> Result<QuantizedMultiplier>
     let m = quantize_multiplier(real);
     if m.shift > 30 {
         return Err(ctx.unsupported(format!(
-            "the {what} multiplier {real} is too large to apply"
+            "the {what} multiplier {real} is too large to apply: LiteRT's \
+             MultiplyByQuantizedMultiplier would shift left by {} bits (past 30 the product \
+             overflows int32 for every input, and `1 << shift` past 31 is undefined \
+             behaviour)",
+            m.shift
         )));
     }
     Ok(m)

@@ -79,9 +79,9 @@ impl AddSubParams {
         };
         Ok(AddSubParams {
             left_shift,
-            input1_offset: -z1,
+            input1_offset: z1.wrapping_neg(),
             input1_multiplier: q(real_input1_multiplier, "input 1")?,
-            input2_offset: -z2,
+            input2_offset: z2.wrapping_neg(),
             input2_multiplier: q(real_input2_multiplier, "input 2")?,
             output_offset: zo,
             output_multiplier: q(real_output_multiplier, "output")?,
@@ -128,9 +128,9 @@ impl AddSubParams {
         };
         Ok(AddSubParams {
             left_shift,
-            input1_offset: -z1,
+            input1_offset: z1.wrapping_neg(),
             input1_multiplier: q(real_input1_multiplier, "input 1")?,
-            input2_offset: -z2,
+            input2_offset: z2.wrapping_neg(),
             input2_multiplier: q(real_input2_multiplier, "input 2")?,
             output_offset: zo,
             output_multiplier: q(real_output_multiplier, "output")?,

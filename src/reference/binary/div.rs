@@ -78,8 +78,8 @@ impl DivParams {
             ));
         }
         Ok(DivParams {
-            input1_offset: -z1,
-            input2_offset: -z2,
+            input1_offset: z1.wrapping_neg(),
+            input2_offset: z2.wrapping_neg(),
             output_offset: zo,
             output_multiplier,
             act_min,

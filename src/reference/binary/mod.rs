@@ -303,9 +303,13 @@ fn int32_activation_range(act: Activation) -> Option<(i32, i32)> {
     })
 }
 
-/// Per-tensor parameters of both inputs and the output, with zero points inside the
-/// output type's range (`PrepareGeneralSubOp` checks this; the int8 kernels assume it).
-fn quant_params(ctx: &OpCtx, dtype: DType) -> Result<[(f32, i32); 3]> {
+/// Per-tensor parameters of both inputs and the output: positive finite scales (LiteRT
+/// aborts on the others: an infinite or NaN multiplier fails `QuantizeMultiplier`'s checks),
+/// and, where `zp_checked`, zero points inside the type's range (SUB's
+/// `PrepareGeneralSubOp` and SQUARED_DIFFERENCE's Prepare refuse the others; ADD, MUL and
+/// DIV take any zero point and compute with it in int32, wrapping as the compiled kernels
+/// do; so do the kernels here).
+fn quant_params(ctx: &OpCtx, dtype: DType, zp_checked: bool) -> Result<[(f32, i32); 3]> {
     let (qmin, qmax) = qrange(dtype).ok_or_else(|| ctx.unsupported("not a quantized type"))?;
     let params = [
         ctx.per_tensor(ctx.input(0)?)?,
@@ -314,10 +318,16 @@ fn quant_params(ctx: &OpCtx, dtype: DType) -> Result<[(f32, i32); 3]> {
     ];
     for (scale, zp) in params {
         if !(scale > 0.0 && scale.is_finite()) {
-            return Err(ctx.unsupported(format!("quantization scale {scale} is not positive")));
+            return Err(ctx.unsupported(format!(
+                "quantization scale {scale} is not a positive finite number: the rescaling \
+                 multipliers would be infinite or NaN, which LiteRT's QuantizeMultiplier turns \
+                 into no defined result (ADD aborts; SUB and MUL give 0s)"
+            )));
         }
-        if zp < qmin || zp > qmax {
-            return Err(ctx.unsupported(format!("zero point {zp} outside [{qmin}, {qmax}]")));
+        if zp_checked && (zp < qmin || zp > qmax) {
+            return Err(ctx.unsupported(format!(
+                "zero point {zp} outside [{qmin}, {qmax}] (LiteRT refuses it at prepare)"
+            )));
         }
     }
     Ok(params)
@@ -337,7 +347,7 @@ fn prepare_arith(ctx: &OpCtx, arith: Arith, act: Activation) -> Result<Box<dyn K
             BinaryOp::Int32 { arith, lo, hi }
         }
         DType::I8 | DType::U8 => {
-            let params = quant_params(ctx, dtype)?;
+            let params = quant_params(ctx, dtype, arith == Arith::Sub)?;
             let (_, zo) = params[2];
             let act_range = quantized_activation_range(act, dtype, params[2].0, zo)
                 .ok_or_else(unsupported_act)?;
@@ -431,7 +441,7 @@ pub(super) fn prepare_squared_difference(ctx: &OpCtx) -> Result<Box<dyn Kernel>>
             hi: i32::MAX,
         },
         DType::I8 => {
-            let params = quant_params(ctx, dtype)?;
+            let params = quant_params(ctx, dtype, true)?;
             BinaryOp::QuantSquaredDiff(AddSubParams::prepare_squared_difference(ctx, params)?)
         }
         _ => return Err(ctx.unsupported("SQUARED_DIFFERENCE supports float32, int32 and int8")),

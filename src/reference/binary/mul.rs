@@ -40,8 +40,8 @@ impl MulParams {
     ) -> MulParams {
         let real_multiplier = mul_real_multiplier(s1, s2, so);
         MulParams {
-            input1_offset: -z1,
-            input2_offset: -z2,
+            input1_offset: z1.wrapping_neg(),
+            input2_offset: z2.wrapping_neg(),
             output_offset: zo,
             output_multiplier: quantize_multiplier(real_multiplier),
             act_min,

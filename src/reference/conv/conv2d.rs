@@ -233,7 +233,7 @@ impl Kernel for ConvI8 {
                             let input_val = i32::from(input[x]);
                             let filter_val = i32::from(filter[w]);
                             acc = acc.wrapping_add(
-                                filter_val.wrapping_mul(input_val + self.input_offset),
+                                filter_val.wrapping_mul(input_val.wrapping_add(self.input_offset)),
                             );
                         });
                         output[g.out_offset(b, oy, ox) + oc] = self.epilogue.apply(acc, oc) as i8;

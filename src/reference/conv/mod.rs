@@ -247,6 +247,26 @@ pub(super) fn check_arity(ctx: &OpCtx, dtype: DType) -> Result<()> {
     if ctx.op.outputs.len() != 1 {
         return Err(ctx.invalid(format!("has {} outputs, not 1", ctx.op.outputs.len())));
     }
+    // LiteRT reads a third input with GetInputSafe (conv.cc, depthwise_conv.cc Prepare),
+    // which refuses an omitted one: "Tensor at index 2 was optional but was expected".
+    if ctx.op.inputs.get(2) == Some(&crate::model::OPTIONAL) {
+        let fix = match ctx.op.op {
+            crate::model::Op::Conv2D(_) => "give a zero bias",
+            _ => "give a zero bias or leave the input out",
+        };
+        return Err(ctx.invalid(format!(
+            "input 2 (the bias) is omitted (-1): LiteRT refuses that at prepare (\"Tensor at \
+             index 2 was optional but was expected\", GetInputSafe); {fix}"
+        )));
+    }
+    // LiteRT's CONV_2D requires the bias (conv.cc Prepare: TF_LITE_ENSURE(context,
+    // has_bias)); DEPTHWISE_CONV_2D runs without one.
+    if ctx.num_inputs() == 2 && matches!(ctx.op.op, crate::model::Op::Conv2D(_)) {
+        return Err(ctx.invalid(
+            "CONV_2D has no bias: LiteRT refuses that at prepare (conv.cc: \
+             TF_LITE_ENSURE(context, has_bias)); give a zero bias",
+        ));
+    }
     let output = ctx.output(0)?;
     if output.dtype != dtype {
         return Err(ctx.unsupported(format!(
@@ -389,7 +409,7 @@ pub(super) fn int8_params_at(
     let (act_min, act_max) = quantized_activation_range(act, output.dtype, s_out, zp_out)
         .ok_or_else(|| ctx.unsupported(format!("fused activation {act:?}")))?;
     Ok((
-        -zp_in,
+        zp_in.wrapping_neg(),
         weights,
         Epilogue {
             bias,

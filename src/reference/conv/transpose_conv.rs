@@ -370,8 +370,8 @@ fn prepare_u8(ctx: &OpCtx, shape: TconvShape, act: Activation) -> Result<TconvIn
         label: ctx.label(),
         shape,
         dtype: DType::U8,
-        input_offset: -zp_in,
-        filter_offset: -zp_w,
+        input_offset: zp_in.wrapping_neg(),
+        filter_offset: zp_w.wrapping_neg(),
         filter: filter.into_iter().map(i32::from).collect(),
         epilogue: Epilogue {
             bias,
@@ -496,8 +496,8 @@ impl TconvInt {
                 let input_value = input[x].to_i32();
                 let filter_value = filter[w];
                 acc = acc.wrapping_add(
-                    (input_value + self.input_offset)
-                        .wrapping_mul(filter_value + self.filter_offset),
+                    (input_value.wrapping_add(self.input_offset))
+                        .wrapping_mul(filter_value.wrapping_add(self.filter_offset)),
                 );
             });
             output[i] = T::from_i32(self.epilogue.apply(acc, at.3));

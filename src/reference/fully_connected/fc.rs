@@ -388,7 +388,10 @@ impl<T: QElem> Kernel for QuantFc<T> {
                     let input_val = x[b * depth + d].to_i32();
                     let filter_val = w[o * depth + d].to_i32();
                     acc = acc.wrapping_add(
-                        (filter_val + self.filter_offset) * (input_val + self.input_offset),
+                        // Wrapping as the C++ int32 arithmetic compiles (an offset from a zero
+                        // point far outside the type can overflow the product).
+                        (filter_val.wrapping_add(self.filter_offset))
+                            .wrapping_mul(input_val.wrapping_add(self.input_offset)),
                     );
                 }
                 out[o + units * b] = T::from_i32(ep.apply(acc, o));

@@ -235,7 +235,15 @@ pub(crate) fn prepare_bilinear(ctx: &OpCtx, o: &ResizeOptions) -> Result<Box<dyn
         return Err(ctx.invalid("half_pixel_centers and align_corners cannot both be set"));
     }
     let dtype = ctx.input(0)?.dtype;
-    let bad = || ctx.unsupported("a source index falls outside the input");
+    let bad = || {
+        ctx.unsupported(format!(
+            "resizing {}x{} to {}x{}: a source index falls outside the input, where LiteRT's \
+             kernel (for int8/int16 ResizeBilinearInteger's 10-bit scale, \
+             reference_ops.h) reads past the input row: undefined behaviour, not a result \
+             litequant can reproduce",
+            shape.in_h, shape.in_w, shape.out_h, shape.out_w
+        ))
+    };
     let taps = match dtype {
         DType::F32 | DType::U8 => BilinearTaps::Float {
             ys: float_taps(shape.in_h, shape.out_h, o).ok_or_else(bad)?,

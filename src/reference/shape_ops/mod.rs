@@ -116,12 +116,13 @@ fn check_output_shape(ctx: &OpCtx, y: &model::Tensor, want: &[usize]) -> Result<
 /// `reshape::ResizeOutput`: resolve the one `-1` (stretch) dimension so that the element
 /// counts match; `None` if they cannot.
 fn reshape_output_shape(input_shape: &[usize], requested: &[i64]) -> Option<Vec<usize>> {
-    let num_input: i64 = input_shape.iter().map(|&d| d as i64).product();
-    let non_zero_input: i64 = input_shape
-        .iter()
-        .map(|&d| d as i64)
+    // Checked: a shape with a zero dimension holds no elements however large the others
+    // are, and the product of its non-zero dimensions can overflow (a fuzz find).
+    let dims = || input_shape.iter().map(|&d| d as i64);
+    let num_input = dims().try_fold(1i64, |a, d| a.checked_mul(d))?;
+    let non_zero_input = dims()
         .filter(|&d| d != 0)
-        .product();
+        .try_fold(1i64, |a, d| a.checked_mul(d))?;
     let (mut num_output, mut non_zero_output) = (1i64, 1i64);
     let mut stretch = None;
     for (i, &v) in requested.iter().enumerate() {

@@ -340,6 +340,30 @@ pub(super) fn quantize_subgraph(
         if !params.contains_key(&t) || float_twin.contains_key(&t) {
             continue;
         }
+        // An output that is also a float model input (5a kept the input float, its int8
+        // version is the twin): a float output is the input itself, an int8 one the twin.
+        // Without this, a DEQUANTIZE would read the float input, which LiteRT refuses at
+        // prepare (dequantize.cc: is_supported_type).
+        if w.tensors[t].dtype == DType::F32 {
+            let twin = float_twin.iter().find(|&(_, &f)| f == t).map(|(&q, _)| q);
+            match (options.output_type, twin) {
+                (IoType::Float32, _) => {}
+                (IoType::Int8, Some(q)) => {
+                    w.outputs[o] = q;
+                    reserve.push(q);
+                }
+                _ => {
+                    return Err(Error::Unsupported(format!(
+                        "output {o} is model input tensor {t} ('{}'), read as float32: \
+                         with --output-type {} it would need a second QUANTIZE of the \
+                         input; give the same --input-type and --output-type",
+                        w.tensors[t].name,
+                        format!("{:?}", options.output_type).to_lowercase()
+                    )))
+                }
+            }
+            continue;
+        }
         match options.output_type {
             IoType::Int8 => reserve.push(t),
             IoType::Float32 | IoType::Uint8 => {

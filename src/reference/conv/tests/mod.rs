@@ -77,10 +77,23 @@ struct Problem {
 }
 
 impl Problem {
+    /// Without a bias, a DEPTHWISE_CONV_2D takes two inputs; a CONV_2D, which LiteRT refuses
+    /// without one (conv.cc: `TF_LITE_ENSURE(context, has_bias)`), a zero bias.
     fn new(op: Op, tensors: Vec<model::Tensor>, filter: Tensor, bias: Option<Tensor>) -> Problem {
-        let bias_input = if bias.is_some() { 2 } else { model::OPTIONAL };
+        let bias = match (bias, &op) {
+            (None, Op::Conv2D(_)) => {
+                let b = &tensors[2];
+                Some(Tensor::zeros(b.dtype, &super::super::dims(b)).unwrap())
+            }
+            (b, _) => b,
+        };
+        let inputs = if bias.is_some() {
+            vec![0, 1, 2]
+        } else {
+            vec![0, 1]
+        };
         Problem {
-            sg: one_op_subgraph(op, tensors, vec![0, 1, bias_input], vec![3]),
+            sg: one_op_subgraph(op, tensors, inputs, vec![3]),
             consts: vec![None, Some(filter), bias, None],
         }
     }

@@ -331,7 +331,8 @@ impl<O: BmmOut> Kernel for Int8Bmm<O> {
                         let lhs_val = wp[k * i + kk] as i32;
                         let rhs_val = xp[k * j + kk] as i32;
                         total = total.wrapping_add(
-                            (lhs_val + self.filter_offset) * (rhs_val + self.input_offset),
+                            (lhs_val.wrapping_add(self.filter_offset))
+                                .wrapping_mul(rhs_val.wrapping_add(self.input_offset)),
                         );
                     }
                     op[n * j + i] = match &self.requant {
