@@ -33,6 +33,9 @@ and prints a markdown table (docs/zoo.md takes it) and a JSON summary.
 `--fixed-batch` converts with batch 1 fixed; by default the batch is dynamic, as
 `from_keras_model` gives it, and the converter computes reshapes' batch at run time.
 
+`--fixtures DIR` writes the reduced-size zoo instead (tools/zoo_fixtures.py): the committed
+fixtures of tests/zoo.rs, with LiteRT goldens; needs no litequant build.
+
 Slow: minutes per full-size model on 2 cores. `--size 96` (default 224 for the applications)
 gives smaller inputs where the architecture allows.
 """
@@ -412,7 +415,15 @@ def main():
                          "from_keras_model gives it: SHAPE/STRIDED_SLICE/PACK before reshapes)")
     ap.add_argument("--md", type=pathlib.Path)
     ap.add_argument("--json", type=pathlib.Path)
+    ap.add_argument("--fixtures", type=pathlib.Path,
+                    help="write the reduced-size zoo (tools/zoo_fixtures.py) as test fixtures "
+                         "to this folder (e.g. tests/fixtures/zoo) instead")
     args = ap.parse_args()
+    if args.fixtures:
+        import zoo_fixtures
+        names = args.models.split(",") if "--models" in sys.argv else list(zoo_fixtures.MINI)
+        zoo_fixtures.build(args.fixtures, names)
+        return
     if not BIN.exists():
         sys.exit(f"{BIN} is missing: cargo build --release")
     out = args.out or pathlib.Path(tempfile.mkdtemp(prefix="litequant-zoo-"))

@@ -34,6 +34,7 @@ pub fn manifest() -> serde_json::Value {
 // see golden.rs
 pub mod fbedit;
 pub mod golden;
+pub mod zoo;
 
 /// A fresh temporary folder, removed when dropped.
 pub struct TempDir(pub PathBuf);
