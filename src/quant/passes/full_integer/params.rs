@@ -10,12 +10,14 @@ pub fn activation_params(min: f32, max: f32) -> (f32, i64, f64) {
     let (qmin, qmax) = (-128.0f32, 127.0f32);
     let mut min = min.min(0.0);
     let mut max = max.max(0.0);
-    // `ExpandVerySmallRange` (quantization_utils.cc): a range of at most 1e-6 grows to
-    // at least ±1e-6 (`kSmallestHalfRange` in TF 2.21: a ZEROS_LIKE output observed on
-    // [0, 0] gets scale 2e-6/255 and zero point 0 in the converter's file).
+    // A range of at most 1e-6 (`kNearZeroTolerance`) is widened by 1e-6 on each side
+    // (`kSmallestHalfRange`), in double. TF 2.21's files: a ZEROS_LIKE output observed on
+    // [0, 0] gets scale 2e-6/255 and zero point 0; ConvNeXtTiny's LayerNorm mean observed on
+    // [-3.7252903e-8, 1.9868214e-7] gets the range [min - 1e-6, max + 1e-6] (scale
+    // 8.768373e-9, zero point -10), not [-1e-6, 1e-6].
     if f64::from(max) - f64::from(min) <= 1e-6 {
-        min = min.min(-1e-6);
-        max = max.max(1e-6);
+        min = (f64::from(min) - 1e-6) as f32;
+        max = (f64::from(max) + 1e-6) as f32;
     }
     let scale = (max - min) / (qmax - qmin);
     let zp_from_min = qmin - min / scale;

@@ -14,6 +14,10 @@ fn activation_params_like_the_converter() {
     // TF 2.21's file for a ZEROS_LIKE output observed on [0, 0] (the zeros_like fixture).
     assert_eq!(activation_params(0.0, 0.0).0, 7.843_137e-9);
     assert_eq!(activation_params(0.0, 0.0).1, 0);
+    // A small range widened by 1e-6 on each side: ConvNeXtTiny's first downsampling
+    // LayerNorm mean in TF 2.21's int8 file (docs/zoo.md).
+    let (s, zp, _) = activation_params(-3.725_290_3e-8, 1.986_821_4e-7);
+    assert_eq!((s, zp), (8.768_373e-9, -10));
     // Symmetric range: -128 + 127.5 = -0.5 rounds away from zero.
     assert_eq!(activation_params(-1.0, 1.0).1, -1);
 }
