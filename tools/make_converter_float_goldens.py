@@ -161,6 +161,15 @@ def _conv_s(cin, cout, k, stride, padding, seed):
     return lambda x: tf.nn.conv2d(x, w, stride, padding) + b
 
 
+def _conv_grouped(cin, k, seed):
+    """ConvNeXt's depthwise-as-grouped conv (Keras Conv2D(groups=cin)): one input channel
+    per filter, a grouped CONV_2D in the converter's file."""
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.uniform(-0.3, 0.3, (k, k, 1, cin)).astype(np.float32))
+    b = tf.constant(rng.uniform(-0.5, 0.5, cin).astype(np.float32))
+    return lambda x: tf.nn.conv2d(x, w, 1, "SAME") + b
+
+
 def _fc(k, units, seed):
     rng = np.random.default_rng(seed)
     w = tf.constant(rng.uniform(-0.3, 0.3, (k, units)).astype(np.float32))
@@ -236,6 +245,9 @@ EXTRA = {
     "mt_row4_conv3x3_c32_o144": ([1, 7, 7, 32], _conv(32, 144, 3, 21), 1),
     # Sharded by column, 4 threads: kc = 320 (324 = 320 + 4), column blocks of 28.
     "mt_col4_conv3x3_c36_o12": ([1, 10, 10, 36], _conv(36, 12, 3, 22), 2),
+    # A grouped CONV_2D (conv.cc sends it to reference_ops::Conv in every kernel type),
+    # the reduced ConvNeXt's 7x7 over 4 channels, which Eigen's contraction would shard.
+    "grouped_conv7x7_c4": ([1, 8, 8, 4], _conv_grouped(4, 7, 23), 2),
     # SOFTMAX (optimized_ops::Softmax: Eigen's pexp, redux sum, product by the inverse).
     "softmax_7x37_s30": ([7, 37], _softmax(30.0)),
     "softmax_3x200_s120": ([3, 200], _softmax(120.0)),

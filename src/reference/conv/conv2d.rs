@@ -141,7 +141,10 @@ impl Kernel for ConvF32 {
         let bias = opt_f32_arg(inputs, 2, g.out_c, &self.label)?;
         let output = f32_out(outputs, g.output_len(), &self.label)?;
         let (lo, hi) = self.act;
-        if self.order == FloatOrder::Converter {
+        // conv.cc's EvalFloat sends grouped convolutions to `reference_ops::Conv` whatever
+        // the kernel type ("only supported on reference kernel"), so the converter's
+        // calibrator sums them in the reference order too.
+        if self.order == FloatOrder::Converter && s.filters_per_group == g.out_c {
             self.run_im2col_gemm(input, filter, bias, output);
             return Ok(());
         }

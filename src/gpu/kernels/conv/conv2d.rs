@@ -330,7 +330,9 @@ fn prepare_f32(ctx: &GpuOpCtx, k: &ConvF32) -> Result<Vec<Command>> {
         &args,
         ctx.grid(gemm.workgroups())?,
     )?];
-    if k.order == FloatOrder::Converter {
+    // Grouped convolutions run `reference_ops::Conv` in the converter's kernel too
+    // (conv.cc), so only ungrouped ones are fixed up.
+    if k.order == FloatOrder::Converter && s.filters_per_group == g.out_c {
         // The outputs Eigen sums in other orders (`ConverterFixup`).
         let n = ConverterFixup::of(g, gemm.m, gemm.k).outputs(g.out_c);
         check_index_range(ctx, &[n])?;
