@@ -524,18 +524,7 @@ fn the_report_lists_every_int8_activation() {
 fn int8_pair(name: &str) -> (Model, Model, litequant::quant::Int8Report) {
     let dir = fixtures().join("int8_pairs");
     let m = Model::from_file(dir.join(format!("{name}_f32.tflite"))).unwrap();
-    let spec = ReferenceEngine.prepare(&m).unwrap().inputs()[0].clone();
-    let mut data = NpyDataset::open(dir.join(format!("{name}_calib.npy")))
-        .unwrap()
-        .with_input(&spec)
-        .unwrap();
-    let stats = calibrate(
-        &m,
-        &ConverterFloatEngine,
-        &mut data,
-        &CalibrationOptions::default(),
-    )
-    .unwrap();
+    let stats = quantize_common::calibrate_npy(&m, &dir.join(format!("{name}_calib.npy")));
     assert_eq!(stats.samples, 16);
     let theirs = Model::from_file(dir.join(format!("{name}_int8.tflite"))).unwrap();
     let (ours, report) = quantize_int8_with_report(&m, &stats, &Int8Options::int8()).unwrap();

@@ -22,10 +22,9 @@ mod residuals;
 
 use common::golden::{check_model, Outcome};
 use common::zoo::{self, Entry, MODELS, VARIANTS};
-use litequant::data::NpyDataset;
 use litequant::quant::Int8Options;
 use litequant::quant::{quantize_dynamic, quantize_float16, quantize_int8, DynamicOptions};
-use litequant::{calibrate, CalibrationOptions, ConverterFloatEngine, Engine, Model, Session};
+use litequant::Model;
 use residuals::Residuals;
 
 /// Files LiteRT BUILTIN_REF cannot run, or a peer could not write: (key, why). Checked
@@ -138,18 +137,7 @@ fn reference_engine_matches_litert_on_the_zoo() {
 fn calibrated(model: &str) -> (Model, litequant::Stats) {
     let e = entry(model, "float32");
     let m = Model::from_file(e.file.as_ref().unwrap()).unwrap();
-    let spec = litequant::ReferenceEngine.prepare(&m).unwrap().inputs()[0].clone();
-    let mut data = NpyDataset::open(&e.calib)
-        .unwrap()
-        .with_input(&spec)
-        .unwrap();
-    let stats = calibrate(
-        &m,
-        &ConverterFloatEngine,
-        &mut data,
-        &CalibrationOptions::default(),
-    )
-    .unwrap();
+    let stats = quantize_common::calibrate_npy(&m, e.calib.as_ref());
     assert_eq!(stats.samples, 8, "{model}");
     (m, stats)
 }

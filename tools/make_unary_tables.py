@@ -123,12 +123,7 @@ def float_log():
                          np.finfo(np.float32).tiny, np.finfo(np.float32).max, 1e-45],
                         np.float32)
     x = np.concatenate([bits.view(np.float32), near_one, specials]).astype(np.float32)
-    it = Interpreter(model_content=float_model(tf.math.log, [[len(x)]]),
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    y = it.get_tensor(it.get_output_details()[0]["index"]).copy()
+    y = run_float(tf.math.log, x, "BUILTIN_REF")
     path = OUT / "log_float32.npz"
     npz_fixed.write_npz(path, {"inputs": x, "outputs": y},
                         lambda k: ["inputs", "outputs"].index(k))
@@ -147,12 +142,7 @@ def float_logistic():
                         np.float32)
     x = np.concatenate([wide, low, high]).astype(np.float32)
     x = np.concatenate([x, specials]).astype(np.float32)
-    it = Interpreter(model_content=float_model(tf.math.sigmoid, [[len(x)]]),
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    y = it.get_tensor(it.get_output_details()[0]["index"]).copy()
+    y = run_float(tf.math.sigmoid, x, "BUILTIN_REF")
     path = OUT / "logistic_float32.npz"
     npz_fixed.write_npz(path, {"inputs": x, "outputs": y},
                         lambda k: ["inputs", "outputs"].index(k))

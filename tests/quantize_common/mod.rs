@@ -414,3 +414,21 @@ pub fn run_first_sample(model: &Model, golden: &Path) -> Option<Vec<litequant::T
     };
     Some(session.run(&inputs).expect("a prepared model runs"))
 }
+
+/// `ConverterFloatEngine`'s statistics of `m` over the `.npy` samples at `calib` (each
+/// sample checked against the model's first input), as the converter-parity tests
+/// calibrate.
+pub fn calibrate_npy(m: &Model, calib: &Path) -> litequant::Stats {
+    let spec = ReferenceEngine.prepare(m).unwrap().inputs()[0].clone();
+    let mut data = litequant::data::NpyDataset::open(calib)
+        .unwrap()
+        .with_input(&spec)
+        .unwrap();
+    litequant::calibrate(
+        m,
+        &litequant::ConverterFloatEngine,
+        &mut data,
+        &litequant::CalibrationOptions::default(),
+    )
+    .unwrap()
+}
