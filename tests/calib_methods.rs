@@ -25,12 +25,24 @@ fn model() -> Model {
 
 fn open(m: &Model) -> Box<dyn Dataset> {
     let inputs = ReferenceEngine.prepare(m).unwrap().inputs().to_vec();
-    litequant::data::open(&dir().join("ema_cnn.calib.npz"), &inputs, &Default::default()).unwrap()
+    litequant::data::open(
+        dir().join("ema_cnn.calib.npz"),
+        &inputs,
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 fn stats_for(m: &Model, needs: &StatsNeeds) -> Stats {
     let mut o = || Ok(open(m));
-    calibrate_for(m, &ReferenceEngine, &mut o, needs, &CalibrationOptions::default()).unwrap()
+    calibrate_for(
+        m,
+        &ReferenceEngine,
+        &mut o,
+        needs,
+        &CalibrationOptions::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -87,7 +99,10 @@ fn moving_average_equals_ai_edge_quantizer_to_the_bit() {
     assert_eq!(r, Some(ema.ranges[&names["serving_default_x:0"]]));
     // Another momentum was not collected: a clear error.
     let e = stats
-        .with_method(CalibrationMethod::MovingAverage(0.9), TargetGrid::Int8Asymmetric)
+        .with_method(
+            CalibrationMethod::MovingAverage(0.9),
+            TargetGrid::Int8Asymmetric,
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("momentum 0.9") && e.contains("0.95"), "{e}");
@@ -125,12 +140,18 @@ fn minmax_is_calibration_unchanged_and_histogram_methods_choose_inside_the_own_r
     ] {
         for grid in [TargetGrid::Int8Asymmetric, TargetGrid::Int16Symmetric] {
             let chosen = all.with_method(method, grid).unwrap();
-            assert_eq!(chosen.chosen_by.as_deref(), Some(method.to_string().as_str()));
+            assert_eq!(
+                chosen.chosen_by.as_deref(),
+                Some(method.to_string().as_str())
+            );
             let mut narrower = 0;
             for (t, s) in &chosen.tensors {
                 let own = all.unwidened.get(t).unwrap_or(&all.tensors[t]);
                 let (lo, hi) = (own.min.min(0.0), own.max.max(0.0));
-                assert!(s.min >= lo && s.max <= hi, "{method} tensor {t}: {s:?} vs [{lo}, {hi}]");
+                assert!(
+                    s.min >= lo && s.max <= hi,
+                    "{method} tensor {t}: {s:?} vs [{lo}, {hi}]"
+                );
                 assert!(s.min < s.max, "{method} tensor {t}: {s:?}");
                 narrower += usize::from(s.min > lo || s.max < hi);
             }
@@ -145,11 +166,18 @@ fn minmax_is_calibration_unchanged_and_histogram_methods_choose_inside_the_own_r
     }
     // percentile:100 is the own range (widened to 0).
     let p100 = all
-        .with_method(CalibrationMethod::Percentile(100.0), TargetGrid::Int8Asymmetric)
+        .with_method(
+            CalibrationMethod::Percentile(100.0),
+            TargetGrid::Int8Asymmetric,
+        )
         .unwrap();
     for (t, s) in &p100.tensors {
         let own = all.unwidened.get(t).unwrap_or(&all.tensors[t]);
-        assert_eq!((s.min, s.max), (own.min.min(0.0), own.max.max(0.0)), "tensor {t}");
+        assert_eq!(
+            (s.min, s.max),
+            (own.min.min(0.0), own.max.max(0.0)),
+            "tensor {t}"
+        );
     }
     // Methods that need histograms refuse statistics without them.
     let e = plain
@@ -188,8 +216,11 @@ fn the_cache_round_trips_and_is_tied_to_its_model() {
     for method in ["moving-average", "percentile", "mse", "entropy", "minmax"] {
         let method: CalibrationMethod = method.parse().unwrap();
         assert_eq!(
-            back.with_method(method, TargetGrid::Int8Asymmetric).unwrap(),
-            stats.with_method(method, TargetGrid::Int8Asymmetric).unwrap()
+            back.with_method(method, TargetGrid::Int8Asymmetric)
+                .unwrap(),
+            stats
+                .with_method(method, TargetGrid::Int8Asymmetric)
+                .unwrap()
         );
     }
     // Another model: an error naming both.
@@ -204,7 +235,9 @@ fn the_cache_round_trips_and_is_tied_to_its_model() {
     // Another version, another file: clear errors.
     let text = std::fs::read_to_string(&tmp).unwrap();
     let v2 = text.replacen("\"version\":1", "\"version\":2", 1);
-    let e = Stats::from_cache_json(&v2, &m, "m", "s.json").unwrap_err().to_string();
+    let e = Stats::from_cache_json(&v2, &m, "m", "s.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("version 2"), "{e}");
     let e = Stats::from_cache_json("{\"a\":1}", &m, "m", "s.json")
         .unwrap_err()

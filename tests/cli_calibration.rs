@@ -89,7 +89,14 @@ fn methods_equal_the_library_and_the_cache_needs_no_data() {
     let stats = dir.join("stats.json");
     // minmax with --save-stats: the plain output, and the statistics saved.
     let plain = dir.join("plain.tflite");
-    ok(&litequant(&["quantize", s(&model), "-o", s(&plain), "--calib", s(&calib)]));
+    ok(&litequant(&[
+        "quantize",
+        s(&model),
+        "-o",
+        s(&plain),
+        "--calib",
+        s(&calib),
+    ]));
     let saved = dir.join("saved.tflite");
     let out = ok(&litequant(&[
         "quantize",
@@ -102,7 +109,10 @@ fn methods_equal_the_library_and_the_cache_needs_no_data() {
         s(&stats),
     ]));
     assert!(out.contains("two passes"), "{out}");
-    assert_eq!(std::fs::read(&saved).unwrap(), std::fs::read(&plain).unwrap());
+    assert_eq!(
+        std::fs::read(&saved).unwrap(),
+        std::fs::read(&plain).unwrap()
+    );
     let from_cache = dir.join("cache.tflite");
     ok(&litequant(&[
         "quantize",
@@ -112,7 +122,10 @@ fn methods_equal_the_library_and_the_cache_needs_no_data() {
         "--load-stats",
         s(&stats),
     ]));
-    assert_eq!(std::fs::read(&from_cache).unwrap(), std::fs::read(&plain).unwrap());
+    assert_eq!(
+        std::fs::read(&from_cache).unwrap(),
+        std::fs::read(&plain).unwrap()
+    );
     for method in ["moving-average", "percentile:99.9", "mse", "entropy"] {
         let parsed: CalibrationMethod = method.parse().unwrap();
         let want = library(parsed, 2048);
@@ -130,7 +143,10 @@ fn methods_equal_the_library_and_the_cache_needs_no_data() {
             "--report",
             s(&report),
         ]));
-        assert!(out.contains(&format!("activation ranges by {parsed}")), "{out}");
+        assert!(
+            out.contains(&format!("activation ranges by {parsed}")),
+            "{out}"
+        );
         assert_eq!(std::fs::read(&direct).unwrap(), want, "{method}");
         assert_ne!(want, std::fs::read(&plain).unwrap(), "{method} = minmax");
         let r: serde_json::Value =
@@ -147,7 +163,11 @@ fn methods_equal_the_library_and_the_cache_needs_no_data() {
             "--calibration",
             method,
         ]));
-        assert_eq!(std::fs::read(&cached).unwrap(), want, "{method} from the cache");
+        assert_eq!(
+            std::fs::read(&cached).unwrap(),
+            want,
+            "{method} from the cache"
+        );
     }
     // --histogram-bins changes the histograms.
     let few = dir.join("few.tflite");
@@ -163,7 +183,10 @@ fn methods_equal_the_library_and_the_cache_needs_no_data() {
         "--histogram-bins",
         "64",
     ]));
-    assert_eq!(std::fs::read(&few).unwrap(), library(CalibrationMethod::Mse, 64));
+    assert_eq!(
+        std::fs::read(&few).unwrap(),
+        library(CalibrationMethod::Mse, 64)
+    );
 }
 
 #[test]
@@ -180,7 +203,12 @@ fn misuse_is_a_clear_error_and_writes_nothing() {
     };
     let e = fails(&q(&["--calibration", "kl"]));
     assert!(e.contains("unknown calibration method 'kl'"), "{e}");
-    let e = fails(&q(&["--calibration", "percentile:20", "--calib", s(&calib)]));
+    let e = fails(&q(&[
+        "--calibration",
+        "percentile:20",
+        "--calib",
+        s(&calib),
+    ]));
     assert!(e.contains("percentile 20"), "{e}");
     let e = fails(&q(&["--save-stats", s(&stats)]));
     assert!(e.contains("--calib DATA"), "{e}");
@@ -197,7 +225,12 @@ fn misuse_is_a_clear_error_and_writes_nothing() {
     assert!(e.contains("not both"), "{e}");
     let e = fails(&q(&["--load-stats", s(&stats), "--calibration", "entropy"]));
     assert!(e.contains("histograms") && e.contains("stats.json"), "{e}");
-    let e = fails(&q(&["--load-stats", s(&stats), "--calibration", "moving-average:0.9"]));
+    let e = fails(&q(&[
+        "--load-stats",
+        s(&stats),
+        "--calibration",
+        "moving-average:0.9",
+    ]));
     assert!(e.contains("momentum 0.9") && e.contains("none"), "{e}");
     // Statistics of another model: both named.
     let other = common::fixtures().join("cnn_float32.tflite");

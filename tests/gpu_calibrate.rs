@@ -460,7 +460,8 @@ fn calibration_methods_choose_the_same_ranges_on_the_gpu() {
     let dir = common::fixtures().join("calib_methods");
     let m = Model::from_file(dir.join("ema_cnn_f32.tflite")).unwrap();
     let needs = StatsNeeds::all(2048);
-    let run = |e: &dyn Fn(&mut dyn FnMut() -> litequant::Result<Box<dyn Dataset>>) -> Stats| {
+    type Open<'a> = &'a mut dyn FnMut() -> litequant::Result<Box<dyn Dataset>>;
+    let run = |e: &dyn Fn(Open) -> Stats| {
         let inputs = ReferenceEngine.prepare(&m).unwrap().inputs().to_vec();
         let calib = dir.join("ema_cnn.calib.npz");
         let mut open = || litequant::data::open(&calib, &inputs, &Default::default());
@@ -487,7 +488,13 @@ fn calibration_methods_choose_the_same_ranges_on_the_gpu() {
     };
     let host = run(&|o| calibrate_for(&m, &engine, o, &needs, &host_opts).unwrap());
     assert_eq!(bits(&host), bits(&want), "moving averages, host fold");
-    for method in ["minmax", "moving-average", "percentile:99.9", "mse", "entropy"] {
+    for method in [
+        "minmax",
+        "moving-average",
+        "percentile:99.9",
+        "mse",
+        "entropy",
+    ] {
         let method: CalibrationMethod = method.parse().unwrap();
         for grid in [TargetGrid::Int8Asymmetric, TargetGrid::Int16Symmetric] {
             let g = got.method_ranges(method, grid).unwrap();

@@ -213,7 +213,8 @@ impl Stats {
     /// Statistics from a cache file's text, checked against `model` (`label`: where it was
     /// read from; `what`: the cache's name in messages).
     pub fn from_cache_json(text: &str, model: &Model, label: &str, what: &str) -> Result<Stats> {
-        let bad = |why: String| Error::Data(format!("{what}: not a litequant statistics file: {why}"));
+        let bad =
+            |why: String| Error::Data(format!("{what}: not a litequant statistics file: {why}"));
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(bad(format!("no \"format\": \"{FORMAT}\"")));
@@ -244,8 +245,9 @@ impl Stats {
         let n = model.main().tensors.len();
         let mut histograms = BTreeMap::new();
         for h in file.histograms {
-            let spec = HistogramSpec::new(f32::from_bits(h.lo_bits), f32::from_bits(h.hi_bits), h.bins)
-                .map_err(|e| bad(format!("histogram of tensor {}: {e}", h.tensor)))?;
+            let spec =
+                HistogramSpec::new(f32::from_bits(h.lo_bits), f32::from_bits(h.hi_bits), h.bins)
+                    .map_err(|e| bad(format!("histogram of tensor {}: {e}", h.tensor)))?;
             if h.counts.len() != h.bins || h.tensor >= n {
                 return Err(bad(format!(
                     "histogram of tensor {}: {} counts for {} bins",

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use crate::data::Dataset;
 use crate::engine::{bind_inputs, Engine, Observer, Session};
 use crate::model::{DType, Model};
-pub use crate::quant::stats::TensorStats;
 use crate::quant::methods::MovingAverage;
+pub use crate::quant::stats::TensorStats;
 use crate::quant::stats::{Histogram, HistogramSpec, HostStats, StatsRequest};
 use crate::{Error, Result, Tensor};
 

@@ -333,6 +333,14 @@ impl fmt::Display for Report {
                  int32 bias fits in 2^30 (as the converter does)"
             )?;
         }
+        if self.bias_fitted.len() > 1 {
+            let channels: usize = self.bias_fitted.iter().map(|b| b.1).sum();
+            writeln!(
+                f,
+                "bias fit: {channels} channels in {} weights raised in all",
+                self.bias_fitted.len()
+            )?;
+        }
         Ok(())
     }
 }

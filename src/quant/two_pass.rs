@@ -76,7 +76,11 @@ pub fn calibrate_histograms<E: Engine>(
             _ => false,
         };
         if !same {
-            let name = model.main().tensors.get(*t).map_or("?", |x| x.name.as_str());
+            let name = model
+                .main()
+                .tensors
+                .get(*t)
+                .map_or("?", |x| x.name.as_str());
             return Err(Error::Data(format!(
                 "tensor {t} '{name}': the histogram pass saw other values than calibration \
                  ({own:?} then {again:?}): give it the same data on the same engine"

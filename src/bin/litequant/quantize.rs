@@ -240,7 +240,9 @@ fn check_stats_args(a: &QuantizeArgs, mode: Mode) -> litequant::Result<()> {
             return Err(Error::Data(format!("{}: is a directory", save.display())));
         }
         if a.load_stats.as_ref().is_some_and(|l| same_file(l, save)) {
-            return Err(Error::Data("--save-stats and --load-stats name one file".into()));
+            return Err(Error::Data(
+                "--save-stats and --load-stats name one file".into(),
+            ));
         }
     }
     if !mode.needs_calibration() {

@@ -310,7 +310,12 @@ mod tests {
 
     #[test]
     fn percentile_is_the_bin_of_the_order_statistic() {
-        for (seed, bins, p) in [(1, 2048, 99.99), (2, 100, 99.0), (3, 7, 90.0), (4, 2048, 100.0)] {
+        for (seed, bins, p) in [
+            (1, 2048, 99.99),
+            (2, 100, 99.0),
+            (3, 7, 90.0),
+            (4, 2048, 100.0),
+        ] {
             let v = sample(seed, 20_000, 0.3);
             let h = hist_of(&v, bins);
             let mut sorted = v.clone();
@@ -369,7 +374,10 @@ mod tests {
             let (lo, hi) = mse(&h, TargetGrid::Int8Asymmetric).unwrap();
             let (lo, hi) = (f64::from(lo), f64::from(hi));
             let got = raw_cost(&v, lo, hi, (hi - lo) / 255.0);
-            assert!(got <= best * 1.02, "seed {seed}: {got} vs brute force {best}");
+            assert!(
+                got <= best * 1.02,
+                "seed {seed}: {got} vs brute force {best}"
+            );
             // int16: brute force over t = |edge| on the raw values.
             let mut best16 = f64::INFINITY;
             for t in e.iter().map(|x| x.abs()).filter(|&t| t > 0.0) {
@@ -378,7 +386,10 @@ mod tests {
             let (lo, hi) = mse(&h, TargetGrid::Int16Symmetric).unwrap();
             let t = f64::from(lo.abs().max(hi.abs()));
             let got16 = raw_cost(&v, -t, t, t / 32767.0);
-            assert!(got16 <= best16 * 1.05, "seed {seed}: int16 {got16} vs {best16}");
+            assert!(
+                got16 <= best16 * 1.05,
+                "seed {seed}: int16 {got16} vs {best16}"
+            );
         }
     }
 
@@ -409,7 +420,9 @@ mod tests {
     #[test]
     fn entropy_properties() {
         // Uniform data: nothing to gain by clipping; the full range wins.
-        let v: Vec<f32> = (0..=20_000).map(|k| k as f32 / 20_000.0 * 5.0 - 1.0).collect();
+        let v: Vec<f32> = (0..=20_000)
+            .map(|k| k as f32 / 20_000.0 * 5.0 - 1.0)
+            .collect();
         let h = hist_of(&v, 2048);
         assert_eq!(
             entropy(&h, TargetGrid::Int8Asymmetric).unwrap(),
@@ -420,7 +433,10 @@ mod tests {
         let h = hist_of(&v, 2048);
         let (lo, hi) = entropy(&h, TargetGrid::Int8Asymmetric).unwrap();
         assert!(lo <= 0.0 && hi >= 0.0);
-        assert!(hi < 0.8 * h.spec.hi() && lo > 0.8 * h.spec.lo(), "{lo} {hi}");
+        assert!(
+            hi < 0.8 * h.spec.hi() && lo > 0.8 * h.spec.lo(),
+            "{lo} {hi}"
+        );
         assert!(hi > 2.0 && lo < -2.0, "keeps the bulk: {lo} {hi}");
         // Scaling every count leaves the choice unchanged.
         let mut h2 = h.clone();

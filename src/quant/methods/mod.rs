@@ -238,7 +238,11 @@ pub fn tensor_range(
                 Error::Data(format!(
                     "the calibration statistics hold no moving average with momentum {m} \
                      (they hold: {}): calibrate with it",
-                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
                 ))
             })?;
             Ok(ema.ranges.get(&tensor).copied())
@@ -353,7 +357,9 @@ mod tests {
     fn needs_follow_the_method() {
         assert_eq!(CalibrationMethod::MinMax.needs(2048), StatsNeeds::default());
         assert_eq!(
-            CalibrationMethod::MovingAverage(0.9).needs(2048).moving_averages,
+            CalibrationMethod::MovingAverage(0.9)
+                .needs(2048)
+                .moving_averages,
             vec![0.9]
         );
         assert_eq!(CalibrationMethod::Mse.needs(512).histogram_bins, Some(512));
