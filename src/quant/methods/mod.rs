@@ -15,6 +15,24 @@
 //! | `mse` | pass 2 histogram | the range minimising the expected quantization MSE ([`histogram::mse`]) |
 //! | `entropy` | pass 2 histogram | TensorRT's KL-divergence threshold, asymmetric ([`histogram::entropy`]) |
 //!
+//! ```no_run
+//! # fn main() -> litequant::Result<()> {
+//! use litequant::quant::{calibrate_for, quantize, CalibrationMethod, QuantizeOptions, TargetGrid};
+//! use litequant::{Engine, Session};
+//! let float = litequant::Model::from_file("model.tflite")?;
+//! let engine = litequant::ReferenceEngine;
+//! let inputs = engine.prepare(&float)?.inputs().to_vec();
+//! let method: CalibrationMethod = "entropy".parse()?;
+//! // Pass 1 (ranges), and pass 2 (histograms) since entropy reads them: the data twice.
+//! let mut open = || litequant::data::open("calib.npz", &inputs, &Default::default());
+//! let needs = method.needs(litequant::quant::methods::DEFAULT_HISTOGRAM_BINS);
+//! let stats = calibrate_for(&float, &engine, &mut open, &needs, &Default::default())?;
+//! stats.save("stats.json".as_ref(), &float, "model.tflite")?; // quantize again without data
+//! let chosen = stats.with_method(method, TargetGrid::Int8Asymmetric)?;
+//! let (int8, report) = quantize(&float, Some(&chosen), &QuantizeOptions::int8())?;
+//! # Ok(()) }
+//! ```
+//!
 //! The methods other than `minmax` read each tensor's own values: the converter's in-place
 //! widening (an ADD/SUB/MUL/DIV input's range spanning the op's output, an artifact of TF's
 //! calibrator) does not apply to them; their histograms span each tensor's own range
