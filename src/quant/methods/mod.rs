@@ -303,7 +303,8 @@ impl Stats {
         let tensors: Vec<usize> = self.tensors.keys().copied().collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let per = tensors.len().div_ceil(threads.max(1)).max(1);
-        let parts: Vec<Result<Vec<(usize, (f32, f32))>>> = std::thread::scope(|scope| {
+        type Part = Result<Vec<(usize, (f32, f32))>>;
+        let parts: Vec<Part> = std::thread::scope(|scope| {
             let handles: Vec<_> = tensors
                 .chunks(per)
                 .map(|chunk| {
