@@ -74,8 +74,6 @@ pub const SHADERS: &[(&str, &str)] = &[
     ),
     // The 16x8 CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV (int64 accumulator on u32 pairs).
     ("conv16", include_str!("../../shaders/conv16.wgsl")),
-    // The int16 -> int16 SOFTMAX (SoftmaxInt16's tables).
-    ("softmax16", include_str!("../../shaders/softmax16.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.

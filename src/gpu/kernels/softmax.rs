@@ -17,54 +17,8 @@ use crate::Result;
 
 const WG: u32 = 64;
 
-/// int16 → int16 SOFTMAX (`shaders/softmax16.wgsl`): the output cleared, then one
-/// invocation per row with the reference's tables and input multiplier.
-fn prepare_int16(
-    ctx: &GpuOpCtx,
-    k: &crate::reference::softmax16::Softmax16,
-) -> Result<Vec<Command>> {
-    let n: usize = crate::reference::dims(ctx.op.input(0)?).iter().product();
-    let rows = n / k.depth;
-    if k.depth >= 65_537 || u32::try_from(n).is_err() {
-        return Err(ctx.unsupported("rows of 65,537 or more (the int32 sum of exponentials)"));
-    }
-    let mut p = Vec::new();
-    for w in [
-        rows as u32,
-        k.depth as u32,
-        k.input_multiplier.multiplier as u32,
-        k.input_multiplier.shift as u32,
-    ] {
-        p.extend_from_slice(&w.to_le_bytes());
-    }
-    let params = ctx.uniform("softmax16 params", &p)?;
-    let lut: Vec<u8> = k
-        .exp_lut
-        .iter()
-        .chain(k.one_over_one_plus_x_lut.iter())
-        .flat_map(|&v| i32::from(v).to_le_bytes())
-        .collect();
-    let lut = ctx.upload("softmax16 tables", &lut)?;
-    let x = ctx.input(0)?;
-    let y = ctx.output(0)?;
-    let key = PipelineKey::new("softmax16", "softmax16_main").constant("WG", f64::from(WG));
-    let grid = ctx.grid((rows as u64).div_ceil(u64::from(WG)))?;
-    Ok(vec![
-        Command::Clear {
-            buffer: y.buffer.clone(),
-        },
-        ctx.dispatch(&key, &[&x, &y, &params, &lut], grid)?,
-    ])
-}
-
 /// SOFTMAX.
 pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
-    if let Some(k) = ctx
-        .kernel
-        .downcast_ref::<crate::reference::softmax16::Softmax16>()
-    {
-        return prepare_int16(ctx, k);
-    }
     let input = ctx.op.input(0)?;
     let output = ctx.op.output(0)?;
     let n: usize = crate::reference::dims(input).iter().product();
