@@ -72,8 +72,6 @@ pub const SHADERS: &[(&str, &str)] = &[
         "transpose_conv",
         include_str!("../../shaders/transpose_conv.wgsl"),
     ),
-    // The 16x8 CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV (int64 accumulator on u32 pairs).
-    ("conv16", include_str!("../../shaders/conv16.wgsl")),
 ];
 
 /// Shared WGSL: (name, source), imported with `#import <name>`.

@@ -145,18 +145,6 @@ fn unary_params(ctx: &GpuOpCtx) -> Result<(u32, Params, Option<Vec<u32>>)> {
         };
         return Ok((4, p, Some(t.table.iter().map(|&v| v as u32).collect())));
     }
-    // int16 LOGISTIC / TANH: the reference's fixed-point interpolation evaluated on every
-    // int16 value at prepare, looked up like the int8 tables.
-    if let Some(k) = any.downcast_ref::<crate::reference::activations::sigmoid16::Sigmoid16>() {
-        let p = Params {
-            qmin: i32::from(i16::MIN),
-            ..Default::default()
-        };
-        let table = (i16::MIN..=i16::MAX)
-            .map(|x| i32::from(k.apply(x)) as u32)
-            .collect();
-        return Ok((4, p, Some(table)));
-    }
     Err(ctx.unsupported("no GPU kernel for this activation variant"))
 }
 

@@ -8,7 +8,6 @@ use super::{Command, GpuOpCtx};
 use crate::gpu::shaders::PipelineKey;
 use crate::reference::common::shape_of;
 use crate::reference::elementwise::{FloatUnary, QuantUnary, UnaryFloatFn};
-use crate::reference::lut16::{int16_table_lookup, Table16};
 use crate::Result;
 
 /// The table word of a refused input (`i32::MIN`; no int8/uint8 result has it).
@@ -62,25 +61,16 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
             grid,
         )?]);
     }
-    // int16 EXP, LOG, GELU, RSQRT: the reference's 513-entry interpolated table evaluated on
-    // every int16 value at prepare (`generic_int16_table_lookup`), looked up as int8's.
-    let (qmin, words, refusal) = if let Some(k) = ctx.kernel.downcast_ref::<Table16>() {
-        let words = (i16::MIN..=i16::MAX)
-            .map(|x| i32::from(int16_table_lookup(x, &k.lut)) as u32)
-            .collect::<Vec<u32>>();
-        (i32::from(i16::MIN), words, "")
-    } else {
-        let k: &QuantUnary = ctx.kernel()?;
-        (k.qmin, device_table(k), k.refusal)
-    };
+    let k: &QuantUnary = ctx.kernel()?;
     let params = ctx.uniform(
         "elementwise params",
-        &words_bytes(&[len32, 0, qmin as u32, 0]),
+        &words_bytes(&[len32, 0, k.qmin as u32, 0]),
     )?;
+    let words = device_table(k);
     // A flag only where the reference can refuse a run (RSQRT, SQRT); otherwise a scratch
     // word the shader never sets, which is not read back.
     let status = if words.contains(&(REFUSED as u32)) {
-        ctx.status(refusal)?
+        ctx.status(k.refusal)?
     } else {
         ctx.scratch("elementwise status (unused)", 4)?
     };

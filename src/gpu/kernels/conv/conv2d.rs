@@ -23,12 +23,6 @@ pub(crate) fn prepare_conv2d(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<ConvHybrid>() {
         return prepare_hybrid(ctx, k);
     }
-    if let Some(k) = ctx
-        .kernel
-        .downcast_ref::<crate::reference::conv::conv2d::ConvI16>()
-    {
-        return super::int16::prepare_conv(ctx, k);
-    }
     Err(ctx.unsupported("no GPU kernel for this CONV_2D variant"))
 }
 

@@ -11,7 +11,6 @@
 
 mod conv2d;
 mod depthwise;
-mod int16;
 mod transpose_conv;
 
 use std::cell::Cell;

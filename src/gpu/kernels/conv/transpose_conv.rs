@@ -14,12 +14,6 @@ const WG: u64 = 64;
 
 /// TRANSPOSE_CONV in int8, uint8, float32 or hybrid (float32 input, int8 weights).
 pub(crate) fn prepare_transpose_conv(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
-    if let Some(k) = ctx
-        .kernel
-        .downcast_ref::<crate::reference::conv::int16::TconvI16>()
-    {
-        return super::int16::prepare_transpose(ctx, k);
-    }
     if let Some(k) = ctx.kernel.downcast_ref::<TconvInt>() {
         return prepare_int(ctx, k);
     }
