@@ -252,6 +252,22 @@ impl Tensor {
             _ => None,
         }
     }
+
+    /// The values of an int16 tensor.
+    pub fn as_i16(&self) -> Option<&[i16]> {
+        match &self.buf {
+            Buf::I16(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The values of an int64 tensor.
+    pub fn as_i64(&self) -> Option<&[i64]> {
+        match &self.buf {
+            Buf::I64(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// IEEE binary16 → f32 (exact).

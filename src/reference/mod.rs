@@ -19,6 +19,7 @@ pub(crate) mod elementwise;
 mod float_order;
 pub(crate) mod fold;
 pub(crate) mod fully_connected;
+pub(crate) mod lut16;
 pub(crate) mod pooling;
 pub(crate) mod quantize;
 pub(crate) mod reduce;
@@ -26,6 +27,7 @@ pub(crate) mod reduce_generic;
 pub(crate) mod resize;
 pub(crate) mod shape_ops;
 pub(crate) mod softmax;
+pub(crate) mod softmax16;
 #[cfg(test)]
 mod test_support;
 

@@ -311,6 +311,7 @@ impl Kernel for Reduce {
             (None, Buf::F32(i), Buf::F32(o)) => self.run_f32(i, o),
             (None, Buf::I8(i), Buf::I8(o)) => self.run_minmax(i, o),
             (None, Buf::U8(i), Buf::U8(o)) => self.run_minmax(i, o),
+            (None, Buf::I16(i), Buf::I16(o)) => self.run_minmax(i, o),
             (Some(r), Buf::U8(i), Buf::U8(o)) => self.run_sum_u8(r, i, o),
             (Some(r), Buf::I8(i), Buf::I8(o)) => {
                 let mut bytes = vec![0u8; o.len()];
@@ -404,7 +405,7 @@ pub(super) fn prepare_reduce(
                 count: count as i64,
             });
         }
-        (DType::I8 | DType::U8, _) => {
+        (DType::I8 | DType::U8 | DType::I16, ReduceKind::Max | ReduceKind::Min) => {
             // EvalType: TF_LITE_ENSURE_EQ on the scales and the zero points.
             let (s_in, zp_in) = ctx.per_tensor(input)?;
             let (s_out, zp_out) = ctx.per_tensor(output)?;

@@ -12,7 +12,7 @@
 //!   requires the output zero point -128 and scale within 0.1% of 1/256; uint8 → uint8 and
 //!   int8/uint8 → int16 are not checked by TFLite (the kernel ignores the output params).
 //!   The optimized kernel's float table is not used by the reference resolver.
-//! - int16 → int16 (a LUT-based kernel) is unsupported here.
+//! - int16 → int16: `reference_ops::SoftmaxInt16`'s two 513-entry tables (`softmax16.rs`).
 //!
 //! Float32 in the converter's order ([`FloatOrder::Converter`]): the optimized kernel's Eigen
 //! expressions (`optimized_ops::Softmax`; `float_order.rs`): Eigen's own vectorised `exp`,
@@ -299,6 +299,9 @@ pub(super) fn prepare_softmax(ctx: &OpCtx, beta: f32) -> Result<Box<dyn Kernel>>
                 depth,
             }))
         }
+        (DType::I16, DType::I16) => Ok(Box::new(super::softmax16::Softmax16::prepare(
+            ctx, beta, depth,
+        )?)),
         (i, o) => Err(ctx.unsupported(format!(
             "{} input with {} output is not supported",
             i.name(),

@@ -41,6 +41,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         Some(ModeArg::Int8) => Mode::Int8,
         Some(ModeArg::Int8Only) => Mode::Int8Only,
         Some(ModeArg::Float16) => Mode::Float16,
+        Some(ModeArg::Int16x8) => Mode::Int16x8,
         None if a.calib.is_some() || a.load_stats.is_some() => Mode::Int8,
         None => Mode::Dynamic,
     };
@@ -121,7 +122,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     };
     let stats = match stats {
         Some(s) => Some(
-            s.with_method(a.calibration, TargetGrid::Int8Asymmetric)
+            s.with_method(a.calibration, TargetGrid::for_mode(opts.mode))
                 .map_err(|e| match &a.load_stats {
                     Some(p) => in_file(e, p),
                     None => e,

@@ -144,6 +144,48 @@ pub fn multiply_by_quantized_multiplier(x: i32, m: QuantizedMultiplier) -> i32 {
     )
 }
 
+/// The 16-bit-multiplier form of a [`QuantizedMultiplier`] that TFLite's int64
+/// `MultiplyByQuantizedMultiplier` uses (`kernels/internal/common.cc`, double-rounding
+/// build): the Q31 multiplier reduced to 16 bits with rounding
+/// (`M < 0x7FFF0000 ? (M + 2^15) >> 16 : 0x7FFF`) and the total right shift `15 − shift`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReducedMultiplier {
+    /// The multiplier in Q15, in `[0, 0x7FFF]`.
+    pub multiplier: i32,
+    /// `15 − shift`, in `[1, 63]`.
+    pub total_shift: u32,
+}
+
+impl ReducedMultiplier {
+    /// `None` where TFLite's arithmetic is undefined: a negative multiplier, or a shift
+    /// with `15 − shift` outside `[1, 63]` (the kernel DCHECKs `shift ∈ [−31, 7]`; shifts
+    /// below −31 never occur, `QuantizeMultiplier` flushes them to 0).
+    pub fn new(m: QuantizedMultiplier) -> Option<ReducedMultiplier> {
+        let total_shift = 15i64 - i64::from(m.shift);
+        if m.multiplier < 0 || !(1..=63).contains(&total_shift) {
+            return None;
+        }
+        let multiplier = if m.multiplier < 0x7FFF_0000 {
+            (m.multiplier + (1 << 15)) >> 16
+        } else {
+            0x7FFF
+        };
+        Some(ReducedMultiplier {
+            multiplier,
+            total_shift: total_shift as u32,
+        })
+    }
+}
+
+/// TFLite's int64 `MultiplyByQuantizedMultiplier` (`kernels/internal/common.cc`):
+/// `(x · rm + 2^(ts − 1)) >> ts` with one rounding (half up), truncated to int32, in
+/// wrapping 64-bit arithmetic as the C++ compiles.
+#[inline]
+pub fn multiply_by_quantized_multiplier_i64(x: i64, m: ReducedMultiplier) -> i32 {
+    let round = 1i64 << (m.total_shift - 1);
+    (x.wrapping_mul(i64::from(m.multiplier)).wrapping_add(round) >> m.total_shift) as i32
+}
+
 /// `AffineQuantize` (QUANTIZE float→int, `reference/quantize.h`) for one element, before
 /// the clamp: `round_half_away(x / scale) + zero_point`, the division in float32, the zero
 /// point added in double (so nothing overflows; NaN stays NaN). The QUANTIZE kernel clamps
@@ -170,6 +212,51 @@ pub(crate) mod test_rng;
 mod tests {
     use super::test_rng::SplitMix64 as Rng;
     use super::*;
+
+    /// The int64 MBQM against its definition in 128-bit arithmetic: `round_half_up(x ·
+    /// rm / 2^(15 − shift))` with `rm` the rounded 16-bit multiplier.
+    #[test]
+    fn mbqm_i64_is_the_reduced_multiplier_product_rounded_half_up() {
+        let mut rng = Rng(7);
+        for _ in 0..200_000 {
+            let real = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 4.0 + 1e-9;
+            let m = quantize_multiplier(real * (2.0f64).powi(-(rng.below(30) as i32)));
+            let Some(r) = ReducedMultiplier::new(m) else {
+                continue;
+            };
+            let x = (rng.next() as i64) >> (16 + rng.below(40));
+            let rm = if m.multiplier < 0x7FFF_0000 {
+                (i128::from(m.multiplier) + (1 << 15)) >> 16
+            } else {
+                0x7FFF
+            };
+            let ts = 15 - m.shift;
+            let want = (i128::from(x) * rm + (1i128 << (ts - 1))) >> ts;
+            assert_eq!(
+                i128::from(multiply_by_quantized_multiplier_i64(x, r)),
+                want as i32 as i128,
+                "{x} {m:?}"
+            );
+        }
+        // Shifts whose total right shift leaves [1, 63] are refused.
+        assert!(ReducedMultiplier::new(QuantizedMultiplier {
+            multiplier: 1 << 30,
+            shift: 15
+        })
+        .is_none());
+        assert!(ReducedMultiplier::new(QuantizedMultiplier {
+            multiplier: 1 << 30,
+            shift: 14
+        })
+        .is_some());
+        // Multipliers at or above 0x7FFF0000 saturate to 0x7FFF.
+        let r = ReducedMultiplier::new(QuantizedMultiplier {
+            multiplier: i32::MAX,
+            shift: 0,
+        })
+        .unwrap();
+        assert_eq!(r.multiplier, 0x7FFF);
+    }
 
     const EDGES: [i32; 16] = [
         i32::MIN,

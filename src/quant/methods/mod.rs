@@ -69,6 +69,17 @@ pub enum TargetGrid {
     Int16Symmetric,
 }
 
+impl TargetGrid {
+    /// The activation grid of a quantization mode: int16 symmetric for
+    /// [`Mode::Int16x8`](crate::quant::Mode::Int16x8), int8 asymmetric otherwise.
+    pub fn for_mode(mode: crate::quant::Mode) -> TargetGrid {
+        match mode {
+            crate::quant::Mode::Int16x8 => TargetGrid::Int16Symmetric,
+            _ => TargetGrid::Int8Asymmetric,
+        }
+    }
+}
+
 /// How calibration statistics become a tensor's range. Parse with [`FromStr`]
 /// (`minmax`, `moving-average[:m]`, `percentile[:p]`, `mse`, `entropy`); [`fmt::Display`]
 /// writes the same spelling with every parameter.

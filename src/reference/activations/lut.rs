@@ -96,7 +96,8 @@ pub(crate) fn prepare_logistic(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
             }
             Ok(lut_kernel(ctx, input.dtype, qin, qout, sigmoid_f32))
         }
-        _ => Err(ctx.unsupported("only float32, int8 and uint8 are supported")),
+        DType::I16 => Ok(Box::new(super::sigmoid16::Sigmoid16::prepare(ctx, false)?)),
+        _ => Err(ctx.unsupported("only float32, int8, uint8 and int16 are supported")),
     }
 }
 
@@ -112,7 +113,8 @@ pub(crate) fn prepare_tanh(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
             let qout = quant_params(ctx, output)?;
             Ok(lut_kernel(ctx, input.dtype, qin, qout, f32::tanh))
         }
-        _ => Err(ctx.unsupported("only float32, int8 and uint8 are supported")),
+        DType::I16 => Ok(Box::new(super::sigmoid16::Sigmoid16::prepare(ctx, true)?)),
+        _ => Err(ctx.unsupported("only float32, int8, uint8 and int16 are supported")),
     }
 }
 

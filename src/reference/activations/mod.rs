@@ -24,12 +24,14 @@
 //!   `SigmoidPrepare`/`TanhPrepare`: a 256-entry table built at prepare by `LUTPopulate`
 //!   (`kernels/internal/common.h`, float arithmetic: dequantize, transform, `round(y / s_out)
 //!   + zp_out` truncated, clamped), looked up at run time. LOGISTIC requires
-//!   `s_out == 1/256` exactly. int16 (a different fixed-point algorithm) is unsupported.
+//!   `s_out == 1/256` exactly. int16 is `reference_integer_ops::Logistic`/`Tanh`'s fixed-point
+//!   interpolation in `sigmoid_table_uint16` (`sigmoid16.rs`).
 
 pub(crate) mod hard_swish;
 pub(crate) mod lut;
 pub(crate) mod prelu;
 pub(crate) mod relu;
+pub(crate) mod sigmoid16;
 
 pub(super) use hard_swish::prepare_hard_swish;
 pub(super) use lut::{prepare_logistic, prepare_tanh};

@@ -1,4 +1,4 @@
-//! int8/uint8 ADD and SUB: the element function of `AddFunc` / `SubElementwise` /
+//! int8/uint8/int16 ADD and SUB: the element function of `AddFunc` / `SubElementwise` /
 //! `BroadcastQuantSubSlow` and its parameters as add.cc / sub.cc Prepare computes them.
 
 use crate::quant::fixedpoint::{
@@ -64,10 +64,21 @@ impl AddSubParams {
     /// `left_shift = 20` and three multipliers, each below 1 (TFLite aborts otherwise).
     pub fn prepare(
         ctx: &OpCtx,
+        params: [(f32, i32); 3],
+        act_range: (i32, i32),
+    ) -> Result<AddSubParams> {
+        AddSubParams::prepare_with_shift(ctx, params, act_range, 20)
+    }
+
+    /// [`AddSubParams::prepare`] with another `left_shift`: 15 for int16 with general
+    /// scales (add.cc / sub.cc `PrepareGeneralSubOp`: "65535 << 15 ... still fits in a 32
+    /// bit accumulator").
+    pub fn prepare_with_shift(
+        ctx: &OpCtx,
         [(s1, z1), (s2, z2), (so, zo)]: [(f32, i32); 3],
         (act_min, act_max): (i32, i32),
+        left_shift: i32,
     ) -> Result<AddSubParams> {
-        let left_shift = 20;
         let [real_input1_multiplier, real_input2_multiplier, real_output_multiplier] =
             add_sub_real_multipliers(s1, s2, so, left_shift);
         let q = |m: f64, what: &str| {

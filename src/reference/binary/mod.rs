@@ -238,6 +238,12 @@ impl Kernel for BinaryKernel {
             (BinaryOp::QuantAddSub { p, subtract }, Buf::U8(x), Buf::U8(y), Buf::U8(o)) => {
                 quant_add_sub(ops, p, *subtract, x, y, o)
             }
+            (BinaryOp::QuantAddSub { p, subtract }, Buf::I16(x), Buf::I16(y), Buf::I16(o)) => {
+                quant_add_sub(ops, p, *subtract, x, y, o)
+            }
+            (BinaryOp::QuantMul(p), Buf::I16(x), Buf::I16(y), Buf::I16(o)) => {
+                quant_mul(ops, p, x, y, o)
+            }
             (BinaryOp::QuantMul(p), Buf::I8(x), Buf::I8(y), Buf::I8(o)) => {
                 quant_mul(ops, p, x, y, o)
             }
@@ -363,9 +369,31 @@ fn prepare_arith(ctx: &OpCtx, arith: Arith, act: Activation) -> Result<Box<dyn K
                 }
             }
         }
+        // 16x8: add.cc / sub.cc with general scales (`pot_scale_int16` false, or scales
+        // that are not powers of two) and mul.cc's `MulElementwise` on int16; every zero
+        // point must be 0 (`TF_LITE_ENSURE_EQ` in ADD's and SUB's Prepare).
+        DType::I16 if matches!(arith, Arith::Add | Arith::Sub | Arith::Mul) => {
+            let params = quant_params(ctx, dtype, false)?;
+            if matches!(arith, Arith::Add | Arith::Sub) && params.iter().any(|&(_, z)| z != 0) {
+                return Err(ctx.unsupported(format!(
+                    "int16 {} needs zero points 0 (LiteRT refuses others at prepare)",
+                    arith.name()
+                )));
+            }
+            let (so, zo) = params[2];
+            let act_range =
+                quantized_activation_range(act, dtype, so, zo).ok_or_else(unsupported_act)?;
+            match arith {
+                Arith::Mul => BinaryOp::QuantMul(MulParams::prepare(params, act_range)),
+                _ => BinaryOp::QuantAddSub {
+                    p: AddSubParams::prepare_with_shift(ctx, params, act_range, 15)?,
+                    subtract: arith == Arith::Sub,
+                },
+            }
+        }
         _ => {
             return Err(ctx.unsupported(format!(
-                "{} supports float32, int32, int8 and uint8",
+                "{} supports float32, int32, int8 and uint8 (and int16 for ADD, SUB, MUL)",
                 arith.name()
             )))
         }
@@ -378,11 +406,40 @@ fn prepare_arith(ctx: &OpCtx, arith: Arith, act: Activation) -> Result<Box<dyn K
 }
 
 pub(super) fn prepare_add(ctx: &OpCtx, o: &AddSubOptions) -> Result<Box<dyn Kernel>> {
+    refuse_pot_int16(ctx, o)?;
     prepare_arith(ctx, Arith::Add, o.activation)
 }
 
 pub(super) fn prepare_sub(ctx: &OpCtx, o: &AddSubOptions) -> Result<Box<dyn Kernel>> {
+    refuse_pot_int16(ctx, o)?;
     prepare_arith(ctx, Arith::Sub, o.activation)
+}
+
+/// int16 ADD/SUB with `pot_scale_int16` set and every scale a power of two take TFLite's
+/// power-of-two path (`CheckedLog2`, `reference_ops::Add`'s gemmlowp `SaturatingAdd` of one
+/// input shifted right): not written here, refused by name. The converter writes
+/// `pot_scale_int16 = false` (general scales).
+fn refuse_pot_int16(ctx: &OpCtx, o: &AddSubOptions) -> Result<()> {
+    if !o.pot_scale_int16 || ctx.output(0)?.dtype != DType::I16 {
+        return Ok(());
+    }
+    // add.cc `CheckedLog2`: log2 in float, |fraction| < 1e-3.
+    let is_pot = |s: f32| {
+        let l = s.ln() * (1.0f32 / 2.0f32.ln());
+        (l - l.round()).abs() < 1e-3
+    };
+    let ts = [ctx.input(0)?, ctx.input(1)?, ctx.output(0)?];
+    if ts.iter().all(|t| {
+        t.quant
+            .as_ref()
+            .is_some_and(|q| q.scale.len() == 1 && is_pot(q.scale[0]))
+    }) {
+        return Err(ctx.unsupported(
+            "int16 with pot_scale_int16 and power-of-two scales (TFLite's POT path) is not \
+             supported; the converter writes pot_scale_int16 = false",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn prepare_mul(ctx: &OpCtx, activation: Activation) -> Result<Box<dyn Kernel>> {

@@ -1,5 +1,5 @@
 //! DEPTHWISE_CONV_2D: float32 (`reference_ops::DepthwiseConv`), int8
-//! (`reference_integer_ops::DepthwiseConvPerChannel`) and hybrid
+//! (`reference_integer_ops::DepthwiseConvPerChannel`, and its int16 overload) and hybrid
 //! (`reference_integer_ops::DepthwiseConvHybridPerChannel`).
 
 use crate::model::{DType, DepthwiseConv2DOptions};
@@ -7,6 +7,7 @@ use crate::Result;
 
 use super::super::common::{clamp_like_cpp, Epilogue};
 use super::super::{FloatOrder, Kernel, OpCtx};
+use super::int16::{i16_arg, i16_out, int16_params_at, Epilogue16};
 use super::{
     conv_operands, f32_arg, f32_out, float_bias_and_range, geometry, hybrid_weights, i8_arg,
     i8_out, int8_params, opt_f32_arg, quantize_asymmetric, Geom,
@@ -116,9 +117,19 @@ pub(crate) fn prepare_depthwise(
                 act,
             }))
         }
+        (DType::I16, DType::I8) => {
+            let (filter, epilogue) =
+                int16_params_at(ctx, super::Operands::CONV, out_c, o.activation)?;
+            Ok(Box::new(DwI16 {
+                label,
+                shape,
+                filter,
+                epilogue,
+            }))
+        }
         (i, f) => Err(ctx.unsupported(format!(
-            "DEPTHWISE_CONV_2D with {i} input and {f} filter (supported: float32, int8 with \
-             int8 weights, float32 with int8 weights)"
+            "DEPTHWISE_CONV_2D with {i} input and {f} filter (supported: float32, int8 or \
+             int16 with int8 weights, float32 with int8 weights)"
         ))),
     }
 }
@@ -167,6 +178,42 @@ impl Kernel for DwF32 {
                                 }
                             };
                             output[g.out_offset(b, oy, ox) + oc] = clamp_like_cpp(value, lo, hi);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `reference_integer_ops::DepthwiseConvPerChannel`'s 16x8 overload (int16 activations with
+/// zero point 0, int8 weights, int64 bias, int64 accumulator; `int16.rs`).
+pub(crate) struct DwI16 {
+    pub(crate) label: String,
+    pub(crate) shape: DwShape,
+    pub(crate) filter: Vec<i8>,
+    pub(crate) epilogue: Epilogue16,
+}
+
+impl Kernel for DwI16 {
+    fn run(&self, inputs: &[Option<&crate::Tensor>], outputs: &mut [crate::Tensor]) -> Result<()> {
+        let s = &self.shape;
+        let g = &s.g;
+        let input = i16_arg(inputs, 0, g.input_len(), &self.label, "the input")?;
+        let output = i16_out(outputs, g.output_len(), &self.label)?;
+        let filter = &self.filter;
+        for b in 0..g.batches {
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    for ic in 0..g.in_c {
+                        for m in 0..s.depth_multiplier {
+                            let oc = m + ic * s.depth_multiplier;
+                            let mut acc: i64 = 0;
+                            s.for_each_tap((b, oy, ox), (ic, oc), |x, w| {
+                                acc += i64::from(filter[w]) * i64::from(input[x]);
+                            });
+                            output[g.out_offset(b, oy, ox) + oc] = self.epilogue.apply(acc, oc);
                         }
                     }
                 }

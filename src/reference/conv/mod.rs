@@ -40,6 +40,7 @@ macro_rules! window_of {
 
 pub(crate) mod conv2d;
 pub(crate) mod depthwise;
+pub(crate) mod int16;
 #[cfg(test)]
 mod tests;
 pub(crate) mod transpose_conv;

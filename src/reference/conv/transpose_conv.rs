@@ -1,5 +1,5 @@
 //! TRANSPOSE_CONV: float32 (`reference_ops::TransposeConv`), int8
-//! (`reference_integer_ops::TransposeConv`, per-channel), uint8 (`reference_ops::
+//! (`reference_integer_ops::TransposeConv`, per-channel; int16 in `int16.rs`), uint8 (`reference_ops::
 //! TransposeConv`, per-tensor weights with a zero point) and hybrid
 //! (`reference_ops::HybridTransposeConv`), as LiteRT's `transpose_conv.cc` runs them under
 //! `Register_TRANSPOSECONV_REF`.
@@ -312,9 +312,15 @@ pub(crate) fn prepare_transpose_conv(
             }))
         }
         (DType::U8, DType::U8) => Ok(Box::new(prepare_u8(ctx, shape, o.activation)?)),
+        (DType::I16, DType::I8) => Ok(Box::new(super::int16::TconvI16::prepare(
+            ctx,
+            shape,
+            OPERANDS,
+            o.activation,
+        )?)),
         (i, w) => Err(ctx.unsupported(format!(
             "TRANSPOSE_CONV with {i} input and {w} weights (supported: float32, int8 and \
-             uint8 with weights of the same type, float32 with int8 weights; not int16)"
+             uint8 with weights of the same type, float32 or int16 with int8 weights)"
         ))),
     }
 }
@@ -384,7 +390,7 @@ fn prepare_u8(ctx: &OpCtx, shape: TconvShape, act: Activation) -> Result<TconvIn
 }
 
 /// A non-constant output shape (input 0) must still be the prepared one.
-fn check_output_shape(
+pub(super) fn check_output_shape(
     inputs: &[Option<&crate::Tensor>],
     s: &TconvShape,
     label: &str,

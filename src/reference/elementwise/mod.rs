@@ -43,6 +43,7 @@ use crate::{Buf, Error, Result, Tensor};
 use super::activations::lut::lut_populate;
 use super::activations::{mismatch, unary_io, unary_run_io};
 use super::common::{qrange, QInt};
+use super::lut16::Table16;
 use super::{FloatOrder, Kernel, OpCtx};
 use rsqrt::RsqrtParams;
 
@@ -217,16 +218,19 @@ pub(super) fn prepare_rsqrt(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         DType::F32 => Ok(float_kernel(ctx, UnaryFloatFn::Rsqrt)),
+        // int16: a `LUTPopulate<int16_t>` table of `1 / sqrt(x)` in float (the goldens: the
+        // int8 fixed-point steps with int16 bounds differ by up to 6).
+        DType::I16 => Ok(Box::new(Table16::prepare(ctx, |x: f32| 1.0 / x.sqrt())?)),
         DType::I8 => {
             let p = RsqrtParams::prepare(quant_params(ctx, input)?, quant_params(ctx, output)?);
             Ok(quant_kernel(
                 ctx,
-                DType::I8,
+                input.dtype,
                 QuantFn::Rsqrt(p),
                 "Rsqrt is only defined for positive values",
             ))
         }
-        _ => Err(ctx.unsupported("RSQRT supports float32 and int8")),
+        _ => Err(ctx.unsupported("RSQRT supports float32, int8 and int16")),
     }
 }
 
@@ -267,14 +271,15 @@ pub(super) fn prepare_exp(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     match input.dtype {
         DType::F32 => Ok(float_kernel(ctx, UnaryFloatFn::Exp)),
         DType::I8 => table_kernel(ctx, input, output, f32::exp),
-        _ => Err(ctx.unsupported("EXP supports float32 and int8")),
+        DType::I16 => Ok(Box::new(Table16::prepare(ctx, f32::exp)?)),
+        _ => Err(ctx.unsupported("EXP supports float32, int8 and int16")),
     }
 }
 
 /// `LogLUTPrepare`'s function: `logf`, with non-positive values mapped to the output's
 /// lowest real value, `(int8 min − zp_out) · s_out` in float.
-fn log_transform((s_out, zp_out): (f32, i32)) -> impl Fn(f32) -> f32 {
-    let output_min = (-128 - zp_out) as f32 * s_out;
+fn log_transform((s_out, zp_out): (f32, i32), qmin: i32) -> impl Fn(f32) -> f32 {
+    let output_min = (qmin - zp_out) as f32 * s_out;
     move |v| if v <= 0.0 { output_min } else { v.ln() }
 }
 
@@ -284,9 +289,16 @@ pub(super) fn prepare_log(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
         DType::F32 => Ok(float_kernel(ctx, UnaryFloatFn::Log)),
         DType::I8 => {
             let qout = quant_params(ctx, output)?;
-            table_kernel(ctx, input, output, log_transform(qout))
+            table_kernel(ctx, input, output, log_transform(qout, -128))
         }
-        _ => Err(ctx.unsupported("LOG supports float32 and int8")),
+        DType::I16 => {
+            let qout = quant_params(ctx, output)?;
+            Ok(Box::new(Table16::prepare(
+                ctx,
+                log_transform(qout, -32768),
+            )?))
+        }
+        _ => Err(ctx.unsupported("LOG supports float32, int8 and int16")),
     }
 }
 
@@ -311,6 +323,14 @@ pub(super) fn prepare_gelu(ctx: &OpCtx, approximate: bool) -> Result<Box<dyn Ker
             };
             table_kernel(ctx, input, output, transform)
         }
-        _ => Err(ctx.unsupported("GELU supports float32, int8 and uint8")),
+        DType::I16 => {
+            let transform = if approximate {
+                gelu::gelu_transform_approximate
+            } else {
+                gelu::gelu_transform
+            };
+            Ok(Box::new(Table16::prepare(ctx, transform)?))
+        }
+        _ => Err(ctx.unsupported("GELU supports float32, int8, uint8 and int16")),
     }
 }

@@ -134,7 +134,7 @@ fn quantized_elements_match_litert_over_every_input() {
                     output: qout,
                 },
                 "exp" => QuantFn::Table(lut_populate(dtype, qin, qout, f32::exp)),
-                "log" => QuantFn::Table(lut_populate(dtype, qin, qout, log_transform(qout))),
+                "log" => QuantFn::Table(lut_populate(dtype, qin, qout, log_transform(qout, -128))),
                 "gelu" => QuantFn::Table(lut_populate(dtype, qin, qout, gelu::gelu_transform)),
                 _ => QuantFn::Table(lut_populate(
                     dtype,

@@ -155,9 +155,10 @@ pub(super) fn prepare(ctx: &OpCtx, o: &FullyConnectedOptions) -> Result<Box<dyn 
         (DType::F32, DType::I8, DType::F32) => prepare_hybrid(ctx, o, dims, bias),
         (DType::I8, DType::I8, DType::I8) => prepare_quantized::<i8>(ctx, o, dims, bias),
         (DType::U8, DType::U8, DType::U8) => prepare_quantized::<u8>(ctx, o, dims, bias),
+        (DType::I16, DType::I8, DType::I16) => super::fc16::prepare(ctx, o, dims, bias),
         _ => Err(ctx.unsupported(
-            "supported: float32, int8 (per-tensor or per-channel weights), uint8, and hybrid \
-             (float32 activations with int8 weights)",
+            "supported: float32, int8 (per-tensor or per-channel weights), uint8, 16x8 (int16 \
+             activations with int8 weights), and hybrid (float32 activations with int8 weights)",
         )),
     }
 }

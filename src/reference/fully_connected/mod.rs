@@ -3,6 +3,7 @@
 //! - `fc.rs`: FULLY_CONNECTED as `kernels/fully_connected.cc` runs it under `BUILTIN_REF`:
 //!   `reference_ops::FullyConnected` (float), `reference_integer_ops::FullyConnected[PerChannel]`
 //!   (int8, uint8) and `EvalHybridDense` (int8 weights, float activations).
+//! - `fc16.rs`: the 16x8 FULLY_CONNECTED (int16 activations, int8 weights, int64 bias).
 //! - `bmm.rs`: BATCH_MATMUL as `kernels/batch_matmul.cc` runs it (it only has a reference
 //!   kernel): the RHS is transposed into `[.., N, K]` and the reference loops of
 //!   `reference/batch_matmul.h` run with the operands swapped.
@@ -11,6 +12,7 @@
 
 pub(crate) mod bmm;
 pub(crate) mod fc;
+pub(crate) mod fc16;
 #[cfg(test)]
 mod tests;
 
@@ -57,6 +59,7 @@ macro_rules! q_elem {
 }
 q_elem!(i8, I8, as_i8);
 q_elem!(u8, U8, as_u8);
+q_elem!(i16, I16, as_i16);
 
 /// Input `i` of a run, which must be present.
 pub(super) fn arg<'t>(label: &str, inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t Tensor> {

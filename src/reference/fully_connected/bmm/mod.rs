@@ -15,6 +15,7 @@ use crate::quant::fixedpoint::quantize_multiplier;
 use crate::{Result, Tensor};
 
 pub(crate) mod hybrid;
+pub(crate) mod int16;
 pub(crate) mod plan;
 #[cfg(test)]
 pub(super) use plan::tests_support;
@@ -117,9 +118,10 @@ pub(super) fn prepare(ctx: &OpCtx, o: &BatchMatMulOptions) -> Result<Box<dyn Ker
             Int8Bmm::<i32>::prepare(ctx, plan, operands, (0, 0), None)
         }
         (DType::F32, DType::I8, DType::F32) => prepare_hybrid(ctx, o, plan, operands),
+        (DType::I16, DType::I16, DType::I16) => int16::prepare_int16(ctx, plan, operands),
         _ => Err(ctx.unsupported(
-            "supported: float32, int8 (int8 or int32 output) and hybrid (float32 LHS, constant \
-             int8 RHS)",
+            "supported: float32, int8 (int8 or int32 output), int16 and hybrid (float32 LHS, \
+             constant int8 RHS)",
         )),
     }
 }
