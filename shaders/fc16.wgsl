@@ -83,18 +83,28 @@ fn fc16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     output[word] = pack16(fc_value(i), hi);
 }
 
-// Test entry: `double_rescale64` over (acc low, acc high, m_lo, m_hi) and exponents, for
-// the GPU test against the native f64 expression.
-@group(0) @binding(0) var<storage, read> rs_in: array<vec4<u32>>;
-@group(0) @binding(1) var<storage, read> rs_exp: array<i32>;
-@group(0) @binding(2) var<storage, read_write> rs_out: array<i32>;
+// Test entries, for the GPU tests against the native 64-bit definitions: `t_in` holds per
+// case (acc low, acc high, m_lo, m_hi) and (exponent, -, -, -) for `double_rescale64`, or
+// (x low, x high, reduced multiplier, total shift) for `mbqm_i64`.
+@group(0) @binding(0) var<storage, read> t_in: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> t_out: array<i32>;
 
 @compute @workgroup_size(64)
 fn rescale64_test(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
-    if (i >= arrayLength(&rs_out)) {
+    if (i >= arrayLength(&t_out)) {
         return;
     }
-    let v = rs_in[i];
-    rs_out[i] = double_rescale64(v.xy, v.z, v.w, rs_exp[i]);
+    let v = t_in[2u * i];
+    t_out[i] = double_rescale64(v.xy, v.z, v.w, bitcast<i32>(t_in[2u * i + 1u].x));
+}
+
+@compute @workgroup_size(64)
+fn mbqm_i64_test(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&t_out)) {
+        return;
+    }
+    let v = t_in[i];
+    t_out[i] = mbqm_i64(v.xy, v.z, v.w);
 }

@@ -73,6 +73,12 @@ pub const SHADERS: &[(&str, &str)] = &[
     // The 16x8 FULLY_CONNECTED (int64 accumulation and double rescale in u32 words; twin
     // of src/reference/fully_connected/fc16.rs).
     ("fc16", include_str!("../../shaders/fc16.wgsl")),
+    // int16 LOGISTIC, TANH (sigmoid_table_uint16 interpolation) and EXP, LOG, GELU
+    // (LUTPopulateInt16 tables): twins of src/reference/activations/sigmoid16.rs and
+    // src/reference/lut16.rs.
+    ("unary16", include_str!("../../shaders/unary16.wgsl")),
+    // int16 SOFTMAX (SoftmaxInt16's tables): twin of src/reference/softmax16.rs.
+    ("softmax16", include_str!("../../shaders/softmax16.wgsl")),
     // TRANSPOSE_CONV (int8 / float32 in both orders / hybrid).
     (
         "transpose_conv",
