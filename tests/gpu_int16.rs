@@ -21,6 +21,8 @@ use litequant::{Buf, Engine, Model, ReferenceEngine, Session, Tensor};
 mod problems;
 #[path = "gpu_int16/problems16.rs"]
 mod problems16;
+#[path = "gpu_int16/lut_ops.rs"]
+mod lut_ops;
 
 use problems::{one_op_model, qp, tensor};
 use problems16::{problem16, Family16};

@@ -25,7 +25,6 @@ const GPU_RTOL: f32 = 1e-4;
 const PENDING_OPS: &[&str] = &[
     "RSQRT",
     "SUM",
-    "BATCH_MATMUL",
 ];
 
 #[test]

@@ -79,6 +79,9 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("unary16", include_str!("../../shaders/unary16.wgsl")),
     // int16 SOFTMAX (SoftmaxInt16's tables): twin of src/reference/softmax16.rs.
     ("softmax16", include_str!("../../shaders/softmax16.wgsl")),
+    // The int16 BATCH_MATMUL (int64 accumulation in u32 pairs; twin of
+    // src/reference/fully_connected/bmm/int16.rs).
+    ("bmm16", include_str!("../../shaders/bmm16.wgsl")),
     // TRANSPOSE_CONV (int8 / float32 in both orders / hybrid).
     (
         "transpose_conv",
