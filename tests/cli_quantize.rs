@@ -446,3 +446,57 @@ fn report_has_saturation_counts_equal_to_the_library() {
     let want: serde_json::Value = serde_json::from_str(&want.to_json()).unwrap();
     assert_eq!(json, want);
 }
+
+/// `--mode int16x8` writes the library's 16x8 file (int16 I/O with `--input-type int16`),
+/// and int16 I/O outside that mode is an error before any work.
+#[test]
+fn int16x8_mode_and_int16_io() {
+    let dir = TempDir::new("int16x8");
+    let ops = common::fixtures().join("ops");
+    let float = ops.join("conv2d_same_f32.tflite");
+    let calib = ops.join("conv2d_same.calib.npz");
+    let out = dir.join("q16.tflite");
+    let o = litequant(&[
+        "quantize",
+        s(&float),
+        "-o",
+        s(&out),
+        "--mode",
+        "int16x8",
+        "--calib",
+        s(&calib),
+        "--input-type",
+        "int16",
+        "--output-type",
+        "int16",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let q = Model::from_file(&out).unwrap();
+    let sg = q.main();
+    for &t in sg.inputs.iter().chain(&sg.outputs) {
+        assert_eq!(sg.tensors[t].dtype, litequant::model::DType::I16);
+        assert_eq!(sg.tensors[t].quant.as_ref().unwrap().zero_point, vec![0]);
+    }
+    let bias = sg.operators[0].input(2).unwrap();
+    assert_eq!(sg.tensors[bias].dtype, litequant::model::DType::I64);
+    // int16 I/O needs the 16x8 mode, and the 16x8 mode takes no int8 I/O.
+    for (mode, io) in [("int8-only", "int16"), ("int16x8", "int8")] {
+        let bad = dir.join("bad.tflite");
+        let o = litequant(&[
+            "quantize",
+            s(&float),
+            "-o",
+            s(&bad),
+            "--mode",
+            mode,
+            "--calib",
+            s(&calib),
+            "--input-type",
+            io,
+        ]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("does not go with mode"), "{err}");
+        assert!(!bad.exists());
+    }
+}

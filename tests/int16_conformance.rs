@@ -12,7 +12,7 @@ use common::golden::{check_model, Outcome};
 /// Ops whose int16 kernels are not written yet: a model containing one may fail to prepare
 /// (reported, not failed); once every such model passes, the test asks for the op's
 /// removal, so the list cannot go stale.
-const PENDING_OPS: &[&str] = &["RSQRT", "SUM"];
+const PENDING_OPS: &[&str] = &["SUM"];
 
 #[test]
 fn reference_engine_matches_litert_builtin_ref_16x8() {
@@ -72,4 +72,30 @@ fn reference_engine_matches_litert_builtin_ref_16x8() {
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// TF 2.21's 16x8 files of reduced zoo models (`tools/make_int16_zoo.py`,
+/// `tests/fixtures/zoo_int16/`): every op-written tensor equal to LiteRT's BUILTIN_REF.
+#[test]
+fn reference_engine_matches_litert_builtin_ref_16x8_zoo() {
+    let dir = common::fixtures().join("zoo_int16");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for (name, m) in manifest["models"].as_object().unwrap() {
+        let (Some(file), Some(golden)) = (m["file"].as_str(), m["golden_file"].as_str()) else {
+            continue;
+        };
+        match check_model(&dir.join(file), &dir.join(golden)) {
+            Outcome::Pass { compared } => {
+                n += 1;
+                println!("{name}: {compared} tensors equal");
+            }
+            Outcome::Unsupported(e) => problems.push(format!("{name}: unsupported: {e}")),
+            Outcome::Fail(f) => problems.push(format!("{name}:\n    {}", f.join("\n    "))),
+        }
+    }
+    assert!(n >= 4, "{n} zoo models");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -43,6 +43,10 @@ pub enum Mode {
     Int8Only,
     /// FLOAT16 weights followed by DEQUANTIZE (`supported_types = [tf.float16]`).
     Float16,
+    /// 16x8: int16 symmetric activations, int8 weights, int64 biases, ops without a 16x8
+    /// rule kept float (`supported_ops = [EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_
+    /// WEIGHTS_INT8, TFLITE_BUILTINS]`); float32 or int16 inputs and outputs.
+    Int16x8,
 }
 
 impl Mode {
@@ -53,12 +57,13 @@ impl Mode {
             Mode::Int8 => "int8",
             Mode::Int8Only => "int8-only",
             Mode::Float16 => "float16",
+            Mode::Int16x8 => "int16x8",
         }
     }
 
     /// Whether this mode needs calibration statistics.
     pub fn needs_calibration(self) -> bool {
-        matches!(self, Mode::Int8 | Mode::Int8Only)
+        matches!(self, Mode::Int8 | Mode::Int8Only | Mode::Int16x8)
     }
 }
 
@@ -80,6 +85,8 @@ pub enum IoType {
     Int8,
     /// uint8: the int8 scale, zero point + 128.
     Uint8,
+    /// int16 with the tensor's own scale (16x8 mode; zero point 0).
+    Int16,
 }
 
 impl IoType {
@@ -88,6 +95,7 @@ impl IoType {
             IoType::Float32 => "float32",
             IoType::Int8 => "int8",
             IoType::Uint8 => "uint8",
+            IoType::Int16 => "int16",
         }
     }
 }
@@ -133,6 +141,11 @@ impl QuantizeOptions {
         Self::with_mode(Mode::Int8)
     }
 
+    /// 16x8 with float I/O and float fallback (`input_type`/`output_type` may be int16).
+    pub fn int16x8() -> QuantizeOptions {
+        Self::with_mode(Mode::Int16x8)
+    }
+
     /// Integer only (float I/O unless `input_type`/`output_type` say otherwise).
     pub fn int8_only() -> QuantizeOptions {
         Self::with_mode(Mode::Int8Only)
@@ -169,6 +182,21 @@ impl QuantizeOptions {
                     "keep-float ({}) selects ops for the full-integer modes; mode {mode} has \
                      no such choice",
                     self.keep_float.join(", ")
+                )));
+            }
+        }
+        for (what, t) in [("input", self.input_type), ("output", self.output_type)] {
+            let ok = match (mode, t) {
+                (_, IoType::Float32) => true,
+                (Mode::Int16x8, IoType::Int16) => true,
+                (Mode::Int16x8, _) | (_, IoType::Int16) => false,
+                _ => true,
+            };
+            if mode.needs_calibration() && !ok {
+                return Err(Error::Unsupported(format!(
+                    "{what} type {} does not go with mode {mode} (int8-family modes take \
+                     int8/uint8, int16x8 takes int16)",
+                    t.name()
                 )));
             }
         }
@@ -250,7 +278,7 @@ pub fn quantize(
             Vec::new(),
             Vec::new(),
         ),
-        Mode::Int8 | Mode::Int8Only => {
+        Mode::Int8 | Mode::Int8Only | Mode::Int16x8 => {
             let stats = stats.ok_or_else(|| {
                 Error::Data(format!(
                     "mode {} needs calibration statistics: calibrate on representative data \

@@ -90,12 +90,13 @@ pub(crate) fn lut_populate_i16_f32(
         let midpoint_val = (val_midpoint * output_scaling_inv).round();
         let midpoint_err = midpoint_interp_val - midpoint_val;
         let bias = (midpoint_err / 2.0).round();
-        *v = (sample_val - bias).max(table_min).min(table_max) as i16;
+        *v = clamp_like_cpp(sample_val - bias, table_min, table_max);
     }
-    lut[STEPS] = (transform(input_max) * output_scaling_inv)
-        .round()
-        .max(table_min)
-        .min(table_max) as i16;
+    lut[STEPS] = clamp_like_cpp(
+        (transform(input_max) * output_scaling_inv).round(),
+        table_min,
+        table_max,
+    );
     lut
 }
 
@@ -141,4 +142,14 @@ impl Kernel for Table16 {
             ))),
         }
     }
+}
+
+/// `static_cast<int16_t>(std::min(std::max(v, lo), hi))` as x86-64 compiles it: a NaN passes
+/// both comparisons and converts through `cvttss2si` to `INT32_MIN`, whose low 16 bits are 0
+/// (a transform undefined on part of the input range, RSQRT's `1/sqrt` of negatives).
+fn clamp_like_cpp(v: f32, lo: f32, hi: f32) -> i16 {
+    if v.is_nan() {
+        return 0;
+    }
+    v.max(lo).min(hi) as i16
 }

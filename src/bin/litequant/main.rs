@@ -151,6 +151,8 @@ enum ModeArg {
     #[value(name = "int8-only")]
     Int8Only,
     Float16,
+    /// 16x8: int16 activations, int8 weights, int64 biases.
+    Int16x8,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,6 +160,7 @@ enum IoTypeArg {
     Float32,
     Int8,
     Uint8,
+    Int16,
 }
 
 /// The memory budget of the engines.
@@ -469,6 +472,7 @@ fn io_type(t: IoTypeArg) -> IoType {
         IoTypeArg::Float32 => IoType::Float32,
         IoTypeArg::Int8 => IoType::Int8,
         IoTypeArg::Uint8 => IoType::Uint8,
+        IoTypeArg::Int16 => IoType::Int16,
     }
 }
 

@@ -37,6 +37,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         Some(ModeArg::Int8) => Mode::Int8,
         Some(ModeArg::Int8Only) => Mode::Int8Only,
         Some(ModeArg::Float16) => Mode::Float16,
+        Some(ModeArg::Int16x8) => Mode::Int16x8,
         None if a.calib.is_some() => Mode::Int8,
         None => Mode::Dynamic,
     };

@@ -283,6 +283,51 @@ pub fn set_versions(model: &mut Model) {
     }
 }
 
+/// The versions of a 16x8 file as TF 2.21 writes them: its 16x8 pass (the legacy
+/// quantizer's, `toco_legacy/quantize_model.cc`) gives each quantized op the version of its
+/// int8 form (`operator_property.cc`), QUANTIZE 1 from float and 2 when it requantizes
+/// int16, DEQUANTIZE 2 (checked on the 121 files of `tests/fixtures/int16`). Computed as
+/// [`set_versions`] on a view of the model with int16 tensors as int8 and int64 as int32.
+pub fn set_versions_16x8(model: &mut Model) {
+    let mut view = model.clone();
+    for sg in &mut view.subgraphs {
+        for t in &mut sg.tensors {
+            t.dtype = match t.dtype {
+                DType::I16 => DType::I8,
+                DType::I64 => DType::I32,
+                d => d,
+            };
+        }
+    }
+    let mut max: std::collections::HashMap<i32, i32> = std::collections::HashMap::new();
+    for (sg, vsg) in model.subgraphs.iter().zip(&view.subgraphs) {
+        for (op, vop) in sg.operators.iter().zip(&vsg.operators) {
+            let v = match &op.op {
+                Op::Quantize => {
+                    let in0 = op.input(0).and_then(|t| sg.tensors.get(t)).map(|t| t.dtype);
+                    Some(if in0 == Some(DType::I16) { 2 } else { 1 })
+                }
+                Op::Dequantize => Some(2),
+                // operator_property.cc's versions where the int8 rules here differ.
+                Op::LeakyRelu { .. } => Some(2),
+                Op::TransposeConv(_) => op_version(vsg, vop).map(|v| v.max(3)),
+                _ => op_version(vsg, vop),
+            };
+            if let Some(v) = v {
+                let e = max.entry(op.op.code()).or_insert(0);
+                *e = (*e).max(v);
+            }
+        }
+    }
+    for sg in &mut model.subgraphs {
+        for op in &mut sg.operators {
+            if let Some(&v) = max.get(&op.op.code()) {
+                op.version = v;
+            }
+        }
+    }
+}
+
 /// Rows of `runtime_version.cc`'s table for the ops [`op_version`] covers:
 /// (code, version, minimum runtime).
 const RUNTIME_VERSIONS: &[(i32, i32, &str)] = &[

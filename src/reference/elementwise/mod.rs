@@ -218,16 +218,19 @@ pub(super) fn prepare_rsqrt(ctx: &OpCtx) -> Result<Box<dyn Kernel>> {
     let (input, output) = unary_io(ctx)?;
     match input.dtype {
         DType::F32 => Ok(float_kernel(ctx, UnaryFloatFn::Rsqrt)),
+        // int16: a `LUTPopulate<int16_t>` table of `1 / sqrt(x)` in float (the goldens: the
+        // int8 fixed-point steps with int16 bounds differ by up to 6).
+        DType::I16 => Ok(Box::new(Table16::prepare(ctx, |x: f32| 1.0 / x.sqrt())?)),
         DType::I8 => {
             let p = RsqrtParams::prepare(quant_params(ctx, input)?, quant_params(ctx, output)?);
             Ok(quant_kernel(
                 ctx,
-                DType::I8,
+                input.dtype,
                 QuantFn::Rsqrt(p),
                 "Rsqrt is only defined for positive values",
             ))
         }
-        _ => Err(ctx.unsupported("RSQRT supports float32 and int8")),
+        _ => Err(ctx.unsupported("RSQRT supports float32, int8 and int16")),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 
 use super::super::layout::Item;
 use super::super::Working;
-use super::params::{activation_params, data_slot, kind, new_op, quantized_const, Kind, Params};
+use super::params::{data_slot, kind_for, new_op, quantized_const, Activations, Kind, Params};
 use super::{order, plan};
 use super::{weighted, Int8Options, Int8Report, IoType, TensorReport};
 
@@ -28,8 +28,10 @@ pub(super) fn quantize_subgraph(
     let constants: HashSet<usize> = w.body_constants().into_iter().collect();
     let original_inputs: Vec<Vec<i32>> = w.ops.iter().map(|o| o.inputs.clone()).collect();
     let args = w.body.args.clone();
+    let act = options.activations;
+    let kind = |op: &Op| kind_for(op, act);
     let (quantized, mut report) = plan::which_ops(w, stats, options, &constants)?;
-    let (mut params, source) = plan::activation_plan(w, stats, &quantized, &constants);
+    let (mut params, source) = plan::activation_plan(w, stats, &quantized, &constants, act);
 
     // 3. Constants: weights and biases, materialized at the front (each ahead of the last).
     let mut front: Vec<Item> = Vec::new();
@@ -74,7 +76,7 @@ pub(super) fn quantize_subgraph(
                             .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
                                 (a.min(x), b.max(x))
                             });
-                        let (scale, zp, scale64) = activation_params(lo, hi);
+                        let (scale, zp, scale64) = act.params(lo, hi);
                         Some(Params { scale, zp, scale64 })
                     }
                 };
@@ -109,14 +111,19 @@ pub(super) fn quantize_subgraph(
                     continue;
                 }
                 let Some(p) = p else { continue };
+                let (qmin, qmax) = act.qrange();
                 let q: Vec<u8> = vals
                     .iter()
-                    .map(|&x| {
+                    .flat_map(|&x| {
                         let v = round_to_grid(x, f64::from(p.scale)) + p.zp as f64;
-                        v.clamp(-128.0, 127.0) as i8 as u8
+                        let v = v.clamp(qmin, qmax) as i16;
+                        match act {
+                            Activations::Int8 => vec![v as i8 as u8],
+                            Activations::Int16 => v.to_le_bytes().to_vec(),
+                        }
                     })
                     .collect();
-                let qc = quantized_const(&ct, DType::I8, q, p.quant());
+                let qc = quantized_const(&ct, act.dtype(), q, p.quant());
                 let base = w.location(c).unwrap_or("tfl.pseudo_qconst").to_string();
                 let qc = w.add_twin(qc, base, c);
                 w.ops[k].inputs[slot] = qc as i32;
@@ -137,14 +144,35 @@ pub(super) fn quantize_subgraph(
             continue;
         };
         let axis = options.per_channel.then_some(axis);
-        let replaced = weighted::quantize_weighted(w, k, axis, &params, &mut report, &mut front)?;
+        let replaced =
+            weighted::quantize_weighted(w, k, axis, &params, act, &mut report, &mut front)?;
         replaced_consts.extend(replaced);
     }
 
-    // 4. Activations become int8 in place (float copies made where float code needs them).
+    // 3b. 16x8 options, as TF 2.21's files have them: ADD/SUB on general scales
+    //     (`pot_scale_int16 = false`), an int64 bias type on CONV_2D, TRANSPOSE_CONV and
+    //     FULLY_CONNECTED (with or without a bias).
+    if act == Activations::Int16 {
+        for k in 0..n_ops {
+            if !quantized[k] {
+                continue;
+            }
+            match &mut w.ops[k].op {
+                Op::Add(o) | Op::Sub(o) => o.pot_scale_int16 = false,
+                Op::Conv2D(o) => o.quantized_bias_type = DType::I64,
+                Op::TransposeConv(o) => o.quantized_bias_type = DType::I64,
+                Op::FullyConnected(o) => o.quantized_bias_type = DType::I64,
+                _ => continue,
+            }
+            w.ops[k].options_omitted = false;
+        }
+    }
+
+    // 4. Activations become int8 (int16) in place (float copies made where float code needs
+    //    them).
     for (&t, p) in &params {
         let tensor = &mut w.tensors[t];
-        tensor.dtype = DType::I8;
+        tensor.dtype = act.dtype();
         tensor.quant = Some(p.quant());
     }
 
@@ -330,7 +358,7 @@ pub(super) fn quantize_subgraph(
     }
     // 5e. Outputs (see `order::output_order`, `order::multi_result_locations`).
     let out_order = order::output_order(w, &producer);
-    let fused_loc = if options.output_type == IoType::Int8 {
+    let fused_loc = if matches!(options.output_type, IoType::Int8 | IoType::Int16) {
         HashMap::new()
     } else {
         order::multi_result_locations(w, &quantized)
@@ -348,7 +376,7 @@ pub(super) fn quantize_subgraph(
             let twin = float_twin.iter().find(|&(_, &f)| f == t).map(|(&q, _)| q);
             match (options.output_type, twin) {
                 (IoType::Float32, _) => {}
-                (IoType::Int8, Some(q)) => {
+                (IoType::Int8 | IoType::Int16, Some(q)) => {
                     w.outputs[o] = q;
                     reserve.push(q);
                 }
@@ -365,7 +393,7 @@ pub(super) fn quantize_subgraph(
             continue;
         }
         match options.output_type {
-            IoType::Int8 => reserve.push(t),
+            IoType::Int8 | IoType::Int16 => reserve.push(t),
             IoType::Float32 | IoType::Uint8 => {
                 let mut f = w.tensors[t].clone();
                 let p = params[&t];
@@ -511,7 +539,7 @@ pub(super) fn quantize_subgraph(
 
     // The report: every int8 activation (working indices; the caller maps them).
     for (&t, p) in &params {
-        if w.tensors[t].dtype != DType::I8 {
+        if w.tensors[t].dtype != act.dtype() {
             continue; // a float input whose int8 twin is reported
         }
         let observed = float_twin.get(&t).copied().unwrap_or(t);

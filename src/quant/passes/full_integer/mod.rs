@@ -104,7 +104,7 @@ use crate::quant::calibrate::Stats;
 use crate::{Error, Model, Result};
 
 use super::{finish_with_maps, finished_twins, metadata, prepare, working_twins, Twins};
-pub use params::activation_params;
+pub use params::{activation_params, Activations};
 
 /// Options of [`quantize_int8`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +122,9 @@ pub struct Int8Options {
     /// `denylisted_nodes`), or its builtin name (`CONV_2D`: every such op, the converter's
     /// `denylisted_ops`).
     pub keep_float: Vec<String>,
+    /// The activation type: int8 (default) or int16 (16x8 mode: int16 symmetric
+    /// activations, int8 weights, int64 biases; ops without a 16x8 rule stay float).
+    pub activations: Activations,
 }
 
 impl Default for Int8Options {
@@ -132,6 +135,7 @@ impl Default for Int8Options {
             input_type: IoType::Float32,
             output_type: IoType::Float32,
             keep_float: Vec::new(),
+            activations: Activations::Int8,
         }
     }
 }
@@ -140,6 +144,16 @@ impl Int8Options {
     /// The converter's `int8` mode: float I/O, unquantizable ops stay float.
     pub fn int8() -> Self {
         Self::default()
+    }
+
+    /// The converter's 16x8 mode with float I/O and float fallback
+    /// (`supported_ops = [EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+    /// TFLITE_BUILTINS]`).
+    pub fn int16x8() -> Self {
+        Int8Options {
+            activations: Activations::Int16,
+            ..Self::default()
+        }
     }
 
     /// The converter's `TFLITE_BUILTINS_INT8` mode with int8 inputs and outputs.
@@ -225,7 +239,14 @@ fn quantize_int8_with_twins(
     let w = &mut works[0];
     let report = build::quantize_subgraph(w, stats, options)?;
     let twins = working_twins(model, &works);
-    let (out, maps) = finish_with_maps(model, works, naming, metadata::PTQ_FULL_INTEGER, false)?;
+    let mode = match options.activations {
+        Activations::Int8 => metadata::PTQ_FULL_INTEGER,
+        Activations::Int16 => metadata::PTQ_INT16,
+    };
+    let (mut out, maps) = finish_with_maps(model, works, naming, mode, false)?;
+    if options.activations == Activations::Int16 {
+        super::versions::set_versions_16x8(&mut out);
+    }
     let twins = finished_twins(twins, &maps);
     let mut report = report;
     // Report indices and names as the finished model has them (working indices before).
@@ -266,6 +287,11 @@ pub(crate) fn dispatch(
         input_type: opts.input_type,
         output_type: opts.output_type,
         keep_float: opts.keep_float.clone(),
+        activations: if opts.mode == crate::quant::Mode::Int16x8 {
+            Activations::Int16
+        } else {
+            Activations::Int8
+        },
     };
     let (q, r, twins) = quantize_int8_with_twins(model, stats, &int8)?;
     let float_ops = r

@@ -31,6 +31,95 @@ pub fn activation_params(min: f32, max: f32) -> (f32, i64, f64) {
     (scale, zp as i64, f64::from(scale))
 }
 
+/// The activation type of a full-integer pass: int8 (the converter's default) or int16
+/// (16x8 mode, `EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activations {
+    /// int8 asymmetric activations, int32 biases.
+    #[default]
+    Int8,
+    /// int16 symmetric activations (zero point 0), int64 biases, int8 weights.
+    Int16,
+}
+
+impl Activations {
+    /// The activations' dtype.
+    pub fn dtype(self) -> DType {
+        match self {
+            Activations::Int8 => DType::I8,
+            Activations::Int16 => DType::I16,
+        }
+    }
+
+    /// The stored range `[qmin, qmax]` of the activation type.
+    pub fn qrange(self) -> (f64, f64) {
+        match self {
+            Activations::Int8 => (-128.0, 127.0),
+            Activations::Int16 => (-32768.0, 32767.0),
+        }
+    }
+
+    /// Parameters from a calibrated range: [`activation_params`] for int8; for int16 the
+    /// converter's `GetSymmetricQuantizationParams` with `half_quant_range = 32767`
+    /// (`tensorflow/compiler/mlir/lite/quantization/lite/toco_legacy/quantization_utils.cc`,
+    /// the same in `lite/tools/optimize/quantization_utils.cc`), in float32: the range
+    /// widened to include 0, `scale = max(|max|, |min|) / 32767`, zero point 0 (checked on
+    /// the 73 calibrated inputs of the 16x8 fixtures: every scale equal to the bit).
+    pub fn params(self, min: f32, max: f32) -> (f32, i64, f64) {
+        match self {
+            Activations::Int8 => activation_params(min, max),
+            Activations::Int16 => {
+                let (min, max) = (min.min(0.0), max.max(0.0));
+                let scale = max.abs().max(min.abs()) / 32767.0f32;
+                (scale, 0, f64::from(scale))
+            }
+        }
+    }
+
+    /// The fixed output parameters of SOFTMAX, LOGISTIC and TANH (int16: 2^-15, 0 for all
+    /// three, as the kernels require).
+    fn fixed(self, op: &Op) -> Option<(f32, i64)> {
+        Some(match (self, op) {
+            (Activations::Int8, Op::Softmax { .. } | Op::Logistic) => (1.0 / 256.0, -128),
+            (Activations::Int8, Op::Tanh) => (1.0 / 128.0, 0),
+            (Activations::Int16, Op::Softmax { .. } | Op::Logistic | Op::Tanh) => {
+                (1.0 / 32768.0, 0)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The op kind in a pass with `act` activations: [`kind`], except that in 16x8 mode the ops
+/// without a 16x8 rule in TF 2.21's converter (PRELU, HARD_SWISH, DIV, NEG: "Quantization to
+/// 16x8-bit not yet supported"), those whose converter output LiteRT refuses (PADV2 with a
+/// float padding value, SQUARED_DIFFERENCE), int16 SUM (which TF 2.21 writes but whose
+/// LiteRT result is wrong: BUILTIN_REF's kernel reads the int16 data as bytes — the fixture's
+/// sums of about 14 come out as 0.016), and those whose int16 kernels the reference engine
+/// does not have (REDUCE_PROD, SQRT, FILL) stay float.
+pub(super) fn kind_for(op: &Op, act: Activations) -> Option<Kind> {
+    if act == Activations::Int16 {
+        if matches!(
+            op,
+            Op::Prelu
+                | Op::HardSwish
+                | Op::Div { .. }
+                | Op::PadV2
+                | Op::SquaredDifference
+                | Op::Sum { .. }
+                | Op::ReduceProd { .. }
+                | Op::Sqrt
+                | Op::Fill
+        ) {
+            return None;
+        }
+        if let Some((s, z)) = act.fixed(op) {
+            return Some(Kind::Fixed(s, z));
+        }
+    }
+    kind(op)
+}
+
 /// Parameters of an int8 activation: stored scale, zero point, double scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Params {

@@ -12,7 +12,7 @@ use crate::quant::weights::f32_values;
 use crate::{Error, Result};
 
 use super::super::Working;
-use super::params::{activation_params, data_slot, kind, slots, Kind, Params};
+use super::params::{data_slot, kind_for, slots, Activations, Kind, Params};
 use super::{FloatOp, Int8Options, Int8Report};
 
 /// Step 1: a flag per operator (quantized or not) and the report with the operators left
@@ -24,6 +24,7 @@ pub(super) fn which_ops(
     constants: &HashSet<usize>,
 ) -> Result<(Vec<bool>, Int8Report)> {
     let n_ops = w.ops.len();
+    let kind = |op: &crate::model::Op| kind_for(op, options.activations);
     // 1. Which ops can be quantized.
     let mut report = Int8Report::default();
     let mut quantized = vec![false; n_ops];
@@ -57,9 +58,14 @@ pub(super) fn which_ops(
                     // TFLite has an int8 NEG, but it ignores the quantization parameters.
                     return Some(format!("{name} stays float, as the TF converter keeps it"));
                 }
-                return Some(format!(
-                    "{name} has no int8 kernel in litequant's quantizer"
-                ));
+                return Some(match options.activations {
+                    Activations::Int8 => {
+                        format!("{name} has no int8 kernel in litequant's quantizer")
+                    }
+                    Activations::Int16 => format!(
+                        "{name} has no 16x8 rule in litequant's quantizer (see docs/ops.md, 16x8)"
+                    ),
+                });
             };
             for (slot, &t) in op.inputs.iter().enumerate() {
                 if t < 0 {
@@ -160,8 +166,12 @@ pub(super) fn which_ops(
             .iter()
             .map(|f| format!("operator {} ({}): {}", f.index, f.op, f.why))
             .collect();
+        let mode = match options.activations {
+            Activations::Int8 => "int8-only",
+            Activations::Int16 => "int16 I/O (16x8 without float fallback)",
+        };
         return Err(Error::Unsupported(format!(
-            "int8-only quantization: {} operator(s) cannot be quantized:\n  {}",
+            "{mode} quantization: {} operator(s) cannot be quantized:\n  {}",
             list.len(),
             list.join("\n  ")
         )));
@@ -177,7 +187,9 @@ pub(super) fn activation_plan(
     stats: &Stats,
     quantized: &[bool],
     constants: &HashSet<usize>,
+    act: Activations,
 ) -> (HashMap<usize, Params>, HashMap<usize, &'static str>) {
+    let kind = |op: &crate::model::Op| kind_for(op, act);
     let n_ops = w.ops.len();
     let is_float_act = |w: &Working, t: usize| {
         w.tensors[t].dtype == DType::F32 && !constants.contains(&t) && w.tensors[t].data.is_none()
@@ -187,7 +199,7 @@ pub(super) fn activation_plan(
     let mut source: HashMap<usize, &'static str> = HashMap::new();
     let calibrated = |t: usize| -> Option<Params> {
         let s = stats.tensors.get(&t).filter(|s| s.has_range())?;
-        let (scale, zp, scale64) = activation_params(s.min, s.max);
+        let (scale, zp, scale64) = act.params(s.min, s.max);
         Some(Params { scale, zp, scale64 })
     };
     let producer: HashMap<usize, usize> = (0..n_ops)
@@ -277,7 +289,12 @@ pub(super) fn activation_plan(
             None
         }
     };
+    // In 16x8 mode TF 2.21's quantizer does not unify backwards: each operand keeps its own
+    // parameters and is requantized to the output's (step 5d), as the 16x8 fixtures show.
     for k in (0..n_ops).rev() {
+        if act == Activations::Int16 {
+            break;
+        }
         if !quantized[k] || kind(&w.ops[k].op) != Some(Kind::Unified) {
             continue;
         }

@@ -1,7 +1,8 @@
 //! Step 3 of the full-integer pass for a weighted op (CONV_2D, DEPTHWISE_CONV_2D,
 //! FULLY_CONNECTED, TRANSPOSE_CONV, ...): its float weights become symmetric int8 (per
 //! channel on the op's axis, or per tensor) after the converter's bias fit, and its float
-//! bias int32 on the grid `s_in · s_w[c]`; both are materialized at the front of the body.
+//! bias int32 (int64 in 16x8 mode) on the grid `s_in · s_w[c]`; both are materialized at the
+//! front of the body.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use crate::{Error, Result};
 
 use super::super::layout::Item;
 use super::super::Working;
-use super::params::{quantized_const, slots, Params};
+use super::params::{quantized_const, slots, Activations, Params};
 use super::{bias_fit, Int8Report};
 
 /// Quantizes operator `k`'s weights and bias in place (the op now reads their int8/int32
@@ -25,6 +26,7 @@ pub(super) fn quantize_weighted(
     k: usize,
     axis: Option<usize>,
     params: &HashMap<usize, Params>,
+    act: Activations,
     report: &mut Int8Report,
     front: &mut Vec<Item>,
 ) -> Result<Vec<usize>> {
@@ -49,8 +51,9 @@ pub(super) fn quantize_weighted(
         let values = f32_values(w.tensors[bt].data.as_deref().unwrap_or_default());
         (bt, values)
     });
-    // The converter raises the weight scales of channels whose int32 bias would overflow.
-    if let Some((_, bvals)) = &bias {
+    // The converter raises the weight scales of channels whose int32 bias would overflow
+    // (16x8: the bias is int64, nothing to fit).
+    if let (Some((_, bvals)), Activations::Int8) = (&bias, act) {
         let raised = bias_fit::fit_bias(&mut q, &values, &shape, bvals, (in_p.scale64, in_p.scale));
         if raised > 0 {
             report.bias_fitted.push((float.name.clone(), raised));
@@ -96,13 +99,24 @@ pub(super) fn quantize_weighted(
                     bscales[i % per]
                 };
                 let q = round_with_inverse(b, s);
-                let q = q.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
-                q.to_le_bytes()
+                match act {
+                    Activations::Int8 => {
+                        let q = q.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
+                        q.to_le_bytes().to_vec()
+                    }
+                    // `as` saturates at the int64 range (never reached by a finite ratio
+                    // of float32 values).
+                    Activations::Int16 => (q as i64).to_le_bytes().to_vec(),
+                }
             })
             .collect();
+        let bias_dtype = match act {
+            Activations::Int8 => DType::I32,
+            Activations::Int16 => DType::I64,
+        };
         let bq = quantized_const(
             &w.tensors[bt].clone(),
-            DType::I32,
+            bias_dtype,
             qv,
             QuantParams {
                 scale: bscales,
