@@ -1,4 +1,4 @@
-// The int16 LOGISTIC/TANH (`sigmoid16`) and the int16 lookup-table ops EXP, LOG, GELU
+// The int16 LOGISTIC/TANH (`sigmoid16`) and the int16 lookup-table ops EXP, LOG, GELU, RSQRT
 // (`lut16`): line-for-line twins of `Sigmoid16::apply` (src/reference/activations/
 // sigmoid16.rs: `Logistic`/`Tanh` of `reference/integer_ops/{logistic,tanh}.h`, the
 // interpolation in `sigmoid_table_uint16`) and `int16_table_lookup` (src/reference/lut16.rs:

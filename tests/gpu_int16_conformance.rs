@@ -23,7 +23,6 @@ const GPU_RTOL: f32 = 1e-4;
 /// error naming one of its pending ops; once every model with an op passes, the test asks
 /// for the op's removal, so the list cannot go stale.
 const PENDING_OPS: &[&str] = &[
-    "RSQRT",
     "SUM",
 ];
 
@@ -102,5 +101,36 @@ fn gpu_engine_matches_litert_builtin_ref_16x8() -> litequant::Result<()> {
         done.is_empty(),
         "every model with {done:?} passes on the GPU: take them off PENDING_OPS"
     );
+    Ok(())
+}
+
+/// TF 2.21's 16x8 files of reduced zoo models (`tools/make_int16_zoo.py`,
+/// `tests/fixtures/zoo_int16/`: MobileNetV2, ResNet50, DenseNet121, UNet) on the GPU:
+/// every op-written tensor equal to LiteRT's BUILTIN_REF goldens.
+#[test]
+fn gpu_engine_matches_litert_builtin_ref_16x8_zoo() -> litequant::Result<()> {
+    let Some(ctx) = gpu::context_or_skip("gpu_engine_matches_litert_builtin_ref_16x8_zoo")? else {
+        return Ok(());
+    };
+    let engine = GpuEngine::new(ctx);
+    let dir = common::fixtures().join("zoo_int16");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let (mut problems, mut n) = (Vec::new(), 0);
+    for (name, m) in manifest["models"].as_object().unwrap() {
+        let (Some(file), Some(golden)) = (m["file"].as_str(), m["golden_file"].as_str()) else {
+            continue;
+        };
+        match check_model_on(&engine, &dir.join(file), &dir.join(golden), GPU_ATOL, GPU_RTOL) {
+            Outcome::Pass { compared } => {
+                n += 1;
+                println!("{name}: {compared} tensors equal on the GPU");
+            }
+            Outcome::Unsupported(e) => problems.push(format!("{name}: unsupported: {e}")),
+            Outcome::Fail(f) => problems.push(format!("{name}:\n    {}", f.join("\n    "))),
+        }
+    }
+    assert!(n >= 4, "{n} zoo models");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! int16 LOGISTIC, TANH, EXP, LOG, GELU (every input value, random scales), SOFTMAX (random
+//! int16 LOGISTIC, TANH, EXP, RSQRT, LOG, GELU (every input value, random scales), SOFTMAX (random
 //! row lengths, betas and input scales) and BATCH_MATMUL (adjoints, broadcast batches, long
 //! reductions) on the GPU against the reference engine, bit for bit.
 
@@ -24,7 +24,7 @@ fn unary(op: Op, s_in: f32, zp_in: i64, s_out: f32, zp_out: i64, shape: &[usize]
 }
 
 #[test]
-fn logistic_tanh_exp_log_gelu_int16_match_reference_on_every_input() -> litequant::Result<()> {
+fn logistic_tanh_exp_rsqrt_log_gelu_int16_match_reference_on_every_input() -> litequant::Result<()> {
     let Some(ctx) = gpu::context_or_skip("gpu_int16 lut ops")? else {
         return Ok(());
     };
@@ -46,7 +46,12 @@ fn logistic_tanh_exp_log_gelu_int16_match_reference_on_every_input() -> litequan
                 0,
                 0,
             ),
-            2 => (Op::Exp, 2f32.powf(-14.0 + 12.0 * rng.unit()), 0, 0),
+            2 => (
+                if i % 2 == 0 { Op::Exp } else { Op::Rsqrt },
+                2f32.powf(-14.0 + 12.0 * rng.unit()),
+                0,
+                0,
+            ),
             3 => (
                 Op::Log,
                 2f32.powf(-14.0 + 6.0 * rng.unit()),

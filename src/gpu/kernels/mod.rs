@@ -358,7 +358,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         {
             unary16::prepare_sigmoid16(ctx, ctx.kernel()?)
         }
-        Op::Exp | Op::Log | Op::Gelu { .. } if ctx.kernel.is::<crate::reference::lut16::Table16>() => {
+        Op::Exp | Op::Log | Op::Gelu { .. } | Op::Rsqrt
+            if ctx.kernel.is::<crate::reference::lut16::Table16>() =>
+        {
             unary16::prepare_lut16(ctx, ctx.kernel()?)
         }
         Op::Relu | Op::Relu6 | Op::LeakyRelu { .. } | Op::HardSwish | Op::Logistic | Op::Tanh => {

@@ -1,4 +1,4 @@
-//! The int16 LOGISTIC/TANH and the int16 lookup-table ops (EXP, LOG, GELU):
+//! The int16 LOGISTIC/TANH and the int16 lookup-table ops (EXP, LOG, GELU, RSQRT):
 //! `sigmoid16_main` / `lut16_main` of `shaders/unary16.wgsl`, twins of `Sigmoid16::apply`
 //! (`reference::activations::sigmoid16`) and `int16_table_lookup` (`reference::lut16`). The
 //! reference's prepared kernel gives the input multiplier and shift and the tables
@@ -41,7 +41,7 @@ pub(crate) fn prepare_sigmoid16(ctx: &GpuOpCtx, k: &Sigmoid16) -> Result<Vec<Com
     dispatch(ctx, "sigmoid16_main", params, &table)
 }
 
-/// EXP / LOG / GELU on int16.
+/// EXP / LOG / GELU / RSQRT on int16.
 pub(crate) fn prepare_lut16(ctx: &GpuOpCtx, k: &Table16) -> Result<Vec<Command>> {
     let table: Vec<i32> = k.lut.iter().map(|&v| i32::from(v)).collect();
     dispatch(ctx, "lut16_main", [0; 4], &table)
