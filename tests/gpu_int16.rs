@@ -16,13 +16,13 @@ use litequant::gpu::{self, GpuEngine};
 use litequant::model::{AddSubOptions, DType, Op};
 use litequant::{Buf, Engine, Model, ReferenceEngine, Session, Tensor};
 
+#[path = "gpu_int16/lut_ops.rs"]
+mod lut_ops;
 #[path = "gpu_conv/problems.rs"]
 #[allow(dead_code)]
 mod problems;
 #[path = "gpu_int16/problems16.rs"]
 mod problems16;
-#[path = "gpu_int16/lut_ops.rs"]
-mod lut_ops;
 
 use problems::{one_op_model, qp, tensor};
 use problems16::{problem16, Family16};
@@ -107,7 +107,12 @@ fn add_sub_mul_int16_match_reference() -> litequant::Result<()> {
     let mut rng = Rng(20);
     let (mut failures, mut refused, mut why) = (Vec::new(), 0, Vec::new());
     for i in 0..60 {
-        let shape = [rng.usize(1, 2), rng.usize(1, 5), rng.usize(1, 7), rng.usize(1, 9)];
+        let shape = [
+            rng.usize(1, 2),
+            rng.usize(1, 5),
+            rng.usize(1, 7),
+            rng.usize(1, 9),
+        ];
         let mut other = shape;
         for d in other.iter_mut() {
             if rng.next() % 3 == 0 {
@@ -153,7 +158,8 @@ fn add_sub_mul_int16_match_reference() -> litequant::Result<()> {
             tensor("b", DType::I16, &b_shape, qp(vec![sb], vec![zb], 0)),
             tensor("out", DType::I16, &out_shape, qp(vec![so], vec![zo], 0)),
         ];
-        let what = format!("{op:?} {a_shape:?} {b_shape:?} scales {sa} {sb} {so} zp {za} {zb} {zo}");
+        let what =
+            format!("{op:?} {a_shape:?} {b_shape:?} scales {sa} {sb} {so} zp {za} {zb} {zo}");
         let mut model = one_op_model(op, tensors, vec![0, 1]);
         model.subgraphs[0].inputs = vec![0, 1];
         let values = |rng: &mut Rng, s: &[usize; 4]| -> Tensor {

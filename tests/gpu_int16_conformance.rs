@@ -22,9 +22,7 @@ const GPU_RTOL: f32 = 1e-4;
 /// `tests/int16_conformance.rs`). A model with one of them must fail to prepare with an
 /// error naming one of its pending ops; once every model with an op passes, the test asks
 /// for the op's removal, so the list cannot go stale.
-const PENDING_OPS: &[&str] = &[
-    "SUM",
-];
+const PENDING_OPS: &[&str] = &["SUM"];
 
 #[test]
 fn gpu_engine_matches_litert_builtin_ref_16x8() -> litequant::Result<()> {
@@ -121,7 +119,13 @@ fn gpu_engine_matches_litert_builtin_ref_16x8_zoo() -> litequant::Result<()> {
         let (Some(file), Some(golden)) = (m["file"].as_str(), m["golden_file"].as_str()) else {
             continue;
         };
-        match check_model_on(&engine, &dir.join(file), &dir.join(golden), GPU_ATOL, GPU_RTOL) {
+        match check_model_on(
+            &engine,
+            &dir.join(file),
+            &dir.join(golden),
+            GPU_ATOL,
+            GPU_RTOL,
+        ) {
             Outcome::Pass { compared } => {
                 n += 1;
                 println!("{name}: {compared} tensors equal on the GPU");

@@ -15,7 +15,14 @@ fn every_value() -> Tensor {
     Tensor::new(&[2, 32768], Buf::I16(v)).unwrap()
 }
 
-fn unary(op: Op, s_in: f32, zp_in: i64, s_out: f32, zp_out: i64, shape: &[usize]) -> litequant::Model {
+fn unary(
+    op: Op,
+    s_in: f32,
+    zp_in: i64,
+    s_out: f32,
+    zp_out: i64,
+    shape: &[usize],
+) -> litequant::Model {
     let tensors = vec![
         tensor("x", DType::I16, shape, qp(vec![s_in], vec![zp_in], 0)),
         tensor("y", DType::I16, shape, qp(vec![s_out], vec![zp_out], 0)),
@@ -24,7 +31,8 @@ fn unary(op: Op, s_in: f32, zp_in: i64, s_out: f32, zp_out: i64, shape: &[usize]
 }
 
 #[test]
-fn logistic_tanh_exp_rsqrt_log_gelu_int16_match_reference_on_every_input() -> litequant::Result<()> {
+fn logistic_tanh_exp_rsqrt_log_gelu_int16_match_reference_on_every_input() -> litequant::Result<()>
+{
     let Some(ctx) = gpu::context_or_skip("gpu_int16 lut ops")? else {
         return Ok(());
     };
@@ -125,7 +133,11 @@ fn batch_matmul_int16_matches_reference() -> litequant::Result<()> {
     for i in 0..30 {
         let long = i % 4 == 0;
         let (m, n) = (rng.usize(1, 7), rng.usize(1, 9));
-        let k = if long { rng.usize(1500, 3000) } else { rng.usize(1, 19) };
+        let k = if long {
+            rng.usize(1500, 3000)
+        } else {
+            rng.usize(1, 19)
+        };
         let (adj_x, adj_y) = (rng.next() % 2 == 0, rng.next() % 2 == 0);
         // Batch dimensions: equal, broadcast from 1 on either side, or absent on the RHS.
         let b = rng.usize(1, 3);

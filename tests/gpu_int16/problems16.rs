@@ -7,8 +7,8 @@
 //! (`M >= 0x7FFF0000`), fused activations.
 
 use litequant::model::{
-    Activation, Conv2DOptions, DType, DepthwiseConv2DOptions, FullyConnectedOptions, Op,
-    Padding, TransposeConvOptions, OPTIONAL,
+    Activation, Conv2DOptions, DType, DepthwiseConv2DOptions, FullyConnectedOptions, Op, Padding,
+    TransposeConvOptions, OPTIONAL,
 };
 use litequant::{Buf, Tensor};
 
@@ -192,7 +192,12 @@ pub(crate) fn problem16(rng: &mut Rng, family: Family16, long: bool) -> Problem 
         tensor("bias", DType::I64, &[out_c], qp(vec![1.0], vec![0], 0)),
         le(&bias, |v| v.to_le_bytes().to_vec()),
     );
-    let output_t = tensor("output", DType::I16, &out_shape, qp(vec![s_out], vec![0], 0));
+    let output_t = tensor(
+        "output",
+        DType::I16,
+        &out_shape,
+        qp(vec![s_out], vec![0], 0),
+    );
     let what = format!(
         "{family:?} in {in_shape:?} filter {filter_shape:?} out {out_shape:?} stride \
          {sh}x{sw} dilation {dh}x{dw} {padding:?} {act:?} bias {has_bias} long {long}"
@@ -266,8 +271,16 @@ fn fc_problem(rng: &mut Rng, long: bool) -> Problem {
     let s_in = 1.0 / 32768.0 * (0.5 + rng.unit());
     let (s_w, s_out) = scales(rng, if per_channel { units } else { 1 }, s_in, long);
     let zeros = vec![0; s_w.len()];
-    let zp_in = if rng.next() % 4 == 0 { rng.range(-300, 300) } else { 0 };
-    let zp_out = if rng.next() % 4 == 0 { rng.range(-300, 300) } else { 0 };
+    let zp_in = if rng.next() % 4 == 0 {
+        rng.range(-300, 300)
+    } else {
+        0
+    };
+    let zp_out = if rng.next() % 4 == 0 {
+        rng.range(-300, 300)
+    } else {
+        0
+    };
     let sg = signs(rng, depth);
     let sg = long.then_some(sg.as_slice());
     let w = weights(rng, units * depth, depth, sg);
@@ -275,7 +288,12 @@ fn fc_problem(rng: &mut Rng, long: bool) -> Problem {
     let has_bias = rng.next() % 3 != 0;
     let bias = int64_bias(rng, units);
     let tensors = vec![
-        tensor("input", DType::I16, &[batches, depth], qp(vec![s_in], vec![zp_in], 0)),
+        tensor(
+            "input",
+            DType::I16,
+            &[batches, depth],
+            qp(vec![s_in], vec![zp_in], 0),
+        ),
         constant(
             tensor("weights", DType::I8, &[units, depth], qp(s_w, zeros, 0)),
             le(&w, |v| vec![v as u8]),
@@ -284,7 +302,12 @@ fn fc_problem(rng: &mut Rng, long: bool) -> Problem {
             tensor("bias", DType::I64, &[units], qp(vec![1.0], vec![0], 0)),
             le(&bias, |v| v.to_le_bytes().to_vec()),
         ),
-        tensor("output", DType::I16, &[batches, units], qp(vec![s_out], vec![zp_out], 0)),
+        tensor(
+            "output",
+            DType::I16,
+            &[batches, units],
+            qp(vec![s_out], vec![zp_out], 0),
+        ),
     ];
     let op = Op::FullyConnected(FullyConnectedOptions {
         activation: act,
@@ -294,7 +317,11 @@ fn fc_problem(rng: &mut Rng, long: bool) -> Problem {
         quantized_bias_type: DType::F32,
         quant_spec: vec![],
     });
-    let inputs = if has_bias { vec![0, 1, 2] } else { vec![0, 1, OPTIONAL] };
+    let inputs = if has_bias {
+        vec![0, 1, 2]
+    } else {
+        vec![0, 1, OPTIONAL]
+    };
     Problem {
         what: format!(
             "FULLY_CONNECTED [{batches}, {depth}] x [{units}, {depth}] zp {zp_in}/{zp_out} \

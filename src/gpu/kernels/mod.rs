@@ -354,7 +354,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::Quantize => quantize::prepare_quantize(ctx),
         Op::Dequantize => quantize::prepare_dequantize(ctx),
         Op::Logistic | Op::Tanh
-            if ctx.kernel.is::<crate::reference::activations::sigmoid16::Sigmoid16>() =>
+            if ctx
+                .kernel
+                .is::<crate::reference::activations::sigmoid16::Sigmoid16>() =>
         {
             unary16::prepare_sigmoid16(ctx, ctx.kernel()?)
         }

@@ -14,7 +14,12 @@ use crate::Result;
 /// Invocations per workgroup (the shader's `@workgroup_size`).
 const WG: u64 = 64;
 
-fn dispatch(ctx: &GpuOpCtx, entry: &'static str, params: [i32; 4], table: &[i32]) -> Result<Vec<Command>> {
+fn dispatch(
+    ctx: &GpuOpCtx,
+    entry: &'static str,
+    params: [i32; 4],
+    table: &[i32],
+) -> Result<Vec<Command>> {
     let input = ctx.op.input(0)?;
     let len = shape_of(input).iter().product::<usize>();
     let len = u32::try_from(len).map_err(|_| ctx.unsupported("more than 2^32 elements"))?;

@@ -70,10 +70,7 @@ pub(crate) fn double_rescale64(acc: W, m_lo: u32, m_hi: u32, exponent: i32) -> i
     let hl = mul32(a[1], m_lo);
     let hh = mul32(a[1], m_hi);
     let t1 = add64(add64([ll[1], 0], [lh[0], 0]), [hl[0], 0]);
-    let t2 = add64(
-        add64(add64([lh[1], 0], [hl[1], 0]), [hh[0], 0]),
-        [t1[1], 0],
-    );
+    let t2 = add64(add64(add64([lh[1], 0], [hl[1], 0]), [hh[0], 0]), [t1[1], 0]);
     let p = [ll[0], t1[0], t2[0], hh[1].wrapping_add(t2[1])];
     // The product's bit length.
     let n = if p[3] != 0 {
@@ -127,7 +124,13 @@ mod tests {
             let p = 1i64 << e;
             v.extend([p, p - 1, p + 1, p + 3, -p, -p + 1, -p - 1, -p - 3]);
         }
-        v.extend([i64::MAX, i64::MIN, i64::MIN + 1, (1 << 54) + 2, (1 << 54) + 6]);
+        v.extend([
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+            (1 << 54) + 2,
+            (1 << 54) + 6,
+        ]);
         v
     }
 
@@ -148,7 +151,10 @@ mod tests {
             let acc = (rng.next() as i64) >> (rng.next() % 64);
             let m = match i % 3 {
                 0 => f64::from_bits(rng.next() >> 2) % 4.0,
-                1 => (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 2f64.powi(-(rng.below(40) as i32)),
+                1 => {
+                    (rng.next() >> 11) as f64 / (1u64 << 53) as f64
+                        * 2f64.powi(-(rng.below(40) as i32))
+                }
                 _ => f64::from(rng.next() as u32) / f64::from(u32::MAX) * 1e-6,
             };
             if m.is_finite() && m >= 0.0 {

@@ -73,7 +73,15 @@ pub(crate) fn prepare_conv(ctx: &GpuOpCtx, k: &ConvI16) -> Result<Vec<Command>> 
     let g = &s.g;
     check_index_range(ctx, &[g.input_len(), g.output_len(), k.filter.len()])?;
     let uniform = params(g, s.filter_in_c, s.filters_per_group, &k.epilogue);
-    dispatch(ctx, "conv16", uniform, &k.filter, &k.epilogue, 0, g.output_len())
+    dispatch(
+        ctx,
+        "conv16",
+        uniform,
+        &k.filter,
+        &k.epilogue,
+        0,
+        g.output_len(),
+    )
 }
 
 /// DEPTHWISE_CONV_2D 16x8.
@@ -82,7 +90,15 @@ pub(crate) fn prepare_depthwise(ctx: &GpuOpCtx, k: &DwI16) -> Result<Vec<Command
     let g = &s.g;
     check_index_range(ctx, &[g.input_len(), g.output_len(), k.filter.len()])?;
     let uniform = params(g, 1, s.depth_multiplier, &k.epilogue);
-    dispatch(ctx, "dw16", uniform, &k.filter, &k.epilogue, 0, g.output_len())
+    dispatch(
+        ctx,
+        "dw16",
+        uniform,
+        &k.filter,
+        &k.epilogue,
+        0,
+        g.output_len(),
+    )
 }
 
 /// TRANSPOSE_CONV 16x8 (input 2; the output shape tensor is input 0).
@@ -107,5 +123,13 @@ pub(crate) fn prepare_transpose_conv(ctx: &GpuOpCtx, k: &TconvI16) -> Result<Vec
         pad_w: s.pad_w,
     };
     let uniform = params(&g, s.in_c, 1, &k.epilogue);
-    dispatch(ctx, "tconv16", uniform, &k.filter, &k.epilogue, 2, s.output_len())
+    dispatch(
+        ctx,
+        "tconv16",
+        uniform,
+        &k.filter,
+        &k.epilogue,
+        2,
+        s.output_len(),
+    )
 }

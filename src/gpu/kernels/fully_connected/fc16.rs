@@ -43,7 +43,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx, k: &QuantFc16) -> Result<Vec<Command>> {
     for (u, &scale) in e.scale.iter().enumerate() {
         let b = e.bias.as_ref().map_or(0, |b| b[u]) as u64;
         let m = RescaleMultiplier::new(scale).ok_or_else(|| {
-            ctx.unsupported(format!("unit {u}: rescale multiplier {scale} is not finite"))
+            ctx.unsupported(format!(
+                "unit {u}: rescale multiplier {scale} is not finite"
+            ))
         })?;
         for w in [b as u32, (b >> 32) as u32, 0, 0] {
             records.extend(w.to_le_bytes());
@@ -73,7 +75,10 @@ pub(crate) fn prepare_bmm(ctx: &GpuOpCtx, k: &Int16Bmm) -> Result<Vec<Command>> 
     let out_len = plan.output_len();
     let lhs_len: usize = k.operands.lhs_shape.iter().product();
     let rhs_len: usize = k.operands.rhs_shape.iter().product();
-    if [out_len, lhs_len, rhs_len].iter().any(|&v| v > i32::MAX as usize) {
+    if [out_len, lhs_len, rhs_len]
+        .iter()
+        .any(|&v| v > i32::MAX as usize)
+    {
         return Err(ctx.unsupported(
             "the operands exceed the 32-bit indexing of the int16 BATCH_MATMUL kernel",
         ));

@@ -89,8 +89,8 @@ fn wgsl_double_rescale64_equals_native_f64() {
     }
     while cases.len() < 200_000 {
         let acc = (rng.next() as i64) >> rng.below(64);
-        let m = (rng.next() >> 11) as f64 / (1u64 << 53) as f64
-            * 2f64.powi(rng.below(40) as i32 - 32);
+        let m =
+            (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 2f64.powi(rng.below(40) as i32 - 32);
         cases.push((acc, m));
     }
     let words: Vec<u32> = cases
@@ -138,8 +138,8 @@ fn wgsl_mbqm_i64_equals_the_int64_definition() {
     }
     let mut rng = Rng(0x6416);
     while cases.len() < 200_000 {
-        let real = (rng.next() >> 11) as f64 / (1u64 << 53) as f64
-            * 2f64.powi(rng.below(38) as i32 - 31);
+        let real =
+            (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 2f64.powi(rng.below(38) as i32 - 31);
         let Some(r) = ReducedMultiplier::new(quantize_multiplier(real)) else {
             continue;
         };
