@@ -5,7 +5,9 @@
 //! int32 accumulator without a bias wrapping), int64 biases up to 2^62, multipliers from
 //! 2^-30 to 2^6 and at the 16-bit reduction's saturation, fused activations. ADD, SUB and
 //! MUL in int16 (the binary kernel's generic integer path, left shift 15) on random shapes,
-//! broadcasts, scales and zero points (MUL's non-zero).
+//! broadcasts, scales and zero points (MUL's non-zero); REDUCE_MAX, REDUCE_MIN and MEAN in
+//! int16 on random shapes and axes. LOGISTIC, TANH, EXP, RSQRT, LOG, GELU, SOFTMAX and
+//! BATCH_MATMUL: `gpu_int16/lut_ops.rs`.
 //!
 //! Skips without an adapter unless `LITEQUANT_REQUIRE_GPU=1` (lavapipe in CI).
 
@@ -192,5 +194,74 @@ fn add_sub_mul_int16_match_reference() -> litequant::Result<()> {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(refused <= 10, "{refused} of 60 problems refused: {why:?}");
+    Ok(())
+}
+
+/// int16 REDUCE_MAX, REDUCE_MIN and MEAN (the reduce family's generic integer paths) over
+/// random shapes and axis sets, with and without kept dimensions.
+#[test]
+fn reduce_max_min_mean_int16_match_reference() -> litequant::Result<()> {
+    let Some(ctx) = gpu::context_or_skip("gpu_int16 reduce")? else {
+        return Ok(());
+    };
+    let gpu = GpuEngine::new(ctx);
+    let mut rng = Rng(24);
+    let mut failures = Vec::new();
+    for i in 0..36 {
+        let shape = [
+            rng.usize(1, 3),
+            rng.usize(1, 9),
+            rng.usize(1, 11),
+            rng.usize(1, 7),
+        ];
+        let mut axes: Vec<i32> = (0..4).filter(|_| rng.next() % 2 == 0).collect();
+        if axes.is_empty() {
+            axes.push(rng.range(0, 3) as i32);
+        }
+        let keep_dims = rng.next() % 2 == 0;
+        let op = match i % 3 {
+            0 => Op::ReduceMax { keep_dims },
+            1 => Op::ReduceMin { keep_dims },
+            _ => Op::Mean { keep_dims },
+        };
+        let out_shape: Vec<usize> = (0..4)
+            .filter_map(|d| match (axes.contains(&(d as i32)), keep_dims) {
+                (true, true) => Some(1),
+                (true, false) => None,
+                _ => Some(shape[d]),
+            })
+            .collect();
+        let s_in = 2f32.powf(-15.0 + 4.0 * rng.unit());
+        let s_out = if i % 3 == 2 {
+            s_in * (0.5 + rng.unit())
+        } else {
+            s_in
+        };
+        let tensors = vec![
+            tensor("x", DType::I16, &shape, qp(vec![s_in], vec![0], 0)),
+            problems::constant(
+                tensor("axes", DType::I32, &[axes.len()], None),
+                problems::le(&axes, |v| v.to_le_bytes().to_vec()),
+            ),
+            tensor("y", DType::I16, &out_shape, qp(vec![s_out], vec![0], 0)),
+        ];
+        let model = one_op_model(op.clone(), tensors, vec![0, 1]);
+        let n: usize = shape.iter().product();
+        let v: Vec<i16> = (0..n)
+            .map(|_| match rng.next() % 6 {
+                0 => [-32768, 32767, 0][rng.usize(0, 2)],
+                _ => rng.range(-32768, 32767) as i16,
+            })
+            .collect();
+        let x = Tensor::new(&shape, Buf::I16(v)).unwrap();
+        let what = format!("{op:?} {shape:?} axes {axes:?}");
+        let want = run_on(&ReferenceEngine, &model, std::slice::from_ref(&x))
+            .map_err(|e| litequant::Error::Shape(format!("{what}: {e}")))?;
+        let got = run_on(&gpu, &model, std::slice::from_ref(&x))?;
+        if let Some(d) = differences(&got, &want) {
+            failures.push(format!("{what}: {d}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     Ok(())
 }

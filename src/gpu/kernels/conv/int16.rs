@@ -31,7 +31,7 @@ fn params(g: &Geom, filter_in_c: usize, per_group: usize, e: &Epilogue16) -> Wor
 }
 
 /// Per output channel `(bias low, bias high, reduced multiplier, total shift)`.
-pub(crate) fn epilogue16_records(e: &Epilogue16) -> Vec<u8> {
+fn epilogue16_records(e: &Epilogue16) -> Vec<u8> {
     let mut w = Words::default();
     for (b, m) in e.bias.iter().zip(&e.multipliers) {
         let b = *b as u64;
