@@ -390,11 +390,10 @@ fn int16x8_zoo_against_the_converter() {
                 continue;
             }
         };
-        // TF 2.21 quantizes the bias of a CONV_2D that reads a CONCATENATION's output with a
-        // scale other than `s_in · s_w` of that input (the legacy 16x8 pass computes it
-        // before it settles the concatenation's parameters); the kernel adds the bias in
-        // units of `s_in · s_w`, which litequant uses. Here the biases are 0, so only the
-        // stored scales differ: allowed, counted, the outputs still compared.
+        // TF 2.21 shares one all-zero bias constant (`arith.constant`) between convolutions
+        // and stores it with one consumer's scale `s_in · s_w`; litequant gives every
+        // convolution its own zero bias at its own scale. Only those stored scales differ
+        // (the data is zeros): allowed, counted, the outputs still compared.
         let (bias_scale, d): (Vec<String>, Vec<String>) = param_diffs(&ours, &theirs)
             .into_iter()
             .partition(|l| l.contains(" input 2: ") && l.ends_with("(0 bytes differ)"));

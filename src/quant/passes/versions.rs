@@ -286,7 +286,8 @@ pub fn set_versions(model: &mut Model) {
 /// The versions of a 16x8 file as TF 2.21 writes them: its 16x8 pass (the legacy
 /// quantizer's, `toco_legacy/quantize_model.cc`) gives each quantized op the version of its
 /// int8 form (`operator_property.cc`), QUANTIZE 1 from float and 2 when it requantizes
-/// int16, DEQUANTIZE 2 (checked on the 121 files of `tests/fixtures/int16`). Computed as
+/// int16, DEQUANTIZE 2, UNPACK its float version (checked on the 121 files of
+/// `tests/fixtures/int16` and the 16x8 zoo models). Computed as
 /// [`set_versions`] on a view of the model with int16 tensors as int8 and int64 as int32.
 pub fn set_versions_16x8(model: &mut Model) {
     let mut view = model.clone();
@@ -310,6 +311,8 @@ pub fn set_versions_16x8(model: &mut Model) {
                 Op::Dequantize => Some(2),
                 // operator_property.cc's versions where the int8 rules here differ.
                 Op::LeakyRelu { .. } => Some(2),
+                // UNPACK keeps the float model's version (a GRU's 16x8 file: 1).
+                Op::Unpack { .. } => None,
                 Op::TransposeConv(_) => op_version(vsg, vop).map(|v| v.max(3)),
                 _ => op_version(vsg, vop),
             };
