@@ -18,6 +18,7 @@
 #import grid
 #import fixedpoint
 #import softfloat
+#import double_rescale
 #import eigen_order
 #import fclamp
 
@@ -180,74 +181,6 @@ fn i8_tile(lid: u32, tile: vec3<u32>) {
         }
         workgroupBarrier();
     }
-}
-
-// round((double)acc · m) as i32, m = (m_lo, m_hi) · 2^exponent: twin of
-// `src/quant/fixedpoint/double_rescale.rs`.
-fn double_rescale(acc: i32, m_lo: u32, m_hi: u32, exponent: i32) -> i32 {
-    if (acc == 0 || (m_lo | m_hi) == 0u) {
-        return 0;
-    }
-    let neg = acc < 0;
-    let a = select(u32(acc), 0u - u32(acc), neg);
-    let lo = mul32(a, m_lo);
-    let hi = mul32(a, m_hi);
-    let p0 = lo.x;
-    let p1 = lo.y + hi.x;
-    let p2 = hi.y + select(0u, 1u, p1 < lo.y);
-    var n: u32;
-    if (p2 != 0u) {
-        n = 96u - countLeadingZeros(p2);
-    } else {
-        n = 64u - clz64(vec2<u32>(p0, p1));
-    }
-    var q = vec2<u32>(p0, p1);
-    var s = exponent;
-    if (n > 53u) {
-        let d = n - 53u;
-        var rem: u32;
-        var half: u32;
-        if (d == 32u) {
-            q = vec2<u32>(p1, p2);
-            rem = p0;
-            half = 0x80000000u;
-        } else {
-            q = vec2<u32>((p0 >> d) | (p1 << (32u - d)), (p1 >> d) | (p2 << (32u - d)));
-            rem = p0 & ((1u << d) - 1u);
-            half = 1u << (d - 1u);
-        }
-        if (rem > half || (rem == half && (q.x & 1u) == 1u)) {
-            q = add64(q, vec2<u32>(1u, 0u));
-        }
-        s += i32(d);
-    }
-    let sat = 0x80000001u;
-    var mag: u32;
-    if (s >= 0) {
-        if (s >= 31 || !lt64(q, shl64(vec2<u32>(1u, 0u), 31u - u32(s)))) {
-            mag = sat;
-        } else {
-            mag = q.x << u32(s);
-        }
-    } else {
-        let t = u32(-s);
-        if (t > 54u) {
-            mag = 0u;
-        } else {
-            let r = shr64(add64(q, shl64(vec2<u32>(1u, 0u), t - 1u)), t);
-            mag = select(r.x, sat, r.y != 0u || r.x > 0x80000000u);
-        }
-    }
-    if (neg) {
-        if (mag >= 0x80000000u) {
-            return i32(-2147483647 - 1);
-        }
-        return -i32(mag);
-    }
-    if (mag > 0x7fffffffu) {
-        return 2147483647;
-    }
-    return i32(mag);
 }
 
 // Per column: (bias + K·fo·io (+ io·Σw unless COL_SUMS), then the rescale words: double (m_lo, m_hi, exponent)

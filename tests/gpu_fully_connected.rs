@@ -41,6 +41,7 @@ fn random_input(rng: &mut Rng, dtype: DType, shape: &[usize]) -> Option<Tensor> 
     let buf = match dtype {
         DType::I8 => Buf::I8((0..n).map(|_| rng.next() as i8).collect()),
         DType::U8 => Buf::U8((0..n).map(|_| rng.next() as u8).collect()),
+        DType::I16 => Buf::I16((0..n).map(|_| rng.next() as i16).collect()),
         DType::F32 => Buf::F32((0..n).map(|_| rng.unit() * 4.0).collect()),
         _ => return None,
     };
@@ -120,12 +121,6 @@ fn fixture_fully_connected_and_batch_matmul_ops_alone_on_random_inputs() -> lite
         for (index, op) in sg.operators.iter().enumerate() {
             let name = op.op.name();
             if name != "FULLY_CONNECTED" && name != "BATCH_MATMUL" {
-                continue;
-            }
-            // 16x8 ops (int16 activations, tests/fixtures/int16 and zoo_int16): their GPU
-            // twins are not in this engine yet (docs/gpu.md).
-            let in0 = op.input(0).map(|t| sg.tensors[t].dtype);
-            if in0 == Some(litequant::model::DType::I16) {
                 continue;
             }
             let one = alone(&model, index);

@@ -67,6 +67,21 @@ pub const SHADERS: &[(&str, &str)] = &[
     ),
     // CAST between float32, float16, int8, uint8, int16, int32, int64, bool (integer steps).
     ("cast", include_str!("../../shaders/cast.wgsl")),
+    // The 16x8 CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV (int64 accumulation in u32
+    // pairs; twins of src/reference/conv/int16.rs and the int16 kernels beside it).
+    ("conv16", include_str!("../../shaders/conv16.wgsl")),
+    // The 16x8 FULLY_CONNECTED (int64 accumulation and double rescale in u32 words; twin
+    // of src/reference/fully_connected/fc16.rs).
+    ("fc16", include_str!("../../shaders/fc16.wgsl")),
+    // int16 LOGISTIC, TANH (sigmoid_table_uint16 interpolation) and EXP, LOG, GELU
+    // (LUTPopulateInt16 tables): twins of src/reference/activations/sigmoid16.rs and
+    // src/reference/lut16.rs.
+    ("unary16", include_str!("../../shaders/unary16.wgsl")),
+    // int16 SOFTMAX (SoftmaxInt16's tables): twin of src/reference/softmax16.rs.
+    ("softmax16", include_str!("../../shaders/softmax16.wgsl")),
+    // The int16 BATCH_MATMUL (int64 accumulation in u32 pairs; twin of
+    // src/reference/fully_connected/bmm/int16.rs).
+    ("bmm16", include_str!("../../shaders/bmm16.wgsl")),
     // TRANSPOSE_CONV (int8 / float32 in both orders / hybrid).
     (
         "transpose_conv",
@@ -80,6 +95,12 @@ pub const COMMON: &[(&str, &str)] = &[
     (
         "fixedpoint",
         include_str!("../../shaders/common/fixedpoint.wgsl"),
+    ),
+    // BUILTIN_REF's double rescale of quantized FULLY_CONNECTED (int32 and int64
+    // accumulators): twin of src/quant/fixedpoint/double_rescale{,64}.rs.
+    (
+        "double_rescale",
+        include_str!("../../shaders/common/double_rescale.wgsl"),
     ),
     // Packed 8-bit tensors: byte loads, word packing.
     ("bytes", include_str!("../../shaders/common/bytes.wgsl")),
@@ -121,8 +142,9 @@ pub const COMMON: &[(&str, &str)] = &[
         "eigen_order",
         include_str!("../../shaders/common/eigen_order.wgsl"),
     ),
-    // TFLite's int64 MultiplyByQuantizedMultiplier (int8 REDUCE_PROD): twin of
-    // `ProdRequant::mbqm64` in src/reference/reduce_generic.rs.
+    // TFLite's int64 MultiplyByQuantizedMultiplier (int8 REDUCE_PROD, the 16x8 kernels):
+    // twin of `ProdRequant::mbqm64` in src/reference/reduce_generic.rs and of
+    // `multiply_by_quantized_multiplier_i64` in src/quant/fixedpoint.
     ("mbqm64", include_str!("../../shaders/common/mbqm64.wgsl")),
     // Eigen's vectorised exp (the converter's float SOFTMAX): twin of `eigen_pexp` in
     // src/reference/float_order.rs.

@@ -26,8 +26,8 @@ pub(crate) struct Softmax16 {
     pub(crate) label: String,
     pub(crate) depth: usize,
     pub(crate) input_multiplier: QuantizedMultiplier,
-    exp_lut: Box<[i16; 513]>,
-    one_over_one_plus_x_lut: Box<[i16; 513]>,
+    pub(crate) exp_lut: Box<[i16; 513]>,
+    pub(crate) one_over_one_plus_x_lut: Box<[i16; 513]>,
 }
 
 impl Softmax16 {

@@ -20,6 +20,8 @@ mod reduce;
 mod resize;
 mod shape_ops;
 mod softmax;
+mod softmax16;
+mod unary16;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -351,6 +353,18 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::Reshape { .. } | Op::Squeeze { .. } => shape_ops::prepare_reshape(ctx),
         Op::Quantize => quantize::prepare_quantize(ctx),
         Op::Dequantize => quantize::prepare_dequantize(ctx),
+        Op::Logistic | Op::Tanh
+            if ctx
+                .kernel
+                .is::<crate::reference::activations::sigmoid16::Sigmoid16>() =>
+        {
+            unary16::prepare_sigmoid16(ctx, ctx.kernel()?)
+        }
+        Op::Exp | Op::Log | Op::Gelu { .. } | Op::Rsqrt
+            if ctx.kernel.is::<crate::reference::lut16::Table16>() =>
+        {
+            unary16::prepare_lut16(ctx, ctx.kernel()?)
+        }
         Op::Relu | Op::Relu6 | Op::LeakyRelu { .. } | Op::HardSwish | Op::Logistic | Op::Tanh => {
             activations::prepare_unary(ctx)
         }
@@ -372,6 +386,9 @@ pub(crate) fn prepare(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
         Op::Mean { .. } => reduce::prepare_mean(ctx),
         Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {
             reduce::prepare_reduce(ctx)
+        }
+        Op::Softmax { .. } if ctx.kernel.is::<crate::reference::softmax16::Softmax16>() => {
+            softmax16::prepare(ctx, ctx.kernel()?)
         }
         Op::Softmax { .. } => softmax::prepare(ctx),
         Op::ResizeBilinear(_) => resize::prepare_bilinear(ctx),

@@ -94,6 +94,12 @@ pub(crate) fn double_rescale(acc: i32, m_lo: u32, m_hi: u32, exponent: i32) -> i
         }
         s += d as i32;
     }
+    round_scaled(q, s, neg)
+}
+
+/// `round(±q × 2^s)` half away from zero, saturated to `i32`: the last step of
+/// [`double_rescale`] and `double_rescale64`, `q < 2^54`.
+pub(crate) fn round_scaled(q: W, s: i32, neg: bool) -> i32 {
     // round(q × 2^s), half away from zero, as a magnitude (saturating past 2^31).
     let sat = 0x8000_0000u32 | 1;
     let mag: u32;

@@ -200,6 +200,7 @@ pub mod softdiv;
 
 // gemmlowp's fixed-point math and the 16-bit primitives (SOFTMAX, HARD_SWISH).
 pub(crate) mod double_rescale;
+pub(crate) mod double_rescale64;
 mod gemmlowp;
 pub(crate) mod softfloat;
 pub use gemmlowp::*;

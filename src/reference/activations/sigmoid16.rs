@@ -66,7 +66,8 @@ pub(crate) struct Sigmoid16 {
     pub(crate) tanh: bool,
     pub(crate) input_multiplier: i32,
     pub(crate) input_left_shift: i32,
-    table: [u32; 256],
+    /// `sigmoid_table_uint16` (uploaded as it is by the GPU twin).
+    pub(crate) table: [u32; 256],
 }
 
 impl Sigmoid16 {

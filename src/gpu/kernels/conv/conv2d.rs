@@ -7,7 +7,9 @@ use super::{
     ConvTiles, Words,
 };
 use crate::gpu::shaders::PipelineKey;
-use crate::reference::conv::conv2d::{ConvF32, ConvHybrid, ConvI8, ConvShape, HybridScales};
+use crate::reference::conv::conv2d::{
+    ConvF32, ConvHybrid, ConvI16, ConvI8, ConvShape, HybridScales,
+};
 use crate::reference::FloatOrder;
 use crate::reference::{Blocking, ConvSum, Sharding};
 use crate::Result;
@@ -22,6 +24,9 @@ pub(crate) fn prepare_conv2d(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     }
     if let Some(k) = ctx.kernel.downcast_ref::<ConvHybrid>() {
         return prepare_hybrid(ctx, k);
+    }
+    if let Some(k) = ctx.kernel.downcast_ref::<ConvI16>() {
+        return super::int16::prepare_conv(ctx, k);
     }
     Err(ctx.unsupported("no GPU kernel for this CONV_2D variant"))
 }

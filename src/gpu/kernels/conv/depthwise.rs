@@ -19,6 +19,12 @@ pub(crate) fn prepare_depthwise(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<DwF32>() {
         return prepare_f32(ctx, k);
     }
+    if let Some(k) = ctx
+        .kernel
+        .downcast_ref::<crate::reference::conv::depthwise::DwI16>()
+    {
+        return super::int16::prepare_depthwise(ctx, k);
+    }
     if let Some(k) = ctx.kernel.downcast_ref::<DwHybrid>() {
         return prepare_hybrid(ctx, k);
     }

@@ -1,5 +1,6 @@
 //! CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV on the GPU (`shaders/conv.wgsl`,
-//! `shaders/depthwise.wgsl`, `shaders/transpose_conv.wgsl`, `shaders/common/conv_io.wgsl`),
+//! `shaders/depthwise.wgsl`, `shaders/transpose_conv.wgsl`, `shaders/common/conv_io.wgsl`;
+//! the 16x8 paths in `shaders/conv16.wgsl`, `int16.rs`),
 //! twins of `src/reference/conv`.
 //!
 //! The reference kernel prepared for the op is downcast and its parameters are uploaded as
@@ -11,6 +12,7 @@
 
 mod conv2d;
 mod depthwise;
+mod int16;
 mod transpose_conv;
 
 use std::cell::Cell;

@@ -23,6 +23,12 @@ pub(crate) fn prepare_transpose_conv(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Some(k) = ctx.kernel.downcast_ref::<TconvHybrid>() {
         return prepare_hybrid(ctx, k);
     }
+    if let Some(k) = ctx
+        .kernel
+        .downcast_ref::<crate::reference::conv::int16::TconvI16>()
+    {
+        return super::int16::prepare_transpose_conv(ctx, k);
+    }
     Err(ctx.unsupported("no GPU kernel for this TRANSPOSE_CONV variant"))
 }
 

@@ -23,6 +23,9 @@ pub(crate) fn prepare_batch_matmul(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     if let Ok(k) = ctx.kernel::<HybridBmm>() {
         return prepare_hybrid(ctx, k);
     }
+    if let Ok(k) = ctx.kernel::<crate::reference::fully_connected::bmm::int16::Int16Bmm>() {
+        return super::fc16::prepare_bmm(ctx, k);
+    }
     let k: &FloatBmm = ctx.kernel()?;
     prepare_float(ctx, k)
 }

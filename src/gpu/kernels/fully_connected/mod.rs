@@ -6,12 +6,15 @@
 //!
 //! - int8/uint8 FULLY_CONNECTED: `round(acc · (double)s_in·s_w[c]/s_out)` computed exactly in
 //!   integers on the device (`double_rescale`, twin `quant::fixedpoint::double_rescale`);
+//! - 16x8 FULLY_CONNECTED (int16 activations, int8 weights): `fc16.rs`, one output word per
+//!   invocation, the int64 accumulator and its double rescale in u32 words;
 //! - hybrid: the float input quantized per row on the device (`kernels::hybrid`), int8 dot
 //!   products, the float epilogue;
 //! - float32: the same tiling on floats, every output summed in the reference's order; in the
 //!   converter's (`FloatOrder::Converter`), Eigen's GEMV/GEMM orders (`gemm_f32_converter`).
 
 mod bmm;
+mod fc16;
 mod gemm;
 #[cfg(test)]
 mod tests;
@@ -37,6 +40,9 @@ pub(crate) fn prepare_fully_connected(ctx: &GpuOpCtx) -> Result<Vec<Command>> {
     }
     if let Ok(k) = ctx.kernel::<HybridFc>() {
         return prepare_hybrid(ctx, k);
+    }
+    if let Ok(k) = ctx.kernel::<crate::reference::fully_connected::fc16::QuantFc16>() {
+        return fc16::prepare(ctx, k);
     }
     let k: &FloatFc = ctx.kernel()?;
     prepare_float(ctx, k)

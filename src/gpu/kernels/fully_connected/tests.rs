@@ -503,3 +503,6 @@ fn wgsl_double_rescale_equals_native_f64() {
         .collect();
     assert!(bad.is_empty(), "{bad:?}");
 }
+
+#[path = "tests_fc16.rs"]
+mod fc16;
