@@ -41,6 +41,7 @@ pub mod passes;
 pub mod report;
 pub mod saturation;
 pub mod stats;
+pub mod target;
 pub mod weights;
 
 pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};

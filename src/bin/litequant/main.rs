@@ -2,6 +2,7 @@
 
 mod backend;
 mod quantize;
+mod target;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -107,6 +108,8 @@ enum Command {
         backend: Backend,
         #[command(flatten)]
         memory: MemoryArgs,
+        #[command(flatten)]
+        target: target::TargetArgs,
     },
     /// Compare a quantized model with its float original on data: per output max |err|,
     /// RMSE, SQNR, top-1 agreement (and accuracy with labels); --per-layer compares every
@@ -518,6 +521,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             report,
             backend,
             memory,
+            target,
         } => quantize_model(QuantizeArgs {
             model,
             output,
@@ -535,6 +539,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             report,
             backend,
             memory,
+            target,
         })?,
         Command::Eval {
             float_model,

@@ -28,6 +28,7 @@ pub(crate) struct QuantizeArgs {
     pub report: Option<PathBuf>,
     pub backend: Backend,
     pub memory: MemoryArgs,
+    pub target: crate::target::TargetArgs,
 }
 
 pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
@@ -67,39 +68,35 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         (Some(_), true) => a.backend.choose(a.memory)?,
         _ => Chosen::Reference,
     };
-    let stats = match (&a.calib, opts.mode.needs_calibration()) {
-        (None, true) => {
-            return Err(Error::Data(format!(
-                "mode {} needs calibration data: give --calib DATA (.npy, .npz or a \
-                 directory of images)",
-                opts.mode
-            )))
+    let topts = a.target.options();
+    if let (Some(t), false) = (&topts, opts.mode == Mode::Int8) {
+        return Err(Error::Unsupported(format!(
+            "an accuracy target ({}) keeps ops float: it needs --mode int8 and --calib, not \
+             mode {}",
+            t.target, opts.mode
+        )));
+    }
+    let mut target_report = None;
+    let (q, mut report) = match (&topts, &a.calib) {
+        (Some(topts), Some(calib)) => {
+            let (q, report, t) = run_on(
+                a.backend,
+                &mut chosen,
+                "the accuracy search",
+                |gpu| {
+                    crate::target::target_on(&converter_order(gpu), &a, &model, &opts, topts, calib)
+                },
+                || crate::target::target_on(&converter, &a, &model, &opts, topts, calib),
+            )?;
+            target_report = Some(t);
+            (q, report)
         }
-        (Some(calib), false) => {
-            eprintln!(
-                "note: mode {} needs no calibration; --calib {} is not used",
-                opts.mode,
-                calib.display()
-            );
-            None
-        }
-        (None, false) => None,
-        (Some(calib), true) => Some(run_on(
-            a.backend,
-            &mut chosen,
-            "calibration",
-            |gpu| calibrate_on(&converter_order(gpu), &a, &model, &opts, calib),
-            || calibrate_on(&converter, &a, &model, &opts, calib),
-        )?),
+        _ => quantize_plain(&a, &model, &opts, &converter, &mut chosen)?,
     };
-    let (q, mut report) =
-        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| match &a.calib {
-            Some(calib) if stats.is_some() => in_file(e, calib),
-            _ => e,
-        })?;
     // Activations whose calibrated range does not fit their parameters: count their
-    // saturated values on the calibration data, read a second time (same samples).
-    if let (true, Some(calib)) = (report.needs_saturation_pass(), &a.calib) {
+    // saturated values on the calibration data, read a second time (same samples; with an
+    // accuracy target the search counts them on its calibration part).
+    if let (true, Some(calib), None) = (report.needs_saturation_pass(), &a.calib, &target_report) {
         let counted = run_on(
             a.backend,
             &mut chosen,
@@ -122,8 +119,50 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         }
     }
     print!("{report}");
+    if let Some(t) = &target_report {
+        println!("{t}");
+    }
     eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
     Ok(())
+}
+
+/// Calibrate (int8 modes) and quantize as asked.
+fn quantize_plain(
+    a: &QuantizeArgs,
+    model: &Model,
+    opts: &QuantizeOptions,
+    converter: &ConverterFloatEngine,
+    chosen: &mut Chosen,
+) -> litequant::Result<(Model, Report)> {
+    let stats = match (&a.calib, opts.mode.needs_calibration()) {
+        (None, true) => {
+            return Err(Error::Data(format!(
+                "mode {} needs calibration data: give --calib DATA (.npy, .npz or a \
+                 directory of images)",
+                opts.mode
+            )))
+        }
+        (Some(calib), false) => {
+            eprintln!(
+                "note: mode {} needs no calibration; --calib {} is not used",
+                opts.mode,
+                calib.display()
+            );
+            None
+        }
+        (None, false) => None,
+        (Some(calib), true) => Some(run_on(
+            a.backend,
+            chosen,
+            "calibration",
+            |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib),
+            || calibrate_on(converter, a, model, opts, calib),
+        )?),
+    };
+    litequant::quant::quantize(model, stats.as_ref(), opts).map_err(|e| match &a.calib {
+        Some(calib) if stats.is_some() => in_file(e, calib),
+        _ => e,
+    })
 }
 
 /// The GPU engine with the float kernels in the order of `ConverterFloatEngine` (the TF
