@@ -19,6 +19,11 @@ BatchNormalization statistics are set). 32 crops calibrate (seed 1), 16 other cr
 (seed 2). Written as calib.npy / score.npy under --data/NAME (default target/accuracy: git
 ignored; MBs, never committed).
 
+The float file: MediaPipe's, with float16 weights (face detector, palm detector, hand
+landmarks ship FLOAT16 constants behind DEQUANTIZE) widened to float32 constants and those
+DEQUANTIZE ops removed (exact: the same outputs); neither litequant nor ai-edge-quantizer
+quantizes a model that is already float16. Written as float32.tflite under --data/NAME.
+
 Settings, each quantized from the same float file with the same 32 calibration crops:
   lq:<method>   `litequant quantize --mode int8` with each --calibration method the release
                 binary offers (minmax is the default; the others are added by name when
@@ -232,6 +237,41 @@ def with_signature(src, dst):
     pathlib.Path(dst).write_bytes(bytes(b.Output()))
 
 
+def float32_weights(src, dst):
+    """`src` with its FLOAT16 constants widened to float32 and the DEQUANTIZE ops that read
+    them removed (their outputs become the float32 constants): the float model every
+    setting quantizes. MediaPipe ships some models with float16 weights (face detector,
+    palm detector, hand landmarks); float16 -> float32 is exact, so the outputs are the
+    same. Returns how many DEQUANTIZE ops were folded."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as fb
+    buf = pathlib.Path(src).read_bytes()
+    m = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(buf, 0))
+    folded = 0
+    for sg in m.subgraphs:
+        keep = []
+        for op in sg.operators:
+            oc = m.operatorCodes[op.opcodeIndex]
+            code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
+            src_t = sg.tensors[op.inputs[0]] if len(op.inputs) == 1 else None
+            data = None if src_t is None else m.buffers[src_t.buffer].data
+            if (code == fb.BuiltinOperator.DEQUANTIZE and src_t.type == fb.TensorType.FLOAT16
+                    and data is not None and len(data) > 0):
+                wide = np.frombuffer(bytes(bytearray(data)), np.float16).astype(np.float32)
+                b = fb.BufferT()
+                b.data = np.frombuffer(wide.tobytes(), np.uint8)
+                m.buffers.append(b)
+                sg.tensors[op.outputs[0]].buffer = len(m.buffers) - 1
+                folded += 1
+            else:
+                keep.append(op)
+        sg.operators = keep
+    b = flatbuffers.Builder(len(buf) * 2 + 4096)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    pathlib.Path(dst).write_bytes(bytes(b.Output()))
+    return folded
+
+
 def aeq(src, dst, recipe_name, calib):
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer, recipe
@@ -325,7 +365,8 @@ def one(name, args, caps, imgs):
     files, errors = {}, {}
     if name in MEDIAPIPE:
         lo, hi = MEDIAPIPE[name]
-        float_path = args.mediapipe / f"{name}.tflite"
+        float_path = d / "float32.tflite"
+        folded = float32_weights(args.mediapipe / f"{name}.tflite", float_path)
         shape = input_shape(float_path)
     else:
         lo, hi = -1.0, 1.0
@@ -385,6 +426,7 @@ def one(name, args, caps, imgs):
         worst = max(r["outputs"], key=lambda o: o["rel_rmse"])
         r["rel_rmse"], r["sqnr_db"] = worst["rel_rmse"], worst["sqnr_db"]
     return {"model": name, "input": list(shape), "range": [lo, hi],
+            "float16_weights_widened": folded if name in MEDIAPIPE else 0,
             "float_bytes": float_path.stat().st_size, "target": target,
             "results": rows, "errors": errors}
 

@@ -59,16 +59,17 @@ impl Dataset for Replay<'_> {
 /// sample) in [`HoldoutSplit::held_out`]. Read it to the end (calibrate on it), then take
 /// the held-out samples with [`HoldoutSplit::into_held_out`].
 pub struct HoldoutSplit<'a> {
-    inner: &'a mut dyn Dataset,
+    inner: Box<dyn Dataset + 'a>,
     every: usize,
     index: usize,
     held: Vec<Sample>,
 }
 
 impl<'a> HoldoutSplit<'a> {
-    /// Split `inner`: with `every = k`, the k-th, 2k-th, ... samples are held out. `k` must
-    /// be at least 2 (every sample held out would leave nothing to calibrate on).
-    pub fn new(inner: &'a mut dyn Dataset, every: usize) -> Result<Self> {
+    /// Split `inner` (owned, or borrowed: `&mut dataset` is a dataset too): with
+    /// `every = k`, the k-th, 2k-th, ... samples are held out. `k` must be at least 2
+    /// (every sample held out would leave nothing to calibrate on).
+    pub fn new(inner: impl Dataset + 'a, every: usize) -> Result<Self> {
         if every < 2 {
             return Err(Error::Data(format!(
                 "hold-out split every {every}: must be at least 2 (every sample held out \
@@ -76,7 +77,7 @@ impl<'a> HoldoutSplit<'a> {
             )));
         }
         Ok(HoldoutSplit {
-            inner,
+            inner: Box::new(inner),
             every,
             index: 0,
             held: Vec::new(),

@@ -36,6 +36,7 @@
 pub mod api;
 pub mod calibrate;
 pub mod fixedpoint;
+pub mod measure;
 pub mod options;
 pub mod passes;
 pub mod report;
