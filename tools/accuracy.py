@@ -247,7 +247,7 @@ def float32_weights(src, dst):
     from ai_edge_litert import schema_py_generated as fb
     buf = pathlib.Path(src).read_bytes()
     m = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(buf, 0))
-    folded = 0
+    folded, remap = 0, []
     for sg in m.subgraphs:
         keep = []
         for op in sg.operators:
@@ -266,6 +266,25 @@ def float32_weights(src, dst):
             else:
                 keep.append(op)
         sg.operators = keep
+        # Drop the tensors nothing uses any more (the float16 originals): litequant and aeq
+        # refuse a model holding FLOAT16 constants, used or not.
+        used = set(sg.inputs) | set(sg.outputs)
+        for op in sg.operators:
+            for v in (op.inputs, op.outputs, op.intermediates):
+                used |= {t for t in (v if v is not None else []) if t >= 0}
+        new = {t: k for k, t in enumerate(sorted(used))}
+        sg.tensors = [sg.tensors[t] for t in sorted(used)]
+        sg.inputs = [new[t] for t in sg.inputs]
+        sg.outputs = [new[t] for t in sg.outputs]
+        for op in sg.operators:
+            op.inputs = [new[t] if t >= 0 else t for t in op.inputs]
+            op.outputs = [new[t] for t in op.outputs]
+            if op.intermediates is not None:
+                op.intermediates = [new[t] for t in op.intermediates]
+        remap.append(new)
+    for sd in m.signatureDefs or []:
+        for tm in (sd.inputs or []) + (sd.outputs or []):
+            tm.tensorIndex = remap[sd.subgraphIndex][tm.tensorIndex]
     b = flatbuffers.Builder(len(buf) * 2 + 4096)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     pathlib.Path(dst).write_bytes(bytes(b.Output()))
