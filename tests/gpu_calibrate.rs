@@ -445,3 +445,66 @@ fn unsupported_ops_fail_at_prepare_naming_the_op() {
     );
     assert!(r.is_err());
 }
+
+// ---- calibration methods on the GPU -------------------------------------------------------
+
+/// Everything the calibration methods read, computed on the GPU engine (reductions,
+/// histogram counts and the per-sample ranges of the moving average on the device) and on
+/// the reference engine, on `calib_methods/ema_cnn` (every value it computes is exact in
+/// float32, so both engines compute the same values): the same statistics, histogram counts
+/// and moving averages, and so the same chosen range for every method, to the bit.
+#[test]
+fn calibration_methods_choose_the_same_ranges_on_the_gpu() {
+    use litequant::quant::{calibrate_for, CalibrationMethod, StatsNeeds, TargetGrid};
+    let Some(engine) = engine() else { return };
+    let dir = common::fixtures().join("calib_methods");
+    let m = Model::from_file(dir.join("ema_cnn_f32.tflite")).unwrap();
+    let needs = StatsNeeds::all(2048);
+    type Open<'a> = &'a mut dyn FnMut() -> litequant::Result<Box<dyn Dataset>>;
+    let run = |e: &dyn Fn(Open) -> Stats| {
+        let inputs = ReferenceEngine.prepare(&m).unwrap().inputs().to_vec();
+        let calib = dir.join("ema_cnn.calib.npz");
+        let mut open = || litequant::data::open(&calib, &inputs, &Default::default());
+        e(&mut open)
+    };
+    let opts = CalibrationOptions::default();
+    let want = run(&|o| calibrate_for(&m, &ReferenceEngine, o, &needs, &opts).unwrap());
+    let got = run(&|o| calibrate_for(&m, &engine, o, &needs, &opts).unwrap());
+    same_stats(&got, &want, "ema_cnn");
+    assert!(!want.histograms.is_empty());
+    assert_eq!(got.unwidened, want.unwidened);
+    let bits = |s: &Stats| -> Vec<(usize, u32, u32)> {
+        s.moving_averages[0]
+            .ranges
+            .iter()
+            .map(|(&t, &(lo, hi))| (t, lo.to_bits(), hi.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&got), bits(&want), "moving averages");
+    // The host fold of the GPU's values: the same per-sample ranges.
+    let host_opts = CalibrationOptions {
+        device_statistics: false,
+        ..Default::default()
+    };
+    let host = run(&|o| calibrate_for(&m, &engine, o, &needs, &host_opts).unwrap());
+    assert_eq!(bits(&host), bits(&want), "moving averages, host fold");
+    for method in [
+        "minmax",
+        "moving-average",
+        "percentile:99.9",
+        "mse",
+        "entropy",
+    ] {
+        let method: CalibrationMethod = method.parse().unwrap();
+        for grid in [TargetGrid::Int8Asymmetric, TargetGrid::Int16Symmetric] {
+            let g = got.method_ranges(method, grid).unwrap();
+            let w = want.method_ranges(method, grid).unwrap();
+            let b = |r: &BTreeMap<usize, (f32, f32)>| -> Vec<(usize, u32, u32)> {
+                r.iter()
+                    .map(|(&t, &(lo, hi))| (t, lo.to_bits(), hi.to_bits()))
+                    .collect()
+            };
+            assert_eq!(b(&g), b(&w), "{method} {grid:?}");
+        }
+    }
+}

@@ -230,10 +230,11 @@ impl GpuStats {
             size,
         };
         // wgpu zero-initialises buffers: the accumulator starts empty.
+        // Read back after a sample for per-sample statistics (moving averages).
         let part = buffer(
             "litequant stats sample",
             part_bytes,
-            wgpu::BufferUsages::empty(),
+            wgpu::BufferUsages::COPY_SRC,
         );
         let acc = buffer("litequant stats", acc_bytes, wgpu::BufferUsages::COPY_SRC);
         if let Some(e) = pollster::block_on(scope.pop()) {
@@ -453,6 +454,43 @@ impl StatsAccumulator for GpuStats {
             summary.histograms.insert(tensor, hist);
         }
         Ok(summary)
+    }
+
+    /// The scratch of the last sample (cleared at the start of each sample and left as the
+    /// sample made it): min/max keys, the first zero's sign, the 32-bit counts.
+    fn read_sample(&mut self) -> Result<BTreeMap<usize, TensorStats>> {
+        let bytes = self.gpu.read_buffer(&self.part.buffer, self.part.size)?;
+        let w: Vec<u32> = words(&bytes).collect();
+        let t = self.tensors.len();
+        let mut out = BTreeMap::new();
+        for (j, &tensor) in self.tensors.iter().enumerate() {
+            let h = j * HEAD as usize;
+            // The first zero's word holds ~(index * 2 + sign); 0 = none.
+            let negative_zero = w[h + 2] != 0 && (!w[h + 2]) & 1 == 1;
+            let value = |key: u32, none: f32| {
+                if key == 0 {
+                    return none;
+                }
+                let v = from_key(key);
+                if v == 0.0 && negative_zero {
+                    -0.0
+                } else {
+                    v
+                }
+            };
+            let c = HEAD as usize * t + 3 * j;
+            out.insert(
+                tensor,
+                TensorStats {
+                    min: value(if w[h] == 0 { 0 } else { !w[h] }, f32::INFINITY),
+                    max: value(w[h + 1], f32::NEG_INFINITY),
+                    nan: u64::from(w[c]),
+                    inf: u64::from(w[c + 1]),
+                    count: u64::from(w[c + 2]),
+                },
+            );
+        }
+        Ok(out)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use crate::data::Dataset;
 use crate::engine::{bind_inputs, Engine, Observer, Session};
 use crate::model::{DType, Model};
+use crate::quant::methods::MovingAverage;
 pub use crate::quant::stats::TensorStats;
 use crate::quant::stats::{Histogram, HistogramSpec, HostStats, StatsRequest};
 use crate::{Error, Result, Tensor};
@@ -21,11 +22,22 @@ use crate::{Error, Result, Tensor};
 /// Calibration statistics of a model's main subgraph, by tensor index.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
+    /// The ranges and counts of every float tensor (ranges widened as TF's calibrator sees
+    /// them when [`CalibrationOptions::converter_in_place`]).
     pub tensors: BTreeMap<usize, TensorStats>,
     /// The histograms [`CalibrationOptions::histograms`] asked for, by tensor index.
     pub histograms: BTreeMap<usize, Histogram>,
     /// Samples run.
     pub samples: usize,
+    /// Moving averages of per-sample ranges ([`CalibrationOptions::moving_averages`]).
+    pub moving_averages: Vec<MovingAverage>,
+    /// The statistics of the tensors whose range the in-place widening changed, as they
+    /// were before (the tensors' own values; the methods other than `minmax` use them).
+    pub unwidened: BTreeMap<usize, TensorStats>,
+    /// `None`: the ranges are calibration's (`minmax`); otherwise what chose them
+    /// ([`Stats::with_method`]: the method, [`Stats::with_ranges`]: `per-tensor`). Chosen
+    /// ranges may clip the values: the report counts their saturation on the data.
+    pub chosen_by: Option<String>,
 }
 
 impl Stats {
@@ -58,6 +70,10 @@ pub struct CalibrationOptions {
     /// Compute the statistics on the engine's device when it can (default); `false`: read
     /// every tensor back and fold it on the host (slower; the same statistics).
     pub device_statistics: bool,
+    /// Moving averages of per-sample min/max to keep, by momentum
+    /// ([`crate::quant::methods::moving_average`]); each sample's statistics are folded in
+    /// after it ran (on a device engine, read back per sample: a few words per tensor).
+    pub moving_averages: Vec<f64>,
 }
 
 impl Default for CalibrationOptions {
@@ -68,6 +84,7 @@ impl Default for CalibrationOptions {
             converter_in_place: true,
             histograms: BTreeMap::new(),
             device_statistics: true,
+            moving_averages: Vec::new(),
         }
     }
 }
@@ -156,8 +173,12 @@ fn widen_in_place(model: &Model, stats: &mut Stats) {
         .collect();
     for (input, lo, hi) in widen {
         if let Some(i) = stats.tensors.get_mut(&input) {
+            let before = *i;
             i.min = i.min.min(lo);
             i.max = i.max.max(hi);
+            if *i != before {
+                stats.unwidened.entry(input).or_insert(before);
+            }
         }
     }
 }
@@ -182,17 +203,39 @@ pub fn calibrate<E: Engine>(
     } else {
         None
     };
+    let mut averages: Vec<MovingAverage> = opts
+        .moving_averages
+        .iter()
+        .map(|&m| MovingAverage::new(m))
+        .collect();
     let (summary, samples) = match device {
         Some(mut acc) => {
             let samples = stream_on(model, engine, session, data, opts, "calibration", |s, x| {
-                s.run_statistics(x, acc.as_mut())
+                s.run_statistics(x, acc.as_mut())?;
+                if !averages.is_empty() {
+                    let sample = acc.read_sample()?;
+                    for a in &mut averages {
+                        a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
+                    }
+                }
+                Ok(())
             })?;
             (acc.read()?, samples)
         }
         None => {
             let mut host = HostStats::new(&request);
+            if !averages.is_empty() {
+                host.track_samples();
+            }
             let samples = stream_on(model, engine, session, data, opts, "calibration", |s, x| {
-                s.run_observed(x, Some(&mut host)).map(drop)
+                s.run_observed(x, Some(&mut host)).map(drop)?;
+                if !averages.is_empty() {
+                    let sample = host.take_sample();
+                    for a in &mut averages {
+                        a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
+                    }
+                }
+                Ok(())
             })?;
             (host.summary, samples)
         }
@@ -204,6 +247,9 @@ pub fn calibrate<E: Engine>(
         tensors: summary.tensors,
         histograms: summary.histograms,
         samples,
+        moving_averages: averages,
+        unwidened: BTreeMap::new(),
+        chosen_by: None,
     };
     if opts.converter_in_place {
         widen_in_place(model, &mut stats);

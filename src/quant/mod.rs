@@ -34,20 +34,25 @@
 //! ```
 
 pub mod api;
+pub mod cache;
 pub mod calibrate;
 pub mod fixedpoint;
 pub mod measure;
+pub mod methods;
 pub mod options;
 pub mod passes;
 pub mod report;
 pub mod saturation;
 pub mod stats;
 pub mod target;
+pub mod two_pass;
 pub mod weights;
 
 pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};
+pub use methods::{CalibrationMethod, StatsNeeds, TargetGrid};
 pub use options::DynamicOptions;
 pub use passes::dynamic::quantize_dynamic;
 pub use passes::float16::quantize_float16;
 pub use passes::full_integer::{quantize_int8, quantize_int8_with_report, Int8Options, Int8Report};
 pub use saturation::count_saturation;
+pub use two_pass::{calibrate_for, calibrate_histograms};

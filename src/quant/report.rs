@@ -20,6 +20,9 @@ pub struct Report {
     pub size_after: u64,
     /// Calibration samples behind the ranges (int8 modes).
     pub calibration_samples: Option<usize>,
+    /// How the activation ranges were chosen from the calibration statistics
+    /// ([`crate::quant::CalibrationMethod`]; `minmax`: the converter's), int8 modes.
+    pub calibration_method: Option<String>,
     /// Tensors in which calibration saw NaN or ±Inf.
     pub non_finite: Vec<NonFinite>,
     /// Every tensor of the quantized model with quantization parameters, by subgraph.
@@ -159,6 +162,8 @@ impl Report {
             size_before,
             size_after,
             calibration_samples: stats.map(|s| s.samples),
+            calibration_method: stats
+                .map(|s| s.chosen_by.clone().unwrap_or_else(|| "minmax".into())),
             non_finite,
             tensors,
             float_ops: Vec::new(),
@@ -261,8 +266,12 @@ impl fmt::Display for Report {
             bytes(self.size_after),
             ratio * 100.0
         )?;
-        if let Some(n) = self.calibration_samples {
-            writeln!(f, "calibrated on {n} samples")?;
+        match (self.calibration_samples, self.calibration_method.as_deref()) {
+            (Some(n), Some(m)) if m != "minmax" => {
+                writeln!(f, "calibrated on {n} samples; activation ranges by {m}")?
+            }
+            (Some(n), _) => writeln!(f, "calibrated on {n} samples")?,
+            _ => {}
         }
         for nf in &self.non_finite {
             writeln!(
@@ -322,6 +331,14 @@ impl fmt::Display for Report {
                 f,
                 "bias fit: '{weight}': the scale of {channels} channel(s) raised so that the \
                  int32 bias fits in 2^30 (as the converter does)"
+            )?;
+        }
+        if self.bias_fitted.len() > 1 {
+            let channels: usize = self.bias_fitted.iter().map(|b| b.1).sum();
+            writeln!(
+                f,
+                "bias fit: {channels} channels in {} weights raised in all",
+                self.bias_fitted.len()
             )?;
         }
         Ok(())

@@ -119,7 +119,10 @@ pub(crate) fn fill(
             continue;
         };
         t.observed = Some(s.count);
-        if !grid.clips(s.min) && !grid.clips(s.max) {
+        // Ranges a calibration method chose may be narrower than the values: only the data
+        // can tell.
+        let calibrated = stats.is_some_and(|s| s.chosen_by.is_none());
+        if calibrated && !grid.clips(s.min) && !grid.clips(s.max) {
             t.saturated = Some(0);
         }
     }
@@ -334,14 +337,19 @@ pub fn count_saturation<E: Engine>(
              on the calibration data (same samples, same --max-samples)"
         )));
     }
+    // Ranges chosen by a calibration method other than minmax may clip: the count only.
+    let chosen = report
+        .calibration_method
+        .as_deref()
+        .is_some_and(|m| m != "minmax");
     for target in &targets {
         let t = &mut report.tensors[target.report];
         // The same values as calibration saw: as many, and within the calibrated range (equal
         // to it, or wider where calibration widened it as the converter's calibrator does,
         // `CalibrationOptions::converter_in_place`).
-        let within = t
-            .range
-            .is_some_and(|[lo, hi]| target.min >= lo && target.max <= hi);
+        let within = chosen
+            || t.range
+                .is_some_and(|[lo, hi]| target.min >= lo && target.max <= hi);
         if Some(target.seen) != t.observed || !within {
             return Err(Error::Data(format!(
                 "tensor {} '{}': the data gave {} values in [{}, {}], calibration saw {} in \

@@ -247,6 +247,15 @@ pub trait StatsAccumulator: Any {
     /// Read the statistics accumulated so far (one readback of the statistics only).
     fn read(&mut self) -> Result<StatsSummary>;
 
+    /// The statistics (min, max and counts; no histograms) of the last sample alone, by
+    /// tensor: what a moving average folds in after each sample. Accumulators that cannot
+    /// tell say so.
+    fn read_sample(&mut self) -> Result<BTreeMap<usize, TensorStats>> {
+        Err(Error::Unsupported(
+            "this engine's statistics accumulator keeps no per-sample statistics".into(),
+        ))
+    }
+
     /// For the engine's session to reach its own accumulator type.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -259,6 +268,8 @@ pub struct HostStats {
     /// What was folded so far.
     pub summary: StatsSummary,
     edges: BTreeMap<usize, Vec<f32>>,
+    /// The current sample's statistics, when tracked ([`HostStats::track_samples`]).
+    sample: Option<BTreeMap<usize, TensorStats>>,
 }
 
 impl HostStats {
@@ -280,6 +291,21 @@ impl HostStats {
             only,
             summary,
             edges,
+            sample: None,
+        }
+    }
+
+    /// Also keep each sample's own statistics, for [`HostStats::take_sample`].
+    pub fn track_samples(&mut self) {
+        self.sample.get_or_insert_with(BTreeMap::new);
+    }
+
+    /// The statistics folded since the last call (one sample's, when called after each
+    /// run), and start the next sample. Empty unless [`HostStats::track_samples`].
+    pub fn take_sample(&mut self) -> BTreeMap<usize, TensorStats> {
+        match &mut self.sample {
+            Some(s) => std::mem::take(s),
+            None => BTreeMap::new(),
         }
     }
 
@@ -289,6 +315,9 @@ impl HostStats {
             return;
         }
         self.summary.tensors.entry(tensor).or_default().add(values);
+        if let Some(sample) = &mut self.sample {
+            sample.entry(tensor).or_default().add(values);
+        }
         if let (Some(h), Some(edges)) = (
             self.summary.histograms.get_mut(&tensor),
             self.edges.get(&tensor),

@@ -93,6 +93,22 @@ enum Command {
         /// Calibrate on at most N samples.
         #[arg(long, value_name = "N")]
         max_samples: Option<usize>,
+        /// How activation ranges are chosen from the calibration statistics: minmax (the
+        /// converter's, default), moving-average[:m] (ai-edge-quantizer's, m = 0.95),
+        /// percentile[:p] (p = 99.99), mse, entropy (docs/calibration.md). The histogram
+        /// methods run the data twice.
+        #[arg(long, value_name = "METHOD", default_value = "minmax")]
+        calibration: litequant::quant::CalibrationMethod,
+        /// Bins of the histograms of percentile, mse and entropy (and of --save-stats).
+        #[arg(long, value_name = "N", default_value_t = litequant::quant::methods::DEFAULT_HISTOGRAM_BINS)]
+        histogram_bins: usize,
+        /// Save the calibration statistics (ranges, moving average, histograms) to FILE, to
+        /// quantize again with another method or mode without the data (--load-stats).
+        #[arg(long, value_name = "FILE")]
+        save_stats: Option<PathBuf>,
+        /// Quantize from statistics saved by --save-stats for this model, instead of --calib.
+        #[arg(long, value_name = "FILE")]
+        load_stats: Option<PathBuf>,
         #[command(flatten)]
         image: ImageArgs,
         /// Also write the quantization report as JSON.
@@ -517,6 +533,10 @@ fn run(cli: Cli) -> litequant::Result<()> {
             per_tensor,
             keep_float,
             max_samples,
+            calibration,
+            histogram_bins,
+            save_stats,
+            load_stats,
             image,
             report,
             backend,
@@ -527,6 +547,10 @@ fn run(cli: Cli) -> litequant::Result<()> {
             output,
             mode,
             calib,
+            calibration,
+            histogram_bins,
+            save_stats,
+            load_stats,
             opts: QuantizeOptions {
                 per_tensor,
                 keep_float,

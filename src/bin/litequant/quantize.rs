@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use litequant::data::ImageOptions;
 use litequant::gpu::GpuEngine;
-use litequant::quant::{Mode, QuantizeOptions, Report};
+use litequant::quant::{CalibrationMethod, Mode, QuantizeOptions, Report, StatsNeeds, TargetGrid};
 use litequant::{ConverterFloatEngine, Engine, Error, FloatOrder, Model, Session, Stats};
 
 use crate::backend::{run_on, Backend, Chosen};
@@ -23,6 +23,10 @@ pub(crate) struct QuantizeArgs {
     pub output: PathBuf,
     pub mode: Option<ModeArg>,
     pub calib: Option<PathBuf>,
+    pub calibration: CalibrationMethod,
+    pub histogram_bins: usize,
+    pub save_stats: Option<PathBuf>,
+    pub load_stats: Option<PathBuf>,
     pub opts: QuantizeOptions,
     pub image: ImageOptions,
     pub report: Option<PathBuf>,
@@ -38,10 +42,11 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         Some(ModeArg::Int8) => Mode::Int8,
         Some(ModeArg::Int8Only) => Mode::Int8Only,
         Some(ModeArg::Float16) => Mode::Float16,
-        None if a.calib.is_some() => Mode::Int8,
+        None if a.calib.is_some() || a.load_stats.is_some() => Mode::Int8,
         None => Mode::Dynamic,
     };
     opts.validate()?;
+    check_stats_args(&a, opts.mode)?;
     if same_file(&a.model, &a.output) {
         return Err(Error::Data(format!(
             "{}: the output would overwrite the input model; choose another -o",
@@ -96,6 +101,12 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     // Activations whose calibrated range does not fit their parameters: count their
     // saturated values on the calibration data, read a second time (same samples; with an
     // accuracy target the search counts them on its calibration part).
+    if report.needs_saturation_pass() && a.calib.is_none() && a.load_stats.is_some() {
+        eprintln!(
+            "note: the saturation of some activations (sat ?) needs the calibration data, \
+             which --load-stats does not give"
+        );
+    }
     if let (true, Some(calib), None) = (report.needs_saturation_pass(), &a.calib, &target_report) {
         let counted = run_on(
             a.backend,
@@ -126,7 +137,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     Ok(())
 }
 
-/// Calibrate (int8 modes) and quantize as asked.
+/// Calibrate (or load the statistics) and quantize as asked.
 fn quantize_plain(
     a: &QuantizeArgs,
     model: &Model,
@@ -134,15 +145,26 @@ fn quantize_plain(
     converter: &ConverterFloatEngine,
     chosen: &mut Chosen,
 ) -> litequant::Result<(Model, Report)> {
-    let stats = match (&a.calib, opts.mode.needs_calibration()) {
-        (None, true) => {
+    let label = a.model.display().to_string();
+    let stats = match (&a.calib, &a.load_stats, opts.mode.needs_calibration()) {
+        (_, Some(path), true) => {
+            let stats = Stats::load(path, model, &label)?;
+            check_loaded(&stats, a.calibration, path)?;
+            eprintln!(
+                "statistics of {} samples loaded from {}",
+                stats.samples,
+                path.display()
+            );
+            Some(stats)
+        }
+        (None, None, true) => {
             return Err(Error::Data(format!(
                 "mode {} needs calibration data: give --calib DATA (.npy, .npz or a \
-                 directory of images)",
+                 directory of images) or --load-stats FILE",
                 opts.mode
             )))
         }
-        (Some(calib), false) => {
+        (Some(calib), _, false) => {
             eprintln!(
                 "note: mode {} needs no calibration; --calib {} is not used",
                 opts.mode,
@@ -150,14 +172,35 @@ fn quantize_plain(
             );
             None
         }
-        (None, false) => None,
-        (Some(calib), true) => Some(run_on(
-            a.backend,
-            chosen,
-            "calibration",
-            |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib),
-            || calibrate_on(converter, a, model, opts, calib),
-        )?),
+        (None, _, false) => None,
+        (Some(calib), None, true) => {
+            let mut needs = a.calibration.needs(a.histogram_bins);
+            if a.save_stats.is_some() {
+                needs = needs.union(&StatsNeeds::all(a.histogram_bins));
+            }
+            let stats = run_on(
+                a.backend,
+                chosen,
+                "calibration",
+                |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib, &needs),
+                || calibrate_on(converter, a, model, opts, calib, &needs),
+            )?;
+            if let Some(path) = &a.save_stats {
+                stats.save(path, model, &label)?;
+                eprintln!("calibration statistics saved to {}", path.display());
+            }
+            Some(stats)
+        }
+    };
+    let stats = match stats {
+        Some(s) => Some(
+            s.with_method(a.calibration, TargetGrid::Int8Asymmetric)
+                .map_err(|e| match &a.load_stats {
+                    Some(p) => in_file(e, p),
+                    None => e,
+                })?,
+        ),
+        None => None,
     };
     litequant::quant::quantize(model, stats.as_ref(), opts).map_err(|e| match &a.calib {
         Some(calib) if stats.is_some() => in_file(e, calib),
@@ -177,19 +220,25 @@ fn calibrate_on<E: Engine>(
     model: &Model,
     opts: &QuantizeOptions,
     calib: &Path,
+    needs: &StatsNeeds,
 ) -> litequant::Result<Stats> {
     let inputs = engine.prepare(model)?.inputs().to_vec();
-    let mut data = litequant::data::open(calib, &inputs, &a.image)?;
     let mut copts = opts.calibration_options();
     copts.progress = progress_if_tty();
+    let passes = if needs.histogram_bins.is_some() {
+        " (two passes: ranges, then histograms)"
+    } else {
+        ""
+    };
     eprintln!(
-        "calibrating {} on {} ({})",
+        "calibrating {} on {} ({}){passes}",
         a.model.display(),
         calib.display(),
         engine.name()
     );
     let t0 = std::time::Instant::now();
-    let stats = litequant::calibrate(model, engine, &mut data, &copts);
+    let mut open = || litequant::data::open(calib, &inputs, &a.image);
+    let stats = litequant::quant::calibrate_for(model, engine, &mut open, needs, &copts);
     end_progress(copts.progress.is_some());
     let stats = stats.map_err(|e| in_file(e, calib))?;
     let nf = stats.non_finite();
@@ -207,6 +256,89 @@ fn calibrate_on<E: Engine>(
         );
     }
     Ok(stats)
+}
+
+/// The statistics flags together, before any work.
+fn check_stats_args(a: &QuantizeArgs, mode: Mode) -> litequant::Result<()> {
+    if let (Some(calib), Some(load)) = (&a.calib, &a.load_stats) {
+        return Err(Error::Data(format!(
+            "give either --calib {} (calibrate on data) or --load-stats {} (statistics \
+             calibrated before), not both",
+            calib.display(),
+            load.display()
+        )));
+    }
+    if let Some(save) = &a.save_stats {
+        if a.calib.is_none() {
+            return Err(Error::Data(format!(
+                "--save-stats {} saves the statistics of a calibration: give --calib DATA",
+                save.display()
+            )));
+        }
+        if save.is_dir() {
+            return Err(Error::Data(format!("{}: is a directory", save.display())));
+        }
+        if a.load_stats.as_ref().is_some_and(|l| same_file(l, save)) {
+            return Err(Error::Data(
+                "--save-stats and --load-stats name one file".into(),
+            ));
+        }
+    }
+    if !mode.needs_calibration() {
+        if a.calibration != CalibrationMethod::MinMax {
+            return Err(Error::Data(format!(
+                "--calibration {} chooses activation ranges of the full-integer modes; mode \
+                 {mode} has none",
+                a.calibration
+            )));
+        }
+        if let Some(p) = a.load_stats.as_ref().or(a.save_stats.as_ref()) {
+            return Err(Error::Data(format!(
+                "{}: calibration statistics are for the full-integer modes; mode {mode} \
+                 needs none",
+                p.display()
+            )));
+        }
+    }
+    if a.histogram_bins == 0 || a.histogram_bins > litequant::quant::stats::MAX_BINS {
+        return Err(Error::Data(format!(
+            "--histogram-bins {}: give 1 to {}",
+            a.histogram_bins,
+            litequant::quant::stats::MAX_BINS
+        )));
+    }
+    Ok(())
+}
+
+/// Loaded statistics hold what the method reads.
+fn check_loaded(stats: &Stats, method: CalibrationMethod, path: &Path) -> litequant::Result<()> {
+    if method.needs_histograms() && stats.histograms.is_empty() {
+        return Err(Error::Data(format!(
+            "{}: --calibration {method} reads histograms, and these statistics hold none: \
+             calibrate again with --save-stats (it keeps histograms)",
+            path.display()
+        )));
+    }
+    if let CalibrationMethod::MovingAverage(m) = method {
+        if stats.moving_average(m).is_none() {
+            let have: Vec<String> = stats
+                .moving_averages
+                .iter()
+                .map(|a| a.momentum.to_string())
+                .collect();
+            return Err(Error::Data(format!(
+                "{}: --calibration {method} reads the moving average with momentum {m}; these \
+                 statistics hold {}: calibrate again with --calibration {method} --save-stats",
+                path.display(),
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("momentum {}", have.join(", "))
+                }
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn saturation_on<E: Engine>(
