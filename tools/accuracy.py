@@ -403,6 +403,11 @@ def one(name, args, caps, imgs):
             files["conv:int8"] = d / "conv_int8.tflite"
     for label, r in (("aeq:ai8", "static_wi8_ai8"), ("aeq:ai16", "static_wi8_ai16")):
         p = d / f"aeq_{r}.tflite"
+        if label in args.skip:
+            continue
+        if args.reuse and p.exists():
+            files[label] = p
+            continue
         _, why = in_child(aeq, float_path, p, r, calib)
         if why:
             errors[label] = f"aeq fails: {why}"
@@ -424,6 +429,8 @@ def one(name, args, caps, imgs):
     best_peer = min((max(o["rel_rmse"] for o in p) for p in peers), default=None)
     target = None if best_peer is None else best_peer * args.target_factor
     for label, a in lq_settings(caps, d / "calib.npy", target).items():
+        if label in args.skip:
+            continue
         p = d / f"lq_{label.split(':')[1]}.tflite"
         t0 = time.time()
         rc, out, err = lq("quantize", float_path, "-o", p, *a, "--report", d / "report.json")
@@ -456,6 +463,7 @@ def columns(caps):
         cols.append("lq:int16x8")
     if caps["target"]:
         cols.append("lq:target")
+
     return cols + ["aeq:ai8", "aeq:ai16", "conv:int8"]
 
 
@@ -494,6 +502,11 @@ def main():
     ap.add_argument("--no-eval-check", dest="eval_check", action="store_false")
     ap.add_argument("--target-factor", type=float, default=0.5,
                     help="lq:target's --max-rel-rmse as a fraction of the best peer's score")
+    ap.add_argument("--skip", type=lambda v: set(v.split(",")), default=set(),
+                    help="settings to leave out (lq:target,aeq:ai8,...)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the aeq files a previous run left under --data (same float "
+                         "file, same calibration crops)")
     ap.add_argument("--md", type=pathlib.Path)
     ap.add_argument("--json", type=pathlib.Path)
     args = ap.parse_args()

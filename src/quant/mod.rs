@@ -34,6 +34,7 @@
 //! ```
 
 pub mod api;
+pub mod auto;
 pub mod cache;
 pub mod calibrate;
 pub mod fixedpoint;

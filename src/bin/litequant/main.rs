@@ -1,6 +1,7 @@
 //! The `litequant` command line: a thin layer over the library.
 
 mod backend;
+mod compare;
 mod quantize;
 mod target;
 
@@ -95,10 +96,11 @@ enum Command {
         max_samples: Option<usize>,
         /// How activation ranges are chosen from the calibration statistics: minmax (the
         /// converter's, default), moving-average[:m] (ai-edge-quantizer's, m = 0.95),
-        /// percentile[:p] (p = 99.99), mse, entropy (docs/calibration.md). The histogram
-        /// methods run the data twice.
+        /// percentile[:p] (p = 99.99), mse, entropy (docs/calibration.md), or auto (per
+        /// tensor, the method with the smallest output error on held-out calibration
+        /// samples; docs/cli.md). The histogram methods run the data twice.
         #[arg(long, value_name = "METHOD", default_value = "minmax")]
-        calibration: litequant::quant::CalibrationMethod,
+        calibration: target::CalibrationArg,
         /// Bins of the histograms of percentile, mse and entropy (and of --save-stats).
         #[arg(long, value_name = "N", default_value_t = litequant::quant::methods::DEFAULT_HISTOGRAM_BINS)]
         histogram_bins: usize,
@@ -133,8 +135,8 @@ enum Command {
     Eval {
         /// The float .tflite file.
         float_model: PathBuf,
-        /// The quantized .tflite file.
-        quant_model: PathBuf,
+        /// The quantized .tflite file (not with --compare-methods).
+        quant_model: Option<PathBuf>,
         /// Evaluation data (.npy, .npz or a directory of images), as for --calib.
         #[arg(long, value_name = "DATA")]
         data: PathBuf,
@@ -160,6 +162,8 @@ enum Command {
         backend: Backend,
         #[command(flatten)]
         memory: MemoryArgs,
+        #[command(flatten)]
+        compare: compare::CompareArgs,
     },
 }
 
@@ -408,7 +412,7 @@ fn end_progress(shown: bool) {
 
 struct EvalArgs {
     float_model: PathBuf,
-    quant_model: PathBuf,
+    quant_model: Option<PathBuf>,
     data: PathBuf,
     labels: Option<PathBuf>,
     per_layer: bool,
@@ -417,6 +421,7 @@ struct EvalArgs {
     json: Option<PathBuf>,
     backend: Backend,
     memory: MemoryArgs,
+    compare: compare::CompareArgs,
 }
 
 fn eval_models(a: EvalArgs) -> litequant::Result<()> {
@@ -426,7 +431,17 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
         }
     }
     let float = litequant::Model::from_file(&a.float_model)?;
-    let quant = litequant::Model::from_file(&a.quant_model)?;
+    if a.compare.compare_methods {
+        return compare_methods(&a, &float);
+    }
+    let Some(quant_path) = &a.quant_model else {
+        return Err(Error::Data(
+            "eval compares FLOAT_MODEL with QUANT_MODEL: give the quantized model (or \
+             --compare-methods)"
+                .into(),
+        ));
+    };
+    let quant = litequant::Model::from_file(quant_path)?;
     let mut chosen = a.backend.choose(a.memory)?;
     run_on(
         a.backend,
@@ -435,6 +450,36 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
         |gpu| eval_on(gpu, &a, &float, &quant),
         || eval_on(&a.memory.reference(), &a, &float, &quant),
     )
+}
+
+fn compare_methods(a: &EvalArgs, float: &litequant::Model) -> litequant::Result<()> {
+    if let Some(q) = &a.quant_model {
+        return Err(Error::Data(format!(
+            "--compare-methods quantizes FLOAT_MODEL itself; {} is not used: leave it out",
+            q.display()
+        )));
+    }
+    let mut chosen = a.backend.choose(a.memory)?;
+    let conv = litequant::ConverterFloatEngine::default();
+    let rows = run_on(
+        a.backend,
+        &mut chosen,
+        "the comparison",
+        |gpu| {
+            compare::compare_on(
+                &gpu.clone()
+                    .with_float_order(litequant::FloatOrder::Converter),
+                a,
+                float,
+            )
+        },
+        || compare::compare_on(&conv, a, float),
+    )?;
+    if let Some(p) = &a.json {
+        let text = serde_json::to_string_pretty(&rows).unwrap_or_default();
+        litequant::write_atomic(p, text.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn eval_on<E: Engine>(
@@ -576,6 +621,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             json,
             backend,
             memory,
+            compare,
         } => eval_models(EvalArgs {
             float_model,
             quant_model,
@@ -587,6 +633,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             json,
             backend,
             memory,
+            compare,
         })?,
     }
     Ok(())

@@ -23,7 +23,7 @@ pub(crate) struct QuantizeArgs {
     pub output: PathBuf,
     pub mode: Option<ModeArg>,
     pub calib: Option<PathBuf>,
-    pub calibration: CalibrationMethod,
+    pub calibration: crate::target::CalibrationArg,
     pub histogram_bins: usize,
     pub save_stats: Option<PathBuf>,
     pub load_stats: Option<PathBuf>,
@@ -74,6 +74,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         _ => Chosen::Reference,
     };
     let topts = a.target.options();
+    let auto = a.calibration == crate::target::CalibrationArg::Auto;
     if let (Some(t), false) = (&topts, opts.mode == Mode::Int8) {
         return Err(Error::Unsupported(format!(
             "an accuracy target ({}) keeps ops float: it needs --mode int8 and --calib, not \
@@ -81,19 +82,39 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             t.target, opts.mode
         )));
     }
-    let mut target_report = None;
-    let (q, mut report) = match (&topts, &a.calib) {
-        (Some(topts), Some(calib)) => {
-            let (q, report, t) = run_on(
+    if auto && (a.calib.is_none() || !opts.mode.needs_calibration()) {
+        return Err(Error::Data(format!(
+            "--calibration auto measures each method on held-out calibration samples: it \
+             needs an int8 mode and --calib DATA (mode {}{})",
+            opts.mode,
+            if a.load_stats.is_some() {
+                "; --load-stats holds no samples"
+            } else {
+                ""
+            }
+        )));
+    }
+    let mut heldout = None;
+    let (q, mut report) = match (topts.is_some() || auto, &a.calib) {
+        (true, Some(calib)) => {
+            let topts = topts.as_ref();
+            let (q, report, h) = run_on(
                 a.backend,
                 &mut chosen,
-                "the accuracy search",
+                "the held-out search",
                 |gpu| {
-                    crate::target::target_on(&converter_order(gpu), &a, &model, &opts, topts, calib)
+                    crate::target::heldout_on(
+                        &converter_order(gpu),
+                        &a,
+                        &model,
+                        &opts,
+                        topts,
+                        calib,
+                    )
                 },
-                || crate::target::target_on(&converter, &a, &model, &opts, topts, calib),
+                || crate::target::heldout_on(&converter, &a, &model, &opts, topts, calib),
             )?;
-            target_report = Some(t);
+            heldout = Some(h);
             (q, report)
         }
         _ => quantize_plain(&a, &model, &opts, &converter, &mut chosen)?,
@@ -107,7 +128,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
              which --load-stats does not give"
         );
     }
-    if let (true, Some(calib), None) = (report.needs_saturation_pass(), &a.calib, &target_report) {
+    if let (true, Some(calib), None) = (report.needs_saturation_pass(), &a.calib, &heldout) {
         let counted = run_on(
             a.backend,
             &mut chosen,
@@ -130,8 +151,13 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         }
     }
     print!("{report}");
-    if let Some(t) = &target_report {
-        println!("{t}");
+    if let Some(h) = &heldout {
+        if let Some(r) = &h.auto {
+            println!("{r}");
+        }
+        if let Some(t) = &h.target {
+            println!("{t}");
+        }
     }
     eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
     Ok(())
@@ -149,7 +175,7 @@ fn quantize_plain(
     let stats = match (&a.calib, &a.load_stats, opts.mode.needs_calibration()) {
         (_, Some(path), true) => {
             let stats = Stats::load(path, model, &label)?;
-            check_loaded(&stats, a.calibration, path)?;
+            check_loaded(&stats, a.calibration.method(), path)?;
             eprintln!(
                 "statistics of {} samples loaded from {}",
                 stats.samples,
@@ -174,7 +200,7 @@ fn quantize_plain(
         }
         (None, _, false) => None,
         (Some(calib), None, true) => {
-            let mut needs = a.calibration.needs(a.histogram_bins);
+            let mut needs = a.calibration.method().needs(a.histogram_bins);
             if a.save_stats.is_some() {
                 needs = needs.union(&StatsNeeds::all(a.histogram_bins));
             }
@@ -194,7 +220,7 @@ fn quantize_plain(
     };
     let stats = match stats {
         Some(s) => Some(
-            s.with_method(a.calibration, TargetGrid::Int8Asymmetric)
+            s.with_method(a.calibration.method(), TargetGrid::Int8Asymmetric)
                 .map_err(|e| match &a.load_stats {
                     Some(p) => in_file(e, p),
                     None => e,
@@ -285,7 +311,7 @@ fn check_stats_args(a: &QuantizeArgs, mode: Mode) -> litequant::Result<()> {
         }
     }
     if !mode.needs_calibration() {
-        if a.calibration != CalibrationMethod::MinMax {
+        if a.calibration != crate::target::CalibrationArg::Method(CalibrationMethod::MinMax) {
             return Err(Error::Data(format!(
                 "--calibration {} chooses activation ranges of the full-integer modes; mode \
                  {mode} has none",

@@ -1,12 +1,15 @@
-//! `litequant quantize --target-sqnr DB | --max-rel-rmse X`: error-guided mixed precision
-//! (`litequant::quant::target`). The calibration data is split (every `--holdout-every`-th
-//! sample held out), the rest calibrates, and the held-out samples measure the outputs.
+//! What `litequant quantize` measures on held-out calibration samples: error-guided mixed
+//! precision (`--target-sqnr DB | --max-rel-rmse X`, `litequant::quant::target`) and
+//! `--calibration auto` (`litequant::quant::auto`). The calibration data is split (every
+//! `--holdout-every`-th sample held out), the rest calibrates, and the held-out samples
+//! measure the outputs.
 
 use std::path::Path;
 
 use litequant::data::{Dataset, HoldoutSplit};
+use litequant::quant::auto::{choose_auto, AutoOptions, AutoReport};
 use litequant::quant::target::{quantize_to_target, Target, TargetOptions, TargetReport};
-use litequant::quant::{QuantizeOptions, Report};
+use litequant::quant::{CalibrationMethod, QuantizeOptions, Report, StatsNeeds, TargetGrid};
 use litequant::{Engine, Error, Model, Session};
 
 use crate::quantize::QuantizeArgs;
@@ -46,61 +49,160 @@ impl TargetArgs {
     }
 }
 
-/// Calibrate on the calibration part of `calib` and search, on `engine`.
-pub(crate) fn target_on<E: Engine>(
+/// `--calibration` on the command line: a method, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum CalibrationArg {
+    Method(CalibrationMethod),
+    /// Per tensor, the method with the smallest output error on held-out samples.
+    Auto,
+}
+
+impl std::str::FromStr for CalibrationArg {
+    type Err = Error;
+
+    fn from_str(s: &str) -> litequant::Result<Self> {
+        if s == "auto" {
+            return Ok(CalibrationArg::Auto);
+        }
+        s.parse().map(CalibrationArg::Method).map_err(|e| match e {
+            Error::Data(m) => Error::Data(format!("{m}, or auto")),
+            e => e,
+        })
+    }
+}
+
+impl std::fmt::Display for CalibrationArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CalibrationArg::Method(m) => write!(f, "{m}"),
+            CalibrationArg::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+impl CalibrationArg {
+    /// The method (`minmax` for `auto`, whose statistics hold every method's needs).
+    pub(crate) fn method(self) -> CalibrationMethod {
+        match self {
+            CalibrationArg::Method(m) => m,
+            CalibrationArg::Auto => CalibrationMethod::MinMax,
+        }
+    }
+}
+
+/// What the held-out searches did.
+pub(crate) struct HeldOut {
+    pub target: Option<TargetReport>,
+    pub auto: Option<AutoReport>,
+}
+
+/// The data of `calib` for `inputs`, at most `--max-samples`, split.
+fn split<'a>(
+    a: &QuantizeArgs,
+    opts: &QuantizeOptions,
+    calib: &Path,
+    inputs: &[litequant::IoSpec],
+    every: usize,
+) -> litequant::Result<HoldoutSplit<'a>> {
+    let data = litequant::data::open(calib, inputs, &a.image)?;
+    let data: Box<dyn Dataset> = match opts.max_samples {
+        Some(n) => Box::new(data.max_samples(n)),
+        None => data,
+    };
+    HoldoutSplit::new(data, every)
+}
+
+/// `--calibration auto` and/or an accuracy target, on `engine`: calibrate on the
+/// calibration part of `calib` (every `--holdout-every`-th sample held out), choose the
+/// ranges (auto) or take the method's, quantize (searching for the target when one is
+/// given), and count saturation on the calibration part.
+pub(crate) fn heldout_on<E: Engine>(
     engine: &E,
     a: &QuantizeArgs,
     model: &Model,
     opts: &QuantizeOptions,
-    topts: &TargetOptions,
+    topts: Option<&TargetOptions>,
     calib: &Path,
-) -> litequant::Result<(Model, Report, TargetReport)> {
+) -> litequant::Result<(Model, Report, HeldOut)> {
+    let every = a.target.holdout_every;
     let inputs = engine.prepare(model)?.inputs().to_vec();
-    let data = litequant::data::open(calib, &inputs, &a.image)?;
-    let mut data: Box<dyn Dataset> = match opts.max_samples {
-        Some(n) => Box::new(data.max_samples(n)),
-        None => data,
-    };
-    let mut split = HoldoutSplit::new(&mut data, topts.holdout_every)?;
     let mut copts = litequant::CalibrationOptions {
         progress: progress_if_tty(),
         ..Default::default()
     };
+    let needs = match a.calibration {
+        CalibrationArg::Auto => StatsNeeds::all(a.histogram_bins),
+        CalibrationArg::Method(m) => m.needs(a.histogram_bins),
+    };
     eprintln!(
-        "calibrating {} on {} ({}), every {}th sample held out",
+        "calibrating {} on {} ({}), every {every}th sample held out{}",
         a.model.display(),
         calib.display(),
         engine.name(),
-        topts.holdout_every
+        if needs.histogram_bins.is_some() {
+            " (two passes: ranges, then histograms)"
+        } else {
+            ""
+        }
     );
-    let stats = litequant::calibrate(model, engine, &mut split, &copts);
+    let mut open = || split(a, opts, calib, &inputs, every);
+    let stats = litequant::quant::calibrate_for(model, engine, &mut open, &needs, &copts);
     end_progress(copts.progress.is_some());
     copts.progress = None;
     let stats = stats.map_err(|e| in_file(e, calib))?;
-    let held = split.into_held_out();
+    // The held-out part (read, not run).
+    let mut rest = split(a, opts, calib, &inputs, every)?;
+    while let Some(s) = rest.next_sample() {
+        s.map_err(|e| in_file(e, calib))?;
+    }
+    let held = rest.into_held_out();
     eprintln!(
-        "calibrated on {} samples; searching on {} held-out samples",
+        "calibrated on {} samples; {} held out",
         stats.samples,
         held.len()
     );
-    let (q, mut report, t) = quantize_to_target(model, engine, &stats, &held, opts, topts)
-        .map_err(|e| in_file(e, calib))?;
+    if let Some(path) = &a.save_stats {
+        stats.save(path, model, &a.model.display().to_string())?;
+        eprintln!("calibration statistics saved to {}", path.display());
+    }
+    let mut out = HeldOut {
+        target: None,
+        auto: None,
+    };
+    let stats = match a.calibration {
+        CalibrationArg::Auto => {
+            let (chosen, r) =
+                choose_auto(model, engine, &stats, &held, opts, &AutoOptions::default())
+                    .map_err(|e| in_file(e, calib))?;
+            out.auto = Some(r);
+            chosen
+        }
+        CalibrationArg::Method(m) => stats
+            .with_method(m, TargetGrid::Int8Asymmetric)
+            .map_err(|e| in_file(e, calib))?,
+    };
+    let (q, mut report) = match topts {
+        Some(t) => {
+            let (q, report, r) = quantize_to_target(model, engine, &stats, &held, opts, t)
+                .map_err(|e| in_file(e, calib))?;
+            out.target = Some(r);
+            (q, report)
+        }
+        None => {
+            litequant::quant::quantize(model, Some(&stats), opts).map_err(|e| in_file(e, calib))?
+        }
+    };
     if report.needs_saturation_pass() {
         // Counted on the calibration part, as calibrated.
         eprintln!(
             "counting saturation: a second pass over the calibration part of {}",
             calib.display()
         );
-        let data = litequant::data::open(calib, &inputs, &a.image)?;
-        let mut data: Box<dyn Dataset> = match opts.max_samples {
-            Some(n) => Box::new(data.max_samples(n)),
-            None => data,
-        };
-        let mut split = HoldoutSplit::new(&mut data, topts.holdout_every)?;
-        litequant::quant::count_saturation(model, &q, engine, &mut split, &mut report, &copts)
+        let mut data = split(a, opts, calib, &inputs, every)?;
+        litequant::quant::count_saturation(model, &q, engine, &mut data, &mut report, &copts)
             .map_err(|e| in_file(e, calib))?;
     }
-    Ok((q, report, t))
+    Ok((q, report, out))
 }
 
 fn in_file(e: Error, path: &Path) -> Error {
