@@ -199,30 +199,42 @@ fn kl(p: &[f64], q: &[f64]) -> f64 {
         .sum()
 }
 
-/// The KL divergence of a window `left..left + w` of the bins `n` quantized to `levels`
-/// levels (TensorRT's method as MXNet's `_get_optimal_threshold` spells it): `p` is the
-/// window with the mass outside folded into its end bins; `q` splits the window (without
-/// the folded mass) into `levels` chunks, spreads each chunk's total evenly over the chunk's
-/// bins that are non-zero in `p`; both are smoothed ([`smooth`]).
-fn window_kl(n: &[f64], left: usize, w: usize, levels: usize) -> Option<f64> {
-    let window = &n[left..left + w];
-    let mut p = window.to_vec();
-    p[0] += n[..left].iter().sum::<f64>();
-    p[w - 1] += n[left + w..].iter().sum::<f64>();
-    let mut q = vec![0.0; w];
+/// The KL divergence of a window `left..left + w` of the bins `n` (prefix sums `cum`)
+/// quantized to `levels` levels (TensorRT's method as MXNet's `_get_optimal_threshold`
+/// spells it): `p` is the window with the mass outside folded into its end bins; `q` splits
+/// the window (without the folded mass) into `levels` chunks, spreads each chunk's total
+/// evenly over the chunk's bins that are non-zero in `p`; both are smoothed ([`smooth`]).
+/// `p` and `q` are scratch buffers.
+fn window_kl(
+    (n, cum): (&[f64], &[f64]),
+    (left, w, levels): (usize, usize, usize),
+    p: &mut Vec<f64>,
+    q: &mut Vec<f64>,
+) -> Option<f64> {
+    let b = n.len();
+    p.clear();
+    p.extend_from_slice(&n[left..left + w]);
+    // Counts are integers below 2^53: these sums are exact in any order.
+    p[0] += cum[left];
+    p[w - 1] += cum[b] - cum[left + w];
+    q.clear();
+    q.resize(w, 0.0);
     for c in 0..levels {
         let (s, t) = (c * w / levels, (c + 1) * w / levels);
-        let total: f64 = window[s..t].iter().sum();
-        let nonzero = (s..t).filter(|&k| p[k] != 0.0).count();
+        let total = cum[left + t] - cum[left + s];
+        let nonzero = p[s..t].iter().filter(|&&x| x != 0.0).count();
         if nonzero > 0 {
-            for k in (s..t).filter(|&k| p[k] != 0.0) {
-                q[k] = total / nonzero as f64;
+            let share = total / nonzero as f64;
+            for k in s..t {
+                if p[k] != 0.0 {
+                    q[k] = share;
+                }
             }
         }
     }
-    smooth(&mut p)?;
-    smooth(&mut q)?;
-    Some(kl(&p, &q))
+    smooth(p)?;
+    smooth(q)?;
+    Some(kl(p, q))
 }
 
 /// TensorRT's entropy calibration adapted to asymmetric int8: the candidate windows shrink
@@ -250,10 +262,15 @@ pub fn entropy(h: &Histogram, grid: TargetGrid) -> Option<(f32, f32)> {
     }
     let (lo, hi) = (f64::from(h.spec.lo()), f64::from(h.spec.hi()));
     let z = ((0.0f64.max(lo).min(hi) - lo) / (hi - lo) * b as f64).clamp(0.0, b as f64);
+    let mut cum = vec![0.0; b + 1];
+    for (k, &c) in n.iter().enumerate() {
+        cum[k + 1] = cum[k] + c;
+    }
+    let (mut p, mut q) = (Vec::with_capacity(b), Vec::with_capacity(b));
     let mut best: Option<(f64, usize, usize)> = None;
     for w in (levels..=b).rev() {
         let left = ((z * (1.0 - w as f64 / b as f64)).round() as usize).min(b - w);
-        let Some(d) = window_kl(&n, left, w, levels) else {
+        let Some(d) = window_kl((&n, &cum), (left, w, levels), &mut p, &mut q) else {
             continue;
         };
         if best.is_none_or(|(c, _, _)| d < c) {

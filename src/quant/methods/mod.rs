@@ -298,11 +298,39 @@ impl Stats {
         method: CalibrationMethod,
         grid: TargetGrid,
     ) -> Result<BTreeMap<usize, (f32, f32)>> {
+        // Tensors are independent: the histogram methods (entropy's window search above all)
+        // run on the available cores; the result does not depend on how they are split.
+        let tensors: Vec<usize> = self.tensors.keys().copied().collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = tensors.len().div_ceil(threads.max(1)).max(1);
+        type Part = Result<Vec<(usize, (f32, f32))>>;
+        let parts: Vec<Part> = std::thread::scope(|scope| {
+            let handles: Vec<_> = tensors
+                .chunks(per)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        for &t in chunk {
+                            if let Some(r) = tensor_range(self, t, method, grid)? {
+                                out.push((t, r));
+                            }
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Data("a calibration-method thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
         let mut out = BTreeMap::new();
-        for &t in self.tensors.keys() {
-            if let Some(r) = tensor_range(self, t, method, grid)? {
-                out.insert(t, r);
-            }
+        for part in parts {
+            out.extend(part?);
         }
         Ok(out)
     }

@@ -1,19 +1,52 @@
-//! Sparse float weights before quantizing: every sparse constant densified in place, and
-//! every DENSIFY of one dropped, its output made the dense constant it computes.
+//! Stored float weights before quantizing, as the float32 model they stand for:
+//! - sparse: every sparse constant densified in place, and every DENSIFY of one dropped, its
+//!   output made the dense constant it computes;
+//! - float16 (the converter's float16 mode, as MediaPipe ships many of its models): every
+//!   DEQUANTIZE of a FLOAT16 constant dropped, its output made the float32 constant it
+//!   computes (each half widened exactly, as LiteRT's DEQUANTIZE does), and the file's
+//!   float16 markers (`CONVERSION_METADATA`'s float16 mode, `reduced_precision_support`)
+//!   dropped with them.
 //!
 //! The result is the dense float model the converter would have quantized: TF's converter
 //! applies `EXPERIMENTAL_SPARSITY` to its own output only when asked, and without it writes
 //! dense int8 weights (its int8 file of the same Keras model without the option is what
 //! `tests/sparse.rs` compares with). Tensor indices are kept (calibration statistics are
-//! by index); the sparse tensors DENSIFY read are left unused, and the layout drops them
-//! as the converter's exporter drops unused constants.
+//! by index, and calibrating the stored model computes the same float32 weights); the
+//! tensors DENSIFY or DEQUANTIZE read are left unused, and the layout drops them as the
+//! converter's exporter drops unused constants.
 
 use super::Working;
 use crate::model::sparsity;
 use crate::reference::densify::is_densify;
+use crate::model::{DType, Operator, Subgraph};
+use crate::tensor::f16_to_f32;
 use crate::{Error, Model, Result};
 
-/// A model with its sparse constants made dense.
+/// A DEQUANTIZE of a FLOAT16 constant (no scales, dense or already densified by an earlier
+/// DENSIFY) into a float32 tensor of the same shape: (constant, output).
+fn half_weight(sg: &Subgraph, op: &Operator) -> Option<(usize, usize)> {
+    if op.op != crate::model::Op::Dequantize {
+        return None;
+    }
+    let i = op.input(0)?;
+    let o = op.output_tensors().next()?;
+    let (ti, to) = (sg.tensors.get(i)?, sg.tensors.get(o)?);
+    let plain = ti.quant.as_ref().is_none_or(|q| q.scale.is_empty());
+    let fits = ti.data.as_ref().is_some_and(|d| {
+        let n: usize = ti.shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).product();
+        d.len() == 2 * n
+    });
+    (ti.dtype == DType::F16
+        && to.dtype == DType::F32
+        && ti.shape == to.shape
+        && ti.sparsity.is_none()
+        && plain
+        && fits
+        && to.data.is_none())
+    .then_some((i, o))
+}
+
+/// A model with its sparse and float16 constants made dense float32.
 pub(crate) struct Densified {
     pub model: Model,
     /// Per subgraph: the sparse tensors only a dropped DENSIFY read (now unused, no data).
@@ -30,20 +63,28 @@ impl Densified {
     }
 }
 
-/// `model` with its sparse constants dense, or `None` if it has none.
+/// `model` with its sparse and float16 constants dense float32, or `None` if it has none.
 pub(crate) fn densified(model: &Model) -> Result<Option<Densified>> {
     let sparse = |m: &Model| {
         m.subgraphs
             .iter()
             .any(|sg| sg.tensors.iter().any(|t| t.sparsity.is_some()))
     };
-    if !sparse(model) {
+    let half = |m: &Model| {
+        m.subgraphs.iter().any(|sg| {
+            sg.operators
+                .iter()
+                .any(|op| half_weight(sg, op).is_some())
+        })
+    };
+    if !sparse(model) && !half(model) {
         return Ok(None);
     }
     let mut out = model.clone();
     let mut dropped = vec![Vec::new(); out.subgraphs.len()];
     for (si, sg) in out.subgraphs.iter_mut().enumerate() {
-        let sparse_before: Vec<bool> = sg.tensors.iter().map(|t| t.sparsity.is_some()).collect();
+        let mut stored_before: Vec<bool> =
+            sg.tensors.iter().map(|t| t.sparsity.is_some()).collect();
         for (ti, t) in sg.tensors.iter_mut().enumerate() {
             if t.sparsity.is_none() || t.data.is_none() {
                 continue;
@@ -63,6 +104,15 @@ pub(crate) fn densified(model: &Model) -> Result<Option<Densified>> {
                 && sg.tensors[i].shape == sg.tensors[o].shape;
             if is_densify(&op) && sg.tensors[i].data.is_some() && same {
                 sg.tensors[o].data = sg.tensors[i].data.clone();
+            } else if let Some((i, o)) = half_weight(sg, &op) {
+                // A DENSIFY before it has already made its input dense.
+                let bytes = sg.tensors[i].data.as_deref().unwrap_or_default();
+                let wide: Vec<u8> = bytes
+                    .chunks_exact(2)
+                    .flat_map(|h| f16_to_f32(u16::from_le_bytes([h[0], h[1]])).to_le_bytes())
+                    .collect();
+                sg.tensors[o].data = Some(wide.into());
+                stored_before[i] = true;
             } else {
                 kept.push(op);
             }
@@ -76,10 +126,25 @@ pub(crate) fn densified(model: &Model) -> Result<Option<Densified>> {
                 .iter()
                 .any(|op| op.input_tensors().any(|x| x == ti))
                 || sg.outputs.contains(&ti);
-            if sparse_before[ti] && !read {
+            if stored_before[ti] && !read {
                 t.data = None;
                 dropped[si].push(ti);
             }
+        }
+    }
+    // The float16 markers go with the float16 weights (the dense model is a float model).
+    out.metadata
+        .retain(|m| m.name != super::REDUCED_PRECISION_SUPPORT);
+    if let Some(m) = out
+        .metadata
+        .iter_mut()
+        .find(|m| m.name == super::metadata::CONVERSION_METADATA)
+    {
+        if let Some(mut cm) = super::metadata::ConversionMetadata::parse(&m.data) {
+            if let Some(modes) = cm.modes.as_mut() {
+                modes.retain(|&x| x != super::metadata::PTQ_FLOAT16);
+            }
+            m.data = cm.to_bytes().into();
         }
     }
     // The input's op versions and `min_runtime_version` counted the sparse kernels; the
