@@ -61,6 +61,10 @@ pub enum Error {
     /// A GPU adapter, device or shader problem.
     #[error("gpu: {0}")]
     Gpu(String),
+    /// An accuracy target no quantized model can meet (`quantize --target-sqnr`,
+    /// [`crate::quant::target`]): even the all-float fallback misses it.
+    #[error("accuracy target cannot be met: {0}")]
+    TargetUnreachable(String),
 }
 
 impl Error {

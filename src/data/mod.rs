@@ -8,12 +8,14 @@ mod npy;
 mod npz;
 mod npz_stream;
 mod samples;
+mod split;
 
 pub use images::{ImageDirDataset, ImageOptions};
 pub use npy::{npy_bytes, read_npy, read_npy_file, write_npy};
 pub use npz::{write_npz, Npz};
 pub use npz_stream::NpzDataset;
 pub use samples::NpyDataset;
+pub use split::{HoldoutSplit, InMemory, Replay};
 
 use std::path::Path;
 

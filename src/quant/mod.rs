@@ -34,15 +34,18 @@
 //! ```
 
 pub mod api;
+pub mod auto;
 pub mod cache;
 pub mod calibrate;
 pub mod fixedpoint;
+pub mod measure;
 pub mod methods;
 pub mod options;
 pub mod passes;
 pub mod report;
 pub mod saturation;
 pub mod stats;
+pub mod target;
 pub mod two_pass;
 pub mod weights;
 

@@ -1,7 +1,9 @@
 //! The `litequant` command line: a thin layer over the library.
 
 mod backend;
+mod compare;
 mod quantize;
+mod target;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -94,10 +96,11 @@ enum Command {
         max_samples: Option<usize>,
         /// How activation ranges are chosen from the calibration statistics: minmax (the
         /// converter's, default), moving-average[:m] (ai-edge-quantizer's, m = 0.95),
-        /// percentile[:p] (p = 99.99), mse, entropy (docs/calibration.md). The histogram
-        /// methods run the data twice.
+        /// percentile[:p] (p = 99.99), mse, entropy (docs/calibration.md), or auto (per
+        /// tensor, the method with the smallest output error on held-out calibration
+        /// samples; docs/cli.md). The histogram methods run the data twice.
         #[arg(long, value_name = "METHOD", default_value = "minmax")]
-        calibration: litequant::quant::CalibrationMethod,
+        calibration: target::CalibrationArg,
         /// Bins of the histograms of percentile, mse and entropy (and of --save-stats).
         #[arg(long, value_name = "N", default_value_t = litequant::quant::methods::DEFAULT_HISTOGRAM_BINS)]
         histogram_bins: usize,
@@ -123,6 +126,8 @@ enum Command {
         backend: Backend,
         #[command(flatten)]
         memory: MemoryArgs,
+        #[command(flatten)]
+        target: target::TargetArgs,
     },
     /// Compare a quantized model with its float original on data: per output max |err|,
     /// RMSE, SQNR, top-1 agreement (and accuracy with labels); --per-layer compares every
@@ -130,8 +135,8 @@ enum Command {
     Eval {
         /// The float .tflite file.
         float_model: PathBuf,
-        /// The quantized .tflite file.
-        quant_model: PathBuf,
+        /// The quantized .tflite file (not with --compare-methods).
+        quant_model: Option<PathBuf>,
         /// Evaluation data (.npy, .npz or a directory of images), as for --calib.
         #[arg(long, value_name = "DATA")]
         data: PathBuf,
@@ -157,6 +162,8 @@ enum Command {
         backend: Backend,
         #[command(flatten)]
         memory: MemoryArgs,
+        #[command(flatten)]
+        compare: compare::CompareArgs,
     },
 }
 
@@ -408,7 +415,7 @@ fn end_progress(shown: bool) {
 
 struct EvalArgs {
     float_model: PathBuf,
-    quant_model: PathBuf,
+    quant_model: Option<PathBuf>,
     data: PathBuf,
     labels: Option<PathBuf>,
     per_layer: bool,
@@ -417,6 +424,7 @@ struct EvalArgs {
     json: Option<PathBuf>,
     backend: Backend,
     memory: MemoryArgs,
+    compare: compare::CompareArgs,
 }
 
 fn eval_models(a: EvalArgs) -> litequant::Result<()> {
@@ -426,7 +434,17 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
         }
     }
     let float = litequant::Model::from_file(&a.float_model)?;
-    let quant = litequant::Model::from_file(&a.quant_model)?;
+    if a.compare.compare_methods {
+        return compare_methods(&a, &float);
+    }
+    let Some(quant_path) = &a.quant_model else {
+        return Err(Error::Data(
+            "eval compares FLOAT_MODEL with QUANT_MODEL: give the quantized model (or \
+             --compare-methods)"
+                .into(),
+        ));
+    };
+    let quant = litequant::Model::from_file(quant_path)?;
     let mut chosen = a.backend.choose(a.memory)?;
     run_on(
         a.backend,
@@ -435,6 +453,36 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
         |gpu| eval_on(gpu, &a, &float, &quant),
         || eval_on(&a.memory.reference(), &a, &float, &quant),
     )
+}
+
+fn compare_methods(a: &EvalArgs, float: &litequant::Model) -> litequant::Result<()> {
+    if let Some(q) = &a.quant_model {
+        return Err(Error::Data(format!(
+            "--compare-methods quantizes FLOAT_MODEL itself; {} is not used: leave it out",
+            q.display()
+        )));
+    }
+    let mut chosen = a.backend.choose(a.memory)?;
+    let conv = litequant::ConverterFloatEngine::default();
+    let rows = run_on(
+        a.backend,
+        &mut chosen,
+        "the comparison",
+        |gpu| {
+            compare::compare_on(
+                &gpu.clone()
+                    .with_float_order(litequant::FloatOrder::Converter),
+                a,
+                float,
+            )
+        },
+        || compare::compare_on(&conv, a, float),
+    )?;
+    if let Some(p) = &a.json {
+        let text = serde_json::to_string_pretty(&rows).unwrap_or_default();
+        litequant::write_atomic(p, text.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn eval_on<E: Engine>(
@@ -542,6 +590,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             report,
             backend,
             memory,
+            target,
         } => quantize_model(QuantizeArgs {
             model,
             output,
@@ -563,6 +612,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             report,
             backend,
             memory,
+            target,
         })?,
         Command::Eval {
             float_model,
@@ -575,6 +625,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             json,
             backend,
             memory,
+            compare,
         } => eval_models(EvalArgs {
             float_model,
             quant_model,
@@ -586,6 +637,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             json,
             backend,
             memory,
+            compare,
         })?,
     }
     Ok(())

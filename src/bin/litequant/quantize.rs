@@ -23,7 +23,7 @@ pub(crate) struct QuantizeArgs {
     pub output: PathBuf,
     pub mode: Option<ModeArg>,
     pub calib: Option<PathBuf>,
-    pub calibration: CalibrationMethod,
+    pub calibration: crate::target::CalibrationArg,
     pub histogram_bins: usize,
     pub save_stats: Option<PathBuf>,
     pub load_stats: Option<PathBuf>,
@@ -32,6 +32,7 @@ pub(crate) struct QuantizeArgs {
     pub report: Option<PathBuf>,
     pub backend: Backend,
     pub memory: MemoryArgs,
+    pub target: crate::target::TargetArgs,
 }
 
 pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
@@ -73,11 +74,109 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         (Some(_), true) => a.backend.choose(a.memory)?,
         _ => Chosen::Reference,
     };
+    let topts = a.target.options();
+    let auto = a.calibration == crate::target::CalibrationArg::Auto;
+    if let (Some(t), false) = (&topts, opts.mode == Mode::Int8) {
+        return Err(Error::Unsupported(format!(
+            "an accuracy target ({}) keeps ops float: it needs --mode int8 and --calib, not \
+             mode {}",
+            t.target, opts.mode
+        )));
+    }
+    if auto && (a.calib.is_none() || !opts.mode.needs_calibration()) {
+        return Err(Error::Data(format!(
+            "--calibration auto measures each method on held-out calibration samples: it \
+             needs an int8 mode and --calib DATA (mode {}{})",
+            opts.mode,
+            if a.load_stats.is_some() {
+                "; --load-stats holds no samples"
+            } else {
+                ""
+            }
+        )));
+    }
+    let mut heldout = None;
+    let (q, mut report) = match (topts.is_some() || auto, &a.calib) {
+        (true, Some(calib)) => {
+            let topts = topts.as_ref();
+            let (q, report, h) = run_on(
+                a.backend,
+                &mut chosen,
+                "the held-out search",
+                |gpu| {
+                    crate::target::heldout_on(
+                        &converter_order(gpu),
+                        &a,
+                        &model,
+                        &opts,
+                        topts,
+                        calib,
+                    )
+                },
+                || crate::target::heldout_on(&converter, &a, &model, &opts, topts, calib),
+            )?;
+            heldout = Some(h);
+            (q, report)
+        }
+        _ => quantize_plain(&a, &model, &opts, &converter, &mut chosen)?,
+    };
+    // Activations whose calibrated range does not fit their parameters: count their
+    // saturated values on the calibration data, read a second time (same samples; with an
+    // accuracy target the search counts them on its calibration part).
+    if report.needs_saturation_pass() && a.calib.is_none() && a.load_stats.is_some() {
+        eprintln!(
+            "note: the saturation of some activations (sat ?) needs the calibration data, \
+             which --load-stats does not give"
+        );
+    }
+    if let (true, Some(calib), None) = (report.needs_saturation_pass(), &a.calib, &heldout) {
+        let counted = run_on(
+            a.backend,
+            &mut chosen,
+            "the saturation count",
+            |gpu| {
+                let gpu = converter_order(gpu);
+                saturation_on(&gpu, &a, &model, &q, &opts, calib, report.clone())
+            },
+            || saturation_on(&converter, &a, &model, &q, &opts, calib, report.clone()),
+        )?;
+        report = counted;
+    }
+    let bytes = q.to_bytes()?;
+    litequant::write_atomic(&a.output, &bytes)?;
+    if let Some(path) = &a.report {
+        if let Err(e) = litequant::write_atomic(path, report.to_json().as_bytes()) {
+            // A failed run leaves no output behind.
+            let _ = std::fs::remove_file(&a.output);
+            return Err(e);
+        }
+    }
+    print!("{report}");
+    if let Some(h) = &heldout {
+        if let Some(r) = &h.auto {
+            println!("{r}");
+        }
+        if let Some(t) = &h.target {
+            println!("{t}");
+        }
+    }
+    eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
+    Ok(())
+}
+
+/// Calibrate (or load the statistics) and quantize as asked.
+fn quantize_plain(
+    a: &QuantizeArgs,
+    model: &Model,
+    opts: &QuantizeOptions,
+    converter: &ConverterFloatEngine,
+    chosen: &mut Chosen,
+) -> litequant::Result<(Model, Report)> {
     let label = a.model.display().to_string();
     let stats = match (&a.calib, &a.load_stats, opts.mode.needs_calibration()) {
         (_, Some(path), true) => {
-            let stats = Stats::load(path, &model, &label)?;
-            check_loaded(&stats, a.calibration, path)?;
+            let stats = Stats::load(path, model, &label)?;
+            check_loaded(&stats, a.calibration.method(), path)?;
             eprintln!(
                 "statistics of {} samples loaded from {}",
                 stats.samples,
@@ -102,19 +201,19 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         }
         (None, _, false) => None,
         (Some(calib), None, true) => {
-            let mut needs = a.calibration.needs(a.histogram_bins);
+            let mut needs = a.calibration.method().needs(a.histogram_bins);
             if a.save_stats.is_some() {
                 needs = needs.union(&StatsNeeds::all(a.histogram_bins));
             }
             let stats = run_on(
                 a.backend,
-                &mut chosen,
+                chosen,
                 "calibration",
-                |gpu| calibrate_on(&converter_order(gpu), &a, &model, &opts, calib, &needs),
-                || calibrate_on(&converter, &a, &model, &opts, calib, &needs),
+                |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib, &needs),
+                || calibrate_on(converter, a, model, opts, calib, &needs),
             )?;
             if let Some(path) = &a.save_stats {
-                stats.save(path, &model, &label)?;
+                stats.save(path, model, &label)?;
                 eprintln!("calibration statistics saved to {}", path.display());
             }
             Some(stats)
@@ -122,7 +221,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     };
     let stats = match stats {
         Some(s) => Some(
-            s.with_method(a.calibration, TargetGrid::for_mode(opts.mode))
+            s.with_method(a.calibration.method(), TargetGrid::for_mode(opts.mode))
                 .map_err(|e| match &a.load_stats {
                     Some(p) => in_file(e, p),
                     None => e,
@@ -130,44 +229,10 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
         ),
         None => None,
     };
-    let (q, mut report) =
-        litequant::quant::quantize(&model, stats.as_ref(), &opts).map_err(|e| match &a.calib {
-            Some(calib) if stats.is_some() => in_file(e, calib),
-            _ => e,
-        })?;
-    // Activations whose calibrated range does not fit their parameters: count their
-    // saturated values on the calibration data, read a second time (same samples).
-    if report.needs_saturation_pass() && a.calib.is_none() && a.load_stats.is_some() {
-        eprintln!(
-            "note: the saturation of some activations (sat ?) needs the calibration data, \
-             which --load-stats does not give"
-        );
-    }
-    if let (true, Some(calib)) = (report.needs_saturation_pass(), &a.calib) {
-        let counted = run_on(
-            a.backend,
-            &mut chosen,
-            "the saturation count",
-            |gpu| {
-                let gpu = converter_order(gpu);
-                saturation_on(&gpu, &a, &model, &q, &opts, calib, report.clone())
-            },
-            || saturation_on(&converter, &a, &model, &q, &opts, calib, report.clone()),
-        )?;
-        report = counted;
-    }
-    let bytes = q.to_bytes()?;
-    litequant::write_atomic(&a.output, &bytes)?;
-    if let Some(path) = &a.report {
-        if let Err(e) = litequant::write_atomic(path, report.to_json().as_bytes()) {
-            // A failed run leaves no output behind.
-            let _ = std::fs::remove_file(&a.output);
-            return Err(e);
-        }
-    }
-    print!("{report}");
-    eprintln!("{} written ({} bytes)", a.output.display(), bytes.len());
-    Ok(())
+    litequant::quant::quantize(model, stats.as_ref(), opts).map_err(|e| match &a.calib {
+        Some(calib) if stats.is_some() => in_file(e, calib),
+        _ => e,
+    })
 }
 
 /// The GPU engine with the float kernels in the order of `ConverterFloatEngine` (the TF
@@ -247,7 +312,7 @@ fn check_stats_args(a: &QuantizeArgs, mode: Mode) -> litequant::Result<()> {
         }
     }
     if !mode.needs_calibration() {
-        if a.calibration != CalibrationMethod::MinMax {
+        if a.calibration != crate::target::CalibrationArg::Method(CalibrationMethod::MinMax) {
             return Err(Error::Data(format!(
                 "--calibration {} chooses activation ranges of the full-integer modes; mode \
                  {mode} has none",

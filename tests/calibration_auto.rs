@@ -1,0 +1,237 @@
+//! `--calibration auto` (`litequant::quant::auto`): never worse than minmax on the held-out
+//! samples, strictly better when one calibration sample is an outlier, and the model it
+//! reports is the one measured; the CLI prints the choices.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use litequant::data::{Dataset, HoldoutSplit, InMemory, NpyDataset};
+use litequant::quant::auto::{choose_auto, AutoOptions};
+use litequant::quant::measure::measure;
+use litequant::quant::methods::{StatsNeeds, DEFAULT_HISTOGRAM_BINS};
+use litequant::quant::two_pass::calibrate_for;
+use litequant::quant::{quantize, QuantizeOptions};
+use litequant::{Buf, ConverterFloatEngine, Engine, Model, Session, Stats, Tensor};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The first 40 digits, in memory; with `outlier`, sample 0 (a calibration sample) scaled
+/// by 40.
+fn digits(m: &Model, outlier: bool) -> InMemory {
+    let spec = ConverterFloatEngine.prepare(m).unwrap().inputs()[0].clone();
+    let mut data = NpyDataset::open(fixture("digits_calib.npy"))
+        .unwrap()
+        .with_input(&spec)
+        .unwrap()
+        .max_samples(40);
+    let mut samples = Vec::new();
+    while let Some(s) = data.next_sample() {
+        samples.push(s.unwrap());
+    }
+    if outlier {
+        let (name, t) = &samples[0][0];
+        let Buf::F32(v) = t.buf() else { panic!() };
+        let big: Vec<f32> = v.iter().map(|x| x * 40.0).collect();
+        samples[0][0] = (name.clone(), Tensor::from_f32(t.shape(), &big).unwrap());
+    }
+    InMemory { samples }
+}
+
+/// Statistics for every method on the calibration part, and the held-out part.
+fn calibrated(m: &Model, all: &InMemory) -> (Stats, InMemory) {
+    let mut held = InMemory::default();
+    let mut open =
+        || -> litequant::Result<HoldoutSplit<'_>> { HoldoutSplit::new(all.dataset(), 4) };
+    let stats = calibrate_for(
+        m,
+        &ConverterFloatEngine,
+        &mut open,
+        &StatsNeeds::all(DEFAULT_HISTOGRAM_BINS),
+        &Default::default(),
+    )
+    .unwrap();
+    let mut split = HoldoutSplit::new(all.dataset(), 4).unwrap();
+    while split.next_sample().is_some() {}
+    held.samples = split.into_held_out().samples;
+    assert_eq!((stats.samples, held.len()), (30, 10));
+    (stats, held)
+}
+
+fn run(outlier: bool) -> (f64, f64) {
+    let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
+    let all = digits(&m, outlier);
+    let (stats, held) = calibrated(&m, &all);
+    let opts = QuantizeOptions::int8();
+    let (chosen, r) = choose_auto(
+        &m,
+        &ConverterFloatEngine,
+        &stats,
+        &held,
+        &opts,
+        &AutoOptions::default(),
+    )
+    .unwrap();
+    println!("{r}");
+    // By construction: never worse than minmax on the held-out samples.
+    assert!(r.after.worst_rel_rmse <= r.minmax.worst_rel_rmse);
+    // The statistics returned give the error reported, measured here again.
+    let (q, _) = quantize(&m, Some(&chosen), &opts).unwrap();
+    let (again, _) = measure(&m, &q, &ConverterFloatEngine, &held, false).unwrap();
+    assert_eq!(again.worst_rel_rmse, r.after.worst_rel_rmse);
+    let (q0, _) = quantize(&m, Some(&stats), &opts).unwrap();
+    let (mm, _) = measure(&m, &q0, &ConverterFloatEngine, &held, false).unwrap();
+    assert_eq!(mm.worst_rel_rmse, r.minmax.worst_rel_rmse);
+    // Every tensor with a range has a method, and the counts add up.
+    assert_eq!(r.tensors_by_method.values().sum::<usize>(), r.chosen.len());
+    assert!(!r.chosen.is_empty());
+    // Each refined tensor's chosen method scored no worse than anything tried for it.
+    for c in &r.refined {
+        for t in &c.tried {
+            if t.method == c.method {
+                let best = c
+                    .tried
+                    .iter()
+                    .filter_map(|x| x.worst_rel_rmse)
+                    .fold(f64::INFINITY, f64::min);
+                assert_eq!(t.worst_rel_rmse, Some(best), "{c:?}");
+            }
+        }
+    }
+    (r.minmax.worst_rel_rmse, r.after.worst_rel_rmse)
+}
+
+#[test]
+fn auto_is_never_worse_than_minmax() {
+    let (minmax, auto) = run(false);
+    assert!(auto <= minmax);
+}
+
+#[test]
+fn auto_beats_minmax_when_a_calibration_sample_is_an_outlier() {
+    let (minmax, auto) = run(true);
+    // The outlier stretches minmax's input range 40x; a clipping method keeps the resolution.
+    assert!(auto < 0.75 * minmax, "auto {auto} vs minmax {minmax}");
+}
+
+#[test]
+fn cli_auto_reports_its_choices() {
+    let dir = std::env::temp_dir().join(format!("litequant-auto-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("q.tflite");
+    let o = Command::new(env!("CARGO_BIN_EXE_litequant"))
+        .arg("quantize")
+        .arg(fixture("cnn_float32.tflite"))
+        .arg("--calib")
+        .arg(fixture("digits_calib.npy"))
+        .args(["--max-samples", "40", "--calibration", "auto", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains("calibration auto: measured on 10 held-out"),
+        "{text}"
+    );
+    assert!(text.contains("every tensor minmax"), "{text}");
+    assert!(text.contains("tensors by method:"), "{text}");
+    assert!(Model::from_file(&out).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_compare_methods_tables_every_method_from_one_calibration() {
+    let dir = std::env::temp_dir().join(format!("litequant-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, stats) = (dir.join("rows.json"), dir.join("stats.json"));
+    let eval = |extra: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_litequant"))
+            .arg("eval")
+            .arg(fixture("cnn_float32.tflite"))
+            .args(["--compare-methods", "--max-samples", "20", "--data"])
+            .arg(fixture("digits_holdout.npz"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = eval(&[
+        "--calib".as_ref(),
+        fixture("digits_calib.npy").as_os_str(),
+        "--save-stats".as_ref(),
+        stats.as_os_str(),
+        "--json".as_ref(),
+        json.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for m in [
+        "minmax",
+        "moving-average:0.95",
+        "percentile:99.99",
+        "mse",
+        "entropy",
+        "int16x8 minmax",
+        "int16x8 moving-average:0.95",
+        "int16x8 percentile:99.99",
+        "int16x8 mse",
+    ] {
+        assert!(text.contains(m), "{m}: {text}");
+    }
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = rows.as_array().unwrap();
+    // 5 int8 rows, 4 16x8 rows (16x8 entropy keeps the full range: minmax's row).
+    assert_eq!(rows.len(), 9);
+    let starred = text.lines().filter(|l| l.starts_with('*')).count();
+    assert!(starred >= 1, "{text}");
+    assert_eq!(
+        starred,
+        rows.iter().filter(|r| r["best"].as_bool() == Some(true)).count(),
+        "{text}"
+    );
+    let best = rows
+        .iter()
+        .filter_map(|r| r["worst_rel_rmse"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    for r in rows {
+        assert_eq!(
+            r["best"].as_bool(),
+            Some(r["worst_rel_rmse"].as_f64() == Some(best))
+        );
+    }
+    // minmax's row is the model `quantize` writes by default, evaluated on the same data.
+    let q = dir.join("q.tflite");
+    let ok = Command::new(env!("CARGO_BIN_EXE_litequant"))
+        .arg("quantize")
+        .arg(fixture("cnn_float32.tflite"))
+        .arg("--calib")
+        .arg(fixture("digits_calib.npy"))
+        .args(["--max-samples", "20", "-o"])
+        .arg(&q)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert_eq!(
+        rows[0]["bytes"].as_u64(),
+        Some(std::fs::metadata(&q).unwrap().len())
+    );
+    // The same table from the saved statistics, without the calibration data.
+    let again = eval(&["--load-stats".as_ref(), stats.as_os_str()]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let strip = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.contains('e') && !l.contains("calibration"))
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(strip(&text), strip(&String::from_utf8_lossy(&again.stdout)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
