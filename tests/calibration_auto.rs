@@ -190,7 +190,9 @@ fn cli_compare_methods_tables_every_method_from_one_calibration() {
     assert!(starred >= 1, "{text}");
     assert_eq!(
         starred,
-        rows.iter().filter(|r| r["best"].as_bool() == Some(true)).count(),
+        rows.iter()
+            .filter(|r| r["best"].as_bool() == Some(true))
+            .count(),
         "{text}"
     );
     let best = rows

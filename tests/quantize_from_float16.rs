@@ -10,9 +10,9 @@
 
 mod quantize_common;
 
+use litequant::f16_to_f32;
 use litequant::model::DType;
 use litequant::quant::{quantize, QuantizeOptions};
-use litequant::f16_to_f32;
 use litequant::Model;
 use quantize_common::{calibrate_npy, diffs, fixtures, pairs};
 
@@ -83,11 +83,7 @@ fn a_float16_file_quantizes_as_the_float32_model_of_its_weights() {
             problems.push(format!("{name} int8:\n    {}", d.join("\n    ")));
         }
         // Nothing float16 is left in the int8 model, and the report saw the weights.
-        assert!(ours
-            .main()
-            .tensors
-            .iter()
-            .all(|t| t.dtype != DType::F16));
+        assert!(ours.main().tensors.iter().all(|t| t.dtype != DType::F16));
         assert!(!report.tensors.is_empty());
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

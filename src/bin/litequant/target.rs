@@ -171,9 +171,8 @@ pub(crate) fn heldout_on<E: Engine>(
     };
     let stats = match a.calibration {
         CalibrationArg::Auto => {
-            let (chosen, r) =
-                choose_auto(model, engine, &stats, &held, opts, &auto_options(opts))
-                    .map_err(|e| in_file(e, calib))?;
+            let (chosen, r) = choose_auto(model, engine, &stats, &held, opts, &auto_options(opts))
+                .map_err(|e| in_file(e, calib))?;
             out.auto = Some(r);
             chosen
         }

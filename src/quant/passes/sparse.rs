@@ -17,8 +17,8 @@
 
 use super::Working;
 use crate::model::sparsity;
-use crate::reference::densify::is_densify;
 use crate::model::{DType, Operator, Subgraph};
+use crate::reference::densify::is_densify;
 use crate::tensor::f16_to_f32;
 use crate::{Error, Model, Result};
 
@@ -33,7 +33,11 @@ fn half_weight(sg: &Subgraph, op: &Operator) -> Option<(usize, usize)> {
     let (ti, to) = (sg.tensors.get(i)?, sg.tensors.get(o)?);
     let plain = ti.quant.as_ref().is_none_or(|q| q.scale.is_empty());
     let fits = ti.data.as_ref().is_some_and(|d| {
-        let n: usize = ti.shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).product();
+        let n: usize = ti
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).unwrap_or(0))
+            .product();
         d.len() == 2 * n
     });
     (ti.dtype == DType::F16
@@ -71,11 +75,9 @@ pub(crate) fn densified(model: &Model) -> Result<Option<Densified>> {
             .any(|sg| sg.tensors.iter().any(|t| t.sparsity.is_some()))
     };
     let half = |m: &Model| {
-        m.subgraphs.iter().any(|sg| {
-            sg.operators
-                .iter()
-                .any(|op| half_weight(sg, op).is_some())
-        })
+        m.subgraphs
+            .iter()
+            .any(|sg| sg.operators.iter().any(|op| half_weight(sg, op).is_some()))
     };
     if !sparse(model) && !half(model) {
         return Ok(None);
