@@ -522,3 +522,31 @@ fn every_small_keep_float_set_is_laid_out_as_the_converter_does() {
     assert_eq!(same, rows.len());
     assert_eq!(ignored, 16);
 }
+
+/// An integer input type for an input that only kept-float ops read is an error naming the
+/// input (before, the input silently stayed float32).
+#[test]
+fn an_integer_input_type_for_an_input_only_float_ops_read_is_refused() {
+    use litequant::quant::{quantize, IoType, QuantizeOptions};
+    let float = Model::from_file(fixtures().join("cnn_float32.tflite")).unwrap();
+    let stats = quantize_common::calibrate_npy(&float, &fixtures().join("digits_calib.npy"));
+    let opts = QuantizeOptions {
+        keep_float: vec!["CONV_2D".into()],
+        input_type: IoType::Int8,
+        ..QuantizeOptions::int8()
+    };
+    let e = quantize(&float, Some(&stats), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("read only by ops that stay float") && e.contains("serving_default_image"),
+        "{e}"
+    );
+    // Quantized, the same input takes the type asked for.
+    let opts = QuantizeOptions {
+        input_type: IoType::Int8,
+        ..QuantizeOptions::int8()
+    };
+    let (q, _) = quantize(&float, Some(&stats), &opts).unwrap();
+    assert_eq!(q.main().tensors[q.main().inputs[0]].dtype, DType::I8);
+}

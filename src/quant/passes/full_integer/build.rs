@@ -268,6 +268,24 @@ pub(super) fn quantize_subgraph(
             arg_ops.push(w.ops.len() - 1);
         }
     }
+    // An integer input type asked for a float input that only float ops read (kept float,
+    // or without a quantized kernel): it has no parameters, and leaving it float32 would
+    // silently not be what was asked.
+    if options.input_type != IoType::Float32 {
+        if let Some(&t) = args
+            .iter()
+            .find(|&&t| !params.contains_key(&t) && w.tensors[t].dtype == DType::F32)
+        {
+            return Err(Error::Unsupported(format!(
+                "model input tensor {t} ('{}') is read only by ops that stay float, so it has \
+                 no {} parameters: input type {} cannot apply to it; quantize the op that \
+                 reads it (not --keep-float) or keep float32 inputs",
+                w.tensors[t].name,
+                format!("{:?}", options.input_type).to_lowercase(),
+                format!("{:?}", options.input_type).to_lowercase()
+            )));
+        }
+    }
     // 5c. Float ops reading quantized tensors: DEQUANTIZE (one per tensor).
     let mut deq: HashMap<usize, usize> = HashMap::new();
     for k in 0..n_ops {
