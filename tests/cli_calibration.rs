@@ -4,45 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::cli::{litequant, s, TempDir};
+use std::path::PathBuf;
+use std::process::Output;
 
 use litequant::quant::{calibrate_for, quantize, CalibrationMethod, QuantizeOptions, TargetGrid};
 use litequant::{CalibrationOptions, Engine, Model, ReferenceEngine, Session, Stats};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "litequant-cli-calibration-{tag}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn litequant(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_litequant"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn fixture(name: &str) -> PathBuf {
     common::fixtures().join("calib_methods").join(name)

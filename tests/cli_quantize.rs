@@ -4,47 +4,13 @@
 
 mod common;
 
+use common::cli::{litequant, s, TempDir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use common::golden::{check_model, Outcome};
 use litequant::data::npy_bytes;
 use litequant::quant::{quantize, QuantizeOptions};
 use litequant::{Model, Tensor};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "litequant-cli-quantize-{tag}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn litequant(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_litequant"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A copy of a fixture in `dir`, so that a test can check that the CLI never touches it.
 fn copy_fixture(dir: &TempDir, name: &str) -> PathBuf {

@@ -32,6 +32,7 @@ pub fn manifest() -> serde_json::Value {
 
 /// The fixture's name (file stem).
 // see golden.rs
+pub mod cli;
 pub mod fbedit;
 pub mod golden;
 pub mod zoo;

@@ -3,18 +3,19 @@
 mod backend;
 mod compare;
 mod quantize;
+mod run;
 mod target;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use backend::{run_on, Backend};
 use clap::{Parser, Subcommand, ValueEnum};
-use litequant::data::{read_npy_file, write_npz, ImageOptions, Npz};
+use litequant::data::ImageOptions;
 use litequant::quant::{IoType, QuantizeOptions};
-use litequant::{Engine, Error, Observer, ReferenceEngine, Session, Tensor};
+use litequant::{Engine, Error, ReferenceEngine, Session};
 use quantize::{quantize_model, QuantizeArgs};
+use run::{run_model, RunArgs};
 
 #[derive(Parser)]
 #[command(
@@ -233,141 +234,6 @@ impl ImageArgs {
             std: self.std.clone(),
         }
     }
-}
-
-fn read_inputs(
-    specs: &[litequant::IoSpec],
-    inputs: &[String],
-    npz: Option<&Path>,
-) -> litequant::Result<Vec<Tensor>> {
-    let mut given = Vec::new();
-    for arg in inputs {
-        let (name, file) = match arg.split_once('=') {
-            Some((n, f)) if !n.is_empty() && !Path::new(arg).exists() => (Some(n.to_string()), f),
-            _ => (None, arg.as_str()),
-        };
-        given.push((name, read_npy_file(Path::new(file))?));
-    }
-    if let Some(path) = npz {
-        let mut archive = Npz::open(path)?;
-        for name in archive.names() {
-            let t = archive.read(&name)?;
-            given.push((Some(name), t));
-        }
-    }
-    litequant::bind_inputs(specs, given)
-}
-
-/// Writes every tensor of a run to a folder.
-struct Dump {
-    dir: PathBuf,
-    index: Vec<serde_json::Value>,
-}
-
-impl Observer for Dump {
-    fn observe(&mut self, tensor: usize, name: &str, value: &Tensor) -> litequant::Result<()> {
-        let file = format!("t{tensor:04}.npy");
-        litequant::write_atomic(&self.dir.join(&file), &litequant::data::npy_bytes(value))?;
-        self.index.push(serde_json::json!({
-            "tensor": tensor, "name": name, "file": file,
-            "dtype": value.dtype().name(), "shape": value.shape(),
-        }));
-        Ok(())
-    }
-}
-
-struct RunArgs<'a> {
-    model: &'a Path,
-    inputs: &'a [String],
-    inputs_npz: Option<&'a Path>,
-    output: &'a Path,
-    dump_all: Option<&'a Path>,
-    memory: MemoryArgs,
-}
-
-fn run_model(a: &RunArgs, backend: Backend) -> litequant::Result<()> {
-    let m = litequant::Model::from_file(a.model)?;
-    let mut chosen = backend.choose(a.memory)?;
-    run_on(
-        backend,
-        &mut chosen,
-        "the run",
-        |gpu| run_model_on(gpu, &m, a),
-        || run_model_on(&a.memory.reference(), &m, a),
-    )
-}
-
-fn run_model_on<E: Engine>(engine: &E, m: &litequant::Model, a: &RunArgs) -> litequant::Result<()> {
-    let (model, output) = (a.model, a.output);
-    let t0 = Instant::now();
-    let mut session = engine.prepare(m)?;
-    let ins = read_inputs(session.inputs(), a.inputs, a.inputs_npz)?;
-    // Inputs of other shapes (dynamic dimensions): propagate them and prepare again.
-    if ins
-        .iter()
-        .zip(session.inputs())
-        .any(|(t, spec)| t.shape() != spec.shape.as_slice())
-    {
-        let shapes: Vec<Vec<usize>> = ins.iter().map(|t| t.shape().to_vec()).collect();
-        let given: Vec<String> = ins
-            .iter()
-            .zip(session.inputs())
-            .map(|(t, spec)| {
-                format!(
-                    "'{}' {} {:?} (model: {:?})",
-                    spec.key(),
-                    t.dtype(),
-                    t.shape(),
-                    spec.shape
-                )
-            })
-            .collect();
-        session = engine.prepare_with_input_shapes(m, &shapes).map_err(|e| {
-            litequant::Error::Shape(format!(
-                "inputs {} do not have the model's shapes, and resizing to them failed: {e}",
-                given.join(", ")
-            ))
-        })?;
-    }
-    let prepared = t0.elapsed();
-    let t1 = Instant::now();
-    let outs = match a.dump_all {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| litequant::Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-            let mut dump = Dump {
-                dir: dir.to_path_buf(),
-                index: Vec::new(),
-            };
-            let outs = session.run_observed(&ins, Some(&mut dump))?;
-            let index = serde_json::to_vec_pretty(&dump.index).unwrap_or_default();
-            litequant::write_atomic(&dir.join("index.json"), &index)?;
-            outs
-        }
-        None => session.run(&ins)?,
-    };
-    let ran = t1.elapsed();
-    let named: Vec<(String, Tensor)> = litequant::output_keys(session.outputs())
-        .into_iter()
-        .zip(outs)
-        .collect();
-    write_npz(output, &named)?;
-    eprintln!(
-        "{}: prepared in {:.2} ms, ran in {:.3} ms on {}; outputs {} written to {}",
-        model.display(),
-        prepared.as_secs_f64() * 1e3,
-        ran.as_secs_f64() * 1e3,
-        engine.name(),
-        named
-            .iter()
-            .map(|(n, t)| format!("{n} {} {:?}", t.dtype(), t.shape()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        output.display()
-    );
-    Ok(())
 }
 
 /// Progress of calibration/evaluation on a terminal: one line redrawn in place.
