@@ -423,3 +423,9 @@ pub(super) fn plan(
     };
     Ok((ops16, opts8))
 }
+
+/// Whether `op` has a 16x8 form an int8 model can host (an int16 kernel, an activation
+/// output: not SHAPE).
+pub(super) fn has_int16_form(op: &Op) -> bool {
+    kind_for(op, ACT).is_some_and(|k| k != Kind::ShapeOf)
+}

@@ -332,3 +332,33 @@ pub(crate) fn dispatch(
         .collect();
     Ok((q, float_ops, r.bias_fitted, twins, int16_ops))
 }
+
+/// The ops of `model`'s main subgraph that [`Int8Options::int16_ops`] may name: those the
+/// 16x8 rules quantize (an int16 kernel in LiteRT and in litequant, calibrated ranges,
+/// quantizable constants), not kept float by `keep_float`; by their first output tensor's
+/// name (the name `int16_ops` and `keep_float` take).
+pub(crate) fn int16_capable_ops(
+    model: &Model,
+    stats: &Stats,
+    keep_float: &[String],
+) -> Result<std::collections::HashSet<String>> {
+    let densified = super::sparse::densified(model)?;
+    let model = densified.as_ref().map_or(model, |d| &d.model);
+    let (mut works, _) = prepare(model)?;
+    if let Some(d) = &densified {
+        d.forget_dropped(&mut works);
+    }
+    let w = &works[0];
+    let opts16 = Int8Options {
+        keep_float: keep_float.to_vec(),
+        ..Int8Options::int16x8()
+    };
+    let constants: std::collections::HashSet<usize> = w.body_constants().into_iter().collect();
+    let (can, _) = plan::which_ops(w, stats, &opts16, &constants)?;
+    Ok((0..w.ops.len())
+        .filter(|&k| can[k] && mixed16::has_int16_form(&w.ops[k].op))
+        .filter_map(|k| w.ops[k].output_tensors().next())
+        .map(|t| w.tensors[t].name.clone())
+        .filter(|n| !n.is_empty())
+        .collect())
+}
