@@ -37,15 +37,16 @@
 //!    ([`crate::eval::LayerMetrics`]): RMSE / scale of each op's output, highest first
 //!    (rounding alone gives about 0.29; more is error the op adds or amplifies, or
 //!    clipping) — the criterion of TFLite's quantization debugger.
-//! 4. int16 first ([`TargetOptions::int16`], float I/O): the ranked ops that have an int16
-//!    kernel (the 16x8 rules, [`QuantizeOptions::int16_ops`]) are the int16 candidates. If
-//!    all of them on int16 meet the target, find the shortest prefix of the candidates (in
-//!    ranking order) that does: doubling, then bisection (the error is close to monotone
-//!    along the ranking; each probe is checked, never assumed). Nothing goes float.
-//! 5. Otherwise (or without candidates) the all-float fallback must meet the target (step
-//!    2). Find the shortest prefix of the ranking that, kept float while every other
-//!    candidate is int16, meets it; then, with those ops float, the shortest prefix of the
-//!    remaining candidates that int16 needs.
+//! 4. int16 first ([`TargetOptions::int16`], float I/O): each ranked op's cheapest move is
+//!    to int16 when it has an int16 kernel (the 16x8 rules, [`QuantizeOptions::int16_ops`]:
+//!    the int16 candidates), to float otherwise (PRELU, HARD_SWISH, ...: as `--mode
+//!    int16x8` keeps them). If every ranked op so moved meets the target, find the shortest
+//!    prefix of the ranking that does: doubling, then bisection (the error is close to
+//!    monotone along the ranking; each probe is checked, never assumed).
+//! 5. Otherwise (or without int16 moves) the all-float fallback must meet the target (step
+//!    2). Find the shortest prefix of the ranking that, kept float while the rest of the
+//!    ranking takes its cheapest move, meets it; then, with those ops float, the shortest
+//!    prefix of the rest that still needs its cheapest move.
 //! 6. Prune, pass after pass until nothing changes: each float move is first tried on
 //!    int16 (when the op has an int16 kernel), then each move is dropped if the target
 //!    holds without it, least sensitive first. No single move is then superfluous, and no
@@ -134,8 +135,9 @@ pub struct TargetReport {
     pub before: Measured,
     /// The model returned.
     pub after: Measured,
-    /// Every int16 candidate on int16 (measured when the model as asked misses the target
-    /// and there are candidates).
+    /// Every ranked op moved, int16 first: on int16 where it has an int16 kernel, float
+    /// otherwise (measured when the model as asked misses the target and int16 moves are
+    /// possible).
     pub all_int16: Option<Measured>,
     /// Every op kept float (measured when int16 moves alone miss the target).
     pub all_float: Option<Measured>,
@@ -279,15 +281,24 @@ pub fn quantize_to_target<E: Engine>(
         ))
     };
     let int16_ok = |i: usize| is16[i];
-    // int16 moves alone.
-    if !cands.is_empty() {
-        let all16: Moves = cands.iter().map(|&i| (i, Precision::Int16)).collect();
-        let p = s.probe(&all16, false)?;
+    let int16 = !cands.is_empty();
+    // A ranked op's cheapest move: int16 where it has an int16 kernel, else float.
+    let cheap = |i: usize| {
+        if is16[i] {
+            Precision::Int16
+        } else {
+            Precision::Float
+        }
+    };
+    // int16 first: the ranking moved op by op to its cheapest precision.
+    if int16 {
+        let allc: Moves = (0..n).map(|i| (i, cheap(i))).collect();
+        let p = s.probe(&allc, false)?;
         report.all_int16 = Some(p.measured.clone());
         if p.holds(target) {
-            let config = |k: usize| -> Moves { all16[..k].to_vec() };
-            let all_text = format!("all int16: {}", p.measured);
-            let Some((k, mut best)) = s.shortest(cands.len(), &config, p)? else {
+            let config = |k: usize| -> Moves { allc[..k].to_vec() };
+            let all_text = format!("every ranked op moved, int16 first: {}", p.measured);
+            let Some((k, mut best)) = s.shortest(n, &config, p)? else {
                 return Err(budget_out(&s, &all_text));
             };
             let mut chosen = config(k);
@@ -312,7 +323,7 @@ pub fn quantize_to_target<E: Engine>(
             report
                 .all_int16
                 .as_ref()
-                .map(|m| format!("; every int16 candidate on int16: {m}"))
+                .map(|m| format!("; every ranked op moved, int16 first: {m}"))
                 .unwrap_or_default(),
             if float_io {
                 ""
@@ -322,14 +333,15 @@ pub fn quantize_to_target<E: Engine>(
         )));
     }
     let all_text = format!("all float: {}", all.measured);
-    // The shortest float prefix, every other candidate int16.
+    // The shortest float prefix, the rest of the ranking on its cheapest move (int16 first;
+    // nothing else without int16 moves).
     let with_floats = |k: usize| -> Moves {
         (0..n)
             .filter_map(|i| {
                 if i < k {
                     Some((i, Precision::Float))
-                } else if is16[i] {
-                    Some((i, Precision::Int16))
+                } else if int16 {
+                    Some((i, cheap(i)))
                 } else {
                     None
                 }
@@ -339,22 +351,21 @@ pub fn quantize_to_target<E: Engine>(
     let Some((kf, mut best)) = s.shortest(n, &with_floats, all)? else {
         return Err(budget_out(&s, &all_text));
     };
-    // With those float, the shortest prefix of the other candidates on int16.
-    let rest: Vec<usize> = cands.iter().copied().filter(|&i| i >= kf).collect();
-    let with_int16 = |j: usize| -> Moves {
+    // With those float, the shortest prefix of the rest that still needs its cheap move.
+    let with_rest = |j: usize| -> Moves {
         (0..kf)
             .map(|i| (i, Precision::Float))
-            .chain(rest[..j].iter().map(|&i| (i, Precision::Int16)))
+            .chain((kf..kf + j).map(|i| (i, cheap(i))))
             .collect()
     };
     let mut chosen = with_floats(kf);
-    if !rest.is_empty() && s.can_probe() {
-        let none = s.probe(&with_int16(0), false)?;
+    if int16 && kf < n && s.can_probe() {
+        let none = s.probe(&with_rest(0), false)?;
         if none.holds(target) {
-            chosen = with_int16(0);
+            chosen = with_rest(0);
             best = none;
-        } else if let Some((j, p)) = s.shortest(rest.len(), &with_int16, best)? {
-            chosen = with_int16(j);
+        } else if let Some((j, p)) = s.shortest(n - kf, &with_rest, best)? {
+            chosen = with_rest(j);
             best = p;
         } else {
             return Err(budget_out(&s, &all_text));
