@@ -99,9 +99,13 @@ fn a_target_no_single_move_meets_forces_several_minimal_moves() {
         .collect();
     let best_single = singles.iter().copied().fold(f64::INFINITY, f64::min);
     assert!(best_single > 0.0 && best_single <= before);
-    // Below what any single float op reaches: at least two moves are needed.
+    // Below what any single float op reaches: at least two moves are needed (float moves
+    // only here; int16 moves: tests/quantize_target16.rs).
     let target = best_single * 0.98;
-    let topts = TargetOptions::new(Target::MaxRelRmse(target));
+    let topts = TargetOptions {
+        int16: false,
+        ..TargetOptions::new(Target::MaxRelRmse(target))
+    };
     let (q, _, r) = quantize_to_target(
         &m,
         &ConverterFloatEngine,
@@ -200,7 +204,7 @@ fn cli_target_prints_the_moves_and_refuses_clearly() {
             .output()
             .unwrap()
     };
-    let o = run(&["--target-sqnr", "60"]);
+    let o = run(&["--target-sqnr", "60", "--target-float-only"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(text.contains("target: SQNR >= 60 dB"), "{text}");

@@ -53,6 +53,7 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
@@ -443,8 +444,19 @@ def one(name, args, caps, imgs):
             if label == "lq:target":
                 log = (out + err).splitlines()
                 rows[label]["log"] = [x for x in log if x.strip()][-40:]
-                moved = [x.split()[1] for x in log if x.strip().startswith("moved ")]
-                rows[label]["moved"] = int(moved[0]) if moved else 0
+                moved = [x.strip() for x in log if x.strip().startswith("moved ")]
+                rows[label]["moved"] = int(moved[0].split()[1]) if moved else 0
+                # "moved N of M ranked ops (A to int16, B to float; C int16 candidates; P
+                # probes):" (litequant with int16 moves; older binaries: float only)
+                m16 = re.search(r"\((\d+) to int16, (\d+) to float; (\d+) int16 candidates; "
+                                r"(\d+) probes\)", moved[0]) if moved else None
+                if m16:
+                    rows[label].update(int16=int(m16[1]), float=int(m16[2]),
+                                       candidates=int(m16[3]), probes=int(m16[4]))
+                for key in ("before", "after"):
+                    held = [x.strip() for x in log if x.strip().startswith(key + ":")]
+                    if held:
+                        rows[label]["held_out_" + key] = held[0]
             if args.eval_check:
                 rows[label]["eval"] = eval_check(float_path, p, d / "score.npy",
                                                  rows[label]["outputs"], d)
@@ -479,7 +491,9 @@ def markdown(models, cols):
             if c in res:
                 r = res[c]
                 v = f"{100 * r['rel_rmse']:.3g}% ({r['sqnr_db']:.1f})"
-                if "moved" in r:
+                if "int16" in r:
+                    v += f", {r['int16']} int16 + {r['float']} float"
+                elif "moved" in r:
                     v += f", {r['moved']} float"
                 cells.append(f"**{v}**" if r["rel_rmse"] == best else v)
             elif c in m["errors"]:

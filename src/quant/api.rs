@@ -27,7 +27,7 @@ use crate::quant::calibrate::Stats;
 use crate::quant::options::DynamicOptions;
 use crate::{CalibrationOptions, Error, Result};
 
-pub use super::report::{FloatOp, NonFinite, Report, TensorReport};
+pub use super::report::{FloatOp, Int16Op, NonFinite, Report, TensorReport};
 
 /// What the quantizer makes of a float model (the TFLite converter's modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,6 +111,11 @@ pub struct QuantizeOptions {
     /// Ops to keep float (selective quantization, int8 modes): by output tensor name, or
     /// every op of a builtin type (`CONV_2D`).
     pub keep_float: Vec<String>,
+    /// Ops to run on int16 activations inside an `int8` model (float I/O; names as in
+    /// `keep_float`): 16x8 kernels for them (int16 symmetric activations, int8 weights,
+    /// int64 biases), requantized to and from int8 at their edges. Only ops with an int16
+    /// kernel in LiteRT and in litequant's engines; others are an error naming the op.
+    pub int16_ops: Vec<String>,
     /// Model input type (int8 modes only).
     pub input_type: IoType,
     /// Model output type (int8 modes only).
@@ -125,6 +130,7 @@ impl QuantizeOptions {
             mode,
             per_tensor: false,
             keep_float: Vec::new(),
+            int16_ops: Vec::new(),
             input_type: IoType::Float32,
             output_type: IoType::Float32,
             max_samples: None,
@@ -200,6 +206,20 @@ impl QuantizeOptions {
                 )));
             }
         }
+        if !self.int16_ops.is_empty()
+            && (mode != Mode::Int8
+                || self.input_type != IoType::Float32
+                || self.output_type != IoType::Float32)
+        {
+            return Err(Error::Unsupported(format!(
+                "int16 ops ({}) are int16 islands in an int8 model: they need mode int8 with \
+                 float32 inputs and outputs (mode {mode}, input {}, output {}); --mode \
+                 int16x8 makes every op int16",
+                self.int16_ops.join(", "),
+                self.input_type.name(),
+                self.output_type.name()
+            )));
+        }
         if mode == Mode::Float16 && self.per_tensor {
             return Err(Error::Unsupported(
                 "per-tensor applies to int8 weights; mode float16 has no scales".into(),
@@ -217,7 +237,12 @@ impl QuantizeOptions {
     pub fn validate_for(&self, model: &Model) -> Result<()> {
         self.validate()?;
         let sg = model.main();
-        for name in &self.keep_float {
+        for (flag, name) in self
+            .keep_float
+            .iter()
+            .map(|n| ("keep-float", n))
+            .chain(self.int16_ops.iter().map(|n| ("int16-ops", n)))
+        {
             let is_output = |op: &crate::model::Operator| {
                 op.output_tensors()
                     .any(|t| sg.tensors.get(t).is_some_and(|t| t.name == *name))
@@ -229,7 +254,7 @@ impl QuantizeOptions {
                     .any(|op| is_output(op) || op.op.name() == *name);
             if !known {
                 return Err(Error::Data(format!(
-                    "keep-float '{name}' names no op of the model: give an op's output tensor \
+                    "{flag} '{name}' names no op of the model: give an op's output tensor \
                      name (as `litequant inspect` lists them) or an op type it has (CONV_2D)"
                 )));
             }
@@ -260,7 +285,7 @@ pub fn quantize(
     opts: &QuantizeOptions,
 ) -> Result<(Model, Report)> {
     opts.validate_for(model)?;
-    let (quantized, float_ops, bias_fitted, twins) = match opts.mode {
+    let (quantized, float_ops, bias_fitted, twins, int16_ops) = match opts.mode {
         Mode::Dynamic => {
             let dynamic = DynamicOptions {
                 per_channel: !opts.per_tensor,
@@ -269,11 +294,12 @@ pub fn quantize(
             };
             let (q, twins) =
                 crate::quant::passes::dynamic::quantize_dynamic_with_twins(model, &dynamic)?;
-            (q, Vec::new(), Vec::new(), twins)
+            (q, Vec::new(), Vec::new(), twins, Vec::new())
         }
         // FLOAT16 constants carry no scales: nothing in the report needs a twin.
         Mode::Float16 => (
             crate::quant::quantize_float16(model)?,
+            Vec::new(),
             Vec::new(),
             Vec::new(),
             Vec::new(),
@@ -298,6 +324,7 @@ pub fn quantize(
     let mut report = Report::build(float, &quantized, stats, opts, twin_of)?;
     report.float_ops = float_ops;
     report.bias_fitted = bias_fitted;
+    report.int16_ops = int16_ops;
     Ok((quantized, report))
 }
 

@@ -32,6 +32,16 @@ pub struct Report {
     /// Weights whose scales were raised so that the int32 bias fits, as the converter does
     /// (float weight tensor name, channels raised).
     pub bias_fitted: Vec<(String, usize)>,
+    /// Ops run on int16 activations in an `int8` model (`QuantizeOptions::int16_ops`).
+    pub int16_ops: Vec<Int16Op>,
+}
+
+/// An op run on int16 activations (16x8 kernels) inside an int8 model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Int16Op {
+    /// Operator index in the float model's main subgraph.
+    pub index: usize,
+    pub op: String,
 }
 
 /// NaN/Inf counts of one tensor seen in calibration.
@@ -167,6 +177,7 @@ impl Report {
             non_finite,
             tensors,
             float_ops: Vec::new(),
+            int16_ops: Vec::new(),
             bias_fitted: Vec::new(),
         })
     }
@@ -325,6 +336,13 @@ impl fmt::Display for Report {
         }
         for o in &self.float_ops {
             writeln!(f, "kept float: op {} {}: {}", o.index, o.op, o.reason)?;
+        }
+        for o in &self.int16_ops {
+            writeln!(
+                f,
+                "int16: op {} {}: int16 activations on request",
+                o.index, o.op
+            )?;
         }
         for (weight, channels) in &self.bias_fitted {
             writeln!(

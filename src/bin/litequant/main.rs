@@ -92,6 +92,12 @@ enum Command {
         /// (CONV_2D) for every op of that type. Repeatable.
         #[arg(long = "keep-float", value_name = "NAME")]
         keep_float: Vec<String>,
+        /// Run these ops on int16 activations inside an int8 model (mode int8, float I/O):
+        /// output tensor names or builtin op names, comma-separated or repeated. The ops
+        /// get 16x8 kernels (int16 activations, int8 weights, int64 biases), with
+        /// requantizing QUANTIZE/DEQUANTIZE ops at their edges.
+        #[arg(long = "int16-ops", value_name = "NAMES", value_delimiter = ',')]
+        int16_ops: Vec<String>,
         /// Calibrate on at most N samples.
         #[arg(long, value_name = "N")]
         max_samples: Option<usize>,
@@ -447,6 +453,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             output_type,
             per_tensor,
             keep_float,
+            int16_ops,
             max_samples,
             calibration,
             histogram_bins,
@@ -469,6 +476,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             opts: QuantizeOptions {
                 per_tensor,
                 keep_float,
+                int16_ops,
                 input_type: io_type(input_type),
                 output_type: io_type(output_type),
                 max_samples,

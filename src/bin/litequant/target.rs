@@ -18,9 +18,10 @@ use crate::{end_progress, progress_if_tty};
 /// The accuracy-target flags of `quantize`.
 #[derive(clap::Args, Clone, Copy, Debug, Default)]
 pub(crate) struct TargetArgs {
-    /// Error-guided mixed precision: quantize to int8, then keep the most sensitive ops
-    /// float until every output's SQNR vs the float model is at least DB, measured on
-    /// held-out calibration samples. Prints what moved, the size and the error before and
+    /// Error-guided mixed precision: quantize to int8, then move the most sensitive ops to
+    /// int16 activations (16x8 kernels), or keep them float where int16 does not do,
+    /// until every output's SQNR vs the float model is at least DB, measured on held-out
+    /// calibration samples. Prints what moved where, the size and the error before and
     /// after; an error when even an all-float model misses it.
     #[arg(long, value_name = "DB", conflicts_with = "max_rel_rmse")]
     pub target_sqnr: Option<f64>,
@@ -32,6 +33,9 @@ pub(crate) struct TargetArgs {
     /// ...) to measure the error on; the others calibrate.
     #[arg(long, value_name = "K", default_value_t = 4)]
     pub holdout_every: usize,
+    /// With an accuracy target: move ops to float only (no int16 moves).
+    #[arg(long)]
+    pub target_float_only: bool,
 }
 
 impl TargetArgs {
@@ -44,6 +48,7 @@ impl TargetArgs {
         };
         Some(TargetOptions {
             holdout_every: self.holdout_every,
+            int16: !self.target_float_only,
             ..TargetOptions::new(target)
         })
     }

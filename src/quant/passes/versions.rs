@@ -283,6 +283,20 @@ pub fn set_versions(model: &mut Model) {
     }
 }
 
+/// The versions of an int8 model with int16 ops (`Int8Options::int16_ops`): for each
+/// builtin code the larger of [`set_versions`]'s version and [`set_versions_16x8`]'s (the
+/// int16 ops get the version the converter gives their 16x8 form; QUANTIZE to int16 2).
+pub fn set_versions_mixed(model: &mut Model) {
+    let mut view = model.clone();
+    set_versions(model);
+    set_versions_16x8(&mut view);
+    for (sg, vsg) in model.subgraphs.iter_mut().zip(&view.subgraphs) {
+        for (op, vop) in sg.operators.iter_mut().zip(&vsg.operators) {
+            op.version = op.version.max(vop.version);
+        }
+    }
+}
+
 /// The versions of a 16x8 file as TF 2.21 writes them: its 16x8 pass (the legacy
 /// quantizer's, `toco_legacy/quantize_model.cc`) gives each quantized op the version of its
 /// int8 form (`operator_property.cc`), QUANTIZE 1 from float and 2 when it requantizes

@@ -92,6 +92,7 @@
 
 mod bias_fit;
 mod build;
+mod mixed16;
 mod order;
 mod params;
 mod plan;
@@ -125,6 +126,10 @@ pub struct Int8Options {
     /// The activation type: int8 (default) or int16 (16x8 mode: int16 symmetric
     /// activations, int8 weights, int64 biases; ops without a 16x8 rule stay float).
     pub activations: Activations,
+    /// Ops to run on int16 activations inside an int8 model (`activations` int8, float
+    /// I/O only), named as in `keep_float`; see the `mixed16` module docs (in this file's
+    /// directory) for the requantizing edges.
+    pub int16_ops: Vec<String>,
 }
 
 impl Default for Int8Options {
@@ -136,6 +141,7 @@ impl Default for Int8Options {
             output_type: IoType::Float32,
             keep_float: Vec::new(),
             activations: Activations::Int8,
+            int16_ops: Vec::new(),
         }
     }
 }
@@ -199,6 +205,9 @@ pub struct Int8Report {
     /// bias-overflow adjustment): (float weight tensor name, channels raised; 1 for a
     /// per-tensor weight).
     pub bias_fitted: Vec<(String, usize)>,
+    /// Ops run on int16 activations on request ([`Int8Options::int16_ops`]): (operator
+    /// index in the float model, op name).
+    pub int16_ops: Vec<(usize, String)>,
 }
 
 /// Full-integer quantization of a float model with calibration statistics, as the TFLite
@@ -237,7 +246,16 @@ fn quantize_int8_with_twins(
         d.forget_dropped(&mut works);
     }
     let w = &mut works[0];
-    let report = build::quantize_subgraph(w, stats, options)?;
+    let report = if options.int16_ops.is_empty() {
+        build::quantize_subgraph(w, stats, options)?
+    } else {
+        let (ops16, opts8) = mixed16::plan(w, stats, options)?;
+        let mut report = build::quantize_subgraph(w, stats, &opts8)?;
+        report.float_ops.retain(|f| !ops16.contains(&f.index));
+        mixed16::int16_islands(w, stats, &ops16, options.per_channel, &mut report)?;
+        report.int16_ops = ops16.iter().map(|&k| (k, w.ops[k].op.name())).collect();
+        report
+    };
     let twins = working_twins(model, &works);
     let mode = match options.activations {
         Activations::Int8 => metadata::PTQ_FULL_INTEGER,
@@ -246,6 +264,8 @@ fn quantize_int8_with_twins(
     let (mut out, maps) = finish_with_maps(model, works, naming, mode, false)?;
     if options.activations == Activations::Int16 {
         super::versions::set_versions_16x8(&mut out);
+    } else if !report.int16_ops.is_empty() {
+        super::versions::set_versions_mixed(&mut out);
     }
     let twins = finished_twins(twins, &maps);
     let mut report = report;
@@ -265,12 +285,13 @@ fn quantize_int8_with_twins(
 }
 
 /// What [`dispatch`] gives: the model, the ops left float, the weights whose scales the bias
-/// fit raised (name, channels) and the tensors' float twins.
+/// fit raised (name, channels), the tensors' float twins and the ops run on int16.
 pub(crate) type Dispatched = (
     Model,
     Vec<crate::quant::api::FloatOp>,
     Vec<(String, usize)>,
     Twins,
+    Vec<crate::quant::api::Int16Op>,
 );
 
 /// The full-integer pass behind [`crate::quant::quantize`]'s int8 modes (called by
@@ -287,6 +308,7 @@ pub(crate) fn dispatch(
         input_type: opts.input_type,
         output_type: opts.output_type,
         keep_float: opts.keep_float.clone(),
+        int16_ops: opts.int16_ops.clone(),
         activations: if opts.mode == crate::quant::Mode::Int16x8 {
             Activations::Int16
         } else {
@@ -303,5 +325,40 @@ pub(crate) fn dispatch(
             reason: f.why,
         })
         .collect();
-    Ok((q, float_ops, r.bias_fitted, twins))
+    let int16_ops = r
+        .int16_ops
+        .into_iter()
+        .map(|(index, op)| crate::quant::api::Int16Op { index, op })
+        .collect();
+    Ok((q, float_ops, r.bias_fitted, twins, int16_ops))
+}
+
+/// The ops of `model`'s main subgraph that [`Int8Options::int16_ops`] may name: those the
+/// 16x8 rules quantize (an int16 kernel in LiteRT and in litequant, calibrated ranges,
+/// quantizable constants), not kept float by `keep_float`; by their first output tensor's
+/// name (the name `int16_ops` and `keep_float` take).
+pub(crate) fn int16_capable_ops(
+    model: &Model,
+    stats: &Stats,
+    keep_float: &[String],
+) -> Result<std::collections::HashSet<String>> {
+    let densified = super::sparse::densified(model)?;
+    let model = densified.as_ref().map_or(model, |d| &d.model);
+    let (mut works, _) = prepare(model)?;
+    if let Some(d) = &densified {
+        d.forget_dropped(&mut works);
+    }
+    let w = &works[0];
+    let opts16 = Int8Options {
+        keep_float: keep_float.to_vec(),
+        ..Int8Options::int16x8()
+    };
+    let constants: std::collections::HashSet<usize> = w.body_constants().into_iter().collect();
+    let (can, _) = plan::which_ops(w, stats, &opts16, &constants)?;
+    Ok((0..w.ops.len())
+        .filter(|&k| can[k] && mixed16::has_int16_form(&w.ops[k].op))
+        .filter_map(|k| w.ops[k].output_tensors().next())
+        .map(|t| w.tensors[t].name.clone())
+        .filter(|n| !n.is_empty())
+        .collect())
 }
