@@ -444,9 +444,11 @@ def one(name, args, caps, imgs):
         add(label, p)
         if label in rows:
             rows[label]["seconds"] = round(time.time() - t0, 1)
-            if label == "lq:target":
-                log = (out + err).splitlines()
+            log = (out + err).splitlines()
+            if label == "lq:target" or label.endswith("auto"):
+                # The search's / auto's report (what moved, which method per tensor).
                 rows[label]["log"] = [x for x in log if x.strip()][-40:]
+            if label == "lq:target":
                 moved = [x.split()[1] for x in log if x.strip().startswith("moved ")]
                 rows[label]["moved"] = int(moved[0]) if moved else 0
             if args.eval_check:
