@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use litequant::data::{Dataset, HoldoutSplit, InMemory, NpyDataset};
-use litequant::quant::auto::{choose_auto, AutoOptions};
+use litequant::quant::auto::{choose_auto, recalibrated, AutoOptions};
 use litequant::quant::measure::measure;
-use litequant::quant::methods::{StatsNeeds, DEFAULT_HISTOGRAM_BINS};
+use litequant::quant::methods::{tensor_range, StatsNeeds, TargetGrid, DEFAULT_HISTOGRAM_BINS};
 use litequant::quant::two_pass::calibrate_for;
 use litequant::quant::{quantize, QuantizeOptions};
 use litequant::{Buf, ConverterFloatEngine, Engine, Model, Session, Stats, Tensor};
@@ -139,6 +139,10 @@ fn cli_auto_reports_its_choices() {
     );
     assert!(text.contains("every tensor minmax"), "{text}");
     assert!(text.contains("tensors by method:"), "{text}");
+    assert!(
+        text.contains("final ranges: each tensor's method on all 40 calibration samples"),
+        "{text}"
+    );
     assert!(Model::from_file(&out).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -236,4 +240,71 @@ fn cli_compare_methods_tables_every_method_from_one_calibration() {
     };
     assert_eq!(strip(&text), strip(&String::from_utf8_lossy(&again.stdout)));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Statistics for every method over all the samples (held-out ones included).
+fn calibrated_all(m: &Model, all: &InMemory) -> Stats {
+    let mut open = || -> litequant::Result<_> { Ok(all.dataset()) };
+    let stats = calibrate_for(
+        m,
+        &ConverterFloatEngine,
+        &mut open,
+        &StatsNeeds::all(DEFAULT_HISTOGRAM_BINS),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(stats.samples, 40);
+    stats
+}
+
+#[test]
+fn final_ranges_are_the_chosen_methods_on_all_samples() {
+    let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
+    let data = digits(&m, true);
+    let (split, held) = calibrated(&m, &data);
+    let all = calibrated_all(&m, &data);
+    let opts = QuantizeOptions::int8();
+    let grid = TargetGrid::Int8Asymmetric;
+    let aopts = AutoOptions::default();
+    let (on_split, mut r) =
+        choose_auto(&m, &ConverterFloatEngine, &split, &held, &opts, &aopts).unwrap();
+    assert_eq!(r.final_samples, None);
+    assert_eq!(r.methods.len(), r.chosen.len());
+    let out = recalibrated(&all, &mut r, grid).unwrap();
+    assert_eq!(r.final_samples, Some(40));
+    assert!(r.to_string().contains("on all 40 calibration samples"));
+    // Not every tensor kept minmax here (the outlier): the methods' ranges, over all 40.
+    assert!(r.methods.values().any(|x| x.to_string() != "minmax"), "{r}");
+    let mut differ = 0;
+    for (t, method) in &r.methods {
+        let want = tensor_range(&all, *t, *method, grid).unwrap().unwrap();
+        let got = &out.tensors[t];
+        assert_eq!((got.min, got.max), want, "tensor {t} {method}");
+        let s = &on_split.tensors[t];
+        differ += usize::from((s.min, s.max) != want);
+    }
+    // The 10 held-out samples moved some ranges: the final model is not the split's.
+    assert!(differ > 0);
+    // Only the ranges changed: everything else is the statistics over all samples.
+    assert_eq!(out.samples, all.samples);
+    assert_eq!(out.histograms, all.histograms);
+}
+
+#[test]
+fn final_ranges_when_every_tensor_keeps_minmax_are_the_converters() {
+    let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
+    let data = digits(&m, false);
+    let (split, held) = calibrated(&m, &data);
+    let all = calibrated_all(&m, &data);
+    let opts = QuantizeOptions::int8();
+    let aopts = AutoOptions {
+        methods: vec![],
+        ..Default::default()
+    };
+    let (_, mut r) = choose_auto(&m, &ConverterFloatEngine, &split, &held, &opts, &aopts).unwrap();
+    let out = recalibrated(&all, &mut r, TargetGrid::Int8Asymmetric).unwrap();
+    assert_eq!(out, all);
+    let (a, _) = quantize(&m, Some(&out), &opts).unwrap();
+    let (b, _) = quantize(&m, Some(&all), &opts).unwrap();
+    assert_eq!(a.to_bytes().unwrap(), b.to_bytes().unwrap());
 }

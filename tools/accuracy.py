@@ -28,7 +28,8 @@ Settings, each quantized from the same float file with the same 32 calibration c
   lq:<method>   `litequant quantize --mode int8` with each --calibration method the release
                 binary offers (minmax is the default; the others are added by name when
                 `litequant quantize --help` lists them)
-  lq:int16x8    `--mode int16x8`, when the binary has it
+  lq:int16x8    `--mode int16x8`, when the binary has it (minmax ranges; with
+                --int16x8-methods M,..., also lq:int16x8-M: --calibration M)
   lq:target     `--max-rel-rmse R`, R = --target-factor (default 0.5) times the best peer's
                 score on this model, when the binary has the flag (error-guided mixed
                 precision; the cell shows how many ops it moved)
@@ -325,13 +326,16 @@ def capabilities():
             "target": "--max-rel-rmse" in text}
 
 
-def lq_settings(caps, calib, target):
+def lq_settings(caps, calib, target, methods16=("minmax",)):
     s = {}
     for m in caps["methods"]:
         extra = [] if m == "minmax" else ["--calibration", m]
         s[f"lq:{m}"] = ["--mode", "int8", "--calib", calib, *extra]
     if caps["int16x8"]:
-        s["lq:int16x8"] = ["--mode", "int16x8", "--calib", calib]
+        for m in methods16:
+            extra = [] if m == "minmax" else ["--calibration", m]
+            label = "lq:int16x8" if m == "minmax" else f"lq:int16x8-{m}"
+            s[label] = ["--mode", "int16x8", "--calib", calib, *extra]
     if caps["target"] and target is not None:
         s["lq:target"] = ["--mode", "int8", "--calib", calib, "--max-rel-rmse", f"{target:.6g}"]
     return s
@@ -429,7 +433,7 @@ def one(name, args, caps, imgs):
     peers = [rows[k]["outputs"] for k in ("aeq:ai8", "aeq:ai16", "conv:int8") if k in rows]
     best_peer = min((max(o["rel_rmse"] for o in p) for p in peers), default=None)
     target = None if best_peer is None else best_peer * args.target_factor
-    for label, a in lq_settings(caps, d / "calib.npy", target).items():
+    for label, a in lq_settings(caps, d / "calib.npy", target, args.int16x8_methods).items():
         if label in args.skip:
             continue
         p = d / f"lq_{label.split(':')[1]}.tflite"
@@ -441,9 +445,11 @@ def one(name, args, caps, imgs):
         add(label, p)
         if label in rows:
             rows[label]["seconds"] = round(time.time() - t0, 1)
-            if label == "lq:target":
-                log = (out + err).splitlines()
+            log = (out + err).splitlines()
+            if label == "lq:target" or label.endswith("auto"):
+                # The search's / auto's report (what moved, which method per tensor).
                 rows[label]["log"] = [x for x in log if x.strip()][-40:]
+            if label == "lq:target":
                 moved = [x.strip() for x in log if x.strip().startswith("moved ")]
                 rows[label]["moved"] = int(moved[0].split()[1]) if moved else 0
                 # "moved N of M ranked ops (A to int16, B to float; C int16 candidates; P
@@ -469,10 +475,10 @@ def one(name, args, caps, imgs):
             "results": rows, "errors": errors}
 
 
-def columns(caps):
+def columns(caps, methods16=("minmax",)):
     cols = [f"lq:{m}" for m in caps["methods"]]
     if caps["int16x8"]:
-        cols.append("lq:int16x8")
+        cols += ["lq:int16x8" if m == "minmax" else f"lq:int16x8-{m}" for m in methods16]
     if caps["target"]:
         cols.append("lq:target")
 
@@ -521,6 +527,9 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the aeq files a previous run left under --data (same float "
                          "file, same calibration crops)")
+    ap.add_argument("--int16x8-methods", type=lambda v: v.split(","), default=["minmax"],
+                    help="the --calibration methods of the --mode int16x8 settings "
+                         "(lq:int16x8 is minmax's, the others lq:int16x8-METHOD)")
     ap.add_argument("--md", type=pathlib.Path)
     ap.add_argument("--json", type=pathlib.Path)
     args = ap.parse_args()
@@ -547,7 +556,7 @@ def main():
         models.append(m)
         print(json.dumps(m), flush=True)
         print(f"[{name}] {m['seconds']} s", file=sys.stderr, flush=True)
-    md = markdown(models, columns(caps))
+    md = markdown(models, columns(caps, args.int16x8_methods))
     machine = f"{platform.node()}: {platform.processor() or platform.machine()}, " \
               f"{os.cpu_count()} CPUs"
     print(md)

@@ -11,8 +11,16 @@
 //!    candidate ranges differ are tried one at a time with each other method's range; a
 //!    change is kept only when it lowers the measured error.
 //!
+//! 3. The choice is a method per tensor, not a range: [`recalibrated`] computes each
+//!    tensor's range with its method from statistics over **all** the calibration samples
+//!    (the held-out ones included), so the final ranges see as much data as every single
+//!    method's (`--calibration mse` calibrates on all of them too). A tensor whose method is
+//!    `minmax` gets the converter's range over all samples; when every tensor chose
+//!    `minmax`, the statistics are returned as they are (the converter's parameters to the
+//!    bit).
+//!
 //! Every accepted step lowers the held-out error, and `minmax` is a candidate of step 1: the
-//! result is at least as accurate as `minmax` on the held-out samples, by construction. The
+//! choice is at least as accurate as `minmax` on the held-out samples, by construction. The
 //! report lists the error of every method for every tensor (step 1), each refined tensor's
 //! choice with the errors behind it (step 2), and how many tensors each method got.
 
@@ -105,6 +113,13 @@ pub struct AutoReport {
     pub after: Measured,
     /// Models quantized and measured.
     pub probes: usize,
+    /// The samples the final ranges come from, once [`recalibrated`] computed them from
+    /// statistics over all the calibration samples; `None`: the ranges of the calibration
+    /// part (what `after` was measured with).
+    pub final_samples: Option<usize>,
+    /// The method of every tensor with a range, by tensor index ([`AutoReport::chosen`]).
+    #[serde(skip)]
+    pub methods: BTreeMap<usize, CalibrationMethod>,
 }
 
 impl fmt::Display for AutoReport {
@@ -164,7 +179,14 @@ impl fmt::Display for AutoReport {
             .collect();
         writeln!(f, "  tensors by method: {}", counts.join(", "))?;
         writeln!(f, "  minmax: {}", self.minmax)?;
-        write!(f, "  auto:   {} ({} probes)", self.after, self.probes)
+        write!(f, "  auto:   {} ({} probes)", self.after, self.probes)?;
+        if let Some(n) = self.final_samples {
+            write!(
+                f,
+                "\n  final ranges: each tensor's method on all {n} calibration samples"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -348,6 +370,44 @@ pub fn choose_auto<E: Engine>(
         minmax,
         after: best_m,
         probes,
+        final_samples: None,
+        methods: chosen.iter().map(|(&t, &k)| (t, methods[k])).collect(),
     };
     Ok((out, report))
+}
+
+/// Step 3 of `auto` (see the module): the statistics `all` (over every calibration sample,
+/// held-out ones included; with what the chosen methods need) with each tensor's range
+/// computed by the method [`choose_auto`] chose for it (`report.methods`), on `grid`.
+/// Tensors `report` has no method for keep `all`'s range (`minmax`). When every method is
+/// `minmax`, `all` is returned unchanged: the converter's parameters. Records the number of
+/// samples in `report.final_samples`.
+pub fn recalibrated(all: &Stats, report: &mut AutoReport, grid: TargetGrid) -> Result<Stats> {
+    let mut used: Vec<CalibrationMethod> = Vec::new();
+    for m in report.methods.values() {
+        if !used.contains(m) {
+            used.push(*m);
+        }
+    }
+    report.final_samples = Some(all.samples);
+    if used.iter().all(|m| *m == CalibrationMethod::MinMax) {
+        return Ok(all.clone());
+    }
+    let mut by_method = Vec::new();
+    for m in &used {
+        by_method.push((*m, all.method_ranges(*m, grid)?));
+    }
+    let mut ranges = BTreeMap::new();
+    for (&t, m) in &report.methods {
+        let r = by_method
+            .iter()
+            .find(|(k, _)| k == m)
+            .and_then(|(_, r)| r.get(&t));
+        if let Some(&r) = r {
+            ranges.insert(t, r);
+        }
+    }
+    let mut out = all.with_ranges(&ranges);
+    out.chosen_by = Some("auto".into());
+    Ok(out)
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use litequant::data::{Dataset, HoldoutSplit};
-use litequant::quant::auto::{choose_auto, AutoOptions, AutoReport};
+use litequant::quant::auto::{choose_auto, recalibrated, AutoOptions, AutoReport};
 use litequant::quant::target::{quantize_to_target, Target, TargetOptions, TargetReport};
 use litequant::quant::{CalibrationMethod, QuantizeOptions, Report, StatsNeeds, TargetGrid};
 use litequant::{Engine, Error, Model, Session};
@@ -117,10 +117,25 @@ fn split<'a>(
     HoldoutSplit::new(data, every)
 }
 
+/// All the data of `calib` for `inputs`, at most `--max-samples`.
+fn open_all(
+    a: &QuantizeArgs,
+    opts: &QuantizeOptions,
+    calib: &Path,
+    inputs: &[litequant::IoSpec],
+) -> litequant::Result<Box<dyn Dataset>> {
+    let data = litequant::data::open(calib, inputs, &a.image)?;
+    Ok(match opts.max_samples {
+        Some(n) => Box::new(data.max_samples(n)),
+        None => data,
+    })
+}
+
 /// `--calibration auto` and/or an accuracy target, on `engine`: calibrate on the
 /// calibration part of `calib` (every `--holdout-every`-th sample held out), choose the
-/// ranges (auto) or take the method's, quantize (searching for the target when one is
-/// given), and count saturation on the calibration part.
+/// methods (auto; then their ranges over all of `calib`, a third calibration pass) or take
+/// the method's ranges, quantize (searching for the target when one is given), and count
+/// saturation on the samples the ranges came from.
 pub(crate) fn heldout_on<E: Engine>(
     engine: &E,
     a: &QuantizeArgs,
@@ -174,8 +189,30 @@ pub(crate) fn heldout_on<E: Engine>(
         target: None,
         auto: None,
     };
+    // auto without a target: the final ranges come from every calibration sample.
+    let on_all = a.calibration == CalibrationArg::Auto && topts.is_none();
     let stats = match a.calibration {
+        CalibrationArg::Auto if on_all => {
+            let (_, mut r) =
+                choose_auto(model, engine, &stats, &held, opts, &auto_options(opts))
+                    .map_err(|e| in_file(e, calib))?;
+            // The methods are chosen; their ranges come from every calibration sample.
+            eprintln!(
+                "calibrating {} on all of {} (the chosen methods' final ranges)",
+                a.model.display(),
+                calib.display()
+            );
+            let mut open = || open_all(a, opts, calib, &inputs);
+            let all = litequant::quant::calibrate_for(model, engine, &mut open, &needs, &copts)
+                .map_err(|e| in_file(e, calib))?;
+            let chosen = recalibrated(&all, &mut r, TargetGrid::for_mode(opts.mode))
+                .map_err(|e| in_file(e, calib))?;
+            out.auto = Some(r);
+            chosen
+        }
         CalibrationArg::Auto => {
+            // With an accuracy target, the target's search measures on the held-out samples
+            // too: the ranges stay those of the calibration part it was chosen on.
             let (chosen, r) = choose_auto(model, engine, &stats, &held, opts, &auto_options(opts))
                 .map_err(|e| in_file(e, calib))?;
             out.auto = Some(r);
@@ -197,14 +234,24 @@ pub(crate) fn heldout_on<E: Engine>(
         }
     };
     if report.needs_saturation_pass() {
-        // Counted on the calibration part, as calibrated.
+        // Counted on the samples the ranges came from.
         eprintln!(
-            "counting saturation: a second pass over the calibration part of {}",
+            "counting saturation: a second pass over the {} of {}",
+            if on_all {
+                "calibration samples"
+            } else {
+                "calibration part"
+            },
             calib.display()
         );
-        let mut data = split(a, opts, calib, &inputs, every)?;
-        litequant::quant::count_saturation(model, &q, engine, &mut data, &mut report, &copts)
-            .map_err(|e| in_file(e, calib))?;
+        let counted = if on_all {
+            let mut data = open_all(a, opts, calib, &inputs)?;
+            litequant::quant::count_saturation(model, &q, engine, &mut data, &mut report, &copts)
+        } else {
+            let mut data = split(a, opts, calib, &inputs, every)?;
+            litequant::quant::count_saturation(model, &q, engine, &mut data, &mut report, &copts)
+        };
+        counted.map_err(|e| in_file(e, calib))?;
     }
     Ok((q, report, out))
 }
