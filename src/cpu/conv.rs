@@ -12,12 +12,12 @@
 //!   (zero outside the image) as int16, the weights as int16.
 
 use crate::reference::common::clamp_like_cpp;
-use crate::reference::common::Epilogue;
 use crate::reference::conv::Geom;
 use crate::reference::fully_connected::fc::DoubleEpilogue;
 use crate::reference::Kernel;
 use crate::{Buf, Error, Result, Tensor};
 
+use super::requant::FastEpilogue;
 use super::gemm::{gemm_f32, gemm_i16, PackedF32, PackedI16, Simd, NR};
 use super::par::{split_rows, Par};
 
@@ -203,7 +203,7 @@ pub(crate) struct ConvI8 {
     pub(crate) input_offset: i32,
     /// The filter as int16, `[out_c][fy][fx][ic]` steps.
     pub(crate) w: PackedI16,
-    pub(crate) epilogue: Epilogue,
+    pub(crate) epilogue: FastEpilogue,
     pub(crate) simd: Simd,
     pub(crate) par: Par,
 }
@@ -225,9 +225,9 @@ impl Kernel for ConvI8 {
                 });
                 let dst = &mut piece[c0 * oc..][..rows * oc];
                 gemm_i16(self.simd, &scratch, lda, rows, &self.w, 0..oc.div_ceil(NR), |r, c, s| {
-                    for (lane, &acc) in s.iter().enumerate().take(oc - c.min(oc)) {
-                        dst[r * oc + c + lane] = self.epilogue.apply(acc, c + lane) as i8;
-                    }
+                    let n = NR.min(oc - c.min(oc));
+                    let out = &mut dst[r * oc + c..][..n];
+                    self.epilogue.apply_i8(self.simd, &s[..n], c, out);
                 });
             }
         });

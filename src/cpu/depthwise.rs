@@ -6,12 +6,13 @@
 //! from the bias, `filter × input`; int8 in wrapping int32. The loops are written once and
 //! compiled twice, for the target's baseline and (x86-64) with AVX2 enabled.
 
-use crate::reference::common::{clamp_like_cpp, Epilogue};
+use crate::reference::common::clamp_like_cpp;
 use crate::reference::conv::Geom;
 use crate::reference::{FloatOrder, Kernel};
 use crate::{Result, Tensor};
 
 use super::conv::{f32_in, f32_out, i8_in, i8_out, opt_f32_in};
+use super::requant::FastEpilogue;
 use super::gemm::Simd;
 use super::par::{split_rows, Par};
 
@@ -34,7 +35,7 @@ pub(crate) struct DwI8 {
     pub(crate) g: Geom,
     pub(crate) input_offset: i32,
     pub(crate) filter: Vec<i8>,
-    pub(crate) epilogue: Epilogue,
+    pub(crate) epilogue: FastEpilogue,
     pub(crate) simd: Simd,
     pub(crate) par: Par,
 }
@@ -92,6 +93,10 @@ fn float_rows(a: &FloatArgs, first: usize, piece: &mut [f32]) {
         while c0 + LANES <= c {
             float_block::<LANES>(a, &taps, c0, &mut out[c0..c0 + LANES]);
             c0 += LANES;
+        }
+        if c0 + 8 <= c {
+            float_block::<8>(a, &taps, c0, &mut out[c0..c0 + 8]);
+            c0 += 8;
         }
         while c0 < c {
             float_block::<1>(a, &taps, c0, &mut out[c0..c0 + 1]);
@@ -182,6 +187,10 @@ fn int_rows(k: &DwI8, input: &[i8], first: usize, piece: &mut [i8]) {
             int_block::<LANES>(k, input, &taps, c0, &mut out[c0..c0 + LANES]);
             c0 += LANES;
         }
+        if c0 + 8 <= c {
+            int_block::<8>(k, input, &taps, c0, &mut out[c0..c0 + 8]);
+            c0 += 8;
+        }
         while c0 < c {
             int_block::<1>(k, input, &taps, c0, &mut out[c0..c0 + 1]);
             c0 += 1;
@@ -206,7 +215,5 @@ fn int_block<const L: usize>(
             acc[l] = acc[l].wrapping_add(product);
         }
     }
-    for (l, o) in out.iter_mut().enumerate() {
-        *o = k.epilogue.apply(acc[l], c0 + l) as i8;
-    }
+    k.epilogue.apply_i8(k.simd, &acc, c0, out);
 }

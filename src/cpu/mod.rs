@@ -19,6 +19,7 @@ mod conv;
 mod depthwise;
 mod gemm;
 mod par;
+mod requant;
 mod session;
 
 pub use gemm::Simd;

@@ -16,6 +16,7 @@ use super::conv::{ConvF32, ConvI8, FcF32, FcI8};
 use super::depthwise::{DwF32, DwI8};
 use super::gemm::{PackedF32, PackedI16, Simd};
 use super::par::Par;
+use super::requant::FastEpilogue;
 
 struct FastStep {
     kernel: Box<dyn Kernel>,
@@ -24,6 +25,9 @@ struct FastStep {
     /// Whether the kernel writes every element of its outputs (a fast kernel); the
     /// reference kernels get their outputs zeroed first, as they are used to.
     overwrites: bool,
+    /// Computed once at prepare (all its inputs are constant: the DEQUANTIZE of float16
+    /// weights, say): a run only shows its outputs to the observer.
+    folded: bool,
 }
 
 /// A model prepared on [`super::FastCpuEngine`].
@@ -85,16 +89,27 @@ impl FastSession {
         for spec in &p.inputs {
             values[spec.tensor] = Some(zeros(&p.specs, spec.tensor)?);
         }
+        let mut consts = p.consts;
         let mut steps = Vec::with_capacity(p.steps.len());
         let mut fast = 0;
         for step in p.steps {
+            if fold(&step, &p.specs, &mut consts) {
+                steps.push(FastStep {
+                    kernel: step.kernel,
+                    inputs: step.inputs,
+                    outputs: step.outputs,
+                    overwrites: false,
+                    folded: true,
+                });
+                continue;
+            }
             for &t in &step.outputs {
                 values[t] = Some(zeros(&p.specs, t)?);
             }
             let opts = Opts {
                 simd,
                 par,
-                consts: &p.consts,
+                consts: &consts,
                 budget: &p.budget,
             };
             let (kernel, overwrites) = match adapt(&step, &opts)? {
@@ -107,6 +122,7 @@ impl FastSession {
                 inputs: step.inputs,
                 outputs: step.outputs,
                 overwrites,
+                folded: false,
             });
         }
         Ok(FastSession {
@@ -114,7 +130,7 @@ impl FastSession {
             outputs: p.outputs,
             names: p.names,
             specs: p.specs,
-            consts: p.consts,
+            consts,
             steps,
             values,
             fast,
@@ -153,6 +169,16 @@ impl Session for FastSession {
         }
         let mut outs: Vec<Tensor> = Vec::new();
         for step in &self.steps {
+            if step.folded {
+                if let Some(o) = observer.as_deref_mut() {
+                    for &t in &step.outputs {
+                        if let Some(v) = &self.consts[t] {
+                            o.observe(t, &self.names[t], v)?;
+                        }
+                    }
+                }
+                continue;
+            }
             outs.clear();
             for &t in &step.outputs {
                 let mut v = match self.values[t].take() {
@@ -205,6 +231,39 @@ impl Session for FastSession {
             })
             .collect()
     }
+}
+
+/// Run a builtin `step` whose inputs are all constant once, its outputs becoming constants;
+/// false (nothing changed) when it has no input, reads a non-constant or fails (the run
+/// then fails as the reference engine's would).
+fn fold(step: &Step, specs: &[(DType, Vec<usize>)], consts: &mut [Option<Tensor>]) -> bool {
+    let given: Vec<usize> = step.inputs.iter().flatten().copied().collect();
+    if !step.builtin || given.is_empty() || given.iter().any(|&t| consts[t].is_none()) {
+        return false;
+    }
+    let Ok(mut outs) = step
+        .outputs
+        .iter()
+        .map(|&t| zeros(specs, t))
+        .collect::<Result<Vec<_>>>()
+    else {
+        return false;
+    };
+    let ran = {
+        let ins: Vec<Option<&Tensor>> = step
+            .inputs
+            .iter()
+            .map(|t| t.and_then(|t| consts[t].as_ref()))
+            .collect();
+        step.kernel.run(&ins, &mut outs)
+    };
+    if ran.is_err() {
+        return false;
+    }
+    for (&t, v) in step.outputs.iter().zip(outs) {
+        consts[t] = Some(v);
+    }
+    true
 }
 
 /// What the fast kernels are built with.
@@ -276,7 +335,7 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             g,
             input_offset: k.input_offset,
             w,
-            epilogue: k.epilogue.clone(),
+            epilogue: FastEpilogue::new(&k.epilogue),
             simd,
             par,
         })));
@@ -303,7 +362,7 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             g: k.shape.g,
             input_offset: k.input_offset,
             filter: k.filter.clone(),
-            epilogue: k.epilogue.clone(),
+            epilogue: FastEpilogue::new(&k.epilogue),
             simd,
             par,
         })));

@@ -172,6 +172,9 @@ pub(crate) struct Step {
     pub(crate) kernel: Box<dyn Kernel>,
     pub(crate) inputs: Vec<Option<usize>>,
     pub(crate) outputs: Vec<usize>,
+    /// Whether the kernel is a builtin's (a pure function of its inputs: the fast engine
+    /// computes it once at prepare when they are all constant); custom kernels are not.
+    pub(crate) builtin: bool,
 }
 
 /// Everything a CPU session is made of, prepared by the reference kernels
@@ -398,7 +401,8 @@ pub(crate) fn prepare_steps(
             float_order,
             budget: &budget,
         };
-        let kernel = match crate::custom::custom_name(op) {
+        let custom_name = crate::custom::custom_name(op);
+        let kernel = match custom_name {
             Some(name) => crate::custom::prepare_custom(&ctx, name, custom)?,
             None => prepare_op(&ctx)?,
         };
@@ -406,6 +410,7 @@ pub(crate) fn prepare_steps(
             kernel,
             inputs: op.inputs.iter().map(|&t| usize::try_from(t).ok()).collect(),
             outputs: op.output_tensors().collect(),
+            builtin: custom_name.is_none(),
         });
     }
     let specs = sg.tensors.iter().map(|t| (t.dtype, dims(t))).collect();
