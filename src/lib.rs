@@ -3,6 +3,7 @@
 
 extern crate alloc;
 
+pub mod cpu;
 pub mod custom;
 pub mod data;
 pub mod engine;
@@ -18,6 +19,7 @@ pub mod reference;
 mod tensor;
 pub mod tflite;
 
+pub use cpu::FastCpuEngine;
 pub use engine::{bind_inputs, output_keys, Engine, IoSpec, Observer, Session};
 pub use error::{Error, Result};
 pub use fsutil::write_atomic;

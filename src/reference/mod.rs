@@ -167,10 +167,28 @@ impl Engine for ConverterFloatEngine {
     }
 }
 
-struct Step {
-    kernel: Box<dyn Kernel>,
-    inputs: Vec<Option<usize>>,
-    outputs: Vec<usize>,
+/// One prepared operator of a session: its kernel and the tensors it reads and writes.
+pub(crate) struct Step {
+    pub(crate) kernel: Box<dyn Kernel>,
+    pub(crate) inputs: Vec<Option<usize>>,
+    pub(crate) outputs: Vec<usize>,
+    /// Whether the kernel is a builtin's (a pure function of its inputs: the fast engine
+    /// computes it once at prepare when they are all constant); custom kernels are not.
+    pub(crate) builtin: bool,
+}
+
+/// Everything a CPU session is made of, prepared by the reference kernels
+/// ([`prepare_steps`]); the fast CPU engine ([`crate::cpu`]) starts from it too.
+pub(crate) struct Prepared {
+    pub(crate) inputs: Vec<IoSpec>,
+    pub(crate) outputs: Vec<IoSpec>,
+    pub(crate) names: Vec<String>,
+    /// Output allocations: (dtype, shape) per tensor.
+    pub(crate) specs: Vec<(model::DType, Vec<usize>)>,
+    pub(crate) consts: Vec<Option<Tensor>>,
+    pub(crate) steps: Vec<Step>,
+    /// The memory budget the activations and tables were charged to.
+    pub(crate) budget: crate::memory::Budget,
 }
 
 /// A model prepared on the reference engine.
@@ -346,43 +364,65 @@ impl ReferenceSession {
         max_memory: Option<u64>,
         custom: &CustomOps,
     ) -> Result<ReferenceSession> {
-        model.validate_for_prepare()?;
-        let sg = model.main();
-        // Every value of a run stays alive to its end: all activations are on the host.
-        let budget = crate::memory::Budget::new(max_memory);
-        charge_tensors(sg, &budget, |_| true)?;
-        let mut consts = densify::constants(0, sg, &budget)?;
-        fold::fold_shape_values(sg, &mut consts, float_order, &budget)?;
-        let mut steps = Vec::with_capacity(sg.operators.len());
-        for (index, op) in sg.operators.iter().enumerate() {
-            let ctx = OpCtx {
-                index,
-                op,
-                sg,
-                consts: &consts,
-                float_order,
-                budget: &budget,
-            };
-            let kernel = match crate::custom::custom_name(op) {
-                Some(name) => crate::custom::prepare_custom(&ctx, name, custom)?,
-                None => prepare_op(&ctx)?,
-            };
-            steps.push(Step {
-                kernel,
-                inputs: op.inputs.iter().map(|&t| usize::try_from(t).ok()).collect(),
-                outputs: op.output_tensors().collect(),
-            });
-        }
-        let specs = sg.tensors.iter().map(|t| (t.dtype, dims(t))).collect();
+        let p = prepare_steps(model, float_order, max_memory, custom)?;
         Ok(ReferenceSession {
-            inputs: io_specs(model, sg, &sg.inputs, true),
-            outputs: io_specs(model, sg, &sg.outputs, false),
-            names: sg.tensors.iter().map(|t| t.name.clone()).collect(),
-            specs,
-            consts,
-            steps,
+            inputs: p.inputs,
+            outputs: p.outputs,
+            names: p.names,
+            specs: p.specs,
+            consts: p.consts,
+            steps: p.steps,
         })
     }
+}
+
+/// Validate `model`, charge its activations to a budget of `max_memory`, decode its
+/// constants and prepare every operator's reference kernel (custom ops through `custom`).
+pub(crate) fn prepare_steps(
+    model: &Model,
+    float_order: FloatOrder,
+    max_memory: Option<u64>,
+    custom: &CustomOps,
+) -> Result<Prepared> {
+    model.validate_for_prepare()?;
+    let sg = model.main();
+    // Every value of a run stays alive to its end: all activations are on the host.
+    let budget = crate::memory::Budget::new(max_memory);
+    charge_tensors(sg, &budget, |_| true)?;
+    let mut consts = densify::constants(0, sg, &budget)?;
+    fold::fold_shape_values(sg, &mut consts, float_order, &budget)?;
+    let mut steps = Vec::with_capacity(sg.operators.len());
+    for (index, op) in sg.operators.iter().enumerate() {
+        let ctx = OpCtx {
+            index,
+            op,
+            sg,
+            consts: &consts,
+            float_order,
+            budget: &budget,
+        };
+        let custom_name = crate::custom::custom_name(op);
+        let kernel = match custom_name {
+            Some(name) => crate::custom::prepare_custom(&ctx, name, custom)?,
+            None => prepare_op(&ctx)?,
+        };
+        steps.push(Step {
+            kernel,
+            inputs: op.inputs.iter().map(|&t| usize::try_from(t).ok()).collect(),
+            outputs: op.output_tensors().collect(),
+            builtin: custom_name.is_none(),
+        });
+    }
+    let specs = sg.tensors.iter().map(|t| (t.dtype, dims(t))).collect();
+    Ok(Prepared {
+        inputs: io_specs(model, sg, &sg.inputs, true),
+        outputs: io_specs(model, sg, &sg.outputs, false),
+        names: sg.tensors.iter().map(|t| t.name.clone()).collect(),
+        specs,
+        consts,
+        steps,
+        budget,
+    })
 }
 
 /// Prepare every op of `model` as the reference engine would, for what LiteRT checks at

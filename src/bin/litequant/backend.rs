@@ -1,72 +1,112 @@
-//! `--backend auto|gpu|reference`: which engine runs the models, and `auto`'s fallback.
+//! `--backend auto|gpu|cpu|reference`: which engine runs the models, and `auto`'s fallback.
 //!
 //! - `reference`: the CPU reference engine; the GPU is never touched.
+//! - `cpu`: the fast CPU engine (`litequant::cpu`): the reference engine's results bit for
+//!   bit, vectorised and on `--threads` threads; the GPU is never touched.
 //! - `gpu`: the adapter the environment picks (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`,
 //!   `WGPU_POWER_PREF`), software adapters (llvmpipe) included. No adapter, an op without a
 //!   GPU kernel, a lost device or an out-of-memory allocation is an error.
 //! - `auto`: with `WGPU_ADAPTER_NAME` set, the adapter it names (software or not: it was
 //!   asked for); otherwise a hardware adapter (wgpu's device type other than `Cpu`), and the
-//!   reference engine when there is none. Any GPU failure — no adapter, an unsupported op
+//!   fast CPU engine when there is none. Any GPU failure — no adapter, an unsupported op
 //!   at prepare, a lost device, out of memory, a panic inside wgpu — prints one line and
-//!   the work is done again on the reference engine.
+//!   the work is done again on the fast CPU engine.
 
 use std::panic::AssertUnwindSafe;
 
 use clap::ValueEnum;
 use litequant::gpu::GpuEngine;
-use litequant::{Error, Result};
+use litequant::{Error, FastCpuEngine, Result};
+
+/// The fast CPU engine's options.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub(crate) struct CpuArgs {
+    /// Threads of the fast CPU engine (--backend cpu, or auto without a GPU); default: all
+    /// cores. The results are the same for every count.
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+}
+
+impl CpuArgs {
+    /// The fast CPU engine with these options and the memory budget of `memory`.
+    pub(crate) fn engine(self, memory: crate::MemoryArgs) -> FastCpuEngine {
+        let mut e = FastCpuEngine::new();
+        if let Some(n) = self.threads {
+            e = e.with_threads(n);
+        }
+        if let Some(b) = memory.max_memory {
+            e = e.with_max_memory(b);
+        }
+        e
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Backend {
     /// A hardware GPU if there is one (or the adapter WGPU_ADAPTER_NAME names), else the
-    /// reference engine; a GPU failure falls back to the reference engine, with a message.
+    /// fast CPU engine; a GPU failure falls back to the fast CPU engine, with a message.
     Auto,
     /// The GPU adapter the environment picks (WGPU_BACKEND, WGPU_ADAPTER_NAME,
     /// WGPU_POWER_PREF), software adapters included; GPU failures are errors.
     Gpu,
+    /// The fast CPU engine: the reference engine's results bit for bit, vectorised and
+    /// multi-threaded (--threads).
+    Cpu,
     /// The CPU reference engine (bit-exact with TFLite's reference kernels).
     Reference,
 }
 
 /// The engine a backend resolved to.
 pub(crate) enum Chosen {
-    Gpu(GpuEngine),
+    /// The GPU engine, and the fast CPU engine `auto` falls back to.
+    Gpu(GpuEngine, FastCpuEngine),
+    Cpu(FastCpuEngine),
     Reference,
 }
 
-const FALLBACK: &str = "falling back to the reference engine";
+const FALLBACK: &str = "falling back to the fast CPU engine";
 
 impl Backend {
-    /// Resolve the backend, printing what was chosen (stderr); a GPU engine gets the memory
-    /// budget of `memory`.
-    pub(crate) fn choose(self, memory: crate::MemoryArgs) -> Result<Chosen> {
-        let chosen = self.choose_engine()?;
+    /// Resolve the backend, printing what was chosen (stderr); the engine gets the memory
+    /// budget of `memory` (the fast CPU engine also the options of `cpu`).
+    pub(crate) fn choose(self, memory: crate::MemoryArgs, cpu: CpuArgs) -> Result<Chosen> {
+        let chosen = self.choose_engine(memory, cpu)?;
         Ok(match (chosen, memory.max_memory) {
-            (Chosen::Gpu(e), Some(b)) => Chosen::Gpu(e.with_max_memory(b)),
+            (Chosen::Gpu(e, c), Some(b)) => Chosen::Gpu(e.with_max_memory(b), c),
             (c, _) => c,
         })
     }
 
-    fn choose_engine(self) -> Result<Chosen> {
+    fn choose_engine(self, memory: crate::MemoryArgs, cpu: CpuArgs) -> Result<Chosen> {
         match self {
             Backend::Reference => {
                 eprintln!("backend: reference (CPU reference engine)");
                 Ok(Chosen::Reference)
             }
+            Backend::Cpu => {
+                let engine = cpu.engine(memory);
+                eprintln!("backend: {}", litequant::Engine::name(&engine));
+                Ok(Chosen::Cpu(engine))
+            }
             Backend::Gpu => {
                 let engine = guarded(GpuEngine::from_env)
                     .map_err(|e| Error::Gpu(format!("--backend gpu: {}", plain(&e))))?;
                 eprintln!("backend: gpu on {}", engine.context().describe());
-                Ok(Chosen::Gpu(engine))
+                Ok(Chosen::Gpu(engine, cpu.engine(memory)))
             }
             Backend::Auto => match guarded(auto_engine) {
                 Ok(engine) => {
                     eprintln!("backend auto: gpu on {}", engine.context().describe());
-                    Ok(Chosen::Gpu(engine))
+                    Ok(Chosen::Gpu(engine, cpu.engine(memory)))
                 }
                 Err(e) => {
-                    eprintln!("backend auto: {}; using the reference engine", plain(&e));
-                    Ok(Chosen::Reference)
+                    let engine = cpu.engine(memory);
+                    eprintln!(
+                        "backend auto: {}; using the fast CPU engine ({})",
+                        plain(&e),
+                        litequant::Engine::name(&engine)
+                    );
+                    Ok(Chosen::Cpu(engine))
                 }
             },
         }
@@ -153,26 +193,30 @@ fn gpu_failure(e: &Error) -> bool {
         || m.contains("GPU engine")
 }
 
-/// Run `on_gpu` with the GPU engine, or `on_reference`: under `auto`, a GPU failure prints a
-/// line and runs `on_reference` instead (and `chosen` becomes the reference engine, for the
-/// rest of the command).
+/// Run `on_gpu` with the GPU engine, `on_cpu` with the fast CPU engine, or `on_reference`:
+/// under `auto`, a GPU failure prints a line and runs `on_cpu` instead (and `chosen` becomes
+/// the fast CPU engine, for the rest of the command).
 pub(crate) fn run_on<T>(
     backend: Backend,
     chosen: &mut Chosen,
     what: &str,
     on_gpu: impl FnOnce(&GpuEngine) -> Result<T>,
+    on_cpu: impl FnOnce(&FastCpuEngine) -> Result<T>,
     on_reference: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    let Chosen::Gpu(engine) = chosen else {
-        return on_reference();
+    let (engine, fallback) = match chosen {
+        Chosen::Gpu(engine, fallback) => (engine, fallback.clone()),
+        Chosen::Cpu(engine) => return on_cpu(engine),
+        Chosen::Reference => return on_reference(),
     };
     match guarded(|| on_gpu(engine)) {
         Ok(v) => Ok(v),
         Err(e) if backend == Backend::Auto && gpu_failure(&e) => {
             eprintln!("backend auto: {what} failed on the GPU ({e}); {FALLBACK}");
-            *chosen = Chosen::Reference;
-            on_reference()
+            *chosen = Chosen::Cpu(fallback.clone());
+            on_cpu(&fallback)
         }
         Err(e) => Err(e),
     }
 }
+

@@ -9,7 +9,7 @@ mod target;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use backend::{run_on, Backend};
+use backend::{run_on, Backend, CpuArgs};
 use clap::{Parser, Subcommand, ValueEnum};
 use litequant::data::ImageOptions;
 use litequant::quant::{IoType, QuantizeOptions};
@@ -53,17 +53,27 @@ enum Command {
         /// Where to save the outputs (.npz, keyed by signature or tensor name).
         #[arg(short, long)]
         output: PathBuf,
-        /// The engine to run on. gpu: results equal the reference's bit for bit, float32
-        /// included (the same summation order), except float LOGISTIC/TANH/SOFTMAX and what
-        /// follows them (the device's exp: within 1e-4).
+        /// The engine to run on. cpu: the reference's results bit for bit, fast. gpu:
+        /// results equal the reference's bit for bit, float32 included (the same summation
+        /// order), except float LOGISTIC/TANH/SOFTMAX and what follows them (the device's
+        /// exp: within 1e-4).
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
+        /// The summation order of the float32 kernels: reference (TFLite's BUILTIN_REF, the
+        /// fastest) or converter (the order TensorFlow's converter calibrates in).
+        #[arg(long, value_enum, default_value = "reference")]
+        float_order: run::FloatOrderArg,
+        /// Run N times on the same inputs and report the minimum and median run time.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        repeat: usize,
         /// Also write every tensor computed during the run to DIR (t<index>.npy plus
         /// index.json), for per-layer debugging.
         #[arg(long, value_name = "DIR")]
         dump_all: Option<PathBuf>,
         #[command(flatten)]
         memory: MemoryArgs,
+        #[command(flatten)]
+        cpu: CpuArgs,
     },
     /// Quantize a float model (post-training quantization, as the TFLite converter does).
     Quantize {
@@ -128,11 +138,14 @@ enum Command {
         /// gpu: the float kernels sum in the same order with every product rounded and the
         /// statistics are reduced on the device: the same ranges and the same converter
         /// parity, except for tensors computed through a float EXP, GELU (the device's exp)
-        /// or LOG (its log), within a few float32 ulp.
+        /// or LOG (its log), within a few float32 ulp. cpu: the reference's ranges bit for
+        /// bit (the converter's float order), fast.
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
         #[command(flatten)]
         memory: MemoryArgs,
+        #[command(flatten)]
+        cpu: CpuArgs,
         #[command(flatten)]
         target: target::TargetArgs,
     },
@@ -164,11 +177,14 @@ enum Command {
         #[arg(long, value_name = "FILE.json")]
         json: Option<PathBuf>,
         /// The engine both models run on (gpu: results equal the reference's bit for bit,
-        /// except float LOGISTIC/TANH/SOFTMAX and what follows them: within 1e-4).
+        /// except float LOGISTIC/TANH/SOFTMAX and what follows them: within 1e-4; cpu: the
+        /// reference's results bit for bit, fast).
         #[arg(long, value_enum, default_value = "reference")]
         backend: Backend,
         #[command(flatten)]
         memory: MemoryArgs,
+        #[command(flatten)]
+        cpu: CpuArgs,
         #[command(flatten)]
         compare: compare::CompareArgs,
     },
@@ -214,6 +230,14 @@ impl MemoryArgs {
         match self.max_memory {
             Some(b) => ReferenceEngine::default().with_max_memory(b),
             None => ReferenceEngine::default(),
+        }
+    }
+
+    /// The converter-order engine with this budget.
+    pub(crate) fn converter(self) -> litequant::ConverterFloatEngine {
+        match self.max_memory {
+            Some(b) => litequant::ConverterFloatEngine::default().with_max_memory(b),
+            None => litequant::ConverterFloatEngine::default(),
         }
     }
 }
@@ -296,6 +320,7 @@ struct EvalArgs {
     json: Option<PathBuf>,
     backend: Backend,
     memory: MemoryArgs,
+    cpu: CpuArgs,
     compare: compare::CompareArgs,
 }
 
@@ -317,12 +342,13 @@ fn eval_models(a: EvalArgs) -> litequant::Result<()> {
         ));
     };
     let quant = litequant::Model::from_file(quant_path)?;
-    let mut chosen = a.backend.choose(a.memory)?;
+    let mut chosen = a.backend.choose(a.memory, a.cpu)?;
     run_on(
         a.backend,
         &mut chosen,
         "the evaluation",
         |gpu| eval_on(gpu, &a, &float, &quant),
+        |cpu| eval_on(cpu, &a, &float, &quant),
         || eval_on(&a.memory.reference(), &a, &float, &quant),
     )
 }
@@ -334,7 +360,7 @@ fn compare_methods(a: &EvalArgs, float: &litequant::Model) -> litequant::Result<
             q.display()
         )));
     }
-    let mut chosen = a.backend.choose(a.memory)?;
+    let mut chosen = a.backend.choose(a.memory, a.cpu)?;
     let conv = litequant::ConverterFloatEngine::default();
     let rows = run_on(
         a.backend,
@@ -347,6 +373,10 @@ fn compare_methods(a: &EvalArgs, float: &litequant::Model) -> litequant::Result<
                 a,
                 float,
             )
+        },
+        |cpu| {
+            let cpu = cpu.clone().with_float_order(litequant::FloatOrder::Converter);
+            compare::compare_on(&cpu, a, float)
         },
         || compare::compare_on(&conv, a, float),
     )?;
@@ -431,8 +461,11 @@ fn run(cli: Cli) -> litequant::Result<()> {
             inputs_npz,
             output,
             backend,
+            float_order,
+            repeat,
             dump_all,
             memory,
+            cpu,
         } => run_model(
             &RunArgs {
                 model: &model,
@@ -441,6 +474,9 @@ fn run(cli: Cli) -> litequant::Result<()> {
                 output: &output,
                 dump_all: dump_all.as_deref(),
                 memory,
+                cpu,
+                float_order,
+                repeat: repeat.max(1),
             },
             backend,
         )?,
@@ -463,6 +499,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             report,
             backend,
             memory,
+            cpu,
             target,
         } => quantize_model(QuantizeArgs {
             model,
@@ -486,6 +523,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             report,
             backend,
             memory,
+            cpu,
             target,
         })?,
         Command::Eval {
@@ -499,6 +537,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             json,
             backend,
             memory,
+            cpu,
             compare,
         } => eval_models(EvalArgs {
             float_model,
@@ -511,6 +550,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             json,
             backend,
             memory,
+            cpu,
             compare,
         })?,
     }

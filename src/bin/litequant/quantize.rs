@@ -7,7 +7,7 @@ use litequant::gpu::GpuEngine;
 use litequant::quant::{CalibrationMethod, Mode, QuantizeOptions, Report, StatsNeeds, TargetGrid};
 use litequant::{ConverterFloatEngine, Engine, Error, FloatOrder, Model, Session, Stats};
 
-use crate::backend::{run_on, Backend, Chosen};
+use crate::backend::{run_on, Backend, Chosen, CpuArgs};
 use crate::MemoryArgs;
 use crate::{end_progress, progress_if_tty, ModeArg};
 
@@ -32,6 +32,7 @@ pub(crate) struct QuantizeArgs {
     pub report: Option<PathBuf>,
     pub backend: Backend,
     pub memory: MemoryArgs,
+    pub cpu: CpuArgs,
     pub target: crate::target::TargetArgs,
 }
 
@@ -71,7 +72,7 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     // to the bit. The GPU engine runs in the same order (`converter_order`): the same ranges,
     // except through a float EXP/GELU/LOG (the device's exp and log), within a few ulp.
     let mut chosen = match (&a.calib, opts.mode.needs_calibration()) {
-        (Some(_), true) => a.backend.choose(a.memory)?,
+        (Some(_), true) => a.backend.choose(a.memory, a.cpu)?,
         _ => Chosen::Reference,
     };
     let topts = a.target.options();
@@ -113,6 +114,10 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
                         calib,
                     )
                 },
+                |cpu| {
+                    let cpu = cpu_converter_order(cpu);
+                    crate::target::heldout_on(&cpu, &a, &model, &opts, topts, calib)
+                },
                 || crate::target::heldout_on(&converter, &a, &model, &opts, topts, calib),
             )?;
             heldout = Some(h);
@@ -137,6 +142,10 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             |gpu| {
                 let gpu = converter_order(gpu);
                 saturation_on(&gpu, &a, &model, &q, &opts, calib, report.clone())
+            },
+            |cpu| {
+                let cpu = cpu_converter_order(cpu);
+                saturation_on(&cpu, &a, &model, &q, &opts, calib, report.clone())
             },
             || saturation_on(&converter, &a, &model, &q, &opts, calib, report.clone()),
         )?;
@@ -210,6 +219,7 @@ fn quantize_plain(
                 chosen,
                 "calibration",
                 |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib, &needs),
+                |cpu| calibrate_on(&cpu_converter_order(cpu), a, model, opts, calib, &needs),
                 || calibrate_on(converter, a, model, opts, calib, &needs),
             )?;
             if let Some(path) = &a.save_stats {
@@ -239,6 +249,11 @@ fn quantize_plain(
 /// converter's), which the reference backend calibrates with: the same bits.
 fn converter_order(gpu: &GpuEngine) -> GpuEngine {
     gpu.clone().with_float_order(FloatOrder::Converter)
+}
+
+/// The fast CPU engine in the converter's float order: `ConverterFloatEngine`'s bits.
+fn cpu_converter_order(cpu: &litequant::FastCpuEngine) -> litequant::FastCpuEngine {
+    cpu.clone().with_float_order(FloatOrder::Converter)
 }
 
 fn calibrate_on<E: Engine>(

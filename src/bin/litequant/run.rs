@@ -1,14 +1,33 @@
-//! `litequant run`: read the inputs, run the model once on the chosen engine (optionally
-//! recording every tensor), write the outputs.
+//! `litequant run`: read the inputs, run the model on the chosen engine (once, or
+//! `--repeat N` times for the latency: the minimum and the median), optionally recording
+//! every tensor, write the outputs.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use litequant::data::{read_npy_file, write_npz, Npz};
-use litequant::{Engine, Observer, Session, Tensor};
+use litequant::{Engine, FloatOrder, Observer, Session, Tensor};
 
-use crate::backend::{run_on, Backend};
+use crate::backend::{run_on, Backend, CpuArgs};
 use crate::MemoryArgs;
+
+/// `--float-order`: the summation order of the float32 kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FloatOrderArg {
+    /// TFLite's reference kernels (BUILTIN_REF): the fastest exact order.
+    Reference,
+    /// The kernels TensorFlow's converter calibrates with (what `quantize` calibrates in).
+    Converter,
+}
+
+impl FloatOrderArg {
+    fn order(self) -> FloatOrder {
+        match self {
+            FloatOrderArg::Reference => FloatOrder::Reference,
+            FloatOrderArg::Converter => FloatOrder::Converter,
+        }
+    }
+}
 
 pub(crate) fn read_inputs(
     specs: &[litequant::IoSpec],
@@ -58,17 +77,26 @@ pub(crate) struct RunArgs<'a> {
     pub output: &'a Path,
     pub dump_all: Option<&'a Path>,
     pub memory: MemoryArgs,
+    pub cpu: CpuArgs,
+    pub float_order: FloatOrderArg,
+    /// Runs (at least 1).
+    pub repeat: usize,
 }
 
 pub(crate) fn run_model(a: &RunArgs, backend: Backend) -> litequant::Result<()> {
     let m = litequant::Model::from_file(a.model)?;
-    let mut chosen = backend.choose(a.memory)?;
+    let mut chosen = backend.choose(a.memory, a.cpu)?;
+    let order = a.float_order.order();
     run_on(
         backend,
         &mut chosen,
         "the run",
-        |gpu| run_model_on(gpu, &m, a),
-        || run_model_on(&a.memory.reference(), &m, a),
+        |gpu| run_model_on(&gpu.clone().with_float_order(order), &m, a),
+        |cpu| run_model_on(&cpu.clone().with_float_order(order), &m, a),
+        || match order {
+            FloatOrder::Reference => run_model_on(&a.memory.reference(), &m, a),
+            FloatOrder::Converter => run_model_on(&a.memory.converter(), &m, a),
+        },
     )
 }
 
@@ -105,8 +133,9 @@ fn run_model_on<E: Engine>(engine: &E, m: &litequant::Model, a: &RunArgs) -> lit
         })?;
     }
     let prepared = t0.elapsed();
+    let mut times = Vec::with_capacity(a.repeat.max(1));
     let t1 = Instant::now();
-    let outs = match a.dump_all {
+    let mut outs = match a.dump_all {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|source| litequant::Error::Io {
                 path: dir.to_path_buf(),
@@ -123,17 +152,33 @@ fn run_model_on<E: Engine>(engine: &E, m: &litequant::Model, a: &RunArgs) -> lit
         }
         None => session.run(&ins)?,
     };
-    let ran = t1.elapsed();
+    times.push(t1.elapsed().as_secs_f64() * 1e3);
+    for _ in 1..a.repeat {
+        let t = Instant::now();
+        outs = session.run(&ins)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let ran = match times.len() {
+        1 => format!("{:.3} ms", times[0]),
+        n => {
+            times.sort_by(f64::total_cmp);
+            let median = if n % 2 == 1 {
+                times[n / 2]
+            } else {
+                (times[n / 2 - 1] + times[n / 2]) / 2.0
+            };
+            format!("{:.3} ms (min of {n}, median {median:.3} ms)", times[0])
+        }
+    };
     let named: Vec<(String, Tensor)> = litequant::output_keys(session.outputs())
         .into_iter()
         .zip(outs)
         .collect();
     write_npz(output, &named)?;
     eprintln!(
-        "{}: prepared in {:.2} ms, ran in {:.3} ms on {}; outputs {} written to {}",
+        "{}: prepared in {:.2} ms, ran in {ran} on {}; outputs {} written to {}",
         model.display(),
         prepared.as_secs_f64() * 1e3,
-        ran.as_secs_f64() * 1e3,
         engine.name(),
         named
             .iter()

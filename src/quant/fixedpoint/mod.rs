@@ -68,6 +68,7 @@ pub fn quantize_multiplier(real: f64) -> QuantizedMultiplier {
 
 /// The 64-bit definition of `SaturatingRoundingDoublingHighMul` (the normative formula the
 /// limb form is tested against; not used by the kernels).
+#[inline]
 pub fn srdhm_i64(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {
         return i32::MAX;
@@ -126,6 +127,7 @@ pub fn srdhm(a: i32, b: i32) -> i32 {
 }
 
 /// `RoundingDivideByPOT`: `x / 2^exponent` rounded half away from zero; `exponent ∈ [0, 31]`.
+#[inline]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
     debug_assert!((0..=31).contains(&exponent));
     let mask = ((1i64 << exponent) - 1) as i32;

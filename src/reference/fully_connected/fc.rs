@@ -232,8 +232,9 @@ pub(crate) struct DoubleEpilogue {
 }
 
 impl DoubleEpilogue {
+    /// The requantized output of accumulator `acc` of output unit `channel`.
     #[inline]
-    fn apply(&self, acc: i32, channel: usize) -> i32 {
+    pub(crate) fn apply(&self, acc: i32, channel: usize) -> i32 {
         let acc = acc.wrapping_add(self.bias[channel]);
         // static_cast<int32_t>(round(double)): f64::round is half away from zero; `as`
         // saturates where C++ would be undefined.
