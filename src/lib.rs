@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 mod fsutil;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod inspect;
 pub mod memory;

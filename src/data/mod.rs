@@ -3,16 +3,24 @@
 //! [`NpzDataset`], [`ImageDirDataset`], or [`open`] to choose by path).
 
 mod fit;
+mod image_options;
+#[cfg(feature = "images")]
 mod images;
 mod npy;
+#[cfg(feature = "npz")]
 mod npz;
+#[cfg(feature = "npz")]
 mod npz_stream;
 mod samples;
 mod split;
 
-pub use images::{ImageDirDataset, ImageOptions};
+pub use image_options::ImageOptions;
+#[cfg(feature = "images")]
+pub use images::ImageDirDataset;
 pub use npy::{npy_bytes, read_npy, read_npy_file, write_npy};
+#[cfg(feature = "npz")]
 pub use npz::{write_npz, Npz};
+#[cfg(feature = "npz")]
 pub use npz_stream::NpzDataset;
 pub use samples::NpyDataset;
 pub use split::{HoldoutSplit, InMemory, Replay};
@@ -114,14 +122,28 @@ pub fn open(
     };
     if path.is_dir() {
         let spec = single("a directory of images")?;
+        #[cfg(feature = "images")]
         return Ok(Box::new(ImageDirDataset::open(path, spec, image_options)?));
+        #[cfg(not(feature = "images"))]
+        return {
+            let _ = (spec, image_options);
+            Err(Error::Data(format!(
+                "{what}: reading a directory of images needs litequant's `images` feature, \
+                 which this build lacks"
+            )))
+        };
     }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match ext.as_deref() {
+        #[cfg(feature = "npz")]
         Some("npz") => Ok(Box::new(NpzDataset::for_inputs(path, inputs)?)),
+        #[cfg(not(feature = "npz"))]
+        Some("npz") => Err(Error::Data(format!(
+            "{what}: reading a .npz needs litequant's `npz` feature, which this build lacks"
+        ))),
         Some("npy") => {
             let spec = single("a .npy array")?;
             Ok(Box::new(NpyDataset::open(path)?.with_input(spec)?))
@@ -131,3 +153,4 @@ pub fn open(
         ))),
     }
 }
+

@@ -36,7 +36,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::data::{Dataset, Npz};
+use crate::data::Dataset;
 use crate::engine::{bind_inputs, Engine, IoSpec, Observer, Session};
 use crate::model::{DType, Model};
 use crate::{f16_to_f32, Buf, Error, Result, Tensor};
@@ -534,11 +534,12 @@ pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<i64>> {
     labels_from_tensor(&t, &path.display().to_string())
 }
 
+#[cfg(feature = "npz")]
 /// Labels from the array `name` of a `.npz` (e.g. `y` beside features `x`), `None` when the
 /// archive has no such array.
 pub fn labels_from_npz(path: impl AsRef<Path>, name: &str) -> Result<Option<Vec<i64>>> {
     let path = path.as_ref();
-    let mut npz = Npz::open(path)?;
+    let mut npz = crate::data::Npz::open(path)?;
     if !npz.names().iter().any(|n| n == name) {
         return Ok(None);
     }

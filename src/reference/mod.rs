@@ -38,6 +38,7 @@ use crate::{Error, Result, Tensor};
 use reduce_generic::ReduceKind;
 
 pub(crate) use common::OpCtx;
+#[cfg_attr(not(feature = "gpu"), allow(unused_imports))]
 pub(crate) use float_order::{conv_sum, eigen_kc, Blocking, ConvSum, Sharding};
 pub use float_order::{
     converter_l1d_cache, converter_l2_l3_cache, set_converter_l1d_cache, set_converter_l2_l3_cache,
