@@ -187,3 +187,34 @@ pub fn bind_inputs(specs: &[IoSpec], given: Vec<(Option<String>, Tensor)>) -> Re
         })
         .collect()
 }
+
+/// Check tensors given for a session's inputs (in the order of `specs`): each must have its
+/// input's dtype, and its shape, except in the dimensions the model declares dynamic (`-1`
+/// in the input's shape signature). An error names the input and both shapes (or dtypes):
+/// [`Error::InputShape`], [`Error::InputType`].
+pub fn check_inputs(specs: &[IoSpec], inputs: &[Tensor]) -> Result<()> {
+    for (spec, t) in specs.iter().zip(inputs) {
+        if t.dtype() != spec.dtype {
+            return Err(Error::InputType {
+                input: spec.key().to_string(),
+                expected: spec.dtype,
+                actual: t.dtype(),
+            });
+        }
+        let have = t.shape();
+        let fits = have.len() == spec.shape.len()
+            && have
+                .iter()
+                .zip(&spec.shape)
+                .enumerate()
+                .all(|(i, (h, w))| h == w || spec.dynamic.get(i).copied().unwrap_or(false));
+        if !fits {
+            return Err(Error::InputShape {
+                input: spec.key().to_string(),
+                expected: spec.shape.clone(),
+                actual: have.to_vec(),
+            });
+        }
+    }
+    Ok(())
+}

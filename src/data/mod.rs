@@ -6,6 +6,7 @@ mod fit;
 mod image_options;
 #[cfg(feature = "images")]
 mod images;
+mod iter;
 mod npy;
 #[cfg(feature = "npz")]
 mod npz;
@@ -17,6 +18,7 @@ mod split;
 pub use image_options::ImageOptions;
 #[cfg(feature = "images")]
 pub use images::ImageDirDataset;
+pub use iter::{from_iter, IntoSample, IterDataset};
 pub use npy::{npy_bytes, read_npy, read_npy_file, write_npy};
 #[cfg(feature = "npz")]
 pub use npz::{write_npz, Npz};
@@ -35,6 +37,11 @@ pub type Sample = Vec<(Option<String>, Tensor)>;
 
 /// A source of samples (calibration, evaluation) read one at a time, so that memory does not
 /// grow with the number of samples.
+///
+/// The file datasets ([`NpyDataset`], `NpzDataset`, `ImageDirDataset`, [`open`]) are
+/// `Send`; any iterator of samples is one through [`from_iter`], and samples in memory
+/// through [`InMemory`]. Whatever the dataset, calibration and evaluation check every sample
+/// against the model's inputs ([`crate::Error::InputShape`], [`crate::Error::InputType`]).
 pub trait Dataset {
     /// The number of samples, when known up front (for progress bars).
     fn len_hint(&self) -> Option<usize>;
@@ -102,7 +109,7 @@ pub fn open(
     path: impl AsRef<Path>,
     inputs: &[IoSpec],
     image_options: &ImageOptions,
-) -> Result<Box<dyn Dataset>> {
+) -> Result<Box<dyn Dataset + Send>> {
     let path = path.as_ref();
     let what = path.display().to_string();
     let single = |kind: &str| -> Result<&IoSpec> {
@@ -153,4 +160,3 @@ pub fn open(
         ))),
     }
 }
-

@@ -48,8 +48,10 @@ pub struct EvalOptions {
     pub per_layer: bool,
     /// Stop after this many samples.
     pub max_samples: Option<usize>,
-    /// Called after each sample with (samples done, total if known).
-    pub progress: Option<fn(usize, Option<usize>)>,
+    /// Called after each sample ([`crate::Progress`]: samples done, total if known).
+    pub progress: Option<crate::ProgressFn>,
+    /// Stops the evaluation before its next sample with [`Error::Cancelled`] once cancelled.
+    pub cancel: crate::CancelToken,
 }
 
 /// The result of [`evaluate`].
@@ -383,11 +385,17 @@ pub fn evaluate<E: Engine>(
     let mut acc = vec![OutputAccumulator::default(); fouts.len()];
     let mut samples = 0usize;
     while opts.max_samples.is_none_or(|m| samples < m) {
+        opts.cancel.check()?;
         let Some(sample) = data.next_sample() else {
             break;
         };
-        let at = |e: Error| Error::Data(format!("sample {samples}: {e}"));
-        let finputs = bind_inputs(fs.inputs(), sample?).map_err(at)?;
+        let at = |e: Error| Error::Sample {
+            pass: crate::Phase::Evaluation.name().to_string(),
+            index: samples,
+            source: Box::new(e),
+        };
+        let finputs = bind_inputs(fs.inputs(), sample.map_err(at)?).map_err(at)?;
+        crate::engine::check_inputs(fs.inputs(), &finputs).map_err(at)?;
         let qinputs = adapt_inputs(&finputs, &qins).map_err(at)?;
         let (fo, qo) = if opts.per_layer {
             let mut keep = KeepFloat {
@@ -440,8 +448,12 @@ pub fn evaluate<E: Engine>(
             acc[k].add(&fv, &qv, last, lab);
         }
         samples += 1;
-        if let Some(p) = opts.progress {
-            p(samples, total);
+        if let Some(p) = &opts.progress {
+            p.call(crate::Progress {
+                done: samples,
+                total,
+                phase: crate::Phase::Evaluation,
+            });
         }
     }
     if samples == 0 {

@@ -117,6 +117,9 @@ pub struct QuantizeOptions {
     pub output_type: IoType,
     /// Calibrate on at most this many samples ([`QuantizeOptions::calibration_options`]).
     pub max_samples: Option<usize>,
+    /// Stops [`quantize`] (and the calibration [`QuantizeOptions::calibration_options`]
+    /// sets up) with [`Error::Cancelled`] once cancelled; nothing is returned to write.
+    pub cancel: crate::CancelToken,
 }
 
 impl QuantizeOptions {
@@ -128,6 +131,7 @@ impl QuantizeOptions {
             input_type: IoType::Float32,
             output_type: IoType::Float32,
             max_samples: None,
+            cancel: crate::CancelToken::default(),
         }
     }
 
@@ -160,6 +164,7 @@ impl QuantizeOptions {
     pub fn calibration_options(&self) -> CalibrationOptions {
         CalibrationOptions {
             max_samples: self.max_samples,
+            cancel: self.cancel.clone(),
             ..Default::default()
         }
     }
@@ -206,7 +211,7 @@ impl QuantizeOptions {
             ));
         }
         if self.max_samples == Some(0) {
-            return Err(Error::Data("max-samples must be at least 1".into()));
+            return Err(Error::Data("max_samples must be at least 1".into()));
         }
         Ok(())
     }
@@ -260,6 +265,7 @@ pub fn quantize(
     opts: &QuantizeOptions,
 ) -> Result<(Model, Report)> {
     opts.validate_for(model)?;
+    opts.cancel.check()?;
     let (quantized, float_ops, bias_fitted, twins) = match opts.mode {
         Mode::Dynamic => {
             let dynamic = DynamicOptions {
@@ -282,7 +288,7 @@ pub fn quantize(
             let stats = stats.ok_or_else(|| {
                 Error::Data(format!(
                     "mode {} needs calibration statistics: calibrate on representative data \
-                     first (`--calib DATA`)",
+                     first (`litequant::calibrate`) and pass the statistics",
                     opts.mode
                 ))
             })?;
@@ -290,6 +296,7 @@ pub fn quantize(
             dispatch_int8(model, stats, opts)?
         }
     };
+    opts.cancel.check()?;
     check_written(&quantized)?;
     let twin_of = |s: usize, t: usize, _: &str| twins.get(s).and_then(|m| m.get(&t)).copied();
     // Sparse float weights are reported against their dense values (what was quantized).

@@ -237,8 +237,9 @@ impl ImageArgs {
 }
 
 /// Progress of calibration/evaluation on a terminal: one line redrawn in place.
-fn progress(done: usize, total: Option<usize>) {
+fn progress(p: litequant::Progress) {
     use std::io::Write;
+    let (done, total) = (p.done, p.total);
     let mut err = std::io::stderr().lock();
     match total {
         Some(n) if n > 0 => {
@@ -266,11 +267,11 @@ fn progress(done: usize, total: Option<usize>) {
 }
 
 /// The progress callback: only when stderr is a terminal.
-fn progress_if_tty() -> Option<fn(usize, Option<usize>)> {
+fn progress_if_tty() -> Option<litequant::ProgressFn> {
     use std::io::IsTerminal;
     std::io::stderr()
         .is_terminal()
-        .then_some(progress as fn(usize, Option<usize>))
+        .then(|| litequant::ProgressFn::new(progress))
 }
 
 fn end_progress(shown: bool) {
@@ -382,6 +383,7 @@ fn eval_on<E: Engine>(
         per_layer: a.per_layer,
         max_samples: a.max_samples,
         progress: progress_if_tty(),
+        ..Default::default()
     };
     let report =
         litequant::eval::evaluate(float, quant, engine, &mut data, labels.as_deref(), &opts);
