@@ -40,7 +40,7 @@ pub struct SubgraphReport {
     pub name: Option<String>,
     pub inputs: Vec<IoReport>,
     pub outputs: Vec<IoReport>,
-    pub tensors: Vec<TensorReport>,
+    pub tensors: Vec<TensorInfo>,
     pub operators: Vec<OperatorReport>,
     pub op_histogram: BTreeMap<String, usize>,
 }
@@ -59,7 +59,7 @@ pub struct IoReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TensorReport {
+pub struct TensorInfo {
     pub index: usize,
     pub name: String,
     pub dtype: String,
@@ -134,8 +134,8 @@ fn quant_report(q: &QuantParams) -> QuantReport {
     }
 }
 
-fn tensor_report(index: usize, t: &Tensor) -> TensorReport {
-    TensorReport {
+fn tensor_report(index: usize, t: &Tensor) -> TensorInfo {
+    TensorInfo {
         index,
         name: t.name.clone(),
         dtype: t.dtype.name(),

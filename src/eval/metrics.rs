@@ -156,7 +156,7 @@ pub struct LayerMetrics {
     /// Tensor index in the quantized model's main subgraph.
     pub quant_tensor: usize,
     /// The quantized model's dtype of this tensor.
-    pub dtype: String,
+    pub dtype: crate::model::DType,
     /// The quantized tensor's (first) scale and zero point, if quantized.
     pub scale: Option<f32>,
     pub zero_point: Option<i64>,
@@ -215,7 +215,7 @@ impl LayerAccumulator {
         &self,
         name: &str,
         tensors: (usize, usize),
-        dtype: &str,
+        dtype: crate::model::DType,
         quant: Option<(f32, i64)>,
     ) -> LayerMetrics {
         let m = |k: usize| {
@@ -232,7 +232,7 @@ impl LayerAccumulator {
             name: name.to_string(),
             float_tensor: tensors.0,
             quant_tensor: tensors.1,
-            dtype: dtype.to_string(),
+            dtype,
             scale: quant.map(|q| q.0),
             zero_point: quant.map(|q| q.1),
             samples: self.samples,

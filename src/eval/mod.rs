@@ -128,7 +128,7 @@ impl fmt::Display for EvalReport {
                     "  {:>4} {:>4} {:<5} {:>12.4e} {:>12.4e} {:>12.4e} {:>10}  {}",
                     l.float_tensor,
                     l.quant_tensor,
-                    l.dtype,
+                    l.dtype.to_string(),
                     l.max_abs_error,
                     l.mean_error,
                     l.rmse,
@@ -304,7 +304,7 @@ struct Slot {
     name: String,
     float_tensor: usize,
     quant_tensor: usize,
-    dtype: String,
+    dtype: DType,
     quant: Option<(f32, i64)>,
 }
 
@@ -369,7 +369,7 @@ pub fn evaluate<E: Engine>(
                 name: name.to_string(),
                 float_tensor: fi,
                 quant_tensor: qi,
-                dtype: qt.dtype.to_string(),
+                dtype: qt.dtype,
                 quant: qp,
             });
         }
@@ -468,7 +468,7 @@ pub fn evaluate<E: Engine>(
         .iter()
         .map(|&s| {
             let t = &slot_info[s];
-            layer_acc[s].finish(&t.name, (t.float_tensor, t.quant_tensor), &t.dtype, t.quant)
+            layer_acc[s].finish(&t.name, (t.float_tensor, t.quant_tensor), t.dtype, t.quant)
         })
         .collect();
     Ok(EvalReport {

@@ -125,6 +125,13 @@ impl DType {
     }
 }
 
+impl serde::Serialize for DType {
+    /// As its [`DType::name`] (`"INT8"`), the form reports and the JSON outputs use.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())

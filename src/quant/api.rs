@@ -50,7 +50,17 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The name the CLI and the report use (`dynamic`, `int8`, `int8-only`, `float16`).
+    /// Every mode, in the order the CLI lists them.
+    pub const ALL: [Mode; 5] = [
+        Mode::Dynamic,
+        Mode::Int8,
+        Mode::Int8Only,
+        Mode::Float16,
+        Mode::Int16x8,
+    ];
+
+    /// The name the CLI and the report use (`dynamic`, `int8`, `int8-only`, `float16`,
+    /// `int16x8`); [`str::parse`] reads it back.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Dynamic => "dynamic",
@@ -73,6 +83,26 @@ impl fmt::Display for Mode {
     }
 }
 
+impl std::str::FromStr for Mode {
+    type Err = Error;
+
+    /// A mode by its [`Mode::name`] (`"int8-only".parse::<Mode>()`).
+    fn from_str(s: &str) -> Result<Mode> {
+        parse_name(s, "mode", &Mode::ALL, |m| m.name())
+    }
+}
+
+/// The value of `all` whose name is `s`, or an error listing the names.
+fn parse_name<T: Copy>(s: &str, what: &str, all: &[T], name: fn(T) -> &'static str) -> Result<T> {
+    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
+        Error::Unsupported(format!(
+            "unknown {what} '{s}' ({what}s: {})",
+            names.join(", ")
+        ))
+    })
+}
+
 /// The type of the model's inputs or outputs after quantization (the converter's
 /// `inference_input_type` / `inference_output_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -90,6 +120,11 @@ pub enum IoType {
 }
 
 impl IoType {
+    /// Every type, in the order the CLI lists them.
+    pub const ALL: [IoType; 4] = [IoType::Float32, IoType::Int8, IoType::Uint8, IoType::Int16];
+
+    /// The name the CLI and the report use (`float32`, `int8`, `uint8`, `int16`);
+    /// [`str::parse`] reads it back.
     pub fn name(self) -> &'static str {
         match self {
             IoType::Float32 => "float32",
@@ -97,6 +132,21 @@ impl IoType {
             IoType::Uint8 => "uint8",
             IoType::Int16 => "int16",
         }
+    }
+}
+
+impl fmt::Display for IoType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for IoType {
+    type Err = Error;
+
+    /// A type by its [`IoType::name`] (`"uint8".parse::<IoType>()`).
+    fn from_str(s: &str) -> Result<IoType> {
+        parse_name(s, "type", &IoType::ALL, |t| t.name())
     }
 }
 

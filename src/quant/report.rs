@@ -49,7 +49,8 @@ pub struct TensorReport {
     pub subgraph: usize,
     pub index: usize,
     pub name: String,
-    pub dtype: String,
+    /// Its element type in the quantized model.
+    pub dtype: crate::model::DType,
     pub shape: Vec<i32>,
     /// Whether it holds constant data (a weight or bias).
     pub constant: bool,
@@ -77,8 +78,11 @@ pub struct TensorReport {
 /// An op kept float in `int8` mode.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FloatOp {
+    /// Operator index in the float model's main subgraph.
     pub index: usize,
+    /// The op's builtin name (`CONV_2D`) or custom code.
     pub op: String,
+    /// Why it stayed float (no int8 rule, selected by `keep_float`, ...).
     pub reason: String,
 }
 
@@ -125,7 +129,7 @@ impl Report {
                     subgraph: si,
                     index: ti,
                     name: t.name.clone(),
-                    dtype: t.dtype.to_string(),
+                    dtype: t.dtype,
                     shape: t.shape.clone(),
                     constant: t.data.is_some(),
                     scale: q.scale.clone(),
@@ -314,7 +318,7 @@ impl fmt::Display for Report {
                 f,
                 "  {sg}{:<4} {:<5} {:<16} {}{range}{sat}  {}",
                 t.index,
-                t.dtype,
+                t.dtype.to_string(),
                 format!("{:?}", t.shape),
                 params,
                 t.name

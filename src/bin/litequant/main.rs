@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use backend::{run_on, Backend};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser;
+use clap::{Parser, Subcommand};
 use litequant::data::ImageOptions;
-use litequant::quant::{IoType, QuantizeOptions};
+use litequant::quant::{IoType, Mode, QuantizeOptions};
 use litequant::{Engine, Error, ReferenceEngine, Session};
 use quantize::{quantize_model, QuantizeArgs};
 use run::{run_model, RunArgs};
@@ -73,18 +74,18 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// The mode; default int8 when --calib is given, dynamic otherwise (as the converter).
-        #[arg(long, value_enum)]
-        mode: Option<ModeArg>,
+        #[arg(long, value_parser = mode_parser())]
+        mode: Option<Mode>,
         /// Calibration data: a .npy (leading axis = samples, single-input models), a .npz
         /// (one array per input) or a directory of PNG/JPEG images.
         #[arg(long, value_name = "DATA")]
         calib: Option<PathBuf>,
         /// Model input type (int8 modes).
-        #[arg(long, value_enum, default_value = "float32")]
-        input_type: IoTypeArg,
+        #[arg(long, value_parser = io_type_parser(), default_value = "float32")]
+        input_type: IoType,
         /// Model output type (int8 modes).
-        #[arg(long, value_enum, default_value = "float32")]
-        output_type: IoTypeArg,
+        #[arg(long, value_parser = io_type_parser(), default_value = "float32")]
+        output_type: IoType,
         /// Per-tensor weight scales instead of per channel.
         #[arg(long)]
         per_tensor: bool,
@@ -168,23 +169,22 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Dynamic,
-    Int8,
-    #[value(name = "int8-only")]
-    Int8Only,
-    Float16,
-    /// 16x8: int16 activations, int8 weights, int64 biases.
-    Int16x8,
+/// `--mode`: the library's [`Mode`] names, parsed by its `FromStr`.
+fn mode_parser() -> impl TypedValueParser<Value = Mode> {
+    let names = Mode::ALL.map(|m| {
+        let v = clap::builder::PossibleValue::new(m.name());
+        match m {
+            Mode::Int16x8 => v.help("16x8: int16 activations, int8 weights, int64 biases"),
+            _ => v,
+        }
+    });
+    clap::builder::PossibleValuesParser::new(names).try_map(|s| s.parse::<Mode>())
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum IoTypeArg {
-    Float32,
-    Int8,
-    Uint8,
-    Int16,
+/// `--input-type`/`--output-type`: the library's [`IoType`] names, parsed by its `FromStr`.
+fn io_type_parser() -> impl TypedValueParser<Value = IoType> {
+    clap::builder::PossibleValuesParser::new(IoType::ALL.map(IoType::name))
+        .try_map(|s| s.parse::<IoType>())
 }
 
 /// The memory budget of the engines.
@@ -399,15 +399,6 @@ fn eval_on<E: Engine>(
     Ok(())
 }
 
-fn io_type(t: IoTypeArg) -> IoType {
-    match t {
-        IoTypeArg::Float32 => IoType::Float32,
-        IoTypeArg::Int8 => IoType::Int8,
-        IoTypeArg::Uint8 => IoType::Uint8,
-        IoTypeArg::Int16 => IoType::Int16,
-    }
-}
-
 fn run(cli: Cli) -> litequant::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => {
@@ -471,8 +462,8 @@ fn run(cli: Cli) -> litequant::Result<()> {
             opts: QuantizeOptions {
                 per_tensor,
                 keep_float,
-                input_type: io_type(input_type),
-                output_type: io_type(output_type),
+                input_type,
+                output_type,
                 max_samples,
                 ..QuantizeOptions::default()
             },

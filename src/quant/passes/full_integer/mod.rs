@@ -156,8 +156,10 @@ impl Int8Options {
         }
     }
 
-    /// The converter's `TFLITE_BUILTINS_INT8` mode with int8 inputs and outputs.
-    pub fn int8_only() -> Self {
+    /// The converter's `TFLITE_BUILTINS_INT8` mode with int8 inputs and outputs (unlike
+    /// [`QuantizeOptions::int8_only`](crate::quant::QuantizeOptions::int8_only), whose I/O
+    /// stays float32 unless its `input_type`/`output_type` say otherwise).
+    pub fn int8_only_int8_io() -> Self {
         Int8Options {
             integer_only: true,
             input_type: IoType::Int8,
@@ -165,11 +167,22 @@ impl Int8Options {
             ..Self::default()
         }
     }
+
+    /// The old name of [`Int8Options::int8_only_int8_io`]: the same name as
+    /// [`QuantizeOptions::int8_only`](crate::quant::QuantizeOptions::int8_only) with the
+    /// opposite I/O default.
+    #[deprecated(
+        note = "use QuantizeOptions::int8_only with quantize, or Int8Options::int8_only_int8_io"
+    )]
+    #[doc(hidden)]
+    pub fn int8_only() -> Self {
+        Self::int8_only_int8_io()
+    }
 }
 
 /// One quantized tensor in the report.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TensorReport {
+pub struct Int8TensorReport {
     /// Tensor index and name in the quantized model.
     pub index: usize,
     pub name: String,
@@ -181,19 +194,12 @@ pub struct TensorReport {
     pub source: String,
 }
 
-/// An operator left float, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FloatOp {
-    /// Operator index in the float model.
-    pub index: usize,
-    pub op: String,
-    pub why: String,
-}
+pub use crate::quant::report::FloatOp;
 
 /// What [`quantize_int8_with_report`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Int8Report {
-    pub tensors: Vec<TensorReport>,
+    pub tensors: Vec<Int8TensorReport>,
     pub float_ops: Vec<FloatOp>,
     /// Weights whose scales were raised so that the int32 bias fits (the converter's
     /// bias-overflow adjustment): (float weight tensor name, channels raised; 1 for a
@@ -294,14 +300,5 @@ pub(crate) fn dispatch(
         },
     };
     let (q, r, twins) = quantize_int8_with_twins(model, stats, &int8)?;
-    let float_ops = r
-        .float_ops
-        .into_iter()
-        .map(|f| crate::quant::api::FloatOp {
-            index: f.index,
-            op: f.op,
-            reason: f.why,
-        })
-        .collect();
-    Ok((q, float_ops, r.bias_fitted, twins))
+    Ok((q, r.float_ops, r.bias_fitted, twins))
 }

@@ -154,7 +154,7 @@ pub(super) fn which_ops(
                     report.float_ops.push(FloatOp {
                         index: k,
                         op: name,
-                        why,
+                        reason: why,
                     });
                 }
             }
@@ -164,7 +164,7 @@ pub(super) fn which_ops(
         let list: Vec<String> = report
             .float_ops
             .iter()
-            .map(|f| format!("operator {} ({}): {}", f.index, f.op, f.why))
+            .map(|f| format!("operator {} ({}): {}", f.index, f.op, f.reason))
             .collect();
         let mode = match options.activations {
             Activations::Int8 => "int8-only",
