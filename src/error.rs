@@ -59,6 +59,7 @@ pub enum Error {
         /// The operator: `operator 3 (Convolution2DTransposeBias)`.
         op: String,
         #[source]
+        /// The kernel's own error.
         source: crate::custom::CustomOpError,
     },
     /// A GPU adapter, device or shader problem.

@@ -68,7 +68,7 @@
 //! zip), `images` (folders of PNG/JPEG: image), `cli` (the `litequant` binary: clap).
 //! `default-features = false` is the CPU-only library.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 extern crate alloc;
 

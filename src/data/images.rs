@@ -171,6 +171,7 @@ impl ImageDirDataset {
         })
     }
 
+    /// The directory the images are read from.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -199,6 +199,7 @@ impl NpyDataset {
         Ok(self)
     }
 
+    /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

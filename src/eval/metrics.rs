@@ -159,12 +159,19 @@ pub struct LayerMetrics {
     pub dtype: crate::model::DType,
     /// The quantized tensor's (first) scale and zero point, if quantized.
     pub scale: Option<f32>,
+    /// The quantized tensor's (first) zero point, if quantized.
     pub zero_point: Option<i64>,
+    /// Samples compared.
     pub samples: u64,
+    /// Mean number of elements per sample.
     pub num_elements: f64,
+    /// Mean over samples of the standard deviation of the difference (quantized - float).
     pub stddev: f64,
+    /// Mean difference (quantized - float): the bias.
     pub mean_error: f64,
+    /// Largest absolute difference.
     pub max_abs_error: f64,
+    /// Mean squared difference.
     pub mean_squared_error: f64,
     /// sqrt(mean_squared_error).
     pub rmse: f64,

@@ -154,6 +154,7 @@ impl std::str::FromStr for IoType {
 /// `QuantizeOptions { per_tensor: true, ..QuantizeOptions::int8() }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuantizeOptions {
+    /// The mode.
     pub mode: Mode,
     /// Per-tensor weight scales instead of per channel (CONV_2D axis 0, DEPTHWISE_CONV_2D
     /// axis 3, FULLY_CONNECTED axis 0).

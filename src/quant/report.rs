@@ -13,6 +13,7 @@ use crate::Result;
 /// What [`quantize`](super::quantize) did: sizes, and every quantized tensor's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// The mode.
     pub mode: Mode,
     /// Serialized size of the float model, bytes.
     pub size_before: u64,
@@ -37,24 +38,34 @@ pub struct Report {
 /// NaN/Inf counts of one tensor seen in calibration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NonFinite {
+    /// Tensor index in the float model's main subgraph.
     pub tensor: usize,
+    /// Tensor name.
     pub name: String,
+    /// NaN values seen.
     pub nan: u64,
+    /// ±Inf values seen.
     pub inf: u64,
 }
 
 /// One quantized tensor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TensorReport {
+    /// Subgraph index.
     pub subgraph: usize,
+    /// Tensor index in the quantized model.
     pub index: usize,
+    /// Tensor name.
     pub name: String,
     /// Its element type in the quantized model.
     pub dtype: crate::model::DType,
+    /// Shape.
     pub shape: Vec<i32>,
     /// Whether it holds constant data (a weight or bias).
     pub constant: bool,
+    /// Scales (one, or one per channel).
     pub scale: Vec<f32>,
+    /// Zero points (one, or one per channel).
     pub zero_point: Vec<i64>,
     /// The axis of per-channel parameters (`None`: per tensor).
     pub quantized_dimension: Option<i32>,

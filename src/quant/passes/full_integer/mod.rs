@@ -185,10 +185,13 @@ impl Int8Options {
 pub struct Int8TensorReport {
     /// Tensor index and name in the quantized model.
     pub index: usize,
+    /// Tensor name.
     pub name: String,
     /// The calibrated range (`None` for tensors whose parameters are fixed or propagated).
     pub range: Option<(f32, f32)>,
+    /// Scale.
     pub scale: f32,
+    /// Zero point.
     pub zero_point: i64,
     /// Where the parameters come from: "calibrated", "fixed", "same scale as input", ...
     pub source: String,
@@ -199,7 +202,9 @@ pub use crate::quant::report::FloatOp;
 /// What [`quantize_int8_with_report`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Int8Report {
+    /// Every quantized tensor.
     pub tensors: Vec<Int8TensorReport>,
+    /// Ops left float.
     pub float_ops: Vec<FloatOp>,
     /// Weights whose scales were raised so that the int32 bias fits (the converter's
     /// bias-overflow adjustment): (float weight tensor name, channels raised; 1 for a
