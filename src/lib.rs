@@ -5,7 +5,7 @@
 //! (more in `docs/library.md` and `examples/`):
 //!
 //! **Quantize a model with samples the app has in memory.** Calibrate on
-//! [`ConverterFloatEngine`] (its float kernels sum in the order of those TensorFlow's
+//! [`ConverterFloatEngine`](struct@ConverterFloatEngine) (its float kernels sum in the order of those TensorFlow's
 //! converter calibrates with, so the int8 scales are the converter's to the bit); any
 //! iterator of samples is a dataset ([`data::from_iter`]):
 //!
@@ -95,14 +95,14 @@ pub use fsutil::write_atomic;
 pub use model::Model;
 pub use progress::{CancelToken, Phase, Progress, ProgressFn};
 pub use quant::calibrate::{calibrate, CalibrationOptions, Stats};
-pub use quant::{quantize, IoType, Mode, QuantizeOptions, Report};
+pub use quant::{quantize, IoType, KeepFloat, Mode, QuantizeOptions, Report};
 pub use reference::{ConverterFloatEngine, FloatOrder, ReferenceEngine};
 pub use tensor::{f16_to_f32, Buf, Tensor};
 
 /// Everything a typical program touches, in one import: `use litequant::prelude::*;`.
 ///
-/// The model and its tensors ([`Model`], [`Tensor`]); the engines ([`ReferenceEngine`] to
-/// run, [`ConverterFloatEngine`] to calibrate — it sums float kernels in the order of the
+/// The model and its tensors ([`Model`], [`Tensor`]); the engines ([`ReferenceEngine`](struct@ReferenceEngine) to
+/// run, [`ConverterFloatEngine`](struct@ConverterFloatEngine) to calibrate — it sums float kernels in the order of the
 /// kernels TensorFlow's converter calibrates with, so the scales equal the converter's — and
 /// `GpuEngine` with the `gpu` feature) and the [`Engine`]/[`Session`] traits whose methods
 /// they are called through; datasets ([`Dataset`](data::Dataset), [`from_iter`](data::from_iter),
@@ -121,8 +121,8 @@ pub mod prelude {
     pub use crate::model::DType;
     pub use crate::{
         calibrate, quantize, CalibrationOptions, CancelToken, ConverterFloatEngine, Engine, Error,
-        IoSpec, IoType, Mode, Model, Phase, Progress, ProgressFn, QuantizeOptions, ReferenceEngine,
-        Report, Result, Session, Stats, Tensor,
+        IoSpec, IoType, KeepFloat, Mode, Model, Phase, Progress, ProgressFn, QuantizeOptions,
+        ReferenceEngine, Report, Result, Session, Stats, Tensor,
     };
 }
 

@@ -150,6 +150,59 @@ impl std::str::FromStr for IoType {
     }
 }
 
+/// An op (or ops) to keep float in the int8 modes ([`QuantizeOptions::keep_float`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeepFloat {
+    /// The op whose output tensor has this name (as `litequant inspect` lists tensors; the
+    /// converter's `denylisted_nodes`).
+    Tensor(String),
+    /// Every op of this builtin type, by its TFLite name (`CONV_2D`; the converter's
+    /// `denylisted_ops`).
+    OpType(String),
+    /// Either: the ops whose output tensor has this name and the ops of this type (what
+    /// the CLI's `--keep-float NAME` and a plain string give).
+    Name(String),
+}
+
+impl KeepFloat {
+    /// The name as given.
+    pub fn name(&self) -> &str {
+        match self {
+            KeepFloat::Tensor(n) | KeepFloat::OpType(n) | KeepFloat::Name(n) => n,
+        }
+    }
+
+    /// Whether it selects the op computing the tensor named `tensor`.
+    pub fn matches_tensor(&self, tensor: &str) -> bool {
+        matches!(self, KeepFloat::Tensor(n) | KeepFloat::Name(n) if n == tensor)
+    }
+
+    /// Whether it selects every op of the builtin type named `op_type`.
+    pub fn matches_op_type(&self, op_type: &str) -> bool {
+        matches!(self, KeepFloat::OpType(n) | KeepFloat::Name(n) if n == op_type)
+    }
+}
+
+impl fmt::Display for KeepFloat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<&str> for KeepFloat {
+    /// [`KeepFloat::Name`]: a tensor name or an op type.
+    fn from(name: &str) -> KeepFloat {
+        KeepFloat::Name(name.to_string())
+    }
+}
+
+impl From<String> for KeepFloat {
+    /// [`KeepFloat::Name`]: a tensor name or an op type.
+    fn from(name: String) -> KeepFloat {
+        KeepFloat::Name(name)
+    }
+}
+
 /// Options of [`quantize`]. Start from a mode's constructor and change fields:
 /// `QuantizeOptions { per_tensor: true, ..QuantizeOptions::int8() }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,9 +212,9 @@ pub struct QuantizeOptions {
     /// Per-tensor weight scales instead of per channel (CONV_2D axis 0, DEPTHWISE_CONV_2D
     /// axis 3, FULLY_CONNECTED axis 0).
     pub per_tensor: bool,
-    /// Ops to keep float (selective quantization, int8 modes): by output tensor name, or
-    /// every op of a builtin type (`CONV_2D`).
-    pub keep_float: Vec<String>,
+    /// Ops to keep float (selective quantization, int8 modes): the op computing a tensor,
+    /// or every op of a builtin type ([`KeepFloat`]).
+    pub keep_float: Vec<KeepFloat>,
     /// Model input type (int8 modes only).
     pub input_type: IoType,
     /// Model output type (int8 modes only).
@@ -237,7 +290,11 @@ impl QuantizeOptions {
                 return Err(Error::Unsupported(format!(
                     "keep-float ({}) selects ops for the full-integer modes; mode {mode} has \
                      no such choice",
-                    self.keep_float.join(", ")
+                    self.keep_float
+                        .iter()
+                        .map(KeepFloat::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -273,20 +330,33 @@ impl QuantizeOptions {
     pub fn validate_for(&self, model: &Model) -> Result<()> {
         self.validate()?;
         let sg = model.main();
-        for name in &self.keep_float {
+        for keep in &self.keep_float {
             let is_output = |op: &crate::model::Operator| {
-                op.output_tensors()
-                    .any(|t| sg.tensors.get(t).is_some_and(|t| t.name == *name))
+                op.output_tensors().any(|t| {
+                    sg.tensors
+                        .get(t)
+                        .is_some_and(|t| keep.matches_tensor(&t.name))
+                })
             };
-            let known = !name.is_empty()
+            let known = !keep.name().is_empty()
                 && sg
                     .operators
                     .iter()
-                    .any(|op| is_output(op) || op.op.name() == *name);
+                    .any(|op| is_output(op) || keep.matches_op_type(&op.op.name()));
             if !known {
+                let what = match keep {
+                    KeepFloat::Tensor(_) => {
+                        "an op's output tensor name (as `litequant inspect` \
+                                             lists them)"
+                    }
+                    KeepFloat::OpType(_) => "an op type the model has (CONV_2D)",
+                    KeepFloat::Name(_) => {
+                        "an op's output tensor name (as `litequant inspect` \
+                                           lists them) or an op type it has (CONV_2D)"
+                    }
+                };
                 return Err(Error::Data(format!(
-                    "keep-float '{name}' names no op of the model: give an op's output tensor \
-                     name (as `litequant inspect` lists them) or an op type it has (CONV_2D)"
+                    "keep-float '{keep}' names no op of the model: give {what}"
                 )));
             }
         }

@@ -49,7 +49,7 @@ pub mod target;
 pub mod two_pass;
 pub mod weights;
 
-pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};
+pub use api::{quantize, IoType, KeepFloat, Mode, QuantizeOptions, Report};
 pub use methods::{CalibrationMethod, StatsNeeds, TargetGrid};
 // The calibration-free passes' own entry points (as the full-integer one's below).
 #[doc(hidden)]

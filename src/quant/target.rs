@@ -184,7 +184,9 @@ impl<E: Engine> Search<'_, E> {
         let mut o = self.base.clone();
         for (name, p) in moves {
             match p {
-                Precision::Float => o.keep_float.push(name.to_string()),
+                Precision::Float => o
+                    .keep_float
+                    .push(crate::quant::KeepFloat::Tensor(name.to_string())),
             }
         }
         o

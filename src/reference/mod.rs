@@ -4,7 +4,7 @@
 //!
 //! One file per op family, float and int8 side by side. Each family offers `prepare_*`
 //! functions that check dtypes and shapes, precompute every parameter (multipliers, shifts,
-//! lookup tables, index maps) and return a [`Kernel`]; running a kernel only computes.
+//! lookup tables, index maps) and return a `Kernel`; running a kernel only computes.
 
 pub(crate) mod activations;
 pub(crate) mod binary;

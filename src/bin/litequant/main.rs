@@ -13,7 +13,7 @@ use backend::{run_on, Backend};
 use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 use litequant::data::ImageOptions;
-use litequant::quant::{IoType, Mode, QuantizeOptions};
+use litequant::quant::{IoType, KeepFloat, Mode, QuantizeOptions};
 use litequant::{Engine, Error, ReferenceEngine, Session};
 use quantize::{quantize_model, QuantizeArgs};
 use run::{run_model, RunArgs};
@@ -461,7 +461,7 @@ fn run(cli: Cli) -> litequant::Result<()> {
             load_stats,
             opts: QuantizeOptions {
                 per_tensor,
-                keep_float,
+                keep_float: keep_float.into_iter().map(KeepFloat::Name).collect(),
                 input_type,
                 output_type,
                 max_samples,

@@ -121,7 +121,7 @@ pub struct Int8Options {
     /// of its output tensors is listed (the converter's ops carry their output's name, its
     /// `denylisted_nodes`), or its builtin name (`CONV_2D`: every such op, the converter's
     /// `denylisted_ops`).
-    pub keep_float: Vec<String>,
+    pub keep_float: Vec<crate::quant::KeepFloat>,
     /// The activation type: int8 (default) or int16 (16x8 mode: int16 symmetric
     /// activations, int8 weights, int64 biases; ops without a 16x8 rule stay float).
     pub activations: Activations,

@@ -32,13 +32,15 @@ pub(super) fn which_ops(
         let op = &w.ops[k];
         let name = op.op.name();
         let why: Option<String> = (|| {
-            if let Some(t) = op
-                .output_tensors()
-                .find(|&t| options.keep_float.iter().any(|k| *k == w.tensors[t].name))
-            {
+            if let Some(t) = op.output_tensors().find(|&t| {
+                options
+                    .keep_float
+                    .iter()
+                    .any(|k| k.matches_tensor(&w.tensors[t].name))
+            }) {
                 return Some(format!("kept float on request ('{}')", w.tensors[t].name));
             }
-            if options.keep_float.contains(&name) {
+            if options.keep_float.iter().any(|k| k.matches_op_type(&name)) {
                 return Some(format!("kept float on request (every {name})"));
             }
             if crate::custom::custom_name(op).is_some() {
