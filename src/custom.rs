@@ -104,6 +104,7 @@ impl From<Error> for CustomOpError {
 pub struct TensorInfo<'a> {
     /// The tensor's name.
     pub name: &'a str,
+    /// The element type.
     pub dtype: DType,
     /// The declared shape (a dynamic dimension shows its stored size).
     pub shape: Vec<usize>,
@@ -237,6 +238,7 @@ impl CustomOps {
         self.ops.keys().map(String::as_str)
     }
 
+    /// Whether the options hold no entries.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }

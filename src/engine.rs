@@ -14,7 +14,9 @@ pub struct IoSpec {
     pub name: String,
     /// The name the model's signature gives it, if any.
     pub signature_name: Option<String>,
+    /// Element type.
     pub dtype: DType,
+    /// Shape the session is prepared for.
     pub shape: Vec<usize>,
     /// Per dimension of `shape`: whether inputs may change it (`-1` in the tensor's shape
     /// signature; [`Engine::prepare_with_input_shapes`]).
@@ -67,7 +69,9 @@ pub trait Observer {
 
 /// A model prepared on an engine: kernels chosen, parameters precomputed, ready to run.
 pub trait Session {
+    /// The model's inputs, in the order [`Session::run`] takes them.
     fn inputs(&self) -> &[IoSpec];
+    /// The model's outputs, in the order [`Session::run`] returns them.
     fn outputs(&self) -> &[IoSpec];
 
     /// Run on inputs in the order of [`Session::inputs`]; outputs in the order of
@@ -110,6 +114,7 @@ pub trait Session {
 
 /// Something that prepares models for running.
 pub trait Engine {
+    /// The prepared form of a model on this engine.
     type Session: Session;
 
     /// A short description (engine and device) for reports.
@@ -186,4 +191,35 @@ pub fn bind_inputs(specs: &[IoSpec], given: Vec<(Option<String>, Tensor)>) -> Re
             })
         })
         .collect()
+}
+
+/// Check tensors given for a session's inputs (in the order of `specs`): each must have its
+/// input's dtype, and its shape, except in the dimensions the model declares dynamic (`-1`
+/// in the input's shape signature). An error names the input and both shapes (or dtypes):
+/// [`Error::InputShape`], [`Error::InputType`].
+pub fn check_inputs(specs: &[IoSpec], inputs: &[Tensor]) -> Result<()> {
+    for (spec, t) in specs.iter().zip(inputs) {
+        if t.dtype() != spec.dtype {
+            return Err(Error::InputType {
+                input: spec.key().to_string(),
+                expected: spec.dtype,
+                actual: t.dtype(),
+            });
+        }
+        let have = t.shape();
+        let fits = have.len() == spec.shape.len()
+            && have
+                .iter()
+                .zip(&spec.shape)
+                .enumerate()
+                .all(|(i, (h, w))| h == w || spec.dynamic.get(i).copied().unwrap_or(false));
+        if !fits {
+            return Err(Error::InputShape {
+                input: spec.key().to_string(),
+                expected: spec.shape.clone(),
+                actual: have.to_vec(),
+            });
+        }
+    }
+    Ok(())
 }

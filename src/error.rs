@@ -6,10 +6,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
+    /// An I/O failure, on the file `path` names (empty when it is not known: an
+    /// [`std::io::Error`] converted with `?`).
+    #[error("{}{source}", path_prefix(path))]
     Io {
+        /// The file; empty when unknown.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
@@ -56,6 +59,7 @@ pub enum Error {
         /// The operator: `operator 3 (Convolution2DTransposeBias)`.
         op: String,
         #[source]
+        /// The kernel's own error.
         source: crate::custom::CustomOpError,
     },
     /// A GPU adapter, device or shader problem.
@@ -65,6 +69,66 @@ pub enum Error {
     /// [`crate::quant::target`]): even the all-float fallback misses it.
     #[error("accuracy target cannot be met: {0}")]
     TargetUnreachable(String),
+    /// One sample of a dataset failed in a pass over the data (calibration, evaluation, the
+    /// saturation count): `index` counts from 0 in the order the dataset gave the samples,
+    /// `source` is the failure itself, with its own variant (match on it through
+    /// [`Error::root`], or `source` directly).
+    #[error("{pass} sample {index}: {source}")]
+    Sample {
+        /// The pass: `calibration`, `evaluation`, `saturation count`.
+        pass: String,
+        /// The sample's position in the dataset, from 0.
+        index: usize,
+        /// What went wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A sample's tensor for a model input has another shape than the input (outside the
+    /// dimensions the model declares dynamic, `-1` in its shape signature).
+    #[error(
+        "input '{input}' has shape {expected:?}; the sample's tensor for it has shape \
+         {actual:?}"
+    )]
+    InputShape {
+        /// The input (signature name, else tensor name).
+        input: String,
+        /// The input's shape in the model.
+        expected: Vec<usize>,
+        /// The shape of the tensor given for it.
+        actual: Vec<usize>,
+    },
+    /// A sample's tensor for a model input has another dtype than the input.
+    #[error("input '{input}' is {expected}; the sample's tensor for it is {actual}")]
+    InputType {
+        /// The input (signature name, else tensor name).
+        input: String,
+        /// The input's dtype in the model.
+        expected: crate::model::DType,
+        /// The dtype of the tensor given for it.
+        actual: crate::model::DType,
+    },
+    /// The work was cancelled through a [`crate::CancelToken`]; nothing was written.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn path_prefix(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", path.display())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// An I/O error whose file is not known (`path` empty); the library's own file errors
+    /// name their file.
+    fn from(source: std::io::Error) -> Self {
+        Error::Io {
+            path: PathBuf::new(),
+            source,
+        }
+    }
 }
 
 impl Error {
@@ -75,6 +139,20 @@ impl Error {
             Error::InvalidModel(m) => Error::InvalidModel(format!("{}: {m}", path.display())),
             other => other,
         }
+    }
+
+    /// The innermost error: through [`Error::Sample`] wrappers to the failure itself
+    /// (`matches!(e.root(), Error::InputShape { .. })`).
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Sample { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// Whether this is (or wraps) [`Error::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.root(), Error::Cancelled)
     }
 }
 

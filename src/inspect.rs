@@ -16,17 +16,25 @@ pub const FORMAT: u32 = 1;
 /// Everything `inspect` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Version of the inspect JSON form (docs/inspect-json.md).
     pub format: u32,
+    /// Size of the file, when read from one.
     pub file_bytes: Option<u64>,
+    /// The model's schema version.
     pub schema_version: u32,
+    /// The model's description string.
     pub description: Option<String>,
+    /// Every subgraph.
     pub subgraphs: Vec<SubgraphReport>,
+    /// The signatures (named entry points).
     pub signatures: Vec<SignatureReport>,
+    /// The metadata entries.
     pub metadata: Vec<MetadataReport>,
     /// Operator counts over all subgraphs, by op name (custom ops by custom code).
     pub op_histogram: BTreeMap<String, usize>,
     /// Bytes of constant tensor data by dtype name, over all subgraphs.
     pub weight_bytes: BTreeMap<String, u64>,
+    /// Bytes of constant data, all dtypes.
     pub weight_bytes_total: u64,
     /// What LiteRT tolerates in the model but a careful writer would not produce (dangling
     /// metadata references, unused operator codes, ...), one line each; the model loads,
@@ -35,35 +43,55 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One subgraph in an inspect [`Report`].
 pub struct SubgraphReport {
+    /// Subgraph index.
     pub index: usize,
+    /// Subgraph name, if any.
     pub name: Option<String>,
+    /// Its inputs.
     pub inputs: Vec<IoReport>,
+    /// Its outputs.
     pub outputs: Vec<IoReport>,
-    pub tensors: Vec<TensorReport>,
+    /// Every tensor.
+    pub tensors: Vec<TensorInfo>,
+    /// Every operator, in execution order.
     pub operators: Vec<OperatorReport>,
+    /// Operator count by op name.
     pub op_histogram: BTreeMap<String, usize>,
 }
 
 /// A subgraph input or output.
 #[derive(Debug, Clone, Serialize)]
 pub struct IoReport {
+    /// Tensor index in the subgraph.
     pub tensor: usize,
+    /// Tensor name.
     pub name: String,
     /// The name the subgraph's signature gives it, if any.
     pub signature_name: Option<String>,
+    /// Element type name (`FLOAT32`, `INT8`, ...).
     pub dtype: String,
+    /// Stored shape.
     pub shape: Vec<i32>,
+    /// Shape signature (`-1`: dynamic dimension), when the file has one.
     pub shape_signature: Option<Vec<i32>>,
+    /// Quantization parameters, if any.
     pub quantization: Option<QuantReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TensorReport {
+/// One tensor in an inspect [`Report`].
+pub struct TensorInfo {
+    /// Tensor index in the subgraph.
     pub index: usize,
+    /// Tensor name.
     pub name: String,
+    /// Element type name (`FLOAT32`, `INT8`, ...).
     pub dtype: String,
+    /// Stored shape.
     pub shape: Vec<i32>,
+    /// Shape signature (`-1`: dynamic dimension), when the file has one.
     pub shape_signature: Option<Vec<i32>>,
     /// Whether the tensor holds constant data.
     pub constant: bool,
@@ -71,10 +99,13 @@ pub struct TensorReport {
     pub data_bytes: u64,
     /// Bytes the tensor occupies densely (`None` for strings and other unsized types).
     pub dense_bytes: Option<u64>,
+    /// Whether it is a variable (state kept between runs).
     pub is_variable: bool,
+    /// Whether it is stored sparse.
     pub sparse: bool,
     /// For a sparse tensor, its sparsity in one line (stored values, levels, blocks).
     pub sparsity: Option<String>,
+    /// Quantization parameters, if any.
     pub quantization: Option<QuantReport>,
 }
 
@@ -83,37 +114,56 @@ pub struct TensorReport {
 pub struct QuantReport {
     /// `per_tensor`, `per_axis`, or `none` (an empty table, or only min/max).
     pub kind: &'static str,
+    /// Scales (one per tensor or per channel).
     pub scale: Vec<f32>,
+    /// Zero points (one per tensor or per channel).
     pub zero_point: Vec<i64>,
     /// The axis of per-axis quantization (`null` otherwise).
     pub axis: Option<i32>,
+    /// Recorded minimums, if any.
     pub min: Vec<f32>,
+    /// Recorded maximums, if any.
     pub max: Vec<f32>,
     /// Name of the `details` union member, if set.
     pub details: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One operator in an inspect [`Report`].
 pub struct OperatorReport {
+    /// Operator index (execution order).
     pub index: usize,
+    /// Op name (`CONV_2D`, or the custom code).
     pub op: String,
+    /// The builtin operator code.
     pub builtin_code: i32,
+    /// Op version.
     pub version: i32,
+    /// Input tensor indices (`-1`: optional input absent).
     pub inputs: Vec<i32>,
+    /// Output tensor indices.
     pub outputs: Vec<i32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One signature in an inspect [`Report`].
 pub struct SignatureReport {
+    /// Signature key (`serving_default`).
     pub key: String,
+    /// The subgraph it runs.
     pub subgraph: usize,
+    /// (Signature name, tensor index) of each input.
     pub inputs: Vec<(String, usize)>,
+    /// (Signature name, tensor index) of each output.
     pub outputs: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One metadata entry in an inspect [`Report`].
 pub struct MetadataReport {
+    /// Entry name.
     pub name: String,
+    /// Size of its data.
     pub bytes: usize,
 }
 
@@ -134,8 +184,8 @@ fn quant_report(q: &QuantParams) -> QuantReport {
     }
 }
 
-fn tensor_report(index: usize, t: &Tensor) -> TensorReport {
-    TensorReport {
+fn tensor_report(index: usize, t: &Tensor) -> TensorInfo {
+    TensorInfo {
         index,
         name: t.name.clone(),
         dtype: t.dtype.name(),

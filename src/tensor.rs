@@ -6,18 +6,26 @@ use crate::{Error, Result};
 /// Typed element storage.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Buf {
+    /// float32 elements.
     F32(Vec<f32>),
     /// IEEE binary16 bit patterns.
     F16(Vec<u16>),
+    /// int8 elements.
     I8(Vec<i8>),
+    /// uint8 elements.
     U8(Vec<u8>),
+    /// int16 elements.
     I16(Vec<i16>),
+    /// int32 elements.
     I32(Vec<i32>),
+    /// int64 elements.
     I64(Vec<i64>),
+    /// bool elements.
     Bool(Vec<bool>),
 }
 
 impl Buf {
+    /// Number of elements.
     pub fn len(&self) -> usize {
         match self {
             Buf::F32(v) => v.len(),
@@ -31,10 +39,12 @@ impl Buf {
         }
     }
 
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The element type.
     pub fn dtype(&self) -> DType {
         match self {
             Buf::F32(_) => DType::F32,
@@ -153,14 +163,17 @@ impl Tensor {
         }
     }
 
+    /// A float32 tensor; `data` must have as many elements as `shape` says.
     pub fn from_f32(shape: &[usize], data: &[f32]) -> Result<Tensor> {
         Tensor::new(shape, Buf::F32(data.to_vec()))
     }
 
+    /// An int8 tensor; `data` must have as many elements as `shape` says.
     pub fn from_i8(shape: &[usize], data: &[i8]) -> Result<Tensor> {
         Tensor::new(shape, Buf::I8(data.to_vec()))
     }
 
+    /// A uint8 tensor; `data` must have as many elements as `shape` says.
     pub fn from_u8(shape: &[usize], data: &[u8]) -> Result<Tensor> {
         Tensor::new(shape, Buf::U8(data.to_vec()))
     }
@@ -185,30 +198,37 @@ impl Tensor {
         }))
     }
 
+    /// The shape.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    /// The element type.
     pub fn dtype(&self) -> DType {
         self.buf.dtype()
     }
 
+    /// Number of elements.
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
+    /// The elements.
     pub fn buf(&self) -> &Buf {
         &self.buf
     }
 
+    /// The elements, to change in place (the shape stays).
     pub fn buf_mut(&mut self) -> &mut Buf {
         &mut self.buf
     }
 
+    /// The elements, taking the tensor apart.
     pub fn into_buf(self) -> Buf {
         self.buf
     }
@@ -225,6 +245,7 @@ impl Tensor {
         Ok(self)
     }
 
+    /// The elements if float32.
     pub fn as_f32(&self) -> Option<&[f32]> {
         match &self.buf {
             Buf::F32(v) => Some(v),
@@ -232,6 +253,7 @@ impl Tensor {
         }
     }
 
+    /// The elements if int8.
     pub fn as_i8(&self) -> Option<&[i8]> {
         match &self.buf {
             Buf::I8(v) => Some(v),
@@ -239,6 +261,7 @@ impl Tensor {
         }
     }
 
+    /// The elements if uint8.
     pub fn as_u8(&self) -> Option<&[u8]> {
         match &self.buf {
             Buf::U8(v) => Some(v),
@@ -246,6 +269,7 @@ impl Tensor {
         }
     }
 
+    /// The elements if int32.
     pub fn as_i32(&self) -> Option<&[i32]> {
         match &self.buf {
             Buf::I32(v) => Some(v),

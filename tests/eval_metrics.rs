@@ -4,6 +4,7 @@
 use litequant::eval::{
     argmax, dequantize, labels_from_tensor, sqnr_db, LayerAccumulator, OutputAccumulator,
 };
+use litequant::model::DType;
 use litequant::{Buf, Tensor};
 
 fn close(a: f64, b: f64) -> bool {
@@ -105,7 +106,7 @@ fn layer_statistics_as_the_quantization_debugger() {
     acc.add(&[0.5, -0.5]);
     acc.add(&[0.25, 0.25]);
     acc.add(&[f64::NAN, 0.0]);
-    let l = acc.finish("conv", (3, 7), "INT8", Some((0.5, -3)));
+    let l = acc.finish("conv", (3, 7), DType::I8, Some((0.5, -3)));
     assert_eq!((l.float_tensor, l.quant_tensor, l.samples), (3, 7, 3));
     assert_eq!(l.num_elements, 2.0);
     assert!(close(l.mean_error, 0.125));
@@ -119,7 +120,7 @@ fn layer_statistics_as_the_quantization_debugger() {
     let j = serde_json::to_value(&l).unwrap();
     assert!(close(j["rmse/scale"].as_f64().unwrap(), 0.7905694150420948));
     // A float tensor has no scale.
-    let f = acc.finish("fc", (1, 1), "FLOAT32", None);
+    let f = acc.finish("fc", (1, 1), DType::F32, None);
     assert_eq!(f.rmse_over_scale, None);
 }
 

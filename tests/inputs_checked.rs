@@ -159,7 +159,7 @@ fn unknown_or_empty_keep_float_names_are_errors_before_any_work() {
     let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
     for bad in ["no_such_tensor", ""] {
         let opts = QuantizeOptions {
-            keep_float: vec![bad.to_string()],
+            keep_float: vec![bad.into()],
             ..QuantizeOptions::int8()
         };
         let e = opts.validate_for(&m).unwrap_err().to_string();
@@ -171,7 +171,7 @@ fn unknown_or_empty_keep_float_names_are_errors_before_any_work() {
         .clone();
     for good in [name.as_str(), "CONV_2D"] {
         let opts = QuantizeOptions {
-            keep_float: vec![good.to_string()],
+            keep_float: vec![good.into()],
             ..QuantizeOptions::int8()
         };
         opts.validate_for(&m).unwrap();

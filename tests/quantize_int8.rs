@@ -42,7 +42,7 @@ const CASES: [(&str, &str, &str); 4] = [
 fn options(mode: &str) -> Int8Options {
     match mode {
         "int8" => Int8Options::int8(),
-        _ => Int8Options::int8_only(),
+        _ => Int8Options::int8_only_int8_io(),
     }
 }
 
@@ -331,7 +331,7 @@ fn int8_only_lists_every_op_that_cannot_be_quantized() {
     });
     let opts = Int8Options {
         keep_float: vec!["cnn_1/maxpool_1/MaxPool2d".into()],
-        ..Int8Options::int8_only()
+        ..Int8Options::int8_only_int8_io()
     };
     let err = quantize_int8(&m, &stats, &opts).unwrap_err().to_string();
     assert!(err.contains("2 operator(s) cannot be quantized"), "{err}");
@@ -354,10 +354,10 @@ fn uint8_io_requantizes_with_zero_point_plus_128() {
     let opts = Int8Options {
         input_type: litequant::quant::IoType::Uint8,
         output_type: litequant::quant::IoType::Uint8,
-        ..Int8Options::int8_only()
+        ..Int8Options::int8_only_int8_io()
     };
     let q = quantize_int8(&m, &stats, &opts).unwrap();
-    let int8 = quantize_int8(&m, &stats, &Int8Options::int8_only()).unwrap();
+    let int8 = quantize_int8(&m, &stats, &Int8Options::int8_only_int8_io()).unwrap();
     let names = op_names(&q);
     assert_eq!(names.first().map(String::as_str), Some("QUANTIZE"));
     assert_eq!(names.last().map(String::as_str), Some("QUANTIZE"));
@@ -412,11 +412,11 @@ fn op_pairs() -> Vec<(String, Model, Model, std::path::PathBuf, Int8Options)> {
         let variant = m["variant"].as_str().unwrap();
         let opts = match variant {
             "int8" => Int8Options::int8(),
-            "int8io" => Int8Options::int8_only(),
+            "int8io" => Int8Options::int8_only_int8_io(),
             "uint8io" => Int8Options {
                 input_type: litequant::quant::IoType::Uint8,
                 output_type: litequant::quant::IoType::Uint8,
-                ..Int8Options::int8_only()
+                ..Int8Options::int8_only_int8_io()
             },
             _ => continue,
         };

@@ -94,7 +94,7 @@ fn ours_with(case: &Case, copts: &CalibrationOptions) -> (Model, Int8Report, Sta
     let stats = calibrate(&case.float, &ConverterFloatEngine, &mut data, copts).unwrap();
     assert_eq!(stats.samples, 20, "{}", case.name);
     let opts = Int8Options {
-        keep_float: case.keep_float.clone(),
+        keep_float: case.keep_float.iter().map(|k| k.as_str().into()).collect(),
         ..Int8Options::int8()
     };
     let (q, report) = quantize_int8_with_report(&case.float, &stats, &opts).unwrap();
@@ -429,7 +429,7 @@ fn every_small_keep_float_set_is_laid_out_as_the_converter_does() {
         let keep = strings(&row["keep_float"]);
         let quantize = |keep_float: Vec<String>| {
             let opts = Int8Options {
-                keep_float,
+                keep_float: keep_float.into_iter().map(Into::into).collect(),
                 ..Int8Options::int8()
             };
             quantize_int8_with_report(float, stats, &opts).unwrap()

@@ -41,7 +41,7 @@ fn setup() -> (Model, Stats, InMemory) {
 /// here (not by the search).
 fn worst_rel(m: &Model, stats: &Stats, held: &InMemory, keep: &[String]) -> f64 {
     let opts = QuantizeOptions {
-        keep_float: keep.to_vec(),
+        keep_float: keep.iter().map(|k| k.as_str().into()).collect(),
         ..QuantizeOptions::int8()
     };
     let (q, _) = quantize(m, Some(stats), &opts).unwrap();
@@ -131,7 +131,11 @@ fn a_target_no_single_move_meets_forces_several_minimal_moves() {
         &m,
         Some(&stats),
         &QuantizeOptions {
-            keep_float: moved.clone(),
+            keep_float: moved
+                .iter()
+                .cloned()
+                .map(litequant::KeepFloat::Tensor)
+                .collect(),
             ..QuantizeOptions::int8()
         },
     )

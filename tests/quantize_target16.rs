@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use litequant::data::{Dataset, HoldoutSplit, InMemory, NpyDataset};
 use litequant::eval::{evaluate, EvalOptions};
 use litequant::quant::target::{quantize_to_target, MovedOp, Precision, Target, TargetOptions};
-use litequant::quant::{quantize, QuantizeOptions};
+use litequant::quant::{quantize, KeepFloat, QuantizeOptions};
 use litequant::{ConverterFloatEngine, Engine, Model, Session, Stats};
 
 fn fixture(name: &str) -> PathBuf {
@@ -38,8 +38,8 @@ fn options(moves: &[(String, Precision)]) -> QuantizeOptions {
     let mut o = QuantizeOptions::int8();
     for (name, p) in moves {
         match p {
-            Precision::Int16 => o.int16_ops.push(name.clone()),
-            Precision::Float => o.keep_float.push(name.clone()),
+            Precision::Int16 => o.int16_ops.push(KeepFloat::Tensor(name.clone())),
+            Precision::Float => o.keep_float.push(KeepFloat::Tensor(name.clone())),
         }
     }
     o

@@ -168,7 +168,7 @@ fn litequant_quantizes_the_zoo_as_the_converter() {
         let (m, stats) = calibrated(model);
         for (variant, opts) in [
             ("int8", Int8Options::int8()),
-            ("int8_only", Int8Options::int8_only()),
+            ("int8_only", Int8Options::int8_only_int8_io()),
         ] {
             let key = format!("{model}_{variant}");
             let refused = QUANTIZE_REFUSED.iter().find(|r| r.0 == key);

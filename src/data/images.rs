@@ -7,33 +7,9 @@ use image::imageops::{self, FilterType};
 
 use super::fit::quantize;
 use super::npy::err;
-use super::{Dataset, Sample};
+use super::{Dataset, ImageOptions, Sample};
 use crate::model::DType;
 use crate::{Buf, Error, IoSpec, Result, Tensor};
-
-/// Normalisation of pixel values `p` (0..=255 per channel):
-/// `x = (p * scale - mean[c]) / std[c]`, computed in float32.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImageOptions {
-    /// Multiplies pixel values first. Default 1/255 (pixels in [0, 1]).
-    pub scale: f32,
-    /// Subtracted per channel after scaling: one value for all channels, or one per channel.
-    /// Default `[0.0]`.
-    pub mean: Vec<f32>,
-    /// Divides per channel after subtracting the mean: one value, or one per channel.
-    /// Default `[1.0]`.
-    pub std: Vec<f32>,
-}
-
-impl Default for ImageOptions {
-    fn default() -> Self {
-        ImageOptions {
-            scale: 1.0 / 255.0,
-            mean: vec![0.0],
-            std: vec![1.0],
-        }
-    }
-}
 
 /// Files taken as images: by extension, case-insensitive.
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -195,6 +171,7 @@ impl ImageDirDataset {
         })
     }
 
+    /// The directory the images are read from.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

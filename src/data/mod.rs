@@ -3,16 +3,26 @@
 //! [`NpzDataset`], [`ImageDirDataset`], or [`open`] to choose by path).
 
 mod fit;
+mod image_options;
+#[cfg(feature = "images")]
 mod images;
+mod iter;
 mod npy;
+#[cfg(feature = "npz")]
 mod npz;
+#[cfg(feature = "npz")]
 mod npz_stream;
 mod samples;
 mod split;
 
-pub use images::{ImageDirDataset, ImageOptions};
+pub use image_options::ImageOptions;
+#[cfg(feature = "images")]
+pub use images::ImageDirDataset;
+pub use iter::{from_iter, IntoSample, IterDataset};
 pub use npy::{npy_bytes, read_npy, read_npy_file, write_npy};
+#[cfg(feature = "npz")]
 pub use npz::{write_npz, Npz};
+#[cfg(feature = "npz")]
 pub use npz_stream::NpzDataset;
 pub use samples::NpyDataset;
 pub use split::{HoldoutSplit, InMemory, Replay};
@@ -27,6 +37,11 @@ pub type Sample = Vec<(Option<String>, Tensor)>;
 
 /// A source of samples (calibration, evaluation) read one at a time, so that memory does not
 /// grow with the number of samples.
+///
+/// The file datasets ([`NpyDataset`], `NpzDataset`, `ImageDirDataset`, [`open`]) are
+/// `Send`; any iterator of samples is one through [`from_iter`], and samples in memory
+/// through [`InMemory`]. Whatever the dataset, calibration and evaluation check every sample
+/// against the model's inputs ([`crate::Error::InputShape`], [`crate::Error::InputType`]).
 pub trait Dataset {
     /// The number of samples, when known up front (for progress bars).
     fn len_hint(&self) -> Option<usize>;
@@ -94,7 +109,7 @@ pub fn open(
     path: impl AsRef<Path>,
     inputs: &[IoSpec],
     image_options: &ImageOptions,
-) -> Result<Box<dyn Dataset>> {
+) -> Result<Box<dyn Dataset + Send>> {
     let path = path.as_ref();
     let what = path.display().to_string();
     let single = |kind: &str| -> Result<&IoSpec> {
@@ -114,14 +129,28 @@ pub fn open(
     };
     if path.is_dir() {
         let spec = single("a directory of images")?;
+        #[cfg(feature = "images")]
         return Ok(Box::new(ImageDirDataset::open(path, spec, image_options)?));
+        #[cfg(not(feature = "images"))]
+        return {
+            let _ = (spec, image_options);
+            Err(Error::Data(format!(
+                "{what}: reading a directory of images needs litequant's `images` feature, \
+                 which this build lacks"
+            )))
+        };
     }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match ext.as_deref() {
+        #[cfg(feature = "npz")]
         Some("npz") => Ok(Box::new(NpzDataset::for_inputs(path, inputs)?)),
+        #[cfg(not(feature = "npz"))]
+        Some("npz") => Err(Error::Data(format!(
+            "{what}: reading a .npz needs litequant's `npz` feature, which this build lacks"
+        ))),
         Some("npy") => {
             let spec = single("a .npy array")?;
             Ok(Box::new(NpyDataset::open(path)?.with_input(spec)?))

@@ -201,7 +201,8 @@ pub fn read_npy(mut r: impl Read, what: &str) -> Result<Tensor> {
 }
 
 /// Read a `.npy` file.
-pub fn read_npy_file(path: &std::path::Path) -> Result<Tensor> {
+pub fn read_npy_file(path: impl AsRef<std::path::Path>) -> Result<Tensor> {
+    let path = path.as_ref();
     let f = crate::fsutil::open_regular(path)?;
     read_npy(std::io::BufReader::new(f), &path.display().to_string())
 }

@@ -18,6 +18,7 @@ fn zerr(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 impl Npz {
+    /// Open an archive (its directory only: arrays are read by [`Npz::read`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Npz> {
         let path = path.as_ref().to_path_buf();
         let f = crate::fsutil::open_regular(&path)?;

@@ -284,6 +284,7 @@ impl NpzDataset {
         })
     }
 
+    /// The archive's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -93,6 +93,7 @@ impl<R: Read> ArraySamples<R> {
     }
 
     /// Start again from sample 0 with a new reader positioned at the first data byte.
+    #[cfg_attr(not(feature = "npz"), allow(dead_code))]
     pub fn restart(&mut self, reader: R) {
         self.reader = reader;
         self.next = 0;
@@ -198,6 +199,7 @@ impl NpyDataset {
         Ok(self)
     }
 
+    /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -7,7 +7,7 @@
 //! recording). The held-out samples are kept in memory (a quarter of the data at `k = 4`);
 //! the calibration samples stream through.
 
-use super::{Dataset, Sample};
+use super::{Dataset, IntoSample, Sample};
 use crate::{Error, Result};
 
 /// Samples held in memory, replayed by [`InMemory::dataset`] as often as needed.
@@ -24,6 +24,21 @@ pub struct Replay<'a> {
 }
 
 impl InMemory {
+    /// Samples given in any form [`IntoSample`] takes (`Vec<Vec<Tensor>>`, named pairs,
+    /// ...). An error item is returned as it is.
+    pub fn new<I>(samples: I) -> Result<InMemory>
+    where
+        I: IntoIterator,
+        I::Item: IntoSample,
+    {
+        Ok(InMemory {
+            samples: samples
+                .into_iter()
+                .map(IntoSample::into_sample)
+                .collect::<Result<_>>()?,
+        })
+    }
+
     /// A dataset over the samples (cloned one at a time as they are read).
     pub fn dataset(&self) -> Replay<'_> {
         Replay {

@@ -156,15 +156,22 @@ pub struct LayerMetrics {
     /// Tensor index in the quantized model's main subgraph.
     pub quant_tensor: usize,
     /// The quantized model's dtype of this tensor.
-    pub dtype: String,
+    pub dtype: crate::model::DType,
     /// The quantized tensor's (first) scale and zero point, if quantized.
     pub scale: Option<f32>,
+    /// The quantized tensor's (first) zero point, if quantized.
     pub zero_point: Option<i64>,
+    /// Samples compared.
     pub samples: u64,
+    /// Mean number of elements per sample.
     pub num_elements: f64,
+    /// Mean over samples of the standard deviation of the difference (quantized - float).
     pub stddev: f64,
+    /// Mean difference (quantized - float): the bias.
     pub mean_error: f64,
+    /// Largest absolute difference.
     pub max_abs_error: f64,
+    /// Mean squared difference.
     pub mean_squared_error: f64,
     /// sqrt(mean_squared_error).
     pub rmse: f64,
@@ -215,7 +222,7 @@ impl LayerAccumulator {
         &self,
         name: &str,
         tensors: (usize, usize),
-        dtype: &str,
+        dtype: crate::model::DType,
         quant: Option<(f32, i64)>,
     ) -> LayerMetrics {
         let m = |k: usize| {
@@ -232,7 +239,7 @@ impl LayerAccumulator {
             name: name.to_string(),
             float_tensor: tensors.0,
             quant_tensor: tensors.1,
-            dtype: dtype.to_string(),
+            dtype,
             scale: quant.map(|q| q.0),
             zero_point: quant.map(|q| q.1),
             samples: self.samples,

@@ -36,7 +36,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::data::{Dataset, Npz};
+use crate::data::Dataset;
 use crate::engine::{bind_inputs, Engine, IoSpec, Observer, Session};
 use crate::model::{DType, Model};
 use crate::{f16_to_f32, Buf, Error, Result, Tensor};
@@ -48,8 +48,10 @@ pub struct EvalOptions {
     pub per_layer: bool,
     /// Stop after this many samples.
     pub max_samples: Option<usize>,
-    /// Called after each sample with (samples done, total if known).
-    pub progress: Option<fn(usize, Option<usize>)>,
+    /// Called after each sample ([`crate::Progress`]: samples done, total if known).
+    pub progress: Option<crate::ProgressFn>,
+    /// Stops the evaluation before its next sample with [`Error::Cancelled`] once cancelled.
+    pub cancel: crate::CancelToken,
 }
 
 /// The result of [`evaluate`].
@@ -126,7 +128,7 @@ impl fmt::Display for EvalReport {
                     "  {:>4} {:>4} {:<5} {:>12.4e} {:>12.4e} {:>12.4e} {:>10}  {}",
                     l.float_tensor,
                     l.quant_tensor,
-                    l.dtype,
+                    l.dtype.to_string(),
                     l.max_abs_error,
                     l.mean_error,
                     l.rmse,
@@ -302,7 +304,7 @@ struct Slot {
     name: String,
     float_tensor: usize,
     quant_tensor: usize,
-    dtype: String,
+    dtype: DType,
     quant: Option<(f32, i64)>,
 }
 
@@ -367,7 +369,7 @@ pub fn evaluate<E: Engine>(
                 name: name.to_string(),
                 float_tensor: fi,
                 quant_tensor: qi,
-                dtype: qt.dtype.to_string(),
+                dtype: qt.dtype,
                 quant: qp,
             });
         }
@@ -383,11 +385,17 @@ pub fn evaluate<E: Engine>(
     let mut acc = vec![OutputAccumulator::default(); fouts.len()];
     let mut samples = 0usize;
     while opts.max_samples.is_none_or(|m| samples < m) {
+        opts.cancel.check()?;
         let Some(sample) = data.next_sample() else {
             break;
         };
-        let at = |e: Error| Error::Data(format!("sample {samples}: {e}"));
-        let finputs = bind_inputs(fs.inputs(), sample?).map_err(at)?;
+        let at = |e: Error| Error::Sample {
+            pass: crate::Phase::Evaluation.name().to_string(),
+            index: samples,
+            source: Box::new(e),
+        };
+        let finputs = bind_inputs(fs.inputs(), sample.map_err(at)?).map_err(at)?;
+        crate::engine::check_inputs(fs.inputs(), &finputs).map_err(at)?;
         let qinputs = adapt_inputs(&finputs, &qins).map_err(at)?;
         let (fo, qo) = if opts.per_layer {
             let mut keep = KeepFloat {
@@ -440,8 +448,12 @@ pub fn evaluate<E: Engine>(
             acc[k].add(&fv, &qv, last, lab);
         }
         samples += 1;
-        if let Some(p) = opts.progress {
-            p(samples, total);
+        if let Some(p) = &opts.progress {
+            p.call(crate::Progress {
+                done: samples,
+                total,
+                phase: crate::Phase::Evaluation,
+            });
         }
     }
     if samples == 0 {
@@ -456,7 +468,7 @@ pub fn evaluate<E: Engine>(
         .iter()
         .map(|&s| {
             let t = &slot_info[s];
-            layer_acc[s].finish(&t.name, (t.float_tensor, t.quant_tensor), &t.dtype, t.quant)
+            layer_acc[s].finish(&t.name, (t.float_tensor, t.quant_tensor), t.dtype, t.quant)
         })
         .collect();
     Ok(EvalReport {
@@ -534,11 +546,12 @@ pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<i64>> {
     labels_from_tensor(&t, &path.display().to_string())
 }
 
+#[cfg(feature = "npz")]
 /// Labels from the array `name` of a `.npz` (e.g. `y` beside features `x`), `None` when the
 /// archive has no such array.
 pub fn labels_from_npz(path: impl AsRef<Path>, name: &str) -> Result<Option<Vec<i64>>> {
     let path = path.as_ref();
-    let mut npz = Npz::open(path)?;
+    let mut npz = crate::data::Npz::open(path)?;
     if !npz.names().iter().any(|n| n == name) {
         return Ok(None);
     }

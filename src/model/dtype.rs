@@ -6,24 +6,43 @@ use std::fmt;
 /// any file round-trips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// float32
     F32,
+    /// float16
     F16,
+    /// int32
     I32,
+    /// uint8
     U8,
+    /// int64
     I64,
+    /// Strings (TFLite's string tensor layout).
     String,
+    /// bool
     Bool,
+    /// int16
     I16,
+    /// complex64
     Complex64,
+    /// int8
     I8,
+    /// float64
     F64,
+    /// complex128
     Complex128,
+    /// uint64
     U64,
+    /// A resource handle.
     Resource,
+    /// A variant.
     Variant,
+    /// uint32
     U32,
+    /// uint16
     U16,
+    /// int4 (two per byte)
     I4,
+    /// bfloat16
     BF16,
     /// A type code this version of litequant has no name for.
     Other(i8),
@@ -122,6 +141,13 @@ impl DType {
             DType::Other(c) => return format!("TYPE_{c}"),
         };
         s.to_string()
+    }
+}
+
+impl serde::Serialize for DType {
+    /// As its [`DType::name`] (`"INT8"`), the form reports and the JSON outputs use.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

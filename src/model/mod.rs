@@ -32,11 +32,13 @@ pub const SCHEMA_VERSION: u32 = 3;
 pub struct Model {
     /// Schema version (3).
     pub version: u32,
+    /// The model's description string.
     pub description: Option<String>,
     /// Subgraph 0 is the main graph.
     pub subgraphs: Vec<Subgraph>,
     /// Named metadata entries with their bytes (`min_runtime_version`, `CONVERSION_METADATA`, ...).
     pub metadata: Vec<Metadata>,
+    /// Signatures: named entry points mapping names to tensors.
     pub signature_defs: Vec<SignatureDef>,
     /// The buffers listed in the deprecated `metadata_buffer` field (LiteRT never reads it).
     pub legacy_metadata_buffers: Vec<LegacyMetadataBuffer>,
@@ -55,7 +57,9 @@ pub struct Model {
 pub struct OperatorCode {
     /// The builtin code (the larger of the file's two code fields).
     pub builtin_code: i32,
+    /// The custom op's name, for custom ops.
     pub custom_code: Option<String>,
+    /// Op version.
     pub version: i32,
 }
 
@@ -76,15 +80,20 @@ pub struct ExternalBuffer {
     pub id: u32,
     /// Index into `external_buffer_groups`.
     pub group: u32,
+    /// Offset of the data in the file.
     pub offset: u64,
+    /// Length of the data.
     pub length: u64,
+    /// How the data is packed, if said.
     pub packing: Option<String>,
 }
 
 /// One named metadata entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metadata {
+    /// Entry name.
     pub name: String,
+    /// Its data.
     pub data: Data,
     /// The buffer index the file gave, when it names no buffer (past the end of the buffer
     /// table); `data` is then empty. LiteRT skips such an entry
@@ -107,26 +116,37 @@ impl Metadata {
 /// A signature: named inputs and outputs of one subgraph.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignatureDef {
+    /// Signature key (`serving_default`).
     pub key: String,
+    /// The subgraph it runs.
     pub subgraph: usize,
+    /// Its inputs by name.
     pub inputs: Vec<TensorMap>,
+    /// Its outputs by name.
     pub outputs: Vec<TensorMap>,
 }
 
 /// A signature name bound to a tensor index of the signature's subgraph.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorMap {
+    /// The signature's name for the tensor.
     pub name: String,
+    /// Tensor index in the signature's subgraph.
     pub tensor: usize,
 }
 
 /// One subgraph: tensors, operators in execution order, inputs and outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subgraph {
+    /// Subgraph name, if any.
     pub name: Option<String>,
+    /// Every tensor, by index.
     pub tensors: Vec<Tensor>,
+    /// Input tensor indices.
     pub inputs: Vec<usize>,
+    /// Output tensor indices.
     pub outputs: Vec<usize>,
+    /// Operators, in execution order.
     pub operators: Vec<Operator>,
     /// Index into the metadata of debug information (-1: none).
     pub debug_metadata_index: i32,
@@ -135,15 +155,21 @@ pub struct Subgraph {
 /// A tensor: type, shape, quantization and (for constants) data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
+    /// Tensor name.
     pub name: String,
+    /// Element type.
     pub dtype: DType,
+    /// Stored shape.
     pub shape: Vec<i32>,
     /// The shape with -1 for dynamic dimensions, when the file records one.
     pub shape_signature: Option<Vec<i32>>,
+    /// Quantization parameters, if quantized.
     pub quant: Option<QuantParams>,
     /// Constant contents; `None` for activations and variables.
     pub data: Option<Data>,
+    /// Whether it is a variable (state kept between runs).
     pub is_variable: bool,
+    /// Sparse storage, if the constant is stored sparse.
     pub sparsity: Option<Sparsity>,
     /// Whether the rank is known (the format's `has_rank`).
     pub has_rank: bool,
@@ -156,22 +182,30 @@ pub struct Tensor {
 /// One subtype of a VARIANT tensor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VariantSubType {
+    /// Element type.
     pub dtype: DType,
+    /// Shape.
     pub shape: Vec<i32>,
+    /// Whether the rank is known.
     pub has_rank: bool,
 }
 
 /// An operator: what it is and which tensors it reads and writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Operator {
+    /// The op and its options.
     pub op: Op,
     /// Operator version (the op code table's `version`).
     pub version: i32,
     /// Tensor indices; [`OPTIONAL`] marks an omitted optional input.
     pub inputs: Vec<i32>,
+    /// Output tensor indices.
     pub outputs: Vec<i32>,
+    /// Intermediate tensor indices (LSTM-style ops).
     pub intermediates: Vec<i32>,
+    /// Per input: whether the op writes it (variables).
     pub mutating_variable_inputs: Vec<bool>,
+    /// Index into the model's debug metadata (`-1`: none).
     pub debug_metadata_index: i32,
     /// The file had no options table for this typed op (TFLite then reads the defaults).
     /// The writer omits the table again as long as the options still are the defaults.

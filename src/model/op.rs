@@ -6,62 +6,119 @@ use crate::tflite::fb;
 /// Builtin operator codes of the ops that have a typed variant in [`Op`] (the format's
 /// `BuiltinOperator` values).
 pub mod code {
+    /// `ADD` (builtin code 0).
     pub const ADD: i32 = 0;
+    /// `AVERAGE_POOL_2D` (builtin code 1).
     pub const AVERAGE_POOL_2D: i32 = 1;
+    /// `CONCATENATION` (builtin code 2).
     pub const CONCATENATION: i32 = 2;
+    /// `CONV_2D` (builtin code 3).
     pub const CONV_2D: i32 = 3;
+    /// `DEPTHWISE_CONV_2D` (builtin code 4).
     pub const DEPTHWISE_CONV_2D: i32 = 4;
+    /// `DEQUANTIZE` (builtin code 6).
     pub const DEQUANTIZE: i32 = 6;
+    /// `FULLY_CONNECTED` (builtin code 9).
     pub const FULLY_CONNECTED: i32 = 9;
+    /// `LOGISTIC` (builtin code 14).
     pub const LOGISTIC: i32 = 14;
+    /// `MAX_POOL_2D` (builtin code 17).
     pub const MAX_POOL_2D: i32 = 17;
+    /// `MUL` (builtin code 18).
     pub const MUL: i32 = 18;
+    /// `RELU` (builtin code 19).
     pub const RELU: i32 = 19;
+    /// `RELU6` (builtin code 21).
     pub const RELU6: i32 = 21;
+    /// `RESHAPE` (builtin code 22).
     pub const RESHAPE: i32 = 22;
+    /// `RESIZE_BILINEAR` (builtin code 23).
     pub const RESIZE_BILINEAR: i32 = 23;
+    /// `SOFTMAX` (builtin code 25).
     pub const SOFTMAX: i32 = 25;
+    /// `TANH` (builtin code 28).
     pub const TANH: i32 = 28;
+    /// `CUSTOM` (builtin code 32).
     pub const CUSTOM: i32 = 32;
+    /// `PAD` (builtin code 34).
     pub const PAD: i32 = 34;
+    /// `TRANSPOSE` (builtin code 39).
     pub const TRANSPOSE: i32 = 39;
+    /// `MEAN` (builtin code 40).
     pub const MEAN: i32 = 40;
+    /// `SUB` (builtin code 41).
     pub const SUB: i32 = 41;
+    /// `SQUEEZE` (builtin code 43).
     pub const SQUEEZE: i32 = 43;
+    /// `STRIDED_SLICE` (builtin code 45).
     pub const STRIDED_SLICE: i32 = 45;
+    /// `MAXIMUM` (builtin code 55).
     pub const MAXIMUM: i32 = 55;
+    /// `MINIMUM` (builtin code 57).
     pub const MINIMUM: i32 = 57;
+    /// `PRELU` (builtin code 54).
     pub const PRELU: i32 = 54;
+    /// `PADV2` (builtin code 60).
     pub const PADV2: i32 = 60;
+    /// `SLICE` (builtin code 65).
     pub const SLICE: i32 = 65;
+    /// `RESIZE_NEAREST_NEIGHBOR` (builtin code 97).
     pub const RESIZE_NEAREST_NEIGHBOR: i32 = 97;
+    /// `LEAKY_RELU` (builtin code 98).
     pub const LEAKY_RELU: i32 = 98;
+    /// `QUANTIZE` (builtin code 114).
     pub const QUANTIZE: i32 = 114;
+    /// `HARD_SWISH` (builtin code 117).
     pub const HARD_SWISH: i32 = 117;
+    /// `BATCH_MATMUL` (builtin code 126).
     pub const BATCH_MATMUL: i32 = 126;
+    /// `DIV` (builtin code 42).
     pub const DIV: i32 = 42;
+    /// `EXP` (builtin code 47).
     pub const EXP: i32 = 47;
+    /// `NEG` (builtin code 59).
     pub const NEG: i32 = 59;
+    /// `SQRT` (builtin code 75).
     pub const SQRT: i32 = 75;
+    /// `RSQRT` (builtin code 76).
     pub const RSQRT: i32 = 76;
+    /// `SQUARED_DIFFERENCE` (builtin code 99).
     pub const SQUARED_DIFFERENCE: i32 = 99;
+    /// `GELU` (builtin code 150).
     pub const GELU: i32 = 150;
+    /// `TRANSPOSE_CONV` (builtin code 67).
     pub const TRANSPOSE_CONV: i32 = 67;
+    /// `LOG` (builtin code 73).
     pub const LOG: i32 = 73;
+    /// `SUM` (builtin code 74).
     pub const SUM: i32 = 74;
+    /// `REDUCE_MAX` (builtin code 82).
     pub const REDUCE_MAX: i32 = 82;
+    /// `REDUCE_MIN` (builtin code 89).
     pub const REDUCE_MIN: i32 = 89;
+    /// `REDUCE_PROD` (builtin code 81).
     pub const REDUCE_PROD: i32 = 81;
+    /// `GATHER` (builtin code 36).
     pub const GATHER: i32 = 36;
+    /// `SPLIT` (builtin code 49).
     pub const SPLIT: i32 = 49;
+    /// `EXPAND_DIMS` (builtin code 70).
     pub const EXPAND_DIMS: i32 = 70;
+    /// `PACK` (builtin code 83).
     pub const PACK: i32 = 83;
+    /// `UNPACK` (builtin code 88).
     pub const UNPACK: i32 = 88;
+    /// `SPLIT_V` (builtin code 102).
     pub const SPLIT_V: i32 = 102;
+    /// `CAST` (builtin code 53).
     pub const CAST: i32 = 53;
+    /// `SHAPE` (builtin code 77).
     pub const SHAPE: i32 = 77;
+    /// `ZEROS_LIKE` (builtin code 93).
     pub const ZEROS_LIKE: i32 = 93;
+    /// `FILL` (builtin code 94).
     pub const FILL: i32 = 94;
+    /// `BROADCAST_TO` (builtin code 130).
     pub const BROADCAST_TO: i32 = 130;
     /// Codes above this value do not fit the legacy `deprecated_builtin_code` byte, which then
     /// holds this placeholder.
@@ -80,7 +137,9 @@ pub fn builtin_name(code: i32) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Padding {
     #[default]
+    /// SAME: the output keeps the input size (divided by the stride).
     Same,
+    /// VALID: no padding.
     Valid,
     /// A value this version does not know (kept for round trips).
     Other(i8),
@@ -90,17 +149,24 @@ pub enum Padding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Activation {
     #[default]
+    /// No activation.
     None,
+    /// max(x, 0).
     Relu,
+    /// clamp(x, -1, 1).
     ReluN1To1,
+    /// clamp(x, 0, 6).
     Relu6,
+    /// tanh(x).
     Tanh,
+    /// The sign bit (1 for negative x).
     SignBit,
     /// A value this version does not know (kept for round trips).
     Other(i8),
 }
 
 impl Padding {
+    /// The value of a schema code (unknown codes kept as `Other`).
     pub fn from_code(c: i8) -> Padding {
         match c {
             0 => Padding::Same,
@@ -108,6 +174,7 @@ impl Padding {
             c => Padding::Other(c),
         }
     }
+    /// The schema's code of this value.
     pub fn code(self) -> i8 {
         match self {
             Padding::Same => 0,
@@ -118,6 +185,7 @@ impl Padding {
 }
 
 impl Activation {
+    /// The value of a schema code (unknown codes kept as `Other`).
     pub fn from_code(c: i8) -> Activation {
         match c {
             0 => Activation::None,
@@ -129,6 +197,7 @@ impl Activation {
             c => Activation::Other(c),
         }
     }
+    /// The schema's code of this value.
     pub fn code(self) -> i8 {
         match self {
             Activation::None => 0,
@@ -143,33 +212,51 @@ impl Activation {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Options of CONV_2D.
 pub struct Conv2DOptions {
+    /// Padding scheme.
     pub padding: Padding,
+    /// Horizontal stride.
     pub stride_w: i32,
+    /// Vertical stride.
     pub stride_h: i32,
+    /// Fused activation applied to the output.
     pub activation: Activation,
+    /// Horizontal dilation factor.
     pub dilation_w: i32,
+    /// Vertical dilation factor.
     pub dilation_h: i32,
     /// Storage type of a quantized bias (FLOAT32 = unspecified).
     pub quantized_bias_type: DType,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Options of DEPTHWISE_CONV_2D.
 pub struct DepthwiseConv2DOptions {
+    /// Padding scheme.
     pub padding: Padding,
+    /// Horizontal stride.
     pub stride_w: i32,
+    /// Vertical stride.
     pub stride_h: i32,
+    /// Output channels per input channel.
     pub depth_multiplier: i32,
+    /// Fused activation applied to the output.
     pub activation: Activation,
+    /// Horizontal dilation factor.
     pub dilation_w: i32,
+    /// Vertical dilation factor.
     pub dilation_h: i32,
 }
 
 /// TRANSPOSE_CONV's options (inputs: output shape, weights `[O, H, W, I]`, input, bias).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransposeConvOptions {
+    /// Padding scheme.
     pub padding: Padding,
+    /// Horizontal stride.
     pub stride_w: i32,
+    /// Vertical stride.
     pub stride_h: i32,
     /// Since version 4.
     pub activation: Activation,
@@ -178,54 +265,82 @@ pub struct TransposeConvOptions {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Options of FULLY_CONNECTED.
 pub struct FullyConnectedOptions {
+    /// Fused activation applied to the output.
     pub activation: Activation,
     /// `FullyConnectedOptionsWeightsFormat` (0 = DEFAULT, 1 = SHUFFLED4x16INT8).
     pub weights_format: i8,
+    /// Keep the input's leading dimensions instead of flattening them to one.
     pub keep_num_dims: bool,
+    /// Hybrid kernels: quantize the float input with a zero point (asymmetric).
     pub asymmetric_quantize_inputs: bool,
+    /// Storage type of a quantized bias (FLOAT32 = unspecified).
     pub quantized_bias_type: DType,
     /// Opaque quantization spec bytes (newest schema field; empty when absent).
     pub quant_spec: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Options of BATCH_MATMUL.
 pub struct BatchMatMulOptions {
+    /// Use the first operand's last two axes transposed.
     pub adj_x: bool,
+    /// Use the second operand's last two axes transposed.
     pub adj_y: bool,
+    /// Hybrid kernels: quantize the float input with a zero point (asymmetric).
     pub asymmetric_quantize_inputs: bool,
 }
 
 /// Options of ADD and SUB.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddSubOptions {
+    /// Fused activation applied to the output.
     pub activation: Activation,
+    /// int16: the power-of-two-scale kernel (the converter sets `false` for 16x8).
     pub pot_scale_int16: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Options of the 2D pools ops.
 pub struct Pool2DOptions {
+    /// Padding scheme.
     pub padding: Padding,
+    /// Horizontal stride.
     pub stride_w: i32,
+    /// Vertical stride.
     pub stride_h: i32,
+    /// Window width.
     pub filter_w: i32,
+    /// Window height.
     pub filter_h: i32,
+    /// Fused activation applied to the output.
     pub activation: Activation,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Options of STRIDED_SLICE.
 pub struct StridedSliceOptions {
+    /// Bit i set: `begin[i]` is ignored (the full range).
     pub begin_mask: i32,
+    /// Bit i set: `end[i]` is ignored (the full range).
     pub end_mask: i32,
+    /// Bit i set: position i is an ellipsis.
     pub ellipsis_mask: i32,
+    /// Bit i set: a new axis of size 1 is inserted at i.
     pub new_axis_mask: i32,
+    /// Bit i set: axis i is indexed, not sliced (removed from the output).
     pub shrink_axis_mask: i32,
+    /// `end` is an offset from `begin` rather than an index.
     pub offset: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Options of RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR.
 pub struct ResizeOptions {
+    /// Align the corner pixels of input and output.
     pub align_corners: bool,
+    /// Sample at pixel centers (`(x + 0.5) * scale - 0.5`).
     pub half_pixel_centers: bool,
 }
 
@@ -271,117 +386,189 @@ impl OpaqueOptions {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Op {
+    /// TFLite's `ADD`.
     Add(AddSubOptions),
+    /// TFLite's `SUB`.
     Sub(AddSubOptions),
+    /// TFLite's `MUL`.
     Mul {
+        /// Fused activation applied to the output.
         activation: Activation,
     },
+    /// TFLite's `CONV_2D`.
     Conv2D(Conv2DOptions),
+    /// TFLite's `DEPTHWISE_CONV_2D`.
     DepthwiseConv2D(DepthwiseConv2DOptions),
+    /// TFLite's `FULLY_CONNECTED`.
     FullyConnected(FullyConnectedOptions),
+    /// TFLite's `BATCH_MATMUL`.
     BatchMatMul(BatchMatMulOptions),
+    /// TFLite's `AVERAGE_POOL_2D`.
     AveragePool2D(Pool2DOptions),
+    /// TFLite's `MAX_POOL_2D`.
     MaxPool2D(Pool2DOptions),
+    /// TFLite's `MEAN`.
     Mean {
+        /// Keep the reduced axes, with size 1.
         keep_dims: bool,
     },
+    /// TFLite's `SUM`.
     Sum {
+        /// Keep the reduced axes, with size 1.
         keep_dims: bool,
     },
+    /// TFLite's `REDUCE_MAX`.
     ReduceMax {
+        /// Keep the reduced axes, with size 1.
         keep_dims: bool,
     },
+    /// TFLite's `REDUCE_MIN`.
     ReduceMin {
+        /// Keep the reduced axes, with size 1.
         keep_dims: bool,
     },
+    /// TFLite's `REDUCE_PROD`.
     ReduceProd {
+        /// Keep the reduced axes, with size 1.
         keep_dims: bool,
     },
+    /// TFLite's `RESHAPE`.
     Reshape {
+        /// The target shape from the options (`None`: from the shape input).
         new_shape: Option<Vec<i32>>,
     },
+    /// TFLite's `SQUEEZE`.
     Squeeze {
+        /// Axes to remove (empty: every axis of size 1).
         squeeze_dims: Vec<i32>,
     },
+    /// TFLite's `CONCATENATION`.
     Concatenation {
+        /// The axis it works along (negative: counted from the end).
         axis: i32,
+        /// Fused activation applied to the output.
         activation: Activation,
     },
+    /// TFLite's `PAD`.
     Pad,
+    /// TFLite's `PADV2`.
     PadV2,
+    /// TFLite's `STRIDED_SLICE`.
     StridedSlice(StridedSliceOptions),
+    /// TFLite's `SLICE`.
     Slice,
+    /// TFLite's `TRANSPOSE`.
     Transpose,
+    /// TFLite's `RESIZE_BILINEAR`.
     ResizeBilinear(ResizeOptions),
+    /// TFLite's `RESIZE_NEAREST_NEIGHBOR`.
     ResizeNearestNeighbor(ResizeOptions),
+    /// TFLite's `SOFTMAX`.
     Softmax {
+        /// Multiplier of the logits.
         beta: f32,
     },
+    /// TFLite's `LOGISTIC`.
     Logistic,
+    /// TFLite's `TANH`.
     Tanh,
+    /// TFLite's `RELU`.
     Relu,
+    /// TFLite's `RELU6`.
     Relu6,
+    /// TFLite's `LEAKY_RELU`.
     LeakyRelu {
+        /// Slope for negative inputs.
         alpha: f32,
     },
+    /// TFLite's `PRELU`.
     Prelu,
+    /// TFLite's `HARD_SWISH`.
     HardSwish,
+    /// TFLite's `MAXIMUM`.
     Maximum,
+    /// TFLite's `MINIMUM`.
     Minimum,
+    /// TFLite's `QUANTIZE`.
     Quantize,
+    /// TFLite's `DEQUANTIZE`.
     Dequantize,
+    /// TFLite's `NEG`.
     Neg,
+    /// TFLite's `SQUARED_DIFFERENCE`.
     SquaredDifference,
+    /// TFLite's `RSQRT`.
     Rsqrt,
+    /// TFLite's `SQRT`.
     Sqrt,
+    /// TFLite's `EXP`.
     Exp,
+    /// TFLite's `LOG`.
     Log,
+    /// TFLite's `GELU`.
     Gelu {
+        /// The tanh approximation instead of erf.
         approximate: bool,
     },
+    /// TFLite's `DIV`.
     Div {
+        /// Fused activation applied to the output.
         activation: Activation,
     },
+    /// TFLite's `TRANSPOSE_CONV`.
     TransposeConv(TransposeConvOptions),
     /// Inputs: axis (int32 scalar), input; `num_splits` outputs.
     Split {
+        /// Number of outputs.
         num_splits: i32,
     },
     /// Inputs: input, size_splits, axis; `num_splits` outputs.
     SplitV {
+        /// Number of outputs.
         num_splits: i32,
     },
     /// `values_count` inputs stacked along a new `axis`.
     Pack {
+        /// Number of inputs stacked.
         values_count: i32,
+        /// The axis it works along (negative: counted from the end).
         axis: i32,
     },
     /// One input unstacked along `axis` into `num` outputs.
     Unpack {
+        /// Number of outputs.
         num: i32,
+        /// The axis it works along (negative: counted from the end).
         axis: i32,
     },
     /// Inputs: params, indices.
     Gather {
+        /// The axis it works along (negative: counted from the end).
         axis: i32,
+        /// Leading batch dimensions shared by params and indices.
         batch_dims: i32,
     },
     /// Inputs: input, axis.
     ExpandDims,
     /// The options' types as written (LiteRT casts by the tensors' types).
     Cast {
+        /// Input element type.
         in_data_type: DType,
+        /// Output element type.
         out_data_type: DType,
     },
     /// `out_type`: INT32 (the default) or INT64.
     Shape {
+        /// Output element type.
         out_type: DType,
     },
     /// Inputs: dims, value.
     Fill,
+    /// TFLite's `ZEROS_LIKE`.
     ZerosLike,
     /// Inputs: input, shape.
     BroadcastTo,
+    /// Any other op: kept as stored (options bytes and all), runnable only when a custom kernel is registered or no engine needs it.
     Other(OtherOp),
 }
 

@@ -5,10 +5,13 @@ use crate::tflite::fb;
 /// Quantization parameters (`real = (q - zero_point) * scale`), per tensor or per axis.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QuantParams {
+    /// Scales: one per tensor, or one per channel of `quantized_dimension`.
     pub scale: Vec<f32>,
+    /// Zero points, as many as scales.
     pub zero_point: Vec<i64>,
     /// Recorded float range (some converters write it), per tensor or per axis.
     pub min: Vec<f32>,
+    /// Recorded maximums, if any.
     pub max: Vec<f32>,
     /// The axis of per-axis quantization.
     pub quantized_dimension: i32,
@@ -62,8 +65,11 @@ impl QuantParams {
 /// Sparse storage of a constant tensor (the format's `SparsityParameters`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sparsity {
+    /// The order dimensions are traversed in.
     pub traversal_order: Vec<i32>,
+    /// For block sparsity: the dense dimension each block dimension maps to.
     pub block_map: Vec<i32>,
+    /// Per traversed dimension: dense or compressed (CSR) metadata.
     pub dim_metadata: Vec<DimensionMetadata>,
 }
 
@@ -72,15 +78,21 @@ pub struct Sparsity {
 pub struct DimensionMetadata {
     /// 0 = DENSE, 1 = SPARSE_CSR.
     pub format: i8,
+    /// Size of a dense dimension.
     pub dense_size: i32,
+    /// Segments of a compressed dimension.
     pub array_segments: Option<SegmentArray>,
+    /// Indices of a compressed dimension.
     pub array_indices: Option<SegmentArray>,
 }
 
 /// An index array of a sparse dimension, in the width the file chose.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SegmentArray {
+    /// int32 values.
     I32(Vec<i32>),
+    /// uint16 values.
     U16(Vec<u16>),
+    /// uint8 values.
     U8(Vec<u8>),
 }

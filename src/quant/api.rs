@@ -50,7 +50,17 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The name the CLI and the report use (`dynamic`, `int8`, `int8-only`, `float16`).
+    /// Every mode, in the order the CLI lists them.
+    pub const ALL: [Mode; 5] = [
+        Mode::Dynamic,
+        Mode::Int8,
+        Mode::Int8Only,
+        Mode::Float16,
+        Mode::Int16x8,
+    ];
+
+    /// The name the CLI and the report use (`dynamic`, `int8`, `int8-only`, `float16`,
+    /// `int16x8`); [`str::parse`] reads it back.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Dynamic => "dynamic",
@@ -73,6 +83,26 @@ impl fmt::Display for Mode {
     }
 }
 
+impl std::str::FromStr for Mode {
+    type Err = Error;
+
+    /// A mode by its [`Mode::name`] (`"int8-only".parse::<Mode>()`).
+    fn from_str(s: &str) -> Result<Mode> {
+        parse_name(s, "mode", &Mode::ALL, |m| m.name())
+    }
+}
+
+/// The value of `all` whose name is `s`, or an error listing the names.
+fn parse_name<T: Copy>(s: &str, what: &str, all: &[T], name: fn(T) -> &'static str) -> Result<T> {
+    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
+        Error::Unsupported(format!(
+            "unknown {what} '{s}' ({what}s: {})",
+            names.join(", ")
+        ))
+    })
+}
+
 /// The type of the model's inputs or outputs after quantization (the converter's
 /// `inference_input_type` / `inference_output_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -90,6 +120,11 @@ pub enum IoType {
 }
 
 impl IoType {
+    /// Every type, in the order the CLI lists them.
+    pub const ALL: [IoType; 4] = [IoType::Float32, IoType::Int8, IoType::Uint8, IoType::Int16];
+
+    /// The name the CLI and the report use (`float32`, `int8`, `uint8`, `int16`);
+    /// [`str::parse`] reads it back.
     pub fn name(self) -> &'static str {
         match self {
             IoType::Float32 => "float32",
@@ -100,28 +135,101 @@ impl IoType {
     }
 }
 
+impl fmt::Display for IoType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for IoType {
+    type Err = Error;
+
+    /// A type by its [`IoType::name`] (`"uint8".parse::<IoType>()`).
+    fn from_str(s: &str) -> Result<IoType> {
+        parse_name(s, "type", &IoType::ALL, |t| t.name())
+    }
+}
+
+/// An op (or ops) to keep float in the int8 modes ([`QuantizeOptions::keep_float`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeepFloat {
+    /// The op whose output tensor has this name (as `litequant inspect` lists tensors; the
+    /// converter's `denylisted_nodes`).
+    Tensor(String),
+    /// Every op of this builtin type, by its TFLite name (`CONV_2D`; the converter's
+    /// `denylisted_ops`).
+    OpType(String),
+    /// Either: the ops whose output tensor has this name and the ops of this type (what
+    /// the CLI's `--keep-float NAME` and a plain string give).
+    Name(String),
+}
+
+impl KeepFloat {
+    /// The name as given.
+    pub fn name(&self) -> &str {
+        match self {
+            KeepFloat::Tensor(n) | KeepFloat::OpType(n) | KeepFloat::Name(n) => n,
+        }
+    }
+
+    /// Whether it selects the op computing the tensor named `tensor`.
+    pub fn matches_tensor(&self, tensor: &str) -> bool {
+        matches!(self, KeepFloat::Tensor(n) | KeepFloat::Name(n) if n == tensor)
+    }
+
+    /// Whether it selects every op of the builtin type named `op_type`.
+    pub fn matches_op_type(&self, op_type: &str) -> bool {
+        matches!(self, KeepFloat::OpType(n) | KeepFloat::Name(n) if n == op_type)
+    }
+}
+
+impl fmt::Display for KeepFloat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<&str> for KeepFloat {
+    /// [`KeepFloat::Name`]: a tensor name or an op type.
+    fn from(name: &str) -> KeepFloat {
+        KeepFloat::Name(name.to_string())
+    }
+}
+
+impl From<String> for KeepFloat {
+    /// [`KeepFloat::Name`]: a tensor name or an op type.
+    fn from(name: String) -> KeepFloat {
+        KeepFloat::Name(name)
+    }
+}
+
 /// Options of [`quantize`]. Start from a mode's constructor and change fields:
 /// `QuantizeOptions { per_tensor: true, ..QuantizeOptions::int8() }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuantizeOptions {
+    /// The mode.
     pub mode: Mode,
     /// Per-tensor weight scales instead of per channel (CONV_2D axis 0, DEPTHWISE_CONV_2D
     /// axis 3, FULLY_CONNECTED axis 0).
     pub per_tensor: bool,
-    /// Ops to keep float (selective quantization, int8 modes): by output tensor name, or
-    /// every op of a builtin type (`CONV_2D`).
-    pub keep_float: Vec<String>,
-    /// Ops to run on int16 activations inside an `int8` model (float I/O; names as in
-    /// `keep_float`): 16x8 kernels for them (int16 symmetric activations, int8 weights,
-    /// int64 biases), requantized to and from int8 at their edges. Only ops with an int16
-    /// kernel in LiteRT and in litequant's engines; others are an error naming the op.
-    pub int16_ops: Vec<String>,
+    /// Ops to keep float (selective quantization, int8 modes): the op computing a tensor,
+    /// or every op of a builtin type ([`KeepFloat`]).
+    pub keep_float: Vec<KeepFloat>,
+    /// Ops to run on int16 activations inside an `int8` model (float I/O; selected as
+    /// `keep_float` selects): 16x8 kernels for them (int16 symmetric activations, int8
+    /// weights, int64 biases), requantized to and from int8 at their edges. Only ops with
+    /// an int16 kernel in LiteRT and in litequant's engines; others are an error naming
+    /// the op.
+    pub int16_ops: Vec<KeepFloat>,
     /// Model input type (int8 modes only).
     pub input_type: IoType,
     /// Model output type (int8 modes only).
     pub output_type: IoType,
     /// Calibrate on at most this many samples ([`QuantizeOptions::calibration_options`]).
     pub max_samples: Option<usize>,
+    /// Stops [`quantize`] (and the calibration [`QuantizeOptions::calibration_options`]
+    /// sets up) with [`Error::Cancelled`] once cancelled; nothing is returned to write.
+    pub cancel: crate::CancelToken,
 }
 
 impl QuantizeOptions {
@@ -134,6 +242,7 @@ impl QuantizeOptions {
             input_type: IoType::Float32,
             output_type: IoType::Float32,
             max_samples: None,
+            cancel: crate::CancelToken::default(),
         }
     }
 
@@ -166,6 +275,7 @@ impl QuantizeOptions {
     pub fn calibration_options(&self) -> CalibrationOptions {
         CalibrationOptions {
             max_samples: self.max_samples,
+            cancel: self.cancel.clone(),
             ..Default::default()
         }
     }
@@ -187,7 +297,7 @@ impl QuantizeOptions {
                 return Err(Error::Unsupported(format!(
                     "keep-float ({}) selects ops for the full-integer modes; mode {mode} has \
                      no such choice",
-                    self.keep_float.join(", ")
+                    names(&self.keep_float)
                 )));
             }
         }
@@ -215,7 +325,7 @@ impl QuantizeOptions {
                 "int16 ops ({}) are int16 islands in an int8 model: they need mode int8 with \
                  float32 inputs and outputs (mode {mode}, input {}, output {}); --mode \
                  int16x8 makes every op int16",
-                self.int16_ops.join(", "),
+                names(&self.int16_ops),
                 self.input_type.name(),
                 self.output_type.name()
             )));
@@ -226,7 +336,7 @@ impl QuantizeOptions {
             ));
         }
         if self.max_samples == Some(0) {
-            return Err(Error::Data("max-samples must be at least 1".into()));
+            return Err(Error::Data("max_samples must be at least 1".into()));
         }
         Ok(())
     }
@@ -237,30 +347,51 @@ impl QuantizeOptions {
     pub fn validate_for(&self, model: &Model) -> Result<()> {
         self.validate()?;
         let sg = model.main();
-        for (flag, name) in self
+        for (list, keep) in self
             .keep_float
             .iter()
             .map(|n| ("keep-float", n))
             .chain(self.int16_ops.iter().map(|n| ("int16-ops", n)))
         {
             let is_output = |op: &crate::model::Operator| {
-                op.output_tensors()
-                    .any(|t| sg.tensors.get(t).is_some_and(|t| t.name == *name))
+                op.output_tensors().any(|t| {
+                    sg.tensors
+                        .get(t)
+                        .is_some_and(|t| keep.matches_tensor(&t.name))
+                })
             };
-            let known = !name.is_empty()
+            let known = !keep.name().is_empty()
                 && sg
                     .operators
                     .iter()
-                    .any(|op| is_output(op) || op.op.name() == *name);
+                    .any(|op| is_output(op) || keep.matches_op_type(&op.op.name()));
             if !known {
+                let what = match keep {
+                    KeepFloat::Tensor(_) => {
+                        "an op's output tensor name (as `litequant inspect` \
+                                             lists them)"
+                    }
+                    KeepFloat::OpType(_) => "an op type the model has (CONV_2D)",
+                    KeepFloat::Name(_) => {
+                        "an op's output tensor name (as `litequant inspect` \
+                                           lists them) or an op type it has (CONV_2D)"
+                    }
+                };
                 return Err(Error::Data(format!(
-                    "{flag} '{name}' names no op of the model: give an op's output tensor \
-                     name (as `litequant inspect` lists them) or an op type it has (CONV_2D)"
+                    "{list} '{keep}' names no op of the model: give {what}"
                 )));
             }
         }
         Ok(())
     }
+}
+
+/// The selectors' names, comma-separated (for messages).
+fn names(list: &[KeepFloat]) -> String {
+    list.iter()
+        .map(KeepFloat::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Default for QuantizeOptions {
@@ -285,6 +416,7 @@ pub fn quantize(
     opts: &QuantizeOptions,
 ) -> Result<(Model, Report)> {
     opts.validate_for(model)?;
+    opts.cancel.check()?;
     let (quantized, float_ops, bias_fitted, twins, int16_ops) = match opts.mode {
         Mode::Dynamic => {
             let dynamic = DynamicOptions {
@@ -308,7 +440,7 @@ pub fn quantize(
             let stats = stats.ok_or_else(|| {
                 Error::Data(format!(
                     "mode {} needs calibration statistics: calibrate on representative data \
-                     first (`--calib DATA`)",
+                     first (`litequant::calibrate`) and pass the statistics",
                     opts.mode
                 ))
             })?;
@@ -316,6 +448,7 @@ pub fn quantize(
             dispatch_int8(model, stats, opts)?
         }
     };
+    opts.cancel.check()?;
     check_written(&quantized)?;
     let twin_of = |s: usize, t: usize, _: &str| twins.get(s).and_then(|m| m.get(&t)).copied();
     // Sparse float weights are reported against their dense values (what was quantized).

@@ -74,6 +74,7 @@ pub struct MethodScore {
     /// could not be used (`error` says why).
     pub worst_rel_rmse: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why the choice failed, if it did.
     pub error: Option<String>,
 }
 
@@ -82,6 +83,7 @@ pub struct MethodScore {
 pub struct TensorChoice {
     /// Tensor index in the float model's main subgraph.
     pub tensor: usize,
+    /// Tensor name.
     pub name: String,
     /// RMSE / scale of the tensor in the base model (its rank's measure).
     pub rmse_over_scale: f64,
@@ -110,6 +112,7 @@ pub struct AutoReport {
     pub chosen: BTreeMap<usize, String>,
     /// `minmax`'s error (the converter's ranges) and the chosen ranges' error.
     pub minmax: Measured,
+    /// The error after the move.
     pub after: Measured,
     /// Models quantized and measured.
     pub probes: usize,

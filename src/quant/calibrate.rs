@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use crate::data::Dataset;
 use crate::engine::{bind_inputs, Engine, Observer, Session};
 use crate::model::{DType, Model};
+use crate::progress::{CancelToken, Phase, Progress, ProgressFn};
 use crate::quant::methods::MovingAverage;
 pub use crate::quant::stats::TensorStats;
 use crate::quant::stats::{Histogram, HistogramSpec, HostStats, StatsRequest};
@@ -56,8 +57,10 @@ impl Stats {
 pub struct CalibrationOptions {
     /// Stop after this many samples.
     pub max_samples: Option<usize>,
-    /// Called after each sample with (samples done, total if known).
-    pub progress: Option<fn(usize, Option<usize>)>,
+    /// Called after each sample ([`Progress`]: samples done, total if known, phase).
+    pub progress: Option<ProgressFn>,
+    /// Stops the pass before its next sample with [`Error::Cancelled`] once cancelled.
+    pub cancel: CancelToken,
     /// Record ranges as TensorFlow's calibrator does (default): it logs an op's inputs after
     /// the op ran, and LiteRT runs ADD/SUB/MUL/DIV in place on an input that only they read,
     /// so that input's range also spans the op's output ([`in_place_pairs`]). `false`: every
@@ -81,6 +84,7 @@ impl Default for CalibrationOptions {
         CalibrationOptions {
             max_samples: None,
             progress: None,
+            cancel: CancelToken::default(),
             converter_in_place: true,
             histograms: BTreeMap::new(),
             device_statistics: true,
@@ -210,16 +214,24 @@ pub fn calibrate<E: Engine>(
         .collect();
     let (summary, samples) = match device {
         Some(mut acc) => {
-            let samples = stream_on(model, engine, session, data, opts, "calibration", |s, x| {
-                s.run_statistics(x, acc.as_mut())?;
-                if !averages.is_empty() {
-                    let sample = acc.read_sample()?;
-                    for a in &mut averages {
-                        a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
+            let samples = stream_on(
+                model,
+                engine,
+                session,
+                data,
+                opts,
+                Phase::Calibration,
+                |s, x| {
+                    s.run_statistics(x, acc.as_mut())?;
+                    if !averages.is_empty() {
+                        let sample = acc.read_sample()?;
+                        for a in &mut averages {
+                            a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
+                        }
                     }
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
             (acc.read()?, samples)
         }
         None => {
@@ -227,16 +239,24 @@ pub fn calibrate<E: Engine>(
             if !averages.is_empty() {
                 host.track_samples();
             }
-            let samples = stream_on(model, engine, session, data, opts, "calibration", |s, x| {
-                s.run_observed(x, Some(&mut host)).map(drop)?;
-                if !averages.is_empty() {
-                    let sample = host.take_sample();
-                    for a in &mut averages {
-                        a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
+            let samples = stream_on(
+                model,
+                engine,
+                session,
+                data,
+                opts,
+                Phase::Calibration,
+                |s, x| {
+                    s.run_observed(x, Some(&mut host)).map(drop)?;
+                    if !averages.is_empty() {
+                        let sample = host.take_sample();
+                        for a in &mut averages {
+                            a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
+                        }
                     }
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
             (host.summary, samples)
         }
     };
@@ -296,7 +316,7 @@ pub(crate) fn stream<E: Engine>(
     data: &mut dyn Dataset,
     opts: &CalibrationOptions,
     observer: &mut dyn Observer,
-    what: &str,
+    what: Phase,
 ) -> Result<usize> {
     let session = engine.prepare(model)?;
     stream_on(model, engine, session, data, opts, what, |s, x| {
@@ -312,7 +332,7 @@ fn stream_on<E: Engine>(
     mut session: E::Session,
     data: &mut dyn Dataset,
     opts: &CalibrationOptions,
-    what: &str,
+    what: Phase,
     mut run_one: impl FnMut(&mut E::Session, &[Tensor]) -> Result<()>,
 ) -> Result<usize> {
     let specs = session.inputs().to_vec();
@@ -326,11 +346,17 @@ fn stream_on<E: Engine>(
     };
     let mut samples = 0;
     while opts.max_samples.is_none_or(|m| samples < m) {
+        opts.cancel.check()?;
         let Some(sample) = data.next_sample() else {
             break;
         };
-        let at = |e: Error| Error::Data(format!("{what} sample {samples}: {e}"));
-        let inputs = bind_inputs(&specs, sample?).map_err(at)?;
+        let at = |e: Error| Error::Sample {
+            pass: what.name().to_string(),
+            index: samples,
+            source: Box::new(e),
+        };
+        let inputs = bind_inputs(&specs, sample.map_err(at)?).map_err(at)?;
+        crate::engine::check_inputs(&specs, &inputs).map_err(at)?;
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
         if shapes != prepared {
             session = engine
@@ -340,10 +366,15 @@ fn stream_on<E: Engine>(
         }
         run_one(&mut session, &inputs).map_err(at)?;
         samples += 1;
-        if let Some(p) = opts.progress {
-            p(samples, total);
+        if let Some(p) = &opts.progress {
+            p.call(Progress {
+                done: samples,
+                total,
+                phase: what,
+            });
         }
     }
+    opts.cancel.check()?;
     Ok(samples)
 }
 

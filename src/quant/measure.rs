@@ -73,14 +73,18 @@ impl fmt::Display for Target {
 /// One output's error on the held-out samples.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutputError {
+    /// Output name.
     pub name: String,
+    /// RMSE of the difference over the float output's RMS.
     pub rel_rmse: f64,
+    /// SQNR, dB.
     pub sqnr_db: f64,
 }
 
 /// A probed model: its outputs' errors and its size.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Measured {
+    /// Per output.
     pub outputs: Vec<OutputError>,
     /// The worst output's relative RMSE.
     pub worst_rel_rmse: f64,
@@ -112,6 +116,7 @@ impl Measured {
         }
     }
 
+    /// The output with the largest relative RMSE.
     pub fn worst(&self) -> Option<&OutputError> {
         self.outputs
             .iter()

@@ -6,29 +6,29 @@
 //!
 //! ```no_run
 //! # fn main() -> litequant::Result<()> {
-//! let float = litequant::Model::from_file("model.tflite")?;
-//! let dynamic = litequant::quant::quantize_dynamic(&float, &Default::default())?;
+//! use litequant::prelude::*;
+//! let float = Model::from_file("model.tflite")?;
+//! let (dynamic, _) = quantize(&float, None, &QuantizeOptions::dynamic())?;
 //! dynamic.write_file("model_dynamic.tflite")?;
-//! let half = litequant::quant::quantize_float16(&float)?;
+//! let (half, _) = quantize(&float, None, &QuantizeOptions::float16())?;
 //! half.write_file("model_float16.tflite")?;
 //! # Ok(()) }
 //! ```
 //!
-//! Full integer, from calibration statistics (see [`passes::full_integer`]):
+//! Full integer, from calibration statistics, through the one entry point [`quantize`]
+//! with [`QuantizeOptions`] (the passes under [`passes`] are its internals):
 //!
 //! ```no_run
 //! # fn main() -> litequant::Result<()> {
-//! use litequant::{Engine, Session};
-//! use litequant::quant::{quantize_int8_with_report, Int8Options};
-//! let float = litequant::Model::from_file("model.tflite")?;
-//! let engine = litequant::ReferenceEngine;
-//! let spec = engine.prepare(&float)?.inputs()[0].clone();
-//! let mut data = litequant::data::NpyDataset::open("calib.npy")?.with_input(&spec)?;
-//! let stats = litequant::calibrate(&float, &engine, &mut data, &Default::default())?;
-//! let (int8, report) = quantize_int8_with_report(&float, &stats, &Int8Options::int8())?;
+//! use litequant::prelude::*;
+//! let float = Model::from_file("model.tflite")?;
+//! let spec = ReferenceEngine.prepare(&float)?.inputs()[0].clone();
+//! let mut data = NpyDataset::open("calib.npy")?.with_input(&spec)?;
+//! let stats = calibrate(&float, &ConverterFloatEngine, &mut data, &Default::default())?;
+//! let (int8, report) = quantize(&float, Some(&stats), &QuantizeOptions::int8())?;
 //! int8.write_file("model_int8.tflite")?;
 //! for op in &report.float_ops {
-//!     println!("left float: operator {} ({}): {}", op.index, op.op, op.why);
+//!     println!("left float: operator {} ({}): {}", op.index, op.op, op.reason);
 //! }
 //! # Ok(()) }
 //! ```
@@ -49,11 +49,18 @@ pub mod target;
 pub mod two_pass;
 pub mod weights;
 
-pub use api::{quantize, IoType, Mode, QuantizeOptions, Report};
+pub use api::{quantize, IoType, KeepFloat, Mode, QuantizeOptions, Report};
 pub use methods::{CalibrationMethod, StatsNeeds, TargetGrid};
+// The calibration-free passes' own entry points (as the full-integer one's below).
+#[doc(hidden)]
 pub use options::DynamicOptions;
+#[doc(hidden)]
 pub use passes::dynamic::quantize_dynamic;
+#[doc(hidden)]
 pub use passes::float16::quantize_float16;
+// The full-integer pass's own entry points, kept for the conformance tests that drive it
+// directly; apps use `quantize` with `QuantizeOptions` (one options type per concept).
+#[doc(hidden)]
 pub use passes::full_integer::{quantize_int8, quantize_int8_with_report, Int8Options, Int8Report};
 pub use saturation::count_saturation;
 pub use two_pass::{calibrate_for, calibrate_histograms};

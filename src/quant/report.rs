@@ -13,6 +13,7 @@ use crate::Result;
 /// What [`quantize`](super::quantize) did: sizes, and every quantized tensor's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// The mode.
     pub mode: Mode,
     /// Serialized size of the float model, bytes.
     pub size_before: u64,
@@ -41,29 +42,41 @@ pub struct Report {
 pub struct Int16Op {
     /// Operator index in the float model's main subgraph.
     pub index: usize,
+    /// The op's builtin name (`CONV_2D`).
     pub op: String,
 }
 
 /// NaN/Inf counts of one tensor seen in calibration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NonFinite {
+    /// Tensor index in the float model's main subgraph.
     pub tensor: usize,
+    /// Tensor name.
     pub name: String,
+    /// NaN values seen.
     pub nan: u64,
+    /// ±Inf values seen.
     pub inf: u64,
 }
 
 /// One quantized tensor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TensorReport {
+    /// Subgraph index.
     pub subgraph: usize,
+    /// Tensor index in the quantized model.
     pub index: usize,
+    /// Tensor name.
     pub name: String,
-    pub dtype: String,
+    /// Its element type in the quantized model.
+    pub dtype: crate::model::DType,
+    /// Shape.
     pub shape: Vec<i32>,
     /// Whether it holds constant data (a weight or bias).
     pub constant: bool,
+    /// Scales (one, or one per channel).
     pub scale: Vec<f32>,
+    /// Zero points (one, or one per channel).
     pub zero_point: Vec<i64>,
     /// The axis of per-channel parameters (`None`: per tensor).
     pub quantized_dimension: Option<i32>,
@@ -87,8 +100,11 @@ pub struct TensorReport {
 /// An op kept float in `int8` mode.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FloatOp {
+    /// Operator index in the float model's main subgraph.
     pub index: usize,
+    /// The op's builtin name (`CONV_2D`) or custom code.
     pub op: String,
+    /// Why it stayed float (no int8 rule, selected by `keep_float`, ...).
     pub reason: String,
 }
 
@@ -135,7 +151,7 @@ impl Report {
                     subgraph: si,
                     index: ti,
                     name: t.name.clone(),
-                    dtype: t.dtype.to_string(),
+                    dtype: t.dtype,
                     shape: t.shape.clone(),
                     constant: t.data.is_some(),
                     scale: q.scale.clone(),
@@ -325,7 +341,7 @@ impl fmt::Display for Report {
                 f,
                 "  {sg}{:<4} {:<5} {:<16} {}{range}{sat}  {}",
                 t.index,
-                t.dtype,
+                t.dtype.to_string(),
                 format!("{:?}", t.shape),
                 params,
                 t.name

@@ -330,7 +330,14 @@ pub fn count_saturation<E: Engine>(
         by_tensor: &by_tensor,
         targets: &mut targets,
     };
-    let samples = stream(float, engine, data, opts, &mut count, "saturation count")?;
+    let samples = stream(
+        float,
+        engine,
+        data,
+        opts,
+        &mut count,
+        crate::progress::Phase::SaturationCount,
+    )?;
     if let Some(n) = report.calibration_samples.filter(|&n| n != samples) {
         return Err(Error::Data(format!(
             "the data gave {samples} samples, calibration ran on {n}: saturation is counted \

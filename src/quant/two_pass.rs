@@ -53,7 +53,8 @@ pub fn calibrate_histograms<E: Engine>(
         histograms: specs,
         converter_in_place: false,
         moving_averages: Vec::new(),
-        progress: opts.progress,
+        progress: opts.progress.clone(),
+        cancel: opts.cancel.clone(),
         max_samples: opts.max_samples,
         device_statistics: opts.device_statistics,
     };

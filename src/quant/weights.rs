@@ -27,11 +27,13 @@ pub const NEAR_ZERO_TOLERANCE: f64 = 1.0e-6;
 
 /// Narrow-range int8 bounds of weights.
 pub const QMIN: i32 = -127;
+/// The largest int8 weight value (symmetric: -127..=127).
 pub const QMAX: i32 = 127;
 
 /// Symmetric int8 weights: values, one scale per slice (one for per-tensor), zero points 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SymmetricInt8 {
+    /// The quantized values.
     pub values: Vec<i8>,
     /// Scales as the file stores them (float32).
     pub scales: Vec<f32>,

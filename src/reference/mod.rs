@@ -4,7 +4,7 @@
 //!
 //! One file per op family, float and int8 side by side. Each family offers `prepare_*`
 //! functions that check dtypes and shapes, precompute every parameter (multipliers, shifts,
-//! lookup tables, index maps) and return a [`Kernel`]; running a kernel only computes.
+//! lookup tables, index maps) and return a `Kernel`; running a kernel only computes.
 
 pub(crate) mod activations;
 pub(crate) mod binary;
@@ -38,6 +38,7 @@ use crate::{Error, Result, Tensor};
 use reduce_generic::ReduceKind;
 
 pub(crate) use common::OpCtx;
+#[cfg_attr(not(feature = "gpu"), allow(unused_imports))]
 pub(crate) use float_order::{conv_sum, eigen_kc, Blocking, ConvSum, Sharding};
 pub use float_order::{
     converter_l1d_cache, converter_l2_l3_cache, set_converter_l1d_cache, set_converter_l2_l3_cache,

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use backend::{run_on, Backend, CpuArgs};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser;
+use clap::{Parser, Subcommand};
 use litequant::data::ImageOptions;
-use litequant::quant::{IoType, QuantizeOptions};
+use litequant::quant::{IoType, KeepFloat, Mode, QuantizeOptions};
 use litequant::{Engine, Error, ReferenceEngine, Session};
 use quantize::{quantize_model, QuantizeArgs};
 use run::{run_model, RunArgs};
@@ -83,18 +84,18 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// The mode; default int8 when --calib is given, dynamic otherwise (as the converter).
-        #[arg(long, value_enum)]
-        mode: Option<ModeArg>,
+        #[arg(long, value_parser = mode_parser())]
+        mode: Option<Mode>,
         /// Calibration data: a .npy (leading axis = samples, single-input models), a .npz
         /// (one array per input) or a directory of PNG/JPEG images.
         #[arg(long, value_name = "DATA")]
         calib: Option<PathBuf>,
         /// Model input type (int8 modes).
-        #[arg(long, value_enum, default_value = "float32")]
-        input_type: IoTypeArg,
+        #[arg(long, value_parser = io_type_parser(), default_value = "float32")]
+        input_type: IoType,
         /// Model output type (int8 modes).
-        #[arg(long, value_enum, default_value = "float32")]
-        output_type: IoTypeArg,
+        #[arg(long, value_parser = io_type_parser(), default_value = "float32")]
+        output_type: IoType,
         /// Per-tensor weight scales instead of per channel.
         #[arg(long)]
         per_tensor: bool,
@@ -190,23 +191,22 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Dynamic,
-    Int8,
-    #[value(name = "int8-only")]
-    Int8Only,
-    Float16,
-    /// 16x8: int16 activations, int8 weights, int64 biases.
-    Int16x8,
+/// `--mode`: the library's [`Mode`] names, parsed by its `FromStr`.
+fn mode_parser() -> impl TypedValueParser<Value = Mode> {
+    let names = Mode::ALL.map(|m| {
+        let v = clap::builder::PossibleValue::new(m.name());
+        match m {
+            Mode::Int16x8 => v.help("16x8: int16 activations, int8 weights, int64 biases"),
+            _ => v,
+        }
+    });
+    clap::builder::PossibleValuesParser::new(names).try_map(|s| s.parse::<Mode>())
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum IoTypeArg {
-    Float32,
-    Int8,
-    Uint8,
-    Int16,
+/// `--input-type`/`--output-type`: the library's [`IoType`] names, parsed by its `FromStr`.
+fn io_type_parser() -> impl TypedValueParser<Value = IoType> {
+    clap::builder::PossibleValuesParser::new(IoType::ALL.map(IoType::name))
+        .try_map(|s| s.parse::<IoType>())
 }
 
 /// The memory budget of the engines.
@@ -267,8 +267,9 @@ impl ImageArgs {
 }
 
 /// Progress of calibration/evaluation on a terminal: one line redrawn in place.
-fn progress(done: usize, total: Option<usize>) {
+fn progress(p: litequant::Progress) {
     use std::io::Write;
+    let (done, total) = (p.done, p.total);
     let mut err = std::io::stderr().lock();
     match total {
         Some(n) if n > 0 => {
@@ -296,11 +297,11 @@ fn progress(done: usize, total: Option<usize>) {
 }
 
 /// The progress callback: only when stderr is a terminal.
-fn progress_if_tty() -> Option<fn(usize, Option<usize>)> {
+fn progress_if_tty() -> Option<litequant::ProgressFn> {
     use std::io::IsTerminal;
     std::io::stderr()
         .is_terminal()
-        .then_some(progress as fn(usize, Option<usize>))
+        .then(|| litequant::ProgressFn::new(progress))
 }
 
 fn end_progress(shown: bool) {
@@ -418,6 +419,7 @@ fn eval_on<E: Engine>(
         per_layer: a.per_layer,
         max_samples: a.max_samples,
         progress: progress_if_tty(),
+        ..Default::default()
     };
     let report =
         litequant::eval::evaluate(float, quant, engine, &mut data, labels.as_deref(), &opts);
@@ -431,15 +433,6 @@ fn eval_on<E: Engine>(
         litequant::write_atomic(p, report.to_json().as_bytes())?;
     }
     Ok(())
-}
-
-fn io_type(t: IoTypeArg) -> IoType {
-    match t {
-        IoTypeArg::Float32 => IoType::Float32,
-        IoTypeArg::Int8 => IoType::Int8,
-        IoTypeArg::Uint8 => IoType::Uint8,
-        IoTypeArg::Int16 => IoType::Int16,
-    }
 }
 
 fn run(cli: Cli) -> litequant::Result<()> {
@@ -512,10 +505,10 @@ fn run(cli: Cli) -> litequant::Result<()> {
             load_stats,
             opts: QuantizeOptions {
                 per_tensor,
-                keep_float,
-                int16_ops,
-                input_type: io_type(input_type),
-                output_type: io_type(output_type),
+                keep_float: keep_float.into_iter().map(KeepFloat::Name).collect(),
+                int16_ops: int16_ops.into_iter().map(KeepFloat::Name).collect(),
+                input_type,
+                output_type,
                 max_samples,
                 ..QuantizeOptions::default()
             },

@@ -9,7 +9,7 @@ use litequant::{ConverterFloatEngine, Engine, Error, FloatOrder, Model, Session,
 
 use crate::backend::{run_on, Backend, Chosen, CpuArgs};
 use crate::MemoryArgs;
-use crate::{end_progress, progress_if_tty, ModeArg};
+use crate::{end_progress, progress_if_tty};
 
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
@@ -21,7 +21,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub(crate) struct QuantizeArgs {
     pub model: PathBuf,
     pub output: PathBuf,
-    pub mode: Option<ModeArg>,
+    pub mode: Option<Mode>,
     pub calib: Option<PathBuf>,
     pub calibration: crate::target::CalibrationArg,
     pub histogram_bins: usize,
@@ -39,11 +39,7 @@ pub(crate) struct QuantizeArgs {
 pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
     let mut opts = a.opts.clone();
     opts.mode = match a.mode {
-        Some(ModeArg::Dynamic) => Mode::Dynamic,
-        Some(ModeArg::Int8) => Mode::Int8,
-        Some(ModeArg::Int8Only) => Mode::Int8Only,
-        Some(ModeArg::Float16) => Mode::Float16,
-        Some(ModeArg::Int16x8) => Mode::Int16x8,
+        Some(mode) => mode,
         None if a.calib.is_some() || a.load_stats.is_some() => Mode::Int8,
         None => Mode::Dynamic,
     };

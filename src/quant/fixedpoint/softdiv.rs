@@ -1,5 +1,5 @@
 //! QUANTIZE float→int in `u32` arithmetic: `round_half_away(x / scale) + zp` with the
-//! correctly rounded division of [`super::softfloat`]; the line-for-line twin of
+//! correctly rounded division of `super::softfloat`; the line-for-line twin of
 //! `shaders/common/softdiv.wgsl`.
 //!
 //! Why: QUANTIZE float→int computes `round_half_away(x / scale) + zp` with `x / scale` an

@@ -113,7 +113,7 @@ fn mse_cost(p: &Prefix, bins: usize, (i, j): (usize, usize), (a, b): (f64, f64),
     below + above + inside * step * step / 12.0
 }
 
-/// The range that minimises the expected quantization MSE ([`mse_cost`]) over the candidate
+/// The range that minimises the expected quantization MSE (`mse_cost`) over the candidate
 /// ranges whose ends are bin edges: for int8, every `[e_i, e_j]` with `e_i <= 0 <= e_j`
 /// (the quantizer keeps 0 in the range); for int16, every `[-t, t]` with `t = |e_k|`, the
 /// bins fully outside clipped. Ties keep the wider range. `None` for an empty histogram.
@@ -240,7 +240,7 @@ fn window_kl(
 /// TensorRT's entropy calibration adapted to asymmetric int8: the candidate windows shrink
 /// the histogram's range towards 0 in proportion (width `w` bins, `levels ..= bins`, the
 /// window's left end at `round(z · (1 - w/bins))` with `z` the position of 0 in bins), each
-/// scored by [`window_kl`] with `levels` = 256 quantization levels; the window with the
+/// scored by `window_kl` with `levels` = 256 quantization levels; the window with the
 /// least divergence wins, ties to the wider. A histogram of fewer bins than levels, and the
 /// 16-bit symmetric target (65535 levels: more than any histogram's bins, so every window's
 /// `q` equals its `p` and the full range has divergence 0) keep the full range. `None` for

@@ -36,7 +36,7 @@
 //! The methods other than `minmax` read each tensor's own values: the converter's in-place
 //! widening (an ADD/SUB/MUL/DIV input's range spanning the op's output, an artifact of TF's
 //! calibrator) does not apply to them; their histograms span each tensor's own range
-//! ([`crate::quant::calibrate::calibrate_histograms`]).
+//! ([`crate::quant::calibrate_histograms`]).
 
 pub mod histogram;
 pub mod moving_average;

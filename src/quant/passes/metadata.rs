@@ -33,11 +33,17 @@ use crate::model::Model;
 
 /// `ModelOptimizationMode` values.
 pub const PTQ_FLOAT16: i32 = 1001;
+/// Post-training dynamic-range quantization.
 pub const PTQ_DYNAMIC_RANGE: i32 = 1002;
+/// Post-training full-integer quantization.
 pub const PTQ_FULL_INTEGER: i32 = 1003;
+/// Post-training 16x8 quantization.
 pub const PTQ_INT16: i32 = 1004;
+/// Quantization-aware training.
 pub const QUANTIZATION_AWARE_TRAINING: i32 = 2000;
+/// Random sparsity.
 pub const RANDOM_SPARSITY: i32 = 3001;
+/// Block sparsity.
 pub const BLOCK_SPARSITY: i32 = 3002;
 
 /// The metadata entry's name.
@@ -46,15 +52,21 @@ pub const CONVERSION_METADATA: &str = "CONVERSION_METADATA";
 /// The decoded entry (sparsity block sizes, which the converter never writes, are not kept).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConversionMetadata {
+    /// TensorFlow version of the converter.
     pub tensorflow_version: Option<String>,
+    /// Converter API version.
     pub api_version: u32,
     /// `ModelType`: 0 NONE, 1 TF_SAVED_MODEL, 2 KERAS_MODEL, 3 TF_CONCRETE_FUNCTIONS, ...
     pub model_type: i32,
+    /// Hash of the source model.
     pub model_hash: u64,
     /// `None`: the options table is absent.
     pub modes: Option<Vec<i32>>,
+    /// Whether custom ops were allowed.
     pub allow_custom_ops: bool,
+    /// Whether select TF ops were enabled.
     pub enable_select_tf_ops: bool,
+    /// Whether select TF ops were forced.
     pub force_select_tf_ops: bool,
 }
 

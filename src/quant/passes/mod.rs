@@ -48,6 +48,7 @@ pub const MIN_RUNTIME_VERSION: &str = "min_runtime_version";
 /// The entry the converter adds to float16 models, and its value (fp16 inference with
 /// fp32 accumulation).
 pub const REDUCED_PRECISION_SUPPORT: &str = "reduced_precision_support";
+/// The `reduced_precision_support` metadata value of float16 models with float32 accumulation.
 pub const FP16_ACC_FP32: &[u8] = b"fp16accfp32";
 
 /// One subgraph being rewritten: tensors and operators (the originals first, new ones

@@ -73,6 +73,7 @@ use search::{Moves, Search};
 /// Settings of [`quantize_to_target`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetOptions {
+    /// The target asked for.
     pub target: Target,
     /// The hold-out split the caller used ([`crate::data::HoldoutSplit`]; reported): every
     /// `holdout_every`-th calibration sample is held out. Default 4.
@@ -117,6 +118,7 @@ pub struct MovedOp {
     pub op: String,
     /// Its (first) output tensor's name: the `--keep-float` / `--int16-ops` name.
     pub tensor: String,
+    /// The precision it moved to.
     pub to: Precision,
     /// Its rank by sensitivity (0 = most sensitive).
     pub rank: usize,
@@ -127,9 +129,11 @@ pub struct MovedOp {
 /// What [`quantize_to_target`] did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetReport {
+    /// The accuracy target.
     pub target: Target,
     /// Held-out samples the errors are measured on.
     pub held_out: usize,
+    /// Every this-many-th calibration sample is held out to measure the error.
     pub holdout_every: usize,
     /// The model quantized as asked.
     pub before: Measured,

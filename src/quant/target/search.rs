@@ -5,7 +5,7 @@ use crate::data::InMemory;
 use crate::engine::Engine;
 use crate::eval::EvalReport;
 use crate::model::Model;
-use crate::quant::api::{quantize, QuantizeOptions, Report};
+use crate::quant::api::{quantize, KeepFloat, QuantizeOptions, Report};
 use crate::quant::calibrate::Stats;
 use crate::Result;
 
@@ -48,8 +48,8 @@ impl<E: Engine> Search<'_, E> {
         for &(i, p) in moves {
             let name = self.ranking[i].tensor.clone();
             match p {
-                Precision::Float => o.keep_float.push(name),
-                Precision::Int16 => o.int16_ops.push(name),
+                Precision::Float => o.keep_float.push(KeepFloat::Tensor(name)),
+                Precision::Int16 => o.int16_ops.push(KeepFloat::Tensor(name)),
             }
         }
         o

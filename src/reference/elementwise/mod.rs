@@ -110,6 +110,7 @@ impl QuantUnary {
     }
 
     /// [`QuantUnary::apply`] on every value of the dtype, `qmin..=qmax` (`None`: refused).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     pub(crate) fn table(&self) -> Vec<Option<i32>> {
         (self.qmin..=self.qmax).map(|x| self.apply(x)).collect()
     }

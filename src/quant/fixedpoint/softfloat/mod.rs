@@ -420,6 +420,7 @@ pub(crate) fn i32_to_f32(x: i32) -> u32 {
 }
 
 mod binary64;
+#[cfg_attr(not(feature = "gpu"), allow(unused_imports))]
 pub(crate) use binary64::*;
 
 #[cfg(test)]

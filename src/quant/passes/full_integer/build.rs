@@ -17,7 +17,7 @@ use super::super::layout::Item;
 use super::super::Working;
 use super::params::{data_slot, kind_for, new_op, quantized_const, Activations, Kind, Params};
 use super::{order, plan};
-use super::{weighted, Int8Options, Int8Report, IoType, TensorReport};
+use super::{weighted, Int8Options, Int8Report, Int8TensorReport, IoType};
 
 pub(super) fn quantize_subgraph(
     w: &mut Working,
@@ -561,7 +561,7 @@ pub(super) fn quantize_subgraph(
             continue; // a float input whose int8 twin is reported
         }
         let observed = float_twin.get(&t).copied().unwrap_or(t);
-        report.tensors.push(TensorReport {
+        report.tensors.push(Int8TensorReport {
             index: t,
             name: w.bases[t].clone(),
             range: stats

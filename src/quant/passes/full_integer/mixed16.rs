@@ -31,24 +31,25 @@ use std::collections::{HashMap, HashSet};
 
 use crate::model::{DType, Op};
 use crate::quant::calibrate::Stats;
+use crate::quant::KeepFloat;
 use crate::quant::weights::{f32_values, round_to_grid};
 use crate::{Error, Result};
 
 use super::super::layout::Item;
 use super::super::Working;
 use super::params::{data_slot, kind_for, new_op, quantized_const, Activations, Kind, Params};
-use super::{weighted, Int8Report, TensorReport};
+use super::{weighted, Int8Report, Int8TensorReport as TensorReport};
 
 const ACT: Activations = Activations::Int16;
 
 /// Whether op `k` is named by `names` (an output tensor's name, or its builtin name), as
 /// `keep_float` matches.
-pub(super) fn selected(w: &Working, k: usize, names: &[String]) -> bool {
+pub(super) fn selected(w: &Working, k: usize, names: &[KeepFloat]) -> bool {
     let op = &w.ops[k];
-    names.contains(&op.op.name())
-        || op
-            .output_tensors()
-            .any(|t| names.iter().any(|n| *n == w.tensors[t].name))
+    let op_type = op.op.name();
+    names.iter().any(|n| {
+        n.matches_op_type(&op_type) || op.output_tensors().any(|t| n.matches_tensor(&w.tensors[t].name))
+    })
 }
 
 /// The tensor of the input model whose values working tensor `t` holds.
@@ -369,11 +370,16 @@ pub(super) fn plan(
         return Err(Error::Unsupported(format!(
             "int16 ops ({}) are int16 islands in an int8 model: they need mode int8 with \
              float32 inputs and outputs",
-            options.int16_ops.join(", ")
+            options
+                .int16_ops
+                .iter()
+                .map(KeepFloat::name)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     for name in &options.int16_ops {
-        if options.keep_float.contains(name) {
+        if options.keep_float.iter().any(|k| k.name() == name.name()) {
             return Err(Error::Unsupported(format!(
                 "'{name}' is asked both to stay float and to run on int16"
             )));
@@ -406,7 +412,7 @@ pub(super) fn plan(
                 .find(|f| f.index == k)
                 .map_or_else(
                     || "it has no int16 activations".to_string(),
-                    |f| f.why.clone(),
+                    |f| f.reason.clone(),
                 );
             return Err(Error::Unsupported(format!(
                 "operator {k} ({}) cannot run on int16 activations: {why}",

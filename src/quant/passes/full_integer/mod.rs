@@ -122,14 +122,14 @@ pub struct Int8Options {
     /// of its output tensors is listed (the converter's ops carry their output's name, its
     /// `denylisted_nodes`), or its builtin name (`CONV_2D`: every such op, the converter's
     /// `denylisted_ops`).
-    pub keep_float: Vec<String>,
+    pub keep_float: Vec<crate::quant::KeepFloat>,
     /// The activation type: int8 (default) or int16 (16x8 mode: int16 symmetric
     /// activations, int8 weights, int64 biases; ops without a 16x8 rule stay float).
     pub activations: Activations,
     /// Ops to run on int16 activations inside an int8 model (`activations` int8, float
     /// I/O only), named as in `keep_float`; see the `mixed16` module docs (in this file's
     /// directory) for the requantizing edges.
-    pub int16_ops: Vec<String>,
+    pub int16_ops: Vec<crate::quant::KeepFloat>,
 }
 
 impl Default for Int8Options {
@@ -162,8 +162,10 @@ impl Int8Options {
         }
     }
 
-    /// The converter's `TFLITE_BUILTINS_INT8` mode with int8 inputs and outputs.
-    pub fn int8_only() -> Self {
+    /// The converter's `TFLITE_BUILTINS_INT8` mode with int8 inputs and outputs (unlike
+    /// [`QuantizeOptions::int8_only`](crate::quant::QuantizeOptions::int8_only), whose I/O
+    /// stays float32 unless its `input_type`/`output_type` say otherwise).
+    pub fn int8_only_int8_io() -> Self {
         Int8Options {
             integer_only: true,
             input_type: IoType::Int8,
@@ -171,35 +173,44 @@ impl Int8Options {
             ..Self::default()
         }
     }
+
+    /// The old name of [`Int8Options::int8_only_int8_io`]: the same name as
+    /// [`QuantizeOptions::int8_only`](crate::quant::QuantizeOptions::int8_only) with the
+    /// opposite I/O default.
+    #[deprecated(
+        note = "use QuantizeOptions::int8_only with quantize, or Int8Options::int8_only_int8_io"
+    )]
+    #[doc(hidden)]
+    pub fn int8_only() -> Self {
+        Self::int8_only_int8_io()
+    }
 }
 
 /// One quantized tensor in the report.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TensorReport {
+pub struct Int8TensorReport {
     /// Tensor index and name in the quantized model.
     pub index: usize,
+    /// Tensor name.
     pub name: String,
     /// The calibrated range (`None` for tensors whose parameters are fixed or propagated).
     pub range: Option<(f32, f32)>,
+    /// Scale.
     pub scale: f32,
+    /// Zero point.
     pub zero_point: i64,
     /// Where the parameters come from: "calibrated", "fixed", "same scale as input", ...
     pub source: String,
 }
 
-/// An operator left float, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FloatOp {
-    /// Operator index in the float model.
-    pub index: usize,
-    pub op: String,
-    pub why: String,
-}
+pub use crate::quant::report::FloatOp;
 
 /// What [`quantize_int8_with_report`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Int8Report {
-    pub tensors: Vec<TensorReport>,
+    /// Every quantized tensor.
+    pub tensors: Vec<Int8TensorReport>,
+    /// Ops left float.
     pub float_ops: Vec<FloatOp>,
     /// Weights whose scales were raised so that the int32 bias fits (the converter's
     /// bias-overflow adjustment): (float weight tensor name, channels raised; 1 for a
@@ -316,21 +327,12 @@ pub(crate) fn dispatch(
         },
     };
     let (q, r, twins) = quantize_int8_with_twins(model, stats, &int8)?;
-    let float_ops = r
-        .float_ops
-        .into_iter()
-        .map(|f| crate::quant::api::FloatOp {
-            index: f.index,
-            op: f.op,
-            reason: f.why,
-        })
-        .collect();
     let int16_ops = r
         .int16_ops
         .into_iter()
         .map(|(index, op)| crate::quant::api::Int16Op { index, op })
         .collect();
-    Ok((q, float_ops, r.bias_fitted, twins, int16_ops))
+    Ok((q, r.float_ops, r.bias_fitted, twins, int16_ops))
 }
 
 /// The ops of `model`'s main subgraph that [`Int8Options::int16_ops`] may name: those the
@@ -340,7 +342,7 @@ pub(crate) fn dispatch(
 pub(crate) fn int16_capable_ops(
     model: &Model,
     stats: &Stats,
-    keep_float: &[String],
+    keep_float: &[crate::quant::KeepFloat],
 ) -> Result<std::collections::HashSet<String>> {
     let densified = super::sparse::densified(model)?;
     let model = densified.as_ref().map_or(model, |d| &d.model);

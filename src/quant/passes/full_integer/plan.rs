@@ -32,13 +32,15 @@ pub(super) fn which_ops(
         let op = &w.ops[k];
         let name = op.op.name();
         let why: Option<String> = (|| {
-            if let Some(t) = op
-                .output_tensors()
-                .find(|&t| options.keep_float.iter().any(|k| *k == w.tensors[t].name))
-            {
+            if let Some(t) = op.output_tensors().find(|&t| {
+                options
+                    .keep_float
+                    .iter()
+                    .any(|k| k.matches_tensor(&w.tensors[t].name))
+            }) {
                 return Some(format!("kept float on request ('{}')", w.tensors[t].name));
             }
-            if options.keep_float.contains(&name) {
+            if options.keep_float.iter().any(|k| k.matches_op_type(&name)) {
                 return Some(format!("kept float on request (every {name})"));
             }
             if crate::custom::custom_name(op).is_some() {
@@ -154,7 +156,7 @@ pub(super) fn which_ops(
                     report.float_ops.push(FloatOp {
                         index: k,
                         op: name,
-                        why,
+                        reason: why,
                     });
                 }
             }
@@ -164,7 +166,7 @@ pub(super) fn which_ops(
         let list: Vec<String> = report
             .float_ops
             .iter()
-            .map(|f| format!("operator {} ({}): {}", f.index, f.op, f.why))
+            .map(|f| format!("operator {} ({}): {}", f.index, f.op, f.reason))
             .collect();
         let mode = match options.activations {
             Activations::Int8 => "int8-only",
