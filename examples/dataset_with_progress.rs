@@ -55,5 +55,8 @@ mod tests {
     #[test]
     fn runs() {
         super::main().unwrap();
+        // The demo run writes its model to the temporary directory: remove it.
+        let out = format!("litequant-example-{}.tflite", std::process::id());
+        std::fs::remove_file(std::env::temp_dir().join(out)).unwrap();
     }
 }

@@ -464,7 +464,10 @@ fn calibration_methods_choose_the_same_ranges_on_the_gpu() {
     let run = |e: &dyn Fn(Open) -> Stats| {
         let inputs = ReferenceEngine.prepare(&m).unwrap().inputs().to_vec();
         let calib = dir.join("ema_cnn.calib.npz");
-        let mut open = || litequant::data::open(&calib, &inputs, &Default::default());
+        let mut open = || {
+            litequant::data::open(&calib, &inputs, &Default::default())
+                .map(|d| d as Box<dyn Dataset>)
+        };
         e(&mut open)
     };
     let opts = CalibrationOptions::default();
