@@ -27,7 +27,9 @@ fn main() -> litequant::Result<()> {
     let cancel = CancelToken::new(); // a UI's Cancel button calls cancel.cancel()
     let opts = QuantizeOptions::int8();
     let mut calib = opts.calibration_options();
-    calib.progress = Some(ProgressFn::new(move |p| drop(tx.send(p))));
+    calib.progress = Some(ProgressFn::new(move |p| {
+        let _ = tx.send(p);
+    }));
     calib.cancel = cancel.clone();
     let worker = std::thread::spawn(move || {
         let mut dataset = dataset;

@@ -271,7 +271,7 @@ fn int8_modes_equal_the_library_and_refuse_what_cannot_be_quantized() {
                 "int8",
             ],
             {
-                let mut o = Int8Options::int8_only();
+                let mut o = Int8Options::int8_only_int8_io();
                 o.input_type = litequant::quant::IoType::Int8;
                 o.output_type = litequant::quant::IoType::Int8;
                 o

@@ -173,17 +173,6 @@ impl Int8Options {
             ..Self::default()
         }
     }
-
-    /// The old name of [`Int8Options::int8_only_int8_io`]: the same name as
-    /// [`QuantizeOptions::int8_only`](crate::quant::QuantizeOptions::int8_only) with the
-    /// opposite I/O default.
-    #[deprecated(
-        note = "use QuantizeOptions::int8_only with quantize, or Int8Options::int8_only_int8_io"
-    )]
-    #[doc(hidden)]
-    pub fn int8_only() -> Self {
-        Self::int8_only_int8_io()
-    }
 }
 
 /// One quantized tensor in the report.
