@@ -334,7 +334,10 @@ fn run_on_the_fast_cpu_engine_equals_the_reference_and_repeats() {
         let (mp, xp) = (model.to_str().unwrap(), x.to_str().unwrap());
         let out = |b: &str| dir.join(format!("{name}.{b}.npz"));
         let r = out("ref");
-        ok(&cli(&run_args(mp, xp, r.to_str().unwrap(), "reference"), None), "ref");
+        ok(
+            &cli(&run_args(mp, xp, r.to_str().unwrap(), "reference"), None),
+            "ref",
+        );
         let c = out("cpu");
         let mut args = run_args(mp, xp, c.to_str().unwrap(), "cpu");
         args.extend(["--threads", "2", "--repeat", "3"]);

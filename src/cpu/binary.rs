@@ -23,9 +23,13 @@ pub(crate) struct AddSubI8 {
 impl AddSubI8 {
     /// Whether the AVX2 path computes these parameters exactly (non-negative multipliers).
     pub(crate) fn vector_ok(p: &AddSubParams) -> bool {
-        [p.input1_multiplier, p.input2_multiplier, p.output_multiplier]
-            .iter()
-            .all(|m| m.multiplier >= 0)
+        [
+            p.input1_multiplier,
+            p.input2_multiplier,
+            p.output_multiplier,
+        ]
+        .iter()
+        .all(|m| m.multiplier >= 0)
             && (0..=30).contains(&p.left_shift)
     }
 }

@@ -102,7 +102,10 @@ impl FastEpilogue {
         let x = _mm256_mullo_epi32(_mm256_add_epi32(x, load!(self.bias)), load!(self.scale_up));
         let r = mbqm8(x, load!(self.multiplier), load!(self.right));
         let r = _mm256_add_epi32(r, _mm256_set1_epi32(self.zero_point));
-        let r = _mm256_min_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(self.lo)), _mm256_set1_epi32(self.hi));
+        let r = _mm256_min_epi32(
+            _mm256_max_epi32(r, _mm256_set1_epi32(self.lo)),
+            _mm256_set1_epi32(self.hi),
+        );
         let mut v = [0i32; 8];
         _mm256_storeu_si256(v.as_mut_ptr() as *mut __m256i, r);
         for (o, v) in out.iter_mut().zip(v) {
