@@ -1,10 +1,12 @@
-//! `--backend auto|gpu|reference` on `run`, `quantize` and `eval`:
+//! `--backend auto|gpu|cpu|reference` on `run`, `quantize` and `eval`:
 //! - `gpu` runs on the adapter the environment picks (lavapipe in CI) and agrees with
 //!   `reference`; a model the GPU engine cannot run is a clear error;
 //! - `auto` without `WGPU_ADAPTER_NAME` uses only hardware adapters: on a machine with only
-//!   lavapipe (a `Cpu` device) it says so and uses the reference engine; with
+//!   lavapipe (a `Cpu` device) it says so and uses the fast CPU engine; with
 //!   `WGPU_ADAPTER_NAME` it uses the adapter named; any GPU failure falls back to the
-//!   reference engine with a printed line, and the command succeeds.
+//!   fast CPU engine with a printed line, and the command succeeds;
+//! - `cpu` (the fast CPU engine) gives the reference's outputs, with `--threads` and
+//!   `run --repeat`.
 //!
 //! The GPU cases skip without an adapter, unless `LITEQUANT_REQUIRE_GPU=1`.
 
@@ -147,10 +149,10 @@ fn auto_uses_hardware_adapters_only_unless_one_is_named() {
         assert!(e.contains("backend auto: gpu on"), "{e}");
     } else {
         assert!(
-            e.contains("backend auto: no") && e.contains("using the reference engine"),
+            e.contains("backend auto: no") && e.contains("using the fast CPU engine"),
             "{e}"
         );
-        assert!(e.contains("on reference (CPU)"), "{e}");
+        assert!(e.contains(" on cpu ("), "{e}");
     }
     // An adapter named in WGPU_ADAPTER_NAME is used, software or not.
     if let Some(name) = adapter_name() {
@@ -168,7 +170,7 @@ fn auto_uses_hardware_adapters_only_unless_one_is_named() {
         &cli(&run_args(m, x, out, "auto"), Some("no-such-adapter-xyz")),
         "auto, missing adapter",
     );
-    assert!(e.contains("using the reference engine"), "{e}");
+    assert!(e.contains("using the fast CPU engine"), "{e}");
     let o = cli(&run_args(m, x, out, "gpu"), Some("no-such-adapter-xyz"));
     assert!(!o.status.success());
     let e = stderr(&o);
@@ -211,7 +213,7 @@ fn a_model_the_gpu_cannot_run_falls_back_under_auto_and_fails_under_gpu() {
         "auto",
     );
     assert!(
-        e.contains("failed on the GPU") && e.contains("falling back to the reference engine"),
+        e.contains("failed on the GPU") && e.contains("falling back to the fast CPU engine"),
         "{e}"
     );
     assert_eq!(outputs(&out("auto")), outputs(&out("ref")));
@@ -296,7 +298,7 @@ fn eval_runs_both_models_on_the_chosen_backend() {
     let e = ok(&o, "eval auto");
     assert_eq!(
         !runs,
-        e.contains("falling back to the reference engine"),
+        e.contains("falling back to the fast CPU engine"),
         "{e}"
     );
 }
@@ -315,5 +317,33 @@ fn quantize_help_states_what_gpu_calibration_gives() {
         "converter parity",
     ] {
         assert!(help.contains(needle), "missing {needle:?} in:\n{help}");
+    }
+}
+
+#[test]
+fn run_on_the_fast_cpu_engine_equals_the_reference_and_repeats() {
+    let dir = tmpdir("cpu");
+    for name in ["cnn_float32", "cnn_int8"] {
+        let model = common::fixtures().join(format!("{name}.tflite"));
+        let m = Model::from_file(&model).unwrap();
+        let spec = litequant::ReferenceEngine.prepare(&m).unwrap().inputs()[0].clone();
+        let n: usize = spec.shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|k| ((k * 37) % 101) as f32 / 101.0).collect();
+        let x = dir.join(format!("{name}.x.npy"));
+        std::fs::write(&x, npy_bytes(&Tensor::from_f32(&spec.shape, &v).unwrap())).unwrap();
+        let (mp, xp) = (model.to_str().unwrap(), x.to_str().unwrap());
+        let out = |b: &str| dir.join(format!("{name}.{b}.npz"));
+        let r = out("ref");
+        ok(
+            &cli(&run_args(mp, xp, r.to_str().unwrap(), "reference"), None),
+            "ref",
+        );
+        let c = out("cpu");
+        let mut args = run_args(mp, xp, c.to_str().unwrap(), "cpu");
+        args.extend(["--threads", "2", "--repeat", "3"]);
+        let e = ok(&cli(&args, None), "cpu");
+        assert!(e.contains("backend: cpu (2 threads"), "{e}");
+        assert!(e.contains("(min of 3, median "), "{e}");
+        assert_eq!(outputs(&c), outputs(&r), "{name}");
     }
 }

@@ -30,7 +30,9 @@ impl Observer for Record {
 
 /// Whether two tensors hold the same bits (NaN payloads and the sign of zero included).
 fn same_bits(a: &Tensor, b: &Tensor) -> bool {
-    a.dtype() == b.dtype() && a.shape() == b.shape() && a.buf().to_le_bytes() == b.buf().to_le_bytes()
+    a.dtype() == b.dtype()
+        && a.shape() == b.shape()
+        && a.buf().to_le_bytes() == b.buf().to_le_bytes()
 }
 
 /// The golden's inputs, one list per sample.

@@ -118,7 +118,7 @@ def main():
         calib = accuracy.crops(imgs, accuracy.N_CALIB, shape[:2], 1, lo, hi)
         np.save(work / "calib.npy", calib)
         x = accuracy.crops(imgs, 1, shape[:2], 3, lo, hi)
-        np.save(work / "x.npy", x[0])
+        np.save(work / "x.npy", x)
         i8 = work / "int8.tflite"
         t0 = time.perf_counter()
         r = subprocess.run([str(BIN), "quantize", str(f32), "-o", str(i8), "--mode", "int8",

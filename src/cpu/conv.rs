@@ -17,9 +17,9 @@ use crate::reference::fully_connected::fc::DoubleEpilogue;
 use crate::reference::Kernel;
 use crate::{Buf, Error, Result, Tensor};
 
-use super::requant::FastEpilogue;
 use super::gemm::{gemm_f32, gemm_i16, PackedF32, PackedI16, Simd, NR};
 use super::par::{split_rows, Par};
+use super::requant::FastEpilogue;
 
 /// Output pixels whose patches are built (and multiplied) together: a multiple of
 /// [`super::gemm::MR`], small enough for the patches to stay in the L2 cache.
@@ -81,7 +81,11 @@ pub(crate) fn i8_in<'t>(
 }
 
 /// Output 0 as `n` floats.
-pub(crate) fn f32_out<'t>(label: &str, outputs: &'t mut [Tensor], n: usize) -> Result<&'t mut [f32]> {
+pub(crate) fn f32_out<'t>(
+    label: &str,
+    outputs: &'t mut [Tensor],
+    n: usize,
+) -> Result<&'t mut [f32]> {
     match outputs.first_mut().map(|t| t.buf_mut()) {
         Some(Buf::F32(v)) if v.len() == n => Ok(v),
         _ => Err(Error::Shape(format!(
@@ -184,12 +188,20 @@ impl Kernel for ConvF32 {
                     &scratch
                 };
                 let dst = &mut piece[c0 * oc..][..rows * oc];
-                gemm_f32(self.simd, a, k, rows, &self.w, 0..oc.div_ceil(NR), |r, c, s| {
-                    for (lane, &total) in s.iter().enumerate().take(oc - c.min(oc)) {
-                        let bias_value = bias.map_or(0.0, |v| v[c + lane]);
-                        dst[r * oc + c + lane] = clamp_like_cpp(total + bias_value, lo, hi);
-                    }
-                });
+                gemm_f32(
+                    self.simd,
+                    a,
+                    k,
+                    rows,
+                    &self.w,
+                    0..oc.div_ceil(NR),
+                    |r, c, s| {
+                        for (lane, &total) in s.iter().enumerate().take(oc - c.min(oc)) {
+                            let bias_value = bias.map_or(0.0, |v| v[c + lane]);
+                            dst[r * oc + c + lane] = clamp_like_cpp(total + bias_value, lo, hi);
+                        }
+                    },
+                );
             }
         });
         Ok(())
@@ -224,11 +236,19 @@ impl Kernel for ConvI8 {
                     (i32::from(x) + off) as i16
                 });
                 let dst = &mut piece[c0 * oc..][..rows * oc];
-                gemm_i16(self.simd, &scratch, lda, rows, &self.w, 0..oc.div_ceil(NR), |r, c, s| {
-                    let n = NR.min(oc - c.min(oc));
-                    let out = &mut dst[r * oc + c..][..n];
-                    self.epilogue.apply_i8(self.simd, &s[..n], c, out);
-                });
+                gemm_i16(
+                    self.simd,
+                    &scratch,
+                    lda,
+                    rows,
+                    &self.w,
+                    0..oc.div_ceil(NR),
+                    |r, c, s| {
+                        let n = NR.min(oc - c.min(oc));
+                        let out = &mut dst[r * oc + c..][..n];
+                        self.epilogue.apply_i8(self.simd, &s[..n], c, out);
+                    },
+                );
             }
         });
         Ok(())
@@ -273,12 +293,21 @@ impl Kernel for FcF32 {
             split_rows(out, units, self.par, units * depth, |b0, piece| {
                 let rows = piece.len() / units;
                 let a = &x[b0 * depth..][..rows * depth];
-                gemm_f32(self.simd, a, depth, rows, &self.w, 0..units.div_ceil(NR), |r, c, s| {
-                    for (lane, &total) in s.iter().enumerate().take(units - c.min(units)) {
-                        let bias_value = bias.map_or(0.0, |v| v[c + lane]);
-                        piece[r * units + c + lane] = clamp_like_cpp(total + bias_value, lo, hi);
-                    }
-                });
+                gemm_f32(
+                    self.simd,
+                    a,
+                    depth,
+                    rows,
+                    &self.w,
+                    0..units.div_ceil(NR),
+                    |r, c, s| {
+                        for (lane, &total) in s.iter().enumerate().take(units - c.min(units)) {
+                            let bias_value = bias.map_or(0.0, |v| v[c + lane]);
+                            piece[r * units + c + lane] =
+                                clamp_like_cpp(total + bias_value, lo, hi);
+                        }
+                    },
+                );
             });
         }
         Ok(())
@@ -325,11 +354,19 @@ impl Kernel for FcI8 {
             split_rows(out, units, self.par, units * depth, |b0, piece| {
                 let rows = piece.len() / units;
                 let a = &a[b0 * lda..][..rows * lda];
-                gemm_i16(self.simd, a, lda, rows, &self.w, 0..units.div_ceil(NR), |r, c, s| {
-                    for (lane, &acc) in s.iter().enumerate().take(units - c.min(units)) {
-                        piece[r * units + c + lane] = ep.apply(acc, c + lane) as i8;
-                    }
-                });
+                gemm_i16(
+                    self.simd,
+                    a,
+                    lda,
+                    rows,
+                    &self.w,
+                    0..units.div_ceil(NR),
+                    |r, c, s| {
+                        for (lane, &acc) in s.iter().enumerate().take(units - c.min(units)) {
+                            piece[r * units + c + lane] = ep.apply(acc, c + lane) as i8;
+                        }
+                    },
+                );
             });
         }
         Ok(())

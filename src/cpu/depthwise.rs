@@ -12,9 +12,9 @@ use crate::reference::{FloatOrder, Kernel};
 use crate::{Result, Tensor};
 
 use super::conv::{f32_in, f32_out, i8_in, i8_out, opt_f32_in};
-use super::requant::FastEpilogue;
 use super::gemm::Simd;
 use super::par::{split_rows, Par};
+use super::requant::FastEpilogue;
 
 /// Channels per block of lanes.
 const LANES: usize = 16;
@@ -147,7 +147,11 @@ fn float_block<const L: usize>(a: &FloatArgs, taps: &[(usize, usize)], c0: usize
     }
     let (lo, hi) = a.act;
     for (l, o) in out.iter_mut().enumerate() {
-        let value = if a.converter { acc[l] } else { acc[l] + bias(l) };
+        let value = if a.converter {
+            acc[l]
+        } else {
+            acc[l] + bias(l)
+        };
         *o = clamp_like_cpp(value, lo, hi);
     }
 }
@@ -211,7 +215,8 @@ fn int_block<const L: usize>(
         let x: &[i8; L] = input[x0 + c0..][..L].try_into().unwrap();
         let w: &[i8; L] = k.filter[w0 + c0..][..L].try_into().unwrap();
         for l in 0..L {
-            let product = i32::from(w[l]).wrapping_mul(i32::from(x[l]).wrapping_add(k.input_offset));
+            let product =
+                i32::from(w[l]).wrapping_mul(i32::from(x[l]).wrapping_add(k.input_offset));
             acc[l] = acc[l].wrapping_add(product);
         }
     }

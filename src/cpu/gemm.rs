@@ -250,7 +250,10 @@ fn block_i16<const P: usize>(
     for q in 0..k2 {
         let w = &panel[q * NR * 2..][..NR * 2];
         for (p, acc) in acc.iter_mut().enumerate() {
-            let (x0, x1) = (i32::from(a[p * lda + 2 * q]), i32::from(a[p * lda + 2 * q + 1]));
+            let (x0, x1) = (
+                i32::from(a[p * lda + 2 * q]),
+                i32::from(a[p * lda + 2 * q + 1]),
+            );
             for (l, v) in acc.iter_mut().enumerate() {
                 let pair = (x0 * i32::from(w[2 * l])).wrapping_add(x1 * i32::from(w[2 * l + 1]));
                 *v = v.wrapping_add(pair);
@@ -295,7 +298,9 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> u64 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         *seed >> 33
     }
 
@@ -312,9 +317,17 @@ mod tests {
                 .collect();
             let packed = PackedF32::pack(n, k, |c, s| w[c * k + s]);
             let ai: Vec<i16> = (0..rows * (k + 1))
-                .map(|i| if i % (k + 1) == k { 0 } else { (lcg(&mut seed) % 511) as i16 - 255 })
+                .map(|i| {
+                    if i % (k + 1) == k {
+                        0
+                    } else {
+                        (lcg(&mut seed) % 511) as i16 - 255
+                    }
+                })
                 .collect();
-            let wi: Vec<i16> = (0..n * k).map(|_| (lcg(&mut seed) % 256) as i16 - 128).collect();
+            let wi: Vec<i16> = (0..n * k)
+                .map(|_| (lcg(&mut seed) % 256) as i16 - 128)
+                .collect();
             let packed_i = PackedI16::pack(n, k, |c, s| wi[c * k + s]);
             for simd in [Simd::Portable, Simd::detect()] {
                 let mut got = vec![f32::NAN; rows * n];
@@ -324,11 +337,19 @@ mod tests {
                     }
                 });
                 let mut goti = vec![0; rows * n];
-                gemm_i16(simd, &ai, k + 1, rows, &packed_i, 0..n.div_ceil(NR), |r, c0, s| {
-                    for (l, v) in s.iter().enumerate().take(n.saturating_sub(c0)) {
-                        goti[r * n + c0 + l] = *v;
-                    }
-                });
+                gemm_i16(
+                    simd,
+                    &ai,
+                    k + 1,
+                    rows,
+                    &packed_i,
+                    0..n.div_ceil(NR),
+                    |r, c0, s| {
+                        for (l, v) in s.iter().enumerate().take(n.saturating_sub(c0)) {
+                            goti[r * n + c0 + l] = *v;
+                        }
+                    },
+                );
                 for r in 0..rows {
                     for c in 0..n {
                         let mut t = 0.0f32;

@@ -6,7 +6,9 @@
 //! reference kernel's own parameters (multipliers, epilogues, geometry); every other
 //! operator runs its reference kernel. Fast kernels so far: CONV_2D (float32 in the
 //! reference order, int8), DEPTHWISE_CONV_2D (depth multiplier 1: float32 in both orders,
-//! int8) and FULLY_CONNECTED (float32 in the reference order, int8). Each keeps the
+//! int8), FULLY_CONNECTED (float32 in the reference order, int8) and int8 ADD/SUB without
+//! broadcasting; operators whose inputs are all constant (the DEQUANTIZE of float16 weights)
+//! are computed once, at prepare. Each keeps the
 //! reference's per-element arithmetic: integer sums in any order (they wrap the same),
 //! float sums vectorised across output elements only, each element's steps in the
 //! reference's order (DESIGN.md; `gemm.rs`, `conv.rs`, `depthwise.rs`).
@@ -15,6 +17,7 @@
 //! are split across threads ([`FastCpuEngine::with_threads`]); the results do not depend on
 //! the thread count.
 
+mod binary;
 mod conv;
 mod depthwise;
 mod gemm;

@@ -87,10 +87,7 @@ impl FastEpilogue {
         }
     }
 
-    /// Eight channels `c ..` at once: `SaturatingRoundingDoublingHighMul` as
-    /// `floor((x·m + 2^30) / 2^31)`, which equals the 64-bit definition's truncation of
-    /// `(x·m ± nudge) / 2^31` for every `x` when `m >= 0` (no saturation case either), then
-    /// `RoundingDivideByPOT` lane by lane.
+    /// Eight channels `c ..` at once ([`mbqm8`]).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn apply8(&self, acc: &[i32], c: usize, out: &mut [i8]) {
@@ -103,32 +100,48 @@ impl FastEpilogue {
         }
         let x = _mm256_loadu_si256(acc.as_ptr() as *const __m256i);
         let x = _mm256_mullo_epi32(_mm256_add_epi32(x, load!(self.bias)), load!(self.scale_up));
-        let m = load!(self.multiplier);
-        let half = _mm256_set1_epi64x(1 << 30);
-        let even = _mm256_add_epi64(_mm256_mul_epi32(x, m), half);
-        let odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
-        let odd = _mm256_add_epi64(odd, half);
-        // Bits 31..62 of each product: the low half of a logical shift by 31.
-        let even = _mm256_srli_epi64(even, 31);
-        let odd = _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32);
-        let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
-        // RoundingDivideByPOT(h, right).
-        let e = load!(self.right);
-        let one = _mm256_set1_epi32(1);
-        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
-        let remainder = _mm256_and_si256(h, mask);
-        let negative = _mm256_cmpgt_epi32(_mm256_setzero_si256(), h);
-        let threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), negative);
-        let up = _mm256_cmpgt_epi32(remainder, threshold);
-        let r = _mm256_sub_epi32(_mm256_srav_epi32(h, e), up);
+        let r = mbqm8(x, load!(self.multiplier), load!(self.right));
         let r = _mm256_add_epi32(r, _mm256_set1_epi32(self.zero_point));
-        let r = _mm256_min_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(self.lo)), _mm256_set1_epi32(self.hi));
+        let r = _mm256_min_epi32(
+            _mm256_max_epi32(r, _mm256_set1_epi32(self.lo)),
+            _mm256_set1_epi32(self.hi),
+        );
         let mut v = [0i32; 8];
         _mm256_storeu_si256(v.as_mut_ptr() as *mut __m256i, r);
         for (o, v) in out.iter_mut().zip(v) {
             *o = v as i8;
         }
     }
+}
+
+/// `MultiplyByQuantizedMultiplier` of eight lanes whose left shift is already applied:
+/// `SaturatingRoundingDoublingHighMul(x, m)` as `floor((x·m + 2^30) / 2^31)` — equal to the
+/// 64-bit definition's truncation of `(x·m ± nudge) / 2^31` for every `x` when every
+/// `m >= 0` (which the callers check; no saturation case either) — then
+/// `RoundingDivideByPOT(·, right)` lane by lane.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn mbqm8(
+    x: std::arch::x86_64::__m256i,
+    m: std::arch::x86_64::__m256i,
+    e: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let half = _mm256_set1_epi64x(1 << 30);
+    let even = _mm256_add_epi64(_mm256_mul_epi32(x, m), half);
+    let odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
+    let odd = _mm256_add_epi64(odd, half);
+    // Bits 31..62 of each product: the low half of a logical shift by 31.
+    let even = _mm256_srli_epi64(even, 31);
+    let odd = _mm256_slli_epi64(_mm256_srli_epi64(odd, 31), 32);
+    let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
+    let one = _mm256_set1_epi32(1);
+    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
+    let remainder = _mm256_and_si256(h, mask);
+    let negative = _mm256_cmpgt_epi32(_mm256_setzero_si256(), h);
+    let threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), negative);
+    let up = _mm256_cmpgt_epi32(remainder, threshold);
+    _mm256_sub_epi32(_mm256_srav_epi32(h, e), up)
 }
 
 #[cfg(test)]

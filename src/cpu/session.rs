@@ -6,12 +6,14 @@ use std::any::Any;
 use crate::engine::{IoSpec, Observer, Session};
 use crate::memory::Budget;
 use crate::model::DType;
+use crate::reference::binary::{self as rbin, BinaryOp};
 use crate::reference::conv::conv2d as rconv;
 use crate::reference::conv::depthwise as rdw;
 use crate::reference::fully_connected::fc as rfc;
 use crate::reference::{check_inputs, FloatOrder, Kernel, Prepared, Step};
 use crate::{Buf, Error, Result, Tensor};
 
+use super::binary::AddSubI8;
 use super::conv::{ConvF32, ConvI8, FcF32, FcI8};
 use super::depthwise::{DwF32, DwI8};
 use super::gemm::{PackedF32, PackedI16, Simd};
@@ -109,6 +111,7 @@ impl FastSession {
             let opts = Opts {
                 simd,
                 par,
+                specs: &p.specs,
                 consts: &consts,
                 budget: &p.budget,
             };
@@ -270,6 +273,7 @@ fn fold(step: &Step, specs: &[(DType, Vec<usize>)], consts: &mut [Option<Tensor>
 struct Opts<'a> {
     simd: Simd,
     par: Par,
+    specs: &'a [(DType, Vec<usize>)],
     consts: &'a [Option<Tensor>],
     budget: &'a Budget,
 }
@@ -366,6 +370,22 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             simd,
             par,
         })));
+    }
+    if let Some(k) = any.downcast_ref::<rbin::BinaryKernel>() {
+        let ops = &k.operands;
+        let int8_out = step.outputs.len() == 1 && o.specs[step.outputs[0]].0 == DType::I8;
+        if let BinaryOp::QuantAddSub { p, subtract } = &k.op {
+            if int8_out && ops.len_a == ops.len_out && ops.len_b == ops.len_out {
+                return Ok(Some(Box::new(AddSubI8 {
+                    label: format!("{} ({})", k.name, step.outputs[0]),
+                    n: ops.len_out,
+                    p: *p,
+                    subtract: *subtract,
+                    simd,
+                })));
+            }
+        }
+        return Ok(None);
     }
     if let Some(k) = any.downcast_ref::<rfc::FloatFc>() {
         let d = k.dims;

@@ -219,4 +219,3 @@ pub(crate) fn run_on<T>(
         Err(e) => Err(e),
     }
 }
-

@@ -376,7 +376,9 @@ fn compare_methods(a: &EvalArgs, float: &litequant::Model) -> litequant::Result<
             )
         },
         |cpu| {
-            let cpu = cpu.clone().with_float_order(litequant::FloatOrder::Converter);
+            let cpu = cpu
+                .clone()
+                .with_float_order(litequant::FloatOrder::Converter);
             compare::compare_on(&cpu, a, float)
         },
         || compare::compare_on(&conv, a, float),

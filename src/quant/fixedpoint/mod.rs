@@ -4,7 +4,8 @@
 //! WGSL has no 64-bit integers, so the 32×32→64 multiply of
 //! `SaturatingRoundingDoublingHighMul` is done on 16-bit limbs in `u32` arithmetic
 //! ([`srdhm`]). The tests prove it equal to the 64-bit formula ([`srdhm_i64`]) over edge
-//! and random values; both engines use the limb form.
+//! and random values; the GPU kernels use the limb form, the CPU `multiply_by_quantized_multiplier`
+//! the 64-bit one (the same values).
 //!
 //! Facts (TFLite `kernels/internal/common.h`, `quantization_util.cc`, gemmlowp
 //! `fixedpoint.h`):
@@ -136,12 +137,15 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
     (x >> exponent) + if remainder > threshold { 1 } else { 0 }
 }
 
-/// `MultiplyByQuantizedMultiplier` (double rounding, TFLite's default build).
+/// `MultiplyByQuantizedMultiplier` (double rounding, TFLite's default build). On the CPU
+/// with the 64-bit `SaturatingRoundingDoublingHighMul` ([`srdhm_i64`], which [`srdhm`]'s
+/// 32-bit form equals and is tested against): the same values, faster.
+#[inline]
 pub fn multiply_by_quantized_multiplier(x: i32, m: QuantizedMultiplier) -> i32 {
     let left = if m.shift > 0 { m.shift } else { 0 };
     let right = if m.shift > 0 { 0 } else { -m.shift };
     rounding_divide_by_pot(
-        srdhm(x.wrapping_mul(1i32.wrapping_shl(left as u32)), m.multiplier),
+        srdhm_i64(x.wrapping_mul(1i32.wrapping_shl(left as u32)), m.multiplier),
         right,
     )
 }

@@ -25,7 +25,7 @@
 //! - Broadcasting is elementwise, so every reference loop order gives the same values: the
 //!   kernels read each input through an index map precomputed at prepare.
 
-mod add_sub;
+pub(crate) mod add_sub;
 mod div;
 mod min_max;
 mod mul;

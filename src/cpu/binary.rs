@@ -1,0 +1,104 @@
+//! Fast int8 ADD and SUB without broadcasting (`reference_integer_ops::Add` /
+//! `reference_ops::Sub` as the reference kernel's [`AddSubParams::apply`]): eight elements at
+//! a time with AVX2 ([`super::requant::mbqm8`] for each `MultiplyByQuantizedMultiplier`),
+//! the rest element by element through the reference's own function.
+
+use crate::quant::fixedpoint::QuantizedMultiplier;
+use crate::reference::binary::add_sub::AddSubParams;
+use crate::reference::Kernel;
+use crate::{Error, Result, Tensor};
+
+use super::conv::{i8_in, i8_out};
+use super::gemm::Simd;
+
+/// int8 ADD (`subtract == false`) or SUB of two tensors of `n` elements each.
+pub(crate) struct AddSubI8 {
+    pub(crate) label: String,
+    pub(crate) n: usize,
+    pub(crate) p: AddSubParams,
+    pub(crate) subtract: bool,
+    pub(crate) simd: Simd,
+}
+
+impl AddSubI8 {
+    /// Whether the AVX2 path computes these parameters exactly (non-negative multipliers).
+    pub(crate) fn vector_ok(p: &AddSubParams) -> bool {
+        [
+            p.input1_multiplier,
+            p.input2_multiplier,
+            p.output_multiplier,
+        ]
+        .iter()
+        .all(|m| m.multiplier >= 0)
+            && (0..=30).contains(&p.left_shift)
+    }
+}
+
+impl Kernel for AddSubI8 {
+    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
+        let l = self.label.as_str();
+        let (a, b) = (i8_in(l, inputs, 0, self.n)?, i8_in(l, inputs, 1, self.n)?);
+        if outputs.len() != 1 {
+            return Err(Error::Shape(format!("{l}: one output expected")));
+        }
+        let out = i8_out(l, outputs, self.n)?;
+        let mut i = 0;
+        #[cfg(target_arch = "x86_64")]
+        if self.simd == Simd::Avx2 && Self::vector_ok(&self.p) {
+            // SAFETY: AVX2 was detected; `add8` reads and writes `i .. i + 8`, in bounds.
+            while i + 8 <= self.n {
+                unsafe { self.add8(&a[i..i + 8], &b[i..i + 8], &mut out[i..i + 8]) };
+                i += 8;
+            }
+        }
+        for ((o, &x), &y) in out[i..].iter_mut().zip(&a[i..]).zip(&b[i..]) {
+            *o = self.p.apply(i32::from(x), i32::from(y), self.subtract) as i8;
+        }
+        Ok(())
+    }
+}
+
+impl AddSubI8 {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add8(&self, a: &[i8], b: &[i8], out: &mut [i8]) {
+        use super::requant::mbqm8;
+        use std::arch::x86_64::*;
+        assert!(a.len() == 8 && b.len() == 8 && out.len() == 8);
+        let p = &self.p;
+        // (m, 1 << left, right) of a QuantizedMultiplier, broadcast.
+        let parts = |m: QuantizedMultiplier| {
+            (
+                _mm256_set1_epi32(m.multiplier),
+                _mm256_set1_epi32(1i32.wrapping_shl(m.shift.max(0) as u32)),
+                _mm256_set1_epi32((-m.shift).max(0)),
+            )
+        };
+        let shift = _mm256_set1_epi32(1i32 << p.left_shift);
+        let scaled = |v: &[i8], offset: i32, m: QuantizedMultiplier| {
+            let x = _mm256_cvtepi8_epi32(_mm_loadl_epi64(v.as_ptr() as *const __m128i));
+            let x = _mm256_mullo_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(offset)), shift);
+            let (mm, up, right) = parts(m);
+            mbqm8(_mm256_mullo_epi32(x, up), mm, right)
+        };
+        let x = scaled(a, p.input1_offset, p.input1_multiplier);
+        let y = scaled(b, p.input2_offset, p.input2_multiplier);
+        let raw = if self.subtract {
+            _mm256_sub_epi32(x, y)
+        } else {
+            _mm256_add_epi32(x, y)
+        };
+        let (mm, up, right) = parts(p.output_multiplier);
+        let r = mbqm8(_mm256_mullo_epi32(raw, up), mm, right);
+        let r = _mm256_add_epi32(r, _mm256_set1_epi32(p.output_offset));
+        let r = _mm256_min_epi32(
+            _mm256_max_epi32(r, _mm256_set1_epi32(p.act_min)),
+            _mm256_set1_epi32(p.act_max),
+        );
+        let mut v = [0i32; 8];
+        _mm256_storeu_si256(v.as_mut_ptr() as *mut __m256i, r);
+        for (o, v) in out.iter_mut().zip(v) {
+            *o = v as i8;
+        }
+    }
+}
