@@ -193,9 +193,8 @@ pub(crate) fn heldout_on<E: Engine>(
     let on_all = a.calibration == CalibrationArg::Auto && topts.is_none();
     let stats = match a.calibration {
         CalibrationArg::Auto if on_all => {
-            let (_, mut r) =
-                choose_auto(model, engine, &stats, &held, opts, &auto_options(opts))
-                    .map_err(|e| in_file(e, calib))?;
+            let (_, mut r) = choose_auto(model, engine, &stats, &held, opts, &auto_options(opts))
+                .map_err(|e| in_file(e, calib))?;
             // The methods are chosen; their ranges come from every calibration sample.
             eprintln!(
                 "calibrating {} on all of {} (the chosen methods' final ranges)",
