@@ -8,7 +8,7 @@ use std::fmt::{self, Write as _};
 
 use serde::Serialize;
 
-use crate::model::{Model, QuantParams, Tensor};
+use crate::model::{DType, Model, OpKind, QuantParams, Tensor};
 
 /// The version of the JSON layout.
 pub const FORMAT: u32 = 1;
@@ -31,7 +31,7 @@ pub struct Report {
     /// The metadata entries.
     pub metadata: Vec<MetadataReport>,
     /// Operator counts over all subgraphs, by op name (custom ops by custom code).
-    pub op_histogram: BTreeMap<String, usize>,
+    pub op_histogram: BTreeMap<OpKind, usize>,
     /// Bytes of constant tensor data by dtype name, over all subgraphs.
     pub weight_bytes: BTreeMap<String, u64>,
     /// Bytes of constant data, all dtypes.
@@ -58,7 +58,7 @@ pub struct SubgraphReport {
     /// Every operator, in execution order.
     pub operators: Vec<OperatorReport>,
     /// Operator count by op name.
-    pub op_histogram: BTreeMap<String, usize>,
+    pub op_histogram: BTreeMap<OpKind, usize>,
 }
 
 /// A subgraph input or output.
@@ -70,8 +70,8 @@ pub struct IoReport {
     pub name: String,
     /// The name the subgraph's signature gives it, if any.
     pub signature_name: Option<String>,
-    /// Element type name (`FLOAT32`, `INT8`, ...).
-    pub dtype: String,
+    /// Element type (prints as `FLOAT32`, `INT8`, ...).
+    pub dtype: DType,
     /// Stored shape.
     pub shape: Vec<i32>,
     /// Shape signature (`-1`: dynamic dimension), when the file has one.
@@ -87,8 +87,8 @@ pub struct TensorInfo {
     pub index: usize,
     /// Tensor name.
     pub name: String,
-    /// Element type name (`FLOAT32`, `INT8`, ...).
-    pub dtype: String,
+    /// Element type (prints as `FLOAT32`, `INT8`, ...).
+    pub dtype: DType,
     /// Stored shape.
     pub shape: Vec<i32>,
     /// Shape signature (`-1`: dynamic dimension), when the file has one.
@@ -133,8 +133,8 @@ pub struct QuantReport {
 pub struct OperatorReport {
     /// Operator index (execution order).
     pub index: usize,
-    /// Op name (`CONV_2D`, or the custom code).
-    pub op: String,
+    /// The op (prints as `CONV_2D`, or the custom code).
+    pub op: OpKind,
     /// The builtin operator code.
     pub builtin_code: i32,
     /// Op version.
@@ -188,7 +188,7 @@ fn tensor_report(index: usize, t: &Tensor) -> TensorInfo {
     TensorInfo {
         index,
         name: t.name.clone(),
-        dtype: t.dtype.name(),
+        dtype: t.dtype,
         shape: t.shape.clone(),
         shape_signature: t.shape_signature.clone(),
         constant: t.is_constant(),
@@ -228,7 +228,7 @@ impl Report {
                                 tensor: t,
                                 name: tensor.name.clone(),
                                 signature_name: sig_name(t, inputs),
-                                dtype: tensor.dtype.name(),
+                                dtype: tensor.dtype,
                                 shape: tensor.shape.clone(),
                                 shape_signature: tensor.shape_signature.clone(),
                                 quantization: tensor.quant.as_ref().map(quant_report),
@@ -238,8 +238,8 @@ impl Report {
                 };
                 let mut hist = BTreeMap::new();
                 for op in &sg.operators {
-                    *hist.entry(op.op.name()).or_insert(0) += 1;
-                    *op_histogram.entry(op.op.name()).or_insert(0) += 1;
+                    *hist.entry(op.op.kind()).or_insert(0) += 1;
+                    *op_histogram.entry(op.op.kind()).or_insert(0) += 1;
                 }
                 for t in &sg.tensors {
                     if let Some(d) = &t.data {
@@ -263,7 +263,7 @@ impl Report {
                         .enumerate()
                         .map(|(i, o)| OperatorReport {
                             index: i,
-                            op: o.op.name(),
+                            op: o.op.kind(),
                             builtin_code: o.op.code(),
                             version: o.version,
                             inputs: o.inputs.clone(),

@@ -94,7 +94,7 @@ pub use cpu::FastCpuEngine;
 pub use engine::{bind_inputs, check_inputs, output_keys, Engine, IoSpec, Observer, Session};
 pub use error::{Error, Result};
 pub use fsutil::write_atomic;
-pub use model::Model;
+pub use model::{DType, Model, OpKind};
 pub use progress::{CancelToken, Phase, Progress, ProgressFn};
 pub use quant::calibrate::{calibrate, CalibrationOptions, Stats};
 pub use quant::{quantize, IoType, KeepFloat, Mode, QuantizeOptions, Report};
@@ -120,7 +120,7 @@ pub mod prelude {
     pub use crate::eval::{evaluate, EvalOptions, EvalReport};
     #[cfg(feature = "gpu")]
     pub use crate::gpu::GpuEngine;
-    pub use crate::model::DType;
+    pub use crate::model::{DType, OpKind};
     pub use crate::{
         calibrate, quantize, CalibrationOptions, CancelToken, ConverterFloatEngine, Engine, Error,
         IoSpec, IoType, KeepFloat, Mode, Model, Phase, Progress, ProgressFn, QuantizeOptions,

@@ -106,7 +106,7 @@ impl Budget {
             }
             _ => Err(Error::Memory(format!(
                 "{} takes {}, which with the {} taken before is over the memory budget of {} \
-                 (--max-memory, or the engine's with_max_memory)",
+                 (raise it with the engine's with_max_memory)",
                 what(),
                 bytes.map_or_else(|| "more bytes than can be counted".into(), describe_bytes),
                 describe_bytes(self.used.get()),

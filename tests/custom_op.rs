@@ -205,12 +205,10 @@ fn calibration_runs_through_the_op_and_int8_keeps_it_float() {
     assert!(matches!(e, Err(Error::MissingCustomOp { .. })));
 
     let (q, report) = quantize(&m, Some(&stats), &QuantizeOptions::int8()).unwrap();
-    let floats: Vec<(usize, &str)> = report
-        .float_ops
-        .iter()
-        .map(|f| (f.index, f.op.as_str()))
-        .collect();
-    assert_eq!(floats, [(1, NAME), (3, NAME)]);
+    let floats: Vec<(usize, &litequant::model::OpKind)> =
+        report.float_ops.iter().map(|f| (f.index, &f.op)).collect();
+    let custom = litequant::model::OpKind::Custom(NAME.into());
+    assert_eq!(floats, [(1, &custom), (3, &custom)]);
     let names: Vec<String> = q.main().operators.iter().map(|o| o.op.name()).collect();
     assert_eq!(
         names,

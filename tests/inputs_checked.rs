@@ -163,7 +163,7 @@ fn unknown_or_empty_keep_float_names_are_errors_before_any_work() {
             ..QuantizeOptions::int8()
         };
         let e = opts.validate_for(&m).unwrap_err().to_string();
-        assert!(e.contains(&format!("keep-float '{bad}'")), "{e}");
+        assert!(e.contains(&format!("keep_float '{bad}'")), "{e}");
     }
     // A tensor name and an op type of the model are fine.
     let name = m.main().tensors[m.main().operators[0].outputs[0] as usize]

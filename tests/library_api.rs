@@ -271,3 +271,44 @@ fn a_calibration_errors_underlying_variant_is_kept() {
     }
     assert!(matches!(read(), Err(Error::Io { .. })));
 }
+
+#[test]
+fn reports_name_ops_and_types_by_typed_values() {
+    use litequant::model::code;
+    // Keep every CONV_2D float by its typed kind; the report names them by the same kind.
+    let float = cnn();
+    let stats = calibrate(
+        &float,
+        &ConverterFloatEngine,
+        &mut litequant::data::from_iter(digits(8)),
+        &Default::default(),
+    )
+    .unwrap();
+    let conv: OpKind = "CONV_2D".parse().unwrap();
+    assert_eq!(conv, OpKind::Builtin(code::CONV_2D));
+    let opts = QuantizeOptions {
+        keep_float: vec![KeepFloat::OpType(conv.clone())],
+        ..QuantizeOptions::int8()
+    };
+    let (quantized, report) = quantize(&float, Some(&stats), &opts).unwrap();
+    let kept: Vec<&OpKind> = report.float_ops.iter().map(|f| &f.op).collect();
+    let convs = float
+        .main()
+        .operators
+        .iter()
+        .filter(|o| o.op.kind() == conv)
+        .count();
+    assert!(convs > 0);
+    assert_eq!(kept, vec![&conv; convs], "{:?}", report.float_ops);
+    // inspect's report: typed ops and dtypes, printed and serialized by their TFLite names.
+    let info = litequant::inspect::Report::new(&quantized, None);
+    let sg = &info.subgraphs[0];
+    assert_eq!(sg.inputs[0].dtype, DType::F32);
+    assert_eq!(sg.op_histogram.get(&conv), Some(&convs));
+    let json = serde_json::to_value(&info).unwrap();
+    assert_eq!(json["subgraphs"][0]["inputs"][0]["dtype"], "FLOAT32");
+    assert_eq!(json["op_histogram"]["CONV_2D"], convs);
+    let first = &sg.operators[0];
+    assert_eq!(first.op.to_string(), first.op.name());
+    assert_eq!(first.op.builtin_code(), first.builtin_code);
+}

@@ -260,7 +260,10 @@ fn ops_kept_float_sit_between_dequantize_and_quantize() {
     let (q, report) = quantize_int8_with_report(&m, &stats, &opts).unwrap();
     assert_eq!(report.float_ops.len(), 1, "{:?}", report.float_ops);
     assert_eq!(
-        (report.float_ops[0].index, report.float_ops[0].op.as_str()),
+        (
+            report.float_ops[0].index,
+            report.float_ops[0].op.name().as_str()
+        ),
         (2, "MAX_POOL_2D")
     );
     assert_eq!(

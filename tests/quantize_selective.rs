@@ -156,7 +156,7 @@ fn the_converters_selective_models_are_reproduced() {
             })
             .map(|o| o.op.name())
             .collect();
-        let ours_float: Vec<String> = report.float_ops.iter().map(|f| f.op.clone()).collect();
+        let ours_float: Vec<String> = report.float_ops.iter().map(|f| f.op.name()).collect();
         if ours_float != theirs_float {
             problems.push(format!(
                 "{}: float ops ours {ours_float:?} theirs {theirs_float:?}",
@@ -245,7 +245,7 @@ fn the_converter_quantizes_some_denylisted_ops() {
         }
         // litequant honours the request: the op float between DEQUANTIZE and QUANTIZE.
         let (q, report, _) = ours(kept);
-        let names: Vec<String> = report.float_ops.iter().map(|f| f.op.clone()).collect();
+        let names: Vec<String> = report.float_ops.iter().map(|f| f.op.name()).collect();
         assert_eq!(names, [op], "{name}");
         let ops: Vec<String> = q.main().operators.iter().map(|o| o.op.name()).collect();
         let at = ops.iter().position(|o| o == op).unwrap();
@@ -457,7 +457,7 @@ fn every_small_keep_float_set_is_laid_out_as_the_converter_does() {
             let extra = report
                 .float_ops
                 .iter()
-                .filter(|f| IGNORED_OPS.contains(&f.op.as_str()))
+                .filter(|f| IGNORED_OPS.contains(&f.op.name().as_str()))
                 .count();
             assert_eq!(report.float_ops.len() - extra, theirs_float, "{keep:?}");
             ignored += 1;

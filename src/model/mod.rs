@@ -15,7 +15,7 @@ pub use dtype::DType;
 pub(crate) use lint::quant_oddity;
 pub use op::{
     builtin_name, code, Activation, AddSubOptions, BatchMatMulOptions, Conv2DOptions,
-    DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpaqueOptions, OtherOp, Padding,
+    DepthwiseConv2DOptions, FullyConnectedOptions, Op, OpKind, OpaqueOptions, OtherOp, Padding,
     Pool2DOptions, ResizeOptions, StridedSliceOptions, TransposeConvOptions,
 };
 pub use quant::{DimensionMetadata, QuantDetails, QuantParams, SegmentArray, Sparsity};

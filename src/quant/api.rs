@@ -22,7 +22,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::model::Model;
+use crate::model::{Model, OpKind};
 use crate::quant::calibrate::Stats;
 use crate::quant::options::DynamicOptions;
 use crate::{CalibrationOptions, Error, Result};
@@ -156,19 +156,19 @@ pub enum KeepFloat {
     /// The op whose output tensor has this name (as `litequant inspect` lists tensors; the
     /// converter's `denylisted_nodes`).
     Tensor(String),
-    /// Every op of this builtin type, by its TFLite name (`CONV_2D`; the converter's
-    /// `denylisted_ops`).
-    OpType(String),
+    /// Every op of this type (`"CONV_2D".parse()?`; the converter's `denylisted_ops`).
+    OpType(OpKind),
     /// Either: the ops whose output tensor has this name and the ops of this type (what
     /// the CLI's `--keep-float NAME` and a plain string give).
     Name(String),
 }
 
 impl KeepFloat {
-    /// The name as given.
-    pub fn name(&self) -> &str {
+    /// The name as given (an op type's TFLite name).
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            KeepFloat::Tensor(n) | KeepFloat::OpType(n) | KeepFloat::Name(n) => n,
+            KeepFloat::Tensor(n) | KeepFloat::Name(n) => n.into(),
+            KeepFloat::OpType(k) => k.name().into(),
         }
     }
 
@@ -177,15 +177,19 @@ impl KeepFloat {
         matches!(self, KeepFloat::Tensor(n) | KeepFloat::Name(n) if n == tensor)
     }
 
-    /// Whether it selects every op of the builtin type named `op_type`.
-    pub fn matches_op_type(&self, op_type: &str) -> bool {
-        matches!(self, KeepFloat::OpType(n) | KeepFloat::Name(n) if n == op_type)
+    /// Whether it selects every op of type `op_type`.
+    pub fn matches_op_type(&self, op_type: &OpKind) -> bool {
+        match self {
+            KeepFloat::OpType(k) => k == op_type,
+            KeepFloat::Name(n) => *n == op_type.name(),
+            KeepFloat::Tensor(_) => false,
+        }
     }
 }
 
 impl fmt::Display for KeepFloat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.name())
     }
 }
 
@@ -323,7 +327,7 @@ impl QuantizeOptions {
         {
             return Err(Error::Unsupported(format!(
                 "int16 ops ({}) are int16 islands in an int8 model: they need mode int8 with \
-                 float32 inputs and outputs (mode {mode}, input {}, output {}); --mode \
+                 float32 inputs and outputs (mode {mode}, input {}, output {}); mode \
                  int16x8 makes every op int16",
                 names(&self.int16_ops),
                 self.input_type.name(),
@@ -350,8 +354,8 @@ impl QuantizeOptions {
         for (list, keep) in self
             .keep_float
             .iter()
-            .map(|n| ("keep-float", n))
-            .chain(self.int16_ops.iter().map(|n| ("int16-ops", n)))
+            .map(|n| ("keep_float", n))
+            .chain(self.int16_ops.iter().map(|n| ("int16_ops", n)))
         {
             let is_output = |op: &crate::model::Operator| {
                 op.output_tensors().any(|t| {
@@ -364,7 +368,7 @@ impl QuantizeOptions {
                 && sg
                     .operators
                     .iter()
-                    .any(|op| is_output(op) || keep.matches_op_type(&op.op.name()));
+                    .any(|op| is_output(op) || keep.matches_op_type(&op.op.kind()));
             if !known {
                 let what = match keep {
                     KeepFloat::Tensor(_) => {

@@ -223,7 +223,7 @@ impl Stats {
         if version != Some(u64::from(VERSION)) {
             return Err(Error::Data(format!(
                 "{what}: statistics file version {}, this build reads version {VERSION}: \
-                 calibrate again (--save-stats)",
+                 calibrate again and save the statistics anew",
                 version.map_or("?".into(), |x| x.to_string())
             )));
         }
@@ -233,7 +233,7 @@ impl Stats {
             return Err(Error::Data(format!(
                 "{what}: the statistics were made for the model '{}' (fingerprint {}, {} \
                  tensors, {} operators), not for '{label}' (fingerprint {want}, {} tensors, \
-                 {} operators): calibrate this model (--calib DATA --save-stats FILE)",
+                 {} operators): calibrate this model and save its statistics",
                 file.model.label,
                 file.model.fingerprint,
                 file.model.tensors,

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::api::{Mode, QuantizeOptions};
-use crate::model::Model;
+use crate::model::{Model, OpKind};
 use crate::quant::calibrate::Stats;
 use crate::Result;
 
@@ -42,8 +42,8 @@ pub struct Report {
 pub struct Int16Op {
     /// Operator index in the float model's main subgraph.
     pub index: usize,
-    /// The op's builtin name (`CONV_2D`).
-    pub op: String,
+    /// The op (prints as its builtin name, `CONV_2D`).
+    pub op: OpKind,
 }
 
 /// NaN/Inf counts of one tensor seen in calibration.
@@ -102,8 +102,8 @@ pub struct TensorReport {
 pub struct FloatOp {
     /// Operator index in the float model's main subgraph.
     pub index: usize,
-    /// The op's builtin name (`CONV_2D`) or custom code.
-    pub op: String,
+    /// The op (prints as its builtin name, `CONV_2D`, or custom code).
+    pub op: OpKind,
     /// Why it stayed float (no int8 rule, selected by `keep_float`, ...).
     pub reason: String,
 }

@@ -341,7 +341,7 @@ pub fn count_saturation<E: Engine>(
     if let Some(n) = report.calibration_samples.filter(|&n| n != samples) {
         return Err(Error::Data(format!(
             "the data gave {samples} samples, calibration ran on {n}: saturation is counted \
-             on the calibration data (same samples, same --max-samples)"
+             on the calibration data (the same samples, the same max_samples)"
         )));
     }
     // Ranges chosen by a calibration method other than minmax may clip: the count only.

@@ -114,8 +114,8 @@ pub enum Precision {
 pub struct MovedOp {
     /// Operator index in the float model's main subgraph.
     pub index: usize,
-    /// Its builtin name (CONV_2D).
-    pub op: String,
+    /// The op (prints as its builtin name, CONV_2D).
+    pub op: crate::model::OpKind,
     /// Its (first) output tensor's name: the `--keep-float` / `--int16-ops` name.
     pub tensor: String,
     /// The precision it moved to.

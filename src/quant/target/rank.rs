@@ -2,14 +2,14 @@
 //! per-layer comparison of the model as quantized shows.
 
 use crate::eval::EvalReport;
-use crate::model::Model;
+use crate::model::{Model, OpKind};
 use crate::quant::api::{QuantizeOptions, Report};
 
 /// A ranked candidate: float-model operator index, its keep-float name, rmse/scale.
 #[derive(Debug, Clone)]
 pub(super) struct Candidate {
     pub index: usize,
-    pub op: String,
+    pub op: OpKind,
     pub tensor: String,
     pub rmse_over_scale: f64,
 }
@@ -76,7 +76,7 @@ pub(super) fn rank(
         seen[k] = true;
         ranked.push(Candidate {
             index: k,
-            op: sg.operators[k].op.name(),
+            op: sg.operators[k].op.kind(),
             tensor: l.name.clone(),
             rmse_over_scale: if r.is_nan() { 0.0 } else { r },
         });
@@ -86,7 +86,7 @@ pub(super) fn rank(
         if let (false, true, Some(name)) = (seen[k], movable[k], first_output(k)) {
             ranked.push(Candidate {
                 index: k,
-                op: sg.operators[k].op.name(),
+                op: sg.operators[k].op.kind(),
                 tensor: name,
                 rmse_over_scale: 0.0,
             });

@@ -279,7 +279,7 @@ pub(super) fn quantize_subgraph(
             return Err(Error::Unsupported(format!(
                 "model input tensor {t} ('{}') is read only by ops that stay float, so it has \
                  no {} parameters: input type {} cannot apply to it; quantize the op that \
-                 reads it (not --keep-float) or keep float32 inputs",
+                 reads it (do not keep it float) or keep float32 inputs",
                 w.tensors[t].name,
                 format!("{:?}", options.input_type).to_lowercase(),
                 format!("{:?}", options.input_type).to_lowercase()
@@ -401,8 +401,8 @@ pub(super) fn quantize_subgraph(
                 _ => {
                     return Err(Error::Unsupported(format!(
                         "output {o} is model input tensor {t} ('{}'), read as float32: \
-                         with --output-type {} it would need a second QUANTIZE of the \
-                         input; give the same --input-type and --output-type",
+                         with output type {} it would need a second QUANTIZE of the \
+                         input; give the same input and output types",
                         w.tensors[t].name,
                         format!("{:?}", options.output_type).to_lowercase()
                     )))

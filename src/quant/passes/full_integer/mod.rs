@@ -207,7 +207,7 @@ pub struct Int8Report {
     pub bias_fitted: Vec<(String, usize)>,
     /// Ops run on int16 activations on request ([`Int8Options::int16_ops`]): (operator
     /// index in the float model, op name).
-    pub int16_ops: Vec<(usize, String)>,
+    pub int16_ops: Vec<(usize, crate::model::OpKind)>,
 }
 
 /// Full-integer quantization of a float model with calibration statistics, as the TFLite
@@ -253,7 +253,7 @@ fn quantize_int8_with_twins(
         let mut report = build::quantize_subgraph(w, stats, &opts8)?;
         report.float_ops.retain(|f| !ops16.contains(&f.index));
         mixed16::int16_islands(w, stats, &ops16, options.per_channel, &mut report)?;
-        report.int16_ops = ops16.iter().map(|&k| (k, w.ops[k].op.name())).collect();
+        report.int16_ops = ops16.iter().map(|&k| (k, w.ops[k].op.kind())).collect();
         report
     };
     let twins = working_twins(model, &works);

@@ -30,7 +30,8 @@ pub(super) fn which_ops(
     let mut quantized = vec![false; n_ops];
     for k in 0..n_ops {
         let op = &w.ops[k];
-        let name = op.op.name();
+        let op_kind = op.op.kind();
+        let name = op_kind.name();
         let why: Option<String> = (|| {
             if let Some(t) = op.output_tensors().find(|&t| {
                 options
@@ -40,7 +41,11 @@ pub(super) fn which_ops(
             }) {
                 return Some(format!("kept float on request ('{}')", w.tensors[t].name));
             }
-            if options.keep_float.iter().any(|k| k.matches_op_type(&name)) {
+            if options
+                .keep_float
+                .iter()
+                .any(|k| k.matches_op_type(&op_kind))
+            {
                 return Some(format!("kept float on request (every {name})"));
             }
             if crate::custom::custom_name(op).is_some() {
@@ -155,7 +160,7 @@ pub(super) fn which_ops(
                 if touches_float {
                     report.float_ops.push(FloatOp {
                         index: k,
-                        op: name,
+                        op: op_kind,
                         reason: why,
                     });
                 }
