@@ -3,61 +3,22 @@
 //! the result meets it when checked independently, and no moved op can be dropped; an
 //! unreachable target is refused and writes nothing.
 
-use std::path::{Path, PathBuf};
+mod target_common;
+
 use std::process::Command;
 
-use litequant::data::{Dataset, HoldoutSplit, InMemory, NpyDataset};
-use litequant::eval::{evaluate, EvalOptions};
-use litequant::quant::target::{quantize_to_target, Target, TargetOptions};
+use litequant::data::InMemory;
+use litequant::quant::target::{quantize_to_target, Precision, Target, TargetOptions};
 use litequant::quant::{quantize, IoType, QuantizeOptions};
-use litequant::{ConverterFloatEngine, Engine, Error, Model, Session, Stats};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// The CNN, calibrated on the calibration part of the first 40 digits (every 4th of them
-/// held out: 10 samples).
-fn setup() -> (Model, Stats, InMemory) {
-    let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
-    let spec = ConverterFloatEngine.prepare(&m).unwrap().inputs()[0].clone();
-    let data = NpyDataset::open(fixture("digits_calib.npy"))
-        .unwrap()
-        .with_input(&spec)
-        .unwrap();
-    let mut data = data.max_samples(40);
-    let mut split = HoldoutSplit::new(&mut data, 4).unwrap();
-    let stats =
-        litequant::calibrate(&m, &ConverterFloatEngine, &mut split, &Default::default()).unwrap();
-    assert_eq!(stats.samples, 30);
-    let held = split.into_held_out();
-    assert_eq!(held.len(), 10);
-    (m, stats, held)
-}
+use litequant::{ConverterFloatEngine, Error, Model, Stats};
+use target_common::{fixture, setup};
 
 /// The worst output's relative RMSE of `m` quantized with these ops kept float, measured
 /// here (not by the search).
 fn worst_rel(m: &Model, stats: &Stats, held: &InMemory, keep: &[String]) -> f64 {
-    let opts = QuantizeOptions {
-        keep_float: keep.iter().map(|k| k.as_str().into()).collect(),
-        ..QuantizeOptions::int8()
-    };
-    let (q, _) = quantize(m, Some(stats), &opts).unwrap();
-    let e = evaluate(
-        m,
-        &q,
-        &ConverterFloatEngine,
-        &mut held.dataset(),
-        None,
-        &EvalOptions::default(),
-    )
-    .unwrap();
-    e.outputs
-        .iter()
-        .map(|o| 10f64.powf(-o.sqnr_db / 20.0))
-        .fold(0.0, f64::max)
+    let moves: Vec<(String, Precision)> =
+        keep.iter().map(|k| (k.clone(), Precision::Float)).collect();
+    target_common::worst_rel(m, stats, held, &moves)
 }
 
 fn op_outputs(m: &Model) -> Vec<String> {

@@ -5,63 +5,13 @@
 //! `QuantizeOptions::{int16_ops, keep_float}` give the same bytes and an error that meets
 //! the target, and no move can be dropped.
 
-use std::path::{Path, PathBuf};
+mod target_common;
 
-use litequant::data::{Dataset, HoldoutSplit, InMemory, NpyDataset};
-use litequant::eval::{evaluate, EvalOptions};
+use litequant::data::InMemory;
 use litequant::quant::target::{quantize_to_target, MovedOp, Precision, Target, TargetOptions};
-use litequant::quant::{quantize, KeepFloat, QuantizeOptions};
-use litequant::{ConverterFloatEngine, Engine, Model, Session, Stats};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// The CNN calibrated on the first 40 digits less every 4th (held out: 10 samples).
-fn setup() -> (Model, Stats, InMemory) {
-    let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
-    let spec = ConverterFloatEngine.prepare(&m).unwrap().inputs()[0].clone();
-    let data = NpyDataset::open(fixture("digits_calib.npy"))
-        .unwrap()
-        .with_input(&spec)
-        .unwrap();
-    let mut data = data.max_samples(40);
-    let mut split = HoldoutSplit::new(&mut data, 4).unwrap();
-    let stats =
-        litequant::calibrate(&m, &ConverterFloatEngine, &mut split, &Default::default()).unwrap();
-    (m, stats, split.into_held_out())
-}
-
-fn options(moves: &[(String, Precision)]) -> QuantizeOptions {
-    let mut o = QuantizeOptions::int8();
-    for (name, p) in moves {
-        match p {
-            Precision::Int16 => o.int16_ops.push(KeepFloat::Tensor(name.clone())),
-            Precision::Float => o.keep_float.push(KeepFloat::Tensor(name.clone())),
-        }
-    }
-    o
-}
-
-/// The worst output's relative RMSE with these moves, measured here (not by the search).
-fn worst_rel(m: &Model, stats: &Stats, held: &InMemory, moves: &[(String, Precision)]) -> f64 {
-    let (q, _) = quantize(m, Some(stats), &options(moves)).unwrap();
-    let e = evaluate(
-        m,
-        &q,
-        &ConverterFloatEngine,
-        &mut held.dataset(),
-        None,
-        &EvalOptions::default(),
-    )
-    .unwrap();
-    e.outputs
-        .iter()
-        .map(|o| 10f64.powf(-o.sqnr_db / 20.0))
-        .fold(0.0, f64::max)
-}
+use litequant::quant::{quantize, QuantizeOptions};
+use litequant::{ConverterFloatEngine, Model, Stats};
+use target_common::{options, setup, worst_rel};
 
 fn as_moves(moved: &[MovedOp]) -> Vec<(String, Precision)> {
     moved.iter().map(|m| (m.tensor.clone(), m.to)).collect()
