@@ -63,6 +63,11 @@ impl PackedF32 {
     fn panel(&self, j: usize) -> &[f32] {
         &self.data[j * self.k * NR..][..self.k * NR]
     }
+
+    /// Panel `j`: for each step, the weights of its [`NR`] channels.
+    pub(crate) fn panel_of(&self, j: usize) -> &[f32] {
+        self.panel(j)
+    }
 }
 
 /// Integer weights `[n][k]` as int16, packed in panels of pairs of steps: panel `j` holds,
@@ -108,17 +113,35 @@ pub(crate) fn gemm_f32(
     rows: usize,
     w: &PackedF32,
     panels: std::ops::Range<usize>,
+    store: impl FnMut(usize, usize, &[f32; NR]),
+) {
+    gemm_f32_steps(simd, a, lda, rows, w, panels, 0..w.k, store);
+}
+
+/// [`gemm_f32`] over the steps `ks` only (`a`'s rows still hold all `w.k` steps): each sum
+/// runs over `ks` in order from `+0.0`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_f32_steps(
+    simd: Simd,
+    a: &[f32],
+    lda: usize,
+    rows: usize,
+    w: &PackedF32,
+    panels: std::ops::Range<usize>,
+    ks: std::ops::Range<usize>,
     mut store: impl FnMut(usize, usize, &[f32; NR]),
 ) {
+    assert!(ks.start <= ks.end && ks.end <= w.k);
+    let (k0, k) = (ks.start, ks.end - ks.start);
     for j in panels {
-        let panel = w.panel(j);
+        let panel = &w.panel(j)[k0 * NR..];
         let mut r = 0;
         while r < rows {
             let p = (rows - r).min(MR);
-            let a = &a[r * lda..];
+            let a = &a[r * lda + k0..];
             macro_rules! go {
                 ($p:literal) => {{
-                    let acc = block_f32::<$p>(simd, a, lda, w.k, panel);
+                    let acc = block_f32::<$p>(simd, a, lda, k, panel);
                     for (i, s) in acc.iter().enumerate() {
                         store(r + i, j * NR, s);
                     }

@@ -19,6 +19,7 @@
 
 mod binary;
 mod conv;
+mod converter;
 mod depthwise;
 mod gemm;
 mod par;

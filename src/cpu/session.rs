@@ -15,6 +15,7 @@ use crate::{Buf, Error, Result, Tensor};
 
 use super::binary::AddSubI8;
 use super::conv::{ConvF32, ConvI8, FcF32, FcI8};
+use super::converter::{ConvF32Converter, FcF32Converter};
 use super::depthwise::{DwF32, DwI8};
 use super::gemm::{PackedF32, PackedI16, Simd};
 use super::par::Par;
@@ -307,6 +308,28 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             return Ok(None);
         };
         let depth = g.filter_h * g.filter_w * s.filter_in_c;
+        if k.order == FloatOrder::Converter
+            && s.filters_per_group == g.out_c
+            && f.len() == g.out_c * depth
+        {
+            // The converter's order multiplies the patch's zeros too: any weight will do.
+            let w = PackedF32::pack(g.out_c, depth, |c, d| f[c * depth + d]);
+            o.charge(&k.label, 2 * w.bytes())?;
+            return Ok(Some(Box::new(ConvF32Converter {
+                g,
+                act: k.act,
+                w,
+                filter: f.to_vec(),
+                simd,
+                par,
+                reference: rconv::ConvF32 {
+                    label: k.label.clone(),
+                    shape: k.shape,
+                    act: k.act,
+                    order: k.order,
+                },
+            })));
+        }
         // Zero taps stand for skipped ones only when no weight is infinite or NaN.
         if k.order != FloatOrder::Reference
             || s.filters_per_group != g.out_c
@@ -392,7 +415,28 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
         let Some(f) = o.constant(step, 1).and_then(Tensor::as_f32) else {
             return Ok(None);
         };
-        if k.order != FloatOrder::Reference || d.depth == 0 || f.len() != d.units * d.depth {
+        if d.depth == 0 || f.len() != d.units * d.depth {
+            return Ok(None);
+        }
+        if k.order == FloatOrder::Converter {
+            let w = PackedF32::pack(d.units, d.depth, |c, s| f[c * d.depth + s]);
+            o.charge(&k.label, 2 * w.bytes())?;
+            return Ok(Some(Box::new(FcF32Converter {
+                w,
+                filter: f.to_vec(),
+                simd,
+                par,
+                reference: rfc::FloatFc {
+                    label: k.label.clone(),
+                    dims: k.dims,
+                    lo: k.lo,
+                    hi: k.hi,
+                    has_bias: k.has_bias,
+                    order: k.order,
+                },
+            })));
+        }
+        if k.order != FloatOrder::Reference {
             return Ok(None);
         }
         let w = PackedF32::pack(d.units, d.depth, |c, s| f[c * d.depth + s]);
