@@ -117,14 +117,14 @@ impl Plan {
         Plan::of(&ConvSum::Product, depth, units, batches).expect("rows and columns over 1")
     }
 
-    /// Per range, whether row `row` falls past the row block's whole 16s (a path other than
-    /// the plain one, when its column is in a block of four).
-    fn odd_rows(&self) -> Vec<Vec<bool>> {
+    /// Per range, the rows past their row block's whole 16s (a path other than the plain
+    /// one, for the columns in a block of four).
+    fn odd_rows(&self) -> Vec<Vec<usize>> {
         self.ranges
             .iter()
             .map(|r| {
                 (0..self.rows)
-                    .map(|row| {
+                    .filter(|&row| {
                         let r0 = row / r.mc * r.mc;
                         let local = r.mc.min(self.rows - r0);
                         row - r0 >= local / 16 * 16
@@ -162,12 +162,13 @@ impl Plan {
 
 /// The products of `rows` rows of `a` (stride `lda`; global columns `first ..`) by the
 /// packed weights `w` (`filter`: the same, unpacked `[n][k]`) in the order of `plan`: calls
-/// `store(r, channel, sum)` for every element. `acc` is scratch.
+/// `store(r, channel, sum)` for every element (the elements off the plain path twice, the
+/// second time with their sum). `acc` is scratch.
 #[allow(clippy::too_many_arguments)]
 fn product(
     simd: Simd,
     plan: &Plan,
-    odd_rows: &[Vec<bool>],
+    odd_rows: &[Vec<usize>],
     sum: &ConvSum,
     (a, lda, rows, first): (&[f32], usize, usize, usize),
     w: &PackedF32,
@@ -176,52 +177,56 @@ fn product(
     mut store: impl FnMut(usize, usize, f32),
 ) {
     let (n, k) = (w.n, w.k);
-    let np = n.div_ceil(NR) * NR;
+    let panels = 0..n.div_ceil(NR);
     let nr = plan.ranges.len();
-    acc.clear();
-    acc.resize(nr * rows * np, 0.0);
-    for (i, range) in plan.ranges.iter().enumerate() {
-        let part = &mut acc[i * rows * np..][..rows * np];
-        let mut s0 = range.k0;
-        while s0 < range.k1 {
-            let s1 = (s0 + range.kc).min(range.k1);
-            gemm_f32_steps(
-                simd,
-                a,
-                lda,
-                rows,
-                w,
-                0..n.div_ceil(NR),
-                s0..s1,
-                |r, c, s| {
+    let r0 = plan.ranges[0];
+    if nr == 1 && r0.k0 == 0 && r0.k1 <= r0.kc {
+        // One slice: the range's sum starts at zero and adds the slice's (`0 + -0` is `+0`).
+        gemm_f32_steps(simd, a, lda, rows, w, panels, 0..r0.k1, |r, c, s| {
+            for (lane, &v) in s.iter().enumerate().take(n - c.min(n)) {
+                store(r, c + lane, 0.0 + v);
+            }
+        });
+    } else {
+        let np = n.div_ceil(NR) * NR;
+        acc.clear();
+        acc.resize(nr * rows * np, 0.0);
+        for (i, range) in plan.ranges.iter().enumerate() {
+            let part = &mut acc[i * rows * np..][..rows * np];
+            let mut s0 = range.k0;
+            while s0 < range.k1 {
+                let s1 = (s0 + range.kc).min(range.k1);
+                gemm_f32_steps(simd, a, lda, rows, w, panels.clone(), s0..s1, |r, c, s| {
                     for (d, v) in part[r * np + c..][..NR].iter_mut().zip(s) {
                         *d += v;
                     }
-                },
-            );
-            s0 = s1;
+                });
+                s0 = s1;
+            }
         }
-    }
-    let mut p = [0.0f32; 4];
-    for r in 0..rows {
-        let col = first + r;
-        let mut fix = [false; 4];
-        for (i, f) in fix.iter_mut().enumerate().take(nr) {
-            *f = plan.in_four(i, col);
-        }
-        for c in 0..n {
-            let odd = (0..nr).any(|i| fix[i] && odd_rows[i][c]);
-            let total = if odd {
-                // The reference's own sum for the elements off the plain path.
-                let (wr, xr) = (&filter[c * k..][..k], &a[r * lda..][..k]);
-                eigen_conv_dot(sum, wr, xr, (c, n), (col, plan.cols))
-            } else {
+        let mut p = [0.0f32; 4];
+        for r in 0..rows {
+            let col = first + r;
+            for c in 0..n {
                 for (i, v) in p.iter_mut().enumerate().take(nr) {
                     *v = acc[(i * rows + r) * np + c];
                 }
-                plan.combine(&p[..nr], c, col)
-            };
-            store(r, c, total);
+                store(r, c, plan.combine(&p[..nr], c, col));
+            }
+        }
+    }
+    // The elements off the plain path: the reference's own sum.
+    for r in 0..rows {
+        let col = first + r;
+        for (i, odd) in odd_rows.iter().enumerate() {
+            if odd.is_empty() || !plan.in_four(i, col) {
+                continue;
+            }
+            for &c in odd {
+                // Several ranges may name one element: the same sum again.
+                let (wr, xr) = (&filter[c * k..][..k], &a[r * lda..][..k]);
+                store(r, c, eigen_conv_dot(sum, wr, xr, (c, n), (col, plan.cols)));
+            }
         }
     }
 }

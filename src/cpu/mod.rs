@@ -23,6 +23,7 @@ mod converter;
 mod depthwise;
 mod gemm;
 mod par;
+mod prelu;
 mod requant;
 mod session;
 
@@ -162,5 +163,19 @@ impl Engine for FastCpuEngine {
             min_work: self.min_work.unwrap_or(par::MIN_WORK_PER_THREAD),
         };
         FastSession::new(p, self.simd(), par)
+    }
+
+    fn sample_session(
+        &self,
+        model: &Model,
+        shapes: Option<&[Vec<usize>]>,
+        threads: usize,
+    ) -> Option<Result<Box<dyn crate::engine::Session + Send>>> {
+        let engine = self.clone().with_threads(threads);
+        let session = match shapes {
+            Some(shapes) => engine.prepare_with_input_shapes(model, shapes),
+            None => engine.prepare(model),
+        };
+        Some(session.map(|s| Box::new(s) as Box<dyn crate::engine::Session + Send>))
     }
 }

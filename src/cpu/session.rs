@@ -6,6 +6,7 @@ use std::any::Any;
 use crate::engine::{IoSpec, Observer, Session};
 use crate::memory::Budget;
 use crate::model::DType;
+use crate::reference::activations::prelu as rprelu;
 use crate::reference::binary::{self as rbin, BinaryOp};
 use crate::reference::conv::conv2d as rconv;
 use crate::reference::conv::depthwise as rdw;
@@ -19,6 +20,7 @@ use super::converter::{ConvF32Converter, FcF32Converter};
 use super::depthwise::{DwF32, DwI8};
 use super::gemm::{PackedF32, PackedI16, Simd};
 use super::par::Par;
+use super::prelu::PreluFast;
 use super::requant::FastEpilogue;
 
 struct FastStep {
@@ -393,6 +395,21 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             simd,
             par,
         })));
+    }
+    if let Some(k) = any.downcast_ref::<rprelu::Prelu>() {
+        let float = k.quant.is_none() && o.specs[step.outputs[0]].0 == DType::F32;
+        let int8 = k.quant.is_some() && o.specs[step.outputs[0]].0 == DType::I8;
+        return Ok(match PreluFast::period_of(&k.alpha_index) {
+            Some(period) if step.outputs.len() == 1 && (float || int8) => {
+                Some(Box::new(PreluFast {
+                    label: k.label.clone(),
+                    n: k.alpha_index.len(),
+                    period,
+                    quant: k.quant,
+                }))
+            }
+            _ => None,
+        });
     }
     if let Some(k) = any.downcast_ref::<rbin::BinaryKernel>() {
         let ops = &k.operands;

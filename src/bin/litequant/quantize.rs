@@ -214,9 +214,14 @@ fn quantize_plain(
                 a.backend,
                 chosen,
                 "calibration",
-                |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib, &needs),
-                |cpu| calibrate_on(&cpu_converter_order(cpu), a, model, opts, calib, &needs),
-                || calibrate_on(converter, a, model, opts, calib, &needs),
+                |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib, &needs, 1),
+                |cpu| {
+                    // Samples in parallel, one thread each.
+                    let threads = cpu.threads();
+                    let cpu = cpu_converter_order(cpu);
+                    calibrate_on(&cpu, a, model, opts, calib, &needs, threads)
+                },
+                || calibrate_on(converter, a, model, opts, calib, &needs, 1),
             )?;
             if let Some(path) = &a.save_stats {
                 stats.save(path, model, &label)?;
@@ -259,9 +264,11 @@ fn calibrate_on<E: Engine>(
     opts: &QuantizeOptions,
     calib: &Path,
     needs: &StatsNeeds,
+    sample_threads: usize,
 ) -> litequant::Result<Stats> {
     let inputs = engine.prepare(model)?.inputs().to_vec();
     let mut copts = opts.calibration_options();
+    copts.threads = sample_threads;
     copts.progress = progress_if_tty();
     let passes = if needs.histogram_bins.is_some() {
         " (two passes: ranges, then histograms)"
