@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use litequant::data::NpyDataset;
 use litequant::quant::stats::HistogramSpec;
 use litequant::{
-    calibrate, CalibrationOptions, ConverterFloatEngine, Engine, FastCpuEngine, FloatOrder,
-    Model, Session, Stats,
+    calibrate, CalibrationOptions, ConverterFloatEngine, Engine, FastCpuEngine, FloatOrder, Model,
+    Session, Stats,
 };
 
 /// Everything in `s`, floats as bits.

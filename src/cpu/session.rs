@@ -7,14 +7,14 @@ use crate::engine::{IoSpec, Observer, Session};
 use crate::memory::Budget;
 use crate::model::DType;
 use crate::reference::activations::prelu as rprelu;
-use crate::reference::binary::{self as rbin, BinaryOp};
+use crate::reference::binary::{self as rbin, Arith, BinaryOp};
 use crate::reference::conv::conv2d as rconv;
 use crate::reference::conv::depthwise as rdw;
 use crate::reference::fully_connected::fc as rfc;
 use crate::reference::{check_inputs, FloatOrder, Kernel, Prepared, Step};
 use crate::{Buf, Error, Result, Tensor};
 
-use super::binary::AddSubI8;
+use super::binary::{AddSubI8, BinaryF32};
 use super::conv::{ConvF32, ConvI8, FcF32, FcI8};
 use super::converter::{ConvF32Converter, FcF32Converter};
 use super::depthwise::{DwF32, DwI8};
@@ -414,6 +414,19 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
     if let Some(k) = any.downcast_ref::<rbin::BinaryKernel>() {
         let ops = &k.operands;
         let int8_out = step.outputs.len() == 1 && o.specs[step.outputs[0]].0 == DType::I8;
+        if let BinaryOp::Float { arith, lo, hi } = &k.op {
+            let float_out = step.outputs.len() == 1 && o.specs[step.outputs[0]].0 == DType::F32;
+            let plain = matches!(arith, Arith::Add | Arith::Sub | Arith::Mul);
+            if float_out && plain && ops.len_a == ops.len_out && ops.len_b == ops.len_out {
+                return Ok(Some(Box::new(BinaryF32 {
+                    label: format!("{} ({})", k.name, step.outputs[0]),
+                    n: ops.len_out,
+                    arith: *arith,
+                    lo: *lo,
+                    hi: *hi,
+                })));
+            }
+        }
         if let BinaryOp::QuantAddSub { p, subtract } = &k.op {
             if int8_out && ops.len_a == ops.len_out && ops.len_b == ops.len_out {
                 return Ok(Some(Box::new(AddSubI8 {

@@ -251,8 +251,10 @@ pub fn calibrate<E: Engine>(
                         first,
                         data,
                         opts,
-                        &request,
+                        Phase::Calibration,
+                        || HostStats::new(&request),
                         |sample| {
+                            let sample = &sample.summary;
                             host.merge(sample);
                             for a in &mut averages {
                                 a.add_sample(sample.tensors.iter().map(|(&t, s)| (t, s)));
@@ -365,6 +367,30 @@ pub(crate) fn stream<E: Engine>(
     stream_on(model, engine, session, data, opts, what, |s, x| {
         s.run_observed(x, Some(&mut *observer)).map(drop)
     })
+}
+
+/// [`stream`] over samples in parallel where the engine can ([`Engine::sample_session`],
+/// `opts.threads` over 1): each sample shown to an observer of its own (`observer()`), folded
+/// by `fold` in sample order; `None` where the engine runs one sample at a time.
+pub(crate) fn stream_samples_parallel<E: Engine, O: Observer + Send>(
+    model: &Model,
+    engine: &E,
+    data: &mut dyn Dataset,
+    opts: &CalibrationOptions,
+    what: Phase,
+    observer: impl Fn() -> O + Sync,
+    fold: impl FnMut(O),
+) -> Option<Result<usize>> {
+    if opts.threads <= 1 {
+        return None;
+    }
+    let first = match engine.sample_session(model, None, 1)? {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(super::calibrate_par::stream_parallel(
+        model, engine, first, data, opts, what, observer, fold,
+    ))
 }
 
 /// [`stream`] with a session already prepared for `model`'s stored shapes, each sample run

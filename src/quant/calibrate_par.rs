@@ -1,5 +1,6 @@
-//! Calibration over samples in parallel ([`CalibrationOptions::threads`]): each of the
-//! threads runs a sample on its own session and folds it into statistics of its own; the
+//! Calibration (and the saturation count's pass) over samples in parallel
+//! ([`CalibrationOptions::threads`]): each of the threads runs a sample on its own session
+//! and folds it into statistics (an observer) of its own; the
 //! main thread reads the samples, and merges each sample's statistics in sample order once
 //! its batch is done. The result is the sequential fold's: minima and maxima keep the first
 //! of equal values (a later sample's extreme replaces them only when strictly beyond),
@@ -7,11 +8,10 @@
 //! batch of samples and one session per thread, whatever the number of samples.
 
 use crate::data::Dataset;
-use crate::engine::{bind_inputs, check_inputs, Engine, Session};
+use crate::engine::{bind_inputs, check_inputs, Engine, Observer, Session};
 use crate::model::Model;
 use crate::progress::{Phase, Progress};
 use crate::quant::calibrate::CalibrationOptions;
-use crate::quant::stats::{HostStats, StatsRequest, StatsSummary};
 use crate::{Error, Result, Tensor};
 
 /// One worker: its session and the input shapes it is prepared for.
@@ -21,18 +21,21 @@ struct Worker {
 }
 
 /// Run `model` over the samples of `data` (at most `opts.max_samples`) on up to
-/// `opts.threads` sessions of `engine` at once (`first`: one, for the stored shapes), calling
-/// `fold` with each sample's statistics in sample order. Returns the number of samples.
-pub(crate) fn stream_parallel<E: Engine>(
+/// `opts.threads` sessions of `engine` at once (`first`: one, for the stored shapes), each
+/// sample shown to an observer of its own (`observer()`), and call `fold` with each sample's
+/// observer in sample order. Returns the number of samples; errors name the pass (`what`)
+/// and the sample.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stream_parallel<E: Engine, O: Observer + Send>(
     model: &Model,
     engine: &E,
     first: Box<dyn Session + Send>,
     data: &mut dyn Dataset,
     opts: &CalibrationOptions,
-    request: &StatsRequest,
-    mut fold: impl FnMut(&StatsSummary),
+    what: Phase,
+    observer: impl Fn() -> O + Sync,
+    mut fold: impl FnMut(O),
 ) -> Result<usize> {
-    let what = Phase::Calibration;
     let specs = first.inputs().to_vec();
     let stored: Vec<Vec<usize>> = specs.iter().map(|s| s.shape.clone()).collect();
     let mut workers = vec![Worker {
@@ -88,13 +91,14 @@ pub(crate) fn stream_parallel<E: Engine>(
         if batch.is_empty() {
             break;
         }
-        let results: Vec<Result<StatsSummary>> = std::thread::scope(|s| {
+        let observer = &observer;
+        let results: Vec<Result<O>> = std::thread::scope(|s| {
             let mut pieces = workers.iter_mut().zip(&batch);
             let (w0, x0) = pieces.next().expect("a batch has a sample");
             let handles: Vec<_> = pieces
-                .map(|(w, x)| s.spawn(move || run_one(w, x, request)))
+                .map(|(w, x)| s.spawn(move || run_one(w, x, observer())))
                 .collect();
-            let mut out = vec![run_one(w0, x0, request)];
+            let mut out = vec![run_one(w0, x0, observer())];
             for h in handles {
                 out.push(h.join().unwrap_or_else(|_| {
                     Err(Error::Unsupported("a calibration thread panicked".into()))
@@ -103,8 +107,7 @@ pub(crate) fn stream_parallel<E: Engine>(
             out
         });
         for r in results {
-            let summary = r.map_err(at(samples))?;
-            fold(&summary);
+            fold(r.map_err(at(samples))?);
             samples += 1;
             if let Some(p) = &opts.progress {
                 p.call(Progress {
@@ -119,9 +122,8 @@ pub(crate) fn stream_parallel<E: Engine>(
     Ok(samples)
 }
 
-/// One sample's statistics.
-fn run_one(w: &mut Worker, inputs: &[Tensor], request: &StatsRequest) -> Result<StatsSummary> {
-    let mut host = HostStats::new(request);
-    w.session.run_observed(inputs, Some(&mut host))?;
-    Ok(host.summary)
+/// One sample, shown to `o`.
+fn run_one<O: Observer>(w: &mut Worker, inputs: &[Tensor], mut o: O) -> Result<O> {
+    w.session.run_observed(inputs, Some(&mut o))?;
+    Ok(o)
 }
