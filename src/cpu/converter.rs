@@ -32,7 +32,7 @@ use crate::reference::Kernel;
 use crate::{Result, Tensor};
 
 use super::conv::{f32_in, f32_out, opt_f32_in, patches, pointwise};
-use super::gemm::{gemm_f32_steps, PackedF32, Simd, NR};
+use super::gemm::{gemm_f32_steps, gemm_f32_strided, PackedF32, Simd, NR};
 use super::par::{split_rows, Par};
 
 /// Output pixels whose patches are built together.
@@ -47,6 +47,13 @@ struct Range {
     kc: usize,
     mc: usize,
     nc: usize,
+}
+
+/// The rows of one range off the GEMM kernel's plain path ([`Plan::odd_rows`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OddRows {
+    even_odd: Vec<usize>,
+    swapped: Vec<usize>,
 }
 
 /// How the elements of a `rows × cols` product (rows: output channels or units, cols:
@@ -117,19 +124,27 @@ impl Plan {
         Plan::of(&ConvSum::Product, depth, units, batches).expect("rows and columns over 1")
     }
 
-    /// Per range, the rows past their row block's whole 16s (a path other than the plain
-    /// one, for the columns in a block of four).
-    fn odd_rows(&self) -> Vec<Vec<usize>> {
+    /// Per range, the rows the GEMM kernel sums by another path than the plain one when
+    /// their column is in a block of four: those past their row block's whole 16s, split
+    /// into the even/odd path's (blocks of 8 and 4 rows) and the swapped kernel's (the rest).
+    fn odd_rows(&self) -> Vec<OddRows> {
         self.ranges
             .iter()
             .map(|r| {
-                (0..self.rows)
-                    .filter(|&row| {
-                        let r0 = row / r.mc * r.mc;
-                        let local = r.mc.min(self.rows - r0);
-                        row - r0 >= local / 16 * 16
-                    })
-                    .collect()
+                let mut odd = OddRows::default();
+                for row in 0..self.rows {
+                    let r0 = row / r.mc * r.mc;
+                    let (local, lr) = (r.mc.min(self.rows - r0), row - r0);
+                    let p2 = local / 16 * 16;
+                    let p1 = p2 + (local - p2) / 8 * 8;
+                    let half = p1 + (local - p1) / 4 * 4;
+                    if lr >= half {
+                        odd.swapped.push(row);
+                    } else if lr >= p2 {
+                        odd.even_odd.push(row);
+                    }
+                }
+                odd
             })
             .collect()
     }
@@ -168,7 +183,7 @@ impl Plan {
 fn product(
     simd: Simd,
     plan: &Plan,
-    odd_rows: &[Vec<usize>],
+    odd_rows: &[OddRows],
     sum: &ConvSum,
     (a, lda, rows, first): (&[f32], usize, usize, usize),
     w: &PackedF32,
@@ -215,18 +230,96 @@ fn product(
             }
         }
     }
-    // The elements off the plain path: the reference's own sum.
+    // One range: the even/odd path's elements, vectorised too.
+    if nr == 1 {
+        even_odd(
+            simd,
+            plan,
+            &odd_rows[0].even_odd,
+            (a, lda, rows, first),
+            w,
+            filter,
+            acc,
+            &mut store,
+        );
+    }
+    // The other elements off the plain path: the reference's own sum.
     for r in 0..rows {
         let col = first + r;
         for (i, odd) in odd_rows.iter().enumerate() {
-            if odd.is_empty() || !plan.in_four(i, col) {
+            if !plan.in_four(i, col) {
                 continue;
             }
-            for &c in odd {
+            let even_odd: &[usize] = if nr == 1 { &[] } else { &odd.even_odd };
+            for &c in even_odd.iter().chain(&odd.swapped) {
                 // Several ranges may name one element: the same sum again.
                 let (wr, xr) = (&filter[c * k..][..k], &a[r * lda..][..k]);
                 store(r, c, eigen_conv_dot(sum, wr, xr, (c, n), (col, plan.cols)));
             }
+        }
+    }
+}
+
+/// The elements of rows `rows_eo` (one range) that the GEMM kernel sums by its even/odd
+/// path (`lhs_process_one_packet`), where their column is in a block of four: per slice, the
+/// even steps below the slice's depth rounded down to 8 summed apart from the odd ones
+/// (strided vector products), the two added, the remaining steps added in order; the slices'
+/// sums added to a sum that starts at zero.
+#[allow(clippy::too_many_arguments)]
+fn even_odd(
+    simd: Simd,
+    plan: &Plan,
+    rows_eo: &[usize],
+    (a, lda, rows, first): (&[f32], usize, usize, usize),
+    w: &PackedF32,
+    filter: &[f32],
+    acc: &mut Vec<f32>,
+    store: &mut impl FnMut(usize, usize, f32),
+) {
+    let (Some(&lo), Some(&hi)) = (rows_eo.first(), rows_eo.last()) else {
+        return;
+    };
+    let cols: Vec<usize> = (0..rows).filter(|&r| plan.in_four(0, first + r)).collect();
+    if cols.is_empty() {
+        return;
+    }
+    let (n, k) = (w.n, w.k);
+    let np = n.div_ceil(NR) * NR;
+    let panels = lo / NR..hi / NR + 1;
+    let range = plan.ranges[0];
+    acc.clear();
+    acc.resize(3 * rows * np, 0.0);
+    let (even, rest) = acc.split_at_mut(rows * np);
+    let (odd, total) = rest.split_at_mut(rows * np);
+    let mut s0 = range.k0;
+    while s0 < range.k1 {
+        let s1 = (s0 + range.kc).min(range.k1);
+        let peeled = (s1 - s0) / 8 * 8;
+        for (buf, from) in [(&mut *even, s0), (&mut *odd, s0 + 1)] {
+            buf.fill(0.0);
+            if peeled > 0 {
+                let steps = from..s0 + peeled;
+                gemm_f32_strided::<2>(simd, a, lda, rows, w, panels.clone(), steps, |r, c, v| {
+                    buf[r * np + c..][..NR].copy_from_slice(v);
+                });
+            }
+        }
+        for &r in &cols {
+            let x = &a[r * lda..][..k];
+            for &c in rows_eo {
+                let wr = &filter[c * k..][..k];
+                let mut t = even[r * np + c] + odd[r * np + c];
+                for j in s0 + peeled..s1 {
+                    t += wr[j] * x[j];
+                }
+                total[r * np + c] += t;
+            }
+        }
+        s0 = s1;
+    }
+    for &r in &cols {
+        for &c in rows_eo {
+            store(r, c, total[r * np + c]);
         }
     }
 }
