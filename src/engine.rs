@@ -136,6 +136,19 @@ pub trait Engine {
         let eval = crate::reference::fold::evaluate;
         self.prepare(&model.with_input_shapes_evaluated(shapes, Some(&eval))?)
     }
+
+    /// A session of `model` (for inputs of `shapes`, or the stored ones) that another thread
+    /// may run, its kernels on `threads` threads: what calibration over samples in parallel
+    /// runs ([`crate::CalibrationOptions::threads`]). `None` (the default): this engine runs
+    /// one sample at a time.
+    fn sample_session(
+        &self,
+        _model: &Model,
+        _shapes: Option<&[Vec<usize>]>,
+        _threads: usize,
+    ) -> Option<Result<Box<dyn Session + Send>>> {
+        None
+    }
 }
 
 /// Order inputs given by name or position for a session: `named` entries with a name bind

@@ -361,3 +361,46 @@ fn dynamic_mode_counts_weights_only() {
         assert!(json["tensors"][0].get(key).is_some(), "{key}");
     }
 }
+
+/// The second pass over samples in parallel (the fast CPU engine, `threads` over 1) counts
+/// what the sequential pass counts, with and without a sample limit.
+#[test]
+fn parallel_second_pass_counts_the_same() {
+    for (model, calib) in [op_fixture("minimum"), cnn()] {
+        for max in [None, Some(5)] {
+            let (float, stats) = calibrated(&model, &calib, max);
+            let (q, report) = quantize(&float, Some(&stats), &QuantizeOptions::int8()).unwrap();
+            assert!(report.needs_saturation_pass());
+            let opts = |threads: usize| CalibrationOptions {
+                max_samples: max,
+                threads,
+                ..Default::default()
+            };
+            let mut want = report.clone();
+            count_saturation(
+                &float,
+                &q,
+                &ReferenceEngine,
+                &mut data(&float, &calib),
+                &mut want,
+                &opts(1),
+            )
+            .unwrap();
+            for threads in [2, 3, 7] {
+                let mut got = report.clone();
+                let engine = litequant::FastCpuEngine::new().with_threads(threads);
+                count_saturation(
+                    &float,
+                    &q,
+                    &engine,
+                    &mut data(&float, &calib),
+                    &mut got,
+                    &opts(threads),
+                )
+                .unwrap();
+                assert_eq!(got, want, "{model:?} {max:?} {threads}");
+                assert!(!got.needs_saturation_pass());
+            }
+        }
+    }
+}

@@ -8,7 +8,10 @@ use crate::reference::binary::add_sub::AddSubParams;
 use crate::reference::Kernel;
 use crate::{Error, Result, Tensor};
 
-use super::conv::{i8_in, i8_out};
+use crate::reference::binary::Arith;
+use crate::reference::common::clamp_like_cpp;
+
+use super::conv::{f32_in, f32_out, i8_in, i8_out};
 use super::gemm::Simd;
 
 /// int8 ADD (`subtract == false`) or SUB of two tensors of `n` elements each.
@@ -100,5 +103,44 @@ impl AddSubI8 {
         for (o, v) in out.iter_mut().zip(v) {
             *o = v as i8;
         }
+    }
+}
+
+/// float32 ADD, SUB or MUL of two tensors of `n` elements each, with the fused
+/// activation's clamp: the reference's per-element arithmetic, in loops the compiler
+/// vectorises.
+pub(crate) struct BinaryF32 {
+    pub(crate) label: String,
+    pub(crate) n: usize,
+    pub(crate) arith: Arith,
+    pub(crate) lo: f32,
+    pub(crate) hi: f32,
+}
+
+impl Kernel for BinaryF32 {
+    fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
+        let l = self.label.as_str();
+        let (a, b) = (f32_in(l, inputs, 0, self.n)?, f32_in(l, inputs, 1, self.n)?);
+        if outputs.len() != 1 {
+            return Err(Error::Shape(format!("{l}: one output expected")));
+        }
+        let out = f32_out(l, outputs, self.n)?;
+        let (lo, hi) = (self.lo, self.hi);
+        let go = |f: fn(f32, f32) -> f32, out: &mut [f32]| {
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                *o = clamp_like_cpp(f(x, y), lo, hi);
+            }
+        };
+        match self.arith {
+            Arith::Add => go(|x, y| x + y, out),
+            Arith::Sub => go(|x, y| x - y, out),
+            Arith::Mul => go(|x, y| x * y, out),
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "{l}: no fast float32 kernel for {other:?}"
+                )))
+            }
+        }
+        Ok(())
     }
 }

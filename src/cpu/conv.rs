@@ -106,7 +106,7 @@ pub(crate) fn i8_out<'t>(label: &str, outputs: &'t mut [Tensor], n: usize) -> Re
 
 /// Whether the convolution reads its input rows as they are (1×1 filter, stride 1, no
 /// padding): the patch of a pixel is its input pixel.
-fn pointwise(g: &Geom) -> bool {
+pub(crate) fn pointwise(g: &Geom) -> bool {
     g.filter_h == 1
         && g.filter_w == 1
         && g.stride_h == 1
@@ -120,7 +120,7 @@ fn pointwise(g: &Geom) -> bool {
 /// Write the patches of output pixels `first .. first + n` (flat over batch, row, column)
 /// into `dst` (rows of `lda`, steps `(fy·filter_w + fx)·in_c + ic`), `conv(x)` for taps in
 /// the image and `zero` outside it.
-fn patches<X: Copy, T: Copy>(
+pub(crate) fn patches<X: Copy, T: Copy>(
     g: &Geom,
     input: &[X],
     (first, n): (usize, usize),

@@ -63,6 +63,11 @@ impl PackedF32 {
     fn panel(&self, j: usize) -> &[f32] {
         &self.data[j * self.k * NR..][..self.k * NR]
     }
+
+    /// Panel `j`: for each step, the weights of its [`NR`] channels.
+    pub(crate) fn panel_of(&self, j: usize) -> &[f32] {
+        self.panel(j)
+    }
 }
 
 /// Integer weights `[n][k]` as int16, packed in panels of pairs of steps: panel `j` holds,
@@ -108,17 +113,50 @@ pub(crate) fn gemm_f32(
     rows: usize,
     w: &PackedF32,
     panels: std::ops::Range<usize>,
+    store: impl FnMut(usize, usize, &[f32; NR]),
+) {
+    gemm_f32_steps(simd, a, lda, rows, w, panels, 0..w.k, store);
+}
+
+/// [`gemm_f32`] over the steps `ks` only (`a`'s rows still hold all `w.k` steps): each sum
+/// runs over `ks` in order from `+0.0`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_f32_steps(
+    simd: Simd,
+    a: &[f32],
+    lda: usize,
+    rows: usize,
+    w: &PackedF32,
+    panels: std::ops::Range<usize>,
+    ks: std::ops::Range<usize>,
+    store: impl FnMut(usize, usize, &[f32; NR]),
+) {
+    gemm_f32_strided::<1>(simd, a, lda, rows, w, panels, ks, store);
+}
+
+/// [`gemm_f32_steps`] over every `STEP`-th step of `ks` from its start.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_f32_strided<const STEP: usize>(
+    simd: Simd,
+    a: &[f32],
+    lda: usize,
+    rows: usize,
+    w: &PackedF32,
+    panels: std::ops::Range<usize>,
+    ks: std::ops::Range<usize>,
     mut store: impl FnMut(usize, usize, &[f32; NR]),
 ) {
+    assert!(ks.start <= ks.end && ks.end <= w.k);
+    let (k0, k) = (ks.start, ks.end - ks.start);
     for j in panels {
-        let panel = w.panel(j);
+        let panel = &w.panel(j)[k0 * NR..];
         let mut r = 0;
         while r < rows {
             let p = (rows - r).min(MR);
-            let a = &a[r * lda..];
+            let a = &a[r * lda + k0..];
             macro_rules! go {
                 ($p:literal) => {{
-                    let acc = block_f32::<$p>(simd, a, lda, w.k, panel);
+                    let acc = block_f32::<$p, STEP>(simd, a, lda, k, panel);
                     for (i, s) in acc.iter().enumerate() {
                         store(r + i, j * NR, s);
                     }
@@ -175,7 +213,7 @@ pub(crate) fn gemm_i16(
     }
 }
 
-fn block_f32<const P: usize>(
+fn block_f32<const P: usize, const STEP: usize>(
     simd: Simd,
     a: &[f32],
     lda: usize,
@@ -186,11 +224,11 @@ fn block_f32<const P: usize>(
     #[cfg(target_arch = "x86_64")]
     if simd == Simd::Avx2 {
         // SAFETY: AVX2 was detected (`Simd::detect`); the bounds are asserted above.
-        return unsafe { block_f32_avx2::<P>(a, lda, k, panel) };
+        return unsafe { block_f32_avx2::<P, STEP>(a, lda, k, panel) };
     }
     let _ = simd;
     let mut acc = [[0.0f32; NR]; P];
-    for s in 0..k {
+    for s in (0..k).step_by(STEP) {
         let w = &panel[s * NR..][..NR];
         for (p, acc) in acc.iter_mut().enumerate() {
             let x = a[p * lda + s];
@@ -204,7 +242,7 @@ fn block_f32<const P: usize>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn block_f32_avx2<const P: usize>(
+unsafe fn block_f32_avx2<const P: usize, const STEP: usize>(
     a: &[f32],
     lda: usize,
     k: usize,
@@ -214,7 +252,7 @@ unsafe fn block_f32_avx2<const P: usize>(
     let mut lo = [_mm256_setzero_ps(); P];
     let mut hi = [_mm256_setzero_ps(); P];
     let (ap, wp) = (a.as_ptr(), panel.as_ptr());
-    for s in 0..k {
+    for s in (0..k).step_by(STEP) {
         let w0 = _mm256_loadu_ps(wp.add(s * NR));
         let w1 = _mm256_loadu_ps(wp.add(s * NR + 8));
         for p in 0..P {

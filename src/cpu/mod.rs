@@ -4,14 +4,19 @@
 //! A model is prepared by the reference kernels first ([`crate::reference`]: every check,
 //! every parameter). The operators with a fast kernel then swap theirs in, built from the
 //! reference kernel's own parameters (multipliers, epilogues, geometry); every other
-//! operator runs its reference kernel. Fast kernels so far: CONV_2D (float32 in the
-//! reference order, int8), DEPTHWISE_CONV_2D (depth multiplier 1: float32 in both orders,
-//! int8), FULLY_CONNECTED (float32 in the reference order, int8) and int8 ADD/SUB without
-//! broadcasting; operators whose inputs are all constant (the DEQUANTIZE of float16 weights)
-//! are computed once, at prepare. Each keeps the
-//! reference's per-element arithmetic: integer sums in any order (they wrap the same),
-//! float sums vectorised across output elements only, each element's steps in the
-//! reference's order (DESIGN.md; `gemm.rs`, `conv.rs`, `depthwise.rs`).
+//! operator runs its reference kernel. Fast kernels so far: CONV_2D (float32 in both
+//! orders, one group; int8), DEPTHWISE_CONV_2D (depth multiplier 1: float32 in both orders,
+//! int8), FULLY_CONNECTED (float32 in both orders, int8), float32 ADD/SUB/MUL and int8
+//! ADD/SUB without broadcasting, and PRELU with one alpha per channel (float32, int8);
+//! operators whose inputs are all constant (the DEQUANTIZE of float16 weights) are computed
+//! once, at prepare. Each keeps the reference's per-element arithmetic: integer sums in any
+//! order (they wrap the same), float sums vectorised across output elements only, each
+//! element's steps in its engine's order — the reference's, or the converter's as
+//! `ConverterFloatEngine` sums them (DESIGN.md; `gemm.rs`, `conv.rs`, `converter.rs`,
+//! `depthwise.rs`).
+//!
+//! Calibration on this engine runs samples in parallel
+//! ([`crate::CalibrationOptions::threads`], [`crate::Engine::sample_session`]).
 //!
 //! Every tensor of a run is allocated once, at prepare, and reused by every run. Outputs
 //! are split across threads ([`FastCpuEngine::with_threads`]); the results do not depend on
@@ -19,9 +24,11 @@
 
 mod binary;
 mod conv;
+mod converter;
 mod depthwise;
 mod gemm;
 mod par;
+mod prelu;
 mod requant;
 mod session;
 
@@ -161,5 +168,19 @@ impl Engine for FastCpuEngine {
             min_work: self.min_work.unwrap_or(par::MIN_WORK_PER_THREAD),
         };
         FastSession::new(p, self.simd(), par)
+    }
+
+    fn sample_session(
+        &self,
+        model: &Model,
+        shapes: Option<&[Vec<usize>]>,
+        threads: usize,
+    ) -> Option<Result<Box<dyn crate::engine::Session + Send>>> {
+        let engine = self.clone().with_threads(threads);
+        let session = match shapes {
+            Some(shapes) => engine.prepare_with_input_shapes(model, shapes),
+            None => engine.prepare(model),
+        };
+        Some(session.map(|s| Box::new(s) as Box<dyn crate::engine::Session + Send>))
     }
 }

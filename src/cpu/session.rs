@@ -6,18 +6,21 @@ use std::any::Any;
 use crate::engine::{IoSpec, Observer, Session};
 use crate::memory::Budget;
 use crate::model::DType;
-use crate::reference::binary::{self as rbin, BinaryOp};
+use crate::reference::activations::prelu as rprelu;
+use crate::reference::binary::{self as rbin, Arith, BinaryOp};
 use crate::reference::conv::conv2d as rconv;
 use crate::reference::conv::depthwise as rdw;
 use crate::reference::fully_connected::fc as rfc;
 use crate::reference::{check_inputs, FloatOrder, Kernel, Prepared, Step};
 use crate::{Buf, Error, Result, Tensor};
 
-use super::binary::AddSubI8;
+use super::binary::{AddSubI8, BinaryF32};
 use super::conv::{ConvF32, ConvI8, FcF32, FcI8};
+use super::converter::{ConvF32Converter, FcF32Converter};
 use super::depthwise::{DwF32, DwI8};
 use super::gemm::{PackedF32, PackedI16, Simd};
 use super::par::Par;
+use super::prelu::PreluFast;
 use super::requant::FastEpilogue;
 
 struct FastStep {
@@ -307,6 +310,28 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             return Ok(None);
         };
         let depth = g.filter_h * g.filter_w * s.filter_in_c;
+        if k.order == FloatOrder::Converter
+            && s.filters_per_group == g.out_c
+            && f.len() == g.out_c * depth
+        {
+            // The converter's order multiplies the patch's zeros too: any weight will do.
+            let w = PackedF32::pack(g.out_c, depth, |c, d| f[c * depth + d]);
+            o.charge(&k.label, 2 * w.bytes())?;
+            return Ok(Some(Box::new(ConvF32Converter {
+                g,
+                act: k.act,
+                w,
+                filter: f.to_vec(),
+                simd,
+                par,
+                reference: rconv::ConvF32 {
+                    label: k.label.clone(),
+                    shape: k.shape,
+                    act: k.act,
+                    order: k.order,
+                },
+            })));
+        }
         // Zero taps stand for skipped ones only when no weight is infinite or NaN.
         if k.order != FloatOrder::Reference
             || s.filters_per_group != g.out_c
@@ -371,9 +396,37 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             par,
         })));
     }
+    if let Some(k) = any.downcast_ref::<rprelu::Prelu>() {
+        let float = k.quant.is_none() && o.specs[step.outputs[0]].0 == DType::F32;
+        let int8 = k.quant.is_some() && o.specs[step.outputs[0]].0 == DType::I8;
+        return Ok(match PreluFast::period_of(&k.alpha_index) {
+            Some(period) if step.outputs.len() == 1 && (float || int8) => {
+                Some(Box::new(PreluFast {
+                    label: k.label.clone(),
+                    n: k.alpha_index.len(),
+                    period,
+                    quant: k.quant,
+                }))
+            }
+            _ => None,
+        });
+    }
     if let Some(k) = any.downcast_ref::<rbin::BinaryKernel>() {
         let ops = &k.operands;
         let int8_out = step.outputs.len() == 1 && o.specs[step.outputs[0]].0 == DType::I8;
+        if let BinaryOp::Float { arith, lo, hi } = &k.op {
+            let float_out = step.outputs.len() == 1 && o.specs[step.outputs[0]].0 == DType::F32;
+            let plain = matches!(arith, Arith::Add | Arith::Sub | Arith::Mul);
+            if float_out && plain && ops.len_a == ops.len_out && ops.len_b == ops.len_out {
+                return Ok(Some(Box::new(BinaryF32 {
+                    label: format!("{} ({})", k.name, step.outputs[0]),
+                    n: ops.len_out,
+                    arith: *arith,
+                    lo: *lo,
+                    hi: *hi,
+                })));
+            }
+        }
         if let BinaryOp::QuantAddSub { p, subtract } = &k.op {
             if int8_out && ops.len_a == ops.len_out && ops.len_b == ops.len_out {
                 return Ok(Some(Box::new(AddSubI8 {
@@ -392,7 +445,28 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
         let Some(f) = o.constant(step, 1).and_then(Tensor::as_f32) else {
             return Ok(None);
         };
-        if k.order != FloatOrder::Reference || d.depth == 0 || f.len() != d.units * d.depth {
+        if d.depth == 0 || f.len() != d.units * d.depth {
+            return Ok(None);
+        }
+        if k.order == FloatOrder::Converter {
+            let w = PackedF32::pack(d.units, d.depth, |c, s| f[c * d.depth + s]);
+            o.charge(&k.label, 2 * w.bytes())?;
+            return Ok(Some(Box::new(FcF32Converter {
+                w,
+                filter: f.to_vec(),
+                simd,
+                par,
+                reference: rfc::FloatFc {
+                    label: k.label.clone(),
+                    dims: k.dims,
+                    lo: k.lo,
+                    hi: k.hi,
+                    has_bias: k.has_bias,
+                    order: k.order,
+                },
+            })));
+        }
+        if k.order != FloatOrder::Reference {
             return Ok(None);
         }
         let w = PackedF32::pack(d.units, d.depth, |c, s| f[c * d.depth + s]);

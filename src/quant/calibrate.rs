@@ -77,6 +77,10 @@ pub struct CalibrationOptions {
     /// ([`crate::quant::methods::moving_average`]); each sample's statistics are folded in
     /// after it ran (on a device engine, read back per sample: a few words per tensor).
     pub moving_averages: Vec<f64>,
+    /// Samples run at once, each on its own thread, on engines that can
+    /// ([`Engine::sample_session`]: the fast CPU engine); the statistics are merged in sample
+    /// order, so they are those of one sample at a time. Default 1.
+    pub threads: usize,
 }
 
 impl Default for CalibrationOptions {
@@ -89,6 +93,7 @@ impl Default for CalibrationOptions {
             histograms: BTreeMap::new(),
             device_statistics: true,
             moving_averages: Vec::new(),
+            threads: 1,
         }
     }
 }
@@ -234,31 +239,36 @@ pub fn calibrate<E: Engine>(
             )?;
             (acc.read()?, samples)
         }
-        None => {
-            let mut host = HostStats::new(&request);
-            if !averages.is_empty() {
-                host.track_samples();
+        None if opts.threads > 1 => {
+            // Samples on several threads where the engine can, merged in sample order.
+            match engine.sample_session(model, None, 1).transpose()? {
+                Some(first) => {
+                    drop(session);
+                    let mut host = HostStats::new(&request);
+                    let samples = super::calibrate_par::stream_parallel(
+                        model,
+                        engine,
+                        first,
+                        data,
+                        opts,
+                        Phase::Calibration,
+                        || HostStats::new(&request),
+                        |sample| {
+                            let sample = &sample.summary;
+                            host.merge(sample);
+                            for a in &mut averages {
+                                a.add_sample(sample.tensors.iter().map(|(&t, s)| (t, s)));
+                            }
+                        },
+                    )?;
+                    (host.summary, samples)
+                }
+                None => {
+                    sequential_host(model, engine, session, data, opts, &request, &mut averages)?
+                }
             }
-            let samples = stream_on(
-                model,
-                engine,
-                session,
-                data,
-                opts,
-                Phase::Calibration,
-                |s, x| {
-                    s.run_observed(x, Some(&mut host)).map(drop)?;
-                    if !averages.is_empty() {
-                        let sample = host.take_sample();
-                        for a in &mut averages {
-                            a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
-                        }
-                    }
-                    Ok(())
-                },
-            )?;
-            (host.summary, samples)
         }
+        None => sequential_host(model, engine, session, data, opts, &request, &mut averages)?,
     };
     if samples == 0 {
         return Err(Error::Data("the calibration data holds no samples".into()));
@@ -275,6 +285,41 @@ pub fn calibrate<E: Engine>(
         widen_in_place(model, &mut stats);
     }
     Ok(stats)
+}
+
+/// The host fold, one sample at a time.
+fn sequential_host<E: Engine>(
+    model: &Model,
+    engine: &E,
+    session: E::Session,
+    data: &mut dyn Dataset,
+    opts: &CalibrationOptions,
+    request: &StatsRequest,
+    averages: &mut [MovingAverage],
+) -> Result<(crate::quant::stats::StatsSummary, usize)> {
+    let mut host = HostStats::new(request);
+    if !averages.is_empty() {
+        host.track_samples();
+    }
+    let samples = stream_on(
+        model,
+        engine,
+        session,
+        data,
+        opts,
+        Phase::Calibration,
+        |s, x| {
+            s.run_observed(x, Some(&mut host)).map(drop)?;
+            if !averages.is_empty() {
+                let sample = host.take_sample();
+                for a in averages.iter_mut() {
+                    a.add_sample(sample.iter().map(|(&t, s)| (t, s)));
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok((host.summary, samples))
 }
 
 /// Histograms are of float32 tensors a run computes (model inputs, operator outputs).
@@ -322,6 +367,30 @@ pub(crate) fn stream<E: Engine>(
     stream_on(model, engine, session, data, opts, what, |s, x| {
         s.run_observed(x, Some(&mut *observer)).map(drop)
     })
+}
+
+/// [`stream`] over samples in parallel where the engine can ([`Engine::sample_session`],
+/// `opts.threads` over 1): each sample shown to an observer of its own (`observer()`), folded
+/// by `fold` in sample order; `None` where the engine runs one sample at a time.
+pub(crate) fn stream_samples_parallel<E: Engine, O: Observer + Send>(
+    model: &Model,
+    engine: &E,
+    data: &mut dyn Dataset,
+    opts: &CalibrationOptions,
+    what: Phase,
+    observer: impl Fn() -> O + Sync,
+    fold: impl FnMut(O),
+) -> Option<Result<usize>> {
+    if opts.threads <= 1 {
+        return None;
+    }
+    let first = match engine.sample_session(model, None, 1)? {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(super::calibrate_par::stream_parallel(
+        model, engine, first, data, opts, what, observer, fold,
+    ))
 }
 
 /// [`stream`] with a session already prepared for `model`'s stored shapes, each sample run

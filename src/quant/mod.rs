@@ -37,6 +37,7 @@ pub mod api;
 pub mod auto;
 pub mod cache;
 pub mod calibrate;
+mod calibrate_par;
 pub mod fixedpoint;
 pub mod measure;
 pub mod methods;

@@ -30,7 +30,7 @@ use crate::data::Dataset;
 use crate::engine::{Engine, Observer};
 use crate::model::{DType, Model, Op, Subgraph, Tensor};
 use crate::quant::api::{Mode, Report, TensorReport};
-use crate::quant::calibrate::{stream, Stats};
+use crate::quant::calibrate::{stream, stream_samples_parallel, Stats};
 use crate::quant::fixedpoint::affine_quantize_unclamped;
 use crate::quant::weights::{f32_values, round_to_grid, round_with_inverse};
 use crate::{Buf, CalibrationOptions, Error, Result};
@@ -212,7 +212,28 @@ fn is_weight(qsg: &Subgraph, c: usize, mode: Mode) -> bool {
     })
 }
 
+/// [`Count`] into targets of its own (one sample's, on its own thread).
+struct OwnCount<'a> {
+    by_tensor: &'a HashMap<usize, Vec<usize>>,
+    targets: Vec<Target>,
+}
+
+impl Observer for OwnCount<'_> {
+    fn observe(&mut self, tensor: usize, name: &str, value: &crate::Tensor) -> Result<()> {
+        Count {
+            by_tensor: self.by_tensor,
+            targets: &mut self.targets,
+        }
+        .observe(tensor, name, value)
+    }
+
+    fn wants(&self, tensor: usize) -> bool {
+        self.by_tensor.contains_key(&tensor)
+    }
+}
+
 /// One activation counted in the second pass.
+#[derive(Debug, Clone, Copy)]
 struct Target {
     report: usize,
     grid: Grid,
@@ -326,18 +347,38 @@ pub fn count_saturation<E: Engine>(
     if targets.is_empty() {
         return Ok(0);
     }
-    let mut count = Count {
-        by_tensor: &by_tensor,
-        targets: &mut targets,
-    };
-    let samples = stream(
+    let what = crate::progress::Phase::SaturationCount;
+    // Samples in parallel where the engine can: counts add, extremes are compared only.
+    let fresh: Vec<Target> = targets.clone();
+    let parallel = stream_samples_parallel(
         float,
         engine,
         data,
         opts,
-        &mut count,
-        crate::progress::Phase::SaturationCount,
-    )?;
+        what,
+        || OwnCount {
+            by_tensor: &by_tensor,
+            targets: fresh.clone(),
+        },
+        |sample| {
+            for (t, s) in targets.iter_mut().zip(&sample.targets) {
+                t.seen += s.seen;
+                t.saturated += s.saturated;
+                t.min = t.min.min(s.min);
+                t.max = t.max.max(s.max);
+            }
+        },
+    );
+    let samples = match parallel {
+        Some(samples) => samples?,
+        None => {
+            let mut count = Count {
+                by_tensor: &by_tensor,
+                targets: &mut targets,
+            };
+            stream(float, engine, data, opts, &mut count, what)?
+        }
+    };
     if let Some(n) = report.calibration_samples.filter(|&n| n != samples) {
         return Err(Error::Data(format!(
             "the data gave {samples} samples, calibration ran on {n}: saturation is counted \

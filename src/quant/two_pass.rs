@@ -57,6 +57,7 @@ pub fn calibrate_histograms<E: Engine>(
         cancel: opts.cancel.clone(),
         max_samples: opts.max_samples,
         device_statistics: opts.device_statistics,
+        threads: opts.threads,
     };
     let second = calibrate(model, engine, data, &pass)?;
     if second.samples != stats.samples {

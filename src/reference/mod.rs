@@ -16,7 +16,7 @@ mod eigen_cache;
 pub(crate) mod eigen_math;
 mod eigen_threads;
 pub(crate) mod elementwise;
-mod float_order;
+pub(crate) mod float_order;
 pub(crate) mod fold;
 pub(crate) mod fully_connected;
 pub(crate) mod lut16;

@@ -137,13 +137,15 @@ pub(crate) fn quantize_model(a: QuantizeArgs) -> litequant::Result<()> {
             "the saturation count",
             |gpu| {
                 let gpu = converter_order(gpu);
-                saturation_on(&gpu, &a, &model, &q, &opts, calib, report.clone())
+                saturation_on(&gpu, &a, &model, &q, &opts, calib, report.clone(), 1)
             },
             |cpu| {
+                // Samples in parallel, one thread each.
+                let threads = cpu.threads();
                 let cpu = cpu_converter_order(cpu);
-                saturation_on(&cpu, &a, &model, &q, &opts, calib, report.clone())
+                saturation_on(&cpu, &a, &model, &q, &opts, calib, report.clone(), threads)
             },
-            || saturation_on(&converter, &a, &model, &q, &opts, calib, report.clone()),
+            || saturation_on(&converter, &a, &model, &q, &opts, calib, report.clone(), 1),
         )?;
         report = counted;
     }
@@ -214,9 +216,14 @@ fn quantize_plain(
                 a.backend,
                 chosen,
                 "calibration",
-                |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib, &needs),
-                |cpu| calibrate_on(&cpu_converter_order(cpu), a, model, opts, calib, &needs),
-                || calibrate_on(converter, a, model, opts, calib, &needs),
+                |gpu| calibrate_on(&converter_order(gpu), a, model, opts, calib, &needs, 1),
+                |cpu| {
+                    // Samples in parallel, one thread each.
+                    let threads = cpu.threads();
+                    let cpu = cpu_converter_order(cpu);
+                    calibrate_on(&cpu, a, model, opts, calib, &needs, threads)
+                },
+                || calibrate_on(converter, a, model, opts, calib, &needs, 1),
             )?;
             if let Some(path) = &a.save_stats {
                 stats.save(path, model, &label)?;
@@ -259,9 +266,11 @@ fn calibrate_on<E: Engine>(
     opts: &QuantizeOptions,
     calib: &Path,
     needs: &StatsNeeds,
+    sample_threads: usize,
 ) -> litequant::Result<Stats> {
     let inputs = engine.prepare(model)?.inputs().to_vec();
     let mut copts = opts.calibration_options();
+    copts.threads = sample_threads;
     copts.progress = progress_if_tty();
     let passes = if needs.histogram_bins.is_some() {
         " (two passes: ranges, then histograms)"
@@ -379,6 +388,7 @@ fn check_loaded(stats: &Stats, method: CalibrationMethod, path: &Path) -> litequ
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn saturation_on<E: Engine>(
     engine: &E,
     a: &QuantizeArgs,
@@ -387,10 +397,12 @@ fn saturation_on<E: Engine>(
     opts: &QuantizeOptions,
     calib: &Path,
     mut report: Report,
+    sample_threads: usize,
 ) -> litequant::Result<Report> {
     let inputs = engine.prepare(model)?.inputs().to_vec();
     let mut data = litequant::data::open(calib, &inputs, &a.image)?;
     let mut copts = opts.calibration_options();
+    copts.threads = sample_threads;
     copts.progress = progress_if_tty();
     eprintln!(
         "counting saturation: a second pass over {} for the ranges that do not fit",

@@ -38,7 +38,7 @@ pub(crate) fn prelu_q(x: i32, alpha: i32, p: &PreluParams) -> i32 {
 }
 
 pub(crate) struct Prelu {
-    label: String,
+    pub(crate) label: String,
     /// For each output (= input) element, the flat index of its alpha.
     pub(crate) alpha_index: Vec<usize>,
     /// `None` for float32.
