@@ -31,8 +31,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::model::{DType, Op};
 use crate::quant::calibrate::Stats;
-use crate::quant::weights::{f32_values, round_to_grid};
 use crate::quant::KeepFloat;
+use crate::quant::weights::{f32_values, round_to_grid};
 use crate::{Error, Result};
 
 use super::super::layout::Item;
@@ -48,10 +48,7 @@ pub(super) fn selected(w: &Working, k: usize, names: &[KeepFloat]) -> bool {
     let op = &w.ops[k];
     let op_type = op.op.name();
     names.iter().any(|n| {
-        n.matches_op_type(&op_type)
-            || op
-                .output_tensors()
-                .any(|t| n.matches_tensor(&w.tensors[t].name))
+        n.matches_op_type(&op_type) || op.output_tensors().any(|t| n.matches_tensor(&w.tensors[t].name))
     })
 }
 
