@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use litequant::data::{Dataset, HoldoutSplit, InMemory, NpyDataset};
-use litequant::quant::auto::{choose_auto, recalibrated, AutoOptions};
+use litequant::quant::auto::{choose_auto, choose_auto_folds, recalibrated, AutoOptions};
 use litequant::quant::measure::measure;
 use litequant::quant::methods::{tensor_range, StatsNeeds, TargetGrid, DEFAULT_HISTOGRAM_BINS};
 use litequant::quant::two_pass::calibrate_for;
@@ -88,7 +88,8 @@ fn run(outlier: bool) -> (f64, f64) {
     // Every tensor with a range has a method, and the counts add up.
     assert_eq!(r.tensors_by_method.values().sum::<usize>(), r.chosen.len());
     assert!(!r.chosen.is_empty());
-    // Each refined tensor's chosen method scored no worse than anything tried for it.
+    // Each refined tensor's chosen method, when a change was taken, scored no worse than
+    // anything tried for it, up to the margin (a later trial that won by less is not taken).
     for c in &r.refined {
         for t in &c.tried {
             if t.method == c.method {
@@ -97,7 +98,8 @@ fn run(outlier: bool) -> (f64, f64) {
                     .iter()
                     .filter_map(|x| x.worst_rel_rmse)
                     .fold(f64::INFINITY, f64::min);
-                assert_eq!(t.worst_rel_rmse, Some(best), "{c:?}");
+                let got = t.worst_rel_rmse.unwrap();
+                assert!(best >= got * (1.0 - r.margin), "{c:?}");
             }
         }
     }
@@ -133,8 +135,9 @@ fn cli_auto_reports_its_choices() {
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Four folds by default (--holdout-every 4): every one of the 40 samples held out once.
     assert!(
-        text.contains("calibration auto: measured on 10 held-out"),
+        text.contains("calibration auto: measured on 40 held-out calibration samples in 4 folds"),
         "{text}"
     );
     assert!(text.contains("every tensor minmax"), "{text}");
@@ -307,4 +310,168 @@ fn final_ranges_when_every_tensor_keeps_minmax_are_the_converters() {
     let (a, _) = quantize(&m, Some(&out), &opts).unwrap();
     let (b, _) = quantize(&m, Some(&all), &opts).unwrap();
     assert_eq!(a.to_bytes().unwrap(), b.to_bytes().unwrap());
+}
+
+/// The four folds of `all` (every 4th sample held out, shifted by 0..4): each fold's
+/// statistics for every method and its held-out samples.
+fn folds(m: &Model, all: &InMemory) -> Vec<(Stats, InMemory)> {
+    (0..4)
+        .map(|f| {
+            let mut open = || HoldoutSplit::fold(all.dataset(), 4, f);
+            let stats = calibrate_for(
+                m,
+                &ConverterFloatEngine,
+                &mut open,
+                &StatsNeeds::all(DEFAULT_HISTOGRAM_BINS),
+                &Default::default(),
+            )
+            .unwrap();
+            let mut split = HoldoutSplit::fold(all.dataset(), 4, f).unwrap();
+            while split.next_sample().is_some() {}
+            (stats, split.into_held_out())
+        })
+        .collect()
+}
+
+#[test]
+fn folds_pool_the_error_over_every_held_out_sample() {
+    let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
+    let data = digits(&m, false);
+    let (stats, held) = calibrated(&m, &data);
+    let opts = QuantizeOptions::int8();
+    let only_minmax = AutoOptions {
+        methods: vec![],
+        ..Default::default()
+    };
+    // The same statistics twice, with the held-out samples split in two: the pooled error
+    // is the error measured on all of them at once.
+    let (a, b) = held.samples.split_at(4);
+    let (a, b) = (
+        InMemory {
+            samples: a.to_vec(),
+        },
+        InMemory {
+            samples: b.to_vec(),
+        },
+    );
+    let (_, r) = choose_auto_folds(
+        &m,
+        &ConverterFloatEngine,
+        &[(&stats, &a), (&stats, &b)],
+        &opts,
+        &only_minmax,
+    )
+    .unwrap();
+    let (q, _) = quantize(&m, Some(&stats), &opts).unwrap();
+    let (whole, _) = measure(&m, &q, &ConverterFloatEngine, &held, false).unwrap();
+    let (pa, pb) = (r.minmax.worst_rel_rmse, whole.worst_rel_rmse);
+    assert!((pa - pb).abs() <= 1e-9 * pb, "pooled {pa} vs {pb}");
+    assert_eq!((r.folds, r.held_out), (2, 10));
+    // Four real folds: every sample held out once, and never worse than minmax pooled.
+    let f = folds(&m, &digits(&m, true));
+    let refs: Vec<(&Stats, &InMemory)> = f.iter().map(|(s, h)| (s, h)).collect();
+    let (first, r) = choose_auto_folds(
+        &m,
+        &ConverterFloatEngine,
+        &refs,
+        &opts,
+        &AutoOptions::default(),
+    )
+    .unwrap();
+    println!("{r}");
+    assert_eq!((r.folds, r.held_out), (4, 40));
+    assert!(r.after.worst_rel_rmse <= r.minmax.worst_rel_rmse);
+    // The outlier (sample 0) stretches minmax on the three folds that calibrate on it; the
+    // fold that holds it out dominates the pooled error whatever the ranges (its outputs
+    // are 40x larger), still a clipping method wins by more than the margin.
+    assert!(
+        r.after.worst_rel_rmse <= r.minmax.worst_rel_rmse * (1.0 - r.margin),
+        "{r}"
+    );
+    assert_ne!(r.base, "minmax");
+    // The statistics returned are the first fold's with the chosen methods' ranges.
+    for (t, method) in &r.methods {
+        let want = tensor_range(&f[0].0, *t, *method, TargetGrid::Int8Asymmetric)
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.tensors[t].min, first.tensors[t].max), want);
+    }
+}
+
+#[test]
+fn the_margin_keeps_minmax_unless_a_method_wins_by_it() {
+    let m = Model::from_file(fixture("cnn_float32.tflite")).unwrap();
+    let (stats, held) = calibrated(&m, &digits(&m, true));
+    let opts = QuantizeOptions::int8();
+    let run = |margin: f64| {
+        let aopts = AutoOptions {
+            margin,
+            ..Default::default()
+        };
+        choose_auto(&m, &ConverterFloatEngine, &stats, &held, &opts, &aopts)
+    };
+    let (_, free) = run(0.0).unwrap();
+    let best_other = free
+        .global
+        .iter()
+        .filter(|g| g.method != "minmax")
+        .filter_map(|g| g.worst_rel_rmse)
+        .fold(f64::INFINITY, f64::min);
+    assert!(best_other < free.minmax.worst_rel_rmse, "{free}");
+    // A margin above the best method's gain keeps minmax as the base, and no single
+    // tensor's change gains that much either: minmax everywhere, the statistics as they are.
+    let gain = 1.0 - best_other / free.minmax.worst_rel_rmse;
+    let (kept, r) = run((gain + 1.0) / 2.0).unwrap();
+    assert_eq!(r.base, "minmax", "{r}");
+    assert!(r.chosen.values().all(|m| m == "minmax"), "{r}");
+    assert_eq!(r.after, r.minmax);
+    assert_eq!(kept, stats);
+    // A margin below it takes the best method.
+    let (_, r) = run(gain / 2.0).unwrap();
+    assert_ne!(r.base, "minmax", "{r}");
+    // A margin outside [0, 1) is refused, not a panic.
+    for bad in [1.0, -0.1, f64::NAN] {
+        let e = run(bad).unwrap_err().to_string();
+        assert!(e.contains("margin"), "{e}");
+    }
+}
+
+#[test]
+fn cli_auto_folds() {
+    let dir = std::env::temp_dir().join(format!("litequant-folds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("q.tflite");
+    let run = |folds: &str| {
+        Command::new(env!("CARGO_BIN_EXE_litequant"))
+            .arg("quantize")
+            .arg(fixture("cnn_float32.tflite"))
+            .arg("--calib")
+            .arg(fixture("digits_calib.npy"))
+            .args([
+                "--max-samples",
+                "40",
+                "--calibration",
+                "auto",
+                "--auto-folds",
+            ])
+            .arg(folds)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = run("1");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("measured on 10 held-out calibration samples in 1 fold "),
+        "{text}"
+    );
+    for bad in ["0", "5"] {
+        let o = run(bad);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("--auto-folds"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -76,6 +76,8 @@ impl Dataset for Replay<'_> {
 pub struct HoldoutSplit<'a> {
     inner: Box<dyn Dataset + 'a>,
     every: usize,
+    /// Position (modulo `every`) of the held-out samples.
+    offset: usize,
     index: usize,
     held: Vec<Sample>,
 }
@@ -94,9 +96,25 @@ impl<'a> HoldoutSplit<'a> {
         Ok(HoldoutSplit {
             inner: Box::new(inner),
             every,
+            offset: every - 1,
             index: 0,
             held: Vec::new(),
         })
+    }
+
+    /// Fold `fold` (`0..every`) of a k-fold split with `k = every`: fold 0 is
+    /// [`HoldoutSplit::new`]'s split (the `every`-th, `2·every`-th, ... samples held out),
+    /// fold `j` holds out the samples `j` places after those (wrapping), so the `every`
+    /// folds hold out every sample exactly once.
+    pub fn fold(inner: impl Dataset + 'a, every: usize, fold: usize) -> Result<Self> {
+        let mut s = HoldoutSplit::new(inner, every)?;
+        if fold >= every {
+            return Err(Error::Data(format!(
+                "hold-out fold {fold} of a split every {every}: folds are 0..{every}"
+            )));
+        }
+        s.offset = (every - 1 + fold) % every;
+        Ok(s)
     }
 
     /// The held-out samples read so far.
@@ -110,14 +128,16 @@ impl<'a> HoldoutSplit<'a> {
     }
 
     fn is_held(&self, index: usize) -> bool {
-        index % self.every == self.every - 1
+        index % self.every == self.offset
     }
 }
 
 impl Dataset for HoldoutSplit<'_> {
     fn len_hint(&self) -> Option<usize> {
-        // Calibration samples among the first n: n - floor(n / every).
-        self.inner.len_hint().map(|n| n - n / self.every)
+        // Calibration samples among the first n: n minus those at `offset` modulo `every`.
+        self.inner
+            .len_hint()
+            .map(|n| n - n / self.every - usize::from(n % self.every > self.offset))
     }
 
     fn next_sample(&mut self) -> Option<Result<Sample>> {
@@ -166,6 +186,32 @@ mod tests {
         assert_eq!(values(&mut held.dataset()), vec![3.0, 7.0]);
         // Replays as often as asked.
         assert_eq!(values(&mut held.dataset()), vec![3.0, 7.0]);
+    }
+
+    #[test]
+    fn the_folds_hold_out_every_sample_once() {
+        let all = samples(10);
+        let mut seen = Vec::new();
+        for f in 0..4 {
+            let mut src = all.dataset();
+            let mut split = HoldoutSplit::fold(&mut src, 4, f).unwrap();
+            let hint = split.len_hint();
+            let calib = values(&mut split);
+            assert_eq!(hint, Some(calib.len()), "fold {f}");
+            let held = values(&mut split.into_held_out().dataset());
+            assert_eq!(calib.len() + held.len(), 10);
+            if f == 0 {
+                assert_eq!(held, vec![3.0, 7.0]);
+            }
+            if f == 1 {
+                assert_eq!(held, vec![0.0, 4.0, 8.0]);
+            }
+            seen.extend(held);
+        }
+        seen.sort_by(f32::total_cmp);
+        assert_eq!(seen, (0..10).map(|i| i as f32).collect::<Vec<_>>());
+        let mut src = all.dataset();
+        assert!(HoldoutSplit::fold(&mut src, 4, 4).is_err());
     }
 
     #[test]

@@ -1,15 +1,22 @@
 //! `--calibration auto`: per tensor, the calibration method whose range gives the model's
 //! outputs the smallest error on held-out calibration samples.
 //!
+//! The choice is measured on one split of the calibration data (its statistics, its
+//! held-out samples) or on k folds ([`choose_auto_folds`]: each fold holds out other
+//! samples; every probe applies the same methods to each fold's statistics and pools the
+//! folds' errors), so that a choice rests on every calibration sample rather than a few.
+//!
 //! 1. Every candidate method ([`AutoOptions::methods`]; `minmax` first) chooses every
 //!    tensor's range from the same statistics ([`Stats::method_ranges`]); each such model
 //!    is quantized and measured on the held-out samples ([`crate::quant::measure`]: the
-//!    worst output's relative RMSE against the float model). The best becomes the base
-//!    (ties go to the earlier method, so `minmax` wins ties).
+//!    worst output's relative RMSE against the float model). `minmax` is the base unless
+//!    another method lowers the error by at least [`AutoOptions::margin`] (relative); then
+//!    the best of those (ties go to the earlier method).
 //! 2. The base model's tensors are ranked by the per-layer comparison of `eval --per-layer`
-//!    (RMSE / scale, highest first) and the first [`AutoOptions::refine`] tensors whose
-//!    candidate ranges differ are tried one at a time with each other method's range; a
-//!    change is kept only when it lowers the measured error.
+//!    (RMSE / scale, highest first, on the first fold) and the first
+//!    [`AutoOptions::refine`] tensors whose candidate ranges differ are tried one at a time
+//!    with each other method; a change is kept only when it lowers the measured error by
+//!    the margin.
 //!
 //! 3. The choice is a method per tensor, not a range: [`recalibrated`] computes each
 //!    tensor's range with its method from statistics over **all** the calibration samples
@@ -19,8 +26,9 @@
 //!    `minmax`, the statistics are returned as they are (the converter's parameters to the
 //!    bit).
 //!
-//! Every accepted step lowers the held-out error, and `minmax` is a candidate of step 1: the
-//! choice is at least as accurate as `minmax` on the held-out samples, by construction. The
+//! Every accepted step lowers the held-out error, and `minmax` is the default of step 1: the
+//! choice is at least as accurate as `minmax` on the held-out samples, by construction; the
+//! margin keeps `minmax` (the converter's ranges) where the others win only by noise. The
 //! report lists the error of every method for every tensor (step 1), each refined tensor's
 //! choice with the errors behind it (step 2), and how many tensors each method got.
 
@@ -47,7 +55,15 @@ pub struct AutoOptions {
     pub refine: usize,
     /// The grid the ranges are chosen for (int8 asymmetric).
     pub grid: TargetGrid,
+    /// How much (relative) a method must lower the held-out error by to replace `minmax`
+    /// (step 1), and a tensor's change to be kept (step 2). Default 0.02: differences
+    /// below 2% are within the noise of a few held-out samples, and `minmax` (the
+    /// converter's ranges) is kept on ties.
+    pub margin: f64,
 }
+
+/// [`AutoOptions::margin`]'s default.
+pub const DEFAULT_AUTO_MARGIN: f64 = 0.02;
 
 impl Default for AutoOptions {
     fn default() -> Self {
@@ -61,6 +77,7 @@ impl Default for AutoOptions {
             ],
             refine: 8,
             grid: TargetGrid::Int8Asymmetric,
+            margin: DEFAULT_AUTO_MARGIN,
         }
     }
 }
@@ -98,8 +115,12 @@ pub struct TensorChoice {
 /// What [`choose_auto`] did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AutoReport {
-    /// Held-out samples the errors are measured on.
+    /// Held-out samples the errors are measured on (over all folds).
     pub held_out: usize,
+    /// Folds (splits of the calibration data) the errors are pooled over.
+    pub folds: usize,
+    /// The relative margin a method or a change had to win by.
+    pub margin: f64,
     /// Each method for every tensor (step 1).
     pub global: Vec<MethodScore>,
     /// The best of them: every tensor's method unless refined.
@@ -129,9 +150,12 @@ impl fmt::Display for AutoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "calibration auto: measured on {} held-out calibration samples (worst output's \
-             relative RMSE vs the float model)",
-            self.held_out
+            "calibration auto: measured on {} held-out calibration samples in {} fold{} \
+             (worst output's relative RMSE vs the float model; a method must win by {}%)",
+            self.held_out,
+            self.folds,
+            if self.folds == 1 { "" } else { "s" },
+            self.margin * 100.0
         )?;
         for g in &self.global {
             match (g.worst_rel_rmse, &g.error) {
@@ -197,7 +221,7 @@ impl fmt::Display for AutoReport {
 /// holding what every candidate needs (moving averages, histograms:
 /// [`crate::quant::methods::StatsNeeds::all`]), quantizing with `opts` and measuring on the
 /// `held` samples on `engine`. Returns the statistics with the chosen ranges (quantize with
-/// them) and the report.
+/// them) and the report. One fold of [`choose_auto_folds`].
 pub fn choose_auto<E: Engine>(
     model: &Model,
     engine: &E,
@@ -206,97 +230,167 @@ pub fn choose_auto<E: Engine>(
     opts: &QuantizeOptions,
     aopts: &AutoOptions,
 ) -> Result<(Stats, AutoReport)> {
-    if held.is_empty() {
+    choose_auto_folds(model, engine, &[(stats, held)], opts, aopts)
+}
+
+/// One fold's candidate ranges: per method (in [`AutoOptions::methods`] order), the ranges
+/// it chooses from the fold's statistics, or why it cannot.
+type FoldRanges = Vec<std::result::Result<BTreeMap<usize, (f32, f32)>, String>>;
+
+/// [`choose_auto`] on k folds: each `(stats, held)` pair is one split of the calibration
+/// data (the statistics of its calibration part, its held-out samples; every sample held
+/// out in exactly one fold, as `--holdout-every K` with `K` folds does). The choice is a
+/// method per tensor; every probe applies it to each fold's statistics, measures on that
+/// fold's held-out samples, and scores the pooled error (per output `sqrt(Σ(q - f)² /
+/// Σf²)` over every fold's samples). A method or a change must lower the score by
+/// [`AutoOptions::margin`] (relative) to be taken. Returns the first fold's statistics with
+/// the chosen methods' ranges.
+pub fn choose_auto_folds<E: Engine>(
+    model: &Model,
+    engine: &E,
+    folds: &[(&Stats, &InMemory)],
+    opts: &QuantizeOptions,
+    aopts: &AutoOptions,
+) -> Result<(Stats, AutoReport)> {
+    if folds.is_empty() || folds.iter().any(|(_, h)| h.is_empty()) {
         return Err(Error::Data(
             "calibration auto measures on held-out calibration samples: the calibration data \
              has too few samples to hold any out"
                 .into(),
         ));
     }
+    if !(aopts.margin.is_finite() && (0.0..1.0).contains(&aopts.margin)) {
+        return Err(Error::Data(format!(
+            "calibration auto: margin {} must be in [0, 1)",
+            aopts.margin
+        )));
+    }
     let mut methods = aopts.methods.clone();
     if !methods.contains(&CalibrationMethod::MinMax) {
         methods.insert(0, CalibrationMethod::MinMax);
     }
-    let mut probes = 0usize;
-    let mut probe = |st: &Stats, per_layer: bool| -> Result<(Measured, crate::eval::EvalReport)> {
-        probes += 1;
-        let (q, _) = quantize(model, Some(st), opts)?;
-        measure(model, &q, engine, held, per_layer)
+    let mm = methods
+        .iter()
+        .position(|m| *m == CalibrationMethod::MinMax)
+        .unwrap_or(0);
+    // Every fold's ranges of every method; minmax's must exist.
+    let mut ranges: Vec<FoldRanges> = Vec::new();
+    for (st, _) in folds {
+        let mut per = Vec::new();
+        for (k, m) in methods.iter().enumerate() {
+            match st.method_ranges(*m, aopts.grid) {
+                Ok(r) => per.push(Ok(r)),
+                Err(e) if k == mm => return Err(e),
+                Err(e) => per.push(Err(e.to_string())),
+            }
+        }
+        ranges.push(per);
+    }
+    // A method is usable when it is on every fold.
+    let usable = |k: usize| ranges.iter().all(|f| f[k].is_ok());
+    let probes = std::cell::Cell::new(0usize);
+    // The statistics of fold `f` for an assignment (tensor -> method): minmax everywhere
+    // is the statistics as they are (the converter's parameters to the bit).
+    let stats_for = |f: usize, cur: &BTreeMap<usize, usize>| -> Stats {
+        let (st, _) = folds[f];
+        if cur.values().all(|&k| k == mm) {
+            return st.clone();
+        }
+        let r = &ranges[f];
+        let map: BTreeMap<usize, (f32, f32)> = cur
+            .iter()
+            .filter_map(|(&t, &k)| {
+                let own = r[k].as_ref().ok().and_then(|m| m.get(&t));
+                let fallback = r[mm].as_ref().ok().and_then(|m| m.get(&t));
+                own.or(fallback).map(|&x| (t, x))
+            })
+            .collect();
+        st.with_ranges(&map)
     };
-    // Step 1: each method for every tensor.
-    let mut ranges: Vec<Option<BTreeMap<usize, (f32, f32)>>> = Vec::new();
+    let probe = |cur: &BTreeMap<usize, usize>| -> Result<Measured> {
+        let mut each = Vec::new();
+        for (f, (_, held)) in folds.iter().enumerate() {
+            probes.set(probes.get() + 1);
+            let (q, _) = quantize(model, Some(&stats_for(f, cur)), opts)?;
+            each.push(measure(model, &q, engine, held, false)?);
+        }
+        Ok(pooled(each))
+    };
+    let all_of = |k: usize| -> BTreeMap<usize, usize> {
+        ranges[0][k]
+            .as_ref()
+            .map(|r| r.keys().map(|&t| (t, k)).collect())
+            .unwrap_or_default()
+    };
+    // Step 1: each method for every tensor. minmax is the base unless a method beats it by
+    // the margin; then the best of those.
     let mut global = Vec::new();
-    let mut best: Option<(usize, Measured)> = None;
-    let mut minmax: Option<Measured> = None;
-    for m in &methods {
-        let r = stats.method_ranges(*m, aopts.grid);
-        let scored = r.and_then(|r| {
-            // minmax: the statistics as they are (the converter's parameters to the bit).
-            let st = if *m == CalibrationMethod::MinMax {
-                stats.clone()
-            } else {
-                stats.with_ranges(&r)
-            };
-            let (measured, _) = probe(&st, false)?;
-            Ok((r, measured))
-        });
+    let mut scores: Vec<Option<Measured>> = Vec::new();
+    for (k, m) in methods.iter().enumerate() {
+        let scored = if usable(k) {
+            probe(&all_of(k))
+        } else {
+            let why = ranges
+                .iter()
+                .find_map(|f| f[k].as_ref().err().cloned())
+                .unwrap_or_default();
+            Err(Error::Data(why))
+        };
         match scored {
-            Ok((r, measured)) => {
+            Ok(measured) => {
                 global.push(MethodScore {
                     method: m.to_string(),
                     worst_rel_rmse: Some(measured.worst_rel_rmse),
                     error: None,
                 });
-                if *m == CalibrationMethod::MinMax {
-                    minmax = Some(measured.clone());
-                }
-                if best
-                    .as_ref()
-                    .is_none_or(|(_, b)| measured.worst_rel_rmse < b.worst_rel_rmse)
-                {
-                    best = Some((ranges.len(), measured));
-                }
-                ranges.push(Some(r));
+                scores.push(Some(measured));
             }
-            Err(e) if *m != CalibrationMethod::MinMax => {
+            Err(e) if k != mm => {
                 global.push(MethodScore {
                     method: m.to_string(),
                     worst_rel_rmse: None,
                     error: Some(e.to_string()),
                 });
-                ranges.push(None);
+                scores.push(None);
             }
             Err(e) => return Err(e),
         }
     }
-    let (base, _) = best.ok_or_else(|| Error::Data("no calibration method to try".into()))?;
-    let minmax = minmax.ok_or_else(|| Error::Data("minmax could not be measured".into()))?;
-    let mm = methods
-        .iter()
-        .position(|m| *m == CalibrationMethod::MinMax)
-        .unwrap_or(0);
-    let minmax_ranges = ranges[mm].clone().unwrap_or_default();
-    // The statistics for an assignment: minmax's everywhere is the statistics as they are.
-    let stats_for = |cur: &BTreeMap<usize, (f32, f32)>| {
-        if *cur == minmax_ranges {
-            stats.clone()
-        } else {
-            stats.with_ranges(cur)
+    let minmax = scores[mm]
+        .clone()
+        .ok_or_else(|| Error::Data("minmax could not be measured".into()))?;
+    let keep = 1.0 - aopts.margin;
+    let mut base = mm;
+    let mut best_m = minmax.clone();
+    for (k, s) in scores.iter().enumerate() {
+        if let Some(s) = s {
+            if k != mm
+                && s.worst_rel_rmse < minmax.worst_rel_rmse * keep
+                && (base == mm || s.worst_rel_rmse < best_m.worst_rel_rmse)
+            {
+                base = k;
+                best_m = s.clone();
+            }
         }
+    }
+    let mut chosen = all_of(base);
+    // Step 2: the most sensitive tensors of the base model (ranked on the first fold), one
+    // at a time.
+    let (_, eval) = {
+        probes.set(probes.get() + 1);
+        let (q, _) = quantize(model, Some(&stats_for(0, &chosen)), opts)?;
+        measure(model, &q, engine, folds[0].1, true)?
     };
-    let mut cur = ranges[base].clone().unwrap_or_default();
-    let mut chosen: BTreeMap<usize, usize> = cur.keys().map(|&t| (t, base)).collect();
-    // Step 2: the most sensitive tensors of the base model, one at a time.
-    let (mut best_m, eval) = probe(&stats_for(&cur), true)?;
     let sg = model.main();
+    let first = &ranges[0];
     let mut order: Vec<(usize, f64)> = eval
         .layers
         .iter()
         .filter_map(|l| Some((l.float_tensor, l.rmse_over_scale?)))
-        .filter(|(t, _)| cur.contains_key(t))
+        .filter(|(t, _)| chosen.contains_key(t))
         .filter(|(t, _)| {
             let mut seen: Vec<(f32, f32)> = Vec::new();
-            for r in ranges.iter().flatten() {
+            for r in first.iter().flatten() {
                 if let Some(&x) = r.get(t) {
                     if !seen.contains(&x) {
                         seen.push(x);
@@ -311,18 +405,23 @@ pub fn choose_auto<E: Engine>(
     let mut refined = Vec::new();
     for (t, ros) in order {
         let mut tried = Vec::new();
-        for (k, r) in ranges.iter().enumerate() {
-            let Some(&x) = r.as_ref().and_then(|r| r.get(&t)) else {
+        let mut seen: Vec<(f32, f32)> = Vec::new();
+        if let Some(&x) = first[chosen[&t]].as_ref().ok().and_then(|r| r.get(&t)) {
+            seen.push(x);
+        }
+        for k in 0..methods.len() {
+            let Some(&x) = first[k].as_ref().ok().and_then(|r| r.get(&t)) else {
                 continue;
             };
-            if k == chosen[&t] || cur.get(&t) == Some(&x) {
+            // The same range on the first fold as one tried already: not a new candidate.
+            if k == chosen[&t] || !usable(k) || seen.contains(&x) {
                 continue;
             }
-            let mut trial = cur.clone();
-            trial.insert(t, x);
-            let score = probe(&stats_for(&trial), false);
-            let e = match score {
-                Ok((m, _)) => m,
+            seen.push(x);
+            let mut trial = chosen.clone();
+            trial.insert(t, k);
+            let e = match probe(&trial) {
+                Ok(m) => m,
                 Err(e) => {
                     tried.push(MethodScore {
                         method: methods[k].to_string(),
@@ -337,18 +436,22 @@ pub fn choose_auto<E: Engine>(
                 worst_rel_rmse: Some(e.worst_rel_rmse),
                 error: None,
             });
-            if e.worst_rel_rmse < best_m.worst_rel_rmse {
-                cur = trial;
-                chosen.insert(t, k);
+            if e.worst_rel_rmse < best_m.worst_rel_rmse * keep {
+                chosen = trial;
                 best_m = e;
             }
         }
+        let range = first[chosen[&t]]
+            .as_ref()
+            .ok()
+            .and_then(|r| r.get(&t).copied())
+            .unwrap_or((f32::NAN, f32::NAN));
         refined.push(TensorChoice {
             tensor: t,
             name: sg.tensors.get(t).map_or(String::new(), |x| x.name.clone()),
             rmse_over_scale: ros,
             method: methods[chosen[&t]].to_string(),
-            range: cur[&t],
+            range,
             tried,
         });
     }
@@ -356,12 +459,14 @@ pub fn choose_auto<E: Engine>(
     for &k in chosen.values() {
         *tensors_by_method.entry(methods[k].to_string()).or_insert(0) += 1;
     }
-    let mut out = stats_for(&cur);
+    let mut out = stats_for(0, &chosen);
     if out.chosen_by.is_some() {
         out.chosen_by = Some("auto".into());
     }
     let report = AutoReport {
-        held_out: held.len(),
+        held_out: folds.iter().map(|(_, h)| h.len()).sum(),
+        folds: folds.len(),
+        margin: aopts.margin,
         global,
         base: methods[base].to_string(),
         refined,
@@ -372,11 +477,65 @@ pub fn choose_auto<E: Engine>(
             .collect(),
         minmax,
         after: best_m,
-        probes,
+        probes: probes.get(),
         final_samples: None,
         methods: chosen.iter().map(|(&t, &k)| (t, methods[k])).collect(),
     };
     Ok((out, report))
+}
+
+/// The folds' measurements as one: per output (matched by position), `Σ(q - f)²` and `Σf²`
+/// summed over the folds (from each fold's RMSE, element count and SQNR); one fold is
+/// returned as it is. A fold where an output is exact adds no error and, its `Σf²` not
+/// being recoverable from the SQNR, nothing to the denominator (the pooled error is then
+/// an upper bound).
+fn pooled(each: Vec<(Measured, crate::eval::EvalReport)>) -> Measured {
+    if each.len() == 1 {
+        return each
+            .into_iter()
+            .next()
+            .map(|(m, _)| m)
+            .unwrap_or_else(|| Measured {
+                outputs: vec![],
+                worst_rel_rmse: 0.0,
+                bytes: 0,
+            });
+    }
+    let (first, _) = &each[0];
+    let mut outputs = first.outputs.clone();
+    for (i, o) in outputs.iter_mut().enumerate() {
+        let (mut err2, mut ref2) = (0.0f64, 0.0f64);
+        let mut bad = false;
+        for (_, e) in &each {
+            let Some(x) = e.outputs.get(i) else {
+                bad = true;
+                continue;
+            };
+            let e2 = x.rmse * x.rmse * x.elements as f64;
+            if x.sqnr_db.is_nan() || x.rmse.is_nan() {
+                bad = true;
+            } else if e2 > 0.0 {
+                err2 += e2;
+                ref2 += e2 * 10f64.powf(x.sqnr_db / 10.0);
+            }
+        }
+        o.rel_rmse = if bad {
+            f64::INFINITY
+        } else if err2 == 0.0 {
+            0.0
+        } else if ref2 > 0.0 && ref2.is_finite() {
+            (err2 / ref2).sqrt()
+        } else {
+            f64::INFINITY
+        };
+        o.sqnr_db = -20.0 * o.rel_rmse.log10();
+    }
+    let worst = outputs.iter().map(|o| o.rel_rmse).fold(0.0, f64::max);
+    Measured {
+        outputs,
+        worst_rel_rmse: worst,
+        bytes: first.bytes,
+    }
 }
 
 /// Step 3 of `auto` (see the module): the statistics `all` (over every calibration sample,

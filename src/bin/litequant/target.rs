@@ -6,11 +6,13 @@
 
 use std::path::Path;
 
-use litequant::data::{Dataset, HoldoutSplit};
-use litequant::quant::auto::{choose_auto, recalibrated, AutoOptions, AutoReport};
+use litequant::data::{Dataset, HoldoutSplit, InMemory};
+use litequant::quant::auto::{
+    choose_auto, choose_auto_folds, recalibrated, AutoOptions, AutoReport,
+};
 use litequant::quant::target::{quantize_to_target, Target, TargetOptions, TargetReport};
 use litequant::quant::{CalibrationMethod, QuantizeOptions, Report, StatsNeeds, TargetGrid};
-use litequant::{Engine, Error, Model, Session};
+use litequant::{Engine, Error, Model, Session, Stats};
 
 use crate::quantize::QuantizeArgs;
 use crate::{end_progress, progress_if_tty};
@@ -36,6 +38,12 @@ pub(crate) struct TargetArgs {
     /// With an accuracy target: move ops to float only (no int16 moves).
     #[arg(long)]
     pub target_float_only: bool,
+    /// With --calibration auto (no accuracy target): choose on N folds of the calibration
+    /// data (fold j holds out the samples j places after --holdout-every's; each fold
+    /// calibrates on the rest), pooling the held-out errors. Default: --holdout-every's K,
+    /// so every sample is held out once; 1: one split.
+    #[arg(long, value_name = "N")]
+    pub auto_folds: Option<usize>,
 }
 
 impl TargetArgs {
@@ -108,13 +116,14 @@ fn split<'a>(
     calib: &Path,
     inputs: &[litequant::IoSpec],
     every: usize,
+    fold: usize,
 ) -> litequant::Result<HoldoutSplit<'a>> {
     let data = litequant::data::open(calib, inputs, &a.image)?;
     let data: Box<dyn Dataset> = match opts.max_samples {
         Some(n) => Box::new(data.max_samples(n)),
         None => data,
     };
-    HoldoutSplit::new(data, every)
+    HoldoutSplit::fold(data, every, fold)
 }
 
 /// All the data of `calib` for `inputs`, at most `--max-samples`.
@@ -165,13 +174,13 @@ pub(crate) fn heldout_on<E: Engine>(
             ""
         }
     );
-    let mut open = || split(a, opts, calib, &inputs, every);
+    let mut open = || split(a, opts, calib, &inputs, every, 0);
     let stats = litequant::quant::calibrate_for(model, engine, &mut open, &needs, &copts);
     end_progress(copts.progress.is_some());
     copts.progress = None;
     let stats = stats.map_err(|e| in_file(e, calib))?;
     // The held-out part (read, not run).
-    let mut rest = split(a, opts, calib, &inputs, every)?;
+    let mut rest = split(a, opts, calib, &inputs, every, 0)?;
     while let Some(s) = rest.next_sample() {
         s.map_err(|e| in_file(e, calib))?;
     }
@@ -193,7 +202,26 @@ pub(crate) fn heldout_on<E: Engine>(
     let on_all = a.calibration == CalibrationArg::Auto && topts.is_none();
     let stats = match a.calibration {
         CalibrationArg::Auto if on_all => {
-            let (_, mut r) = choose_auto(model, engine, &stats, &held, opts, &auto_options(opts))
+            let k = a.target.auto_folds.unwrap_or(every);
+            if k == 0 || k > every {
+                return Err(Error::Data(format!(
+                    "--auto-folds {k}: must be 1 to --holdout-every ({every})"
+                )));
+            }
+            let mut folds: Vec<(Stats, InMemory)> = vec![(stats.clone(), held.clone())];
+            for f in 1..k {
+                eprintln!("calibrating fold {} of {k}", f + 1);
+                let mut open = || split(a, opts, calib, &inputs, every, f);
+                let st = litequant::quant::calibrate_for(model, engine, &mut open, &needs, &copts)
+                    .map_err(|e| in_file(e, calib))?;
+                let mut rest = split(a, opts, calib, &inputs, every, f)?;
+                while let Some(s) = rest.next_sample() {
+                    s.map_err(|e| in_file(e, calib))?;
+                }
+                folds.push((st, rest.into_held_out()));
+            }
+            let refs: Vec<(&Stats, &InMemory)> = folds.iter().map(|(s, h)| (s, h)).collect();
+            let (_, mut r) = choose_auto_folds(model, engine, &refs, opts, &auto_options(opts))
                 .map_err(|e| in_file(e, calib))?;
             // The methods are chosen; their ranges come from every calibration sample.
             eprintln!(
@@ -247,7 +275,7 @@ pub(crate) fn heldout_on<E: Engine>(
             let mut data = open_all(a, opts, calib, &inputs)?;
             litequant::quant::count_saturation(model, &q, engine, &mut data, &mut report, &copts)
         } else {
-            let mut data = split(a, opts, calib, &inputs, every)?;
+            let mut data = split(a, opts, calib, &inputs, every, 0)?;
             litequant::quant::count_saturation(model, &q, engine, &mut data, &mut report, &copts)
         };
         counted.map_err(|e| in_file(e, calib))?;
