@@ -417,10 +417,15 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
         if let BinaryOp::Float { arith, lo, hi } = &k.op {
             let float_out = step.outputs.len() == 1 && o.specs[step.outputs[0]].0 == DType::F32;
             let plain = matches!(arith, Arith::Add | Arith::Sub | Arith::Mul);
-            if float_out && plain && ops.len_a == ops.len_out && ops.len_b == ops.len_out {
+            let periods = ops
+                .periods()
+                .filter(|&(pa, pb)| BinaryF32::fits(ops.len_out, pa, pb));
+            if let (true, true, Some((len_a, len_b))) = (float_out, plain, periods) {
                 return Ok(Some(Box::new(BinaryF32 {
                     label: format!("{} ({})", k.name, step.outputs[0]),
                     n: ops.len_out,
+                    len_a,
+                    len_b,
                     arith: *arith,
                     lo: *lo,
                     hi: *hi,
