@@ -11,6 +11,7 @@ use crate::reference::binary::{self as rbin, Arith, BinaryOp};
 use crate::reference::conv::conv2d as rconv;
 use crate::reference::conv::depthwise as rdw;
 use crate::reference::fully_connected::fc as rfc;
+use crate::reference::shape_ops::kernels::PadKernel;
 use crate::reference::{check_inputs, FloatOrder, Kernel, Prepared, Step};
 use crate::{Buf, Error, Result, Tensor};
 
@@ -19,6 +20,7 @@ use super::conv::{ConvF32, ConvI8, FcF32, FcI8};
 use super::converter::{ConvF32Converter, FcF32Converter};
 use super::depthwise::{DwF32, DwI8};
 use super::gemm::{PackedF32, PackedI16, Simd};
+use super::pad::PadFast;
 use super::par::Par;
 use super::prelu::PreluFast;
 use super::requant::FastEpilogue;
@@ -395,6 +397,9 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             simd,
             par,
         })));
+    }
+    if let Some(k) = any.downcast_ref::<PadKernel>() {
+        return Ok(PadFast::fits(k).then(|| Box::new(PadFast(k.clone())) as Box<dyn Kernel>));
     }
     if let Some(k) = any.downcast_ref::<rprelu::Prelu>() {
         let float = k.quant.is_none() && o.specs[step.outputs[0]].0 == DType::F32;
