@@ -172,3 +172,27 @@ fn runs_do_not_leak_into_each_other() {
     }
     assert!(engine.name().starts_with("cpu (2 threads"));
 }
+
+/// float32 ADD, SUB and MUL with one input repeated over the outer dimensions (one value
+/// per channel, a constant or an input), and PAD/PADV2 of every dtype, take the fast
+/// kernels; the bits are checked above.
+#[test]
+fn broadcast_float_arithmetic_and_pad_run_the_fast_kernels() {
+    let (mut arith, mut pads) = (0, 0);
+    for case in cases() {
+        let repeated = ["add_", "sub_", "mul_"]
+            .iter()
+            .any(|p| case.name.starts_with(p))
+            && (case.name.contains("bcast_c_f32") || case.name.contains("const_c_f32"));
+        let pad = case.name.starts_with("pad");
+        if !repeated && !pad {
+            continue;
+        }
+        let m = Model::from_file(&case.model).unwrap();
+        let data = samples(&m, &case.golden);
+        let s = prepare(&FastCpuEngine::new(), &m, &data[0]).unwrap();
+        assert_eq!(s.fast_ops(), 1, "{}", case.name);
+        *(if pad { &mut pads } else { &mut arith }) += 1;
+    }
+    assert_eq!((arith, pads), (6, 8), "the fixtures moved");
+}

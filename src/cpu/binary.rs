@@ -106,29 +106,63 @@ impl AddSubI8 {
     }
 }
 
-/// float32 ADD, SUB or MUL of two tensors of `n` elements each, with the fused
-/// activation's clamp: the reference's per-element arithmetic, in loops the compiler
-/// vectorises.
+/// float32 ADD, SUB or MUL with the fused activation's clamp: the reference's per-element
+/// arithmetic, in loops the compiler vectorises. Output element `i` reads `a[i % len_a]`
+/// and `b[i % len_b]`: the same shape, or one input repeated over the outer dimensions (a
+/// scalar, one value per channel); elementwise, so no order question.
 pub(crate) struct BinaryF32 {
     pub(crate) label: String,
     pub(crate) n: usize,
+    pub(crate) len_a: usize,
+    pub(crate) len_b: usize,
     pub(crate) arith: Arith,
     pub(crate) lo: f32,
     pub(crate) hi: f32,
 }
 
+impl BinaryF32 {
+    /// Whether the kernel handles inputs of these periods for `n` outputs: at most one of
+    /// them repeats.
+    pub(crate) fn fits(n: usize, len_a: usize, len_b: usize) -> bool {
+        n > 0 && (len_a == n || len_b == n) && n % len_a == 0 && n % len_b == 0
+    }
+}
+
 impl Kernel for BinaryF32 {
     fn run(&self, inputs: &[Option<&Tensor>], outputs: &mut [Tensor]) -> Result<()> {
         let l = self.label.as_str();
-        let (a, b) = (f32_in(l, inputs, 0, self.n)?, f32_in(l, inputs, 1, self.n)?);
+        let (a, b) = (
+            f32_in(l, inputs, 0, self.len_a)?,
+            f32_in(l, inputs, 1, self.len_b)?,
+        );
         if outputs.len() != 1 {
             return Err(Error::Shape(format!("{l}: one output expected")));
+        }
+        if !Self::fits(self.n, self.len_a, self.len_b) {
+            return Err(Error::Shape(format!(
+                "{l}: inputs of {} and {} elements do not repeat into {}",
+                self.len_a, self.len_b, self.n
+            )));
         }
         let out = f32_out(l, outputs, self.n)?;
         let (lo, hi) = (self.lo, self.hi);
         let go = |f: fn(f32, f32) -> f32, out: &mut [f32]| {
-            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                *o = clamp_like_cpp(f(x, y), lo, hi);
+            if a.len() == out.len() && b.len() == out.len() {
+                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                    *o = clamp_like_cpp(f(x, y), lo, hi);
+                }
+            } else if a.len() == out.len() {
+                for (o, a) in out.chunks_exact_mut(b.len()).zip(a.chunks_exact(b.len())) {
+                    for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                        *o = clamp_like_cpp(f(x, y), lo, hi);
+                    }
+                }
+            } else {
+                for (o, b) in out.chunks_exact_mut(a.len()).zip(b.chunks_exact(a.len())) {
+                    for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                        *o = clamp_like_cpp(f(x, y), lo, hi);
+                    }
+                }
             }
         };
         match self.arith {

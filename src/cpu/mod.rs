@@ -27,6 +27,7 @@ mod conv;
 mod converter;
 mod depthwise;
 mod gemm;
+mod pad;
 mod par;
 mod prelu;
 mod requant;

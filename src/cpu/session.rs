@@ -11,6 +11,7 @@ use crate::reference::binary::{self as rbin, Arith, BinaryOp};
 use crate::reference::conv::conv2d as rconv;
 use crate::reference::conv::depthwise as rdw;
 use crate::reference::fully_connected::fc as rfc;
+use crate::reference::shape_ops::kernels::PadKernel;
 use crate::reference::{check_inputs, FloatOrder, Kernel, Prepared, Step};
 use crate::{Buf, Error, Result, Tensor};
 
@@ -19,6 +20,7 @@ use super::conv::{ConvF32, ConvI8, FcF32, FcI8};
 use super::converter::{ConvF32Converter, FcF32Converter};
 use super::depthwise::{DwF32, DwI8};
 use super::gemm::{PackedF32, PackedI16, Simd};
+use super::pad::PadFast;
 use super::par::Par;
 use super::prelu::PreluFast;
 use super::requant::FastEpilogue;
@@ -396,6 +398,9 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
             par,
         })));
     }
+    if let Some(k) = any.downcast_ref::<PadKernel>() {
+        return Ok(PadFast::fits(k).then(|| Box::new(PadFast(k.clone())) as Box<dyn Kernel>));
+    }
     if let Some(k) = any.downcast_ref::<rprelu::Prelu>() {
         let float = k.quant.is_none() && o.specs[step.outputs[0]].0 == DType::F32;
         let int8 = k.quant.is_some() && o.specs[step.outputs[0]].0 == DType::I8;
@@ -417,10 +422,15 @@ fn adapt(step: &Step, o: &Opts) -> Result<Option<Box<dyn Kernel>>> {
         if let BinaryOp::Float { arith, lo, hi } = &k.op {
             let float_out = step.outputs.len() == 1 && o.specs[step.outputs[0]].0 == DType::F32;
             let plain = matches!(arith, Arith::Add | Arith::Sub | Arith::Mul);
-            if float_out && plain && ops.len_a == ops.len_out && ops.len_b == ops.len_out {
+            let periods = ops
+                .periods()
+                .filter(|&(pa, pb)| BinaryF32::fits(ops.len_out, pa, pb));
+            if let (true, true, Some((len_a, len_b))) = (float_out, plain, periods) {
                 return Ok(Some(Box::new(BinaryF32 {
                     label: format!("{} ({})", k.name, step.outputs[0]),
                     n: ops.len_out,
+                    len_a,
+                    len_b,
                     arith: *arith,
                     lo: *lo,
                     hi: *hi,

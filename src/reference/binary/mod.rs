@@ -101,6 +101,24 @@ impl Operands {
         })
     }
 
+    /// Each input's period when every output element `i` reads element `i % len` of it
+    /// (its own shape, or a block repeated over the outer dimensions: a scalar, one value
+    /// per channel); `None` when either input is read otherwise.
+    pub(crate) fn periods(&self) -> Option<(usize, usize)> {
+        let period = |len: usize, map: &Option<Vec<usize>>| {
+            let fits = len > 0
+                && self.len_out % len == 0
+                && map
+                    .as_ref()
+                    .is_none_or(|m| m.iter().enumerate().all(|(i, &k)| k == i % len));
+            fits.then_some(len)
+        };
+        Some((
+            period(self.len_a, &self.map_a)?,
+            period(self.len_b, &self.map_b)?,
+        ))
+    }
+
     /// Whether either input is broadcast (read through an index map).
     fn is_broadcast(&self) -> bool {
         self.map_a.is_some() || self.map_b.is_some()

@@ -220,6 +220,7 @@ pub(crate) enum PadValue {
     Input(usize),
 }
 
+#[derive(Clone)]
 pub(crate) struct PadKernel {
     pub what: String,
     pub in_shape: Vec<usize>,
