@@ -11,7 +11,7 @@ use litequant::data::InMemory;
 use litequant::quant::target::{quantize_to_target, Precision, Target, TargetOptions};
 use litequant::quant::{quantize, IoType, QuantizeOptions};
 use litequant::{ConverterFloatEngine, Error, Model, Stats};
-use target_common::{fixture, setup};
+use target_common::{fixture, search, setup};
 
 /// The worst output's relative RMSE of `m` quantized with these ops kept float, measured
 /// here (not by the search).
@@ -34,15 +34,7 @@ fn op_outputs(m: &Model) -> Vec<String> {
 fn a_met_target_moves_nothing() {
     let (m, stats, held) = setup();
     let topts = TargetOptions::new(Target::MaxRelRmse(1.0));
-    let (_, _, r) = quantize_to_target(
-        &m,
-        &ConverterFloatEngine,
-        &stats,
-        &held,
-        &QuantizeOptions::int8(),
-        &topts,
-    )
-    .unwrap();
+    let (_, _, r) = search(&m, &stats, &held, &topts).unwrap();
     assert!(r.moved.is_empty());
     assert_eq!(r.before, r.after);
     assert_eq!(r.probes, 1);
@@ -67,16 +59,7 @@ fn a_target_no_single_move_meets_forces_several_minimal_moves() {
         int16: false,
         ..TargetOptions::new(Target::MaxRelRmse(target))
     };
-    let (q, _, r) = quantize_to_target(
-        &m,
-        &ConverterFloatEngine,
-        &stats,
-        &held,
-        &QuantizeOptions::int8(),
-        &topts,
-    )
-    .unwrap();
-    println!("{r}");
+    let (q, _, r) = search(&m, &stats, &held, &topts).unwrap();
     assert!(r.moved.len() >= 2, "moved {}", r.moved.len());
     assert!(
         r.moved.len() < op_outputs(&m).len(),
@@ -127,15 +110,7 @@ fn an_unreachable_target_is_refused() {
     assert!(matches!(err, Error::TargetUnreachable(_)), "{err}");
     assert!(err.to_string().contains("every op float"), "{err}");
     // With float I/O the all-float fallback is the float model: a zero error is met.
-    let (_, _, r) = quantize_to_target(
-        &m,
-        &ConverterFloatEngine,
-        &stats,
-        &held,
-        &QuantizeOptions::int8(),
-        &topts,
-    )
-    .unwrap();
+    let (_, _, r) = search(&m, &stats, &held, &topts).unwrap();
     assert_eq!(r.after.worst_rel_rmse, 0.0);
     // int8-only has no float ops to move to.
     let err = quantize_to_target(

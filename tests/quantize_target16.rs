@@ -8,10 +8,10 @@
 mod target_common;
 
 use litequant::data::InMemory;
-use litequant::quant::target::{quantize_to_target, MovedOp, Precision, Target, TargetOptions};
-use litequant::quant::{quantize, QuantizeOptions};
-use litequant::{ConverterFloatEngine, Model, Stats};
-use target_common::{options, setup, worst_rel};
+use litequant::quant::quantize;
+use litequant::quant::target::{MovedOp, Precision, Target, TargetOptions};
+use litequant::{Model, Stats};
+use target_common::{options, search, setup, worst_rel};
 
 fn as_moves(moved: &[MovedOp]) -> Vec<(String, Precision)> {
     moved.iter().map(|m| (m.tensor.clone(), m.to)).collect()
@@ -49,16 +49,7 @@ fn int16_moves_alone_meet_a_target_int8_misses() {
         "int8 already meets it"
     );
     let topts = TargetOptions::new(target);
-    let (q, report, r) = quantize_to_target(
-        &m,
-        &ConverterFloatEngine,
-        &stats,
-        &held,
-        &QuantizeOptions::int8(),
-        &topts,
-    )
-    .unwrap();
-    println!("{r}");
+    let (q, report, r) = search(&m, &stats, &held, &topts).unwrap();
     assert!(!r.moved.is_empty());
     assert!(
         r.moved.iter().all(|x| x.to == Precision::Int16),
@@ -81,16 +72,7 @@ fn a_float_move_is_one_int16_does_not_fix() {
     let (m, stats, held) = setup();
     let bound = 10f64.powf(-55.0 / 20.0);
     let topts = TargetOptions::new(Target::SqnrDb(55.0));
-    let (q, _, r) = quantize_to_target(
-        &m,
-        &ConverterFloatEngine,
-        &stats,
-        &held,
-        &QuantizeOptions::int8(),
-        &topts,
-    )
-    .unwrap();
-    println!("{r}");
+    let (q, _, r) = search(&m, &stats, &held, &topts).unwrap();
     let all16 = r.all_int16.as_ref().expect("int16 tried first");
     assert!(
         all16.worst_rel_rmse > bound,
@@ -118,15 +100,7 @@ fn float_only_search_is_still_available() {
         int16: false,
         ..TargetOptions::new(Target::SqnrDb(50.0))
     };
-    let (_, _, r) = quantize_to_target(
-        &m,
-        &ConverterFloatEngine,
-        &stats,
-        &held,
-        &QuantizeOptions::int8(),
-        &topts,
-    )
-    .unwrap();
+    let (_, _, r) = search(&m, &stats, &held, &topts).unwrap();
     assert!(!r.moved.is_empty());
     assert!(r.moved.iter().all(|x| x.to == Precision::Float));
     assert_eq!(r.int16_candidates, 0);

@@ -117,6 +117,35 @@ pub(crate) fn pointwise(g: &Geom) -> bool {
         && g.in_w == g.out_w
 }
 
+/// Walks output pixels `first..first + n` in chunks of [`CHUNK`] rows, handing each chunk's
+/// first row (relative to `first`), its row count and its `[rows][k]` float32 input rows:
+/// the input itself for a pointwise convolution (`direct`), else its patches built in a
+/// scratch buffer allocated once.
+pub(crate) fn f32_row_chunks(
+    g: &Geom,
+    input: &[f32],
+    direct: bool,
+    k: usize,
+    (first, n): (usize, usize),
+    mut f: impl FnMut(usize, usize, &[f32]),
+) {
+    let mut scratch = if direct {
+        Vec::new()
+    } else {
+        vec![0.0f32; CHUNK.min(n) * k]
+    };
+    for c0 in (0..n).step_by(CHUNK) {
+        let rows = CHUNK.min(n - c0);
+        let a: &[f32] = if direct {
+            &input[(first + c0) * k..][..rows * k]
+        } else {
+            patches(g, input, (first + c0, rows), &mut scratch, k, 0.0, |x| x);
+            &scratch
+        };
+        f(c0, rows, a);
+    }
+}
+
 /// Write the patches of output pixels `first .. first + n` (flat over batch, row, column)
 /// into `dst` (rows of `lda`, steps `(fy·filter_w + fx)·in_c + ic`), `conv(x)` for taps in
 /// the image and `zero` outside it.
@@ -174,19 +203,7 @@ impl Kernel for ConvF32 {
         let direct = pointwise(g);
         split_rows(out, oc, self.par, k * oc, |first, piece| {
             let n = piece.len() / oc;
-            let mut scratch = if direct {
-                Vec::new()
-            } else {
-                vec![0.0f32; CHUNK.min(n) * k]
-            };
-            for c0 in (0..n).step_by(CHUNK) {
-                let rows = CHUNK.min(n - c0);
-                let a: &[f32] = if direct {
-                    &input[(first + c0) * k..][..rows * k]
-                } else {
-                    patches(g, input, (first + c0, rows), &mut scratch, k, 0.0, |x| x);
-                    &scratch
-                };
+            f32_row_chunks(g, input, direct, k, (first, n), |c0, rows, a| {
                 let dst = &mut piece[c0 * oc..][..rows * oc];
                 gemm_f32(
                     self.simd,
@@ -202,7 +219,7 @@ impl Kernel for ConvF32 {
                         }
                     },
                 );
-            }
+            });
         });
         Ok(())
     }

@@ -31,12 +31,9 @@ use crate::reference::fully_connected::fc as rfc;
 use crate::reference::Kernel;
 use crate::{Result, Tensor};
 
-use super::conv::{f32_in, f32_out, opt_f32_in, patches, pointwise};
+use super::conv::{f32_in, f32_out, f32_row_chunks, opt_f32_in, pointwise};
 use super::gemm::{gemm_f32_steps, gemm_f32_strided, PackedF32, Simd, NR};
 use super::par::{split_rows, Par};
-
-/// Output pixels whose patches are built together.
-const CHUNK: usize = 48;
 
 /// One range of the depth: `k0..k1`, summed in slices of `kc`; `(mc, nc)`: the row and
 /// column blocks that decide each element's path in the GEMM kernel.
@@ -117,11 +114,6 @@ impl Plan {
             rows,
             cols,
         })
-    }
-
-    /// The plan of a FULLY_CONNECTED's GEMM (`units` rows, `batches` columns, both over 1).
-    fn gemm(depth: usize, units: usize, batches: usize) -> Plan {
-        Plan::of(&ConvSum::Product, depth, units, batches).expect("rows and columns over 1")
     }
 
     /// Per range, the rows the GEMM kernel sums by another path than the plain one when
@@ -355,20 +347,8 @@ impl Kernel for ConvF32Converter {
         let direct = pointwise(g);
         split_rows(out, oc, self.par, k * oc, |first, piece| {
             let n = piece.len() / oc;
-            let mut scratch = if direct {
-                Vec::new()
-            } else {
-                vec![0.0f32; CHUNK.min(n) * k]
-            };
             let mut acc = Vec::new();
-            for c0 in (0..n).step_by(CHUNK) {
-                let rows = CHUNK.min(n - c0);
-                let a: &[f32] = if direct {
-                    &input[(first + c0) * k..][..rows * k]
-                } else {
-                    patches(g, input, (first + c0, rows), &mut scratch, k, 0.0, |x| x);
-                    &scratch
-                };
+            f32_row_chunks(g, input, direct, k, (first, n), |c0, rows, a| {
                 let dst = &mut piece[c0 * oc..][..rows * oc];
                 product(
                     self.simd,
@@ -384,7 +364,7 @@ impl Kernel for ConvF32Converter {
                         dst[r * oc + c] = clamp_like_cpp(total + bias_value, lo, hi);
                     },
                 );
-            }
+            });
         });
         Ok(())
     }
@@ -433,7 +413,10 @@ impl Kernel for FcF32Converter {
             }
             return Ok(());
         }
-        let plan = Plan::gemm(depth, units, batches);
+        // A FULLY_CONNECTED's GEMM: `units` rows, `batches` columns (plain when both are over 1).
+        let Some(plan) = Plan::of(&ConvSum::Product, depth, units, batches) else {
+            return r.run(inputs, outputs);
+        };
         let odd_rows = plan.odd_rows();
         let sum = ConvSum::Product;
         split_rows(out, units, self.par, units * depth, |b0, piece| {

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use litequant::data::{Dataset, HoldoutSplit, InMemory, NpyDataset};
 use litequant::eval::{evaluate, EvalOptions};
-use litequant::quant::target::Precision;
-use litequant::quant::{quantize, KeepFloat, QuantizeOptions};
+use litequant::quant::target::{quantize_to_target, Precision, TargetOptions, TargetReport};
+use litequant::quant::{quantize, KeepFloat, QuantizeOptions, Report};
 use litequant::{ConverterFloatEngine, Engine, Model, Session, Stats};
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -65,4 +65,25 @@ pub fn worst_rel(m: &Model, stats: &Stats, held: &InMemory, moves: &[(String, Pr
         .iter()
         .map(|o| 10f64.powf(-o.sqnr_db / 20.0))
         .fold(0.0, f64::max)
+}
+
+/// The target search on the int8 model with the calibrating engine; prints its report.
+pub fn search(
+    m: &Model,
+    stats: &Stats,
+    held: &InMemory,
+    topts: &TargetOptions,
+) -> litequant::Result<(Model, Report, TargetReport)> {
+    let r = quantize_to_target(
+        m,
+        &ConverterFloatEngine,
+        stats,
+        held,
+        &QuantizeOptions::int8(),
+        topts,
+    );
+    if let Ok((_, _, report)) = &r {
+        println!("{report}");
+    }
+    r
 }
